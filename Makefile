@@ -1,0 +1,93 @@
+# agc: build, test, regenerate.  `make help` lists the targets.
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WFLAGS  = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -pedantic
+CPPFLAGS += -Icompiler -Iruntime
+LDLIBS  = -lyaml -ltcc -ldl -lm
+
+COMPILER = $(filter-out compiler/main.c,$(wildcard compiler/*.c))
+RUNTIME  = $(wildcard runtime/*.c)
+BUILD   ?= build
+OBJS     = $(patsubst %.c,$(BUILD)/%.o,$(COMPILER) $(RUNTIME))
+
+all: agc
+
+# Debian packages: installed when missing if we are root, else named.
+DEPS = libyaml-dev libtcc-dev tcc libcmocka-dev
+TEST_DEPS = clang
+deps:
+	@missing=$$(for p in $(DEPS) $(if $(filter test%,$(MAKECMDGOALS)),$(TEST_DEPS)); do \
+	  dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing $$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	  else \
+	    echo "agc needs these Debian packages:" $$missing; \
+	    echo "install them with: sudo apt-get install" $$missing; exit 1; \
+	  fi; \
+	fi
+
+# builds agc and runs the seed's autograd example
+run: agc
+	./agc run specs/autograd.yaml
+
+agc: $(BUILD)/compiler/main.o $(OBJS)
+	$(CC) $(WFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c compiler/agc.h $(wildcard runtime/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(WFLAGS) $(CFLAGS) -c -o $@ $<
+
+clean:
+	rm -rf build build-san agc
+
+.PHONY: all clean deps run
+
+# ---- tests ----
+TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out tests/harness.c,$(wildcard tests/test_*.c)))
+TEST_LIBS = -lcmocka $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/tests/harness.o $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(WFLAGS) $(CFLAGS) -o $@ $^ $(TEST_LIBS)
+
+$(BUILD)/tests/harness.o: tests/harness.c tests/harness.h compiler/agc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Itests $(WFLAGS) $(CFLAGS) -c -o $@ $<
+
+test: agc $(TESTS)
+	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
+	@sh tests/cli.sh ./agc
+	@$(MAKE) -s check-cc
+
+# ---- generated/: the committed output of agc compile for specs/*.yaml ----
+SPECS = $(wildcard specs/*.yaml)
+
+generated: agc
+	@set -e; for s in $(SPECS); do ./agc compile $$s -o generated; done
+	@echo "generated/ updated from $(words $(SPECS)) specs"
+
+check-generated: agc
+	@set -e; t=$$(mktemp -d); trap 'rm -rf $$t' EXIT; \
+	for s in $(SPECS); do ./agc compile $$s -o $$t; done; \
+	if diff -r $$t generated >/dev/null; then echo "generated/ is up to date"; \
+	else diff -r $$t generated | head -20; echo "generated/ is stale: run make generated"; exit 1; fi
+
+# every generated file compiles warning-free with gcc, clang and tcc
+GEN_CFLAGS = -std=c99 -Wall -Wextra -pedantic -Werror -c -o /dev/null
+check-cc:
+	@set -e; for c in generated/*.c; do \
+	  gcc $(GEN_CFLAGS) -O2 $$c; clang $(GEN_CFLAGS) -O2 $$c; \
+	  tcc -Wall -Werror -c -o /dev/null $$c; done; \
+	echo "generated/*.c: gcc, clang and tcc compile them without warnings"
+
+# the same tests built with AddressSanitizer and UndefinedBehaviorSanitizer
+test-san:
+	$(MAKE) BUILD=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test-bins
+	@set -e; for t in $(patsubst $(BUILD)/%,build-san/%,$(TESTS)); do echo "== $$t"; \
+	  ASAN_OPTIONS=detect_leaks=0 $$t; done
+
+test-bins: $(TESTS)
+
+.PHONY: generated check-generated check-cc test test-san test-bins

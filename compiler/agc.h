@@ -1,0 +1,429 @@
+/* agc.h: the internal header of the agc compiler, one section per file.
+ *
+ * The pipeline: spec.c loads the YAML spec into a Spec, expr.c parses each
+ * expression string into an Expr tree, build.c lowers the trees into the
+ * graph IR of graph.c (shape inference and simplification happen as each
+ * node is made), grad.c appends the backward graph, emit.c writes C, and
+ * jit.c compiles that C in memory with libtcc.  main.c is the command line.
+ *
+ * Errors anywhere go through agc_error(), which formats
+ * "FILE:LINE:COL: error: MESSAGE" and longjmps back to the entry point that
+ * armed agc_error_jmp; all memory comes from one arena freed in one go.
+ */
+#ifndef AGC_H
+#define AGC_H
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define AGC_VERSION "0.1.0"
+
+/* Documented limits (README "Limits"). */
+#define AGC_MAX_RANK 8
+#define AGC_MAX_ELEMS (1L << 28)    /* elements in one tensor */
+#define AGC_MAX_BYTES (1L << 31)    /* bytes in the generated struct */
+#define AGC_MAX_DEPTH 200           /* expression nesting */
+#define AGC_MAX_NAME 64             /* characters in a name */
+
+/* ---- util.c: arena, errors, strings ---- */
+
+typedef struct Pos {
+    const char *file;
+    int line, col;                  /* 1-based; 0 when unknown */
+} Pos;
+
+extern jmp_buf *agc_error_jmp;      /* armed by each entry point */
+extern char agc_errmsg[4096];       /* the last error, formatted */
+
+#if defined(__GNUC__)
+#define AGC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define AGC_NORETURN __attribute__((noreturn))
+#else
+#define AGC_PRINTF(a, b)
+#define AGC_NORETURN
+#endif
+
+/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps. */
+AGC_NORETURN void agc_error(Pos pos, const char *fmt, ...) AGC_PRINTF(2, 3);
+void *agc_alloc(size_t size);       /* zeroed; exits on out-of-memory */
+void *agc_grow(void *p, size_t old_size, size_t new_size);
+char *agc_strdup(const char *s);
+char *agc_strndup(const char *s, size_t n);
+char *agc_fmt(const char *fmt, ...) AGC_PRINTF(1, 2);
+void agc_arena_free(void);          /* frees everything agc_alloc returned */
+Pos pos_at(Pos p, int offset);      /* p moved right by offset columns */
+
+/* Appends one element to a (ptr, n, cap) array and returns its address;
+ * agc_reserve returns the array with room for one more. */
+void *agc_reserve(void *p, int n, int *cap, size_t elem);
+#define AGC_PUSH(ptr, n, cap)                                                 \
+    ((ptr) = agc_reserve((ptr), (n), &(cap), sizeof *(ptr)), &(ptr)[(n)++])
+
+/* 1 when s is a valid identifier for generated C: [A-Za-z][A-Za-z0-9_]*,
+ * at most AGC_MAX_NAME characters, no "__", not a C keyword and not a
+ * macro of the standard headers the generated code includes.  Otherwise 0
+ * and *why says what is wrong. */
+int agc_valid_name(const char *s, const char **why);
+
+/* ---- spec.c: the YAML spec (the only file that includes <yaml.h>) ---- */
+
+typedef enum { DT_F32, DT_F64 } DType;
+
+typedef struct Shape {
+    int rank;
+    long d[AGC_MAX_RANK];
+} Shape;
+
+/* A number (rank 0) or a rectangular nested list of numbers, flattened. */
+typedef struct Literal {
+    Shape shape;
+    long n;
+    double *v;
+    Pos pos;
+} Literal;
+
+/* A constant argument: a layer argument, or an expression's keyword
+ * argument after evaluation.  Words are true/false/none/same/circular... */
+typedef enum { KW_NUM, KW_TUPLE, KW_WORD } KwKind;
+typedef struct KwVal {
+    KwKind kind;
+    int n;                          /* KW_TUPLE: elements in num[] */
+    double num[AGC_MAX_RANK];       /* KW_NUM: num[0] */
+    const char *word;
+    Pos pos;
+} KwVal;
+
+typedef enum {
+    INIT_NONE,                      /* bound at run time (--set) */
+    INIT_VALUE,                     /* value: literal */
+    INIT_ZEROS, INIT_ONES, INIT_ARANGE,
+    INIT_UNIFORM,                   /* a = lo, b = hi */
+    INIT_NORMAL                     /* a = mean, b = std */
+} InitKind;
+
+typedef struct Decl {               /* inputs: NAME -> tensor declaration */
+    const char *name;
+    Pos pos;                        /* of the key */
+    Shape shape;
+    int requires_grad;
+    InitKind init;
+    double a, b;
+    Literal value;                  /* INIT_VALUE; checked against shape */
+} Decl;
+
+/* An expression string and where its first character sits in the file. */
+typedef struct Src {
+    const char *text;
+    Pos pos;
+} Src;
+
+typedef struct FuncDef {            /* functions: NAME -> custom function */
+    const char *name;
+    Pos pos;
+    int nargs;
+    const char **args;
+    Pos *arg_pos;
+    Src forward;
+    int nbwd;                       /* backward: ARG -> expression */
+    const char **bwd_arg;
+    Pos *bwd_pos;
+    Src *bwd;
+} FuncDef;
+
+typedef struct Layer {              /* one entry of model.layers */
+    const char *kind;               /* conv1d, relu, linear... */
+    const char *name;               /* given or kind + index */
+    Pos pos;
+    int nargs;
+    const char **keys;
+    KwVal *vals;
+} Layer;
+
+typedef struct GraphEntry {         /* graph: NAME -> expression or loop */
+    const char *name;
+    Pos pos;                        /* of the key */
+    int is_loop;
+    Src expr;                       /* !is_loop */
+    Src init, cond, body;           /* loop */
+    const char *as;                 /* loop variable (default: name) */
+    Pos as_pos;
+    long max_iter;
+    Pos max_iter_pos;
+    const char *count;              /* NULL when absent */
+    Pos count_pos;
+} GraphEntry;
+
+typedef struct Spec {
+    const char *path;
+    Pos pos;                        /* the document's mapping */
+    const char *name;
+    Pos name_pos;
+    DType dtype;
+    long seed;
+    int ndecls;
+    Decl *decls;
+    int nfuncs;
+    FuncDef *funcs;
+    int has_model;
+    Pos model_pos;
+    const char *model_input;
+    Pos model_input_pos;
+    int nlayers;
+    Layer *layers;
+    int ngraph;
+    GraphEntry *graph;
+    int noutputs;                   /* 0: the last node defined */
+    const char **outputs;
+    Pos *output_pos;
+    int has_backward;
+    const char *bwd_of;
+    Pos bwd_pos;
+    int bwd_has_grad;               /* grad: given in the spec */
+    int bwd_runtime;                /* {of: y} alone: seed set at run time */
+    Literal bwd_grad;
+} Spec;
+
+/* Loads and validates the structure of a spec; errors via agc_error. */
+Spec *spec_load(const char *path);
+
+/* ---- expr.c: expression lexer and parser ---- */
+
+typedef enum {
+    E_NUM,                          /* num */
+    E_NAME,                         /* name (a tensor, or a word like same) */
+    E_UNARY,                        /* op: '-' ; args[0] */
+    E_BINARY,                       /* op: see ExprOp ; args[0], args[1] */
+    E_CALL,                         /* name(args..., kwnames=kwargs...) */
+    E_TUPLE,                        /* (args...) with 0 or 2+ elements */
+    E_TRANSPOSE                     /* args[0].T */
+} ExprKind;
+
+typedef enum {
+    X_ADD = '+', X_SUB = '-', X_MUL = '*', X_DIV = '/', X_MATMUL = '@',
+    X_POW = '^', X_LT = '<', X_GT = '>',
+    X_LE = 256, X_GE, X_EQ, X_NE
+} ExprOp;
+
+typedef struct Expr {
+    ExprKind kind;
+    Pos pos;                        /* the token that names the node */
+    int op;
+    double num;
+    const char *name;
+    int nargs;
+    struct Expr **args;
+    int nkw;
+    const char **kwnames;
+    Pos *kwpos;
+    struct Expr **kwargs;
+} Expr;
+
+/* Parses one expression; errors point at the offending token's column. */
+Expr *expr_parse(Src src);
+/* Writes the expression back as text (for comments in generated code). */
+char *expr_str(const Expr *e);
+
+/* ---- graph.c: the IR, shape inference; pass.c: simplification ---- */
+
+typedef enum {
+    OP_INPUT,                       /* a leaf: inputs and parameters */
+    OP_CONST,                       /* cdata, or every element cval */
+    /* elementwise, one operand (broadcast to the node's shape) */
+    OP_COPY, OP_NEG, OP_ABS, OP_SIGN, OP_EXP, OP_LOG, OP_SQRT, OP_SIN,
+    OP_COS, OP_TANH, OP_SIGMOID, OP_RELU,
+    /* elementwise, two operands, broadcasting */
+    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW, OP_MAXIMUM, OP_MINIMUM,
+    OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
+    OP_WHERE,                       /* three operands */
+    /* reductions over the dims in attr[0] (a bit mask), attr[1] keepdim */
+    OP_SUM, OP_AMAX, OP_AMIN, OP_NORM,
+    OP_MATMUL,                      /* [m, k] @ [k, n] */
+    OP_TRANSPOSE,                   /* swap dims attr[0], attr[1] */
+    OP_RESHAPE, OP_DETACH,          /* same elements, no copy */
+    OP_CAT,                         /* along dim attr[0] */
+    OP_NARROW,                      /* dim attr[0], start attr[1] */
+    OP_PAD,                         /* narrow's adjoint: zeros around */
+    OP_LAST
+} Op;
+
+#define AGC_NATTR 16
+
+typedef struct Node {
+    Op op;
+    int id;                         /* index in Graph.nodes, topological */
+    Shape shape;
+    int nin;
+    struct Node **in;
+    long attr[AGC_NATTR];
+    double cval;                    /* OP_CONST without cdata */
+    const double *cdata;
+    int decl;                       /* OP_INPUT: index in Program.decls */
+    int needs_grad;                 /* depends on a leaf requiring grad */
+    int phase;                      /* 0 forward, 1 backward */
+    Pos pos;                        /* the spec line it implements */
+    const char *note;               /* for comments: "y = x - 2" */
+    const char *name;               /* a user's name for it, if any */
+    int nuses;                      /* filled by pass_plan */
+    int live;
+} Node;
+
+typedef struct Graph {
+    DType dtype;
+    int n, cap;
+    Node **nodes;
+    int hcap;                       /* hash-consing table, for CSE */
+    Node **hash;
+    Pos pos;                        /* given to nodes made from now on */
+    const char *note;
+    int phase;
+} Graph;
+
+Graph *graph_new(DType dtype);
+long shape_count(const Shape *s);
+int shape_eq(const Shape *a, const Shape *b);
+char *shape_str(const Shape *s);    /* "[2, 3]" */
+Shape shape_of(int rank, const long *d);
+
+/* Node constructors: infer the shape (agc_error at g->pos on mismatch),
+ * simplify (pass.c), and return an existing equal node when there is one. */
+Node *g_input(Graph *g, Shape s, int decl, int requires_grad);
+Node *g_const(Graph *g, Shape s, double v);
+Node *g_const_data(Graph *g, Shape s, const double *data);
+Node *g_unary(Graph *g, Op op, Node *a);
+Node *g_binary(Graph *g, Op op, Node *a, Node *b);
+Node *g_where(Graph *g, Node *c, Node *a, Node *b);
+Node *g_reduce(Graph *g, Op op, Node *a, unsigned mask, int keepdim);
+Node *g_matmul(Graph *g, Node *a, Node *b);   /* torch.matmul, 1-D/2-D */
+Node *g_transpose(Graph *g, Node *a, int d0, int d1);
+Node *g_reshape(Graph *g, Node *a, Shape s);
+Node *g_detach(Graph *g, Node *a);
+Node *g_cat(Graph *g, Node **xs, int n, int dim);
+Node *g_narrow(Graph *g, Node *a, int dim, long start, long len);
+Node *g_pad(Graph *g, Node *a, int dim, long start, long full);
+Node *g_expand(Graph *g, Node *a, Shape s);    /* broadcast to s */
+Node *g_sum_to(Graph *g, Node *a, Shape s);    /* adjoint of g_expand */
+Node *g_scalar(Graph *g, double v);            /* a 0-d constant */
+
+int op_is_elementwise(Op op);
+int op_is_reduction(Op op);
+const char *op_name(Op op);
+
+/* pass.c */
+Node *pass_simplify(Graph *g, Node *n);  /* n or a simpler equal node */
+
+/* ---- build.c: lowering a spec into a Program ---- */
+
+typedef enum {
+    ROLE_INPUT,                     /* a leaf: input or parameter */
+    ROLE_OUTPUT,
+    ROLE_GRAD,                      /* gradient of a leaf requiring grad */
+    ROLE_SEED,                      /* backward's seed, set at run time */
+    ROLE_COUNT                      /* a loop's iteration count (int64) */
+} Role;
+
+typedef struct Tensor {
+    const char *name;               /* "x", "conv1.weight", "x.grad" */
+    Role role;
+    Node *node;                     /* its value in the graph */
+    int decl;                       /* ROLE_INPUT, ROLE_GRAD: the leaf */
+    Pos pos;
+    const char *cname;              /* struct member, set by emit.c */
+    long offset;                    /* elements; set by emit.c */
+} Tensor;
+
+typedef struct Program {
+    Spec *spec;
+    Graph *g;
+    int ndecls;                     /* spec inputs, then model parameters */
+    Decl *decls;
+    int dcap;
+    Node **leaves;                  /* per decl */
+    int ntensors;
+    Tensor *tensors;
+    int tcap;
+    Node *bwd_of;                   /* NULL: forward only */
+    Node *seed;                     /* the seed's node (input or const) */
+    int seed_runtime;               /* the seed is a ROLE_SEED tensor */
+} Program;
+
+/* Lowers the spec's model and graph, then appends the backward graph. */
+Program *build_program(Spec *spec);
+Tensor *program_add_tensor(Program *p, const char *name, Role role, Node *n,
+                           Pos pos);
+
+/* ---- grad.c: reverse mode as a graph transformation ---- */
+
+void grad_build(Program *p);        /* adds ROLE_GRAD tensors */
+
+/* ---- emit.c: the C emitter ---- */
+
+/* The generated header and source; source includes the header by name.
+ * body is the source without that #include line, for the JIT. */
+typedef struct Emitted {
+    char *h, *c, *body;
+} Emitted;
+
+/* spec_path is what the banner and comments cite (sanitised). */
+Emitted emit_program(Program *p, const char *spec_path);
+
+/* The layout of NAME_tensor in generated code, for host-side tools. */
+typedef struct AgcTensorInfo {
+    const char *name;
+    int role;                       /* Role */
+    int rank;
+    long shape[AGC_MAX_RANK];
+    size_t offset;                  /* bytes from the start of NAME_t */
+    long count;
+    int is_int;                     /* int64_t (a loop count), else real */
+} AgcTensorInfo;
+
+/* ---- jit.c: the same C compiled in memory by libtcc ---- */
+
+typedef struct Jit {
+    void *tcc;                      /* TCCState */
+    void (*init)(void *m);
+    int (*forward)(void *m);
+    int (*backward)(void *m);
+    const AgcTensorInfo *tensors;
+    int ntensors;
+    size_t size;
+    void *m;                        /* one instance, initialised */
+} Jit;
+
+/* Compiles em->body (with em->h) for p; agc_error on failure. */
+Jit *jit_new(Program *p, const Emitted *em);
+void jit_free(Jit *j);
+/* The element pointer of a named tensor, or NULL. */
+void *jit_tensor(Jit *j, const char *name, const AgcTensorInfo **info);
+
+/* ---- driver.c: the pipeline as one call ---- */
+
+typedef struct Compiled {
+    Spec *spec;
+    Program *prog;
+    Emitted em;
+} Compiled;
+
+/* Loads, builds and emits a spec.  Returns 0, or 1 with agc_errmsg set.
+ * dtype_override: -1, or DT_F64 to compile in float64.  AGC_FOR_CHECK
+ * also exposes the node that backward differentiates as an output. */
+enum { AGC_FOR_CHECK = 1 };
+int agc_compile(const char *path, int dtype_override, int flags,
+                Compiled *out);
+
+/* ---- check.c: gradients against central finite differences ---- */
+
+typedef struct CheckRow {
+    const char *tensor;             /* "x.grad" */
+    long count, checked;            /* elements, and how many were checked */
+    double max_abs, max_rel;
+    int ok;
+} CheckRow;
+
+/* Checks every gradient of a float64 JIT instance whose inputs are bound;
+ * rows gets one entry per gradient.  Returns the number that failed. */
+int check_gradients(Program *p, Jit *j, CheckRow **rows, int *nrows);
+
+#endif

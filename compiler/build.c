@@ -1,0 +1,627 @@
+/* build.c: lowering a spec into the graph IR.
+ *
+ * Inputs become leaves, each graph entry's expression is parsed and
+ * lowered node by node (so a shape error points at the token that caused
+ * it), and the derived functions of section 2 are written in terms of the
+ * primitives of graph.c: mean is a sum times 1/n, softmax an exp over a
+ * sum, clamp two wheres, and so on.  grad.c then needs one rule per
+ * primitive only. */
+#include "agc.h"
+
+#include <math.h>
+#include <string.h>
+
+typedef struct Sym {
+    const char *name;
+    Node *node;
+    Pos pos;
+} Sym;
+
+typedef struct Build {
+    Program *p;
+    Graph *g;
+    int nsyms, csyms;
+    Sym *syms;
+} Build;
+
+static Sym *lookup(Build *b, const char *name)
+{
+    for (int i = b->nsyms - 1; i >= 0; i--)
+        if (strcmp(b->syms[i].name, name) == 0)
+            return &b->syms[i];
+    return NULL;
+}
+
+static const char *mangle(const char *name)
+{
+    char *s = agc_strdup(name);
+    for (char *c = s; *c; c++)
+        if (*c == '.')
+            *c = '_';
+    return s;
+}
+
+/* Defines a name; two names may not be equal once mangled to C. */
+static void define(Build *b, const char *name, Node *n, Pos pos)
+{
+    const char *m = mangle(name);
+    for (int i = 0; i < b->nsyms; i++) {
+        Sym *s = &b->syms[i];
+        if (strcmp(s->name, name) == 0)
+            agc_error(pos, "'%s' is already defined (at line %d)", name,
+                      s->pos.line);
+        if (strcmp(mangle(s->name), m) == 0)
+            agc_error(pos, "'%s' collides with '%s' (line %d): both become "
+                      "'%s' in C", name, s->name, s->pos.line, m);
+    }
+    *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){name, n, pos};
+    if (!n->name)
+        n->name = name;
+}
+
+Tensor *program_add_tensor(Program *p, const char *name, Role role, Node *n,
+                           Pos pos)
+{
+    Tensor *t = AGC_PUSH(p->tensors, p->ntensors, p->tcap);
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->role = role;
+    t->node = n;
+    t->pos = pos;
+    t->decl = -1;
+    return t;
+}
+
+/* ---- constant arguments ---- */
+
+static int is_num(const Expr *e)
+{
+    return e->kind == E_NUM ||
+           (e->kind == E_UNARY && e->args[0]->kind == E_NUM);
+}
+
+static double num_of(const Expr *e)
+{
+    return e->kind == E_NUM ? e->num : -e->args[0]->num;
+}
+
+static double want_num(const Expr *e, const char *what)
+{
+    if (!is_num(e))
+        agc_error(e->pos, "%s must be a number", what);
+    return num_of(e);
+}
+
+static long want_int(const Expr *e, const char *what)
+{
+    double v = want_num(e, what);
+    if (v != floor(v) || fabs(v) > AGC_MAX_ELEMS)
+        agc_error(e->pos, "%s must be an integer, not %g", what, v);
+    return (long)v;
+}
+
+static int want_bool(const Expr *e, const char *what)
+{
+    if (e->kind == E_NAME && (!strcmp(e->name, "true") ||
+                              !strcmp(e->name, "True")))
+        return 1;
+    if (e->kind == E_NAME && (!strcmp(e->name, "false") ||
+                              !strcmp(e->name, "False")))
+        return 0;
+    if (is_num(e) && (num_of(e) == 0 || num_of(e) == 1))
+        return num_of(e) != 0;
+    agc_error(e->pos, "%s must be true or false", what);
+}
+
+/* A dim in [-rank, rank), normalised to [0, rank); a 0-d tensor takes
+ * dims -1 and 0 as PyTorch does. */
+static int want_dim(const Expr *e, const Node *x, const char *what)
+{
+    long d = want_int(e, what);
+    int r = x->shape.rank ? x->shape.rank : 1;
+    if (d < -r || d >= r)
+        agc_error(e->pos, "%s %ld is out of range for a tensor of shape %s "
+                  "(expected %d to %d)", what, d, shape_str(&x->shape), -r,
+                  r - 1);
+    return (int)(d < 0 ? d + r : d);
+}
+
+/* ---- calls: binding arguments as Python does ---- */
+
+#define MAXP 8
+
+/* Binds a call's positional and keyword arguments to params (NULL-ended);
+ * the first nreq are required.  Unbound optional parameters stay NULL. */
+static void bind(const Expr *e, const char *const *params, int nreq,
+                 Expr **out)
+{
+    int np = 0;
+    while (params[np])
+        np++;
+    memset(out, 0, sizeof(Expr *) * MAXP);
+    if (e->nargs > np)
+        agc_error(e->pos, "%s() takes at most %d argument%s, %d given",
+                  e->name, np, np == 1 ? "" : "s", e->nargs);
+    for (int i = 0; i < e->nargs; i++)
+        out[i] = e->args[i];
+    for (int k = 0; k < e->nkw; k++) {
+        int i = 0;
+        while (i < np && strcmp(params[i], e->kwnames[k]))
+            i++;
+        if (i == np)
+            agc_error(e->kwpos[k], "%s() has no argument '%s'", e->name,
+                      e->kwnames[k]);
+        if (out[i])
+            agc_error(e->kwpos[k], "%s() got argument '%s' twice", e->name,
+                      e->kwnames[k]);
+        out[i] = e->kwargs[k];
+    }
+    for (int i = 0; i < nreq; i++)
+        if (!out[i])
+            agc_error(e->pos, "%s() needs argument '%s'", e->name, params[i]);
+}
+
+static Node *lower(Build *b, const Expr *e, int depth);
+
+static Node *tensor_arg(Build *b, const Expr *e, int depth)
+{
+    return lower(b, e, depth + 1);
+}
+
+/* The dims of dim= (an int or a tuple) as a bit mask; NULL: all dims. */
+static unsigned dims_mask(Build *b, const Expr *e, const Node *x)
+{
+    (void)b;
+    if (!e)
+        return x->shape.rank ? (1u << x->shape.rank) - 1 : 0;
+    if (e->kind != E_TUPLE)
+        return x->shape.rank ? 1u << want_dim(e, x, "dim") : 0;
+    unsigned m = 0;
+    for (int i = 0; i < e->nargs; i++) {
+        int d = want_dim(e->args[i], x, "dim");
+        if (m >> d & 1)
+            agc_error(e->args[i]->pos, "dim %d is repeated", d);
+        m |= 1u << d;
+    }
+    return x->shape.rank ? m : 0;
+}
+
+static long reduced_count(const Node *x, unsigned mask)
+{
+    long n = 1;
+    for (int i = 0; i < x->shape.rank; i++)
+        if (mask >> i & 1)
+            n *= x->shape.d[i];
+    return n;
+}
+
+/* softmax and log_softmax along dim, shifted by the detached max: the
+ * shift changes nothing mathematically and keeps exp from overflowing. */
+static Node *log_softmax(Graph *g, Node *x, int dim, Node **sm)
+{
+    unsigned m = x->shape.rank ? 1u << dim : 0;
+    Node *shift = g_binary(g, OP_SUB, x,
+                           g_detach(g, g_reduce(g, OP_AMAX, x, m, 1)));
+    Node *e = g_unary(g, OP_EXP, shift);
+    Node *s = g_reduce(g, OP_SUM, e, m, 1);
+    if (sm)
+        *sm = g_binary(g, OP_DIV, e, s);
+    return g_binary(g, OP_SUB, shift, g_unary(g, OP_LOG, s));
+}
+
+static const struct {
+    const char *name;
+    Op op;
+} unary_fns[] = {
+    {"neg", OP_NEG}, {"abs", OP_ABS}, {"exp", OP_EXP}, {"log", OP_LOG},
+    {"sqrt", OP_SQRT}, {"sin", OP_SIN}, {"cos", OP_COS}, {"tanh", OP_TANH},
+    {"sigmoid", OP_SIGMOID}, {"relu", OP_RELU},
+};
+
+static Node *call(Build *b, const Expr *e, int depth)
+{
+    Graph *g = b->g;
+    const char *f = e->name;
+    Expr *a[MAXP];
+    Node *x, *y;
+
+    for (size_t i = 0; i < sizeof unary_fns / sizeof *unary_fns; i++)
+        if (!strcmp(f, unary_fns[i].name)) {
+            bind(e, (const char *[]){"x", NULL}, 1, a);
+            x = tensor_arg(b, a[0], depth);
+            g->pos = e->pos;
+            return g_unary(g, unary_fns[i].op, x);
+        }
+    if (!strcmp(f, "leaky_relu")) {
+        bind(e, (const char *[]){"x", "negative_slope", NULL}, 1, a);
+        x = tensor_arg(b, a[0], depth);
+        double s = a[1] ? want_num(a[1], "negative_slope") : 0.01;
+        g->pos = e->pos;
+        return g_where(g, g_binary(g, OP_GT, x, g_scalar(g, 0)), x,
+                       g_binary(g, OP_MUL, x, g_scalar(g, s)));
+    }
+    if (!strcmp(f, "clamp")) {
+        bind(e, (const char *[]){"x", "min", "max", NULL}, 1, a);
+        x = tensor_arg(b, a[0], depth);
+        if (!a[1] && !a[2])
+            agc_error(e->pos, "clamp() needs min=, max= or both");
+        g->pos = e->pos;
+        if (a[1] && a[2] && want_num(a[1], "min") > want_num(a[2], "max"))
+            agc_error(a[1]->pos, "clamp(): min %g is greater than max %g",
+                      num_of(a[1]), num_of(a[2]));
+        /* where, not maximum: PyTorch passes the gradient at the bounds */
+        if (a[1]) {
+            Node *lo = g_scalar(g, want_num(a[1], "min"));
+            x = g_where(g, g_binary(g, OP_LT, x, lo), lo, x);
+        }
+        if (a[2]) {
+            Node *hi = g_scalar(g, want_num(a[2], "max"));
+            x = g_where(g, g_binary(g, OP_GT, x, hi), hi, x);
+        }
+        return x;
+    }
+    if (!strcmp(f, "maximum") || !strcmp(f, "minimum")) {
+        bind(e, (const char *[]){"a", "b", NULL}, 2, a);
+        x = tensor_arg(b, a[0], depth);
+        y = tensor_arg(b, a[1], depth);
+        g->pos = e->pos;
+        return g_binary(g, f[1] == 'a' ? OP_MAXIMUM : OP_MINIMUM, x, y);
+    }
+    if (!strcmp(f, "where")) {
+        bind(e, (const char *[]){"condition", "a", "b", NULL}, 3, a);
+        Node *c = tensor_arg(b, a[0], depth);
+        x = tensor_arg(b, a[1], depth);
+        y = tensor_arg(b, a[2], depth);
+        g->pos = e->pos;
+        return g_where(g, c, x, y);
+    }
+    if (!strcmp(f, "sum") || !strcmp(f, "mean") || !strcmp(f, "max") ||
+        !strcmp(f, "min")) {
+        bind(e, (const char *[]){"x", "dim", "keepdim", NULL}, 1, a);
+        x = tensor_arg(b, a[0], depth);
+        unsigned m = dims_mask(b, a[1], x);
+        int keep = a[2] ? want_bool(a[2], "keepdim") : 0;
+        g->pos = e->pos;
+        if (!strcmp(f, "max"))
+            return g_reduce(g, OP_AMAX, x, m, keep);
+        if (!strcmp(f, "min"))
+            return g_reduce(g, OP_AMIN, x, m, keep);
+        y = g_reduce(g, OP_SUM, x, m, keep);
+        if (f[1] == 'e')
+            y = g_binary(g, OP_MUL, y,
+                         g_scalar(g, 1.0 / (double)reduced_count(x, m)));
+        return y;
+    }
+    if (!strcmp(f, "norm")) {
+        bind(e, (const char *[]){"x", NULL}, 1, a);
+        x = tensor_arg(b, a[0], depth);
+        g->pos = e->pos;
+        return g_reduce(g, OP_NORM, x, dims_mask(b, NULL, x), 0);
+    }
+    if (!strcmp(f, "reshape")) {
+        bind(e, (const char *[]){"x", "shape", NULL}, 2, a);
+        x = tensor_arg(b, a[0], depth);
+        Shape s = {0, {0}};
+        const Expr *t = a[1];
+        int n = t->kind == E_TUPLE ? t->nargs : 1, infer = -1;
+        if (n > AGC_MAX_RANK)
+            agc_error(t->pos, "reshape(): more than %d dims", AGC_MAX_RANK);
+        long known = 1;
+        for (int i = 0; i < n; i++) {
+            const Expr *d = t->kind == E_TUPLE ? t->args[i] : t;
+            long v = want_int(d, "a reshape size");
+            if (v == -1 && infer < 0)
+                infer = i;
+            else if (v < 1)
+                agc_error(d->pos, "reshape(): invalid size %ld", v);
+            else
+                known *= v;
+            if (known > AGC_MAX_ELEMS)
+                agc_error(d->pos, "reshape(): shape too large");
+            s.d[s.rank++] = v;
+        }
+        g->pos = e->pos;
+        if (infer >= 0) {
+            long total = shape_count(&x->shape);
+            if (total % known)
+                agc_error(e->pos, "cannot reshape %s into %s",
+                          shape_str(&x->shape), expr_str(t));
+            s.d[infer] = total / known;
+        }
+        return g_reshape(g, x, s);
+    }
+    if (!strcmp(f, "flatten")) {
+        bind(e, (const char *[]){"x", "start_dim", "end_dim", NULL}, 1, a);
+        x = tensor_arg(b, a[0], depth);
+        int s0 = a[1] ? want_dim(a[1], x, "start_dim") : 0;
+        int s1 = a[2] ? want_dim(a[2], x, "end_dim")
+                      : (x->shape.rank ? x->shape.rank - 1 : 0);
+        if (s0 > s1)
+            agc_error(e->pos, "flatten(): start_dim %d comes after end_dim "
+                      "%d", s0, s1);
+        Shape s = {0, {0}};
+        for (int i = 0; i < x->shape.rank; i++) {
+            if (i > s0 && i <= s1)
+                s.d[s.rank - 1] *= x->shape.d[i];
+            else
+                s.d[s.rank++] = x->shape.d[i];
+        }
+        if (x->shape.rank == 0)
+            s = shape_of(1, (long[]){1});
+        g->pos = e->pos;
+        return g_reshape(g, x, s);
+    }
+    if (!strcmp(f, "transpose")) {
+        bind(e, (const char *[]){"x", "dim0", "dim1", NULL}, 3, a);
+        x = tensor_arg(b, a[0], depth);
+        int d0 = want_dim(a[1], x, "dim0"), d1 = want_dim(a[2], x, "dim1");
+        g->pos = e->pos;
+        return d0 == d1 || x->shape.rank == 0 ? x : g_transpose(g, x, d0, d1);
+    }
+    if (!strcmp(f, "cat")) {
+        bind(e, (const char *[]){"tensors", "dim", NULL}, 1, a);
+        if (a[0]->kind != E_TUPLE || a[0]->nargs == 0)
+            agc_error(a[0]->pos, "cat() takes a tuple of tensors, "
+                      "e.g. cat((a, b), dim=0)");
+        Node **xs = agc_alloc(sizeof(Node *) * (size_t)a[0]->nargs);
+        for (int i = 0; i < a[0]->nargs; i++) {
+            xs[i] = tensor_arg(b, a[0]->args[i], depth);
+            if (xs[i]->shape.rank == 0)
+                agc_error(a[0]->args[i]->pos, "cat(): zero-dimensional "
+                          "tensors cannot be concatenated");
+        }
+        int d = a[1] ? want_dim(a[1], xs[0], "dim") : 0;
+        g->pos = e->pos;
+        return g_cat(g, xs, a[0]->nargs, d);
+    }
+    if (!strcmp(f, "narrow")) {
+        bind(e, (const char *[]){"x", "dim", "start", "length", NULL}, 4, a);
+        x = tensor_arg(b, a[0], depth);
+        if (x->shape.rank == 0)
+            agc_error(e->pos, "narrow() needs a tensor of at least one dim");
+        int d = want_dim(a[1], x, "dim");
+        long start = want_int(a[2], "start"), len = want_int(a[3], "length");
+        if (start < 0)              /* PyTorch counts a negative start */
+            start += x->shape.d[d]; /* from the end */
+        g->pos = e->pos;
+        return g_narrow(g, x, d, start, len);
+    }
+    if (!strcmp(f, "softmax") || !strcmp(f, "log_softmax")) {
+        bind(e, (const char *[]){"x", "dim", NULL}, 2, a);
+        x = tensor_arg(b, a[0], depth);
+        int d = want_dim(a[1], x, "dim");
+        g->pos = e->pos;
+        Node *sm;
+        Node *ls = log_softmax(g, x, d, &sm);
+        return f[0] == 's' ? sm : ls;
+    }
+    if (!strcmp(f, "mse_loss")) {
+        bind(e, (const char *[]){"input", "target", NULL}, 2, a);
+        x = tensor_arg(b, a[0], depth);
+        y = tensor_arg(b, a[1], depth);
+        g->pos = e->pos;
+        Node *d = g_binary(g, OP_SUB, x, y);
+        Node *s = g_reduce(g, OP_SUM, g_binary(g, OP_MUL, d, d),
+                           dims_mask(b, NULL, d), 0);
+        return g_binary(g, OP_MUL, s,
+                        g_scalar(g, 1.0 / (double)shape_count(&d->shape)));
+    }
+    if (!strcmp(f, "cross_entropy")) {
+        bind(e, (const char *[]){"input", "target", NULL}, 2, a);
+        x = tensor_arg(b, a[0], depth);
+        y = tensor_arg(b, a[1], depth);
+        g->pos = e->pos;
+        if (x->shape.rank < 1 || x->shape.rank > 2 ||
+            !shape_eq(&x->shape, &y->shape))
+            agc_error(e->pos, "cross_entropy() takes logits [N, C] or [C] "
+                      "and class probabilities of the same shape, not %s "
+                      "and %s", shape_str(&x->shape), shape_str(&y->shape));
+        int cdim = x->shape.rank - 1;
+        Node *ls = log_softmax(g, x, cdim, NULL);
+        Node *s = g_reduce(g, OP_SUM, g_binary(g, OP_MUL, y, ls),
+                           dims_mask(b, NULL, x), 0);
+        double n = x->shape.rank == 2 ? (double)x->shape.d[0] : 1.0;
+        return g_binary(g, OP_MUL, s, g_scalar(g, -1.0 / n));
+    }
+    if (!strcmp(f, "detach")) {
+        bind(e, (const char *[]){"x", NULL}, 1, a);
+        x = tensor_arg(b, a[0], depth);
+        g->pos = e->pos;
+        return g_detach(g, x);
+    }
+    agc_error(e->pos, "unknown function '%s'", f);
+}
+
+static const struct {
+    int op;
+    Op gop;
+} binops[] = {
+    {X_ADD, OP_ADD}, {X_SUB, OP_SUB}, {X_MUL, OP_MUL}, {X_DIV, OP_DIV},
+    {X_POW, OP_POW}, {X_LT, OP_LT}, {X_LE, OP_LE}, {X_GT, OP_GT},
+    {X_GE, OP_GE}, {X_EQ, OP_EQ}, {X_NE, OP_NE},
+};
+
+static Node *lower(Build *b, const Expr *e, int depth)
+{
+    Graph *g = b->g;
+    Node *x, *y;
+    Sym *s;
+    if (depth > AGC_MAX_DEPTH)
+        agc_error(e->pos, "expression nested deeper than %d levels",
+                  AGC_MAX_DEPTH);
+    switch (e->kind) {
+    case E_NUM:
+        g->pos = e->pos;
+        return g_scalar(g, e->num);
+    case E_NAME:
+        s = lookup(b, e->name);
+        if (!s)
+            agc_error(e->pos, "undefined name '%s'", e->name);
+        return s->node;
+    case E_UNARY:
+        x = lower(b, e->args[0], depth + 1);
+        g->pos = e->pos;
+        return g_unary(g, OP_NEG, x);
+    case E_TRANSPOSE:
+        x = lower(b, e->args[0], depth + 1);
+        g->pos = e->pos;
+        if (x->shape.rank > 2)
+            agc_error(e->pos, ".T takes a tensor of at most 2 dims, not %s",
+                      shape_str(&x->shape));
+        return x->shape.rank == 2 ? g_transpose(g, x, 0, 1) : x;
+    case E_BINARY:
+        /* a chain a + b + c + ... is left-deep: walk it without recursing
+         * once per term */
+        x = lower(b, e->args[0], depth + (e->args[0]->kind != E_BINARY));
+        y = lower(b, e->args[1], depth + 1);
+        g->pos = e->pos;
+        if (e->op == X_MATMUL)
+            return g_matmul(g, x, y);
+        for (size_t i = 0; i < sizeof binops / sizeof *binops; i++)
+            if (binops[i].op == e->op)
+                return g_binary(g, binops[i].gop, x, y);
+        break;
+    case E_CALL:
+        return call(b, e, depth);
+    case E_TUPLE:
+        agc_error(e->pos, "a tuple is not a tensor");
+    }
+    agc_error(e->pos, "cannot lower this expression");
+}
+
+/* ---- the spec ---- */
+
+static void check_literal(const Literal *v, const Shape *s, const char *what)
+{
+    if (v->shape.rank == 0)
+        return;                     /* one number fills the tensor */
+    if (!shape_eq(&v->shape, s))
+        agc_error(v->pos, "%s has shape %s, expected %s", what,
+                  shape_str(&v->shape), shape_str(s));
+}
+
+static void build_inputs(Build *b)
+{
+    Program *p = b->p;
+    for (int i = 0; i < p->ndecls; i++) {
+        Decl *d = &p->decls[i];
+        b->g->pos = d->pos;
+        b->g->note = agc_fmt("input %s", d->name);
+        if (d->init == INIT_VALUE)
+            check_literal(&d->value, &d->shape,
+                          agc_fmt("the value of '%s'", d->name));
+        Node *n = g_input(b->g, d->shape, i, d->requires_grad);
+        p->leaves[i] = n;
+        define(b, d->name, n, d->pos);
+        Tensor *t = program_add_tensor(p, d->name, ROLE_INPUT, n, d->pos);
+        t->decl = i;
+    }
+}
+
+static void build_graph(Build *b)
+{
+    Spec *s = b->p->spec;
+    for (int i = 0; i < s->ngraph; i++) {
+        GraphEntry *ge = &s->graph[i];
+        if (ge->is_loop)
+            agc_error(ge->pos, "loop nodes are not supported yet");
+        Expr *e = expr_parse(ge->expr);
+        b->g->note = agc_fmt("%s = %s", ge->name, expr_str(e));
+        Node *n = lower(b, e, 0);
+        define(b, ge->name, n, ge->pos);
+    }
+}
+
+static void build_outputs(Build *b)
+{
+    Program *p = b->p;
+    Spec *s = p->spec;
+    if (s->noutputs == 0) {
+        if (s->ngraph == 0)
+            agc_error(s->pos, "the spec defines no graph node to output");
+        GraphEntry *last = &s->graph[s->ngraph - 1];
+        program_add_tensor(p, last->name, ROLE_OUTPUT,
+                           lookup(b, last->name)->node, last->pos);
+        return;
+    }
+    for (int i = 0; i < s->noutputs; i++) {
+        Sym *sym = lookup(b, s->outputs[i]);
+        if (!sym)
+            agc_error(s->output_pos[i], "output '%s' is not defined",
+                      s->outputs[i]);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(s->outputs[i], s->outputs[j]))
+                agc_error(s->output_pos[i], "output '%s' is listed twice",
+                          s->outputs[i]);
+        program_add_tensor(p, s->outputs[i], ROLE_OUTPUT, sym->node,
+                           s->output_pos[i]);
+    }
+}
+
+static void build_backward(Build *b)
+{
+    Program *p = b->p;
+    Spec *s = p->spec;
+    Graph *g = b->g;
+    if (!s->has_backward)
+        return;
+    Sym *sym = lookup(b, s->bwd_of);
+    if (!sym)
+        agc_error(s->bwd_pos, "backward of '%s', which is not defined",
+                  s->bwd_of);
+    Node *of = sym->node;
+    g->pos = s->bwd_pos;
+    g->note = agc_fmt("backward of %s", s->bwd_of);
+    if (!of->needs_grad)
+        agc_error(s->bwd_pos, "'%s' does not depend on any input that "
+                  "requires grad (PyTorch: element 0 of tensors does not "
+                  "require grad and does not have a grad_fn)", s->bwd_of);
+    p->bwd_of = of;
+    if (s->bwd_has_grad) {
+        check_literal(&s->bwd_grad, &of->shape,
+                      agc_fmt("the gradient of '%s'", s->bwd_of));
+        Literal *v = &s->bwd_grad;
+        p->seed = v->shape.rank == 0 ? g_const(g, of->shape, v->v[0])
+                                     : g_const_data(g, of->shape, v->v);
+    } else if (s->bwd_runtime) {
+        /* backward: {of: y}: the seed is a tensor set at run time, ones
+         * until then */
+        const char *name = agc_fmt("%s.grad", s->bwd_of);
+        Decl *d = AGC_PUSH(p->decls, p->ndecls, p->dcap);
+        memset(d, 0, sizeof *d);
+        d->name = name;
+        d->pos = s->bwd_pos;
+        d->shape = of->shape;
+        d->init = INIT_ONES;
+        p->seed = g_input(g, of->shape, p->ndecls - 1, 0);
+        p->seed->name = name;
+        p->seed_runtime = 1;
+        program_add_tensor(p, name, ROLE_SEED, p->seed, s->bwd_pos)->decl =
+            p->ndecls - 1;
+    } else {
+        if (of->shape.rank != 0)
+            agc_error(s->bwd_pos, "'%s' has shape %s, not a scalar: give "
+                      "backward: {of: %s, grad: [...]} or a seed at run "
+                      "time (PyTorch: grad can be implicitly created only "
+                      "for scalar outputs)", s->bwd_of,
+                      shape_str(&of->shape), s->bwd_of);
+        p->seed = g_const(g, of->shape, 1);
+    }
+    grad_build(p);
+}
+
+Program *build_program(Spec *spec)
+{
+    Program *p = agc_alloc(sizeof *p);
+    Build b = {p, graph_new(spec->dtype), 0, 0, NULL};
+    p->spec = spec;
+    p->g = b.g;
+    for (int i = 0; i < spec->ndecls; i++)
+        *AGC_PUSH(p->decls, p->ndecls, p->dcap) = spec->decls[i];
+    p->leaves = agc_alloc(sizeof(Node *) * (size_t)(p->ndecls + 1));
+    build_inputs(&b);
+    build_graph(&b);
+    build_outputs(&b);
+    build_backward(&b);
+    return p;
+}

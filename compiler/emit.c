@@ -1,0 +1,923 @@
+/* emit.c: the C emitter.
+ *
+ * Planning first: which nodes are live in forward and in backward, how
+ * often each is used, and where each one's value lives:
+ *   - in a struct member (inputs, outputs, gradients, temporaries);
+ *   - in a static const table (constant tensors);
+ *   - nowhere: a constant of one value is a literal, and an elementwise
+ *     node used once, by an elementwise node or a reduction of its own
+ *     shape, is written inside its user's loop (fusion);
+ *   - in its operand's storage (reshape and detach copy nothing).
+ * Then one block per stored node, each with a comment naming the spec
+ * line it implements. */
+#include "agc.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+/* ---- output buffer with indentation ---- */
+
+typedef struct Out {
+    char *s;
+    size_t n, cap;
+    int indent;
+} Out;
+
+static void put(Out *o, const char *fmt, ...) AGC_PRINTF(2, 3);
+
+static void put_raw(Out *o, const char *s, size_t len)
+{
+    if (o->n + len + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (o->n + len + 1 > cap)
+            cap *= 2;
+        o->s = agc_grow(o->s, o->cap, cap);
+        o->cap = cap;
+    }
+    memcpy(o->s + o->n, s, len);
+    o->n += len;
+    o->s[o->n] = 0;
+}
+
+/* Appends formatted text; each line that starts here is indented. */
+static void put(Out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *t = agc_alloc((size_t)len + 1);
+    va_start(ap, fmt);
+    vsnprintf(t, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    for (char *p = t; *p;) {
+        if (o->n == 0 || o->s[o->n - 1] == '\n')
+            for (int i = 0; i < o->indent && *p != '\n'; i++)
+                put_raw(o, "    ", 4);
+        char *nl = strchr(p, '\n');
+        size_t k = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        put_raw(o, p, k);
+        p += k;
+    }
+}
+
+/* ---- planning ---- */
+
+enum { ST_NONE, ST_FIELD, ST_TABLE, ST_ALIAS, ST_INLINE };
+
+typedef struct Plan {
+    int store;
+    const char *field;              /* ST_FIELD: member name */
+    int table;                      /* ST_TABLE: index of the table */
+    Node *user;                     /* the only user, when nuses == 1 */
+    int live;                       /* bit 0: forward, bit 1: backward */
+} Plan;
+
+typedef struct Emitter {
+    Program *p;
+    Graph *g;
+    Plan *plan;
+    const char *name;               /* the spec's name: symbol prefix */
+    const char *T;                  /* "float" or "double" */
+    const char *path;               /* the spec, for comments */
+    int f32;
+    int nfields, cfields;
+    const char **fields;            /* every member name, for uniqueness */
+    int ntables;
+    unsigned helpers;               /* bit per static helper used */
+    Out h, c;
+    int loop_depth;
+} Emitter;
+
+static int taken(Emitter *E, const char *s)
+{
+    for (int i = 0; i < E->nfields; i++)
+        if (!strcmp(E->fields[i], s))
+            return 1;
+    return 0;
+}
+
+/* A member name derived from want, made unique. */
+static const char *new_field(Emitter *E, const char *want)
+{
+    char *s = agc_strdup(want);
+    for (char *c = s; *c; c++)
+        if (*c == '.')
+            *c = '_';
+    const char *r = s;
+    for (int k = 1; taken(E, r); k++)
+        r = agc_fmt("%s_%d", s, k);
+    *AGC_PUSH(E->fields, E->nfields, E->cfields) = r;
+    return r;
+}
+
+static Plan *P(Emitter *E, const Node *n)
+{
+    return &E->plan[n->id];
+}
+
+static int is_splat(const Node *n)
+{
+    return n->op == OP_CONST && !n->cdata;
+}
+
+/* Users that read their operands through expr(): elementwise ops,
+ * reductions and the copies into output members. */
+static int reads_by_expr(const Node *user)
+{
+    return !user || op_is_elementwise(user->op) || op_is_reduction(user->op);
+}
+
+static void mark(Emitter *E, Node *n, int bit)
+{
+    if (P(E, n)->live & bit)
+        return;
+    P(E, n)->live |= bit;
+    for (int i = 0; i < n->nin; i++)
+        mark(E, n->in[i], bit);
+}
+
+static void plan(Emitter *E)
+{
+    Program *p = E->p;
+    Graph *g = E->g;
+    E->plan = agc_alloc(sizeof(Plan) * (size_t)g->n);
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        mark(E, t->node, t->role == ROLE_GRAD ? 2 : 1);
+    }
+    /* forward nodes that backward reads are computed in forward */
+    for (int i = g->n - 1; i >= 0; i--) {
+        Node *n = g->nodes[i];
+        if (P(E, n)->live && !n->phase)
+            mark(E, n, 1);
+    }
+    for (int i = 0; i < g->n; i++) {
+        Node *n = g->nodes[i];
+        if (!P(E, n)->live)
+            continue;
+        for (int j = 0; j < n->nin; j++) {
+            Node *a = n->in[j];
+            a->nuses++;
+            P(E, a)->user = n;
+        }
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        Node *n = p->tensors[i].node;
+        if (p->tensors[i].role == ROLE_OUTPUT || p->tensors[i].role ==
+            ROLE_GRAD) {
+            n->nuses++;
+            P(E, n)->user = NULL;   /* a copy into the tensor's member */
+        }
+    }
+    for (int i = 0; i < g->n; i++) {
+        Node *n = g->nodes[i];
+        Plan *pl = P(E, n);
+        if (!pl->live)
+            continue;
+        if (n->op == OP_INPUT) {
+            pl->store = ST_FIELD;
+        } else if (n->op == OP_RESHAPE || n->op == OP_DETACH) {
+            pl->store = ST_ALIAS;
+        } else if (is_splat(n)) {
+            pl->store = ST_INLINE;
+            for (int j = i + 1; j < g->n; j++) {
+                Node *u = g->nodes[j];
+                if (P(E, u)->live && !reads_by_expr(u))
+                    for (int k = 0; k < u->nin; k++)
+                        if (u->in[k] == n)
+                            pl->store = ST_FIELD;
+            }
+        } else if (n->op == OP_CONST) {
+            pl->store = ST_TABLE;
+            pl->table = E->ntables++;
+        } else if (op_is_elementwise(n->op) && n->nuses == 1 &&
+                   reads_by_expr(pl->user) &&
+                   (!pl->user || (pl->user->phase == n->phase &&
+                                  (op_is_reduction(pl->user->op) ||
+                                   shape_eq(&pl->user->shape, &n->shape))))) {
+            int own_phase = 1;      /* a copy into an output or a grad */
+            if (!pl->user)
+                for (int t = 0; t < p->ntensors; t++)
+                    if (p->tensors[t].node == n &&
+                        (p->tensors[t].role == ROLE_GRAD) != (n->phase == 1))
+                        own_phase = 0;
+            pl->store = own_phase ? ST_INLINE : ST_FIELD;
+        } else {
+            pl->store = ST_FIELD;
+        }
+    }
+}
+
+/* ---- expressions ---- */
+
+static const char *lit(Emitter *E, double v)
+{
+    char buf[64];
+    snprintf(buf, sizeof buf, E->f32 ? "%.9g" : "%.17g", v);
+    if (!strpbrk(buf, ".e"))
+        strcat(buf, ".0");
+    const char *s = agc_fmt("%s%s", buf, E->f32 ? "f" : "");
+    return v < 0 ? agc_fmt("(%s)", s) : s;
+}
+
+/* Where a stored node's elements are: "m->y" or a table's name. */
+static const char *base(Emitter *E, Node *n)
+{
+    while (P(E, n)->store == ST_ALIAS)
+        n = n->in[0];
+    Plan *pl = P(E, n);
+    if (pl->store == ST_TABLE)
+        return agc_fmt("%s_k%d", E->name, pl->table);
+    return agc_fmt("m->%s", pl->field);
+}
+
+/* The loop an expression is evaluated in: over shape, either with one
+ * flat index (a C expression) or with one variable i0, i1... per dim. */
+typedef struct Loop {
+    Shape shape;
+    const char *flat;               /* NULL: nested */
+} Loop;
+
+/* The offset of n's element at the loop's index; n broadcasts to it. */
+static const char *index_of(const Node *n, const Loop *L)
+{
+    if (shape_count(&n->shape) == 1)
+        return "0";
+    if (L->flat && shape_eq(&n->shape, &L->shape))
+        return L->flat;
+    char *s = "";
+    long stride = 1;
+    int off = L->shape.rank - n->shape.rank;
+    for (int k = n->shape.rank - 1; k >= 0; k--) {
+        if (n->shape.d[k] != 1)
+            s = stride == 1 ? agc_fmt("i%d%s%s", k + off, *s ? " + " : "", s)
+                            : agc_fmt("i%d * %ld%s%s", k + off, stride,
+                                      *s ? " + " : "", s);
+        stride *= n->shape.d[k];
+    }
+    return s;
+}
+
+/* Whether every stored operand under n is full-shaped or a single value,
+ * so that one flat index serves them all. */
+static int flat_ok(Emitter *E, Node *n, const Shape *s)
+{
+    Plan *pl = P(E, n);
+    if (is_splat(n) && pl->store == ST_INLINE)
+        return 1;
+    if (pl->store != ST_INLINE)
+        return shape_count(&n->shape) == 1 || shape_eq(&n->shape, s);
+    for (int i = 0; i < n->nin; i++)
+        if (!flat_ok(E, n->in[i], s))
+            return 0;
+    return 1;
+}
+
+enum { H_SIGMOID = 1, H_RELU = 2, H_SIGN = 4, H_MAX = 8, H_MIN = 16 };
+
+static const char *fn(Emitter *E, const char *name)
+{
+    return E->f32 ? agc_fmt("%sf", name) : name;
+}
+
+static const char *expr(Emitter *E, Node *n, const Loop *L);
+
+/* The C expression of an elementwise op over operand expressions. */
+static const char *op_expr(Emitter *E, Node *n, const Loop *L)
+{
+    const char *a = n->nin > 0 ? expr(E, n->in[0], L) : NULL;
+    const char *b = n->nin > 1 ? expr(E, n->in[1], L) : NULL;
+    const char *T = E->T;
+    switch (n->op) {
+    case OP_COPY: return a;
+    case OP_NEG: return agc_fmt("(-%s)", a);
+    case OP_ABS: return agc_fmt("%s(%s)", fn(E, "fabs"), a);
+    case OP_SIGN: E->helpers |= H_SIGN; return agc_fmt("agc_sign(%s)", a);
+    case OP_EXP: return agc_fmt("%s(%s)", fn(E, "exp"), a);
+    case OP_LOG: return agc_fmt("%s(%s)", fn(E, "log"), a);
+    case OP_SQRT: return agc_fmt("%s(%s)", fn(E, "sqrt"), a);
+    case OP_SIN: return agc_fmt("%s(%s)", fn(E, "sin"), a);
+    case OP_COS: return agc_fmt("%s(%s)", fn(E, "cos"), a);
+    case OP_TANH: return agc_fmt("%s(%s)", fn(E, "tanh"), a);
+    case OP_SIGMOID:
+        E->helpers |= H_SIGMOID;
+        return agc_fmt("agc_sigmoid(%s)", a);
+    case OP_RELU: E->helpers |= H_RELU; return agc_fmt("agc_relu(%s)", a);
+    case OP_ADD: return agc_fmt("(%s + %s)", a, b);
+    case OP_SUB: return agc_fmt("(%s - %s)", a, b);
+    case OP_MUL: return agc_fmt("(%s * %s)", a, b);
+    case OP_DIV: return agc_fmt("(%s / %s)", a, b);
+    case OP_POW:
+        if (is_splat(n->in[1]) && n->in[1]->cval == 2 &&
+            P(E, n->in[0])->store != ST_INLINE)
+            return agc_fmt("(%s * %s)", a, a);
+        return agc_fmt("%s(%s, %s)", fn(E, "pow"), a, b);
+    case OP_MAXIMUM:
+        E->helpers |= H_MAX;
+        return agc_fmt("agc_max(%s, %s)", a, b);
+    case OP_MINIMUM:
+        E->helpers |= H_MIN;
+        return agc_fmt("agc_min(%s, %s)", a, b);
+    case OP_LT: return agc_fmt("(%s)(%s < %s)", T, a, b);
+    case OP_LE: return agc_fmt("(%s)(%s <= %s)", T, a, b);
+    case OP_GT: return agc_fmt("(%s)(%s > %s)", T, a, b);
+    case OP_GE: return agc_fmt("(%s)(%s >= %s)", T, a, b);
+    case OP_EQ: return agc_fmt("(%s)(%s == %s)", T, a, b);
+    case OP_NE: return agc_fmt("(%s)(%s != %s)", T, a, b);
+    case OP_WHERE:
+        return agc_fmt("(%s != 0 ? %s : %s)", a, b, expr(E, n->in[2], L));
+    default: return "0";
+    }
+}
+
+static const char *expr(Emitter *E, Node *n, const Loop *L)
+{
+    Plan *pl = P(E, n);
+    if (pl->store == ST_INLINE)
+        return is_splat(n) ? lit(E, n->cval) : op_expr(E, n, L);
+    return agc_fmt("%s[%s]", base(E, n), index_of(n, L));
+}
+
+/* ---- statements ---- */
+
+static void comment(Emitter *E, Out *o, const Node *n)
+{
+    if (n->note)
+        put(o, "/* %s  [%s:%d] */\n", n->note, E->path, n->pos.line);
+}
+
+/* Comments for n and the nodes fused into its loop, innermost first. */
+static void comments(Emitter *E, Out *o, Node *n, const char **last)
+{
+    for (int i = 0; i < n->nin; i++)
+        if (P(E, n->in[i])->store == ST_INLINE && !is_splat(n->in[i]))
+            comments(E, o, n->in[i], last);
+    if (n->note && (!*last || strcmp(*last, n->note))) {
+        comment(E, o, n);
+        *last = n->note;
+    }
+}
+
+static void open_loops(Out *o, const Shape *s)
+{
+    for (int k = 0; k < s->rank; k++) {
+        put(o, "for (long i%d = 0; i%d < %ld; i%d++)%s\n", k, k, s->d[k], k,
+            k == s->rank - 1 ? " {" : "");
+        o->indent++;
+    }
+}
+
+static void close_loops(Out *o, const Shape *s)
+{
+    o->indent -= s->rank;
+    if (s->rank)
+        put(o, "}\n");
+}
+
+/* dst[...] = n over n's shape: n's own op (copy = 0) or n's value as an
+ * expression (copy = 1, for outputs and gradients). */
+static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
+{
+    long cnt = shape_count(&n->shape);
+    int flat = 1;
+    if (copy)
+        flat = flat_ok(E, n, &n->shape);
+    else
+        for (int i = 0; i < n->nin; i++)
+            flat &= flat_ok(E, n->in[i], &n->shape);
+    Loop L = {n->shape, cnt == 1 ? "0" : "i"};
+    if (!flat)
+        L.flat = NULL;
+    const char *v = copy ? expr(E, n, &L) : op_expr(E, n, &L);
+    if (flat && cnt == 1) {
+        put(o, "%s[0] = %s;\n", dst, v);
+    } else if (flat) {
+        put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n", cnt, dst,
+            v);
+    } else {
+        open_loops(o, &n->shape);
+        put(o, "%s[%s] = %s;\n", dst, index_of(n, &L), v);
+        close_loops(o, &n->shape);
+    }
+}
+
+/* sum, amax, amin, norm over the dims in attr[0]. */
+static void emit_reduce(Emitter *E, Out *o, Node *n)
+{
+    Node *a = n->in[0];
+    Shape s = a->shape;
+    unsigned mask = (unsigned)n->attr[0];
+    int r = s.rank, p = r;
+    while (p > 0 && (mask >> (p - 1) & 1))
+        p--;
+    long outer = 1, inner = 1;
+    for (int k = 0; k < r; k++)
+        *(k < p ? &outer : &inner) *= s.d[k];
+    int suffix = mask == ((r ? (1u << r) - 1 : 0) & ~((1u << p) - 1));
+    const char *dst = base(E, n), *T = E->T;
+    const char *acc_type = n->op == OP_SUM || n->op == OP_NORM ? "double" : T;
+    const char *init = n->op == OP_AMAX ? "-INFINITY"
+                       : n->op == OP_AMIN ? "INFINITY" : "0";
+    const char *step = n->op == OP_SUM ? "acc += v;"
+                       : n->op == OP_NORM ? "acc += (double)v * v;"
+                       : n->op == OP_AMAX ? "if (v > acc || v != v)\n    acc = v;"
+                       : "if (v < acc || v != v)\n    acc = v;";
+    const char *fin = n->op == OP_NORM ? "sqrt(acc)" : "acc";
+    if (suffix && flat_ok(E, a, &s)) {
+        Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
+        put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
+            outer);
+        o->indent++;
+        put(o, "%s acc = %s;\n", acc_type, init);
+        put(o, "for (long j = 0; j < %ld; j++) {\n", inner);
+        o->indent++;
+        put(o, "%s v = %s;\n%s\n", T, expr(E, a, &L), step);
+        o->indent--;
+        put(o, "}\n%s[%s] = (%s)%s;\n", dst, outer == 1 ? "0" : "i", T, fin);
+        o->indent--;
+        put(o, "}\n");
+        return;
+    }
+    /* any other dims: accumulate into the output in place */
+    Node kept;
+    memset(&kept, 0, sizeof kept);
+    kept.shape = s;
+    for (int k = 0; k < r; k++)
+        if (mask >> k & 1)
+            kept.shape.d[k] = 1;
+    Loop L = {s, NULL};
+    put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
+        shape_count(&n->shape), dst, init);
+    open_loops(o, &s);
+    put(o, "%s v = %s;\n", T, expr(E, a, &L));
+    const char *acc = agc_fmt("%s[%s]", dst, index_of(&kept, &L));
+    if (n->op == OP_SUM)
+        put(o, "%s += v;\n", acc);
+    else if (n->op == OP_NORM)
+        put(o, "%s += v * v;\n", acc);
+    else
+        put(o, "if (v %s %s || v != v)\n    %s = v;\n",
+            n->op == OP_AMAX ? ">" : "<", acc, acc);
+    close_loops(o, &s);
+    if (n->op == OP_NORM)
+        put(o, "%s[0] = %s(%s[0]);\n", dst, fn(E, "sqrt"), dst);
+}
+
+static void emit_matmul(Emitter *E, Out *o, Node *n)
+{
+    const char *A = base(E, n->in[0]), *B = base(E, n->in[1]);
+    const char *C = base(E, n), *T = E->T;
+    long M = n->shape.d[0], N = n->shape.d[1], K = n->in[0]->shape.d[1];
+    if (N == 1) {                   /* matrix-vector: dot products */
+        put(o, "for (long i = 0; i < %ld; i++) {\n", M);
+        put(o, "    %s acc = 0;\n", T);
+        put(o, "    for (long k = 0; k < %ld; k++)\n", K);
+        put(o, "        acc += %s[i * %ld + k] * %s[k];\n", A, K, B);
+        put(o, "    %s[i] = acc;\n}\n", C);
+        return;
+    }
+    /* i-k-j order: the inner loop runs along rows of b and c, which
+     * compilers vectorise */
+    put(o, "for (long i = 0; i < %ld; i++) {\n", M);
+    put(o, "    for (long j = 0; j < %ld; j++)\n", N);
+    put(o, "        %s[i * %ld + j] = 0;\n", C, N);
+    put(o, "    for (long k = 0; k < %ld; k++) {\n", K);
+    put(o, "        %s aik = %s[i * %ld + k];\n", T, A, K);
+    put(o, "        for (long j = 0; j < %ld; j++)\n", N);
+    put(o, "            %s[i * %ld + j] += aik * %s[k * %ld + j];\n", C, N, B,
+        N);
+    put(o, "    }\n}\n");
+}
+
+static void emit_transpose(Emitter *E, Out *o, Node *n)
+{
+    const Shape *s = &n->shape, *in = &n->in[0]->shape;
+    int d0 = (int)n->attr[0], d1 = (int)n->attr[1];
+    long stride[AGC_MAX_RANK], st = 1;
+    for (int k = in->rank - 1; k >= 0; k--) {
+        stride[k] = st;
+        st *= in->d[k];
+    }
+    char *src = "";
+    for (int k = 0; k < s->rank; k++) {
+        int from = k == d0 ? d1 : k == d1 ? d0 : k;
+        if (s->d[k] != 1)
+            src = agc_fmt("%s%si%d * %ld", src, *src ? " + " : "", k,
+                          stride[from]);
+    }
+    Loop L = {*s, NULL};
+    open_loops(o, s);
+    put(o, "%s[%s] = %s[%s];\n", base(E, n), index_of(n, &L),
+        base(E, n->in[0]), *src ? src : "0");
+    close_loops(o, s);
+}
+
+/* Copies of contiguous blocks, for cat, narrow and pad along dim:
+ * outer blocks of len rows of inner elements each. */
+static void block_copy(Emitter *E, Out *o, const char *dst, long dst_rows,
+                       long dst_at, const char *src, long src_rows,
+                       long src_at, long rows, long outer, long inner)
+{
+    const char *sz = agc_fmt("%ld * sizeof(%s)", rows * inner, E->T);
+    if (outer == 1) {
+        put(o, "memcpy(%s + %ld, %s + %ld, %s);\n", dst, dst_at * inner, src,
+            src_at * inner, sz);
+        return;
+    }
+    put(o, "for (long i = 0; i < %ld; i++)\n", outer);
+    put(o, "    memcpy(%s + i * %ld + %ld, %s + i * %ld + %ld, %s);\n", dst,
+        dst_rows * inner, dst_at * inner, src, src_rows * inner,
+        src_at * inner, sz);
+}
+
+static void emit_blocks(Emitter *E, Out *o, Node *n)
+{
+    int dim = (int)n->attr[0];
+    long outer = 1, inner = 1;
+    for (int k = 0; k < n->shape.rank; k++)
+        if (k < dim)
+            outer *= n->shape.d[k];
+        else if (k > dim)
+            inner *= n->shape.d[k];
+    const char *dst = base(E, n);
+    long rows = n->shape.d[dim];
+    if (n->op == OP_CAT) {
+        long at = 0;
+        for (int i = 0; i < n->nin; i++) {
+            long len = n->in[i]->shape.d[dim];
+            block_copy(E, o, dst, rows, at, base(E, n->in[i]), len, 0, len,
+                       outer, inner);
+            at += len;
+        }
+    } else if (n->op == OP_NARROW) {
+        block_copy(E, o, dst, rows, 0, base(E, n->in[0]),
+                   n->in[0]->shape.d[dim], n->attr[1], rows, outer, inner);
+    } else {                        /* OP_PAD */
+        long len = n->in[0]->shape.d[dim];
+        put(o, "memset(%s, 0, sizeof %s);\n", dst, dst);
+        block_copy(E, o, dst, rows, n->attr[1], base(E, n->in[0]), len, 0,
+                   len, outer, inner);
+    }
+}
+
+static void emit_node(Emitter *E, Out *o, Node *n)
+{
+    const char *last = NULL;
+    comments(E, o, n, &last);
+    if (n->op == OP_CONST)
+        put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
+            shape_count(&n->shape), base(E, n), lit(E, n->cval));
+    else if (op_is_elementwise(n->op))
+        assign(E, o, base(E, n), n, 0);
+    else if (op_is_reduction(n->op))
+        emit_reduce(E, o, n);
+    else if (n->op == OP_MATMUL)
+        emit_matmul(E, o, n);
+    else if (n->op == OP_TRANSPOSE)
+        emit_transpose(E, o, n);
+    else
+        emit_blocks(E, o, n);
+}
+
+/* The body of NAME_forward (phase 0) or NAME_backward (phase 1). */
+static void emit_phase(Emitter *E, Out *o, int phase)
+{
+    Program *p = E->p;
+    for (int i = 0; i < E->g->n; i++) {
+        Node *n = E->g->nodes[i];
+        Plan *pl = P(E, n);
+        if (pl->live && n->phase == phase && pl->store == ST_FIELD &&
+            n->op != OP_INPUT) {
+            emit_node(E, o, n);
+            put(o, "\n");
+        }
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        if ((t->role == ROLE_GRAD) != phase ||
+            (t->role != ROLE_OUTPUT && t->role != ROLE_GRAD))
+            continue;
+        const char *dst = agc_fmt("m->%s", t->cname);
+        if (!strcmp(dst, base(E, t->node)))
+            continue;               /* computed in place */
+        const char *last = NULL;
+        if (P(E, t->node)->store == ST_INLINE)
+            comments(E, o, t->node, &last);
+        put(o, "/* %s */\n", t->name);
+        assign(E, o, dst, t->node, 1);
+        put(o, "\n");
+    }
+}
+
+/* ---- members, init, table ---- */
+
+static void name_fields(Emitter *E)
+{
+    Program *p = E->p;
+    /* names the user chose come first and keep their names */
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        if (t->role == ROLE_INPUT || t->role == ROLE_SEED) {
+            t->cname = new_field(E, t->name);
+            P(E, t->node)->field = t->cname;
+        }
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        Plan *pl = P(E, t->node);
+        if (t->role != ROLE_OUTPUT && t->role != ROLE_GRAD)
+            continue;
+        t->cname = new_field(E, t->name);
+        if (pl->store == ST_FIELD && !pl->field && t->node->op != OP_INPUT &&
+            (t->role == ROLE_GRAD) == (t->node->phase == 1))
+            pl->field = t->cname;   /* computed straight into it */
+    }
+    for (int i = 0; i < E->g->n; i++) {
+        Node *n = E->g->nodes[i];
+        Plan *pl = P(E, n);
+        if (pl->live && pl->store == ST_FIELD && !pl->field)
+            pl->field = new_field(E, n->name ? n->name : agc_fmt("t%d", i));
+    }
+}
+
+static const char *role_name(Role r)
+{
+    static const char *const names[] = {"INPUT", "OUTPUT", "GRAD", "SEED",
+                                        "COUNT"};
+    return names[r];
+}
+
+static void put_numbers(Emitter *E, Out *o, const double *v, long n)
+{
+    for (long i = 0; i < n; i++)
+        put(o, "%s%s%s", i % 8 ? " " : "    ", lit(E, v[i]),
+            i == n - 1 ? "\n" : i % 8 == 7 ? ",\n" : ",");
+}
+
+static unsigned long long fnv1a(const char *s)
+{
+    unsigned long long h = 14695981039346656037ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+enum { H_UNIFORM = 32, H_NORMAL = 64 };
+
+static void emit_init(Emitter *E, Out *o, Out *tables)
+{
+    Program *p = E->p;
+    const char *T = E->T;
+    put(o, "void %s_init(%s_t *m)\n{\n", E->name, E->name);
+    o->indent++;
+    put(o, "memset(m, 0, sizeof *m);\n");
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        if (t->decl < 0 || (t->role != ROLE_INPUT && t->role != ROLE_SEED))
+            continue;
+        Decl *d = &p->decls[t->decl];
+        const char *f = agc_fmt("m->%s", t->cname);
+        long n = shape_count(&d->shape);
+        unsigned long long st =
+            (unsigned long long)p->spec->seed * 0x9E3779B97F4A7C15ULL ^
+            fnv1a(d->name);
+        switch (d->init) {
+        case INIT_NONE:
+        case INIT_ZEROS:
+            continue;
+        case INIT_VALUE:
+            put(o, "/* %s: value  [%s:%d] */\n", t->name, E->path,
+                d->pos.line);
+            if (d->value.shape.rank == 0) {
+                put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
+                    n, f, lit(E, d->value.v[0]));
+            } else {
+                put(tables, "static const %s %s_%s_value[%ld] = {\n", T,
+                    E->name, t->cname, n);
+                put_numbers(E, tables, d->value.v, n);
+                put(tables, "};\n\n");
+                put(o, "memcpy(%s, %s_%s_value, sizeof %s);\n", f, E->name,
+                    t->cname, f);
+            }
+            break;
+        case INIT_ONES:
+            put(o, "/* %s: ones */\n", t->name);
+            put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = 1;\n", n, f);
+            break;
+        case INIT_ARANGE:
+            put(o, "/* %s: arange */\n", t->name);
+            put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = (%s)i;\n", n,
+                f, T);
+            break;
+        case INIT_UNIFORM:
+        case INIT_NORMAL:
+            E->helpers |= d->init == INIT_UNIFORM ? H_UNIFORM : H_NORMAL;
+            put(o, "/* %s: %s(%s, %s), seed %ld */\n", t->name,
+                d->init == INIT_UNIFORM ? "uniform" : "normal",
+                lit(E, d->a), lit(E, d->b), p->spec->seed);
+            put(o, "{\n    uint64_t s = UINT64_C(0x%016llx);\n", st);
+            put(o, "    for (long i = 0; i < %ld; i++)\n", n);
+            if (d->init == INIT_UNIFORM)
+                put(o, "        %s[i] = (%s)(%.17g + %.17g * "
+                    "agc_uniform(&s));\n}\n", f, T, d->a, d->b - d->a);
+            else
+                put(o, "        %s[i] = (%s)(%.17g + %.17g * "
+                    "agc_normal(&s));\n}\n", f, T, d->a, d->b);
+            break;
+        }
+    }
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+static void emit_helpers(Emitter *E, Out *o)
+{
+    const char *T = E->T;
+    if (E->helpers & H_SIGMOID)
+        put(o, "static %s agc_sigmoid(%s x)\n{\n    return 1 / (1 + %s(-x));"
+            "\n}\n\n", T, T, fn(E, "exp"));
+    if (E->helpers & H_RELU)
+        put(o, "static %s agc_relu(%s x)\n{\n    return x > 0 ? x : 0;\n}\n\n",
+            T, T);
+    if (E->helpers & H_SIGN)
+        put(o, "static %s agc_sign(%s x)\n{\n    return (%s)((x > 0) - "
+            "(x < 0));\n}\n\n", T, T, T);
+    if (E->helpers & H_MAX)
+        put(o, "static %s agc_max(%s a, %s b)\n{\n    return a > b || a != a "
+            "? a : b;\n}\n\n", T, T, T);
+    if (E->helpers & H_MIN)
+        put(o, "static %s agc_min(%s a, %s b)\n{\n    return a < b || a != a "
+            "? a : b;\n}\n\n", T, T, T);
+    if (E->helpers & (H_UNIFORM | H_NORMAL)) {
+        put(o, "/* splitmix64; agc_uniform is in [0, 1) */\n");
+        put(o, "static double agc_uniform(uint64_t *s)\n{\n");
+        put(o, "    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));\n");
+        put(o, "    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);\n");
+        put(o, "    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);\n");
+        put(o, "    return (double)((z ^ (z >> 31)) >> 11) * "
+            "(1.0 / 9007199254740992.0);\n}\n\n");
+    }
+    if (E->helpers & H_NORMAL) {
+        put(o, "/* Box-Muller */\nstatic double agc_normal(uint64_t *s)\n{\n");
+        put(o, "    double u = 1 - agc_uniform(s), v = agc_uniform(s);\n");
+        put(o, "    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);"
+            "\n}\n\n");
+    }
+}
+
+static void emit_table(Emitter *E, Out *o)
+{
+    Program *p = E->p;
+    put(o, "const %s_tensor %s_tensors[%d] = {\n", E->name, E->name,
+        p->ntensors);
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        const Shape *s = &t->node->shape;
+        char *dims = "";
+        for (int k = 0; k < s->rank; k++)
+            dims = agc_fmt("%s%s%ld", dims, k ? ", " : "", s->d[k]);
+        put(o, "    {\"%s\", %s_%s, %d, {%s}, offsetof(%s_t, %s), %ld, %d},\n",
+            t->name, E->name, role_name(t->role), s->rank, *dims ? dims : "0",
+            E->name, t->cname, shape_count(s), t->role == ROLE_COUNT);
+    }
+    put(o, "};\nconst int %s_num_tensors = %d;\n", E->name, p->ntensors);
+    put(o, "const size_t %s_size = sizeof(%s_t);\n", E->name, E->name);
+}
+
+static const char *role_text(Emitter *E, const Tensor *t)
+{
+    switch (t->role) {
+    case ROLE_INPUT:
+        return E->p->decls[t->decl].requires_grad ? "input, requires grad"
+                                                  : "input";
+    case ROLE_OUTPUT: return "output";
+    case ROLE_GRAD: return "gradient";
+    case ROLE_SEED: return "backward seed (ones unless set)";
+    case ROLE_COUNT: return "loop count";
+    }
+    return "";
+}
+
+static void emit_header(Emitter *E, Out *h)
+{
+    Program *p = E->p;
+    const char *N = E->name, *T = E->T;
+    put(h, "/* generated by agc %s from %s; do not edit */\n", AGC_VERSION,
+        E->path);
+    put(h, "#ifndef AGC_%s_H\n#define AGC_%s_H\n\n", N, N);
+    put(h, "#include <stddef.h>\n#include <stdint.h>\n\n");
+    put(h, "/* every tensor of %s, C order */\ntypedef struct %s_t {\n", N, N);
+    h->indent++;
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        Shape s = t->node->shape;
+        put(h, "%s %s[%ld];%*s/* %s %s */\n",
+            t->role == ROLE_COUNT ? "int64_t" : T, t->cname, shape_count(&s),
+            1, "", shape_str(&s), role_text(E, t));
+    }
+    for (int i = 0; i < E->g->n; i++) {
+        Node *n = E->g->nodes[i];
+        Plan *pl = P(E, n);
+        int named = 0;
+        for (int j = 0; j < p->ntensors; j++)
+            named |= p->tensors[j].cname == pl->field;
+        if (pl->live && pl->store == ST_FIELD && !named)
+            put(h, "%s %s[%ld];%*s/* %s %s */\n", T, pl->field,
+                shape_count(&n->shape), 1, "", shape_str(&n->shape),
+                n->note ? n->note : "temporary");
+    }
+    h->indent--;
+    put(h, "} %s_t;\n\n", N);
+    put(h, "/* roles in %s_tensors[].role */\n", N);
+    put(h, "enum { %s_INPUT, %s_OUTPUT, %s_GRAD, %s_SEED, %s_COUNT };\n\n",
+        N, N, N, N, N);
+    put(h, "/* what %s_forward and %s_backward return */\n", N, N);
+    put(h, "enum { %s_OK = 0, %s_ERR_MAX_ITER = 1 };\n\n", N, N);
+    put(h, "typedef struct %s_tensor {\n", N);
+    put(h, "    const char *name;   /* \"x\", \"x.grad\", \"conv1.weight\" */\n");
+    put(h, "    int role;\n    int rank;\n    long shape[8];\n");
+    put(h, "    size_t offset;      /* bytes from the start of %s_t */\n", N);
+    put(h, "    long count;         /* elements */\n");
+    put(h, "    int is_int;         /* int64_t elements, else %s */\n", T);
+    put(h, "} %s_tensor;\n\n", N);
+    put(h, "/* Sets inputs and parameters from the spec, everything else to "
+        "0. */\nvoid %s_init(%s_t *m);\n", N, N);
+    put(h, "/* Computes the outputs from the inputs. */\n"
+        "int %s_forward(%s_t *m);\n", N, N);
+    put(h, "/* Computes the gradients; call after %s_forward. */\n"
+        "int %s_backward(%s_t *m);\n\n", N, N, N);
+    put(h, "extern const %s_tensor %s_tensors[%d];\n", N, N, p->ntensors);
+    put(h, "extern const int %s_num_tensors;\n", N);
+    put(h, "extern const size_t %s_size;\n\n#endif\n", N);
+}
+
+static const char *sanitise(const char *path)
+{
+    char *s = agc_strdup(path);
+    for (char *c = s; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+              (*c >= '0' && *c <= '9') || strchr("._/+-", *c)))
+            *c = '_';
+    return s;
+}
+
+Emitted emit_program(Program *p, const char *spec_path)
+{
+    Emitter E;
+    memset(&E, 0, sizeof E);
+    E.p = p;
+    E.g = p->g;
+    E.name = p->spec->name;
+    E.f32 = p->spec->dtype == DT_F32;
+    E.T = E.f32 ? "float" : "double";
+    E.path = sanitise(spec_path);
+    plan(&E);
+    name_fields(&E);
+
+    long bytes = 0;
+    for (int i = 0; i < E.g->n; i++)
+        if (E.plan[i].live && E.plan[i].store == ST_FIELD)
+            bytes += shape_count(&E.g->nodes[i]->shape) * (E.f32 ? 4 : 8);
+    if (bytes > AGC_MAX_BYTES)
+        agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
+                  "more than the limit of %ld", bytes, AGC_MAX_BYTES);
+
+    Out fwd = {0}, bwd = {0}, init = {0}, tables = {0}, body = {0};
+    fwd.indent = bwd.indent = 1;
+    emit_phase(&E, &fwd, 0);
+    emit_phase(&E, &bwd, 1);
+    for (int i = 0; i < E.g->n; i++) {
+        Node *n = E.g->nodes[i];
+        if (E.plan[i].live && E.plan[i].store == ST_TABLE) {
+            put(&tables, "/* %s  [%s:%d] */\n", n->note ? n->note : "constant",
+                E.path, n->pos.line);
+            put(&tables, "static const %s %s_k%d[%ld] = {\n", E.T, E.name,
+                E.plan[i].table, shape_count(&n->shape));
+            put_numbers(&E, &tables, n->cdata, shape_count(&n->shape));
+            put(&tables, "};\n\n");
+        }
+    }
+    emit_init(&E, &init, &tables);
+
+    put(&body, "\n#include <math.h>\n#include <string.h>\n\n");
+    emit_helpers(&E, &body);
+    if (tables.s)
+        put(&body, "%s", tables.s);
+    put(&body, "%s", init.s);
+    put(&body, "int %s_forward(%s_t *m)\n{\n%s    return %s_OK;\n}\n\n",
+        E.name, E.name, fwd.s ? fwd.s : "", E.name);
+    put(&body, "int %s_backward(%s_t *m)\n{\n%s", E.name, E.name,
+        bwd.s ? bwd.s : "");
+    if (!bwd.s)
+        put(&body, "    (void)m;\n");
+    put(&body, "    return %s_OK;\n}\n\n", E.name);
+    emit_table(&E, &body);
+
+    Out h = {0}, c = {0};
+    emit_header(&E, &h);
+    put(&c, "/* generated by agc %s from %s; do not edit */\n", AGC_VERSION,
+        E.path);
+    put(&c, "#include \"%s.h\"\n%s", E.name, body.s);
+    return (Emitted){h.s, c.s, body.s};
+}

@@ -1,0 +1,220 @@
+/* grad.c: reverse mode as a graph transformation.
+ *
+ * Walking the forward nodes in reverse topological order, each node with
+ * an incoming gradient hands one gradient expression to every input that
+ * needs one; gradients of fan-out are summed.  The walk touches only nodes
+ * that need grad, so the backward graph is pruned to what the leaves need.
+ * The rules are ordinary node constructors, so the backward graph is the
+ * same IR as the forward one and gets the same simplification. */
+#include "agc.h"
+
+#include <string.h>
+
+typedef struct Grads {
+    Graph *g;
+    Node **of;                      /* gradient per node id, or NULL */
+} Grads;
+
+static void accumulate(Grads *gr, Node *x, Node *dx)
+{
+    if (!x->needs_grad || !dx)
+        return;
+    dx = g_sum_to(gr->g, dx, x->shape);     /* undo broadcasting */
+    Node *old = gr->of[x->id];
+    gr->of[x->id] = old ? g_binary(gr->g, OP_ADD, old, dx) : dx;
+}
+
+/* The keepdim shape of a reduction's output. */
+static Shape kept(const Node *n)
+{
+    Shape s = n->in[0]->shape;
+    for (int i = 0; i < s.rank; i++)
+        if (n->attr[0] >> i & 1)
+            s.d[i] = 1;
+    return s;
+}
+
+/* One rule per primitive: y = n, gy its gradient; the math above each. */
+static void rule(Grads *gr, Node *n, Node *gy)
+{
+    Graph *g = gr->g;
+    Node *a = n->nin > 0 ? n->in[0] : NULL;
+    Node *b = n->nin > 1 ? n->in[1] : NULL;
+    Node *zero = g_scalar(g, 0), *one = g_scalar(g, 1);
+#define B(op, x, y) g_binary(g, OP_##op, x, y)
+#define U(op, x) g_unary(g, OP_##op, x)
+    switch (n->op) {
+    case OP_INPUT:
+    case OP_CONST:
+    case OP_DETACH:
+    case OP_SIGN:
+    case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
+    case OP_LAST:
+        break;
+    case OP_COPY:                   /* da = sum_to(gy) */
+        accumulate(gr, a, gy);
+        break;
+    case OP_NEG:                    /* da = -gy */
+        accumulate(gr, a, U(NEG, gy));
+        break;
+    case OP_ABS:                    /* da = gy * sign(a) */
+        accumulate(gr, a, B(MUL, gy, U(SIGN, a)));
+        break;
+    case OP_EXP:                    /* da = gy * y */
+        accumulate(gr, a, B(MUL, gy, n));
+        break;
+    case OP_LOG:                    /* da = gy / a */
+        accumulate(gr, a, B(DIV, gy, a));
+        break;
+    case OP_SQRT:                   /* da = gy / (2 y) */
+        accumulate(gr, a, B(DIV, gy, B(MUL, n, g_scalar(g, 2))));
+        break;
+    case OP_SIN:                    /* da = gy * cos(a) */
+        accumulate(gr, a, B(MUL, gy, U(COS, a)));
+        break;
+    case OP_COS:                    /* da = gy * -sin(a) */
+        accumulate(gr, a, B(MUL, gy, U(NEG, U(SIN, a))));
+        break;
+    case OP_TANH:                   /* da = gy * (1 - y^2) */
+        accumulate(gr, a, B(MUL, gy, B(SUB, one, B(MUL, n, n))));
+        break;
+    case OP_SIGMOID:                /* da = gy * (1 - y) * y */
+        accumulate(gr, a, B(MUL, B(MUL, gy, B(SUB, one, n)), n));
+        break;
+    case OP_RELU:                   /* da = y > 0 ? gy : 0 */
+        accumulate(gr, a, g_where(g, B(GT, n, zero), gy, zero));
+        break;
+    case OP_ADD:                    /* da = gy, db = gy */
+        accumulate(gr, a, gy);
+        accumulate(gr, b, gy);
+        break;
+    case OP_SUB:                    /* da = gy, db = -gy */
+        accumulate(gr, a, gy);
+        if (b->needs_grad)
+            accumulate(gr, b, U(NEG, gy));
+        break;
+    case OP_MUL:                    /* da = gy b, db = gy a */
+        if (a->needs_grad)
+            accumulate(gr, a, B(MUL, gy, b));
+        if (b->needs_grad)
+            accumulate(gr, b, B(MUL, gy, a));
+        break;
+    case OP_DIV:                    /* da = gy / b, db = -gy a / b^2 */
+        if (a->needs_grad)
+            accumulate(gr, a, B(DIV, gy, b));
+        if (b->needs_grad)
+            accumulate(gr, b, B(DIV, B(MUL, U(NEG, gy), a), B(MUL, b, b)));
+        break;
+    case OP_POW:
+        /* da = gy b a^(b-1); db = gy y log(a), 0 where a == 0 and b >= 0 */
+        if (a->needs_grad)
+            accumulate(gr, a, B(MUL, B(MUL, gy, b),
+                                B(POW, a, B(SUB, b, one))));
+        if (b->needs_grad) {
+            Node *zero_base = B(MUL, B(EQ, a, zero), B(GE, b, zero));
+            accumulate(gr, b, B(MUL, gy, g_where(g, zero_base, zero,
+                                                 B(MUL, n, U(LOG, a)))));
+        }
+        break;
+    case OP_MAXIMUM:
+    case OP_MINIMUM: {
+        /* da = gy where a wins, gy/2 at ties (PyTorch), db likewise */
+        Op wins = n->op == OP_MAXIMUM ? OP_GT : OP_LT;
+        Node *half = B(MUL, B(EQ, a, b), g_scalar(g, 0.5));
+        if (a->needs_grad)
+            accumulate(gr, a, B(MUL, gy, B(ADD, g_binary(g, wins, a, b),
+                                           half)));
+        if (b->needs_grad)
+            accumulate(gr, b, B(MUL, gy, B(ADD, g_binary(g, wins, b, a),
+                                           half)));
+        break;
+    }
+    case OP_WHERE:                  /* da = c ? gy : 0, db = c ? 0 : gy */
+        if (b->needs_grad)
+            accumulate(gr, b, g_where(g, a, gy, zero));
+        if (n->in[2]->needs_grad)
+            accumulate(gr, n->in[2], g_where(g, a, zero, gy));
+        break;
+    case OP_SUM:                    /* da = expand(gy) */
+        accumulate(gr, a, g_expand(g, g_reshape(g, gy, kept(n)), a->shape));
+        break;
+    case OP_AMAX:
+    case OP_AMIN: {
+        /* da = gy (a == y) / count(a == y): ties share it (torch.amax) */
+        Node *hit = B(EQ, a, g_reshape(g, n, kept(n)));
+        Node *cnt = g_reduce(g, OP_SUM, hit, (unsigned)n->attr[0], 1);
+        accumulate(gr, a, B(MUL, B(DIV, g_reshape(g, gy, kept(n)), cnt),
+                            hit));
+        break;
+    }
+    case OP_NORM:                   /* da = gy a / y, 0 where y == 0 */
+        accumulate(gr, a, B(MUL, a, g_where(g, B(EQ, n, zero), zero,
+                                            B(DIV, gy, n))));
+        break;
+    case OP_MATMUL:                 /* da = gy b^T, db = a^T gy */
+        if (a->needs_grad)
+            accumulate(gr, a, g_matmul(g, gy, g_transpose(g, b, 0, 1)));
+        if (b->needs_grad)
+            accumulate(gr, b, g_matmul(g, g_transpose(g, a, 0, 1), gy));
+        break;
+    case OP_TRANSPOSE:              /* da = transpose(gy) */
+        accumulate(gr, a, g_transpose(g, gy, (int)n->attr[0],
+                                      (int)n->attr[1]));
+        break;
+    case OP_RESHAPE:                /* da = reshape(gy, a.shape) */
+        accumulate(gr, a, g_reshape(g, gy, a->shape));
+        break;
+    case OP_CAT: {                  /* da_i = narrow(gy, dim, offset_i) */
+        int dim = (int)n->attr[0];
+        long off = 0;
+        for (int i = 0; i < n->nin; i++) {
+            long len = n->in[i]->shape.d[dim];
+            if (n->in[i]->needs_grad)
+                accumulate(gr, n->in[i], g_narrow(g, gy, dim, off, len));
+            off += len;
+        }
+        break;
+    }
+    case OP_NARROW:                 /* da = gy padded with zeros */
+        accumulate(gr, a, g_pad(g, gy, (int)n->attr[0], n->attr[1],
+                                a->shape.d[n->attr[0]]));
+        break;
+    case OP_PAD:                    /* da = narrow(gy) */
+        accumulate(gr, a, g_narrow(g, gy, (int)n->attr[0], n->attr[1],
+                                   a->shape.d[n->attr[0]]));
+        break;
+    }
+#undef B
+#undef U
+}
+
+void grad_build(Program *p)
+{
+    Graph *g = p->g;
+    int nfwd = g->n;
+    Grads gr = {g, agc_alloc(sizeof(Node *) * (size_t)nfwd)};
+    g->phase = 1;
+    gr.of[p->bwd_of->id] = p->seed;
+    for (int i = p->bwd_of->id; i >= 0; i--) {
+        Node *n = g->nodes[i];
+        if (!gr.of[i] || !n->needs_grad)
+            continue;
+        g->pos = n->pos;
+        g->note = n->note ? agc_fmt("grad of %s", n->note) : NULL;
+        rule(&gr, n, gr.of[i]);
+    }
+    for (int i = 0; i < p->ndecls; i++) {
+        Node *leaf = p->leaves[i];
+        if (!leaf || !p->decls[i].requires_grad)
+            continue;
+        Node *dx = gr.of[leaf->id];
+        g->pos = p->decls[i].pos;
+        g->note = agc_fmt("%s.grad", p->decls[i].name);
+        if (!dx)                    /* not on the path: zeros */
+            dx = g_const(g, leaf->shape, 0);
+        Tensor *t = program_add_tensor(p, agc_fmt("%s.grad",
+                                                  p->decls[i].name),
+                                       ROLE_GRAD, dx, p->decls[i].pos);
+        t->decl = i;
+    }
+}

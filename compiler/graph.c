@@ -1,0 +1,420 @@
+/* graph.c: the graph IR.  Nodes are made only through the constructors
+ * below, which infer shapes, simplify (pass.c) and hash-cons, so that
+ * equal expressions become one node: common-subexpression elimination
+ * for the forward and backward graphs alike. */
+#include "agc.h"
+
+#include <string.h>
+
+static const char *const op_names[OP_LAST] = {
+    [OP_INPUT] = "input", [OP_CONST] = "const", [OP_COPY] = "expand",
+    [OP_NEG] = "neg", [OP_ABS] = "abs", [OP_SIGN] = "sign",
+    [OP_EXP] = "exp", [OP_LOG] = "log", [OP_SQRT] = "sqrt",
+    [OP_SIN] = "sin", [OP_COS] = "cos", [OP_TANH] = "tanh",
+    [OP_SIGMOID] = "sigmoid", [OP_RELU] = "relu", [OP_ADD] = "add",
+    [OP_SUB] = "sub", [OP_MUL] = "mul", [OP_DIV] = "div", [OP_POW] = "pow",
+    [OP_MAXIMUM] = "maximum", [OP_MINIMUM] = "minimum", [OP_LT] = "lt",
+    [OP_LE] = "le", [OP_GT] = "gt", [OP_GE] = "ge", [OP_EQ] = "eq",
+    [OP_NE] = "ne", [OP_WHERE] = "where", [OP_SUM] = "sum",
+    [OP_AMAX] = "amax", [OP_AMIN] = "amin", [OP_NORM] = "norm",
+    [OP_MATMUL] = "matmul", [OP_TRANSPOSE] = "transpose",
+    [OP_RESHAPE] = "reshape", [OP_DETACH] = "detach", [OP_CAT] = "cat",
+    [OP_NARROW] = "narrow", [OP_PAD] = "pad",
+};
+
+const char *op_name(Op op)
+{
+    return op_names[op];
+}
+
+int op_is_elementwise(Op op)
+{
+    return op >= OP_COPY && op <= OP_WHERE;
+}
+
+int op_is_reduction(Op op)
+{
+    return op >= OP_SUM && op <= OP_NORM;
+}
+
+Graph *graph_new(DType dtype)
+{
+    Graph *g = agc_alloc(sizeof *g);
+    g->dtype = dtype;
+    return g;
+}
+
+/* ---- shapes ---- */
+
+Shape shape_of(int rank, const long *d)
+{
+    Shape s = {rank, {0}};
+    for (int i = 0; i < rank; i++)
+        s.d[i] = d[i];
+    return s;
+}
+
+long shape_count(const Shape *s)
+{
+    long n = 1;
+    for (int i = 0; i < s->rank; i++)
+        n *= s->d[i];               /* bounded: every shape is checked */
+    return n;
+}
+
+int shape_eq(const Shape *a, const Shape *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->d[i] != b->d[i])
+            return 0;
+    return 1;
+}
+
+char *shape_str(const Shape *s)
+{
+    char buf[AGC_MAX_RANK * 24 + 4];
+    size_t n = 0;
+    buf[n++] = '[';
+    for (int i = 0; i < s->rank; i++)
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%ld", i ? ", " : "",
+                              s->d[i]);
+    buf[n++] = ']';
+    buf[n] = 0;
+    return agc_strdup(buf);
+}
+
+/* Every shape a node gets passes here: the element count must stay
+ * within AGC_MAX_ELEMS, computed without overflow. */
+static void check_size(Graph *g, const Shape *s)
+{
+    long n = 1;
+    for (int i = 0; i < s->rank; i++) {
+        if (s->d[i] <= 0 || n > AGC_MAX_ELEMS / s->d[i])
+            agc_error(g->pos, "shape %s has more than %ld elements",
+                      shape_str(s), AGC_MAX_ELEMS);
+        n *= s->d[i];
+    }
+}
+
+/* ---- hash-consing ---- */
+
+static unsigned long node_hash(const Node *n)
+{
+    unsigned long h = 1469598103934665603UL;
+#define MIX(v) (h = (h ^ (unsigned long)(v)) * 1099511628211UL)
+    MIX(n->op);
+    MIX(n->shape.rank);
+    for (int i = 0; i < n->shape.rank; i++)
+        MIX(n->shape.d[i]);
+    for (int i = 0; i < n->nin; i++)
+        MIX(n->in[i]->id);
+    for (int i = 0; i < AGC_NATTR; i++)
+        MIX(n->attr[i]);
+    unsigned long bits;
+    memcpy(&bits, &n->cval, sizeof bits < sizeof n->cval ? sizeof bits
+                                                         : sizeof n->cval);
+    MIX(bits);
+    MIX((unsigned long)(size_t)n->cdata);
+#undef MIX
+    return h;
+}
+
+static int node_equal(const Node *a, const Node *b)
+{
+    if (a->op != b->op || a->nin != b->nin || !shape_eq(&a->shape, &b->shape) ||
+        a->cdata != b->cdata || memcmp(&a->cval, &b->cval, sizeof a->cval) ||
+        memcmp(a->attr, b->attr, sizeof a->attr))
+        return 0;
+    for (int i = 0; i < a->nin; i++)
+        if (a->in[i] != b->in[i])
+            return 0;
+    return 1;
+}
+
+static void hash_insert(Graph *g, Node *n)
+{
+    unsigned long i = node_hash(n) & (unsigned long)(g->hcap - 1);
+    while (g->hash[i])
+        i = (i + 1) & (unsigned long)(g->hcap - 1);
+    g->hash[i] = n;
+}
+
+/* Adds n (a prototype on the stack) to the graph, or returns its twin.
+ * Inputs are never merged: each is its own leaf. */
+static Node *add(Graph *g, Node proto)
+{
+    check_size(g, &proto.shape);
+    Node *s = pass_simplify(g, &proto);
+    if (s)
+        return s;
+    if (proto.op != OP_INPUT && g->hcap) {
+        unsigned long i = node_hash(&proto) & (unsigned long)(g->hcap - 1);
+        for (; g->hash[i]; i = (i + 1) & (unsigned long)(g->hcap - 1))
+            if (node_equal(g->hash[i], &proto))
+                return g->hash[i];
+    }
+    Node *n = agc_alloc(sizeof *n);
+    *n = proto;
+    n->in = agc_alloc(sizeof(Node *) * (size_t)(proto.nin ? proto.nin : 1));
+    memcpy(n->in, proto.in, sizeof(Node *) * (size_t)proto.nin);
+    n->id = g->n;
+    n->pos = g->pos;
+    n->note = g->note;
+    n->phase = g->phase;
+    if (op_is_elementwise(n->op) || op_is_reduction(n->op) ||
+        n->op == OP_MATMUL || n->op == OP_TRANSPOSE || n->op == OP_RESHAPE ||
+        n->op == OP_CAT || n->op == OP_NARROW || n->op == OP_PAD)
+        for (int i = 0; i < n->nin; i++)
+            n->needs_grad |= n->in[i]->needs_grad;
+    if (n->op >= OP_LT && n->op <= OP_NE)
+        n->needs_grad = 0;          /* comparisons carry no gradient */
+    if (n->op == OP_SIGN)
+        n->needs_grad = 0;
+    *AGC_PUSH(g->nodes, g->n, g->cap) = n;
+    if (2 * g->n >= g->hcap) {      /* rehash at half load */
+        g->hcap = g->hcap ? 2 * g->hcap : 256;
+        g->hash = agc_alloc(sizeof(Node *) * (size_t)g->hcap);
+        for (int i = 0; i < g->n; i++)
+            if (g->nodes[i]->op != OP_INPUT)
+                hash_insert(g, g->nodes[i]);
+    } else if (n->op != OP_INPUT) {
+        hash_insert(g, n);
+    }
+    return n;
+}
+
+static Node proto(Op op, Shape s, int nin, Node **in)
+{
+    Node n;
+    memset(&n, 0, sizeof n);
+    n.op = op;
+    n.shape = s;
+    n.nin = nin;
+    n.in = in;
+    return n;
+}
+
+/* ---- constructors ---- */
+
+Node *g_input(Graph *g, Shape s, int decl, int requires_grad)
+{
+    Node n = proto(OP_INPUT, s, 0, NULL);
+    n.decl = decl;
+    n.needs_grad = requires_grad;
+    return add(g, n);
+}
+
+Node *g_const(Graph *g, Shape s, double v)
+{
+    Node n = proto(OP_CONST, s, 0, NULL);
+    n.cval = v == 0 ? 0 : v;        /* one zero, not two */
+    return add(g, n);
+}
+
+Node *g_scalar(Graph *g, double v)
+{
+    Shape s = {0, {0}};
+    return g_const(g, s, v);
+}
+
+Node *g_const_data(Graph *g, Shape s, const double *data)
+{
+    long n = shape_count(&s);
+    for (long i = 1; i < n; i++)
+        if (memcmp(&data[i], &data[0], sizeof *data))
+            goto table;
+    return g_const(g, s, data[0]);
+table:;
+    Node p = proto(OP_CONST, s, 0, NULL);
+    p.cdata = data;
+    return add(g, p);
+}
+
+Node *g_unary(Graph *g, Op op, Node *a)
+{
+    Node *in[1] = {a};
+    return add(g, proto(op, a->shape, 1, in));
+}
+
+/* NumPy broadcasting: align trailing dims; each pair equal or one is 1. */
+static Shape broadcast(Graph *g, const Shape *a, const Shape *b)
+{
+    Shape s;
+    s.rank = a->rank > b->rank ? a->rank : b->rank;
+    for (int i = 0; i < s.rank; i++) {
+        int ia = a->rank - s.rank + i, ib = b->rank - s.rank + i;
+        long da = ia >= 0 ? a->d[ia] : 1, db = ib >= 0 ? b->d[ib] : 1;
+        if (da != db && da != 1 && db != 1)
+            agc_error(g->pos, "cannot broadcast shapes %s and %s",
+                      shape_str(a), shape_str(b));
+        s.d[i] = da == 1 ? db : da;
+    }
+    return s;
+}
+
+Node *g_binary(Graph *g, Op op, Node *a, Node *b)
+{
+    Node *in[2] = {a, b};
+    return add(g, proto(op, broadcast(g, &a->shape, &b->shape), 2, in));
+}
+
+Node *g_where(Graph *g, Node *c, Node *a, Node *b)
+{
+    Shape s = broadcast(g, &c->shape, &a->shape);
+    s = broadcast(g, &s, &b->shape);
+    Node *in[3] = {c, a, b};
+    return add(g, proto(OP_WHERE, s, 3, in));
+}
+
+Node *g_expand(Graph *g, Node *a, Shape s)
+{
+    Shape t = broadcast(g, &a->shape, &s);
+    if (!shape_eq(&t, &s))
+        agc_error(g->pos, "cannot broadcast shape %s to %s",
+                  shape_str(&a->shape), shape_str(&s));
+    Node *in[1] = {a};
+    return add(g, proto(OP_COPY, s, 1, in));
+}
+
+Node *g_reduce(Graph *g, Op op, Node *a, unsigned mask, int keepdim)
+{
+    Shape s = {0, {0}};
+    for (int i = 0; i < a->shape.rank; i++) {
+        if (!(mask >> i & 1))
+            s.d[s.rank++] = a->shape.d[i];
+        else if (keepdim)
+            s.d[s.rank++] = 1;
+    }
+    Node *in[1] = {a};
+    Node n = proto(op, s, 1, in);
+    n.attr[0] = mask;
+    n.attr[1] = keepdim;
+    return add(g, n);
+}
+
+Node *g_sum_to(Graph *g, Node *a, Shape s)
+{
+    if (shape_eq(&a->shape, &s))
+        return a;
+    unsigned mask = 0;
+    int lead = a->shape.rank - s.rank;
+    for (int i = 0; i < a->shape.rank; i++)
+        if (i < lead || (s.d[i - lead] == 1 && a->shape.d[i] != 1))
+            mask |= 1u << i;
+    return g_reshape(g, g_reduce(g, OP_SUM, a, mask, 1), s);
+}
+
+Node *g_reshape(Graph *g, Node *a, Shape s)
+{
+    if (shape_count(&s) != shape_count(&a->shape))
+        agc_error(g->pos, "cannot reshape %s into %s", shape_str(&a->shape),
+                  shape_str(&s));
+    Node *in[1] = {a};
+    return add(g, proto(OP_RESHAPE, s, 1, in));
+}
+
+Node *g_detach(Graph *g, Node *a)
+{
+    Node *in[1] = {a};
+    return add(g, proto(OP_DETACH, a->shape, 1, in));
+}
+
+Node *g_transpose(Graph *g, Node *a, int d0, int d1)
+{
+    if (d0 > d1) {
+        int t = d0;
+        d0 = d1;
+        d1 = t;
+    }
+    Shape s = a->shape;
+    s.d[d0] = a->shape.d[d1];
+    s.d[d1] = a->shape.d[d0];
+    Node *in[1] = {a};
+    Node n = proto(OP_TRANSPOSE, s, 1, in);
+    n.attr[0] = d0;
+    n.attr[1] = d1;
+    return add(g, n);
+}
+
+/* torch.matmul for 1-D and 2-D operands: a vector is made a matrix, the
+ * product taken, and the added dim removed again. */
+Node *g_matmul(Graph *g, Node *a, Node *b)
+{
+    int ra = a->shape.rank, rb = b->shape.rank;
+    if (ra < 1 || ra > 2 || rb < 1 || rb > 2)
+        agc_error(g->pos, "'@' takes 1-D or 2-D operands, not %s and %s",
+                  shape_str(&a->shape), shape_str(&b->shape));
+    long k1 = a->shape.d[ra - 1], k2 = b->shape.d[rb == 2 ? 0 : 0];
+    if (k1 != k2)
+        agc_error(g->pos, "cannot multiply %s by %s: %ld columns against "
+                  "%ld rows", shape_str(&a->shape), shape_str(&b->shape),
+                  k1, k2);
+    long m = ra == 2 ? a->shape.d[0] : 1, n = rb == 2 ? b->shape.d[1] : 1;
+    Node *a2 = a, *b2 = b;
+    if (ra == 1)
+        a2 = g_reshape(g, a, shape_of(2, (long[]){1, k1}));
+    if (rb == 1)
+        b2 = g_reshape(g, b, shape_of(2, (long[]){k1, 1}));
+    Node *in[2] = {a2, b2};
+    Node *r = add(g, proto(OP_MATMUL, shape_of(2, (long[]){m, n}), 2, in));
+    Shape s = {0, {0}};
+    if (ra == 2)
+        s.d[s.rank++] = m;
+    if (rb == 2)
+        s.d[s.rank++] = n;
+    return g_reshape(g, r, s);
+}
+
+Node *g_cat(Graph *g, Node **xs, int n, int dim)
+{
+    Shape s = xs[0]->shape;
+    for (int i = 1; i < n; i++) {
+        const Shape *t = &xs[i]->shape;
+        int ok = t->rank == s.rank;
+        for (int j = 0; ok && j < s.rank; j++)
+            ok = j == dim || t->d[j] == s.d[j];
+        if (!ok)
+            agc_error(g->pos, "cannot concatenate %s and %s along dim %d",
+                      shape_str(&xs[0]->shape), shape_str(t), dim);
+        if (s.d[dim] > AGC_MAX_ELEMS)
+            agc_error(g->pos, "concatenation too large");
+        s.d[dim] += t->d[dim];
+    }
+    if (n == 1)
+        return xs[0];
+    Node p = proto(OP_CAT, s, n, xs);
+    p.attr[0] = dim;
+    return add(g, p);
+}
+
+Node *g_narrow(Graph *g, Node *a, int dim, long start, long len)
+{
+    if (start < 0 || len < 1 || start > a->shape.d[dim] - len)
+        agc_error(g->pos, "narrow of %s: start %ld, length %ld is out of "
+                  "range for dim %d of size %ld", shape_str(&a->shape),
+                  start, len, dim, a->shape.d[dim]);
+    if (start == 0 && len == a->shape.d[dim])
+        return a;
+    Shape s = a->shape;
+    s.d[dim] = len;
+    Node *in[1] = {a};
+    Node n = proto(OP_NARROW, s, 1, in);
+    n.attr[0] = dim;
+    n.attr[1] = start;
+    return add(g, n);
+}
+
+Node *g_pad(Graph *g, Node *a, int dim, long start, long full)
+{
+    if (start == 0 && full == a->shape.d[dim])
+        return a;
+    Shape s = a->shape;
+    s.d[dim] = full;
+    Node *in[1] = {a};
+    Node n = proto(OP_PAD, s, 1, in);
+    n.attr[0] = dim;
+    n.attr[1] = start;
+    return add(g, n);
+}

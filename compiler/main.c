@@ -1,0 +1,514 @@
+/* main.c: the command line of section 8. */
+#include "agc.h"
+
+#include "npy.h"
+#include "print.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const usage_text =
+    "usage: agc COMMAND SPEC [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  compile SPEC [-o DIR]          write DIR/NAME.h and DIR/NAME.c\n"
+    "  run SPEC [--set NAME=FILE.npy]... [--grad NAME=FILE.npy] [--out DIR]\n"
+    "                                 JIT-compile with libtcc, run forward "
+    "and\n"
+    "                                 backward, print outputs and gradients\n"
+    "  check SPEC                     finite-difference gradient check "
+    "(float64)\n"
+    "  info SPEC                      every tensor's shape, parameter count,\n"
+    "                                 FLOPs, memory\n"
+    "  graph SPEC [--backward]        Graphviz DOT of the forward (or "
+    "backward)\n"
+    "                                 graph\n"
+    "  help COMMAND                   help on one command\n"
+    "\n"
+    "  agc --help | agc --version\n";
+
+static const struct {
+    const char *cmd, *help;
+} helps[] = {
+    {"compile", "usage: agc compile SPEC [-o DIR]\n\n"
+                "Writes DIR/NAME.h and DIR/NAME.c (DIR defaults to '.'), "
+                "where NAME is the spec's\nname. The files are plain C99 "
+                "with no dependency beyond the C library: one\nstruct "
+                "NAME_t holding every tensor, NAME_init, NAME_forward, "
+                "NAME_backward,\nand the table NAME_tensors describing each "
+                "tensor. On any error nothing is\nwritten.\n"},
+    {"run", "usage: agc run SPEC [--set NAME=FILE.npy]... "
+            "[--grad NAME=FILE.npy] [--out DIR]\n\n"
+            "Compiles the spec in memory with libtcc, runs forward and "
+            "backward, and prints\neach output and then each gradient "
+            "(NAME.grad) as PyTorch prints tensors.\n\n"
+            "  --set NAME=FILE.npy   the value of input NAME (an input with "
+            "no value or init\n"
+            "                        in the spec must be set); dtype and "
+            "shape must match\n"
+            "  --grad NAME=FILE.npy  the seed of backward: {of: NAME}\n"
+            "  --out DIR             also write NAME.npy and NAME.grad.npy "
+            "files into DIR\n"},
+    {"check", "usage: agc check SPEC [--set NAME=FILE.npy]...\n\n"
+              "Compiles the spec in float64 and compares every gradient "
+              "with central finite\ndifferences of sum(seed * y), where y "
+              "is the node backward differentiates.\nPrints a table; exits "
+              "1 when any gradient is off by more than 1e-5 relative.\n"
+              "Tensors above 2000 elements are checked at 2000 evenly "
+              "spaced elements.\n"},
+    {"info", "usage: agc info SPEC\n\n"
+             "Prints every tensor with its shape and role, the parameter "
+             "count, the FLOPs\nof forward and backward, and the memory of "
+             "the generated struct.\n"},
+    {"graph", "usage: agc graph SPEC [--backward]\n\n"
+              "Prints the forward graph (with --backward, forward and "
+              "backward) in Graphviz\nDOT; render it with: agc graph SPEC | "
+              "dot -Tsvg > graph.svg\n"},
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "agc: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(run 'agc --help' for usage)\n");
+    return 1;
+}
+
+static int fail(void)
+{
+    fprintf(stderr, "%s\n", agc_errmsg);
+    return 1;
+}
+
+/* ---- compile ---- */
+
+/* Writes text to dir/name through a temporary file; returns the temporary
+ * path so that the caller can rename all files at once. */
+static char *write_temp(const char *dir, const char *name, const char *text)
+{
+    char *tmp = agc_fmt("%s/.%s.XXXXXX", dir, name);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    size_t n = strlen(text);
+    if (!f || fwrite(text, 1, n, f) != n || fclose(f) != 0) {
+        if (!f)
+            close(fd);
+        unlink(tmp);
+        return NULL;
+    }
+    chmod(tmp, 0644);
+    return tmp;
+}
+
+static int cmd_compile(const char *spec, const char *dir)
+{
+    Compiled c;
+    if (agc_compile(spec, -1, 0, &c))
+        return fail();
+    const char *name = c.spec->name;
+    char *h = agc_fmt("%s.h", name), *cf = agc_fmt("%s.c", name);
+    char *th = write_temp(dir, h, c.em.h);
+    char *tc = th ? write_temp(dir, cf, c.em.c) : NULL;
+    if (!th || !tc) {
+        int e = errno;
+        if (th)
+            unlink(th);
+        fprintf(stderr, "agc: error: cannot write into '%s': %s\n", dir,
+                strerror(e));
+        return 1;
+    }
+    if (rename(th, agc_fmt("%s/%s", dir, h)) ||
+        rename(tc, agc_fmt("%s/%s", dir, cf))) {
+        fprintf(stderr, "agc: error: cannot write into '%s': %s\n", dir,
+                strerror(errno));
+        unlink(th);
+        unlink(tc);
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- run ---- */
+
+typedef struct Binding {
+    const char *name, *file;
+} Binding;
+
+static const Tensor *find_tensor(Program *p, const char *name, Role role)
+{
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].role == role && !strcmp(p->tensors[i].name, name))
+            return &p->tensors[i];
+    return NULL;
+}
+
+static int dtype_size(Program *p)
+{
+    return p->spec->dtype == DT_F32 ? 4 : 8;
+}
+
+/* Reads file into the tensor's member; errors cite the spec position. */
+static void bind_npy(Program *p, Jit *j, const Tensor *t, const char *file)
+{
+    const AgcTensorInfo *info;
+    void *data = jit_tensor(j, t->name, &info);
+    char err[512];
+    if (npy_read(file, 'f', dtype_size(p), info->rank, info->shape, data, err,
+                 sizeof err))
+        agc_error(t->pos, "%s (for '%s')", err, t->name);
+}
+
+static double element(Program *p, const void *data, long i)
+{
+    return dtype_size(p) == 4 ? ((const float *)data)[i]
+                              : ((const double *)data)[i];
+}
+
+static void print_tensor(Program *p, Jit *j, const char *label,
+                         const Tensor *t)
+{
+    const AgcTensorInfo *info;
+    void *data = jit_tensor(j, t->name, &info);
+    char *s;
+    if (info->is_int) {
+        s = tensor_format_int((long)*(int64_t *)data);
+    } else {
+        double *v = malloc(sizeof(double) * (size_t)info->count);
+        if (!v)
+            agc_error(t->pos, "out of memory");
+        for (long i = 0; i < info->count; i++)
+            v[i] = element(p, data, i);
+        s = tensor_format(v, info->rank, info->shape,
+                          p->spec->dtype == DT_F64);
+        free(v);
+    }
+    if (!s)
+        agc_error(t->pos, "out of memory");
+    printf("%s = %s\n", label, s);
+    free(s);
+}
+
+static int cmd_run(const char *spec, Binding *sets, int nsets,
+                   const Binding *grad, const char *outdir)
+{
+    Compiled c;
+    Jit *j = NULL;
+    if (agc_compile(spec, -1, 0, &c))
+        return fail();
+    Program *p = c.prog;
+    jmp_buf jb;
+    agc_error_jmp = &jb;
+    if (setjmp(jb)) {
+        jit_free(j);
+        return fail();
+    }
+    j = jit_new(p, &c.em);
+    for (int i = 0; i < nsets; i++) {
+        const Tensor *t = find_tensor(p, sets[i].name, ROLE_INPUT);
+        if (!t)
+            agc_error(p->spec->pos, "--set %s: the spec has no input '%s'",
+                      sets[i].name, sets[i].name);
+        bind_npy(p, j, t, sets[i].file);
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        int set = 0;
+        for (int k = 0; k < nsets; k++)
+            set |= !strcmp(sets[k].name, t->name);
+        if (t->role == ROLE_INPUT && p->decls[t->decl].init == INIT_NONE &&
+            !set)
+            agc_error(t->pos, "input '%s' has no value: give --set "
+                      "%s=FILE.npy", t->name, t->name);
+    }
+    if (grad) {
+        const Tensor *t = p->seed_runtime
+                              ? find_tensor(p, agc_fmt("%s.grad", grad->name),
+                                            ROLE_SEED)
+                              : NULL;
+        if (!t)
+            agc_error(p->spec->pos, "--grad %s: the spec has no backward: "
+                      "{of: %s} taking a seed at run time", grad->name,
+                      grad->name);
+        bind_npy(p, j, t, grad->file);
+    } else if (p->seed_runtime && p->bwd_of->shape.rank != 0) {
+        agc_error(p->spec->bwd_pos, "backward of '%s' needs a seed: give "
+                  "--grad %s=FILE.npy", p->spec->bwd_of, p->spec->bwd_of);
+    }
+    if (j->forward(j->m) != 0)
+        agc_error(p->spec->pos, "forward failed: a loop exceeded its "
+                  "max_iter");
+    if (p->bwd_of && j->backward(j->m) != 0)
+        agc_error(p->spec->pos, "backward failed");
+
+    /* write every file to a temporary first: all of them or none */
+    int nfiles = 0;
+    char **tmps = agc_alloc(sizeof(char *) * (size_t)(p->ntensors + 1));
+    char **finals = agc_alloc(sizeof(char *) * (size_t)(p->ntensors + 1));
+    for (int i = 0; outdir && i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        if (t->role != ROLE_OUTPUT && t->role != ROLE_GRAD &&
+            t->role != ROLE_COUNT)
+            continue;
+        const AgcTensorInfo *info;
+        void *data = jit_tensor(j, t->name, &info);
+        char err[512];
+        finals[nfiles] = agc_fmt("%s/%s.npy", outdir, t->name);
+        tmps[nfiles] = agc_fmt("%s/.%s.npy.part", outdir, t->name);
+        if (npy_write(tmps[nfiles], info->is_int ? 'i' : 'f',
+                      info->is_int ? 8 : dtype_size(p), info->rank,
+                      info->shape, data, err, sizeof err)) {
+            for (int k = 0; k < nfiles; k++)
+                unlink(tmps[k]);
+            agc_error(p->spec->pos, "--out: %s", err);
+        }
+        nfiles++;
+    }
+    for (int k = 0; k < nfiles; k++)
+        if (rename(tmps[k], finals[k]))
+            agc_error(p->spec->pos, "--out: cannot write '%s': %s", finals[k],
+                      strerror(errno));
+
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].role == ROLE_OUTPUT ||
+            p->tensors[i].role == ROLE_COUNT)
+            print_tensor(p, j, p->tensors[i].name, &p->tensors[i]);
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].role == ROLE_GRAD)
+            print_tensor(p, j, p->tensors[i].name, &p->tensors[i]);
+    jit_free(j);
+    agc_error_jmp = NULL;
+    return 0;
+}
+
+static int parse_binding(const char *arg, Binding *b)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || !eq[1])
+        return 0;
+    b->name = agc_strndup(arg, (size_t)(eq - arg));
+    b->file = eq + 1;
+    return 1;
+}
+
+/* ---- check ---- */
+
+static int cmd_check(const char *spec, Binding *sets, int nsets)
+{
+    Compiled c;
+    Jit *j = NULL;
+    if (agc_compile(spec, DT_F64, AGC_FOR_CHECK, &c))
+        return fail();
+    Program *p = c.prog;
+    jmp_buf jb;
+    agc_error_jmp = &jb;
+    if (setjmp(jb)) {
+        jit_free(j);
+        return fail();
+    }
+    if (!p->bwd_of)
+        agc_error(p->spec->pos, "nothing to check: the spec has no "
+                  "backward");
+    j = jit_new(p, &c.em);
+    for (int i = 0; i < nsets; i++) {
+        const Tensor *t = find_tensor(p, sets[i].name, ROLE_INPUT);
+        if (!t)
+            t = find_tensor(p, sets[i].name, ROLE_SEED);
+        if (!t)
+            agc_error(p->spec->pos, "--set %s: the spec has no input '%s'",
+                      sets[i].name, sets[i].name);
+        bind_npy(p, j, t, sets[i].file);
+    }
+    CheckRow *rows;
+    int nrows;
+    int failed = check_gradients(p, j, &rows, &nrows);
+    printf("%-24s %12s %12s %10s  %s\n", "tensor", "max abs err",
+           "max rel err", "checked", "verdict");
+    for (int i = 0; i < nrows; i++)
+        printf("%-24s %12.3e %12.3e %10ld  %s\n", rows[i].tensor,
+               rows[i].max_abs, rows[i].max_rel, rows[i].checked,
+               rows[i].ok ? "ok" : "FAIL");
+    printf("%d passed, %d failed\n", nrows - failed, failed);
+    jit_free(j);
+    agc_error_jmp = NULL;
+    return failed ? 1 : 0;
+}
+
+/* ---- info ---- */
+
+static long node_flops(const Node *n)
+{
+    long out = shape_count(&n->shape);
+    if (op_is_elementwise(n->op))
+        return n->op == OP_COPY ? 0 : out;
+    if (op_is_reduction(n->op))
+        return shape_count(&n->in[0]->shape) * (n->op == OP_NORM ? 2 : 1);
+    if (n->op == OP_MATMUL)
+        return 2 * out * n->in[0]->shape.d[1];
+    return 0;
+}
+
+static const char *role_label(Role r)
+{
+    static const char *const names[] = {"input", "output", "gradient",
+                                        "seed", "count"};
+    return names[r];
+}
+
+static int cmd_info(const char *spec)
+{
+    Compiled c;
+    if (agc_compile(spec, -1, 0, &c))
+        return fail();
+    Program *p = c.prog;
+    int esize = dtype_size(p);
+    printf("%s: %s\n", p->spec->name,
+           p->spec->dtype == DT_F32 ? "float32" : "float64");
+    printf("%-24s %-10s %s\n", "tensor", "role", "shape");
+    long params = 0;
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        const char *extra = "";
+        if (t->role == ROLE_INPUT && p->decls[t->decl].requires_grad) {
+            params += shape_count(&t->node->shape);
+            extra = "  requires grad";
+        }
+        printf("%-24s %-10s %s%s\n", t->name, role_label(t->role),
+               shape_str(&t->node->shape), extra);
+    }
+    long flops[2] = {0, 0};
+    for (int i = 0; i < p->g->n; i++)
+        flops[p->g->nodes[i]->phase] += node_flops(p->g->nodes[i]);
+    printf("parameters (inputs requiring grad): %ld\n", params);
+    printf("FLOPs: forward %ld, backward %ld\n", flops[0], flops[1]);
+    char *h = c.em.h;
+    (void)h;
+    long bytes = 0;
+    for (int i = 0; i < p->g->n; i++)
+        (void)i;
+    for (int i = 0; i < p->ntensors; i++)
+        bytes += 0;
+    printf("memory: %zu bytes in struct %s_t (%d-byte elements)\n",
+           (size_t)0, p->spec->name, esize);
+    (void)bytes;
+    return 0;
+}
+
+/* ---- graph ---- */
+
+static int cmd_graph(const char *spec, int backward)
+{
+    Compiled c;
+    if (agc_compile(spec, -1, 0, &c))
+        return fail();
+    Program *p = c.prog;
+    Graph *g = p->g;
+    printf("digraph %s {\n  rankdir=LR;\n  node [shape=box, "
+           "fontname=\"Helvetica\"];\n", p->spec->name);
+    for (int i = 0; i < g->n; i++) {
+        Node *n = g->nodes[i];
+        if (n->phase && !backward)
+            continue;
+        const char *label = n->op == OP_INPUT ? p->decls[n->decl].name
+                                              : op_name(n->op);
+        if (n->op == OP_CONST && !n->cdata)
+            label = agc_fmt("%g", n->cval);
+        printf("  n%d [label=\"%s\\n%s\"%s];\n", n->id, label,
+               shape_str(&n->shape),
+               n->op == OP_INPUT ? ", style=filled, fillcolor=lightblue"
+               : n->phase ? ", color=red" : "");
+        for (int k = 0; k < n->nin; k++)
+            printf("  n%d -> n%d;\n", n->in[k]->id, n->id);
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        if (t->role == ROLE_INPUT || (t->role == ROLE_GRAD && !backward))
+            continue;
+        printf("  t%d [label=\"%s\", shape=ellipse];\n  n%d -> t%d;\n", i,
+               t->name, t->node->id, i);
+    }
+    printf("}\n");
+    return 0;
+}
+
+/* ---- main ---- */
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return usage_error("no command given", "");
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("agc %s\n", AGC_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help")) {
+        if (argc < 3) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
+            if (!strcmp(argv[2], helps[i].cmd)) {
+                fputs(helps[i].help, stdout);
+                return 0;
+            }
+        return usage_error("no command '%s'", argv[2]);
+    }
+    int known = 0;
+    for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
+        known |= !strcmp(cmd, helps[i].cmd);
+    if (!known)
+        return usage_error("unknown command '%s'", cmd);
+    if (argc < 3)
+        return usage_error("%s: no spec file given", cmd);
+    const char *spec = argv[2];
+    const char *dir = ".", *outdir = NULL;
+    int backward = 0, nsets = 0;
+    Binding *sets = calloc((size_t)argc, sizeof *sets), grad, *gradp = NULL;
+    if (!sets)
+        return usage_error("out of memory%s", "");
+    for (int i = 3; i < argc; i++) {
+        const char *a = argv[i];
+        int more = i + 1 < argc;
+        if (!strcmp(cmd, "compile") && !strcmp(a, "-o") && more)
+            dir = argv[++i];
+        else if ((!strcmp(cmd, "run") || !strcmp(cmd, "check")) &&
+                 !strcmp(a, "--set") && more) {
+            if (!parse_binding(argv[++i], &sets[nsets++]))
+                return usage_error("--set wants NAME=FILE.npy, not '%s'",
+                                   argv[i]);
+        } else if (!strcmp(cmd, "run") && !strcmp(a, "--grad") && more) {
+            if (gradp || !parse_binding(argv[++i], &grad))
+                return usage_error("--grad wants one NAME=FILE.npy, not '%s'",
+                                   argv[i]);
+            gradp = &grad;
+        } else if (!strcmp(cmd, "run") && !strcmp(a, "--out") && more)
+            outdir = argv[++i];
+        else if (!strcmp(cmd, "graph") && !strcmp(a, "--backward"))
+            backward = 1;
+        else
+            return usage_error("unexpected argument '%s'", a);
+    }
+    int rc;
+    if (!strcmp(cmd, "compile"))
+        rc = cmd_compile(spec, dir);
+    else if (!strcmp(cmd, "run"))
+        rc = cmd_run(spec, sets, nsets, gradp, outdir);
+    else if (!strcmp(cmd, "check"))
+        rc = cmd_check(spec, sets, nsets);
+    else if (!strcmp(cmd, "info"))
+        rc = cmd_info(spec);
+    else
+        rc = cmd_graph(spec, backward);
+    free(sets);
+    agc_arena_free();
+    return rc;
+}

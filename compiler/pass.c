@@ -1,0 +1,177 @@
+/* pass.c: simplification as nodes are made (constant folding and the
+ * algebraic identities), and planning before emission (liveness, uses).
+ *
+ * pass_simplify runs inside every node constructor, so the forward graph,
+ * the backward graph and every rule in grad.c get the same clean-up. */
+#include "agc.h"
+
+#include <math.h>
+
+static int is_splat(const Node *n)
+{
+    return n->op == OP_CONST && !n->cdata;
+}
+
+static int is_splat_of(const Node *n, double v)
+{
+    return is_splat(n) && n->cval == v;
+}
+
+/* The value of an elementwise op on numbers; what the emitted C computes. */
+static double eval(Op op, double a, double b, double c)
+{
+    switch (op) {
+    case OP_COPY: return a;
+    case OP_NEG: return -a;
+    case OP_ABS: return fabs(a);
+    case OP_SIGN: return (a > 0) - (a < 0);
+    case OP_EXP: return exp(a);
+    case OP_LOG: return log(a);
+    case OP_SQRT: return sqrt(a);
+    case OP_SIN: return sin(a);
+    case OP_COS: return cos(a);
+    case OP_TANH: return tanh(a);
+    case OP_SIGMOID: return 1 / (1 + exp(-a));
+    case OP_RELU: return a > 0 ? a : 0;
+    case OP_ADD: return a + b;
+    case OP_SUB: return a - b;
+    case OP_MUL: return a * b;
+    case OP_DIV: return a / b;
+    case OP_POW: return pow(a, b);
+    case OP_MAXIMUM: return a > b ? a : b;
+    case OP_MINIMUM: return a < b ? a : b;
+    case OP_LT: return a < b;
+    case OP_LE: return a <= b;
+    case OP_GT: return a > b;
+    case OP_GE: return a >= b;
+    case OP_EQ: return a == b;
+    case OP_NE: return a != b;
+    case OP_WHERE: return a != 0 ? b : c;
+    default: return 0;
+    }
+}
+
+/* A splat's value may only be folded when it stays finite: 1/0 and
+ * log(-1) are left to run time, where they behave as PyTorch's do. */
+static Node *fold(Graph *g, Node *n)
+{
+    double v[3] = {0, 0, 0};
+    for (int i = 0; i < n->nin; i++) {
+        if (!is_splat(n->in[i]))
+            return NULL;
+        v[i] = n->in[i]->cval;
+    }
+    double r = eval(n->op, v[0], v[1], v[2]);
+    if (!isfinite(r))
+        return NULL;
+    return g_const(g, n->shape, r);
+}
+
+Node *pass_simplify(Graph *g, Node *n)
+{
+    Node *a = n->nin > 0 ? n->in[0] : NULL;
+    Node *b = n->nin > 1 ? n->in[1] : NULL;
+    int same_a = a && shape_eq(&a->shape, &n->shape);
+
+    if (op_is_elementwise(n->op)) {
+        Node *f = fold(g, n);
+        if (f)
+            return f;
+    }
+    switch (n->op) {
+    case OP_COPY:
+        return same_a ? a : NULL;
+    case OP_ADD:
+        if (is_splat_of(b, 0))
+            return g_expand(g, a, n->shape);
+        if (is_splat_of(a, 0))
+            return g_expand(g, b, n->shape);
+        break;
+    case OP_SUB:
+        if (is_splat_of(b, 0))
+            return g_expand(g, a, n->shape);
+        if (is_splat_of(a, 0))
+            return g_expand(g, g_unary(g, OP_NEG, b), n->shape);
+        if (a == b)
+            return g_const(g, n->shape, 0);
+        break;
+    case OP_MUL:
+        if (is_splat_of(b, 1))
+            return g_expand(g, a, n->shape);
+        if (is_splat_of(a, 1))
+            return g_expand(g, b, n->shape);
+        if (is_splat_of(a, 0) || is_splat_of(b, 0))
+            return g_const(g, n->shape, 0);
+        if (is_splat_of(b, -1))
+            return g_expand(g, g_unary(g, OP_NEG, a), n->shape);
+        if (is_splat_of(a, -1))
+            return g_expand(g, g_unary(g, OP_NEG, b), n->shape);
+        break;
+    case OP_DIV:
+        if (is_splat_of(b, 1))
+            return g_expand(g, a, n->shape);
+        break;
+    case OP_POW:
+        if (is_splat_of(b, 1))
+            return g_expand(g, a, n->shape);
+        if (is_splat_of(b, 0))
+            return g_const(g, n->shape, 1);
+        break;
+    case OP_NEG:
+        if (a->op == OP_NEG)
+            return a->in[0];
+        break;
+    case OP_WHERE:
+        if (is_splat(a))
+            return g_expand(g, a->cval != 0 ? b : n->in[2], n->shape);
+        if (b == n->in[2])
+            return g_expand(g, b, n->shape);
+        break;
+    case OP_SUM:
+    case OP_AMAX:
+    case OP_AMIN:
+        if (n->attr[0] == 0)
+            return a;
+        if (is_splat(a)) {
+            double k = (double)shape_count(&a->shape) /
+                       (double)shape_count(&n->shape);
+            return g_const(g, n->shape, n->op == OP_SUM ? a->cval * k
+                                                        : a->cval);
+        }
+        break;
+    case OP_MATMUL:
+        if (is_splat_of(a, 0) || is_splat_of(b, 0))
+            return g_const(g, n->shape, 0);
+        break;
+    case OP_RESHAPE:
+        if (same_a)
+            return a;
+        if (is_splat(a))
+            return g_const(g, n->shape, a->cval);
+        if (a->op == OP_RESHAPE)
+            return g_reshape(g, a->in[0], n->shape);
+        break;
+    case OP_TRANSPOSE:
+        if (is_splat(a))
+            return g_const(g, n->shape, a->cval);
+        if (a->op == OP_TRANSPOSE && a->attr[0] == n->attr[0] &&
+            a->attr[1] == n->attr[1])
+            return a->in[0];
+        break;
+    case OP_NARROW:
+        if (is_splat(a))
+            return g_const(g, n->shape, a->cval);
+        break;
+    case OP_PAD:
+        if (is_splat_of(a, 0))
+            return g_const(g, n->shape, 0);
+        break;
+    case OP_DETACH:
+        if (!a->needs_grad)
+            return a;
+        break;
+    default:
+        break;
+    }
+    return NULL;
+}

@@ -1,0 +1,185 @@
+/* util.c: the arena, error reporting, strings and name validation. */
+#include "agc.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+jmp_buf *agc_error_jmp;
+char agc_errmsg[4096];
+
+/* Every allocation is a block on one list; agc_arena_free drops them all. */
+typedef struct Block {
+    struct Block *next;
+    size_t size;
+    union {
+        long double ld;
+        void *p;
+        long long ll;
+    } data[];
+} Block;
+
+static Block *arena;
+
+void *agc_alloc(size_t size)
+{
+    Block *b = calloc(1, sizeof(Block) + size);
+    if (!b) {
+        fprintf(stderr, "agc: error: out of memory\n");
+        exit(1);
+    }
+    b->next = arena;
+    b->size = size;
+    arena = b;
+    return b->data;
+}
+
+void *agc_grow(void *p, size_t old_size, size_t new_size)
+{
+    void *q = agc_alloc(new_size);
+    if (p)
+        memcpy(q, p, old_size < new_size ? old_size : new_size);
+    return q;
+}
+
+void agc_arena_free(void)
+{
+    while (arena) {
+        Block *next = arena->next;
+        free(arena);
+        arena = next;
+    }
+}
+
+void *agc_reserve(void *p, int n, int *cap, size_t elem)
+{
+    if (n < *cap)
+        return p;
+    int c = *cap ? 2 * *cap : 8;
+    p = agc_grow(p, (size_t)*cap * elem, (size_t)c * elem);
+    *cap = c;
+    return p;
+}
+
+char *agc_strndup(const char *s, size_t n)
+{
+    char *t = agc_alloc(n + 1);
+    memcpy(t, s, n);
+    return t;
+}
+
+char *agc_strdup(const char *s)
+{
+    return agc_strndup(s, strlen(s));
+}
+
+char *agc_fmt(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = agc_alloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void agc_error(Pos pos, const char *fmt, ...)
+{
+    int n = snprintf(agc_errmsg, sizeof agc_errmsg, "%s:%d:%d: error: ",
+                     pos.file ? pos.file : "agc", pos.line, pos.col);
+    if (n < 0 || (size_t)n >= sizeof agc_errmsg)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(agc_errmsg + n, sizeof agc_errmsg - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (!agc_error_jmp) {
+        fprintf(stderr, "%s\n", agc_errmsg);
+        exit(1);
+    }
+    longjmp(*agc_error_jmp, 1);
+}
+
+Pos pos_at(Pos p, int offset)
+{
+    if (p.line)
+        p.col += offset;
+    return p;
+}
+
+/* C99/C11 keywords, and the macros or reserved words of the headers the
+ * generated code includes (and of compilers in GNU mode), none of which
+ * may name a struct member. */
+static const char *const reserved[] = {
+    "auto", "break", "case", "char", "const", "continue", "default", "do",
+    "double", "else", "enum", "extern", "float", "for", "goto", "if",
+    "inline", "int", "long", "register", "restrict", "return", "short",
+    "signed", "sizeof", "static", "struct", "switch", "typedef", "union",
+    "unsigned", "void", "volatile", "while", "bool", "true", "false",
+    "asm", "typeof", "alignas", "alignof", "noreturn", "static_assert",
+    "thread_local", "complex", "imaginary", "errno", "assert", "offsetof",
+    "NULL", "EOF", "INFINITY", "NAN", "HUGE_VAL", "HUGE_VALF", "HUGE_VALL",
+    "MATH_ERRNO", "MATH_ERREXCEPT", "math_errhandling", "fpclassify",
+    "isfinite", "isinf", "isnan", "isnormal", "signbit", "isgreater",
+    "isgreaterequal", "isless", "islessequal", "islessgreater",
+    "isunordered", "linux", "unix", "i386", "SIZE_MAX", "PTRDIFF_MIN",
+    "PTRDIFF_MAX", "WCHAR_MIN", "WCHAR_MAX", "WINT_MIN", "WINT_MAX",
+    "SIG_ATOMIC_MIN", "SIG_ATOMIC_MAX",
+};
+
+static int has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+static int has_suffix(const char *s, const char *p)
+{
+    size_t n = strlen(s), m = strlen(p);
+    return n >= m && strcmp(s + n - m, p) == 0;
+}
+
+int agc_valid_name(const char *s, const char **why)
+{
+    size_t n = strlen(s);
+    if (n == 0) {
+        *why = "is empty";
+        return 0;
+    }
+    if (n > AGC_MAX_NAME) {
+        *why = "is longer than 64 characters";
+        return 0;
+    }
+    if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z'))) {
+        *why = "does not start with a letter";
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_')) {
+            *why = "is not a C identifier (letters, digits and '_' only)";
+            return 0;
+        }
+    }
+    if (strstr(s, "__")) {
+        *why = "contains '__', which C reserves";
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof reserved / sizeof *reserved; i++)
+        if (strcmp(s, reserved[i]) == 0) {
+            *why = "is a C keyword or a standard macro";
+            return 0;
+        }
+    /* <math.h> FP_* and M_*, <stdint.h> INTn_MAX, UINT64_C and the like */
+    if (has_prefix(s, "FP_") || has_prefix(s, "M_") ||
+        ((has_prefix(s, "INT") || has_prefix(s, "UINT")) &&
+         (has_suffix(s, "_MAX") || has_suffix(s, "_MIN") ||
+          has_suffix(s, "_C")))) {
+        *why = "is a macro of the C standard library";
+        return 0;
+    }
+    return 1;
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# cli.sh AGC: the command line as a user meets it: exit statuses, messages,
+# and that a failing command leaves no file behind.
+agc=${1:-./agc}
+pass=0 failn=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { failn=$((failn + 1)); echo "FAIL: $*"; }
+
+# expect STATUS CMD...: run CMD, capture stdout+stderr in $tmp/out
+expect() {
+    want=$1; shift
+    "$@" >"$tmp/out" 2>&1
+    got=$?
+    if [ "$got" = "$want" ]; then ok; else bad "$* exited $got, not $want"; cat "$tmp/out"; fi
+}
+contains() {
+    if grep -qF -- "$1" "$tmp/out"; then ok; else bad "output lacks '$1'"; cat "$tmp/out"; fi
+}
+
+expect 0 $agc --version; contains "agc "
+expect 0 $agc --help; contains "usage: agc COMMAND"
+for c in compile run check info graph; do expect 0 $agc help $c; contains "usage: agc $c"; done
+expect 1 $agc frobnicate x.yaml; contains "unknown command 'frobnicate'"
+expect 1 $agc run; contains "no spec file given"
+
+# the seed example prints PyTorch's format and values
+expect 0 $agc run specs/autograd.yaml
+contains "a = tensor(4.5000)"
+contains "x.grad = tensor([[-1.5000,  0.0000],"
+contains "        [ 1.5000,  3.0000]])"
+
+# compile writes both files; a failing compile writes nothing
+mkdir "$tmp/gen"
+expect 0 $agc compile specs/autograd.yaml -o "$tmp/gen"
+[ -f "$tmp/gen/autograd.h" ] && [ -f "$tmp/gen/autograd.c" ] && ok || bad "compile wrote no files"
+mkdir "$tmp/empty"
+expect 1 $agc compile specs/fail/no_grad.yaml -o "$tmp/empty"
+contains "does not have a grad_fn"
+[ -z "$(ls -A "$tmp/empty")" ] && ok || bad "failed compile left files: $(ls -A "$tmp/empty")"
+expect 1 $agc compile specs/autograd.yaml -o "$tmp/missing/dir"
+contains "cannot write into"
+
+# run --out writes .npy files; a failing run writes none
+mkdir "$tmp/out1"
+expect 0 $agc run specs/autograd.yaml --out "$tmp/out1"
+[ -f "$tmp/out1/a.npy" ] && [ -f "$tmp/out1/x.grad.npy" ] && ok || bad "--out wrote no files"
+d=tests/golden/ops/seed_vjp
+mkdir "$tmp/out2"
+expect 1 $agc run $d/spec.yaml --out "$tmp/out2"
+contains "has no value: give --set x=FILE.npy"
+[ -z "$(ls -A "$tmp/out2")" ] && ok || bad "failed run left files"
+expect 1 $agc run $d/spec.yaml --set x=$d/y.seed.npy --set x=tests/golden/ops/add/a.npy
+contains "does not match the expected"
+expect 1 $agc run $d/spec.yaml --set x=$d/x.npy
+contains "needs a seed: give --grad y=FILE.npy"
+expect 0 $agc run $d/spec.yaml --set x=$d/x.npy --grad y=$d/y.seed.npy
+expect 1 $agc run $d/spec.yaml --set nope=$d/x.npy
+contains "has no input 'nope'"
+expect 1 $agc run $d/spec.yaml --set x=/nonexistent.npy
+contains "cannot open"
+
+# check, info, graph
+expect 0 $agc check specs/autograd.yaml; contains "x.grad"; contains "1 passed, 0 failed"
+expect 0 $agc info specs/autograd.yaml; contains "x.grad"
+expect 0 $agc graph specs/autograd.yaml; contains "digraph autograd"
+
+echo "cli: $pass passed, $failn failed"
+[ "$failn" = 0 ]

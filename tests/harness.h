@@ -1,0 +1,29 @@
+/* harness.h: running a golden case (tests/golden/.../CASE/) through the
+ * compiler and the JIT, for the golden and finite-difference tests. */
+#ifndef HARNESS_H
+#define HARNESS_H
+
+#include "agc.h"
+
+typedef struct Case {
+    char dir[256];
+    Compiled c;
+    Jit *jit;
+} Case;
+
+/* Compiles DIR/spec.yaml (in float64 when f64; flags as agc_compile's),
+ * binds every input and seed from DIR/NAME.npy and DIR/Y.seed.npy
+ * (converted to the spec's dtype).  Returns NULL, or the error message. */
+const char *case_open(Case *k, const char *dir, int f64, int flags);
+void case_close(Case *k);
+
+/* Reads DIR/NAME.expected.npy (any float dtype) as doubles; count set. */
+double *case_expected(const Case *k, const char *name, long *count);
+
+/* The elements of a tensor as doubles (malloc'd). */
+double *case_tensor(const Case *k, const char *name, long *count);
+
+/* Lines of a text file (malloc'd, NULL-ended). */
+char **read_lines(const char *path, int *n);
+
+#endif

@@ -1,0 +1,1587 @@
+#!/usr/bin/python3
+"""PyTorch reference data for agc's golden op tests.
+
+Run with Debian's interpreter (torch 1.13 and numpy live there):
+
+    /usr/bin/python3 tests/make_golden.py
+
+For every case below it (re)writes tests/golden/ops/CASE/:
+
+    spec.yaml              the agc spec (the string kept next to the torch code,
+                           plus a `name:`/`dtype: float32` header)
+    NAME.npy               each input, float32, C order (inputs have no
+                           value/init in the spec: bind them with --set)
+    OUT.expected.npy       each node listed in `outputs:`, from torch
+    Y.seed.npy             only when `backward: {of: Y}`: the seed gradient,
+                           to pass with --grad Y=Y.seed.npy
+    NAME.grad.expected.npy each input with requires_grad, from torch autograd
+                           (loss.backward() or y.backward(seed))
+
+and tests/golden/ops/cases.txt with the case names, one per line.
+
+A case is a function decorated with @case(SPEC, **inputs): SPEC is the agc
+spec text, the function is the PyTorch reference.  It takes the inputs as
+keyword arguments (torch leaf tensors, requires_grad as in the spec) and
+returns a dict with one tensor per graph node, mirroring the spec line by
+line.  Keyword arguments of @case say how to draw each input (default:
+uniform in [-1.5, 1.5]).  Random values come from a numpy generator seeded
+with the CRC-32 of the case name, so output is byte-identical from run to
+run, and adding or reordering cases does not change the other cases.
+"""
+
+import os
+import shutil
+import zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import yaml
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT_DIR = os.path.join(HERE, "golden", "ops")
+
+torch.set_num_threads(1)
+torch.use_deterministic_algorithms(True)
+
+CASES = []
+
+
+def case(spec, **inputs):
+    """Register the decorated torch reference as a case named after it."""
+    def register(fn):
+        CASES.append((fn.__name__, spec, fn, inputs))
+        return fn
+    return register
+
+
+# --- how to draw input values ----------------------------------------------
+
+def U(lo=-1.5, hi=1.5, avoid=(), gap=0.1):
+    """Uniform in [lo, hi], at least `gap` away from each point in `avoid`
+    (non-differentiable points, domain edges, clamp bounds...)."""
+    def draw(rng, shape):
+        x = rng.uniform(lo, hi, size=shape)
+        while True:
+            bad = np.zeros(x.shape, dtype=bool)
+            for p in avoid:
+                bad |= np.abs(x - p) < gap
+            if not bad.any():
+                return x
+            x = np.where(bad, rng.uniform(lo, hi, size=x.shape), x)
+    return draw
+
+
+AWAY0 = U(avoid=[0.0], gap=0.2)   # relu, abs, divisors ...
+POS = U(0.2, 2.0)                 # log, sqrt, bases of powers
+
+
+def probs(rng, shape):
+    """Rows of class probabilities (positive, summing to 1 along the last dim)."""
+    z = np.exp(rng.normal(size=shape))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def value(v):
+    """An explicit value (exact ties, exact bounds, the seed examples)."""
+    return lambda rng, shape: np.array(v, dtype=np.float64).reshape(shape)
+
+
+# --- elementwise binary operators -------------------------------------------
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: a + b
+backward: {of: y}
+outputs: [y]
+""")
+def add(a, b):
+    return {"y": a + b}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: a - b
+backward: {of: y}
+outputs: [y]
+""")
+def sub(a, b):
+    return {"y": a - b}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: a * b
+backward: {of: y}
+outputs: [y]
+""")
+def mul(a, b):
+    return {"y": a * b}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: a / b
+backward: {of: y}
+outputs: [y]
+""", b=U(avoid=[0.0], gap=0.5))
+def div(a, b):
+    return {"y": a / b}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 2], requires_grad: true}
+graph:
+  y: 1 - 2 * x + x / 4 - 0.5
+  z: 1 / x
+backward: {of: z}
+outputs: [y, z]
+""", x=U(avoid=[0.0], gap=0.3))
+def const_arith(x):
+    # z does not use y: y is a forward-only output next to the backward node
+    return {"y": 1 - 2 * x + x / 4 - 0.5, "z": 1 / x}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+  c: {shape: [2, 3], requires_grad: true}
+graph:
+  y: a + b * c - b / c - -(a - c) * 2
+backward: {of: y}
+outputs: [y]
+""", c=U(avoid=[0.0], gap=0.4))
+def precedence(a, b, c):
+    return {"y": a + b * c - b / c - -(a - c) * 2}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: -x
+backward: {of: y}
+outputs: [y]
+""")
+def neg_op(x):
+    return {"y": -x}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: -x ^ 2
+backward: {of: y}
+outputs: [y]
+""")
+def neg_pow(x):
+    # unary minus binds looser than power: -(x^2)
+    return {"y": -(x ** 2)}
+
+
+# --- power ------------------------------------------------------------------
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: x ^ 2
+backward: {of: y}
+outputs: [y]
+""")
+def pow_sq(x):
+    return {"y": x ** 2}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: x ** 3
+backward: {of: y}
+outputs: [y]
+""")
+def pow_cube(x):
+    return {"y": x ** 3}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: x ** 0.5
+backward: {of: y}
+outputs: [y]
+""", x=POS)
+def pow_half(x):
+    return {"y": x ** 0.5}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: x ^ (-1.5)
+backward: {of: y}
+outputs: [y]
+""", x=POS)
+def pow_negexp(x):
+    return {"y": x ** -1.5}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: a ** b
+backward: {of: y}
+outputs: [y]
+""", a=POS)
+def pow_tensor(a, b):
+    return {"y": a ** b}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: 2 ^ x
+backward: {of: y}
+outputs: [y]
+""")
+def pow_cbase(x):
+    return {"y": 2 ** x}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: a ^ b ^ 2
+backward: {of: y}
+outputs: [y]
+""", a=U(0.5, 1.5))
+def pow_rassoc(a, b):
+    # right-associative: a^(b^2), not (a^b)^2
+    return {"y": a ** (b ** 2)}
+
+
+@case("""
+inputs:
+  a: {shape: [3, 1], requires_grad: true}
+  b: {shape: [4], requires_grad: true}
+graph:
+  y: a ** b
+backward: {of: y}
+outputs: [y]
+""", a=POS)
+def pow_bcast(a, b):
+    return {"y": a ** b}
+
+
+# --- elementwise functions --------------------------------------------------
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: neg(x)
+backward: {of: y}
+outputs: [y]
+""")
+def neg(x):
+    return {"y": torch.neg(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: abs(x)
+backward: {of: y}
+outputs: [y]
+""", x=AWAY0)
+def abs_(x):
+    return {"y": torch.abs(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: exp(x)
+backward: {of: y}
+outputs: [y]
+""")
+def exp(x):
+    return {"y": torch.exp(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: log(x)
+backward: {of: y}
+outputs: [y]
+""", x=POS)
+def log(x):
+    return {"y": torch.log(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: sqrt(x)
+backward: {of: y}
+outputs: [y]
+""", x=POS)
+def sqrt(x):
+    return {"y": torch.sqrt(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: sin(x)
+backward: {of: y}
+outputs: [y]
+""", x=U(-3, 3))
+def sin(x):
+    return {"y": torch.sin(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: cos(x)
+backward: {of: y}
+outputs: [y]
+""", x=U(-3, 3))
+def cos(x):
+    return {"y": torch.cos(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: tanh(x)
+backward: {of: y}
+outputs: [y]
+""", x=U(-2.5, 2.5))
+def tanh(x):
+    return {"y": torch.tanh(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: sigmoid(x)
+backward: {of: y}
+outputs: [y]
+""", x=U(-3, 3))
+def sigmoid(x):
+    return {"y": torch.sigmoid(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: relu(x)
+backward: {of: y}
+outputs: [y]
+""", x=AWAY0)
+def relu(x):
+    return {"y": torch.relu(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: leaky_relu(x)
+backward: {of: y}
+outputs: [y]
+""", x=AWAY0)
+def leaky_relu(x):
+    return {"y": F.leaky_relu(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: leaky_relu(x, negative_slope=0.2)
+backward: {of: y}
+outputs: [y]
+""", x=AWAY0)
+def leaky_relu_02(x):
+    return {"y": F.leaky_relu(x, negative_slope=0.2)}
+
+
+# --- clamp (random values away from the bounds, then exact bound values) ----
+
+CLAMP_RANDOM = U(-1, 1, avoid=[-0.5, 0.5], gap=0.1)
+# exactly representable, with both bounds hit exactly: torch passes the
+# gradient where min <= x <= max (bounds included)
+CLAMP_EXACT = value([[-1.0, -0.5, -0.25, 0.0],
+                     [0.25, 0.5, 0.75, -0.75]])
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: clamp(x, min=-0.5)
+backward: {of: y}
+outputs: [y]
+""", x=CLAMP_RANDOM)
+def clamp_min(x):
+    return {"y": torch.clamp(x, min=-0.5)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: clamp(x, max=0.5)
+backward: {of: y}
+outputs: [y]
+""", x=CLAMP_RANDOM)
+def clamp_max(x):
+    return {"y": torch.clamp(x, max=0.5)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: clamp(x, min=-0.5, max=0.5)
+backward: {of: y}
+outputs: [y]
+""", x=CLAMP_RANDOM)
+def clamp_both(x):
+    return {"y": torch.clamp(x, min=-0.5, max=0.5)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 4], requires_grad: true}
+graph:
+  y: clamp(x, min=-0.5)
+backward: {of: y}
+outputs: [y]
+""", x=CLAMP_EXACT)
+def clamp_min_at(x):
+    return {"y": torch.clamp(x, min=-0.5)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 4], requires_grad: true}
+graph:
+  y: clamp(x, max=0.5)
+backward: {of: y}
+outputs: [y]
+""", x=CLAMP_EXACT)
+def clamp_max_at(x):
+    return {"y": torch.clamp(x, max=0.5)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 4], requires_grad: true}
+graph:
+  y: clamp(x, min=-0.5, max=0.5)
+backward: {of: y}
+outputs: [y]
+""", x=CLAMP_EXACT)
+def clamp_both_at(x):
+    return {"y": torch.clamp(x, min=-0.5, max=0.5)}
+
+
+# --- maximum / minimum / where ----------------------------------------------
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: maximum(a, b)
+backward: {of: y}
+outputs: [y]
+""")
+def maximum(a, b):
+    return {"y": torch.maximum(a, b)}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: minimum(a, b)
+backward: {of: y}
+outputs: [y]
+""")
+def minimum(a, b):
+    return {"y": torch.minimum(a, b)}
+
+
+# exact ties where a == b: torch gives each side half the gradient
+TIES_A = value([[0.5, -1.25, 2.0, 0.0], [0.75, -0.5, 1.0, -2.0]])
+TIES_B = value([[0.5, 1.0, -2.0, 0.0], [0.75, 0.25, -0.5, -1.5]])
+
+
+@case("""
+inputs:
+  a: {shape: [2, 4], requires_grad: true}
+  b: {shape: [2, 4], requires_grad: true}
+graph:
+  y: maximum(a, b)
+backward: {of: y}
+outputs: [y]
+""", a=TIES_A, b=TIES_B)
+def maximum_ties(a, b):
+    return {"y": torch.maximum(a, b)}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 4], requires_grad: true}
+  b: {shape: [2, 4], requires_grad: true}
+graph:
+  y: minimum(a, b)
+backward: {of: y}
+outputs: [y]
+""", a=TIES_A, b=TIES_B)
+def minimum_ties(a, b):
+    return {"y": torch.minimum(a, b)}
+
+
+@case("""
+inputs:
+  a: {shape: [3, 1], requires_grad: true}
+  b: {shape: [4], requires_grad: true}
+graph:
+  y: maximum(a, b)
+backward: {of: y}
+outputs: [y]
+""")
+def maximum_bcast(a, b):
+    return {"y": torch.maximum(a, b)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3]}
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  c: x > 0
+  y: where(c, a, b)
+backward: {of: y}
+outputs: [c, y]
+""", x=AWAY0)
+def where(x, a, b):
+    c = x > 0
+    return {"c": c, "y": torch.where(c, a, b)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3]}
+  a: {shape: [3], requires_grad: true}
+  b: {shape: [2, 1], requires_grad: true}
+graph:
+  y: where(x < 0.5, a, b)
+backward: {of: y}
+outputs: [y]
+""", x=U(avoid=[0.5]))
+def where_bcast(x, a, b):
+    return {"y": torch.where(x < 0.5, a, b)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: where(x > 0, x * 2, exp(x))
+backward: {of: y}
+outputs: [y]
+""", x=AWAY0)
+def where_self(x):
+    return {"y": torch.where(x > 0, x * 2, torch.exp(x))}
+
+
+# --- comparisons: 0/1 outputs, no gradient -----------------------------------
+
+@case("""
+inputs:
+  a: {shape: [2, 4], requires_grad: true}
+  b: {shape: [2, 4], requires_grad: true}
+graph:
+  lt: a < b
+  le: a <= b
+  gt: a > b
+  ge: a >= b
+  eq: a == b
+  ne: a != b
+  y: gt * a + le * b
+backward: {of: y}
+outputs: [lt, le, gt, ge, eq, ne, y]
+""", a=TIES_A, b=TIES_B)
+def cmp_all(a, b):
+    # the ties are intended: == / <= / >= must see exact equality
+    return {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b,
+            "eq": a == b, "ne": a != b, "y": (a > b) * a + (a <= b) * b}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: (x > 0) * x
+backward: {of: y}
+outputs: [y]
+""", x=AWAY0)
+def cmp_gate(x):
+    return {"y": (x > 0) * x}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  c: a + 1 > b * 2
+  y: c * a - (b != 0.25) * b
+backward: {of: y}
+outputs: [c, y]
+""", a=value([[0.0, 0.5, -1.0], [1.0, 2.0, -0.5]]),
+     b=value([[0.5, 1.0, 0.25], [0.5, 0.25, -0.75]]))
+def cmp_prec(a, b):
+    # comparisons bind loosest: (a + 1) > (b * 2); at [0, 0] both sides are
+    # exactly 1, so the strict > gives 0 there
+    c = a + 1 > b * 2
+    return {"c": c, "y": c * a - (b != 0.25) * b}
+
+
+# --- broadcasting -----------------------------------------------------------
+
+@case("""
+inputs:
+  a: {shape: [3, 1], requires_grad: true}
+  b: {shape: [4], requires_grad: true}
+graph:
+  y: a + b
+backward: {of: y}
+outputs: [y]
+""")
+def add_bcast(a, b):
+    return {"y": a + b}
+
+
+@case("""
+inputs:
+  a: {shape: [4], requires_grad: true}
+  b: {shape: [3, 1], requires_grad: true}
+graph:
+  y: a - b
+backward: {of: y}
+outputs: [y]
+""")
+def sub_bcast(a, b):
+    return {"y": a - b}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3, 4], requires_grad: true}
+  b: {shape: [3, 1], requires_grad: true}
+graph:
+  y: a * b
+backward: {of: y}
+outputs: [y]
+""")
+def mul_bcast3(a, b):
+    return {"y": a * b}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3, 4], requires_grad: true}
+  b: {shape: [4], requires_grad: true}
+graph:
+  y: a / b
+backward: {of: y}
+outputs: [y]
+""", b=U(avoid=[0.0], gap=0.5))
+def div_bcast3(a, b):
+    return {"y": a / b}
+
+
+@case("""
+inputs:
+  s: {shape: [], requires_grad: true}
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: s * x + s
+backward: {of: y}
+outputs: [y]
+""")
+def scalar_mul(s, x):
+    return {"y": s * x + s}
+
+
+@case("""
+inputs:
+  s: {shape: [], requires_grad: true}
+  x: {shape: [3], requires_grad: true}
+graph:
+  y: x / s - s ^ 2
+backward: {of: y}
+outputs: [y]
+""", s=U(avoid=[0.0], gap=0.5))
+def scalar_div(s, x):
+    return {"y": x / s - s ** 2}
+
+
+@case("""
+inputs:
+  s: {shape: [], requires_grad: true}
+  t: {shape: [], requires_grad: true}
+graph:
+  y: s * t + exp(s)
+backward: y
+outputs: [y]
+""")
+def scalar_only(s, t):
+    return {"y": s * t + torch.exp(s)}
+
+
+# --- reductions -------------------------------------------------------------
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: sum(x)
+backward: y
+outputs: [y]
+""")
+def sum_all(x):
+    return {"y": torch.sum(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: sum(x, dim=0)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_dim0(x):
+    return {"y": torch.sum(x, dim=0)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: sum(x, dim=1, keepdim=true)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_dim1_keep(x):
+    return {"y": torch.sum(x, dim=1, keepdim=True)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: sum(x, dim=-1, keepdim=false)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_negdim(x):
+    return {"y": torch.sum(x, dim=-1, keepdim=False)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: sum(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_mid(x):
+    return {"y": torch.sum(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: mean(x)
+backward: y
+outputs: [y]
+""")
+def mean_all(x):
+    return {"y": torch.mean(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: mean(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def mean_dim1(x):
+    return {"y": torch.mean(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: mean(x, dim=-2, keepdim=true)
+backward: {of: y}
+outputs: [y]
+""")
+def mean_negdim_keep(x):
+    return {"y": torch.mean(x, dim=-2, keepdim=True)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: max(x)
+backward: y
+outputs: [y]
+""")
+def max_all(x):
+    return {"y": torch.amax(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: max(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def max_dim1(x):
+    return {"y": torch.amax(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: max(x, dim=-1, keepdim=true)
+backward: {of: y}
+outputs: [y]
+""")
+def max_negdim_keep(x):
+    return {"y": torch.amax(x, dim=-1, keepdim=True)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: min(x)
+backward: y
+outputs: [y]
+""")
+def min_all(x):
+    return {"y": torch.amin(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: min(x, dim=0)
+backward: {of: y}
+outputs: [y]
+""")
+def min_dim0(x):
+    return {"y": torch.amin(x, dim=0)}
+
+
+# rows with 1, 2, 3 and 4 tied maxima / minima
+RED_TIES = value([[1.0, 3.0, -2.0, 0.5],
+                  [2.0, -1.0, 2.0, 0.0],
+                  [-0.5, -0.5, 1.5, -0.5],
+                  [0.25, 0.25, 0.25, 0.25]])
+
+
+@case("""
+inputs:
+  x: {shape: [4, 4], requires_grad: true}
+graph:
+  y: max(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""", x=RED_TIES)
+def max_ties(x):
+    return {"y": torch.amax(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [4, 4], requires_grad: true}
+graph:
+  y: min(x, dim=-1, keepdim=true)
+backward: {of: y}
+outputs: [y]
+""", x=RED_TIES)
+def min_ties(x):
+    return {"y": torch.amin(x, dim=-1, keepdim=True)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: max(x)
+  z: min(x)
+  loss: 3 * y - z
+backward: loss
+outputs: [y, z, loss]
+""", x=value([[1.5, -2.0, 1.5], [0.5, -2.0, 1.5]]))
+def maxmin_all_ties(x):
+    # three tied maxima (1/3 each), two tied minima (1/2 each)
+    y, z = torch.amax(x), torch.amin(x)
+    return {"y": y, "z": z, "loss": 3 * y - z}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: norm(x)
+backward: y
+outputs: [y]
+""")
+def norm(x):
+    return {"y": torch.norm(x)}
+
+
+# --- matmul and .T ----------------------------------------------------------
+
+@case("""
+inputs:
+  a: {shape: [4], requires_grad: true}
+  b: {shape: [4], requires_grad: true}
+graph:
+  y: a @ b
+backward: y
+outputs: [y]
+""")
+def matmul_dot(a, b):
+    return {"y": a @ b}
+
+
+@case("""
+inputs:
+  a: {shape: [3, 4], requires_grad: true}
+  b: {shape: [4], requires_grad: true}
+graph:
+  y: a @ b
+backward: {of: y}
+outputs: [y]
+""")
+def matmul_mv(a, b):
+    return {"y": a @ b}
+
+
+@case("""
+inputs:
+  a: {shape: [3], requires_grad: true}
+  b: {shape: [3, 4], requires_grad: true}
+graph:
+  y: a @ b
+backward: {of: y}
+outputs: [y]
+""")
+def matmul_vm(a, b):
+    return {"y": a @ b}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [3, 4], requires_grad: true}
+graph:
+  y: a @ b
+backward: {of: y}
+outputs: [y]
+""")
+def matmul_mm(a, b):
+    return {"y": a @ b}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: x.T
+backward: {of: y}
+outputs: [y]
+""")
+def transpose_T(x):
+    return {"y": x.T}
+
+
+@case("""
+inputs:
+  a: {shape: [3, 2], requires_grad: true}
+  b: {shape: [3, 4], requires_grad: true}
+graph:
+  y: a.T @ b
+  z: (a.T @ b).T * 2
+backward: {of: z}
+outputs: [y, z]
+""")
+def matmul_T(a, b):
+    y = a.T @ b
+    return {"y": y, "z": (a.T @ b).T * 2}
+
+
+@case("""
+inputs:
+  x: {shape: [4, 3]}
+  w: {shape: [3, 2], requires_grad: true}
+  b: {shape: [2], requires_grad: true}
+  t: {shape: [4, 2]}
+graph:
+  h: tanh(x @ w + b)
+  loss: mse_loss(h, t)
+backward: loss
+outputs: [h, loss]
+""", t=U(-0.9, 0.9))
+def mlp(x, w, b, t):
+    h = torch.tanh(x @ w + b)
+    return {"h": h, "loss": F.mse_loss(h, t)}
+
+
+# --- shape ------------------------------------------------------------------
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: reshape(x, (2, -1))
+backward: {of: y}
+outputs: [y]
+""")
+def reshape(x):
+    return {"y": torch.reshape(x, (2, -1))}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: reshape(x, (-1, 2, 3))
+backward: {of: y}
+outputs: [y]
+""")
+def reshape3(x):
+    return {"y": torch.reshape(x, (-1, 2, 3))}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: flatten(x)
+backward: {of: y}
+outputs: [y]
+""")
+def flatten_all(x):
+    return {"y": torch.flatten(x)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: flatten(x, start_dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def flatten_start1(x):
+    return {"y": torch.flatten(x, start_dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: flatten(x, start_dim=0, end_dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def flatten_0_1(x):
+    return {"y": torch.flatten(x, start_dim=0, end_dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4, 2], requires_grad: true}
+graph:
+  y: flatten(x, start_dim=1, end_dim=-2)
+backward: {of: y}
+outputs: [y]
+""")
+def flatten_negend(x):
+    return {"y": torch.flatten(x, start_dim=1, end_dim=-2)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: transpose(x, 0, 1)
+backward: {of: y}
+outputs: [y]
+""")
+def transpose01(x):
+    return {"y": torch.transpose(x, 0, 1)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: transpose(x, -1, 0)
+backward: {of: y}
+outputs: [y]
+""")
+def transpose_neg(x):
+    return {"y": torch.transpose(x, -1, 0)}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [1, 3], requires_grad: true}
+graph:
+  y: cat((a, b), dim=0)
+backward: {of: y}
+outputs: [y]
+""")
+def cat2_dim0(a, b):
+    return {"y": torch.cat((a, b), dim=0)}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 1], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+  c: {shape: [2, 2], requires_grad: true}
+graph:
+  y: cat((a, b, c), dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def cat3_dim1(a, b, c):
+    return {"y": torch.cat((a, b, c), dim=1)}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3, 2], requires_grad: true}
+  b: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: cat((a, b), dim=-1)
+backward: {of: y}
+outputs: [y]
+""")
+def cat_negdim(a, b):
+    return {"y": torch.cat((a, b), dim=-1)}
+
+
+@case("""
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: cat((a, b, a), dim=0)
+backward: {of: y}
+outputs: [y]
+""")
+def cat_fanout(a, b):
+    return {"y": torch.cat((a, b, a), dim=0)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: narrow(x, 1, 1, 2)
+backward: {of: y}
+outputs: [y]
+""")
+def narrow1(x):
+    return {"y": torch.narrow(x, 1, 1, 2)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: narrow(x, 0, 2, 1)
+backward: {of: y}
+outputs: [y]
+""")
+def narrow0(x):
+    return {"y": torch.narrow(x, 0, 2, 1)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 5], requires_grad: true}
+graph:
+  y: narrow(x, -1, 2, 3)
+backward: {of: y}
+outputs: [y]
+""")
+def narrow_neg(x):
+    return {"y": torch.narrow(x, -1, 2, 3)}
+
+
+# --- softmax, log_softmax, losses -------------------------------------------
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: softmax(x, dim=0)
+backward: {of: y}
+outputs: [y]
+""", x=U(-2, 2))
+def softmax_dim0(x):
+    return {"y": torch.softmax(x, dim=0)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: softmax(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""", x=U(-2, 2))
+def softmax_dim1(x):
+    return {"y": torch.softmax(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: softmax(x, dim=-1)
+backward: {of: y}
+outputs: [y]
+""", x=U(-2, 2))
+def softmax_negdim(x):
+    return {"y": torch.softmax(x, dim=-1)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: log_softmax(x, dim=0)
+backward: {of: y}
+outputs: [y]
+""", x=U(-2, 2))
+def log_softmax_dim0(x):
+    return {"y": torch.log_softmax(x, dim=0)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: log_softmax(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""", x=U(-2, 2))
+def log_softmax_dim1(x):
+    return {"y": torch.log_softmax(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+graph:
+  y: log_softmax(x, dim=-1)
+backward: {of: y}
+outputs: [y]
+""", x=U(-2, 2))
+def log_softmax_negdim(x):
+    return {"y": torch.log_softmax(x, dim=-1)}
+
+
+@case("""
+inputs:
+  a: {shape: [3, 4], requires_grad: true}
+  b: {shape: [3, 4], requires_grad: true}
+graph:
+  loss: mse_loss(a, b)
+backward: loss
+outputs: [loss]
+""")
+def mse_loss(a, b):
+    return {"loss": F.mse_loss(a, b)}
+
+
+@case("""
+inputs:
+  logits: {shape: [3, 5], requires_grad: true}
+  target: {shape: [3, 5]}
+graph:
+  loss: cross_entropy(logits, target)
+backward: loss
+outputs: [loss]
+""", logits=U(-2, 2), target=probs)
+def cross_entropy(logits, target):
+    return {"loss": F.cross_entropy(logits, target)}
+
+
+@case("""
+inputs:
+  logits: {shape: [4, 3], requires_grad: true}
+  target: {shape: [4, 3], requires_grad: true}
+graph:
+  loss: cross_entropy(logits, target)
+backward: loss
+outputs: [loss]
+""", logits=U(-2, 2), target=probs)
+def cross_entropy_tgrad(logits, target):
+    # the target gets a gradient too: -log_softmax(logits) / N
+    return {"loss": F.cross_entropy(logits, target)}
+
+
+# --- autograd: detach, fan-out ------------------------------------------------
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: x * detach(x)
+backward: {of: y}
+outputs: [y]
+""")
+def detach(x):
+    return {"y": x * x.detach()}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  d: detach(x * 3)
+  y: exp(d) + x * d
+backward: {of: y}
+outputs: [d, y]
+""")
+def detach_expr(x):
+    d = (x * 3).detach()
+    return {"d": d, "y": torch.exp(d) + x * d}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+  w: {shape: [3], requires_grad: true}
+graph:
+  y: x * x + x
+  z: y * w + exp(y) - x
+  loss: sum(z * y)
+backward: loss
+outputs: [z, loss]
+""", x=U(-1, 1))
+def fanout(x, w):
+    y = x * x + x
+    z = y * w + torch.exp(y) - x
+    return {"y": y, "z": z, "loss": torch.sum(z * y)}
+
+
+# --- the seed examples --------------------------------------------------------
+
+@case("""
+inputs:
+  x: {shape: [2, 2], requires_grad: true}
+graph:
+  y: x - 2
+  z: 3 * y^2
+  a: mean(z)
+backward: a
+outputs: [z, a]
+""", x=value([[1, 2], [3, 4]]))
+def seed_autograd(x):
+    # a = 4.5, x.grad = [[-1.5, 0], [1.5, 3]]
+    y = x - 2
+    z = 3 * y ** 2
+    return {"y": y, "z": z, "a": torch.mean(z)}
+
+
+@case("""
+inputs:
+  x: {shape: [5], requires_grad: true}
+  w: {shape: [5], requires_grad: true}
+graph:
+  z: w @ x
+backward: z
+outputs: [z]
+""", x=value([1, 2, 3, 4, 5]), w=value([1, 1, 1, 1, 1]))
+def seed_dot(x, w):
+    # z = 15, x.grad = w = ones, w.grad = x
+    return {"z": w @ x}
+
+
+@case("""
+inputs:
+  x: {shape: [3], requires_grad: true}
+graph:
+  y: x * 2
+backward: {of: y}
+outputs: [y]
+""", x=value([1.0, -2.0, 3.0]))
+def seed_vjp(x):
+    # seed [0.1, 1.0, 0.0001] (see SEEDS): x.grad = 2 * seed
+    return {"y": x * 2}
+
+
+# Seeds chosen by hand; every other {of: y} case gets a random normal seed.
+SEEDS = {"seed_vjp": [0.1, 1.0, 0.0001]}
+
+
+# --- driver -----------------------------------------------------------------
+
+def f32(a):
+    """float32, C order; refuse anything that would silently change values."""
+    a = np.array(a, dtype=np.float32, order="C")  # keeps 0-d arrays 0-d
+    assert np.isfinite(a).all(), "non-finite value"
+    return a
+
+
+def to_numpy(t):
+    t = t.detach()
+    assert t.dtype in (torch.float32, torch.bool), t.dtype
+    return f32(t.to(torch.float32).numpy())
+
+
+def make_case(name, text, ref, draws):
+    spec = yaml.safe_load(text)
+    assert set(spec) <= {"inputs", "graph", "outputs", "backward"}, name
+    inputs, graph = spec["inputs"], spec["graph"]
+    assert all(isinstance(e, str) for e in graph.values()), name
+    outputs = spec["outputs"]
+    assert set(draws) <= set(inputs), (name, "unknown input in @case")
+
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    arrays, leaves = {}, {}
+    for iname, decl in inputs.items():
+        assert set(decl) <= {"shape", "requires_grad"}, (name, iname)
+        shape = tuple(decl["shape"])
+        arrays[iname] = f32(draws.get(iname, U())(rng, shape))
+        assert arrays[iname].shape == shape, (name, iname)
+        leaves[iname] = torch.tensor(arrays[iname]).requires_grad_(
+            bool(decl.get("requires_grad", False)))
+
+    nodes = ref(**leaves)
+    assert list(nodes) == list(graph), (name, "reference must mirror graph:")
+
+    files = {}
+    back = spec["backward"]
+    if isinstance(back, str):
+        assert nodes[back].dim() == 0, (name, "scalar backward node")
+        nodes[back].backward()
+    else:
+        assert set(back) == {"of"}, name
+        y = back["of"]
+        shape = tuple(nodes[y].shape)
+        if name in SEEDS:
+            seed = f32(np.reshape(SEEDS[name], shape))
+        else:
+            seed = f32(rng.standard_normal(shape))
+        nodes[y].backward(torch.tensor(seed))
+        files[y + ".seed.npy"] = seed
+
+    for iname in inputs:
+        files[iname + ".npy"] = arrays[iname]
+    for out in outputs:
+        files[out + ".expected.npy"] = to_numpy(nodes[out])
+    for iname, t in leaves.items():
+        if t.requires_grad:
+            assert t.grad is not None, (name, iname, "gets no gradient")
+            files[iname + ".grad.expected.npy"] = to_numpy(t.grad)
+
+    d = os.path.join(OUT_DIR, name)
+    if os.path.isdir(d):
+        shutil.rmtree(d)
+    os.makedirs(d)
+    with open(os.path.join(d, "spec.yaml"), "w") as f:
+        f.write("# generated by tests/make_golden.py from PyTorch; do not edit\n"
+                "name: %s\ndtype: float32\n%s" % (name, text.lstrip("\n")))
+    for fname, arr in files.items():
+        np.save(os.path.join(d, fname), arr)
+
+
+def main():
+    names = [c[0].rstrip("_") for c in CASES]
+    assert len(set(names)) == len(names), "duplicate case name"
+    os.makedirs(OUT_DIR, exist_ok=True)
+    # drop directories of cases that no longer exist
+    for entry in sorted(os.listdir(OUT_DIR)):
+        path = os.path.join(OUT_DIR, entry)
+        if (os.path.isdir(path) and entry not in names
+                and os.path.exists(os.path.join(path, "spec.yaml"))):
+            shutil.rmtree(path)
+    for name, (_, text, ref, draws) in zip(names, CASES):
+        make_case(name, text, ref, draws)
+    with open(os.path.join(OUT_DIR, "cases.txt"), "w") as f:
+        f.write("".join(n + "\n" for n in names))
+    print("wrote %d cases to %s" % (len(names), OUT_DIR))
+
+
+if __name__ == "__main__":
+    main()
