@@ -32,7 +32,10 @@ deps:
 run: agc
 	./agc run specs/autograd.yaml
 
-agc: $(BUILD)/compiler/main.o $(OBJS)
+agc: $(BUILD)/agc
+	cp $< $@
+
+$(BUILD)/agc: $(BUILD)/compiler/main.o $(OBJS)
 	$(CC) $(WFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c compiler/agc.h $(wildcard runtime/*.h) | deps
@@ -87,7 +90,8 @@ test-san:
 	$(MAKE) BUILD=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test-bins
 	@set -e; for t in $(patsubst $(BUILD)/%,build-san/%,$(TESTS)); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=0 $$t; done
+	@ASAN_OPTIONS=detect_leaks=0 sh tests/cli.sh build-san/agc
 
-test-bins: $(TESTS)
+test-bins: $(TESTS) $(BUILD)/agc
 
 .PHONY: generated check-generated check-cc test test-san test-bins

@@ -158,7 +158,8 @@ static Node *add(Graph *g, Node proto)
     Node *n = agc_alloc(sizeof *n);
     *n = proto;
     n->in = agc_alloc(sizeof(Node *) * (size_t)(proto.nin ? proto.nin : 1));
-    memcpy(n->in, proto.in, sizeof(Node *) * (size_t)proto.nin);
+    if (proto.nin)
+        memcpy(n->in, proto.in, sizeof(Node *) * (size_t)proto.nin);
     n->id = g->n;
     n->pos = g->pos;
     n->note = g->note;
