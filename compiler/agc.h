@@ -363,6 +363,9 @@ void grad_build(Program *p);        /* adds ROLE_GRAD tensors */
  * body is the source without that #include line, for the JIT. */
 typedef struct Emitted {
     char *h, *c, *body;
+    long bytes;                     /* of the struct's arrays */
+    long temp_bytes;                /* of those holding temporaries */
+    int ntemps;
 } Emitted;
 
 /* spec_path is what the banner and comments cite (sanitised). */

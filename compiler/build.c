@@ -623,5 +623,16 @@ Program *build_program(Spec *spec)
     build_graph(&b);
     build_outputs(&b);
     build_backward(&b);
+    /* gradients are named NAME.grad; no user name may take their C name */
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        if (t->role != ROLE_GRAD && t->role != ROLE_SEED)
+            continue;
+        for (int k = 0; k < b.nsyms; k++)
+            if (!strcmp(mangle(b.syms[k].name), mangle(t->name)))
+                agc_error(b.syms[k].pos, "'%s' collides with the gradient "
+                          "'%s': both become '%s' in C", b.syms[k].name,
+                          t->name, mangle(t->name));
+    }
     return p;
 }

@@ -365,7 +365,6 @@ static int cmd_info(const char *spec)
     if (agc_compile(spec, -1, 0, &c))
         return fail();
     Program *p = c.prog;
-    int esize = dtype_size(p);
     printf("%s: %s\n", p->spec->name,
            p->spec->dtype == DT_F32 ? "float32" : "float64");
     printf("%-24s %-10s %s\n", "tensor", "role", "shape");
@@ -385,16 +384,9 @@ static int cmd_info(const char *spec)
         flops[p->g->nodes[i]->phase] += node_flops(p->g->nodes[i]);
     printf("parameters (inputs requiring grad): %ld\n", params);
     printf("FLOPs: forward %ld, backward %ld\n", flops[0], flops[1]);
-    char *h = c.em.h;
-    (void)h;
-    long bytes = 0;
-    for (int i = 0; i < p->g->n; i++)
-        (void)i;
-    for (int i = 0; i < p->ntensors; i++)
-        bytes += 0;
-    printf("memory: %zu bytes in struct %s_t (%d-byte elements)\n",
-           (size_t)0, p->spec->name, esize);
-    (void)bytes;
+    printf("memory: %ld bytes in struct %s_t, of which %ld in %d "
+           "temporaries\n", c.em.bytes, p->spec->name, c.em.temp_bytes,
+           c.em.ntemps);
     return 0;
 }
 
