@@ -63,7 +63,14 @@ static void put(Out *o, const char *fmt, ...)
 
 /* ---- planning ---- */
 
-enum { ST_NONE, ST_FIELD, ST_TABLE, ST_ALIAS, ST_INLINE };
+enum {
+    ST_NONE,
+    ST_FIELD,                       /* a struct member */
+    ST_TABLE,                       /* a static const table */
+    ST_ALIAS,                       /* its operand's storage */
+    ST_INLINE,                      /* an expression in its user's loop */
+    ST_TRANSPOSED                   /* a matrix read transposed by matmul */
+};
 
 typedef struct Plan {
     int store;
@@ -179,6 +186,18 @@ static void plan(Emitter *E)
             pl->store = ST_FIELD;
         } else if (n->op == OP_RESHAPE || n->op == OP_DETACH) {
             pl->store = ST_ALIAS;
+        } else if (n->op == OP_TRANSPOSE && n->shape.rank == 2) {
+            pl->store = ST_TRANSPOSED;
+            for (int j = i + 1; j < g->n; j++) {
+                Node *u = g->nodes[j];
+                if (P(E, u)->live && u->op != OP_MATMUL)
+                    for (int k = 0; k < u->nin; k++)
+                        if (u->in[k] == n)
+                            pl->store = ST_FIELD;
+            }
+            for (int t = 0; t < p->ntensors; t++)
+                if (p->tensors[t].node == n)
+                    pl->store = ST_FIELD;
         } else if (is_splat(n)) {
             pl->store = ST_INLINE;
             for (int j = i + 1; j < g->n; j++) {
@@ -359,20 +378,24 @@ static void comments(Emitter *E, Out *o, Node *n, const char **last)
     }
 }
 
-static void open_loops(Out *o, const Shape *s)
+/* One loop per dim of s; the innermost gets braces when body > 1. */
+static void open_loops(Out *o, const Shape *s, int body)
 {
     for (int k = 0; k < s->rank; k++) {
         put(o, "for (long i%d = 0; i%d < %ld; i%d++)%s\n", k, k, s->d[k], k,
-            k == s->rank - 1 ? " {" : "");
+            k == s->rank - 1 && body > 1 ? " {" : "");
         o->indent++;
     }
 }
 
-static void close_loops(Out *o, const Shape *s)
+static void close_loops(Out *o, const Shape *s, int body)
 {
-    o->indent -= s->rank;
-    if (s->rank)
+    if (s->rank && body > 1) {
+        o->indent--;
         put(o, "}\n");
+        o->indent++;
+    }
+    o->indent -= s->rank;
 }
 
 /* dst[...] = n over n's shape: n's own op (copy = 0) or n's value as an
@@ -396,9 +419,9 @@ static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
         put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n", cnt, dst,
             v);
     } else {
-        open_loops(o, &n->shape);
+        open_loops(o, &n->shape, 1);
         put(o, "%s[%s] = %s;\n", dst, index_of(n, &L), v);
-        close_loops(o, &n->shape);
+        close_loops(o, &n->shape, 1);
     }
 }
 
@@ -449,7 +472,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     Loop L = {s, NULL};
     put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
         shape_count(&n->shape), dst, init);
-    open_loops(o, &s);
+    open_loops(o, &s, 2);
     put(o, "%s v = %s;\n", T, expr(E, a, &L));
     const char *acc = agc_fmt("%s[%s]", dst, index_of(&kept, &L));
     if (n->op == OP_SUM)
@@ -459,21 +482,32 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     else
         put(o, "if (v %s %s || v != v)\n    %s = v;\n",
             n->op == OP_AMAX ? ">" : "<", acc, acc);
-    close_loops(o, &s);
+    close_loops(o, &s, 2);
     if (n->op == OP_NORM)
         put(o, "%s[0] = %s(%s[0]);\n", dst, fn(E, "sqrt"), dst);
 }
 
+/* Element (r, c) of a matmul operand, which may be a transpose read in
+ * place. */
+static const char *element(Emitter *E, Node *x, const char *r, const char *c)
+{
+    if (P(E, x)->store == ST_TRANSPOSED)
+        return agc_fmt("%s[%s * %ld + %s]", base(E, x->in[0]), c,
+                       x->shape.d[0], r);
+    return agc_fmt("%s[%s * %ld + %s]", base(E, x), r, x->shape.d[1], c);
+}
+
 static void emit_matmul(Emitter *E, Out *o, Node *n)
 {
-    const char *A = base(E, n->in[0]), *B = base(E, n->in[1]);
+    Node *a = n->in[0], *b = n->in[1];
     const char *C = base(E, n), *T = E->T;
-    long M = n->shape.d[0], N = n->shape.d[1], K = n->in[0]->shape.d[1];
+    long M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1];
     if (N == 1) {                   /* matrix-vector: dot products */
         put(o, "for (long i = 0; i < %ld; i++) {\n", M);
         put(o, "    %s acc = 0;\n", T);
         put(o, "    for (long k = 0; k < %ld; k++)\n", K);
-        put(o, "        acc += %s[i * %ld + k] * %s[k];\n", A, K, B);
+        put(o, "        acc += %s * %s;\n", element(E, a, "i", "k"),
+            element(E, b, "k", "0"));
         put(o, "    %s[i] = acc;\n}\n", C);
         return;
     }
@@ -483,10 +517,10 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
     put(o, "    for (long j = 0; j < %ld; j++)\n", N);
     put(o, "        %s[i * %ld + j] = 0;\n", C, N);
     put(o, "    for (long k = 0; k < %ld; k++) {\n", K);
-    put(o, "        %s aik = %s[i * %ld + k];\n", T, A, K);
+    put(o, "        %s aik = %s;\n", T, element(E, a, "i", "k"));
     put(o, "        for (long j = 0; j < %ld; j++)\n", N);
-    put(o, "            %s[i * %ld + j] += aik * %s[k * %ld + j];\n", C, N, B,
-        N);
+    put(o, "            %s[i * %ld + j] += aik * %s;\n", C, N,
+        element(E, b, "k", "j"));
     put(o, "    }\n}\n");
 }
 
@@ -503,14 +537,16 @@ static void emit_transpose(Emitter *E, Out *o, Node *n)
     for (int k = 0; k < s->rank; k++) {
         int from = k == d0 ? d1 : k == d1 ? d0 : k;
         if (s->d[k] != 1)
-            src = agc_fmt("%s%si%d * %ld", src, *src ? " + " : "", k,
-                          stride[from]);
+            src = stride[from] == 1
+                      ? agc_fmt("%s%si%d", src, *src ? " + " : "", k)
+                      : agc_fmt("%s%si%d * %ld", src, *src ? " + " : "", k,
+                                stride[from]);
     }
     Loop L = {*s, NULL};
-    open_loops(o, s);
+    open_loops(o, s, 1);
     put(o, "%s[%s] = %s[%s];\n", base(E, n), index_of(n, &L),
         base(E, n->in[0]), *src ? src : "0");
-    close_loops(o, s);
+    close_loops(o, s, 1);
 }
 
 /* Copies of contiguous blocks, for cat, narrow and pad along dim:
@@ -629,9 +665,15 @@ static void name_fields(Emitter *E)
         if (t->role != ROLE_OUTPUT && t->role != ROLE_GRAD)
             continue;
         t->cname = new_field(E, t->name);
-        if (pl->store == ST_FIELD && !pl->field && t->node->op != OP_INPUT &&
-            (t->role == ROLE_GRAD) == (t->node->phase == 1))
-            pl->field = t->cname;   /* computed straight into it */
+        /* computed straight into it, through reshapes used only here */
+        Node *n = t->node;
+        while (pl->store == ST_ALIAS) {
+            n = n->in[0];
+            pl = P(E, n);
+        }
+        if (pl->store == ST_FIELD && !pl->field && n->op != OP_INPUT &&
+            (t->role == ROLE_GRAD) == (n->phase == 1))
+            pl->field = t->cname;
     }
     for (int i = 0; i < E->g->n; i++) {
         Node *n = E->g->nodes[i];

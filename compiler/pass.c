@@ -78,10 +78,21 @@ Node *pass_simplify(Graph *g, Node *n)
         if (f)
             return f;
     }
+    /* a constant operand that does not set the result's shape is a 0-d
+     * scalar, so that c * x and x * c meet the rules below */
+    if (op_is_elementwise(n->op) && n->op != OP_WHERE && b) {
+        Shape s0 = {0, {0}};
+        if (is_splat(b) && b->shape.rank && shape_eq(&a->shape, &n->shape))
+            return g_binary(g, n->op, a, g_const(g, s0, b->cval));
+        if (is_splat(a) && a->shape.rank && shape_eq(&b->shape, &n->shape))
+            return g_binary(g, n->op, g_const(g, s0, a->cval), b);
+    }
     switch (n->op) {
     case OP_COPY:
         return same_a ? a : NULL;
     case OP_ADD:
+        if (a == b)                 /* fan-out of one gradient: x + x */
+            return g_binary(g, OP_MUL, a, g_scalar(g, 2));
         if (is_splat_of(b, 0))
             return g_expand(g, a, n->shape);
         if (is_splat_of(a, 0))
@@ -106,6 +117,14 @@ Node *pass_simplify(Graph *g, Node *n)
             return g_expand(g, g_unary(g, OP_NEG, a), n->shape);
         if (is_splat_of(a, -1))
             return g_expand(g, g_unary(g, OP_NEG, b), n->shape);
+        /* constants gather on the right: c1 * x -> x * c1, and
+         * (x * c1) * c2 -> x * (c1 c2) */
+        if (is_splat(a) && !is_splat(b) && a->shape.rank == 0)
+            return g_binary(g, OP_MUL, b, a);
+        if (is_splat(b) && b->shape.rank == 0 && a->op == OP_MUL &&
+            is_splat(a->in[1]) && a->in[1]->shape.rank == 0)
+            return g_binary(g, OP_MUL, a->in[0],
+                            g_scalar(g, a->in[1]->cval * b->cval));
         break;
     case OP_DIV:
         if (is_splat_of(b, 1))

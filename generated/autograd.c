@@ -26,7 +26,7 @@ int autograd_forward(autograd_t *m)
     {
         double acc = 0;
         for (long j = 0; j < 4; j++) {
-            float v = (3.0f * (m->y[j] * m->y[j]));
+            float v = ((m->y[j] * m->y[j]) * 3.0f);
             acc += v;
         }
         m->t6[0] = (float)acc;
@@ -44,7 +44,7 @@ int autograd_backward(autograd_t *m)
     /* grad of z = 3 * y^2  [specs/autograd.yaml:10] */
     /* x.grad */
     for (long i = 0; i < 4; i++)
-        m->x_grad[i] = (1.5f * m->y[i]);
+        m->x_grad[i] = (m->y[i] * 1.5f);
 
     return autograd_OK;
 }

@@ -24,12 +24,9 @@ int dot_forward(dot_t *m)
     for (long i = 0; i < 1; i++) {
         float acc = 0;
         for (long k = 0; k < 5; k++)
-            acc += m->w[i * 5 + k] * m->x[k];
-        m->t4[i] = acc;
+            acc += m->w[i * 5 + k] * m->x[k * 1 + 0];
+        m->z[i] = acc;
     }
-
-    /* z */
-    m->z[0] = m->t4[0];
 
     return dot_OK;
 }
@@ -41,43 +38,23 @@ int dot_backward(dot_t *m)
         m->t8[i] = 1.0f;
 
     /* grad of z = w @ x  [specs/dot.yaml:8] */
-    for (long i0 = 0; i0 < 1; i0++)
-        for (long i1 = 0; i1 < 5; i1++) {
-            m->t9[i1] = m->x[i1 * 1];
-    }
-
-    /* grad of z = w @ x  [specs/dot.yaml:8] */
     for (long i = 0; i < 1; i++) {
         for (long j = 0; j < 5; j++)
-            m->t10[i * 5 + j] = 0;
+            m->w_grad[i * 5 + j] = 0;
         for (long k = 0; k < 1; k++) {
             float aik = m->t8[i * 1 + k];
             for (long j = 0; j < 5; j++)
-                m->t10[i * 5 + j] += aik * m->t9[k * 5 + j];
+                m->w_grad[i * 5 + j] += aik * m->x[j * 1 + k];
         }
-    }
-
-    /* grad of z = w @ x  [specs/dot.yaml:8] */
-    for (long i0 = 0; i0 < 5; i0++)
-        for (long i1 = 0; i1 < 1; i1++) {
-            m->t11[i0] = m->w[i0 * 1];
     }
 
     /* grad of z = w @ x  [specs/dot.yaml:8] */
     for (long i = 0; i < 5; i++) {
         float acc = 0;
         for (long k = 0; k < 1; k++)
-            acc += m->t11[i * 1 + k] * m->t8[k];
-        m->t12[i] = acc;
+            acc += m->w[k * 5 + i] * m->t8[k * 1 + 0];
+        m->x_grad[i] = acc;
     }
-
-    /* x.grad */
-    for (long i = 0; i < 5; i++)
-        m->x_grad[i] = m->t12[i];
-
-    /* w.grad */
-    for (long i = 0; i < 5; i++)
-        m->w_grad[i] = m->t10[i];
 
     return dot_OK;
 }

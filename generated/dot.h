@@ -12,12 +12,7 @@ typedef struct dot_t {
     float z[1]; /* [] output */
     float x_grad[5]; /* [5] gradient */
     float w_grad[5]; /* [5] gradient */
-    float t4[1]; /* [1, 1] z = w @ x */
     float t8[1]; /* [1, 1] grad of z = w @ x */
-    float t9[5]; /* [1, 5] grad of z = w @ x */
-    float t10[5]; /* [1, 5] grad of z = w @ x */
-    float t11[5]; /* [5, 1] grad of z = w @ x */
-    float t12[5]; /* [5, 1] grad of z = w @ x */
 } dot_t;
 
 /* roles in dot_tensors[].role */
