@@ -77,13 +77,16 @@ check-generated: agc
 	if diff -r $$t generated >/dev/null; then echo "generated/ is up to date"; \
 	else diff -r $$t generated | head -20; echo "generated/ is stale: run make generated"; exit 1; fi
 
-# every generated file compiles warning-free with gcc, clang and tcc
+# every generated file, and the code of every golden spec, compiles
+# warning-free with gcc, clang and tcc
 GEN_CFLAGS = -std=c99 -Wall -Wextra -pedantic -Werror -c -o /dev/null
-check-cc:
-	@set -e; for c in generated/*.c; do \
+check-cc: agc
+	@set -e; t=$$(mktemp -d); trap 'rm -rf $$t' EXIT; \
+	for s in tests/golden/*/*/spec.yaml; do ./agc compile $$s -o $$t; done; \
+	n=0; for c in generated/*.c $$t/*.c; do n=$$((n + 1)); \
 	  gcc $(GEN_CFLAGS) -O2 $$c; clang $(GEN_CFLAGS) -O2 $$c; \
 	  tcc -Wall -Werror -c -o /dev/null $$c; done; \
-	echo "generated/*.c: gcc, clang and tcc compile them without warnings"
+	echo "check-cc: $$n generated files compile without warnings under gcc, clang and tcc"
 
 # the same tests built with AddressSanitizer and UndefinedBehaviorSanitizer
 test-san:

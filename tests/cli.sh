@@ -62,6 +62,23 @@ contains "has no input 'nope'"
 expect 1 $agc run $d/spec.yaml --set x=/nonexistent.npy
 contains "cannot open"
 
+# .npy files of the wrong dtype or length are refused with the spec position
+cat > "$tmp/f64.yaml" <<'YAML'
+dtype: float64
+inputs:
+  x: {shape: [3], value: [1, 2, 3]}
+graph:
+  x2: x * 1.5
+YAML
+mkdir "$tmp/f64"
+expect 0 $agc run "$tmp/f64.yaml" --out "$tmp/f64"
+expect 1 $agc run $d/spec.yaml --set x="$tmp/f64/x2.npy" --grad y=$d/y.seed.npy
+contains "dtype '<f8' does not match the expected '<f4'"
+contains "seed_vjp/spec.yaml:"
+head -c 130 $d/x.npy > "$tmp/short.npy"
+expect 1 $agc run $d/spec.yaml --set x="$tmp/short.npy" --grad y=$d/y.seed.npy
+contains "truncated"
+
 # check, info, graph
 expect 0 $agc check specs/autograd.yaml; contains "x.grad"; contains "1 passed, 0 failed"
 expect 0 $agc info specs/autograd.yaml; contains "x.grad"
