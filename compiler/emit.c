@@ -398,6 +398,21 @@ static void close_loops(Out *o, const Shape *s, int body)
     o->indent -= s->rank;
 }
 
+/* v without the parentheses around all of it, if any. */
+static const char *bare(const char *v)
+{
+    size_t n = strlen(v);
+    if (n < 2 || v[0] != '(' || v[n - 1] != ')')
+        return v;
+    int depth = 0;
+    for (size_t i = 0; i < n - 1; i++) {
+        depth += (v[i] == '(') - (v[i] == ')');
+        if (depth == 0)
+            return v;               /* "(a) + (b)" */
+    }
+    return agc_strndup(v + 1, n - 2);
+}
+
 /* dst[...] = n over n's shape: n's own op (copy = 0) or n's value as an
  * expression (copy = 1, for outputs and gradients). */
 static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
@@ -412,7 +427,7 @@ static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
     Loop L = {n->shape, cnt == 1 ? "0" : "i"};
     if (!flat)
         L.flat = NULL;
-    const char *v = copy ? expr(E, n, &L) : op_expr(E, n, &L);
+    const char *v = bare(copy ? expr(E, n, &L) : op_expr(E, n, &L));
     if (flat && cnt == 1) {
         put(o, "%s[0] = %s;\n", dst, v);
     } else if (flat) {
@@ -455,7 +470,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "%s acc = %s;\n", acc_type, init);
         put(o, "for (long j = 0; j < %ld; j++) {\n", inner);
         o->indent++;
-        put(o, "%s v = %s;\n%s\n", T, expr(E, a, &L), step);
+        put(o, "%s v = %s;\n%s\n", T, bare(expr(E, a, &L)), step);
         o->indent--;
         put(o, "}\n%s[%s] = (%s)%s;\n", dst, outer == 1 ? "0" : "i", T, fin);
         o->indent--;
@@ -473,7 +488,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
         shape_count(&n->shape), dst, init);
     open_loops(o, &s, 2);
-    put(o, "%s v = %s;\n", T, expr(E, a, &L));
+    put(o, "%s v = %s;\n", T, bare(expr(E, a, &L)));
     const char *acc = agc_fmt("%s[%s]", dst, index_of(&kept, &L));
     if (n->op == OP_SUM)
         put(o, "%s += v;\n", acc);
@@ -640,7 +655,8 @@ static void emit_phase(Emitter *E, Out *o, int phase)
         const char *last = NULL;
         if (P(E, t->node)->store == ST_INLINE)
             comments(E, o, t->node, &last);
-        put(o, "/* %s */\n", t->name);
+        put(o, "/* %s %s */\n", t->role == ROLE_GRAD ? "gradient" : "output",
+            t->name);
         assign(E, o, dst, t->node, 1);
         put(o, "\n");
     }

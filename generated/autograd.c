@@ -19,22 +19,22 @@ int autograd_forward(autograd_t *m)
 {
     /* y = x - 2  [specs/autograd.yaml:9] */
     for (long i = 0; i < 4; i++)
-        m->y[i] = (m->x[i] - 2.0f);
+        m->y[i] = m->x[i] - 2.0f;
 
     /* z = 3 * y^2  [specs/autograd.yaml:10] */
     /* a = mean(z)  [specs/autograd.yaml:11] */
     {
         double acc = 0;
         for (long j = 0; j < 4; j++) {
-            float v = ((m->y[j] * m->y[j]) * 3.0f);
+            float v = (m->y[j] * m->y[j]) * 3.0f;
             acc += v;
         }
         m->t6[0] = (float)acc;
     }
 
     /* a = mean(z)  [specs/autograd.yaml:11] */
-    /* a */
-    m->a[0] = (m->t6[0] * 0.25f);
+    /* output a */
+    m->a[0] = m->t6[0] * 0.25f;
 
     return autograd_OK;
 }
@@ -42,9 +42,9 @@ int autograd_forward(autograd_t *m)
 int autograd_backward(autograd_t *m)
 {
     /* grad of z = 3 * y^2  [specs/autograd.yaml:10] */
-    /* x.grad */
+    /* gradient x.grad */
     for (long i = 0; i < 4; i++)
-        m->x_grad[i] = (m->y[i] * 1.5f);
+        m->x_grad[i] = m->y[i] * 1.5f;
 
     return autograd_OK;
 }

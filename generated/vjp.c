@@ -23,9 +23,9 @@ void vjp_init(vjp_t *m)
 int vjp_forward(vjp_t *m)
 {
     /* y = x^2  [specs/vjp.yaml:8] */
-    /* y */
+    /* output y */
     for (long i = 0; i < 3; i++)
-        m->y[i] = (m->x[i] * m->x[i]);
+        m->y[i] = m->x[i] * m->x[i];
 
     return vjp_OK;
 }
@@ -33,9 +33,9 @@ int vjp_forward(vjp_t *m)
 int vjp_backward(vjp_t *m)
 {
     /* grad of y = x^2  [specs/vjp.yaml:8] */
-    /* x.grad */
+    /* gradient x.grad */
     for (long i = 0; i < 3; i++)
-        m->x_grad[i] = ((vjp_k0[i] * 2.0f) * m->x[i]);
+        m->x_grad[i] = (vjp_k0[i] * 2.0f) * m->x[i];
 
     return vjp_OK;
 }
