@@ -343,6 +343,8 @@ typedef struct Program {
     int ntensors;
     Tensor *tensors;
     int tcap;
+    int nnamed, cnamed;             /* graph nodes and layers, by name */
+    Tensor *named;
     Node *bwd_of;                   /* NULL: forward only */
     Node *seed;                     /* the seed's node (input or const) */
     int seed_runtime;               /* the seed is a ROLE_SEED tensor */
@@ -350,6 +352,15 @@ typedef struct Program {
 
 /* Lowers the spec's model and graph, then appends the backward graph. */
 Program *build_program(Spec *spec);
+
+typedef struct Build Build;         /* lowering state: names in scope */
+Node *build_expr(Build *b, const Expr *e);
+void build_define(Build *b, const char *name, Node *n, Pos pos);
+
+/* ---- model.c: section 6, layer lists as sugar ---- */
+
+void model_declare(Program *p);     /* adds NAME.weight, NAME.bias leaves */
+void model_build(Build *b, Program *p);  /* lowers the layers */
 Tensor *program_add_tensor(Program *p, const char *name, Role role, Node *n,
                            Pos pos);
 

@@ -17,12 +17,13 @@ typedef struct Sym {
     Pos pos;
 } Sym;
 
-typedef struct Build {
+struct Build {
     Program *p;
     Graph *g;
     int nsyms, csyms;
     Sym *syms;
-} Build;
+    const char *last;               /* the last node defined */
+};
 
 static Sym *lookup(Build *b, const char *name)
 {
@@ -527,9 +528,24 @@ static void build_graph(Build *b)
             agc_error(ge->pos, "loop nodes are not supported yet");
         Expr *e = expr_parse(ge->expr);
         b->g->note = agc_fmt("%s = %s", ge->name, expr_str(e));
-        Node *n = lower(b, e, 0);
-        define(b, ge->name, n, ge->pos);
+        build_define(b, ge->name, lower(b, e, 0), ge->pos);
     }
+}
+
+Node *build_expr(Build *b, const Expr *e)
+{
+    return lower(b, e, 0);
+}
+
+void build_define(Build *b, const char *name, Node *n, Pos pos)
+{
+    define(b, name, n, pos);
+    b->last = name;
+    Tensor *t = AGC_PUSH(b->p->named, b->p->nnamed, b->p->cnamed);
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->node = n;
+    t->pos = pos;
 }
 
 static void build_outputs(Build *b)
@@ -537,11 +553,10 @@ static void build_outputs(Build *b)
     Program *p = b->p;
     Spec *s = p->spec;
     if (s->noutputs == 0) {
-        if (s->ngraph == 0)
+        if (!b->last)
             agc_error(s->pos, "the spec defines no graph node to output");
-        GraphEntry *last = &s->graph[s->ngraph - 1];
-        program_add_tensor(p, last->name, ROLE_OUTPUT,
-                           lookup(b, last->name)->node, last->pos);
+        Sym *last = lookup(b, b->last);
+        program_add_tensor(p, last->name, ROLE_OUTPUT, last->node, last->pos);
         return;
     }
     for (int i = 0; i < s->noutputs; i++) {
@@ -613,13 +628,17 @@ static void build_backward(Build *b)
 Program *build_program(Spec *spec)
 {
     Program *p = agc_alloc(sizeof *p);
-    Build b = {p, graph_new(spec->dtype), 0, 0, NULL};
+    Build b = {p, graph_new(spec->dtype), 0, 0, NULL, NULL};
     p->spec = spec;
     p->g = b.g;
     for (int i = 0; i < spec->ndecls; i++)
         *AGC_PUSH(p->decls, p->ndecls, p->dcap) = spec->decls[i];
+    if (spec->has_model)
+        model_declare(p);
     p->leaves = agc_alloc(sizeof(Node *) * (size_t)(p->ndecls + 1));
     build_inputs(&b);
+    if (spec->has_model)
+        model_build(&b, p);
     build_graph(&b);
     build_outputs(&b);
     build_backward(&b);
