@@ -77,6 +77,7 @@ typedef struct Plan {
     const char *field;              /* ST_FIELD: member name */
     int table;                      /* ST_TABLE: index of the table */
     Node *user;                     /* the only user, when nuses == 1 */
+    int depth;                      /* of the fused expression it heads */
     int live;                       /* bit 0: forward, bit 1: backward */
 } Plan;
 
@@ -143,6 +144,8 @@ static void mark(Emitter *E, Node *n, int bit)
     for (int i = 0; i < n->nin; i++)
         mark(E, n->in[i], bit);
 }
+
+#define MAX_FUSED 12                 /* ops in one fused expression */
 
 static void plan(Emitter *E)
 {
@@ -222,6 +225,13 @@ static void plan(Emitter *E)
                         (p->tensors[t].role == ROLE_GRAD) != (n->phase == 1))
                         own_phase = 0;
             pl->store = own_phase ? ST_INLINE : ST_FIELD;
+            pl->depth = 1;
+            for (int j = 0; j < n->nin; j++)
+                if (P(E, n->in[j])->store == ST_INLINE &&
+                    P(E, n->in[j])->depth >= pl->depth)
+                    pl->depth = P(E, n->in[j])->depth + 1;
+            if (pl->depth > MAX_FUSED)  /* keep expressions readable and */
+                pl->store = ST_FIELD;   /* within compilers' nesting limits */
         } else {
             pl->store = ST_FIELD;
         }
