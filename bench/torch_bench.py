@@ -1,0 +1,129 @@
+#!/usr/bin/python3
+"""The PyTorch contender of agc's benchmark (bench/run.sh runs it).
+
+    /usr/bin/python3 bench/torch_bench.py bench/cases.txt [CASE]...
+
+times every case of cases.txt (or the named ones) the way bench/bench.c
+times agc's code: forward, and forward + backward, each the median of many
+samples after a warm-up; a sample times a batch of calls lasting at least
+100 us; samples of the two alternate; about BENCH_BUDGET seconds (default
+0.5) for each of the two, at least 5 samples.  It prints the lines run.sh collects:
+
+    info torch VERSION THREADS
+    result CASE torch FWD_NS FWDBWD_NS SAMPLES
+    fail CASE torch REASON...
+
+One thread (torch.set_num_threads(1)), as agc's code is single-threaded.
+The inputs and weights require grad, so forward records the autograd graph
+as it does in training; backward is torch.autograd.grad of y with a random
+seed (of the scalar a for the expression), which returns fresh gradients
+instead of accumulating into .grad, as agc's NAME_backward overwrites them.
+run.sh starts Python with glibc's malloc told not to give memory back to
+the system, so that PyTorch's allocations are not charged page faults.
+"""
+
+import gc
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+BUDGET = float(os.environ.get("BENCH_BUDGET") or 0.5)
+
+
+def median(s):
+    s = sorted(s)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def measure(fns):
+    """Median seconds per call of each of the two fns, their samples taken
+    in turn, and the number of samples of each."""
+    per, batch = [], []
+    for fn in fns:
+        t0 = time.perf_counter()
+        calls = 0
+        while True:                 # warm-up: 50 ms, at least one call
+            fn()
+            calls += 1
+            t = time.perf_counter()
+            if t - t0 >= 0.05:
+                break
+        per.append((t - t0) / calls)
+        batch.append(1 if per[-1] >= 1e-4 else math.ceil(1e-4 / per[-1]))
+    n = int(2 * BUDGET / (per[0] * batch[0] + per[1] * batch[1]))
+    n = min(20000, max(5, n))
+    samples = ([], [])
+    for _ in range(n):
+        for fn, k, s in zip(fns, batch, samples):
+            t0 = time.perf_counter()
+            for _ in range(k):
+                fn()
+            s.append((time.perf_counter() - t0) / k)
+    return median(samples[0]), median(samples[1]), n
+
+
+def shape(s):
+    return [int(v) for v in s.split(",")]
+
+
+def make_case(op, inp, weight, stride, padding):
+    """The forward and forward+backward closures of one case."""
+    if op == "expr":
+        x = torch.empty(shape(inp)).uniform_(-1, 1).requires_grad_()
+
+        def fwd():
+            y = x - 2
+            z = 3 * y**2
+            return z.mean()
+
+        def fwdbwd():
+            return torch.autograd.grad(fwd(), (x,))
+        return fwd, fwdbwd
+    conv = {"conv1d": F.conv1d, "conv2d": F.conv2d}[op]
+    w_shape = shape(weight)
+    x = torch.empty(shape(inp)).uniform_(-1, 1).requires_grad_()
+    w = torch.empty(w_shape).uniform_(-0.1, 0.1).requires_grad_()
+    b = torch.empty(w_shape[0]).uniform_(-0.1, 0.1).requires_grad_()
+    st, pad = shape(stride), shape(padding)
+    st = st[0] if len(st) == 1 else tuple(st)
+    pad = pad[0] if len(pad) == 1 else tuple(pad)
+    with torch.no_grad():
+        gy = torch.empty_like(conv(x, w, b, stride=st, padding=pad)).uniform_(-1, 1)
+
+    def fwd():
+        return conv(x, w, b, stride=st, padding=pad)
+
+    def fwdbwd():
+        return torch.autograd.grad(fwd(), (x, w, b), gy)
+    return fwd, fwdbwd
+
+
+def main():
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    print("info torch %s %d" % (torch.__version__, torch.get_num_threads()),
+          flush=True)
+    want = set(sys.argv[2:])
+    with open(sys.argv[1]) as f:
+        lines = [l.split() for l in f if l.strip() and not l.startswith("#")]
+    gc.disable()
+    for name, op, inp, weight, stride, padding in lines:
+        if want and name not in want:
+            continue
+        try:
+            fwd, fwdbwd = make_case(op, inp, weight, stride, padding)
+            t1, t2, n = measure((fwd, fwdbwd))
+            print("result %s torch %.0f %.0f %d" % (name, t1 * 1e9, t2 * 1e9, n),
+                  flush=True)
+        except Exception as e:      # report and go on with the next case
+            msg = " ".join(str(e).split()) or type(e).__name__
+            print("fail %s torch %s" % (name, msg), flush=True)
+
+
+if __name__ == "__main__":
+    main()
