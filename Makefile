@@ -43,7 +43,7 @@ $(BUILD)/%.o: %.c compiler/agc.h $(wildcard runtime/*.h) | deps
 	$(CC) $(CPPFLAGS) $(WFLAGS) $(CFLAGS) -c -o $@ $<
 
 clean:
-	rm -rf build build-san agc
+	rm -rf build build-san agc bench/build
 
 .PHONY: all clean deps run
 
@@ -98,3 +98,22 @@ test-san:
 test-bins: $(TESTS) $(BUILD)/agc
 
 .PHONY: generated check-generated check-cc test test-san test-bins
+
+# ---- bench: agc's code against PyTorch, the tcc JIT and naive loops ----
+# Never fails the build: what cannot be built or run is reported as n/a.
+# bench/run.sh says what it measures; it prints markdown for README.md.
+BENCH_CC     ?= gcc
+BENCH_CFLAGS ?= -O3 -march=native
+BENCH_JIT    = bench/build/bench_jit
+BENCH_SRC    = bench/bench.c bench/naive.c
+
+bench:
+	@$(MAKE) --no-print-directory agc $(BENCH_JIT) || \
+	  echo "bench: cannot build agc or $(BENCH_JIT); going on without"
+	@BENCH_CC="$(BENCH_CC)" BENCH_CFLAGS="$(BENCH_CFLAGS)" sh bench/run.sh || true
+
+$(BENCH_JIT): $(BENCH_SRC) bench/model_jit.c bench/bench.h $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ibench $(WFLAGS) $(CFLAGS) -o $@ $(BENCH_SRC) bench/model_jit.c $(OBJS) $(LDLIBS)
+
+.PHONY: bench

@@ -1,0 +1,151 @@
+#!/bin/sh
+# bench/run.sh: `make bench`.  Times every case of bench/cases.txt with
+#
+#   gcc    agc compile's C, built with $BENCH_CC $BENCH_CFLAGS (gcc -O3
+#          -march=native) into bench.c's driver
+#   tcc    the same spec compiled by agc and JIT-compiled by libtcc in
+#          process (bench/build/bench_jit, built by make)
+#   torch  PyTorch, one thread ($BENCH_PYTHON, default /usr/bin/python3)
+#   naive  plain loop nests (naive.c), same compiler and flags as gcc
+#
+# then the wall time of `agc run specs/autograd.yaml`, and prints the
+# results as markdown tables ready for README.md.  Raw lines go to
+# bench/build/results.txt.  It never fails: whatever cannot run is
+# reported as n/a with the reason, and the exit status is 0.
+#
+# Environment: BENCH_BUDGET (seconds per measurement, default 0.5),
+# BENCH_CASES (case names to run, default all), AGC (default ./agc).
+set -u
+cd "$(dirname "$0")/.." || exit 0
+B=bench/build
+AGC=${AGC:-./agc}
+CC=${BENCH_CC:-gcc}
+CFLAGS=${BENCH_CFLAGS:--O3 -march=native}
+PYTHON=${BENCH_PYTHON:-/usr/bin/python3}
+CASES=${BENCH_CASES:-}
+JIT=$B/bench_jit
+OUT=$B/results.txt
+W="-std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra"
+mkdir -p $B || exit 0
+: > $OUT
+
+# the first line of a file, at most 300 characters, on one line
+first() { head -n 1 "$1" | cut -c 1-300; }
+
+# run CASE CONTENDER COMMAND...: appends what the command prints to $OUT,
+# or a fail line when it prints no result for CASE
+run() {
+    c=$1 who=$2
+    shift 2
+    timeout 120 "$@" > $B/run.out 2> $B/run.err
+    st=$?
+    sed 's/^/  /' $B/run.out
+    cat $B/run.out >> $OUT
+    if ! grep -q "^\(result\|fail\|wall\) $c " $B/run.out; then
+        if [ $st = 124 ]; then why="timed out after 120 s"
+        else why="exit status $st: $(first $B/run.err)"; fi
+        echo "fail $c $who $why" | tee -a $OUT | sed 's/^/  /'
+    fi
+}
+
+# fail CASE CONTENDER REASON...
+fail() { echo "fail $*" | tee -a $OUT | sed 's/^/  /'; }
+
+caseline() { awk -v c="$1" '!/^#/ && NF == 6 && $1 == c' bench/cases.txt; }
+cases=$(awk '!/^#/ && NF == 6 { print $1 }' bench/cases.txt)
+if [ -n "$CASES" ]; then
+    cases=
+    for c in $CASES; do
+        if [ -n "$(caseline $c)" ]; then cases="$cases $c"
+        else echo "bench: no case '$c' in bench/cases.txt"; fi
+    done
+fi
+
+# the numbers are only as good as the machine is quiet
+load=$(cut -d ' ' -f 1 /proc/loadavg 2> /dev/null)
+echo "info load $load" >> $OUT
+if awk -v l="${load:-0}" 'BEGIN { exit !(l >= 0.5) }'; then
+    echo "bench: warning: load average $load before starting: other processes"
+    echo "bench: compete for the CPUs, the times will be noisy"
+fi
+
+# ---- the naive loops and the helpers ----
+echo "bench: building the drivers with $CC $CFLAGS"
+if ! $CC $W $CFLAGS -Ibench -o $B/bench_naive bench/bench.c bench/naive.c \
+        bench/model_none.c -lm 2> $B/cc.err; then
+    cat $B/cc.err >&2
+    rm -f $B/bench_naive
+fi
+$CC $W -O2 -o $B/walltime bench/walltime.c 2> $B/cc.err || rm -f $B/walltime
+[ -x $JIT ] || echo "bench: no $JIT (make builds it): tcc results are n/a"
+[ -x "$AGC" ] || echo "bench: no $AGC: agc results are n/a"
+
+for c in $cases; do
+    set -- $(caseline $c)
+    shift                           # the driver's arguments after CASE
+    spec=bench/specs/$c.yaml
+    echo "bench: $c"
+    if [ -x $B/bench_naive ]; then run $c naive $B/bench_naive --naive $c "$@"
+    else fail $c naive "cannot build the naive driver with $CC"; fi
+
+    # gcc: agc compile, then the driver with the generated code
+    d=$B/$c
+    rm -rf $d && mkdir -p $d
+    if [ ! -x "$AGC" ]; then
+        fail $c gcc "agc: not built"
+    elif ! "$AGC" compile $spec -o $d 2> $B/agc.err; then
+        fail $c gcc "agc: $(first $B/agc.err)"
+    elif ! timeout 120 $CC $W $CFLAGS -Ibench -I$d -include $d/$c.h -DMODEL=$c \
+            -o $d/bench bench/bench.c bench/naive.c bench/model_static.c \
+            $d/$c.c -lm 2> $B/cc.err; then
+        msg=$(grep -m 1 error $B/cc.err | cut -c 1-300)
+        fail $c gcc "$CC: ${msg:-failed or timed out after 120 s}"
+    else
+        run $c gcc $d/bench $c "$@"
+    fi
+
+    # tcc: the same spec through agc's pipeline and libtcc, in process
+    if [ -x $JIT ]; then run $c tcc $JIT $c "$@" $spec
+    else fail $c tcc "no JIT driver (make bench builds $JIT)"; fi
+done
+
+# ---- PyTorch: one process for every case ----
+if "$PYTHON" -c 'import torch' > /dev/null 2>&1; then
+    echo "bench: PyTorch ($PYTHON)"
+    # glibc malloc keeps freed memory (no trim, no mmap below 32 MiB, the
+    # heap grown 256 MiB at a time): PyTorch reuses warm pages instead of
+    # paying page faults on every call
+    env MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
+        MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=1 \
+        timeout 600 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
+        > $B/run.out 2> $B/run.err
+    sed 's/^/  /' $B/run.out
+    cat $B/run.out >> $OUT
+    for c in $cases; do
+        grep -q "^\(result\|fail\) $c torch " $B/run.out ||
+            fail $c torch "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
+    done
+else
+    for c in $cases; do fail $c torch "PyTorch is not installed for $PYTHON"; done
+fi
+
+# ---- agc run on the seed spec, start to finish ----
+echo "bench: wall time of $AGC run specs/autograd.yaml"
+if [ -x $B/walltime ] && [ -x "$AGC" ]; then
+    run agc_run wall $B/walltime agc_run 21 "$AGC" run specs/autograd.yaml
+else
+    fail agc_run wall "agc or the walltime helper is not built"
+fi
+
+# ---- the machine ----
+cpu=$(lscpu 2> /dev/null | sed -n 's/^Model name: *//p' | head -n 1)
+hv=$(lscpu 2> /dev/null | sed -n 's/^Hypervisor vendor: *//p' | head -n 1)
+echo "info cpu ${cpu:-unknown} ($(nproc 2> /dev/null) cores${hv:+, $hv VM})" >> $OUT
+echo "info cc $($CC --version 2> /dev/null | head -n 1) $CFLAGS" >> $OUT
+echo "info tcc $(tcc -v 2> /dev/null | head -n 1)" >> $OUT
+tv=$(dpkg-query -W -f '${Version}' python3-torch 2> /dev/null)
+[ -n "$tv" ] && echo "info torchdeb python3-torch $tv" >> $OUT
+
+echo
+awk -v cases="$cases" -f bench/table.awk bench/cases.txt $OUT
+exit 0

@@ -1,0 +1,108 @@
+# table.awk: bench/run.sh's results as markdown tables for README.md.
+#   awk -v cases="NAME..." -f bench/table.awk bench/cases.txt RESULTS
+# The first file gives each case's description, the second holds the lines
+# the drivers print (result, check, fail, wall, info).
+
+function fmt(ns) {
+    if (ns < 1e4) return sprintf("%.2f µs", ns / 1e3)
+    if (ns < 1e6) return sprintf("%.1f µs", ns / 1e3)
+    if (ns < 1e9) return sprintf("%.2f ms", ns / 1e6)
+    return sprintf("%.2f s", ns / 1e9)
+}
+
+function ratio(a, b,    r) {
+    if (a == "" || b == "" || b <= 0) return "n/a"
+    r = a / b
+    return sprintf(r >= 100 ? "%.0fx" : r >= 10 ? "%.1fx" : "%.2fx", r)
+}
+
+function esc(s) { gsub(/\|/, "\\|", s); return s }
+
+function dims(s) { gsub(/,/, "x", s); return s }
+
+# "3" or "(3, 5)" from "3" or "3,5"
+function pair(s,    v) {
+    if (split(s, v, ",") == 1) return s
+    return v[1] == v[2] ? v[1] : "(" v[1] ", " v[2] ")"
+}
+
+function describe(op, x, w, st, pad,    v, n, k, s) {
+    if (op == "expr")
+        return "y = x - 2; z = 3 y^2; a = mean(z), " dims(x) " elements"
+    n = split(w, v, ",")
+    k = n == 3 ? v[3] : pair(v[3] "," v[4])
+    s = (op == "conv1d" ? "Conv1d(" : "Conv2d(") v[2] ", " v[1] ", " k ")"
+    if (pair(st) != "1") s = s ", stride " pair(st)
+    if (pair(pad) != "0") s = s ", padding " pair(pad)
+    return s " on " dims(x)
+}
+
+function or_unknown(k) { return k in info ? info[k] : k " unknown" }
+
+function get(c, who, i) { return (c, who, i) in t ? t[c, who, i] : "" }
+
+function cell(c, who, i) {
+    if ((c, who, i) in t)
+        return fmt(t[c, who, i]) ((c, who) in bad ? " (WRONG: " bad[c, who] ")" : "")
+    if ((c, who) in why) return "n/a (" esc(why[c, who]) ")"
+    return "n/a"
+}
+
+function table(i, title,    k, c, g) {
+    print "**" title "** (median time per call)"
+    print ""
+    print "| case | agc, gcc -O3 | agc, tcc JIT | PyTorch | naive loops | PyTorch / agc | tcc / gcc | naive / agc |"
+    print "|---|--:|--:|--:|--:|--:|--:|--:|"
+    for (k = 1; k <= ncase; k++) {
+        c = order[k]
+        g = get(c, "gcc", i)
+        printf "| `%s` %s | %s | %s | %s | %s | %s | %s | %s |\n", c, esc(desc[c]),
+            cell(c, "gcc", i), cell(c, "tcc", i), cell(c, "torch", i),
+            cell(c, "naive", i), ratio(get(c, "torch", i), g),
+            ratio(get(c, "tcc", i), g), ratio(get(c, "naive", i), g)
+    }
+    print ""
+}
+
+FNR == NR {                         # cases.txt
+    if ($0 !~ /^#/ && NF == 6) desc[$1] = describe($2, $3, $4, $5, $6)
+    next
+}
+$1 == "result" { t[$2, $3, 1] = $4; t[$2, $3, 2] = $5 }
+$1 == "check" && $4 != "ok" { bad[$2, $3] = "max rel. error " $5 " vs naive" }
+$1 == "fail" {
+    r = $0
+    sub(/^fail [^ ]+ [^ ]+ /, "", r)
+    sub(/[^ ]*:[0-9]+:[0-9]+: error: /, "", r)   # FILE:LINE:COL: of agc's errors
+    why[$2, $3] = r
+}
+$1 == "wall" { wall = $3; wruns = $4 }
+$1 == "fail" && $2 == "agc_run" { wallwhy = r }
+$1 == "info" {
+    k = $2
+    v = $0
+    sub(/^info [^ ]+ /, "", v)
+    info[k] = v
+}
+
+END {
+    n = split(cases, words, /[ \t\n]+/)
+    for (k = 1; k <= n; k++)
+        if (words[k] != "") order[++ncase] = words[k]
+    table(1, "Forward")
+    table(2, "Forward + backward")
+    if (wall != "")
+        print "`agc run specs/autograd.yaml` (load, compile, JIT, run, print): " fmt(wall) " wall time, median of " wruns " runs."
+    else
+        print "`agc run specs/autograd.yaml`: n/a (" wallwhy ")."
+    print ""
+    printf "Machine: %s; %s; %s; ", or_unknown("cpu"), or_unknown("cc"),
+        or_unknown("tcc")
+    if ("torch" in info) {
+        split(info["torch"], tv, " ")
+        printf "PyTorch %s%s, %s thread.\n", tv[1],
+            ("torchdeb" in info ? " (" info["torchdeb"] ")" : ""), tv[2]
+    } else {
+        print "no PyTorch."
+    }
+}
