@@ -12,6 +12,15 @@ OBJS     = $(patsubst %.c,$(BUILD)/%.o,$(COMPILER) $(RUNTIME))
 
 all: agc
 
+help:
+	@echo "make run              build agc and run specs/autograd.yaml"
+	@echo "make test             build and run every test"
+	@echo "make test-san         the tests under ASan and UBSan"
+	@echo "make generated        regenerate generated/ from specs/"
+	@echo "make check-generated  fail when generated/ is stale"
+	@echo "make check-cc         compile generated code with gcc, clang, tcc"
+	@echo "make bench            agc against PyTorch, tcc and naive loops"
+
 # Debian packages: installed when missing if we are root, else named.
 DEPS = libyaml-dev libtcc-dev tcc libcmocka-dev
 TEST_DEPS = clang
@@ -45,7 +54,7 @@ $(BUILD)/%.o: %.c compiler/agc.h $(wildcard runtime/*.h) | deps
 clean:
 	rm -rf build build-san agc bench/build
 
-.PHONY: all clean deps run
+.PHONY: all clean deps run help
 
 # ---- tests ----
 TESTS = $(patsubst tests/%.c,$(BUILD)/tests/%,$(filter-out tests/harness.c,$(wildcard tests/test_*.c)))
