@@ -26,6 +26,7 @@
 #define AGC_MAX_BYTES (1L << 31)    /* bytes in the generated struct */
 #define AGC_MAX_DEPTH 200           /* expression nesting */
 #define AGC_MAX_NAME 64             /* characters in a name */
+#define AGC_MAX_ITER 2147483647L    /* a loop's max_iter */
 
 /* ---- util.c: arena, errors, strings ---- */
 
@@ -245,8 +246,20 @@ typedef enum {
     OP_CAT,                         /* along dim attr[0] */
     OP_NARROW,                      /* dim attr[0], start attr[1] */
     OP_PAD,                         /* narrow's adjoint: zeros around */
+    /* loops (section 7); see LoopDef */
+    OP_ARG,                         /* a leaf of a loop's graph: attr[0] */
+    OP_LOOP,                        /* in[0] init, in[1..] the captures */
+    OP_LOOP_COUNT,                  /* in[0] an OP_LOOP: its trip count */
+    OP_LOOP_GRAD,                   /* in[0] loop, in[1] its gradient, */
+                                    /* in[2] its count: init's gradient */
+    OP_LOOP_CAPGRAD,                /* in[0] an OP_LOOP_GRAD: capture */
+                                    /* attr[0]'s gradient */
     OP_LAST
 } Op;
+
+/* OP_ARG's attr[0]: the loop variable, the gradient coming into the body
+ * (its VJP's seed), or capture ARG_CAPTURE + i. */
+enum { ARG_VAR, ARG_GRAD, ARG_CAPTURE };
 
 #define AGC_NATTR 16
 
@@ -265,6 +278,7 @@ typedef struct Node {
     Pos pos;                        /* the spec line it implements */
     const char *note;               /* for comments: "y = x - 2" */
     const char *name;               /* a user's name for it, if any */
+    struct LoopDef *loop;           /* OP_LOOP: its condition and body */
     int nuses;                      /* filled by pass_plan */
     int live;
 } Node;
@@ -306,12 +320,51 @@ Node *g_expand(Graph *g, Node *a, Shape s);    /* broadcast to s */
 Node *g_sum_to(Graph *g, Node *a, Shape s);    /* adjoint of g_expand */
 Node *g_scalar(Graph *g, double v);            /* a 0-d constant */
 
+/* Loops: the outer graph's nodes.  g_loop takes L's init and captures;
+ * the others are projections of a loop or of its backward. */
+Node *g_arg(Graph *g, Shape s, int which, int needs_grad);
+Node *g_loop(Graph *g, Node *init, struct LoopDef *L);
+Node *g_loop_count(Graph *g, Node *loop);
+Node *g_loop_grad(Graph *g, Node *loop, Node *gy);
+Node *g_loop_capgrad(Graph *g, Node *loop_grad, int i);
+
 int op_is_elementwise(Op op);
 int op_is_reduction(Op op);
 const char *op_name(Op op);
 
 /* pass.c */
 Node *pass_simplify(Graph *g, Node *n);  /* n or a simpler equal node */
+
+/* A loop node (section 7).  Its condition and body live in a graph of
+ * their own, built with the same constructors, whose leaves are OP_ARG
+ * placeholders: the loop variable and the outer nodes the body or the
+ * condition read (captures; outer constants are copied in instead).  Once
+ * backward reaches the loop, grad.c adds to that graph the body's
+ * vector-Jacobian product: from the gradient grad_in of the body's value,
+ * the gradients of the variable and of each capture.  Backward runs it
+ * once per iteration, in reverse, from the iterates that forward kept. */
+typedef struct LoopDef {
+    const char *name;               /* the node's name */
+    const char *as;                 /* the loop variable's name */
+    Pos pos;                        /* of the node's key */
+    int index;                      /* in Program.loops */
+    long max_iter;
+    Graph *g;
+    Node *var;                      /* OP_ARG ARG_VAR */
+    Node *cond, *body;              /* in g */
+    int ncap, ccap;
+    Node **cap;                     /* captured outer nodes */
+    Node **cap_arg;                 /* their OP_ARGs in g */
+    Node *node, *count;             /* OP_LOOP, OP_LOOP_COUNT outside */
+    /* grad.c: the body's VJP in g (NULL gradients are zero) ... */
+    Node *grad_in;                  /* OP_ARG ARG_GRAD */
+    Node *grad_var;
+    Node **grad_cap;
+    /* ... and the nodes outside that run it */
+    Node *grad;                     /* OP_LOOP_GRAD */
+    Node **capgrad;                 /* OP_LOOP_CAPGRAD per capture */
+    long tape_bytes;                /* set by emit.c; 0: no tape */
+} LoopDef;
 
 /* ---- build.c: lowering a spec into a Program ---- */
 
@@ -348,6 +401,8 @@ typedef struct Program {
     Node *bwd_of;                   /* NULL: forward only */
     Node *seed;                     /* the seed's node (input or const) */
     int seed_runtime;               /* the seed is a ROLE_SEED tensor */
+    int nloops, lcap;
+    LoopDef **loops;
 } Program;
 
 /* Lowers the spec's model and graph, then appends the backward graph. */

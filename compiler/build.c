@@ -19,10 +19,11 @@ typedef struct Sym {
 
 struct Build {
     Program *p;
-    Graph *g;
-    int nsyms, csyms;
+    Graph *g;                       /* where nodes go: a loop's own graph */
+    int nsyms, csyms;               /* while its body is lowered */
     Sym *syms;
     const char *last;               /* the last node defined */
+    LoopDef *loop;                  /* the loop being lowered, or NULL */
 };
 
 static Sym *lookup(Build *b, const char *name)
@@ -163,6 +164,26 @@ static void bind(const Expr *e, const char *const *params, int nreq,
 }
 
 static Node *lower(Build *b, const Expr *e, int depth);
+
+/* An outer node read inside loop L: constants are copied into the loop's
+ * graph, any other node becomes a capture, one OP_ARG per node. */
+static Node *capture(LoopDef *L, Node *n)
+{
+    if (n == L->var)
+        return n;
+    if (n->op == OP_CONST)
+        return n->cdata ? g_const_data(L->g, n->shape, n->cdata)
+                        : g_const(L->g, n->shape, n->cval);
+    for (int i = 0; i < L->ncap; i++)
+        if (L->cap[i] == n)
+            return L->cap_arg[i];
+    int i = L->ncap;
+    *AGC_PUSH(L->cap, L->ncap, L->ccap) = n;
+    L->cap_arg = agc_grow(L->cap_arg, sizeof(Node *) * (size_t)i,
+                          sizeof(Node *) * (size_t)L->ncap);
+    L->cap_arg[i] = g_arg(L->g, n->shape, ARG_CAPTURE + i, n->needs_grad);
+    return L->cap_arg[i];
+}
 
 static Node *tensor_arg(Build *b, const Expr *e, int depth)
 {
@@ -458,7 +479,11 @@ static Node *lower(Build *b, const Expr *e, int depth)
         s = lookup(b, e->name);
         if (!s)
             agc_error(e->pos, "undefined name '%s'", e->name);
-        return s->node;
+        if (s->node->op == OP_LOOP_COUNT)
+            agc_error(e->pos, "'%s' is the count of loop '%s', an integer "
+                      "output; it cannot be used in an expression", e->name,
+                      s->node->in[0]->loop->name);
+        return b->loop ? capture(b->loop, s->node) : s->node;
     case E_UNARY:
         x = lower(b, e->args[0], depth + 1);
         g->pos = e->pos;
@@ -519,13 +544,107 @@ static void build_inputs(Build *b)
     }
 }
 
+/* ---- loops (section 7) ---- */
+
+/* The loop variable is in scope in the condition and the body only; it
+ * may not take a name the spec gives to anything else. */
+static void check_loop_names(Build *b, const GraphEntry *ge)
+{
+    Spec *s = b->p->spec;
+    const char *as = ge->as;
+    if (ge->count && !strcmp(ge->count, as))
+        agc_error(ge->count_pos, "loop count '%s' has the name of the loop "
+                  "variable", ge->count);
+    if (strcmp(as, ge->name)) {
+        Sym *sym = lookup(b, as);
+        if (sym)
+            agc_error(ge->as_pos, "loop variable '%s' shadows '%s' (line "
+                      "%d); give it a name of its own", as, as,
+                      sym->pos.line);
+        for (int i = 0; i < s->ngraph; i++) {
+            const GraphEntry *e = &s->graph[i];
+            if (!strcmp(e->name, as) || (e->count && !strcmp(e->count, as)))
+                agc_error(ge->as_pos, "loop variable '%s' shadows '%s' "
+                          "(line %d); give it a name of its own", as, as,
+                          !strcmp(e->name, as) ? e->pos.line
+                                               : e->count_pos.line);
+        }
+    }
+    if (ge->max_iter > AGC_MAX_ITER)
+        agc_error(ge->max_iter_pos, "max_iter must be at most %ld",
+                  AGC_MAX_ITER);
+}
+
+/* Lowers a loop's condition and body into a graph of their own, in which
+ * the loop variable is an OP_ARG that needs grad when var_grad says so
+ * and every outer name read becomes a capture. */
+static LoopDef *lower_loop(Build *b, const GraphEntry *ge, Node *init,
+                           const Expr *cond, const Expr *body, int var_grad)
+{
+    LoopDef *L = agc_alloc(sizeof *L);
+    L->name = ge->name;
+    L->as = ge->as;
+    L->pos = ge->pos;
+    L->max_iter = ge->max_iter;
+    L->g = graph_new(b->g->dtype);
+    L->g->pos = ge->as_pos;
+    L->var = g_arg(L->g, init->shape, ARG_VAR, var_grad);
+    Graph *outer = b->g;
+    b->g = L->g;
+    b->loop = L;
+    *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){ge->as, L->var, ge->as_pos};
+    L->g->note = agc_fmt("%s: while %s", ge->name, expr_str(cond));
+    L->cond = lower(b, cond, 0);
+    L->g->note = agc_fmt("%s: %s = %s", ge->name, ge->as, expr_str(body));
+    L->body = lower(b, body, 0);
+    b->nsyms--;
+    b->g = outer;
+    b->loop = NULL;
+    return L;
+}
+
+static void build_loop(Build *b, const GraphEntry *ge)
+{
+    Program *p = b->p;
+    check_loop_names(b, ge);
+    Expr *ie = expr_parse(ge->init), *ce = expr_parse(ge->cond),
+         *be = expr_parse(ge->body);
+    b->g->note = agc_fmt("%s: init %s", ge->name, expr_str(ie));
+    Node *init = lower(b, ie, 0);
+    LoopDef *L = lower_loop(b, ge, init, ce, be, init->needs_grad);
+    if (L->body->needs_grad && !L->var->needs_grad)
+        L = lower_loop(b, ge, init, ce, be, 1);    /* a capture brings grad */
+    if (!shape_eq(&L->body->shape, &init->shape))
+        agc_error(ge->body.pos, "the body of loop '%s' has shape %s, but its "
+                  "init has shape %s: they must be equal", ge->name,
+                  shape_str(&L->body->shape), shape_str(&init->shape));
+    if (shape_count(&L->cond->shape) != 1)
+        agc_error(ge->cond.pos, "the condition of loop '%s' has shape %s, not "
+                  "a scalar (PyTorch: Boolean value of Tensor with more than "
+                  "one value is ambiguous)", ge->name,
+                  shape_str(&L->cond->shape));
+    L->index = p->nloops;
+    *AGC_PUSH(p->loops, p->nloops, p->lcap) = L;
+    b->g->pos = ge->pos;
+    b->g->note = agc_fmt("%s = loop from %s while %s: %s = %s", ge->name,
+                         expr_str(ie), expr_str(ce), ge->as, expr_str(be));
+    L->node = g_loop(b->g, init, L);
+    L->count = g_loop_count(b->g, L->node);
+    L->count->name = ge->count ? ge->count : agc_fmt("%s_count", ge->name);
+    build_define(b, ge->name, L->node, ge->pos);
+    if (ge->count)
+        define(b, ge->count, L->count, ge->count_pos);
+}
+
 static void build_graph(Build *b)
 {
     Spec *s = b->p->spec;
     for (int i = 0; i < s->ngraph; i++) {
         GraphEntry *ge = &s->graph[i];
-        if (ge->is_loop)
-            agc_error(ge->pos, "loop nodes are not supported yet");
+        if (ge->is_loop) {
+            build_loop(b, ge);
+            continue;
+        }
         Expr *e = expr_parse(ge->expr);
         b->g->note = agc_fmt("%s = %s", ge->name, expr_str(e));
         build_define(b, ge->name, lower(b, e, 0), ge->pos);
@@ -568,8 +687,26 @@ static void build_outputs(Build *b)
             if (!strcmp(s->outputs[i], s->outputs[j]))
                 agc_error(s->output_pos[i], "output '%s' is listed twice",
                           s->outputs[i]);
-        program_add_tensor(p, s->outputs[i], ROLE_OUTPUT, sym->node,
-                           s->output_pos[i]);
+        program_add_tensor(p, s->outputs[i], sym->node->op == OP_LOOP_COUNT
+                                                  ? ROLE_COUNT
+                                                  : ROLE_OUTPUT,
+                           sym->node, s->output_pos[i]);
+    }
+}
+
+/* Every loop count is an output: those not listed come after the rest. */
+static void build_counts(Build *b)
+{
+    Program *p = b->p;
+    Spec *s = p->spec;
+    for (int i = 0; i < s->ngraph; i++) {
+        const GraphEntry *ge = &s->graph[i];
+        int listed = 0;
+        for (int k = 0; ge->is_loop && ge->count && k < s->noutputs; k++)
+            listed |= !strcmp(s->outputs[k], ge->count);
+        if (ge->is_loop && ge->count && !listed)
+            program_add_tensor(p, ge->count, ROLE_COUNT,
+                               lookup(b, ge->count)->node, ge->count_pos);
     }
 }
 
@@ -628,7 +765,7 @@ static void build_backward(Build *b)
 Program *build_program(Spec *spec)
 {
     Program *p = agc_alloc(sizeof *p);
-    Build b = {p, graph_new(spec->dtype), 0, 0, NULL, NULL};
+    Build b = {p, graph_new(spec->dtype), 0, 0, NULL, NULL, NULL};
     p->spec = spec;
     p->g = b.g;
     for (int i = 0; i < spec->ndecls; i++)
@@ -641,6 +778,7 @@ Program *build_program(Spec *spec)
         model_build(&b, p);
     build_graph(&b);
     build_outputs(&b);
+    build_counts(&b);
     build_backward(&b);
     /* gradients are named NAME.grad; no user name may take their C name */
     for (int i = 0; i < p->ntensors; i++) {

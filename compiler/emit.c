@@ -9,7 +9,13 @@
  *     shape, is written inside its user's loop (fusion);
  *   - in its operand's storage (reshape and detach copy nothing).
  * Then one block per stored node, each with a comment naming the spec
- * line it implements. */
+ * line it implements.
+ *
+ * A loop's condition and body have a graph of their own, planned the same
+ * way and emitted inside a C loop: forward runs it while the condition
+ * holds, keeping the iterates in a tape when backward reads them; backward
+ * runs the body's vector-Jacobian product from the last iteration down to
+ * the first, recomputing from the tape what it needs of the body. */
 #include "agc.h"
 
 #include <stdarg.h>
@@ -78,8 +84,20 @@ typedef struct Plan {
     int table;                      /* ST_TABLE: index of the table */
     Node *user;                     /* the only user, when nuses == 1 */
     int depth;                      /* of the fused expression it heads */
-    int live;                       /* bit 0: forward, bit 1: backward */
+    int live;                       /* bit 0: forward, bit 1: backward; */
+                                    /* in a loop, bit 2: the condition */
+    const char *at;                 /* a loop's OP_ARG: the array it reads */
 } Plan;
+
+/* The emitter's state of one loop's graph. */
+typedef struct Region {
+    Plan *plan;
+    int live;                       /* forward runs the loop */
+    int grad;                       /* backward runs it in reverse */
+    const char *tape;               /* member keeping the iterates, or NULL */
+} Region;
+
+enum { LIVE_FWD = 1, LIVE_BWD = 2, LIVE_COND = 4 };
 
 typedef struct Emitter {
     Program *p;
@@ -95,6 +113,7 @@ typedef struct Emitter {
     unsigned helpers;               /* bit per static helper used */
     Out h, c;
     int loop_depth;
+    Region *regions;                /* per loop of the program */
 } Emitter;
 
 static int taken(Emitter *E, const char *s)
@@ -147,6 +166,8 @@ static void mark(Emitter *E, Node *n, int bit)
 
 #define MAX_FUSED 12                 /* ops in one fused expression */
 
+static void plan_storage(Emitter *E, int in_loop);
+
 static void plan(Emitter *E)
 {
     Program *p = E->p;
@@ -180,12 +201,21 @@ static void plan(Emitter *E)
             P(E, n)->user = NULL;   /* a copy into the tensor's member */
         }
     }
+    plan_storage(E, 0);
+}
+
+/* Where each live node of E->g lives.  In a loop's graph (in_loop) the
+ * nodes backward reads are recomputed there, so phases do not matter. */
+static void plan_storage(Emitter *E, int in_loop)
+{
+    Program *p = E->p;
+    Graph *g = E->g;
     for (int i = 0; i < g->n; i++) {
         Node *n = g->nodes[i];
         Plan *pl = P(E, n);
         if (!pl->live)
             continue;
-        if (n->op == OP_INPUT) {
+        if (n->op == OP_INPUT || n->op == OP_ARG) {
             pl->store = ST_FIELD;
         } else if (n->op == OP_RESHAPE || n->op == OP_DETACH) {
             pl->store = ST_ALIAS;
@@ -201,6 +231,8 @@ static void plan(Emitter *E)
             for (int t = 0; t < p->ntensors; t++)
                 if (p->tensors[t].node == n)
                     pl->store = ST_FIELD;
+            if (in_loop && n->nuses > 0 && !pl->user)
+                pl->store = ST_FIELD;   /* a root: copied out */
         } else if (is_splat(n)) {
             pl->store = ST_INLINE;
             for (int j = i + 1; j < g->n; j++) {
@@ -215,11 +247,11 @@ static void plan(Emitter *E)
             pl->table = E->ntables++;
         } else if (op_is_elementwise(n->op) && n->nuses == 1 &&
                    reads_by_expr(pl->user) &&
-                   (!pl->user || (pl->user->phase == n->phase &&
+                   (!pl->user || ((in_loop || pl->user->phase == n->phase) &&
                                   (op_is_reduction(pl->user->op) ||
                                    shape_eq(&pl->user->shape, &n->shape))))) {
             int own_phase = 1;      /* a copy into an output or a grad */
-            if (!pl->user)
+            if (!pl->user && !in_loop)
                 for (int t = 0; t < p->ntensors; t++)
                     if (p->tensors[t].node == n &&
                         (p->tensors[t].role == ROLE_GRAD) != (n->phase == 1))
@@ -236,6 +268,55 @@ static void plan(Emitter *E)
             pl->store = ST_FIELD;
         }
     }
+}
+
+/* Plans loop L's graph: the condition and the body run in forward, the
+ * body's VJP, and what it reads of the body, in backward. */
+static void plan_loop(Emitter *E, LoopDef *L)
+{
+    Region *R = &E->regions[L->index];
+    R->live = P(E, L->node)->live != 0;
+    R->grad = L->grad && P(E, L->grad)->live;
+    if (!R->live)
+        return;
+    Graph *outer = E->g;
+    Plan *outer_plan = E->plan;
+    E->g = L->g;
+    E->plan = R->plan = agc_alloc(sizeof(Plan) * (size_t)L->g->n);
+    Node *roots[3];
+    int nroots = 0;
+    mark(E, L->cond, LIVE_FWD | LIVE_COND);
+    mark(E, L->body, LIVE_FWD);
+    roots[nroots++] = L->cond;
+    roots[nroots++] = L->body;
+    if (R->grad) {
+        mark(E, L->grad_var, LIVE_BWD);
+        roots[nroots++] = L->grad_var;
+    }
+    for (int i = 0; i < E->g->n; i++) {
+        Node *n = E->g->nodes[i];
+        if (!P(E, n)->live)
+            continue;
+        for (int j = 0; j < n->nin; j++) {
+            n->in[j]->nuses++;
+            P(E, n->in[j])->user = n;
+        }
+    }
+    for (int i = 0; i < nroots; i++) {
+        roots[i]->nuses++;
+        P(E, roots[i])->user = NULL;
+    }
+    for (int i = 0; R->grad && i < L->ncap; i++) {
+        Node *c = L->capgrad[i];
+        if (c && outer_plan[c->id].live) {
+            mark(E, L->grad_cap[i], LIVE_BWD);
+            L->grad_cap[i]->nuses++;
+            P(E, L->grad_cap[i])->user = NULL;
+        }
+    }
+    plan_storage(E, 1);
+    E->g = outer;
+    E->plan = outer_plan;
 }
 
 /* ---- expressions ---- */
@@ -256,6 +337,8 @@ static const char *base(Emitter *E, Node *n)
     while (P(E, n)->store == ST_ALIAS)
         n = n->in[0];
     Plan *pl = P(E, n);
+    if (pl->at)
+        return pl->at;
     if (pl->store == ST_TABLE)
         return agc_fmt("%s_k%d", E->name, pl->table);
     return agc_fmt("m->%s", pl->field);
@@ -425,7 +508,8 @@ static const char *bare(const char *v)
 
 /* dst[...] = n over n's shape: n's own op (copy = 0) or n's value as an
  * expression (copy = 1, for outputs and gradients). */
-static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
+static void assign_op(Emitter *E, Out *o, const char *dst, Node *n, int copy,
+                      const char *op)
 {
     long cnt = shape_count(&n->shape);
     int flat = 1;
@@ -439,15 +523,20 @@ static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
         L.flat = NULL;
     const char *v = bare(copy ? expr(E, n, &L) : op_expr(E, n, &L));
     if (flat && cnt == 1) {
-        put(o, "%s[0] = %s;\n", dst, v);
+        put(o, "%s[0] %s %s;\n", dst, op, v);
     } else if (flat) {
-        put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n", cnt, dst,
-            v);
+        put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] %s %s;\n", cnt, dst,
+            op, v);
     } else {
         open_loops(o, &n->shape, 1);
-        put(o, "%s[%s] = %s;\n", dst, index_of(n, &L), v);
+        put(o, "%s[%s] %s %s;\n", dst, index_of(n, &L), op, v);
         close_loops(o, &n->shape, 1);
     }
+}
+
+static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
+{
+    assign_op(E, o, dst, n, copy, "=");
 }
 
 /* sum, amax, amin, norm over the dims in attr[0]. */
@@ -622,6 +711,9 @@ static void emit_blocks(Emitter *E, Out *o, Node *n)
     }
 }
 
+static void emit_loop(Emitter *E, Out *o, Node *n);
+static void emit_loop_grad(Emitter *E, Out *o, Node *n);
+
 static void emit_node(Emitter *E, Out *o, Node *n)
 {
     const char *last = NULL;
@@ -637,8 +729,141 @@ static void emit_node(Emitter *E, Out *o, Node *n)
         emit_matmul(E, o, n);
     else if (n->op == OP_TRANSPOSE)
         emit_transpose(E, o, n);
+    else if (n->op == OP_LOOP)
+        emit_loop(E, o, n);
+    else if (n->op == OP_LOOP_GRAD)
+        emit_loop_grad(E, o, n);
     else
         emit_blocks(E, o, n);
+}
+
+/* Switches E to loop L's graph, whose captures read the outer nodes'
+ * arrays; returns the outer plan, for leave_loop. */
+static Plan *enter_loop(Emitter *E, LoopDef *L)
+{
+    const char **at = agc_alloc(sizeof(char *) * (size_t)(L->ncap + 1));
+    for (int i = 0; i < L->ncap; i++)
+        at[i] = base(E, L->cap[i]);
+    Plan *outer = E->plan;
+    E->g = L->g;
+    E->plan = E->regions[L->index].plan;
+    for (int i = 0; i < L->ncap; i++)
+        P(E, L->cap_arg[i])->at = at[i];
+    return outer;
+}
+
+static void leave_loop(Emitter *E, Plan *outer)
+{
+    E->g = E->p->g;
+    E->plan = outer;
+}
+
+/* The stored nodes of a loop's graph that are live in `want` and not in
+ * `skip`, in order; returns how many. */
+static int emit_loop_nodes(Emitter *E, Out *o, int want, int skip)
+{
+    int k = 0;
+    for (int i = 0; i < E->g->n; i++) {
+        Node *n = E->g->nodes[i];
+        Plan *pl = P(E, n);
+        if ((pl->live & want) && !(pl->live & skip) &&
+            pl->store == ST_FIELD && n->op != OP_ARG) {
+            emit_node(E, o, n);
+            k++;
+        }
+    }
+    return k;
+}
+
+/* dst = n (op "=") or dst += n, for a root of a loop's graph; its comment
+ * unless the blocks just before said the same. */
+static void emit_root(Emitter *E, Out *o, const char *dst, Node *n,
+                      const char *op, int commented)
+{
+    const char *last = NULL;
+    if (P(E, n)->store == ST_INLINE && !commented)
+        comments(E, o, n, &last);
+    else if (!strcmp(op, "=") && !strcmp(base(E, n), dst))
+        return;                     /* already there */
+    assign_op(E, o, dst, n, 1, op);
+}
+
+/* The loop's test, a one-element node. */
+static const char *loop_test(Emitter *E, Node *c)
+{
+    static const char *const cmp[] = {"<", "<=", ">", ">=", "==", "!="};
+    Loop L = {c->shape, "0"};
+    if (P(E, c)->store == ST_INLINE && c->op >= OP_LT && c->op <= OP_NE)
+        return agc_fmt("%s %s %s", expr(E, c->in[0], &L), cmp[c->op - OP_LT],
+                       expr(E, c->in[1], &L));
+    return agc_fmt("%s != 0", expr(E, c, &L));
+}
+
+/* y = loop: the variable lives in y's own array.  The condition is tested
+ * before each iteration; still true after max_iter iterations, forward
+ * fails with NAME_ERR_MAX_ITER. */
+static void emit_loop(Emitter *E, Out *o, Node *n)
+{
+    LoopDef *L = n->loop;
+    Region *R = &E->regions[L->index];
+    const char *v = base(E, n);
+    const char *count = P(E, L->count)->live ? base(E, L->count) : NULL;
+    const char *last = NULL;
+    assign(E, o, v, n->in[0], 1);
+    Plan *outer = enter_loop(E, L);
+    P(E, L->var)->at = v;
+    put(o, "for (long iter = 0;; iter++) {\n");
+    o->indent++;
+    if (!emit_loop_nodes(E, o, LIVE_COND, 0) &&
+        P(E, L->cond)->store == ST_INLINE)
+        comments(E, o, L->cond, &last);
+    put(o, "if (!(%s)) {\n", loop_test(E, L->cond));
+    if (count)
+        put(o, "    %s[0] = iter;\n", count);
+    put(o, "    break;\n}\n");
+    put(o, "if (iter == %ld)\n    return %s_ERR_MAX_ITER;\n", L->max_iter,
+        E->name);
+    if (R->tape)
+        put(o, "/* %s: keep %s for backward */\nmemcpy(m->%s[iter], %s, "
+            "sizeof %s);\n", L->name, L->as, R->tape, v, v);
+    int k = emit_loop_nodes(E, o, LIVE_FWD, LIVE_COND);
+    emit_root(E, o, v, L->body, "=", k > 0);
+    o->indent--;
+    put(o, "}\n");
+    leave_loop(E, outer);
+}
+
+/* The gradient of a loop's init: the body's VJP from the last iteration
+ * down to the first, each from the iterate the tape kept; the captures'
+ * gradients are summed over the iterations. */
+static void emit_loop_grad(Emitter *E, Out *o, Node *n)
+{
+    LoopDef *L = n->in[0]->loop;
+    Region *R = &E->regions[L->index];
+    const char *gv = base(E, n);
+    const char **cg = agc_alloc(sizeof(char *) * (size_t)(L->ncap + 1));
+    for (int i = 0; i < L->ncap; i++)
+        if (L->capgrad[i] && P(E, L->capgrad[i])->live) {
+            cg[i] = base(E, L->capgrad[i]);
+            put(o, "memset(%s, 0, sizeof %s);\n", cg[i], cg[i]);
+        }
+    assign(E, o, gv, n->in[1], 1);
+    const char *count = base(E, n->in[2]);
+    Plan *outer = enter_loop(E, L);
+    P(E, L->grad_in)->at = gv;
+    if (R->tape)
+        P(E, L->var)->at = agc_fmt("m->%s[iter]", R->tape);
+    put(o, "for (long iter = (long)%s[0] - 1; iter >= 0; iter--) {\n",
+        count);
+    o->indent++;
+    int k = emit_loop_nodes(E, o, LIVE_BWD, 0);
+    for (int i = 0; i < L->ncap; i++)       /* these read gv: first */
+        if (cg[i])
+            emit_root(E, o, cg[i], L->grad_cap[i], "+=", k++ > 0);
+    emit_root(E, o, gv, L->grad_var, "=", k > 0);
+    o->indent--;
+    put(o, "}\n");
+    leave_loop(E, outer);
 }
 
 /* The body of NAME_forward (phase 0) or NAME_backward (phase 1). */
@@ -649,7 +874,8 @@ static void emit_phase(Emitter *E, Out *o, int phase)
         Node *n = E->g->nodes[i];
         Plan *pl = P(E, n);
         if (pl->live && n->phase == phase && pl->store == ST_FIELD &&
-            n->op != OP_INPUT) {
+            n->op != OP_INPUT && n->op != OP_LOOP_COUNT &&
+            n->op != OP_LOOP_CAPGRAD) {    /* their loops write them */
             emit_node(E, o, n);
             put(o, "\n");
         }
@@ -688,7 +914,8 @@ static void name_fields(Emitter *E)
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
         Plan *pl = P(E, t->node);
-        if (t->role != ROLE_OUTPUT && t->role != ROLE_GRAD)
+        if (t->role != ROLE_OUTPUT && t->role != ROLE_GRAD &&
+            t->role != ROLE_COUNT)
             continue;
         t->cname = new_field(E, t->name);
         /* computed straight into it, through reshapes used only here */
@@ -706,6 +933,20 @@ static void name_fields(Emitter *E)
         Plan *pl = P(E, n);
         if (pl->live && pl->store == ST_FIELD && !pl->field)
             pl->field = new_field(E, n->name ? n->name : agc_fmt("t%d", i));
+    }
+    for (int k = 0; k < E->p->nloops; k++) {
+        LoopDef *L = E->p->loops[k];
+        Region *R = &E->regions[k];
+        if (!R->live)
+            continue;
+        for (int i = 0; i < L->g->n; i++) {
+            Plan *pl = &R->plan[i];
+            if (pl->live && pl->store == ST_FIELD &&
+                L->g->nodes[i]->op != OP_ARG)
+                pl->field = new_field(E, agc_fmt("%s_t%d", L->name, i));
+        }
+        if (R->grad && (R->plan[L->var->id].live & LIVE_BWD))
+            R->tape = new_field(E, agc_fmt("%s_tape", L->name));
     }
 }
 
@@ -891,9 +1132,31 @@ static void emit_header(Emitter *E, Out *h)
         for (int j = 0; j < p->ntensors; j++)
             named |= p->tensors[j].cname == pl->field;
         if (pl->live && pl->store == ST_FIELD && !named)
-            put(h, "%s %s[%ld];%*s/* %s %s */\n", T, pl->field,
+            put(h, "%s %s[%ld];%*s/* %s %s */\n",
+                n->op == OP_LOOP_COUNT ? "int64_t" : T, pl->field,
                 shape_count(&n->shape), 1, "", shape_str(&n->shape),
-                n->note ? n->note : "temporary");
+                n->op == OP_LOOP_COUNT ? "loop count"
+                : n->note              ? n->note
+                                       : "temporary");
+    }
+    for (int k = 0; k < p->nloops; k++) {
+        LoopDef *L = p->loops[k];
+        Region *R = &E->regions[k];
+        for (int i = 0; R->live && i < L->g->n; i++) {
+            Node *n = L->g->nodes[i];
+            Plan *pl = &R->plan[i];
+            if (pl->live && pl->store == ST_FIELD && n->op != OP_ARG)
+                put(h, "%s %s[%ld];%*s/* %s %s */\n", T, pl->field,
+                    shape_count(&n->shape), 1, "", shape_str(&n->shape),
+                    n->note ? n->note : "temporary");
+        }
+        if (R->tape) {
+            Shape s = L->var->shape;
+            put(h, "%s %s[%ld][%ld];%*s/* [%ld%s%s loop %s: %s before each "
+                "iteration */\n", T, R->tape, L->max_iter,
+                shape_count(&s), 1, "", L->max_iter, s.rank ? ", " : "]",
+                shape_str(&s) + 1, L->name, L->as);
+        }
     }
     h->indent--;
     put(h, "} %s_t;\n\n", N);
@@ -930,6 +1193,59 @@ static const char *sanitise(const char *path)
     return s;
 }
 
+/* The bytes of the struct's arrays, and of those that hold temporaries
+ * (loops' included, and their tapes); a tape above the limit is an error
+ * at its loop. */
+static void measure(Emitter *E, long *bytes_out, long *temp_out,
+                    int *ntemps_out)
+{
+    Program *p = E->p;
+    long esize = E->f32 ? 4 : 8, bytes = 0, temp_bytes = 0;
+    int ntemps = 0;
+    for (int i = 0; i < E->g->n; i++) {
+        Plan *pl = &E->plan[i];
+        if (!pl->live || pl->store != ST_FIELD)
+            continue;
+        Node *n = E->g->nodes[i];
+        long b = shape_count(&n->shape) * (n->op == OP_LOOP_COUNT ? 8 : esize);
+        int named = 0;
+        for (int j = 0; j < p->ntensors; j++)
+            named |= p->tensors[j].cname == pl->field;
+        bytes += b;
+        if (!named) {
+            ntemps++;
+            temp_bytes += b;
+        }
+    }
+    for (int k = 0; k < p->nloops; k++) {
+        LoopDef *L = p->loops[k];
+        Region *R = &E->regions[k];
+        long b = 0;
+        for (int i = 0; R->live && i < L->g->n; i++)
+            if (R->plan[i].live && R->plan[i].store == ST_FIELD &&
+                L->g->nodes[i]->op != OP_ARG) {
+                ntemps++;
+                b += shape_count(&L->g->nodes[i]->shape) * esize;
+            }
+        if (R->tape) {
+            long row = shape_count(&L->var->shape) * esize;
+            if (L->max_iter > AGC_MAX_BYTES / row)
+                agc_error(L->pos, "the tape of loop '%s' would hold %ld x %ld "
+                          "bytes (max_iter x one iterate), more than the "
+                          "limit of %ld", L->name, L->max_iter, row,
+                          AGC_MAX_BYTES);
+            L->tape_bytes = L->max_iter * row;
+            ntemps++;
+            b += L->tape_bytes;
+        }
+        bytes += b;
+        temp_bytes += b;
+    }
+    *bytes_out = bytes;
+    *temp_out = temp_bytes;
+    *ntemps_out = ntemps;
+}
+
 Emitted emit_program(Program *p, const char *spec_path)
 {
     Emitter E;
@@ -940,13 +1256,15 @@ Emitted emit_program(Program *p, const char *spec_path)
     E.f32 = p->spec->dtype == DT_F32;
     E.T = E.f32 ? "float" : "double";
     E.path = sanitise(spec_path);
+    E.regions = agc_alloc(sizeof(Region) * (size_t)(p->nloops + 1));
     plan(&E);
+    for (int k = 0; k < p->nloops; k++)
+        plan_loop(&E, p->loops[k]);
     name_fields(&E);
 
-    long bytes = 0;
-    for (int i = 0; i < E.g->n; i++)
-        if (E.plan[i].live && E.plan[i].store == ST_FIELD)
-            bytes += shape_count(&E.g->nodes[i]->shape) * (E.f32 ? 4 : 8);
+    long bytes, temp_bytes;
+    int ntemps;
+    measure(&E, &bytes, &temp_bytes, &ntemps);
     if (bytes > AGC_MAX_BYTES)
         agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);
@@ -955,13 +1273,17 @@ Emitted emit_program(Program *p, const char *spec_path)
     fwd.indent = bwd.indent = 1;
     emit_phase(&E, &fwd, 0);
     emit_phase(&E, &bwd, 1);
-    for (int i = 0; i < E.g->n; i++) {
-        Node *n = E.g->nodes[i];
-        if (E.plan[i].live && E.plan[i].store == ST_TABLE) {
+    for (int k = -1; k < p->nloops; k++) {  /* the program, its loops */
+        Graph *g = k < 0 ? E.g : p->loops[k]->g;
+        Plan *plan = k < 0 ? E.plan : E.regions[k].plan;
+        for (int i = 0; plan && i < g->n; i++) {
+            Node *n = g->nodes[i];
+            if (!plan[i].live || plan[i].store != ST_TABLE)
+                continue;
             put(&tables, "/* %s  [%s:%d] */\n", n->note ? n->note : "constant",
                 E.path, n->pos.line);
             put(&tables, "static const %s %s_k%d[%ld] = {\n", E.T, E.name,
-                E.plan[i].table, shape_count(&n->shape));
+                plan[i].table, shape_count(&n->shape));
             put_numbers(&E, &tables, n->cdata, shape_count(&n->shape));
             put(&tables, "};\n\n");
         }
@@ -987,17 +1309,5 @@ Emitted emit_program(Program *p, const char *spec_path)
     put(&c, "/* generated by agc %s from %s; do not edit */\n", AGC_VERSION,
         E.path);
     put(&c, "#include \"%s.h\"\n%s", E.name, body.s);
-    long temp_bytes = 0;
-    int ntemps = 0;
-    for (int i = 0; i < E.g->n; i++) {
-        Plan *pl = &E.plan[i];
-        int named = 0;
-        for (int j = 0; j < p->ntensors; j++)
-            named |= p->tensors[j].cname == pl->field;
-        if (pl->live && pl->store == ST_FIELD && !named) {
-            ntemps++;
-            temp_bytes += shape_count(&E.g->nodes[i]->shape) * (E.f32 ? 4 : 8);
-        }
-    }
     return (Emitted){h.s, c.s, body.s, bytes, temp_bytes, ntemps};
 }

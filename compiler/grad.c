@@ -34,6 +34,8 @@ static Shape kept(const Node *n)
     return s;
 }
 
+static void loop_vjp(LoopDef *L);
+
 /* One rule per primitive: y = n, gy its gradient; the math above each. */
 static void rule(Grads *gr, Node *n, Node *gy)
 {
@@ -46,6 +48,10 @@ static void rule(Grads *gr, Node *n, Node *gy)
     switch (n->op) {
     case OP_INPUT:
     case OP_CONST:
+    case OP_ARG:
+    case OP_LOOP_COUNT:
+    case OP_LOOP_GRAD:
+    case OP_LOOP_CAPGRAD:
     case OP_DETACH:
     case OP_SIGN:
     case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
@@ -183,19 +189,42 @@ static void rule(Grads *gr, Node *n, Node *gy)
         accumulate(gr, a, g_narrow(g, gy, (int)n->attr[0], n->attr[1],
                                    a->shape.d[n->attr[0]]));
         break;
+    case OP_LOOP: {
+        /* y = body^count(init), v_k the iterates:
+         *   gv = gy; for k = count-1 .. 0: dcap += gv dbody/dcap (v_k),
+         *   gv = gv dbody/dv (v_k); dinit = gv.
+         * One OP_LOOP_GRAD runs that loop; it gives dinit, and each
+         * capture's sum through an OP_LOOP_CAPGRAD. */
+        LoopDef *L = n->loop;
+        loop_vjp(L);
+        Node *lg = g_loop_grad(g, n, gy);
+        lg->name = agc_fmt("%s_grad_%s", L->name, L->as);
+        L->grad = lg;
+        accumulate(gr, a, lg);
+        for (int i = 0; i < L->ncap; i++)
+            if (L->grad_cap[i]) {
+                Node *c = L->cap[i];
+                L->capgrad[i] = g_loop_capgrad(g, lg, i);
+                L->capgrad[i]->name = agc_fmt("%s_grad_%s", L->name,
+                                              c->name ? c->name
+                                                      : agc_fmt("c%d", i));
+                accumulate(gr, c, L->capgrad[i]);
+            }
+        break;
+    }
     }
 #undef B
 #undef U
 }
 
-void grad_build(Program *p)
+/* Walks g backwards from `of`, whose gradient is seed; returns the
+ * gradient of each node that was in g before the walk (NULL: none). */
+static Node **backprop(Graph *g, Node *of, Node *seed)
 {
-    Graph *g = p->g;
-    int nfwd = g->n;
-    Grads gr = {g, agc_alloc(sizeof(Node *) * (size_t)nfwd)};
+    Grads gr = {g, agc_alloc(sizeof(Node *) * (size_t)g->n)};
     g->phase = 1;
-    gr.of[p->bwd_of->id] = p->seed;
-    for (int i = p->bwd_of->id; i >= 0; i--) {
+    gr.of[of->id] = seed;
+    for (int i = of->id; i >= 0; i--) {
         Node *n = g->nodes[i];
         if (!gr.of[i] || !n->needs_grad)
             continue;
@@ -203,11 +232,38 @@ void grad_build(Program *p)
         g->note = n->note ? agc_fmt("grad of %s", n->note) : NULL;
         rule(&gr, n, gr.of[i]);
     }
+    return gr.of;
+}
+
+/* The VJP of a loop's body, in the loop's own graph: from grad_in, the
+ * gradient of the body's value, to the loop variable and the captures. */
+static void loop_vjp(LoopDef *L)
+{
+    Graph *g = L->g;
+    g->phase = 1;
+    g->pos = L->body->pos;
+    L->grad_in = g_arg(g, L->body->shape, ARG_GRAD, 0);
+    Node **of = backprop(g, L->body, L->grad_in);
+    g->pos = L->pos;
+    g->note = agc_fmt("grad of %s: %s", L->name, L->as);
+    L->grad_var = of[L->var->id] ? of[L->var->id]
+                                 : g_const(g, L->var->shape, 0);
+    L->grad_cap = agc_alloc(sizeof(Node *) * (size_t)(L->ncap + 1));
+    L->capgrad = agc_alloc(sizeof(Node *) * (size_t)(L->ncap + 1));
+    for (int i = 0; i < L->ncap; i++)
+        if (L->cap_arg[i]->needs_grad)
+            L->grad_cap[i] = of[L->cap_arg[i]->id];
+}
+
+void grad_build(Program *p)
+{
+    Graph *g = p->g;
+    Node **of = backprop(g, p->bwd_of, p->seed);
     for (int i = 0; i < p->ndecls; i++) {
         Node *leaf = p->leaves[i];
         if (!leaf || !p->decls[i].requires_grad)
             continue;
-        Node *dx = gr.of[leaf->id];
+        Node *dx = of[leaf->id];
         g->pos = p->decls[i].pos;
         g->note = agc_fmt("%s.grad", p->decls[i].name);
         if (!dx)                    /* not on the path: zeros */

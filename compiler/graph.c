@@ -19,7 +19,9 @@ static const char *const op_names[OP_LAST] = {
     [OP_AMAX] = "amax", [OP_AMIN] = "amin", [OP_NORM] = "norm",
     [OP_MATMUL] = "matmul", [OP_TRANSPOSE] = "transpose",
     [OP_RESHAPE] = "reshape", [OP_DETACH] = "detach", [OP_CAT] = "cat",
-    [OP_NARROW] = "narrow", [OP_PAD] = "pad",
+    [OP_NARROW] = "narrow", [OP_PAD] = "pad", [OP_ARG] = "arg",
+    [OP_LOOP] = "loop", [OP_LOOP_COUNT] = "loop_count",
+    [OP_LOOP_GRAD] = "loop_grad", [OP_LOOP_CAPGRAD] = "loop_capgrad",
 };
 
 const char *op_name(Op op)
@@ -117,6 +119,7 @@ static unsigned long node_hash(const Node *n)
                                                          : sizeof n->cval);
     MIX(bits);
     MIX((unsigned long)(size_t)n->cdata);
+    MIX((unsigned long)(size_t)n->loop);
 #undef MIX
     return h;
 }
@@ -124,7 +127,8 @@ static unsigned long node_hash(const Node *n)
 static int node_equal(const Node *a, const Node *b)
 {
     if (a->op != b->op || a->nin != b->nin || !shape_eq(&a->shape, &b->shape) ||
-        a->cdata != b->cdata || memcmp(&a->cval, &b->cval, sizeof a->cval) ||
+        a->cdata != b->cdata || a->loop != b->loop ||
+        memcmp(&a->cval, &b->cval, sizeof a->cval) ||
         memcmp(a->attr, b->attr, sizeof a->attr))
         return 0;
     for (int i = 0; i < a->nin; i++)
@@ -417,5 +421,49 @@ Node *g_pad(Graph *g, Node *a, int dim, long start, long full)
     Node n = proto(OP_PAD, s, 1, in);
     n.attr[0] = dim;
     n.attr[1] = start;
+    return add(g, n);
+}
+
+/* ---- loops ---- */
+
+Node *g_arg(Graph *g, Shape s, int which, int needs_grad)
+{
+    Node n = proto(OP_ARG, s, 0, NULL);
+    n.attr[0] = which;
+    n.needs_grad = needs_grad;
+    return add(g, n);
+}
+
+/* Needs grad when its variable does: init or the body needs grad. */
+Node *g_loop(Graph *g, Node *init, LoopDef *L)
+{
+    Node **in = agc_alloc(sizeof(Node *) * (size_t)(L->ncap + 1));
+    in[0] = init;
+    for (int i = 0; i < L->ncap; i++)
+        in[i + 1] = L->cap[i];
+    Node n = proto(OP_LOOP, init->shape, L->ncap + 1, in);
+    n.loop = L;
+    n.needs_grad = L->var->needs_grad;
+    return add(g, n);
+}
+
+Node *g_loop_count(Graph *g, Node *loop)
+{
+    Node *in[1] = {loop};
+    return add(g, proto(OP_LOOP_COUNT, shape_of(0, NULL), 1, in));
+}
+
+Node *g_loop_grad(Graph *g, Node *loop, Node *gy)
+{
+    Node *in[3] = {loop, gy, loop->loop->count};
+    return add(g, proto(OP_LOOP_GRAD, loop->shape, 3, in));
+}
+
+Node *g_loop_capgrad(Graph *g, Node *loop_grad, int i)
+{
+    Node *in[1] = {loop_grad};
+    Node n = proto(OP_LOOP_CAPGRAD, loop_grad->in[0]->loop->cap[i]->shape, 1,
+                   in);
+    n.attr[0] = i;
     return add(g, n);
 }

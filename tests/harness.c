@@ -3,6 +3,7 @@
 
 #include "npy.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,7 +84,9 @@ double *case_expected(const Case *k, const char *name, long *count)
         return NULL;
     double *v = malloc(sizeof(double) * (size_t)(a.count ? a.count : 1));
     for (long i = 0; i < a.count; i++)
-        v[i] = a.itemsize == 4 ? ((float *)a.data)[i] : ((double *)a.data)[i];
+        v[i] = a.kind == 'i' ? (double)((int64_t *)a.data)[i]  /* <i8 */
+               : a.itemsize == 4 ? ((float *)a.data)[i]
+                                 : ((double *)a.data)[i];
     *count = a.count;
     npy_free(&a);
     return v;
@@ -97,8 +100,9 @@ double *case_tensor(const Case *k, const char *name, long *count)
         return NULL;
     double *v = malloc(sizeof(double) * (size_t)t->count);
     for (long i = 0; i < t->count; i++)
-        v[i] = k->c.spec->dtype == DT_F32 ? ((float *)data)[i]
-                                          : ((double *)data)[i];
+        v[i] = t->is_int ? (double)((int64_t *)data)[i]
+               : k->c.spec->dtype == DT_F32 ? ((float *)data)[i]
+                                            : ((double *)data)[i];
     *count = t->count;
     return v;
 }

@@ -17,10 +17,11 @@ typedef struct Case {
 const char *case_open(Case *k, const char *dir, int f64, int flags);
 void case_close(Case *k);
 
-/* Reads DIR/NAME.expected.npy (any float dtype) as doubles; count set. */
+/* Reads DIR/NAME.expected.npy (float32, float64 or int64) as doubles;
+ * count set. */
 double *case_expected(const Case *k, const char *name, long *count);
 
-/* The elements of a tensor as doubles (malloc'd). */
+/* The elements of a tensor, real or int64, as doubles (malloc'd). */
 double *case_tensor(const Case *k, const char *name, long *count);
 
 /* Lines of a text file (malloc'd, NULL-ended). */

@@ -16,6 +16,7 @@ For every case below it (re)writes tests/golden/ops/CASE/:
                            to pass with --grad Y=Y.seed.npy
     NAME.grad.expected.npy each input with requires_grad, from torch autograd
                            (loss.backward() or y.backward(seed))
+    I.expected.npy         each loop `count: I`, int64
 
 and tests/golden/ops/cases.txt with the case names, one per line.
 
@@ -23,7 +24,8 @@ A case is a function decorated with @case(SPEC, **inputs): SPEC is the agc
 spec text, the function is the PyTorch reference.  It takes the inputs as
 keyword arguments (torch leaf tensors, requires_grad as in the spec) and
 returns a dict with one tensor per graph node, mirroring the spec line by
-line.  Keyword arguments of @case say how to draw each input (default:
+line; a loop node with `count: I` is followed by I, the Python int its
+while_loop returned.  Keyword arguments of @case say how to draw each input (default:
 uniform in [-1.5, 1.5]).  Random values come from a numpy generator seeded
 with the CRC-32 of the case name, so output is byte-identical from run to
 run, and adding or reordering cases does not change the other cases.
@@ -1490,8 +1492,224 @@ def seed_vjp(x):
     return {"y": x * 2}
 
 
+# --- loops (section 7) --------------------------------------------------------
+
+def while_loop(v, cond, body, max_iter):
+    """A loop node in Python: cond is tested before each iteration, and
+    still true after max_iter iterations is an error.  Returns the last
+    value and the count of iterations; autograd goes through exactly the
+    iterations that ran."""
+    count = 0
+    while bool(cond(v)):
+        assert count < max_iter, "the loop exceeds its max_iter"
+        v = body(v)
+        count += 1
+    return v, count
+
+
+@case("""
+inputs:
+  x: {shape: [3], requires_grad: true}
+graph:
+  y0: x * 2
+  y:
+    loop:
+      init: y0
+      as: v
+      while: norm(v) < 1000
+      body: v * 2
+      max_iter: 64
+      count: i
+backward: {of: y}
+outputs: [y]
+""", x=value([0.6, 0.9, 1.2]))
+def loop_seed(x):
+    # i = 9, x.grad = seed * 2^(i+1) = [102.4, 1024, 0.1024] (seed in SEEDS)
+    y0 = x * 2
+    y, i = while_loop(y0, lambda v: torch.norm(v) < 1000, lambda v: v * 2, 64)
+    return {"y0": y0, "y": y, "i": i}
+
+
+@case("""
+inputs:
+  x: {shape: [3], requires_grad: true}
+  w: {shape: [3], requires_grad: true}
+graph:
+  y:
+    loop:
+      init: x
+      as: v
+      while: sum(v * v) < 20
+      body: v * w
+      max_iter: 100
+      count: n
+backward: {of: y}
+outputs: [y]
+""", x=U(0.5, 1.0), w=U(1.1, 1.5))
+def loop_capture_mul(x, w):
+    # w is captured: its gradient sums over the iterations, each of which
+    # reads the iterate it multiplied (kept in the tape)
+    y, n = while_loop(x, lambda v: torch.sum(v * v) < 20, lambda v: v * w,
+                      100)
+    return {"y": y, "n": n}
+
+
+@case("""
+inputs:
+  x: {shape: [3]}
+  w: {shape: [3], requires_grad: true}
+graph:
+  y:
+    loop:
+      init: x * 1
+      as: v
+      while: max(v) < 3
+      body: v + sin(w)
+      max_iter: 100
+      count: n
+backward: {of: y}
+outputs: [y]
+""", x=U(-1, 0), w=U(0.3, 1.5))
+def loop_capture_sin(x, w):
+    # only the captured w requires grad: w.grad = n cos(w) seed
+    y, n = while_loop(x * 1, lambda v: torch.amax(v) < 3,
+                      lambda v: v + torch.sin(w), 100)
+    return {"y": y, "n": n}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+  w: {shape: [3], requires_grad: true}
+graph:
+  h:
+    loop:
+      init: x
+      while: mean(h) < 2
+      body: h + 0.5 * tanh(h * w) + 0.2
+      max_iter: 50
+      count: k
+  loss: sum(h * h)
+backward: loss
+outputs: [h, loss]
+""", x=U(0.1, 0.5), w=U(0.5, 1.5))
+def loop_tanh(x, w):
+    # a nonlinear body, its variable named after the node (no as:), a
+    # broadcast capture, a scalar loss after the loop
+    h, k = while_loop(x, lambda h: torch.mean(h) < 2,
+                      lambda h: h + 0.5 * torch.tanh(h * w) + 0.2, 50)
+    return {"h": h, "k": k, "loss": torch.sum(h * h)}
+
+
+@case("""
+inputs:
+  x: {shape: [3], requires_grad: true}
+  w: {shape: [3], requires_grad: true}
+graph:
+  y:
+    loop: {init: x * 3, as: v, while: norm(v) < 1, body: v * w, max_iter: 10,
+           count: n}
+backward: {of: y}
+outputs: [y]
+""", x=U(1.0, 1.5))
+def loop_zero_iter(x, w):
+    # the condition is false at once: y = 3x, x.grad = 3 seed, and w gets
+    # zeros (PyTorch leaves w.grad None)
+    y, n = while_loop(x * 3, lambda v: torch.norm(v) < 1, lambda v: v * w, 10)
+    return {"y": y, "n": n}
+
+
+@case("""
+inputs:
+  x: {shape: [2], requires_grad: true}
+graph:
+  y:
+    loop: {init: x, as: v, while: sum(v) < 10, body: v * 2, max_iter: 3,
+           count: n}
+backward: {of: y}
+outputs: [y]
+""", x=value([0.7, 0.8]))
+def loop_exact_max_iter(x):
+    # sum 1.5, 3, 6, 12: the condition turns false after exactly max_iter
+    # iterations, which is not an error
+    y, n = while_loop(x, lambda v: torch.sum(v) < 10, lambda v: v * 2, 3)
+    return {"y": y, "n": n}
+
+
+def near_identity(rng, shape):
+    return 1.3 * np.eye(shape[0]) + rng.uniform(-0.1, 0.1, size=shape)
+
+
+@case("""
+inputs:
+  x: {shape: [3], requires_grad: true}
+  W: {shape: [3, 3], requires_grad: true}
+graph:
+  y:
+    loop: {init: x, as: v, while: norm(v) < 10, body: W @ v, max_iter: 100,
+           count: n}
+backward: {of: y}
+outputs: [y]
+""", x=U(0.5, 1.0), W=near_identity)
+def loop_matmul(x, W):
+    # a body that is not elementwise: W.grad sums outer products
+    y, n = while_loop(x, lambda v: torch.norm(v) < 10, lambda v: W @ v, 100)
+    return {"y": y, "n": n}
+
+
+@case("""
+inputs:
+  x: {shape: [3], requires_grad: true}
+graph:
+  y:
+    loop:
+      init: x
+      as: v
+      while: sum(abs(v), dim=0, keepdim=true) < 20
+      body: cat((narrow(v, 0, 1, 2), narrow(v, 0, 0, 1) * 2), dim=0)
+      max_iter: 40
+      count: n
+backward: {of: y}
+outputs: [y]
+""", x=U(0.5, 1.0))
+def loop_rotate(x):
+    # the body moves elements around (it cannot be computed in place), and
+    # the condition is a one-element tensor of shape [1]
+    def body(v):
+        return torch.cat((torch.narrow(v, 0, 1, 2),
+                          torch.narrow(v, 0, 0, 1) * 2), dim=0)
+    y, n = while_loop(x, lambda v: torch.sum(torch.abs(v), dim=0,
+                                             keepdim=True) < 20, body, 40)
+    return {"y": y, "n": n}
+
+
+@case("""
+inputs:
+  x: {shape: [2], requires_grad: true}
+  t: {shape: []}
+graph:
+  a:
+    loop: {init: x, while: sum(a) < t, body: a * 1.5 + 0.1, max_iter: 30,
+           count: na}
+  b:
+    loop: {init: a, as: u, while: sum(u) < t * 3, body: u + a * 0.25,
+           max_iter: 30}
+  s: sum(b * b)
+backward: s
+outputs: [a, b, s]
+""", x=U(0.5, 1.0), t=value(4.0))
+def loop_chain(x, t):
+    # two loops: the second starts from the first and captures it; both
+    # conditions read an input
+    a, na = while_loop(x, lambda a: torch.sum(a) < t,
+                       lambda a: a * 1.5 + 0.1, 30)
+    b, _ = while_loop(a, lambda u: torch.sum(u) < t * 3,
+                      lambda u: u + a * 0.25, 30)
+    return {"a": a, "na": na, "b": b, "s": torch.sum(b * b)}
+
+
 # Seeds chosen by hand; every other {of: y} case gets a random normal seed.
-SEEDS = {"seed_vjp": [0.1, 1.0, 0.0001]}
+SEEDS = {"seed_vjp": [0.1, 1.0, 0.0001], "loop_seed": [0.1, 1.0, 0.0001]}
 
 
 # --- driver -----------------------------------------------------------------
@@ -1513,7 +1731,14 @@ def make_case(name, text, ref, draws):
     spec = yaml.safe_load(text)
     assert set(spec) <= {"inputs", "graph", "outputs", "backward"}, name
     inputs, graph = spec["inputs"], spec["graph"]
-    assert all(isinstance(e, str) for e in graph.values()), name
+    assert all(isinstance(e, str) or set(e) == {"loop"}
+               for e in graph.values()), name
+    names, counts = [], []          # what the reference returns, in order
+    for node, e in graph.items():
+        names.append(node)
+        if isinstance(e, dict) and "count" in e["loop"]:
+            names.append(e["loop"]["count"])
+            counts.append(e["loop"]["count"])
     outputs = spec["outputs"]
     assert set(draws) <= set(inputs), (name, "unknown input in @case")
 
@@ -1528,7 +1753,7 @@ def make_case(name, text, ref, draws):
             bool(decl.get("requires_grad", False)))
 
     nodes = ref(**leaves)
-    assert list(nodes) == list(graph), (name, "reference must mirror graph:")
+    assert list(nodes) == names, (name, "reference must mirror graph:")
 
     files = {}
     back = spec["backward"]
@@ -1550,10 +1775,16 @@ def make_case(name, text, ref, draws):
         files[iname + ".npy"] = arrays[iname]
     for out in outputs:
         files[out + ".expected.npy"] = to_numpy(nodes[out])
+    for c in counts:
+        assert isinstance(nodes[c], int), (name, c)
+        files[c + ".expected.npy"] = np.array(nodes[c], dtype=np.int64)
     for iname, t in leaves.items():
         if t.requires_grad:
-            assert t.grad is not None, (name, iname, "gets no gradient")
-            files[iname + ".grad.expected.npy"] = to_numpy(t.grad)
+            grad = t.grad
+            if grad is None and counts:
+                grad = torch.zeros_like(t)  # a loop that never ran
+            assert grad is not None, (name, iname, "gets no gradient")
+            files[iname + ".grad.expected.npy"] = to_numpy(grad)
 
     d = os.path.join(OUT_DIR, name)
     if os.path.isdir(d):
