@@ -239,9 +239,14 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
         agc_error(p->spec->bwd_pos, "backward of '%s' needs a seed: give "
                   "--grad %s=FILE.npy", p->spec->bwd_of, p->spec->bwd_of);
     }
-    if (j->forward(j->m) != 0)
+    if (j->forward(j->m) != 0) {    /* NAME_ERR_MAX_ITER */
+        if (p->nloops == 1)
+            agc_error(p->loops[0]->pos, "forward failed: loop '%s' exceeded "
+                      "its max_iter: the condition still held after %ld "
+                      "iterations", p->loops[0]->name, p->loops[0]->max_iter);
         agc_error(p->spec->pos, "forward failed: a loop exceeded its "
                   "max_iter");
+    }
     if (p->bwd_of && j->backward(j->m) != 0)
         agc_error(p->spec->pos, "backward failed");
 
@@ -386,7 +391,21 @@ static int cmd_info(const char *spec)
     for (int i = 0; i < p->g->n; i++)
         flops[p->g->nodes[i]->phase] += node_flops(p->g->nodes[i]);
     printf("parameters (inputs requiring grad): %ld\n", params);
-    printf("FLOPs: forward %ld, backward %ld\n", flops[0], flops[1]);
+    printf("FLOPs: forward %ld, backward %ld", flops[0], flops[1]);
+    printf(p->nloops ? " (loops: once per iteration)\n" : "\n");
+    for (int k = 0; k < p->nloops; k++) {
+        LoopDef *L = p->loops[k];
+        long f[2] = {0, 0};
+        for (int i = 0; i < L->g->n; i++)
+            f[L->g->nodes[i]->phase] += node_flops(L->g->nodes[i]);
+        printf("loop %s: max_iter %ld; per iteration %ld FLOPs forward, %ld "
+               "backward; tape %ld bytes%s\n", L->name, L->max_iter, f[0],
+               f[1], L->tape_bytes,
+               L->tape_bytes ? agc_fmt(" (%ld iterates of %s)", L->max_iter,
+                                       shape_str(&L->var->shape))
+               : L->grad ? " (backward does not read the iterates)"
+                         : " (no backward through it)");
+    }
     printf("memory: %ld bytes in struct %s_t, of which %ld in %d "
            "temporaries\n", c.em.bytes, p->spec->name, c.em.temp_bytes,
            c.em.ntemps);

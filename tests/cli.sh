@@ -79,6 +79,25 @@ head -c 130 $d/x.npy > "$tmp/short.npy"
 expect 1 $agc run $d/spec.yaml --set x="$tmp/short.npy" --grad y=$d/y.seed.npy
 contains "truncated"
 
+# loops: the seed's doubling loop prints its count and writes it as <i8
+expect 0 $agc run specs/loop.yaml
+contains "i = tensor(9)"
+contains "x.grad = tensor([1.0240e+02, 1.0240e+03, 1.0240e-01])"
+mkdir "$tmp/loop"
+expect 0 $agc run specs/loop.yaml --out "$tmp/loop"
+grep -q "'descr': '<i8'" "$tmp/loop/i.npy" && ok || bad "i.npy is not <i8"
+expect 0 $agc check specs/loop.yaml; contains "1 passed, 0 failed"
+expect 0 $agc info specs/loop.yaml; contains "loop y: max_iter 64"
+# 9 iterations: fine with max_iter 9, a run-time error with 8 (exit 1,
+# no file written)
+sed 's/max_iter: 64/max_iter: 9/' specs/loop.yaml > "$tmp/loop9.yaml"
+expect 0 $agc run "$tmp/loop9.yaml"; contains "i = tensor(9)"
+sed 's/max_iter: 64/max_iter: 8/' specs/loop.yaml > "$tmp/loop8.yaml"
+mkdir "$tmp/loop8"
+expect 1 $agc run "$tmp/loop8.yaml" --out "$tmp/loop8"
+contains "loop8.yaml:13:3: error: forward failed: loop 'y' exceeded its max_iter: the condition still held after 8 iterations"
+[ -z "$(ls -A "$tmp/loop8")" ] && ok || bad "failed loop run left files"
+
 # check, info, graph
 expect 0 $agc check specs/autograd.yaml; contains "x.grad"; contains "1 passed, 0 failed"
 expect 0 $agc info specs/autograd.yaml; contains "x.grad"
