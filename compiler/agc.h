@@ -14,6 +14,7 @@
 #define AGC_H
 
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,6 +54,7 @@ void *agc_grow(void *p, size_t old_size, size_t new_size);
 char *agc_strdup(const char *s);
 char *agc_strndup(const char *s, size_t n);
 char *agc_fmt(const char *fmt, ...) AGC_PRINTF(1, 2);
+char *agc_vfmt(const char *fmt, va_list ap);
 void agc_arena_free(void);          /* frees everything agc_alloc returned */
 Pos pos_at(Pos p, int offset);      /* p moved right by offset columns */
 

@@ -50,11 +50,7 @@ static void put(Out *o, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int len = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *t = agc_alloc((size_t)len + 1);
-    va_start(ap, fmt);
-    vsnprintf(t, (size_t)len + 1, fmt, ap);
+    char *t = agc_vfmt(fmt, ap);
     va_end(ap);
     for (char *p = t; *p;) {
         if (o->n == 0 || o->s[o->n - 1] == '\n')

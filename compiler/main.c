@@ -163,6 +163,18 @@ static void bind_npy(Program *p, Jit *j, const Tensor *t, const char *file)
         agc_error(t->pos, "%s (for '%s')", err, t->name);
 }
 
+/* --set NAME=FILE for each binding. */
+static void bind_sets(Program *p, Jit *j, const Binding *sets, int nsets)
+{
+    for (int i = 0; i < nsets; i++) {
+        const Tensor *t = find_tensor(p, sets[i].name, ROLE_INPUT);
+        if (!t)
+            agc_error(p->spec->pos, "--set %s: the spec has no input '%s'",
+                      sets[i].name, sets[i].name);
+        bind_npy(p, j, t, sets[i].file);
+    }
+}
+
 static double element(Program *p, const void *data, long i)
 {
     return dtype_size(p) == 4 ? ((const float *)data)[i]
@@ -197,7 +209,7 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
                    const Binding *grad, const char *outdir)
 {
     Compiled c;
-    Jit *j = NULL;
+    Jit *volatile j = NULL;         /* read after longjmp */
     if (agc_compile(spec, -1, 0, &c))
         return fail();
     Program *p = c.prog;
@@ -208,13 +220,7 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
         return fail();
     }
     j = jit_new(p, &c.em);
-    for (int i = 0; i < nsets; i++) {
-        const Tensor *t = find_tensor(p, sets[i].name, ROLE_INPUT);
-        if (!t)
-            agc_error(p->spec->pos, "--set %s: the spec has no input '%s'",
-                      sets[i].name, sets[i].name);
-        bind_npy(p, j, t, sets[i].file);
-    }
+    bind_sets(p, j, sets, nsets);
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
         int set = 0;
@@ -305,7 +311,7 @@ static int parse_binding(const char *arg, Binding *b)
 static int cmd_check(const char *spec, Binding *sets, int nsets)
 {
     Compiled c;
-    Jit *j = NULL;
+    Jit *volatile j = NULL;         /* read after longjmp */
     if (agc_compile(spec, DT_F64, AGC_FOR_CHECK, &c))
         return fail();
     Program *p = c.prog;
@@ -319,15 +325,7 @@ static int cmd_check(const char *spec, Binding *sets, int nsets)
         agc_error(p->spec->pos, "nothing to check: the spec has no "
                   "backward");
     j = jit_new(p, &c.em);
-    for (int i = 0; i < nsets; i++) {
-        const Tensor *t = find_tensor(p, sets[i].name, ROLE_INPUT);
-        if (!t)
-            t = find_tensor(p, sets[i].name, ROLE_SEED);
-        if (!t)
-            agc_error(p->spec->pos, "--set %s: the spec has no input '%s'",
-                      sets[i].name, sets[i].name);
-        bind_npy(p, j, t, sets[i].file);
-    }
+    bind_sets(p, j, sets, nsets);
     CheckRow *rows;
     int nrows;
     int failed = check_gradients(p, j, &rows, &nrows);
