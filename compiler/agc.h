@@ -256,6 +256,10 @@ typedef enum {
                                     /* in[2] its count: init's gradient */
     OP_LOOP_CAPGRAD,                /* in[0] an OP_LOOP_GRAD: capture */
                                     /* attr[0]'s gradient */
+    OP_CUSTOM,                      /* a custom function's call: in[0] is
+                                     * its forward result (the value, no
+                                     * copy), in[1..] the actual arguments;
+                                     * attr[0]: the function's index */
     OP_LAST
 } Op;
 
@@ -281,6 +285,7 @@ typedef struct Node {
     const char *note;               /* for comments: "y = x - 2" */
     const char *name;               /* a user's name for it, if any */
     struct LoopDef *loop;           /* OP_LOOP: its condition and body */
+    struct CustomFn *custom;        /* OP_CUSTOM: the function called */
     int nuses;                      /* filled by pass_plan */
     int live;
 } Node;
@@ -321,6 +326,10 @@ Node *g_pad(Graph *g, Node *a, int dim, long start, long full);
 Node *g_expand(Graph *g, Node *a, Shape s);    /* broadcast to s */
 Node *g_sum_to(Graph *g, Node *a, Shape s);    /* adjoint of g_expand */
 Node *g_scalar(Graph *g, double v);            /* a 0-d constant */
+/* A call of custom function fn (Program.funcs[index]): the value of out,
+ * the gradient of the user's backward; never merged with another call. */
+Node *g_custom(Graph *g, struct CustomFn *fn, int index, Node *out,
+               Node **args, int nargs);
 
 /* Loops: the outer graph's nodes.  g_loop takes L's init and captures;
  * the others are projections of a loop or of its backward. */
@@ -388,6 +397,17 @@ typedef struct Tensor {
     long offset;                    /* elements; set by emit.c */
 } Tensor;
 
+/* A custom function, parsed once: its expressions are lowered at every
+ * call (forward) and, when the call needs grad, in grad.c (backward). */
+typedef struct CustomFn {
+    struct Program *prog;           /* the program it belongs to */
+    FuncDef *def;
+    const char **params;            /* def->args, NULL-ended (for bind) */
+    Expr *forward;
+    Expr **backward;                /* per argument; NULL: no backward */
+    Src *bwd_src;                   /* per argument: for error positions */
+} CustomFn;
+
 typedef struct Program {
     Spec *spec;
     Graph *g;
@@ -405,6 +425,8 @@ typedef struct Program {
     int seed_runtime;               /* the seed is a ROLE_SEED tensor */
     int nloops, lcap;
     LoopDef **loops;
+    int nfuncs;                     /* spec->funcs, parsed */
+    CustomFn *funcs;
 } Program;
 
 /* Lowers the spec's model and graph, then appends the backward graph. */
@@ -420,6 +442,12 @@ void model_declare(Program *p);     /* adds NAME.weight, NAME.bias leaves */
 void model_build(Build *b, Program *p);  /* lowers the layers */
 Tensor *program_add_tensor(Program *p, const char *name, Role role, Node *n,
                            Pos pos);
+/* Lowers e into g with only the n names given in scope (a custom
+ * function's forward or backward expression); `where` names that scope
+ * in errors. */
+Node *build_lower_scoped(Program *p, Graph *g, const Expr *e, int n,
+                         const char *const *names, Node *const *nodes,
+                         const char *where, int depth);
 
 /* ---- grad.c: reverse mode as a graph transformation ---- */
 

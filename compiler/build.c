@@ -5,7 +5,8 @@
  * it), and the derived functions of section 2 are written in terms of the
  * primitives of graph.c: mean is a sum times 1/n, softmax an exp over a
  * sum, clamp two wheres, and so on.  grad.c then needs one rule per
- * primitive only. */
+ * primitive only.  A custom function's call expands inline (custom_call);
+ * grad.c lowers its backward expressions through build_lower_scoped. */
 #include "agc.h"
 
 #include <math.h>
@@ -24,6 +25,7 @@ struct Build {
     Sym *syms;
     const char *last;               /* the last node defined */
     LoopDef *loop;                  /* the loop being lowered, or NULL */
+    const char *where;              /* a function's scope, for errors */
 };
 
 static Sym *lookup(Build *b, const char *name)
@@ -59,6 +61,8 @@ static void define(Build *b, const char *name, Node *n, Pos pos)
     *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){name, n, pos};
     if (!n->name)
         n->name = name;
+    if (n->op == OP_CUSTOM && !n->in[0]->name)
+        n->in[0]->name = name;      /* the call's value lives there */
 }
 
 Tensor *program_add_tensor(Program *p, const char *name, Role role, Node *n,
@@ -133,17 +137,19 @@ static int want_dim(const Expr *e, const Node *x, const char *what)
 #define MAXP 8
 
 /* Binds a call's positional and keyword arguments to params (NULL-ended);
- * the first nreq are required.  Unbound optional parameters stay NULL. */
+ * the first nreq are required.  Unbound optional parameters stay NULL;
+ * out has room for every parameter. */
 static void bind(const Expr *e, const char *const *params, int nreq,
                  Expr **out)
 {
     int np = 0;
     while (params[np])
         np++;
-    memset(out, 0, sizeof(Expr *) * MAXP);
+    memset(out, 0, sizeof(Expr *) * (size_t)np);
     if (e->nargs > np)
-        agc_error(e->pos, "%s() takes at most %d argument%s, %d given",
-                  e->name, np, np == 1 ? "" : "s", e->nargs);
+        agc_error(e->pos, "%s() takes %s%d argument%s, %d given", e->name,
+                  nreq < np ? "at most " : "", np, np == 1 ? "" : "s",
+                  e->nargs);
     for (int i = 0; i < e->nargs; i++)
         out[i] = e->args[i];
     for (int k = 0; k < e->nkw; k++) {
@@ -240,6 +246,8 @@ static const struct {
     {"sigmoid", OP_SIGMOID}, {"relu", OP_RELU},
 };
 
+static Node *custom_call(Build *b, const Expr *e, int fi, int depth);
+
 static Node *call(Build *b, const Expr *e, int depth)
 {
     Graph *g = b->g;
@@ -247,6 +255,9 @@ static Node *call(Build *b, const Expr *e, int depth)
     Expr *a[MAXP];
     Node *x, *y;
 
+    for (int i = 0; i < b->p->nfuncs; i++)
+        if (!strcmp(f, b->p->funcs[i].def->name))
+            return custom_call(b, e, i, depth);
     for (size_t i = 0; i < sizeof unary_fns / sizeof *unary_fns; i++)
         if (!strcmp(f, unary_fns[i].name)) {
             bind(e, (const char *[]){"x", NULL}, 1, a);
@@ -477,6 +488,8 @@ static Node *lower(Build *b, const Expr *e, int depth)
         return g_scalar(g, e->num);
     case E_NAME:
         s = lookup(b, e->name);
+        if (!s && b->where)
+            agc_error(e->pos, "undefined name '%s' (%s)", e->name, b->where);
         if (!s)
             agc_error(e->pos, "undefined name '%s'", e->name);
         if (s->node->op == OP_LOOP_COUNT)
@@ -513,6 +526,153 @@ static Node *lower(Build *b, const Expr *e, int depth)
         agc_error(e->pos, "a tuple is not a tensor");
     }
     agc_error(e->pos, "cannot lower this expression");
+}
+
+
+/* ---- custom functions (section 5) ---- */
+
+/* The built-in functions of section 2, which custom functions may not
+ * shadow (including those lowered elsewhere or not yet supported). */
+static const char *const builtins[] = {
+    "neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid",
+    "relu", "leaky_relu", "clamp", "maximum", "minimum", "where", "sum",
+    "mean", "max", "min", "norm", "reshape", "flatten", "transpose", "cat",
+    "narrow", "conv1d", "conv2d", "linear", "max_pool1d", "max_pool2d",
+    "avg_pool1d", "avg_pool2d", "softmax", "log_softmax", "mse_loss",
+    "cross_entropy", "detach", NULL,
+};
+
+Node *build_lower_scoped(Program *p, Graph *g, const Expr *e, int n,
+                         const char *const *names, Node *const *nodes,
+                         const char *where, int depth)
+{
+    Build b = {p, g, 0, 0, NULL, NULL, NULL, where};
+    for (int i = 0; i < n; i++)
+        *AGC_PUSH(b.syms, b.nsyms, b.csyms) = (Sym){names[i], nodes[i],
+                                                    e->pos};
+    return lower(&b, e, depth);
+}
+
+/* f(args...): the forward expression lowered on detached copies of the
+ * arguments, so that no gradient is derived through it, wrapped in an
+ * OP_CUSTOM node whose gradient rule is the user's backward.  Inside a
+ * backward expression (phase 1) nothing is differentiated: the value. */
+static Node *custom_call(Build *b, const Expr *e, int fi, int depth)
+{
+    CustomFn *f = &b->p->funcs[fi];
+    Graph *g = b->g;
+    int na = f->def->nargs;
+    Expr **a = agc_alloc(sizeof(Expr *) * (size_t)(na + 1));
+    Node **x = agc_alloc(sizeof(Node *) * (size_t)(na + 1));
+    Node **d = agc_alloc(sizeof(Node *) * (size_t)(na + 1));
+    bind(e, f->params, na, a);
+    for (int i = 0; i < na; i++)
+        x[i] = tensor_arg(b, a[i], depth);
+    g->pos = e->pos;
+    for (int i = 0; i < na; i++)
+        d[i] = g_detach(g, x[i]);
+    Node *out = build_lower_scoped(
+        b->p, g, f->forward, na, f->params, d,
+        agc_fmt("function '%s' sees only its arguments", f->def->name),
+        depth + 1);
+    g->pos = e->pos;
+    return g->phase ? out : g_custom(g, f, fi, out, x, na);
+}
+
+/* Calls of custom functions in e, in the order written. */
+static void calls_in(const Expr *e, Program *p, int *fns, const Expr **at,
+                     int *n)
+{
+    if (e->kind == E_CALL)
+        for (int i = 0; i < p->nfuncs; i++)
+            if (!strcmp(e->name, p->funcs[i].def->name)) {
+                fns[*n] = i;
+                at[(*n)++] = e;
+            }
+    for (int i = 0; i < e->nargs; i++)
+        calls_in(e->args[i], p, fns, at, n);
+    for (int i = 0; i < e->nkw; i++)
+        calls_in(e->kwargs[i], p, fns, at, n);
+}
+
+static int count_calls(const Expr *e)
+{
+    int n = e->kind == E_CALL;
+    for (int i = 0; i < e->nargs; i++)
+        n += count_calls(e->args[i]);
+    for (int i = 0; i < e->nkw; i++)
+        n += count_calls(e->kwargs[i]);
+    return n;
+}
+
+/* Depth-first search of the forward expressions' call graph: a function
+ * met again while it is being expanded is recursive.  Backward
+ * expressions may call any function, their own included: they are
+ * lowered without expanding a backward again. */
+static void no_recursion(Program *p, int fi, int *state, int *path, int depth)
+{
+    const Expr *fwd = p->funcs[fi].forward;
+    int cap = count_calls(fwd) + 1;
+    int *fns = agc_alloc(sizeof(int) * (size_t)cap);
+    const Expr **at = agc_alloc(sizeof(Expr *) * (size_t)cap);
+    int n = 0;
+    calls_in(fwd, p, fns, at, &n);
+    state[fi] = 1;
+    path[depth] = fi;
+    for (int k = 0; k < n; k++) {
+        if (state[fns[k]] == 1) {
+            int from = depth;
+            while (path[from] != fns[k])
+                from--;
+            const char *chain = p->funcs[fns[k]].def->name;
+            for (int j = from + 1; j <= depth; j++)
+                chain = agc_fmt("%s -> %s", chain,
+                                p->funcs[path[j]].def->name);
+            agc_error(at[k]->pos, "function '%s' is recursive (%s -> %s); "
+                      "recursion is not supported",
+                      p->funcs[fns[k]].def->name, chain,
+                      p->funcs[fns[k]].def->name);
+        }
+        if (state[fns[k]] == 0)
+            no_recursion(p, fns[k], state, path, depth + 1);
+    }
+    state[fi] = 2;
+}
+
+/* Parses every function once, checks names and recursion up front, so
+ * that an error shows even in a function no graph node calls. */
+static void build_functions(Program *p)
+{
+    Spec *s = p->spec;
+    p->nfuncs = s->nfuncs;
+    p->funcs = agc_alloc(sizeof(CustomFn) * (size_t)(s->nfuncs + 1));
+    for (int i = 0; i < s->nfuncs; i++) {
+        FuncDef *def = &s->funcs[i];
+        CustomFn *f = &p->funcs[i];
+        for (int k = 0; builtins[k]; k++)
+            if (!strcmp(def->name, builtins[k]))
+                agc_error(def->pos, "function '%s' would shadow the "
+                          "built-in function '%s'", def->name, def->name);
+        f->prog = p;
+        f->def = def;
+        f->params = agc_alloc(sizeof(char *) * (size_t)(def->nargs + 1));
+        for (int k = 0; k < def->nargs; k++)
+            f->params[k] = def->args[k];
+        f->forward = expr_parse(def->forward);
+        f->backward = agc_alloc(sizeof(Expr *) * (size_t)(def->nargs + 1));
+        f->bwd_src = agc_alloc(sizeof(Src) * (size_t)(def->nargs + 1));
+        for (int j = 0; j < def->nbwd; j++)
+            for (int k = 0; k < def->nargs; k++)
+                if (!strcmp(def->bwd_arg[j], def->args[k])) {
+                    f->backward[k] = expr_parse(def->bwd[j]);
+                    f->bwd_src[k] = def->bwd[j];
+                }
+    }
+    int *state = agc_alloc(sizeof(int) * (size_t)(s->nfuncs + 1));
+    int *path = agc_alloc(sizeof(int) * (size_t)(s->nfuncs + 1));
+    for (int i = 0; i < s->nfuncs; i++)
+        if (state[i] == 0)
+            no_recursion(p, i, state, path, 0);
 }
 
 /* ---- the spec ---- */
@@ -765,7 +925,7 @@ static void build_backward(Build *b)
 Program *build_program(Spec *spec)
 {
     Program *p = agc_alloc(sizeof *p);
-    Build b = {p, graph_new(spec->dtype), 0, 0, NULL, NULL, NULL};
+    Build b = {p, graph_new(spec->dtype), 0, 0, NULL, NULL, NULL, NULL};
     p->spec = spec;
     p->g = b.g;
     for (int i = 0; i < spec->ndecls; i++)
@@ -773,6 +933,7 @@ Program *build_program(Spec *spec)
     if (spec->has_model)
         model_declare(p);
     p->leaves = agc_alloc(sizeof(Node *) * (size_t)(p->ndecls + 1));
+    build_functions(p);
     build_inputs(&b);
     if (spec->has_model)
         model_build(&b, p);

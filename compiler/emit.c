@@ -7,7 +7,8 @@
  *   - nowhere: a constant of one value is a literal, and an elementwise
  *     node used once, by an elementwise node or a reduction of its own
  *     shape, is written inside its user's loop (fusion);
- *   - in its operand's storage (reshape and detach copy nothing).
+ *   - in its operand's storage (reshape and detach copy nothing, nor
+ *     does a custom function's call: its value is its forward result).
  * Then one block per stored node, each with a comment naming the spec
  * line it implements.
  *
@@ -213,8 +214,9 @@ static void plan_storage(Emitter *E, int in_loop)
             continue;
         if (n->op == OP_INPUT || n->op == OP_ARG) {
             pl->store = ST_FIELD;
-        } else if (n->op == OP_RESHAPE || n->op == OP_DETACH) {
-            pl->store = ST_ALIAS;
+        } else if (n->op == OP_RESHAPE || n->op == OP_DETACH ||
+                   n->op == OP_CUSTOM) {
+            pl->store = ST_ALIAS;   /* custom: in[0], its forward result */
         } else if (n->op == OP_TRANSPOSE && n->shape.rank == 2) {
             pl->store = ST_TRANSPOSED;
             for (int j = i + 1; j < g->n; j++) {

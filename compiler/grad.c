@@ -36,6 +36,45 @@ static Shape kept(const Node *n)
 
 static void loop_vjp(LoopDef *L);
 
+/* A custom function's call y = f(x1, ...): dx_i is the user's backward
+ * expression for x_i, with the arguments, out = y and grad = gy in scope;
+ * it must have x_i's shape.  Every expression is lowered (and checked),
+ * but only arguments that need grad receive one; one that needs grad but
+ * has no backward expression is an error at the call. */
+static void custom_rule(Grads *gr, Node *n, Node *gy)
+{
+    CustomFn *f = n->custom;
+    int na = f->def->nargs;
+    const char **names = agc_alloc(sizeof(char *) * (size_t)(na + 2));
+    Node **vals = agc_alloc(sizeof(Node *) * (size_t)(na + 2));
+    for (int i = 0; i < na; i++) {
+        names[i] = f->def->args[i];
+        vals[i] = n->in[i + 1];
+        if (!f->backward[i] && vals[i]->needs_grad)
+            agc_error(n->pos, "function '%s' has no backward for argument "
+                      "'%s', which needs a gradient here", f->def->name,
+                      names[i]);
+    }
+    names[na] = "out";
+    vals[na] = n->in[0];
+    names[na + 1] = "grad";
+    vals[na + 1] = gy;
+    const char *where = agc_fmt("the backward of function '%s' sees its "
+                                "arguments, out and grad", f->def->name);
+    for (int i = 0; i < na; i++) {
+        if (!f->backward[i])
+            continue;
+        Node *dx = build_lower_scoped(f->prog, gr->g, f->backward[i],
+                                      na + 2, names, vals, where, 0);
+        if (!shape_eq(&dx->shape, &vals[i]->shape))
+            agc_error(f->bwd_src[i].pos, "the backward of '%s' in function "
+                      "'%s' has shape %s, but '%s' has shape %s",
+                      names[i], f->def->name, shape_str(&dx->shape),
+                      names[i], shape_str(&vals[i]->shape));
+        accumulate(gr, vals[i], dx);
+    }
+}
+
 /* One rule per primitive: y = n, gy its gradient; the math above each. */
 static void rule(Grads *gr, Node *n, Node *gy)
 {
@@ -212,6 +251,10 @@ static void rule(Grads *gr, Node *n, Node *gy)
             }
         break;
     }
+
+    case OP_CUSTOM:                 /* dx_i = the user's expression */
+        custom_rule(gr, n, gy);
+        break;
     }
 #undef B
 #undef U

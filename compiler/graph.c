@@ -22,6 +22,7 @@ static const char *const op_names[OP_LAST] = {
     [OP_NARROW] = "narrow", [OP_PAD] = "pad", [OP_ARG] = "arg",
     [OP_LOOP] = "loop", [OP_LOOP_COUNT] = "loop_count",
     [OP_LOOP_GRAD] = "loop_grad", [OP_LOOP_CAPGRAD] = "loop_capgrad",
+    [OP_CUSTOM] = "custom",
 };
 
 const char *op_name(Op op)
@@ -170,7 +171,8 @@ static Node *add(Graph *g, Node proto)
     n->phase = g->phase;
     if (op_is_elementwise(n->op) || op_is_reduction(n->op) ||
         n->op == OP_MATMUL || n->op == OP_TRANSPOSE || n->op == OP_RESHAPE ||
-        n->op == OP_CAT || n->op == OP_NARROW || n->op == OP_PAD)
+        n->op == OP_CAT || n->op == OP_NARROW || n->op == OP_PAD ||
+        n->op == OP_CUSTOM)
         for (int i = 0; i < n->nin; i++)
             n->needs_grad |= n->in[i]->needs_grad;
     if (n->op >= OP_LT && n->op <= OP_NE)
@@ -465,5 +467,23 @@ Node *g_loop_capgrad(Graph *g, Node *loop_grad, int i)
     Node n = proto(OP_LOOP_CAPGRAD, loop_grad->in[0]->loop->cap[i]->shape, 1,
                    in);
     n.attr[0] = i;
+    return add(g, n);
+}
+
+/* ---- custom functions ---- */
+
+/* The forward result in[0] was computed from detached arguments, so the
+ * gradient can only come through the user's backward (grad.c). */
+Node *g_custom(Graph *g, struct CustomFn *fn, int index, Node *out,
+               Node **args, int nargs)
+{
+    Node **in = agc_alloc(sizeof(Node *) * (size_t)(nargs + 1));
+    in[0] = out;
+    for (int i = 0; i < nargs; i++)
+        in[i + 1] = args[i];
+    Node n = proto(OP_CUSTOM, out->shape, nargs + 1, in);
+    n.custom = fn;
+    n.attr[0] = index;
+    n.attr[1] = g->n;               /* unique: calls are never merged */
     return add(g, n);
 }

@@ -189,6 +189,14 @@ Node *pass_simplify(Graph *g, Node *n)
         if (!a->needs_grad)
             return a;
         break;
+    case OP_CUSTOM: {               /* no gradient to route: the value */
+        int needs = 0;
+        for (int i = 1; i < n->nin; i++)
+            needs |= n->in[i]->needs_grad;
+        if (!needs)
+            return a;
+        break;
+    }
     default:
         break;
     }

@@ -98,6 +98,13 @@ expect 1 $agc run "$tmp/loop8.yaml" --out "$tmp/loop8"
 contains "loop8.yaml:13:3: error: forward failed: loop 'y' exceeded its max_iter: the condition still held after 8 iterations"
 [ -z "$(ls -A "$tmp/loop8")" ] && ok || bad "failed loop run left files"
 
+# custom functions: the user's backward, summed over every use
+expect 0 $agc run specs/custom_split.yaml
+contains "loss = tensor(38.)"
+contains "x.grad = tensor([ 10.,  18., -14.])"
+expect 0 $agc run specs/custom_max.yaml
+contains "m = tensor(5.)"
+
 # check, info, graph
 expect 0 $agc check specs/autograd.yaml; contains "x.grad"; contains "1 passed, 0 failed"
 expect 0 $agc info specs/autograd.yaml; contains "x.grad"

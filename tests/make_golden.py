@@ -1446,6 +1446,208 @@ def fanout(x, w):
     return {"y": y, "z": z, "loss": torch.sum(z * y)}
 
 
+# --- custom functions: the user's backward, as torch.autograd.Function ---------
+
+class MyAdd(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x1, x2):
+        return x1 + x2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, grad
+
+
+class MyMax(torch.autograd.Function):
+    """max over all elements; backward grad * (x == out): every tied element
+    gets the whole gradient, as the user wrote it (torch.amax would split)."""
+    @staticmethod
+    def forward(ctx, x):
+        out = torch.amax(x)
+        ctx.save_for_backward(x, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, out = ctx.saved_tensors
+        return grad * (x == out).to(x.dtype)
+
+
+class MyCopy(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class MyExp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = torch.exp(x)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        out, = ctx.saved_tensors
+        return grad * out
+
+
+class MySoftplus(torch.autograd.Function):
+    """log(1 + my_exp(x)); the backward calls my_exp, a custom function."""
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.log(1 + MyExp.apply(x))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, = ctx.saved_tensors
+        e = MyExp.apply(x)
+        return grad * e / (1 + e)
+
+
+class MyScale(torch.autograd.Function):
+    """No backward for s: it must not need a gradient."""
+    @staticmethod
+    def forward(ctx, x, s):
+        ctx.save_for_backward(s)
+        return x * s
+
+    @staticmethod
+    def backward(ctx, grad):
+        s, = ctx.saved_tensors
+        return grad * s, None
+
+
+FN_ADD = """
+functions:
+  my_add:
+    args: [x1, x2]
+    forward: x1 + x2
+    backward:
+      x1: grad
+      x2: grad
+"""
+
+FN_MAX = """
+functions:
+  my_max:
+    args: [x]
+    forward: max(x)
+    backward:
+      x: grad * (x == out)
+"""
+
+
+@case(FN_ADD + """
+inputs:
+  a: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2, 3], requires_grad: true}
+graph:
+  y: my_add(a, b)
+backward: {of: y}
+outputs: [y]
+""")
+def custom_add(a, b):
+    return {"y": MyAdd.apply(a, b)}
+
+
+@case(FN_ADD + """
+  my_copy:
+    args: [x]
+    forward: x
+    backward:
+      x: grad
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: my_add(x, x)
+  c: my_copy(y)
+  z: c * c + c
+  loss: sum(z)
+backward: loss
+outputs: [y, z, loss]
+""")
+def custom_split(x):
+    # x used twice by one call, c three times: the gradients are summed
+    y = MyAdd.apply(x, x)
+    c = MyCopy.apply(y)
+    z = c * c + c
+    return {"y": y, "c": c, "z": z, "loss": torch.sum(z)}
+
+
+@case(FN_MAX + """
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  m: my_max(x)
+backward: m
+outputs: [m]
+""")
+def custom_max(x):
+    return {"m": MyMax.apply(x)}
+
+
+@case(FN_MAX + """
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  m: my_max(x * 2)
+backward: m
+outputs: [m]
+""", x=value([[1, 3, 0], [3, -1, 2]]))
+def custom_max_ties(x):
+    # both 3s get the whole gradient: grad * (x == out) says so
+    return {"m": MyMax.apply(x * 2)}
+
+
+@case("""
+functions:
+  my_exp:
+    args: [x]
+    forward: exp(x)
+    backward:
+      x: grad * out
+  my_softplus:
+    args: [x]
+    forward: log(1 + my_exp(x))
+    backward:
+      x: grad * my_exp(x) / (1 + my_exp(x))
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: my_softplus(x) * my_exp(x)
+backward: {of: y}
+outputs: [y]
+""")
+def custom_nested(x):
+    return {"y": MySoftplus.apply(x) * MyExp.apply(x)}
+
+
+@case("""
+functions:
+  my_scale:
+    args: [x, s]
+    forward: x * s
+    backward:
+      x: grad * s
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+  s: {shape: [3]}
+graph:
+  y: my_scale(s=s, x=tanh(x))
+backward: {of: y}
+outputs: [y]
+""")
+def custom_no_grad_arg(x, s):
+    # s has no backward entry and does not require grad: no error
+    return {"y": MyScale.apply(torch.tanh(x), s)}
+
+
 # --- the seed examples --------------------------------------------------------
 
 @case("""
@@ -1729,7 +1931,8 @@ def to_numpy(t):
 
 def make_case(name, text, ref, draws):
     spec = yaml.safe_load(text)
-    assert set(spec) <= {"inputs", "graph", "outputs", "backward"}, name
+    assert set(spec) <= {"functions", "inputs", "graph", "outputs",
+                         "backward"}, name
     inputs, graph = spec["inputs"], spec["graph"]
     assert all(isinstance(e, str) or set(e) == {"loop"}
                for e in graph.values()), name
