@@ -20,6 +20,7 @@ help:
 	@echo "make check-generated  fail when generated/ is stale"
 	@echo "make check-cc         compile generated code with gcc, clang, tcc"
 	@echo "make bench            agc against PyTorch, tcc and naive loops"
+	@echo "make graphs           SVGs of the example specs' graphs (graphviz)"
 
 # Debian packages: installed when missing if we are root, else named.
 DEPS = libyaml-dev libtcc-dev tcc libcmocka-dev
@@ -107,6 +108,25 @@ test-san:
 test-bins: $(TESTS) $(BUILD)/agc
 
 .PHONY: generated check-generated check-cc test test-san test-bins
+
+# SVGs of every example spec's forward graph (NAME.svg) and backward graph
+# (NAME.backward.svg, when the spec has a backward), if graphviz is there
+GRAPHS = $(BUILD)/graphs
+graphs: agc
+	@if ! command -v dot >/dev/null 2>&1; then \
+	  echo "make graphs: skipped: graphviz's 'dot' is not installed" \
+	    "(apt-get install graphviz)"; exit 0; fi; \
+	set -e; mkdir -p $(GRAPHS); \
+	for s in $(SPECS); do n=$$(basename $$s .yaml); \
+	  ./agc graph $$s > $(GRAPHS)/$$n.dot; \
+	  dot -Tsvg -o $(GRAPHS)/$$n.svg $(GRAPHS)/$$n.dot; \
+	  if grep -q '^backward:' $$s; then \
+	    ./agc graph $$s --backward > $(GRAPHS)/$$n.backward.dot; \
+	    dot -Tsvg -o $(GRAPHS)/$$n.backward.svg $(GRAPHS)/$$n.backward.dot; \
+	  fi; done; \
+	echo "make graphs: SVGs of $(words $(SPECS)) specs in $(GRAPHS)/"
+
+.PHONY: graphs
 
 # ---- bench: agc's code against PyTorch, the tcc JIT and naive loops ----
 # Never fails the build: what cannot be built or run is reported as n/a.

@@ -408,6 +408,18 @@ typedef struct CustomFn {
     Src *bwd_src;                   /* per argument: for error positions */
 } CustomFn;
 
+/* One grad_fn of the backward graph as PyTorch would build it for the
+ * spec, recorded as each spec-level operation is lowered (before mean,
+ * softmax... become primitives); `agc graph --backward` draws them. */
+typedef struct GradFn {
+    const char *name;               /* "MulBackward0", "AccumulateGrad" */
+    const char *leaf;               /* AccumulateGrad: the leaf's name */
+    const char *detail;             /* a loop's: what it repeats */
+    Shape shape;                    /* of the value it belongs to */
+    int nnext;
+    int *next;                      /* next_functions, None left out */
+} GradFn;
+
 typedef struct Program {
     Spec *spec;
     Graph *g;
@@ -427,6 +439,9 @@ typedef struct Program {
     LoopDef **loops;
     int nfuncs;                     /* spec->funcs, parsed */
     CustomFn *funcs;
+    int nfns, cfns;                 /* the grad_fn records */
+    GradFn *fns;
+    int bwd_fn;                     /* bwd_of's grad_fn, or -1 (None) */
 } Program;
 
 /* Lowers the spec's model and graph, then appends the backward graph. */

@@ -16,7 +16,13 @@ typedef struct Sym {
     const char *name;
     Node *node;
     Pos pos;
+    int fn;                         /* its grad_fn record, -1: None */
 } Sym;
+
+typedef struct Operand {            /* a lowered operand and its grad_fn */
+    Node *node;
+    int fn;
+} Operand;
 
 struct Build {
     Program *p;
@@ -26,7 +32,13 @@ struct Build {
     const char *last;               /* the last node defined */
     LoopDef *loop;                  /* the loop being lowered, or NULL */
     const char *where;              /* a function's scope, for errors */
+    int nops, cops;                 /* operands of the calls being lowered */
+    Operand *ops;
+    Node *lowered;                  /* the last expression lowered */
+    int lowered_fn;                 /* and its grad_fn */
 };
+
+static int node_fn(Build *b, Node *n);
 
 static Sym *lookup(Build *b, const char *name)
 {
@@ -58,7 +70,8 @@ static void define(Build *b, const char *name, Node *n, Pos pos)
             agc_error(pos, "'%s' collides with '%s' (line %d): both become "
                       "'%s' in C", name, s->name, s->pos.line, m);
     }
-    *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){name, n, pos};
+    int fn = n == b->lowered ? b->lowered_fn : node_fn(b, n);
+    *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){name, n, pos, fn};
     if (!n->name)
         n->name = name;
     if (n->op == OP_CUSTOM && !n->in[0]->name)
@@ -474,7 +487,7 @@ static const struct {
     {X_GE, OP_GE}, {X_EQ, OP_EQ}, {X_NE, OP_NE},
 };
 
-static Node *lower(Build *b, const Expr *e, int depth)
+static Node *lower_node(Build *b, const Expr *e, int depth)
 {
     Graph *g = b->g;
     Node *x, *y;
@@ -529,6 +542,262 @@ static Node *lower(Build *b, const Expr *e, int depth)
 }
 
 
+/* ---- grad_fn records: the backward graph PyTorch would build ----
+ *
+ * Each lowered expression gets the grad_fn PyTorch 1.13 gives the same
+ * operation (torch's name, next_functions without the None entries), or
+ * -1 when the value needs no gradient.  The names are those that walking
+ * grad_fn.next_functions shows; where torch builds several grad_fns for
+ * one operation (2 / x, vector @ matrix, cross_entropy) so does this. */
+
+static int fn_add(Build *b, const char *name, Shape s, const int *next,
+                  int n)
+{
+    Program *p = b->p;
+    int *keep = agc_alloc(sizeof(int) * (size_t)(n + 1)), k = 0;
+    for (int i = 0; i < n; i++)
+        if (next[i] >= 0)
+            keep[k++] = next[i];
+    if (k == 0)
+        return -1;                  /* no input requires grad: None */
+    GradFn *f = AGC_PUSH(p->fns, p->nfns, p->cfns);
+    memset(f, 0, sizeof *f);
+    f->name = name;
+    f->shape = s;
+    f->nnext = k;
+    f->next = keep;
+    return p->nfns - 1;
+}
+
+static int fn1(Build *b, const char *name, Shape s, int a)
+{
+    return fn_add(b, name, s, &a, 1);
+}
+
+static int fn_leaf(Program *p, int decl)
+{
+    if (!p->decls[decl].requires_grad)
+        return -1;
+    GradFn *f = AGC_PUSH(p->fns, p->nfns, p->cfns);
+    memset(f, 0, sizeof *f);
+    f->name = "AccumulateGrad";
+    f->leaf = p->decls[decl].name;
+    f->shape = p->decls[decl].shape;
+    return p->nfns - 1;
+}
+
+/* The named values a node reads, through unnamed nodes. */
+static void named_inputs(Build *b, Node *n, char *seen, int **fns, int *k,
+                         int *cap)
+{
+    for (int i = 0; i < n->nin; i++) {
+        Node *m = n->in[i];
+        if (seen[m->id])
+            continue;
+        seen[m->id] = 1;
+        Sym *s = NULL;
+        for (int j = b->nsyms - 1; j >= 0 && !s; j--)
+            if (b->syms[j].node == m)
+                s = &b->syms[j];
+        if (s)
+            *AGC_PUSH(*fns, *k, *cap) = s->fn;
+        else
+            named_inputs(b, m, seen, fns, k, cap);
+    }
+}
+
+/* The grad_fn of a node defined without lower(): a leaf's
+ * AccumulateGrad, else one grad_fn named after its op whose next
+ * functions are those of the named values it reads. */
+static int node_fn(Build *b, Node *n)
+{
+    if (n->op == OP_INPUT)
+        return fn_leaf(b->p, n->decl);
+    if (!n->needs_grad)
+        return -1;
+    char *seen = agc_alloc((size_t)b->g->n + 1);
+    int *fns = NULL, k = 0, cap = 0;
+    named_inputs(b, n, seen, &fns, &k, &cap);
+    const char *op = op_name(n->op);
+    return fn_add(b, agc_fmt("%c%sBackward0", op[0] - 'a' + 'A', op + 1),
+                  n->shape, fns, k);
+}
+
+/* A loop: PyTorch unrolls it into the body's grad_fns once per
+ * iteration, a number known at run time only, so one box stands for them;
+ * its next functions are the init's and the captured values'. */
+static int loop_fn(Build *b, const LoopDef *L, int init_fn,
+                   const GraphEntry *ge)
+{
+    int *next = agc_alloc(sizeof(int) * (size_t)(L->ncap + 1)), k = 0;
+    next[k++] = init_fn;
+    for (int i = 0; i < L->ncap; i++)
+        for (int j = b->nsyms - 1; j >= 0; j--)
+            if (b->syms[j].node == L->cap[i]) {
+                next[k++] = b->syms[j].fn;
+                break;
+            }
+    int f = fn_add(b, "LoopBackward", L->node->shape, next, k);
+    if (f >= 0)
+        b->p->fns[f].detail = agc_fmt("%s: %s = %s, per iteration", L->name,
+                                      L->as, ge->body.text);
+    return f;
+}
+
+/* A Python number in torch: an expression of numbers only. */
+static int is_number(const Expr *e)
+{
+    if (e->kind == E_NUM)
+        return 1;
+    if (e->kind != E_UNARY && e->kind != E_BINARY)
+        return 0;
+    for (int i = 0; i < e->nargs; i++)
+        if (!is_number(e->args[i]))
+            return 0;
+    return 1;
+}
+
+/* A call's argument at position i or named kw, or NULL. */
+static const Expr *arg_of(const Expr *e, int i, const char *kw)
+{
+    if (e->nargs > i)
+        return e->args[i];
+    for (int k = 0; k < e->nkw; k++)
+        if (!strcmp(e->kwnames[k], kw))
+            return e->kwargs[k];
+    return NULL;
+}
+
+static int given(const Expr *e, int i, const char *kw)
+{
+    return arg_of(e, i, kw) != NULL;
+}
+
+static const struct {
+    const char *fn, *torch;
+} fn_names[] = {
+    {"neg", "NegBackward0"}, {"abs", "AbsBackward0"},
+    {"exp", "ExpBackward0"}, {"log", "LogBackward0"},
+    {"sqrt", "SqrtBackward0"}, {"sin", "SinBackward0"},
+    {"cos", "CosBackward0"}, {"tanh", "TanhBackward0"},
+    {"sigmoid", "SigmoidBackward0"}, {"relu", "ReluBackward0"},
+    {"leaky_relu", "LeakyReluBackward0"}, {"clamp", "ClampBackward1"},
+    {"maximum", "MaximumBackward0"}, {"minimum", "MinimumBackward0"},
+    {"max", "AmaxBackward0"}, {"min", "AminBackward0"},    /* torch.amax */
+    {"norm", "NormBackward1"}, {"reshape", "ReshapeAliasBackward0"},
+    {"transpose", "TransposeBackward0"}, {"cat", "CatBackward0"},
+    {"narrow", "SliceBackward0"}, {"softmax", "SoftmaxBackward0"},
+    {"log_softmax", "LogSoftmaxBackward0"},
+    {"mse_loss", "MseLossBackward0"},
+    {"conv1d", "ConvolutionBackward0"}, {"conv2d", "ConvolutionBackward0"},
+};
+
+/* The grad_fn of expression e, lowered to n; its operands' in op[]. */
+static int expr_fn(Build *b, const Expr *e, Node *n, const Operand *op,
+                   int nop)
+{
+    Sym *s;
+    int *next = agc_alloc(sizeof(int) * (size_t)(nop + 3));
+    switch (e->kind) {
+    case E_NUM:
+    case E_TUPLE:
+        return -1;
+    case E_NAME:
+        s = lookup(b, e->name);
+        return s ? s->fn : -1;
+    case E_UNARY:
+        return fn1(b, "NegBackward0", n->shape, op[0].fn);
+    case E_TRANSPOSE:
+        return fn1(b, "PermuteBackward0", n->shape, op[0].fn);
+    case E_BINARY: {
+        int a = op[0].fn, c = op[1].fn;
+        int lnum = is_number(e->args[0]), rnum = is_number(e->args[1]);
+        next[0] = a;
+        next[1] = c;
+        switch (e->op) {
+        case X_ADD: return fn_add(b, "AddBackward0", n->shape, next, 2);
+        case X_SUB:                 /* 2 - x is x.__rsub__(2) */
+            return lnum ? fn1(b, "RsubBackward1", n->shape, c)
+                        : fn_add(b, "SubBackward0", n->shape, next, 2);
+        case X_MUL: return fn_add(b, "MulBackward0", n->shape, next, 2);
+        case X_DIV:                 /* 2 / x is x.reciprocal() * 2 */
+            if (lnum)
+                return fn1(b, "MulBackward0", n->shape,
+                           fn1(b, "ReciprocalBackward0", n->shape, c));
+            return fn_add(b, "DivBackward0", n->shape, next, 2);
+        case X_POW:                 /* pow(Tensor, Scalar) is PowBackward0 */
+            return rnum ? fn1(b, "PowBackward0", n->shape, a)
+                        : fn_add(b, "PowBackward1", n->shape, next, 2);
+        case X_MATMUL: {
+            int ra = op[0].node->shape.rank, rb = op[1].node->shape.rank;
+            if (ra == 1 && rb == 1)
+                return fn_add(b, "DotBackward0", n->shape, next, 2);
+            if (ra == 2 && rb == 1)
+                return fn_add(b, "MvBackward0", n->shape, next, 2);
+            if (ra == 2)
+                return fn_add(b, "MmBackward0", n->shape, next, 2);
+            /* vector @ matrix: unsqueeze(0), mm, squeeze(0) */
+            Shape row = shape_of(2, (long[]){1, op[0].node->shape.d[0]});
+            Shape mm = shape_of(2, (long[]){1, n->shape.d[0]});
+            next[0] = fn1(b, "UnsqueezeBackward0", row, a);
+            return fn1(b, "SqueezeBackward3", n->shape,
+                       fn_add(b, "MmBackward0", mm, next, 2));
+        }
+        default:                    /* comparisons: no gradient */
+            return -1;
+        }
+    }
+    case E_CALL:
+        break;
+    }
+    const char *f = e->name;
+    for (int i = 0; i < nop + 3; i++)
+        next[i] = i < nop ? op[i].fn : -1;
+    for (int i = 0; i < b->p->nfuncs; i++)
+        if (!strcmp(f, b->p->funcs[i].def->name))  /* MyFnBackward */
+            return fn_add(b, agc_fmt("%sBackward", f), n->shape, next, nop);
+    if (!strcmp(f, "detach"))
+        return -1;
+    if (!strcmp(f, "where"))        /* the condition is not differentiable */
+        return fn_add(b, "WhereBackward0", n->shape, next + 1, 2);
+    if (!strcmp(f, "sum") || !strcmp(f, "mean"))
+        return fn1(b, agc_fmt("%sBackward%d", f[0] == 's' ? "Sum" : "Mean",
+                              given(e, 1, "dim")), n->shape, next[0]);
+    if (!strcmp(f, "flatten")) {    /* nothing to flatten: x itself */
+        Shape in = op[0].node->shape;
+        if (in.rank > 0 && shape_eq(&in, &n->shape))
+            return next[0];
+        return fn1(b, "ReshapeAliasBackward0", n->shape, next[0]);
+    }
+    if (!strcmp(f, "cross_entropy")) {
+        /* -sum(target * log_softmax(input)) / N, as torch 1.13 computes
+         * it for class probabilities */
+        Shape s0 = {0, {0}};
+        next[0] = fn1(b, "LogSoftmaxBackward0", op[0].node->shape, next[0]);
+        int m = fn_add(b, "MulBackward0", op[0].node->shape, next, 2);
+        m = fn1(b, "SumBackward0", s0, m);
+        return fn1(b, "DivBackward1", s0, fn1(b, "NegBackward0", s0, m));
+    }
+    for (size_t i = 0; i < sizeof fn_names / sizeof *fn_names; i++)
+        if (!strcmp(f, fn_names[i].fn))
+            return fn_add(b, fn_names[i].torch, n->shape, next, nop);
+    return fn_add(b, agc_fmt("%sBackward", f), n->shape, next, nop);
+}
+
+/* Lowers e and records its grad_fn; the tensor operands it lowers on the
+ * way (each one call of lower) leave theirs on b->ops. */
+static Node *lower(Build *b, const Expr *e, int depth)
+{
+    int base = b->nops;
+    Node *n = lower_node(b, e, depth);
+    int fn = expr_fn(b, e, n, b->ops + base, b->nops - base);
+    b->nops = base;
+    *AGC_PUSH(b->ops, b->nops, b->cops) = (Operand){n, fn};
+    b->lowered = n;
+    b->lowered_fn = fn;
+    return n;
+}
+
 /* ---- custom functions (section 5) ---- */
 
 /* The built-in functions of section 2, which custom functions may not
@@ -546,10 +815,14 @@ Node *build_lower_scoped(Program *p, Graph *g, const Expr *e, int n,
                          const char *const *names, Node *const *nodes,
                          const char *where, int depth)
 {
-    Build b = {p, g, 0, 0, NULL, NULL, NULL, where};
+    Build b;
+    memset(&b, 0, sizeof b);
+    b.p = p;
+    b.g = g;
+    b.where = where;
     for (int i = 0; i < n; i++)
         *AGC_PUSH(b.syms, b.nsyms, b.csyms) = (Sym){names[i], nodes[i],
-                                                    e->pos};
+                                                    e->pos, -1};
     return lower(&b, e, depth);
 }
 
@@ -752,7 +1025,8 @@ static LoopDef *lower_loop(Build *b, const GraphEntry *ge, Node *init,
     Graph *outer = b->g;
     b->g = L->g;
     b->loop = L;
-    *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){ge->as, L->var, ge->as_pos};
+    *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){ge->as, L->var, ge->as_pos,
+                                                   -1};
     L->g->note = agc_fmt("%s: while %s", ge->name, expr_str(cond));
     L->cond = lower(b, cond, 0);
     L->g->note = agc_fmt("%s: %s = %s", ge->name, ge->as, expr_str(body));
@@ -771,6 +1045,7 @@ static void build_loop(Build *b, const GraphEntry *ge)
          *be = expr_parse(ge->body);
     b->g->note = agc_fmt("%s: init %s", ge->name, expr_str(ie));
     Node *init = lower(b, ie, 0);
+    int init_fn = b->lowered_fn;
     LoopDef *L = lower_loop(b, ge, init, ce, be, init->needs_grad);
     if (L->body->needs_grad && !L->var->needs_grad)
         L = lower_loop(b, ge, init, ce, be, 1);    /* a capture brings grad */
@@ -791,6 +1066,8 @@ static void build_loop(Build *b, const GraphEntry *ge)
     L->node = g_loop(b->g, init, L);
     L->count = g_loop_count(b->g, L->node);
     L->count->name = ge->count ? ge->count : agc_fmt("%s_count", ge->name);
+    b->lowered = L->node;
+    b->lowered_fn = loop_fn(b, L, init_fn, ge);
     build_define(b, ge->name, L->node, ge->pos);
     if (ge->count)
         define(b, ge->count, L->count, ge->count_pos);
@@ -889,6 +1166,7 @@ static void build_backward(Build *b)
                   "requires grad (PyTorch: element 0 of tensors does not "
                   "require grad and does not have a grad_fn)", s->bwd_of);
     p->bwd_of = of;
+    p->bwd_fn = sym->fn;
     if (s->bwd_has_grad) {
         check_literal(&s->bwd_grad, &of->shape,
                       agc_fmt("the gradient of '%s'", s->bwd_of));
@@ -925,7 +1203,11 @@ static void build_backward(Build *b)
 Program *build_program(Spec *spec)
 {
     Program *p = agc_alloc(sizeof *p);
-    Build b = {p, graph_new(spec->dtype), 0, 0, NULL, NULL, NULL, NULL};
+    Build b;
+    memset(&b, 0, sizeof b);
+    b.p = p;
+    b.g = graph_new(spec->dtype);
+    p->bwd_fn = -1;
     p->spec = spec;
     p->g = b.g;
     for (int i = 0; i < spec->ndecls; i++)

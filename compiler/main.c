@@ -64,9 +64,13 @@ static const struct {
              "count, the FLOPs\nof forward and backward, and the memory of "
              "the generated struct.\n"},
     {"graph", "usage: agc graph SPEC [--backward]\n\n"
-              "Prints the forward graph (with --backward, forward and "
-              "backward) in Graphviz\nDOT; render it with: agc graph SPEC | "
-              "dot -Tsvg > graph.svg\n"},
+              "Prints the forward graph in Graphviz DOT: one node per "
+              "operation of the IR.\nWith --backward, prints the backward "
+              "graph as PyTorch builds it: one box per\ngrad_fn "
+              "(MulBackward0, MeanBackward0...) of each operation of the "
+              "spec, an\narrow to each of its next_functions, and an "
+              "AccumulateGrad box per leaf\nrequiring grad. Render it "
+              "with: agc graph SPEC | dot -Tsvg > graph.svg\n"},
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -412,6 +416,60 @@ static int cmd_info(const char *spec)
 
 /* ---- graph ---- */
 
+/* s inside a DOT string: quotes and backslashes escaped. */
+static const char *dot_escape(const char *s)
+{
+    char *r = agc_alloc(2 * strlen(s) + 1), *o = r;
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *o++ = '\\';
+        *o++ = *s == '\n' ? ' ' : *s;
+    }
+    return r;
+}
+
+/* Declares grad_fn i and, depth first, what it reaches; an edge from
+ * each grad_fn to each of its next_functions, in the direction the
+ * gradient flows (torch.autograd.grad_fn.next_functions). */
+static void draw_fn(Program *p, int i, char *drawn)
+{
+    GradFn *f = &p->fns[i];
+    if (drawn[i])
+        return;
+    drawn[i] = 1;
+    if (f->leaf)
+        printf("  f%d [label=\"%s\\n%s %s\", fillcolor=lightblue];\n", i,
+               f->name, f->leaf, shape_str(&f->shape));
+    else if (f->detail)
+        printf("  f%d [label=\"%s\\n%s\"];\n", i, f->name,
+               dot_escape(f->detail));
+    else
+        printf("  f%d [label=\"%s\"];\n", i, f->name);
+    for (int k = 0; k < f->nnext; k++)
+        printf("  f%d -> f%d;\n", i, f->next[k]);
+    for (int k = 0; k < f->nnext; k++)
+        draw_fn(p, f->next[k], drawn);
+}
+
+/* The backward graph as PyTorch builds it (and torchviz draws it): the
+ * differentiated value, its grad_fn, and every grad_fn reachable through
+ * next_functions down to an AccumulateGrad per leaf requiring grad. */
+static void graph_backward(Program *p)
+{
+    if (!p->bwd_of)
+        agc_error(p->spec->pos, "nothing to draw: the spec has no "
+                  "backward");
+    printf("digraph %s_backward {\n  node [shape=box, style=filled, "
+           "fillcolor=lightgrey, fontname=\"Helvetica\"];\n", p->spec->name);
+    printf("  out [label=\"%s\\n%s\", fillcolor=darkolivegreen1];\n",
+           p->spec->bwd_of, shape_str(&p->bwd_of->shape));
+    if (p->bwd_fn >= 0) {
+        printf("  out -> f%d;\n", p->bwd_fn);
+        draw_fn(p, p->bwd_fn, agc_alloc((size_t)p->nfns));
+    }
+    printf("}\n");
+}
+
 static int cmd_graph(const char *spec, int backward)
 {
     Compiled c;
@@ -419,11 +477,20 @@ static int cmd_graph(const char *spec, int backward)
         return fail();
     Program *p = c.prog;
     Graph *g = p->g;
+    if (backward) {
+        jmp_buf jb;
+        agc_error_jmp = &jb;
+        if (setjmp(jb))
+            return fail();
+        graph_backward(p);
+        agc_error_jmp = NULL;
+        return 0;
+    }
     printf("digraph %s {\n  rankdir=LR;\n  node [shape=box, "
            "fontname=\"Helvetica\"];\n", p->spec->name);
     for (int i = 0; i < g->n; i++) {
         Node *n = g->nodes[i];
-        if (n->phase && !backward)
+        if (n->phase)
             continue;
         const char *label = n->op == OP_INPUT ? p->decls[n->decl].name
                                               : op_name(n->op);
@@ -432,13 +499,13 @@ static int cmd_graph(const char *spec, int backward)
         printf("  n%d [label=\"%s\\n%s\"%s];\n", n->id, label,
                shape_str(&n->shape),
                n->op == OP_INPUT ? ", style=filled, fillcolor=lightblue"
-               : n->phase ? ", color=red" : "");
+                                 : "");
         for (int k = 0; k < n->nin; k++)
             printf("  n%d -> n%d;\n", n->in[k]->id, n->id);
     }
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        if (t->role == ROLE_INPUT || (t->role == ROLE_GRAD && !backward))
+        if (t->role == ROLE_INPUT || t->role == ROLE_GRAD)
             continue;
         printf("  t%d [label=\"%s\", shape=ellipse];\n  n%d -> t%d;\n", i,
                t->name, t->node->id, i);

@@ -110,5 +110,24 @@ expect 0 $agc check specs/autograd.yaml; contains "x.grad"; contains "1 passed, 
 expect 0 $agc info specs/autograd.yaml; contains "x.grad"
 expect 0 $agc graph specs/autograd.yaml; contains "digraph autograd"
 
+# the backward graph as torch's grad_fn chain: the seed lecture's figure
+expect 0 $agc graph specs/autograd.yaml --backward
+contains "digraph autograd_backward"
+for f in MeanBackward0 MulBackward0 PowBackward0 SubBackward0 AccumulateGrad; do
+    contains "$f"
+done
+contains 'label="AccumulateGrad\nx [2, 2]"'
+# a.grad_fn -> MeanBackward0 -> MulBackward0 -> PowBackward0 -> SubBackward0 -> x
+chain=$(sed -n 's/.*label="\([A-Z][A-Za-z0-9]*\).*/\1/p' "$tmp/out" | tr '\n' ' ')
+[ "$chain" = "MeanBackward0 MulBackward0 PowBackward0 SubBackward0 AccumulateGrad " ] && ok ||
+    bad "backward chain is '$chain'"
+expect 0 $agc graph specs/custom_split.yaml --backward
+contains "my_addBackward"; contains "my_copyBackward"
+expect 0 $agc graph specs/loop.yaml --backward
+contains 'label="LoopBackward\ny: v = v * 2, per iteration"'; contains "MulBackward0"
+printf 'inputs:\n  x: {shape: [2], requires_grad: true}\ngraph:\n  y: x * 2\n' >"$tmp/fwd.yaml"
+expect 1 $agc graph "$tmp/fwd.yaml" --backward; contains "nothing to draw: the spec has no backward"
+expect 1 $agc graph specs/fail/no_grad.yaml --backward
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]

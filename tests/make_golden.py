@@ -17,6 +17,9 @@ For every case below it (re)writes tests/golden/ops/CASE/:
     NAME.grad.expected.npy each input with requires_grad, from torch autograd
                            (loss.backward() or y.backward(seed))
     I.expected.npy         each loop `count: I`, int64
+    grad_fn.txt            the backward graph torch built (grad_fn names and
+                           next_functions), for `agc graph --backward`;
+                           not for loops, which torch unrolls
 
 and tests/golden/ops/cases.txt with the case names, one per line.
 
@@ -1446,9 +1449,35 @@ def fanout(x, w):
     return {"y": y, "z": z, "loss": torch.sum(z * y)}
 
 
-# --- custom functions: the user's backward, as torch.autograd.Function ---------
+# --- the backward graph: grad_fn names of torch (see grad_fn.txt) ------------
 
-class MyAdd(torch.autograd.Function):
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+  v: {shape: [3], requires_grad: true}
+  m: {shape: [3, 2], requires_grad: true}
+  c: {shape: [2, 3]}
+graph:
+  y: (2 - x) * (c - x) + 2 / x + 2 ^ x + x ^ x - -x
+  z: sum(y, dim=0) + (v @ m) @ x + mean(x) + max(x, dim=0) + norm(x) + flatten(v)
+  loss: sum(z * v)
+backward: loss
+outputs: [y, z, loss]
+""", x=POS)
+def grad_fn_names(x, v, m, c):
+    # RsubBackward1, a reciprocal under 2 / x, PowBackward0/1, vector @
+    # matrix as unsqueeze-mm-squeeze, SumBackward1 vs SumBackward0...
+    y = (2 - x) * (c - x) + 2 / x + 2 ** x + x ** x - -x
+    z = (y.sum(dim=0) + (v @ m) @ x + x.mean() + torch.amax(x, dim=0)
+         + x.norm() + v.flatten())
+    return {"y": y, "z": z, "loss": torch.sum(z * v)}
+
+
+# --- custom functions: the user's backward, as torch.autograd.Function ---------
+# Each class is named as the agc function, so that its grad_fn's name
+# (NAMEBackward) is the one `agc graph --backward` draws.
+
+class my_add(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x1, x2):
         return x1 + x2
@@ -1458,7 +1487,7 @@ class MyAdd(torch.autograd.Function):
         return grad, grad
 
 
-class MyMax(torch.autograd.Function):
+class my_max(torch.autograd.Function):
     """max over all elements; backward grad * (x == out): every tied element
     gets the whole gradient, as the user wrote it (torch.amax would split)."""
     @staticmethod
@@ -1473,7 +1502,7 @@ class MyMax(torch.autograd.Function):
         return grad * (x == out).to(x.dtype)
 
 
-class MyCopy(torch.autograd.Function):
+class my_copy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         return x.clone()
@@ -1483,7 +1512,7 @@ class MyCopy(torch.autograd.Function):
         return grad
 
 
-class MyExp(torch.autograd.Function):
+class my_exp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         out = torch.exp(x)
@@ -1496,21 +1525,21 @@ class MyExp(torch.autograd.Function):
         return grad * out
 
 
-class MySoftplus(torch.autograd.Function):
+class my_softplus(torch.autograd.Function):
     """log(1 + my_exp(x)); the backward calls my_exp, a custom function."""
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return torch.log(1 + MyExp.apply(x))
+        return torch.log(1 + my_exp.apply(x))
 
     @staticmethod
     def backward(ctx, grad):
         x, = ctx.saved_tensors
-        e = MyExp.apply(x)
+        e = my_exp.apply(x)
         return grad * e / (1 + e)
 
 
-class MyScale(torch.autograd.Function):
+class my_scale(torch.autograd.Function):
     """No backward for s: it must not need a gradient."""
     @staticmethod
     def forward(ctx, x, s):
@@ -1553,7 +1582,7 @@ backward: {of: y}
 outputs: [y]
 """)
 def custom_add(a, b):
-    return {"y": MyAdd.apply(a, b)}
+    return {"y": my_add.apply(a, b)}
 
 
 @case(FN_ADD + """
@@ -1574,8 +1603,8 @@ outputs: [y, z, loss]
 """)
 def custom_split(x):
     # x used twice by one call, c three times: the gradients are summed
-    y = MyAdd.apply(x, x)
-    c = MyCopy.apply(y)
+    y = my_add.apply(x, x)
+    c = my_copy.apply(y)
     z = c * c + c
     return {"y": y, "c": c, "z": z, "loss": torch.sum(z)}
 
@@ -1589,7 +1618,7 @@ backward: m
 outputs: [m]
 """)
 def custom_max(x):
-    return {"m": MyMax.apply(x)}
+    return {"m": my_max.apply(x)}
 
 
 @case(FN_MAX + """
@@ -1602,7 +1631,7 @@ outputs: [m]
 """, x=value([[1, 3, 0], [3, -1, 2]]))
 def custom_max_ties(x):
     # both 3s get the whole gradient: grad * (x == out) says so
-    return {"m": MyMax.apply(x * 2)}
+    return {"m": my_max.apply(x * 2)}
 
 
 @case("""
@@ -1625,7 +1654,7 @@ backward: {of: y}
 outputs: [y]
 """)
 def custom_nested(x):
-    return {"y": MySoftplus.apply(x) * MyExp.apply(x)}
+    return {"y": my_softplus.apply(x) * my_exp.apply(x)}
 
 
 @case("""
@@ -1645,7 +1674,7 @@ outputs: [y]
 """)
 def custom_no_grad_arg(x, s):
     # s has no backward entry and does not require grad: no error
-    return {"y": MyScale.apply(torch.tanh(x), s)}
+    return {"y": my_scale.apply(torch.tanh(x), s)}
 
 
 # --- the seed examples --------------------------------------------------------
@@ -1929,6 +1958,30 @@ def to_numpy(t):
     return f32(t.to(torch.float32).numpy())
 
 
+def grad_fn_text(root, leaves):
+    """The backward graph from root: each grad_fn once, numbered depth first
+    in next_functions order, as a line "ID NAME [LEAF] -> NEXT IDS" (None
+    entries left out).  test_golden.c writes agc's the same way."""
+    ids, lines = {}, []
+    names = {id(t): n for n, t in leaves.items()}
+
+    def visit(fn):
+        if fn in ids:
+            return ids[fn]
+        ids[fn] = len(ids)
+        line = [str(ids[fn]), type(fn).__name__]
+        if hasattr(fn, "variable"):
+            line.append(names[id(fn.variable)])
+        lines.append(line)
+        nxt = [visit(f) for f, _ in fn.next_functions if f is not None]
+        line.append("->")
+        line.extend(str(i) for i in nxt)
+        return ids[fn]
+
+    visit(root)
+    return "".join(" ".join(line) + "\n" for line in lines)
+
+
 def make_case(name, text, ref, draws):
     spec = yaml.safe_load(text)
     assert set(spec) <= {"functions", "inputs", "graph", "outputs",
@@ -1960,6 +2013,12 @@ def make_case(name, text, ref, draws):
 
     files = {}
     back = spec["backward"]
+    of = back if isinstance(back, str) else back["of"]
+    # a loop's graph is unrolled by torch, as many times as it ran: agc
+    # draws one box for it, so loop cases have no grad_fn.txt
+    has_loop = any(isinstance(e, dict) for e in graph.values())
+    graph_text = None if has_loop else grad_fn_text(nodes[of].grad_fn,
+                                                    leaves)
     if isinstance(back, str):
         assert nodes[back].dim() == 0, (name, "scalar backward node")
         nodes[back].backward()
@@ -1998,6 +2057,9 @@ def make_case(name, text, ref, draws):
                 "name: %s\ndtype: float32\n%s" % (name, text.lstrip("\n")))
     for fname, arr in files.items():
         np.save(os.path.join(d, fname), arr)
+    if graph_text is not None:
+        with open(os.path.join(d, "grad_fn.txt"), "w") as f:
+            f.write(graph_text)
 
 
 def main():

@@ -1,7 +1,8 @@
 /* test_golden.c: every case of tests/golden/ops (made by make_golden.py
  * with PyTorch) compiled, JIT-run in float32, and compared with PyTorch's
  * outputs and gradients: |agc - torch| <= 1e-6 + 1e-5 |torch|; loop
- * counts exactly. */
+ * counts exactly; and the backward graph agc draws (grad_fn records)
+ * against the one torch built (grad_fn.txt). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -33,6 +34,52 @@ static void compare(Case *k, const char *name, const char *file, int exact)
     free(got);
 }
 
+/* grad_fn i and what it reaches, as make_golden.py's grad_fn_text: one
+ * line per grad_fn, numbered depth first in next_functions order. */
+static int fn_text(Program *p, int i, int *ids, int *n, char **lines)
+{
+    if (ids[i] >= 0)
+        return ids[i];
+    GradFn *f = &p->fns[i];
+    int me = ids[i] = (*n)++;
+    char *line = agc_fmt("%d %s%s%s ->", me, f->name, f->leaf ? " " : "",
+                         f->leaf ? f->leaf : "");
+    lines[me] = line;
+    for (int k = 0; k < f->nnext; k++) {
+        int id = fn_text(p, f->next[k], ids, n, lines);
+        line = agc_fmt("%s %d", line, id);
+    }
+    lines[me] = agc_fmt("%s\n", line);
+    return me;
+}
+
+static void compare_grad_fns(Case *k)
+{
+    char path[300], want[8192] = "";
+    if (k->c.prog->nloops)          /* torch unrolls them: no grad_fn.txt */
+        return;
+    snprintf(path, sizeof path, "%s/grad_fn.txt", k->dir);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        fail_msg("%s missing", path);
+    size_t len = fread(want, 1, sizeof want - 1, f);
+    want[len] = 0;
+    fclose(f);
+    Program *p = k->c.prog;
+    int *ids = agc_alloc(sizeof(int) * (size_t)(p->nfns + 1)), n = 0;
+    char **lines = agc_alloc(sizeof(char *) * (size_t)(p->nfns + 1));
+    for (int i = 0; i < p->nfns; i++)
+        ids[i] = -1;
+    char *got = "";
+    if (p->bwd_fn >= 0)
+        fn_text(p, p->bwd_fn, ids, &n, lines);
+    for (int i = 0; i < n; i++)
+        got = agc_fmt("%s%s", got, lines[i]);
+    if (strcmp(got, want))
+        fail_msg("%s: agc's backward graph\n%sPyTorch's\n%s", k->dir, got,
+                 want);
+}
+
 static void test_golden_case(void **state)
 {
     char dir[256];
@@ -49,6 +96,7 @@ static void test_golden_case(void **state)
             t->role == ROLE_COUNT)
             compare(&k, t->name, t->name, t->role == ROLE_COUNT);
     }
+    compare_grad_fns(&k);
     case_close(&k);
 }
 
