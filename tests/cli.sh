@@ -107,6 +107,17 @@ contains "m = tensor(5.)"
 
 # check, info, graph
 expect 0 $agc check specs/autograd.yaml; contains "x.grad"; contains "1 passed, 0 failed"
+
+# check catches a wrong user-written backward, and only that one
+for s in custom_add custom_split custom_max; do
+    expect 0 $agc check specs/$s.yaml; contains " 0 failed"
+done
+expect 1 $agc check specs/custom_wrong.yaml
+grep -q '^a\.grad .*FAIL$' "$tmp/out" && ok || { bad "a.grad not flagged"; cat "$tmp/out"; }
+grep -q '^b\.grad .*ok$' "$tmp/out" && ok || { bad "b.grad not ok"; cat "$tmp/out"; }
+grep -q '^c\.grad .*ok$' "$tmp/out" && ok || { bad "c.grad not ok"; cat "$tmp/out"; }
+contains "2 passed, 1 failed"
+expect 0 $agc run specs/custom_wrong.yaml   # it compiles and runs: only wrong
 expect 0 $agc info specs/autograd.yaml; contains "x.grad"
 expect 0 $agc graph specs/autograd.yaml; contains "digraph autograd"
 
