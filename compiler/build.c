@@ -673,6 +673,94 @@ static int given(const Expr *e, int i, const char *kw)
     return arg_of(e, i, kw) != NULL;
 }
 
+/* An integer of a constant argument (element i of a tuple), or dflt. */
+static long int_arg(const Expr *a, int i, long dflt)
+{
+    if (a && a->kind == E_TUPLE)
+        a = i < a->nargs ? a->args[i] : NULL;
+    return a && is_num(a) ? (long)num_of(a) : dflt;
+}
+
+/* conv1d/conv2d as nn.Conv does them: F.pad first unless padding_mode
+ * is zeros (reflect and replicate are one grad_fn; circular copies the
+ * centre, then each padded side, as CopySlices), and an unbatched input
+ * unsqueezed around the convolution. */
+static int conv_fn(Build *b, const Expr *e, Node *n, const Operand *op,
+                   int nop)
+{
+    int k = e->name[4] - '0', x = op[0].fn;
+    Shape xs = op[0].node->shape;
+    int unbatched = xs.rank == k + 1;
+    const Expr *mode = arg_of(e, 7, "padding_mode");
+    const Expr *pad = arg_of(e, 4, "padding");
+    const char *m = mode && mode->kind == E_NAME ? mode->name : "zeros";
+    if (!strcmp(m, "reflect") || !strcmp(m, "replicate")) {
+        x = fn1(b, agc_fmt("%sPad%dDBackward0", m[2] == 'f' ? "Reflection"
+                           : "Replication", k), xs, x);
+    } else if (!strcmp(m, "circular")) {
+        int sides = 0;
+        for (int i = 0; i < k; i++) {
+            long total, ks = op[1].node->shape.rank == k + 2
+                                 ? op[1].node->shape.d[2 + i] : 1;
+            if (pad && pad->kind == E_NAME)     /* same or valid */
+                total = strcmp(pad->name, "same") ? 0
+                        : int_arg(arg_of(e, 5, "dilation"), i, 1) * (ks - 1);
+            else
+                total = 2 * int_arg(pad, i, 0);
+            sides += (total / 2 > 0) + (total - total / 2 > 0);
+        }
+        for (int i = 0; i < k; i++)
+            x = fn1(b, "SliceBackward0", xs, x);
+        x = fn1(b, "CopySlices", xs, x);
+        for (int i = 0; i < sides; i++) {
+            int nx[2] = {x, fn1(b, "SliceBackward0", xs, x)};
+            x = fn_add(b, "CopySlices", xs, nx, 2);
+        }
+    }
+    if (unbatched)
+        x = fn1(b, "UnsqueezeBackward0", xs, x);
+    int next[3] = {x, op[1].fn, nop > 2 ? op[2].fn : -1};
+    int c = fn_add(b, "ConvolutionBackward0", n->shape, next, 3);
+    return unbatched ? fn1(b, "SqueezeBackward1", n->shape, c) : c;
+}
+
+/* F.linear(x, w, b): addmm for a matrix, mm between an unsqueeze and a
+ * squeeze for a vector, addmm between views for more dims. */
+static int linear_fn(Build *b, Node *n, const Operand *op, int nop)
+{
+    Shape xs = op[0].node->shape;
+    int x = op[0].fn, wt = fn1(b, "TBackward0", op[1].node->shape, op[1].fn);
+    int bias = nop > 2 ? op[2].fn : -1, has_bias = nop > 2;
+    int next[3];
+    if (xs.rank == 1) {
+        next[0] = fn1(b, "UnsqueezeBackward0", xs, x);
+        next[1] = wt;
+        int y = fn1(b, "SqueezeBackward3", n->shape,
+                    fn_add(b, "MmBackward0", n->shape, next, 2));
+        next[0] = y;
+        next[1] = bias;
+        return has_bias ? fn_add(b, "AddBackward0", n->shape, next, 2) : y;
+    }
+    if (xs.rank > 2)
+        x = fn1(b, has_bias ? "ViewBackward0" : "ReshapeAliasBackward0", xs,
+                x);
+    int y;
+    if (has_bias) {
+        next[0] = bias;
+        next[1] = x;
+        next[2] = wt;
+        y = fn_add(b, "AddmmBackward0", n->shape, next, 3);
+    } else {
+        next[0] = x;
+        next[1] = wt;
+        y = fn_add(b, "MmBackward0", n->shape, next, 2);
+    }
+    if (xs.rank > 2)
+        y = fn1(b, has_bias ? "ViewBackward0" : "UnsafeViewBackward0",
+                n->shape, y);
+    return y;
+}
+
 static const struct {
     const char *fn, *torch;
 } fn_names[] = {
@@ -689,7 +777,8 @@ static const struct {
     {"narrow", "SliceBackward0"}, {"softmax", "SoftmaxBackward0"},
     {"log_softmax", "LogSoftmaxBackward0"},
     {"mse_loss", "MseLossBackward0"},
-    {"conv1d", "ConvolutionBackward0"}, {"conv2d", "ConvolutionBackward0"},
+    {"max_pool2d", "MaxPool2DWithIndicesBackward0"},
+    {"avg_pool2d", "AvgPool2DBackward0"},
 };
 
 /* The grad_fn of expression e, lowered to n; its operands' in op[]. */
@@ -769,6 +858,17 @@ static int expr_fn(Build *b, const Expr *e, Node *n, const Operand *op,
             return next[0];
         return fn1(b, "ReshapeAliasBackward0", n->shape, next[0]);
     }
+    if (!strcmp(f, "conv1d") || !strcmp(f, "conv2d"))
+        return conv_fn(b, e, n, op, nop);
+    if (!strcmp(f, "linear") && nop >= 2)
+        return linear_fn(b, n, op, nop);
+    if (!strcmp(f, "max_pool1d") || !strcmp(f, "avg_pool1d"))
+        /* as a 2-D pool over an unsqueezed input */
+        return fn1(b, "SqueezeBackward1", n->shape,
+                   fn1(b, f[0] == 'm' ? "MaxPool2DWithIndicesBackward0"
+                                      : "AvgPool2DBackward0", n->shape,
+                       fn1(b, "UnsqueezeBackward0", op[0].node->shape,
+                           next[0])));
     if (!strcmp(f, "cross_entropy")) {
         /* -sum(target * log_softmax(input)) / N, as torch 1.13 computes
          * it for class probabilities */

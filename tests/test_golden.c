@@ -61,7 +61,8 @@ static void compare_grad_fns(Case *k)
     snprintf(path, sizeof path, "%s/grad_fn.txt", k->dir);
     FILE *f = fopen(path, "r");
     if (!f)
-        fail_msg("%s missing", path);
+        fail_msg("%s missing: regenerate the golden data with "
+                 "/usr/bin/python3 tests/make_golden.py", path);
     size_t len = fread(want, 1, sizeof want - 1, f);
     want[len] = 0;
     fclose(f);
