@@ -1943,6 +1943,49 @@ def loop_chain(x, t):
 SEEDS = {"seed_vjp": [0.1, 1.0, 0.0001], "loop_seed": [0.1, 1.0, 0.0001]}
 
 
+@case("""
+functions:
+  my_scale:
+    args: [x, s]
+    forward: x * s
+    backward:
+      x: grad * s
+      s: sum(grad * x)
+inputs:
+  x: {shape: [3], requires_grad: true}
+  s: {shape: [], requires_grad: true}
+graph:
+  y:
+    loop:
+      init: x
+      as: v
+      while: norm(v) < 10
+      body: my_scale(v, s)
+      max_iter: 50
+      count: n
+  loss: sum(y * y)
+backward: loss
+outputs: [y, loss]
+""", x=U(0.5, 1.5), s=U(1.2, 2.0))
+def loop_custom(x, s):
+    # a custom function in a loop body: its backward runs once per
+    # iteration, and s, captured, sums the gradient of every one
+    class my_scale(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, s):
+            ctx.save_for_backward(x, s)
+            return x * s
+
+        @staticmethod
+        def backward(ctx, grad):
+            x, s = ctx.saved_tensors
+            return grad * s, torch.sum(grad * x)
+
+    y, n = while_loop(x, lambda v: torch.norm(v) < 10,
+                      lambda v: my_scale.apply(v, s), 50)
+    return {"y": y, "n": n, "loss": torch.sum(y * y)}
+
+
 # --- driver -----------------------------------------------------------------
 
 def f32(a):
