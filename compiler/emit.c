@@ -203,6 +203,31 @@ static void plan(Emitter *E)
 
 /* Where each live node of E->g lives.  In a loop's graph (in_loop) the
  * nodes backward reads are recomputed there, so phases do not matter. */
+/* Whether n, used several times, is cheaper to recompute in each user
+ * than to store: one arithmetic op on stored operands, read by users that
+ * all evaluate it at the same index.  Forward then need not write, nor
+ * backward read, a whole array for it (y = x - 2 in the seed example). */
+static int recompute(Emitter *E, Node *n)
+{
+    if (n->op != OP_ADD && n->op != OP_SUB && n->op != OP_MUL &&
+        n->op != OP_NEG)
+        return 0;
+    for (int j = 0; j < n->nin; j++)
+        if (P(E, n->in[j])->store == ST_INLINE && !is_splat(n->in[j]))
+            return 0;
+    for (int i = n->id + 1; i < E->g->n; i++) {
+        Node *u = E->g->nodes[i];
+        if (!P(E, u)->live)
+            continue;
+        for (int k = 0; k < u->nin; k++)
+            if (u->in[k] == n &&
+                (!reads_by_expr(u) ||
+                 !(op_is_reduction(u->op) || shape_eq(&u->shape, &n->shape))))
+                return 0;
+    }
+    return 1;
+}
+
 static void plan_storage(Emitter *E, int in_loop)
 {
     Program *p = E->p;
@@ -262,6 +287,9 @@ static void plan_storage(Emitter *E, int in_loop)
                     pl->depth = P(E, n->in[j])->depth + 1;
             if (pl->depth > MAX_FUSED)  /* keep expressions readable and */
                 pl->store = ST_FIELD;   /* within compilers' nesting limits */
+        } else if (!in_loop && recompute(E, n)) {
+            pl->store = ST_INLINE;
+            pl->depth = 1;
         } else {
             pl->store = ST_FIELD;
         }
@@ -384,7 +412,8 @@ static int flat_ok(Emitter *E, Node *n, const Shape *s)
     return 1;
 }
 
-enum { H_SIGMOID = 1, H_RELU = 2, H_SIGN = 4, H_MAX = 8, H_MIN = 16 };
+enum { H_SIGMOID = 1, H_RELU = 2, H_SIGN = 4, H_MAX = 8, H_MIN = 16,
+       H_SQUARE = 128 };
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -392,6 +421,7 @@ static const char *fn(Emitter *E, const char *name)
 }
 
 static const char *expr(Emitter *E, Node *n, const Loop *L);
+static const char *bare(const char *v);
 
 /* The C expression of an elementwise op over operand expressions. */
 static const char *op_expr(Emitter *E, Node *n, const Loop *L)
@@ -402,18 +432,18 @@ static const char *op_expr(Emitter *E, Node *n, const Loop *L)
     switch (n->op) {
     case OP_COPY: return a;
     case OP_NEG: return agc_fmt("(-%s)", a);
-    case OP_ABS: return agc_fmt("%s(%s)", fn(E, "fabs"), a);
-    case OP_SIGN: E->helpers |= H_SIGN; return agc_fmt("agc_sign(%s)", a);
-    case OP_EXP: return agc_fmt("%s(%s)", fn(E, "exp"), a);
-    case OP_LOG: return agc_fmt("%s(%s)", fn(E, "log"), a);
-    case OP_SQRT: return agc_fmt("%s(%s)", fn(E, "sqrt"), a);
-    case OP_SIN: return agc_fmt("%s(%s)", fn(E, "sin"), a);
-    case OP_COS: return agc_fmt("%s(%s)", fn(E, "cos"), a);
-    case OP_TANH: return agc_fmt("%s(%s)", fn(E, "tanh"), a);
+    case OP_ABS: return agc_fmt("%s(%s)", fn(E, "fabs"), bare(a));
+    case OP_SIGN: E->helpers |= H_SIGN; return agc_fmt("agc_sign(%s)", bare(a));
+    case OP_EXP: return agc_fmt("%s(%s)", fn(E, "exp"), bare(a));
+    case OP_LOG: return agc_fmt("%s(%s)", fn(E, "log"), bare(a));
+    case OP_SQRT: return agc_fmt("%s(%s)", fn(E, "sqrt"), bare(a));
+    case OP_SIN: return agc_fmt("%s(%s)", fn(E, "sin"), bare(a));
+    case OP_COS: return agc_fmt("%s(%s)", fn(E, "cos"), bare(a));
+    case OP_TANH: return agc_fmt("%s(%s)", fn(E, "tanh"), bare(a));
     case OP_SIGMOID:
         E->helpers |= H_SIGMOID;
-        return agc_fmt("agc_sigmoid(%s)", a);
-    case OP_RELU: E->helpers |= H_RELU; return agc_fmt("agc_relu(%s)", a);
+        return agc_fmt("agc_sigmoid(%s)", bare(a));
+    case OP_RELU: E->helpers |= H_RELU; return agc_fmt("agc_relu(%s)", bare(a));
     case OP_ADD: return agc_fmt("(%s + %s)", a, b);
     case OP_SUB: return agc_fmt("(%s - %s)", a, b);
     case OP_MUL: return agc_fmt("(%s * %s)", a, b);
@@ -422,6 +452,10 @@ static const char *op_expr(Emitter *E, Node *n, const Loop *L)
         if (is_splat(n->in[1]) && n->in[1]->cval == 2 &&
             P(E, n->in[0])->store != ST_INLINE)
             return agc_fmt("(%s * %s)", a, a);
+        if (is_splat(n->in[1]) && n->in[1]->cval == 2) {
+            E->helpers |= H_SQUARE;
+            return agc_fmt("agc_square(%s)", bare(a));
+        }
         return agc_fmt("%s(%s, %s)", fn(E, "pow"), a, b);
     case OP_MAXIMUM:
         E->helpers |= H_MAX;
@@ -1044,6 +1078,8 @@ static void emit_helpers(Emitter *E, Out *o)
     if (E->helpers & H_SIGMOID)
         put(o, "static %s agc_sigmoid(%s x)\n{\n    return 1 / (1 + %s(-x));"
             "\n}\n\n", T, T, fn(E, "exp"));
+    if (E->helpers & H_SQUARE)
+        put(o, "static %s agc_square(%s x)\n{\n    return x * x;\n}\n\n", T, T);
     if (E->helpers & H_RELU)
         put(o, "static %s agc_relu(%s x)\n{\n    return x > 0 ? x : 0;\n}\n\n",
             T, T);

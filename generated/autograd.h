@@ -10,7 +10,6 @@ typedef struct autograd_t {
     float x[4]; /* [2, 2] input, requires grad */
     float a[1]; /* [] output */
     float x_grad[4]; /* [2, 2] gradient */
-    float y[4]; /* [2, 2] y = x - 2 */
     float t6[1]; /* [] a = mean(z) */
 } autograd_t;
 
