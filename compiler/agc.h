@@ -64,6 +64,15 @@ void *agc_reserve(void *p, int n, int *cap, size_t elem);
 #define AGC_PUSH(ptr, n, cap)                                                 \
     ((ptr) = agc_reserve((ptr), (n), &(cap), sizeof *(ptr)), &(ptr)[(n)++])
 
+/* A growing text buffer: put() appends formatted text, indenting each
+ * line that starts with indent levels of four spaces (emit.c, conv.c). */
+typedef struct Out {
+    char *s;
+    size_t n, cap;
+    int indent;
+} Out;
+void put(Out *o, const char *fmt, ...) AGC_PRINTF(2, 3);
+
 /* 1 when s is a valid identifier for generated C: [A-Za-z][A-Za-z0-9_]*,
  * at most AGC_MAX_NAME characters, no "__", not a C keyword and not a
  * macro of the standard headers the generated code includes.  Otherwise 0

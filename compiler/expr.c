@@ -339,7 +339,7 @@ Expr *expr_parse(Src src)
 
 typedef struct Buf { char *s; size_t n, cap; } Buf;
 
-static void put(Buf *b, const char *s)
+static void append(Buf *b, const char *s)
 {
     size_t m = strlen(s);
     if (b->n + m + 1 > b->cap) {
@@ -369,33 +369,33 @@ static void render(Buf *b, const Expr *e, int depth);
 static void operand(Buf *b, const Expr *e, int min, int depth)
 {
     int paren = prec(e) < min;
-    put(b, paren ? "(" : "");
+    append(b, paren ? "(" : "");
     render(b, e, depth + 1);
-    put(b, paren ? ")" : "");
+    append(b, paren ? ")" : "");
 }
 
 static void render(Buf *b, const Expr *e, int depth)
 {
     if (depth > STR_MAX_DEPTH) {
-        put(b, "...");
+        append(b, "...");
         return;
     }
     switch (e->kind) {
     case E_NUM:
-        put(b, agc_fmt("%g", e->num));
+        append(b, agc_fmt("%g", e->num));
         break;
     case E_NAME:
-        put(b, e->name);
+        append(b, e->name);
         break;
     case E_UNARY:                   /* -(-x), -(a * b), but -x^2 */
-        put(b, "-");
+        append(b, "-");
         operand(b, e->args[0], P_POW, depth);
         break;
     case E_BINARY: {
         int p = prec(e);
         if (p == P_POW) {           /* (a^b)^c, (-a)^b, a^b^c, a^-b */
             operand(b, e->args[0], P_POSTFIX, depth);
-            put(b, "^");
+            append(b, "^");
             operand(b, e->args[1], P_UNARY, depth);
             break;
         }
@@ -410,7 +410,7 @@ static void render(Buf *b, const Expr *e, int depth)
         operand(b, l, p, depth);
         while (n--) {
             int i = binop(spine[n]->op);
-            put(b, agc_fmt(" %s ", i < 0 ? "?" : binops[i].text));
+            append(b, agc_fmt(" %s ", i < 0 ? "?" : binops[i].text));
             operand(b, spine[n]->args[1], p + 1, depth);
         }
         break;
@@ -422,19 +422,19 @@ static void render(Buf *b, const Expr *e, int depth)
         /* (2).T, since "2.T" would read back as "2." and "T" */
         operand(b, e, e->kind == E_NUM ? P_PRIMARY + 1 : P_POSTFIX, depth);
         while (n--)
-            put(b, ".T");
+            append(b, ".T");
         break;
     }
     case E_CALL:
     case E_TUPLE:
-        put(b, e->kind == E_CALL ? agc_fmt("%s(", e->name) : "(");
+        append(b, e->kind == E_CALL ? agc_fmt("%s(", e->name) : "(");
         for (int i = 0; i < e->nargs + e->nkw; i++) {
             int k = i - e->nargs;       /* keyword k when not negative */
-            put(b, i ? ", " : "");
-            put(b, k >= 0 ? agc_fmt("%s=", e->kwnames[k]) : "");
+            append(b, i ? ", " : "");
+            append(b, k >= 0 ? agc_fmt("%s=", e->kwnames[k]) : "");
             render(b, k >= 0 ? e->kwargs[k] : e->args[i], depth + 1);
         }
-        put(b, e->kind == E_TUPLE && e->nargs == 1 ? ",)" : ")");
+        append(b, e->kind == E_TUPLE && e->nargs == 1 ? ",)" : ")");
         break;
     }
 }
@@ -442,7 +442,7 @@ static void render(Buf *b, const Expr *e, int depth)
 char *expr_str(const Expr *e)
 {
     Buf b = {0};
-    put(&b, "");
+    append(&b, "");
     if (e)
         render(&b, e, 0);
     return b.s;

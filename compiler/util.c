@@ -190,3 +190,36 @@ int agc_valid_name(const char *s, const char **why)
     }
     return 1;
 }
+
+/* ---- text buffers ---- */
+
+static void put_raw(Out *o, const char *s, size_t len)
+{
+    if (o->n + len + 1 > o->cap) {
+        size_t cap = o->cap ? o->cap : 4096;
+        while (o->n + len + 1 > cap)
+            cap *= 2;
+        o->s = agc_grow(o->s, o->cap, cap);
+        o->cap = cap;
+    }
+    memcpy(o->s + o->n, s, len);
+    o->n += len;
+    o->s[o->n] = 0;
+}
+
+void put(Out *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *t = agc_vfmt(fmt, ap);
+    va_end(ap);
+    for (char *p = t; *p;) {
+        if (o->n == 0 || o->s[o->n - 1] == '\n')
+            for (int i = 0; i < o->indent && *p != '\n'; i++)
+                put_raw(o, "    ", 4);
+        char *nl = strchr(p, '\n');
+        size_t k = nl ? (size_t)(nl - p) + 1 : strlen(p);
+        put_raw(o, p, k);
+        p += k;
+    }
+}
