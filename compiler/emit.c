@@ -470,6 +470,26 @@ static void open_loops(Out *o, const Shape *s, int body)
     }
 }
 
+/* Opens a loop for each dim of s in mask (reduced = 1) or not in it
+ * (reduced = 0), with variable i<dim>; brace: "{" after the last one.
+ * Returns how many; the caller lowers the indent by as many. */
+static int open_dims(Out *o, const Shape *s, unsigned mask, int reduced,
+                     int brace)
+{
+    int n = 0, last = -1;
+    for (int k = 0; k < s->rank; k++)
+        if ((int)(mask >> k & 1) == reduced)
+            last = k;
+    for (int k = 0; k <= last; k++)
+        if ((int)(mask >> k & 1) == reduced) {
+            put(o, "for (long i%d = 0; i%d < %ld; i%d++)%s\n", k, k, s->d[k],
+                k, brace && k == last ? " {" : "");
+            o->indent++;
+            n++;
+        }
+    return n;
+}
+
 static void close_loops(Out *o, const Shape *s, int body)
 {
     if (s->rank && body > 1) {
@@ -565,7 +585,8 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "}\n");
         return;
     }
-    /* any other dims: accumulate into the output in place */
+    /* any other dims: a loop over the kept dims around one over the
+     * reduced ones, each sum in a double */
     Node kept;
     memset(&kept, 0, sizeof kept);
     kept.shape = s;
@@ -573,21 +594,24 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         if (mask >> k & 1)
             kept.shape.d[k] = 1;
     Loop L = {s, NULL};
-    put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
-        shape_count(&n->shape), dst, init);
-    open_loops(o, &s, 2);
-    put(o, "%s v = %s;\n", T, bare(expr(E, a, &L)));
-    const char *acc = agc_fmt("%s[%s]", dst, index_of(&kept, &L));
-    if (n->op == OP_SUM)
-        put(o, "%s += v;\n", acc);
-    else if (n->op == OP_NORM)
-        put(o, "%s += v * v;\n", acc);
-    else
-        put(o, "if (v %s %s || v != v)\n    %s = v;\n",
-            n->op == OP_AMAX ? ">" : "<", acc, acc);
-    close_loops(o, &s, 2);
-    if (n->op == OP_NORM)
-        put(o, "%s[0] = %s(%s[0]);\n", dst, fn(E, "sqrt"), dst);
+    int nk = open_dims(o, &s, mask, 0, 1);
+    if (!nk) {
+        put(o, "{\n");
+        o->indent++;
+    }
+    put(o, "%s acc = %s;\n", acc_type, init);
+    int nr = open_dims(o, &s, mask, 1, 1);
+    put(o, "%s v = %s;\n%s\n", T, bare(expr(E, a, &L)), step);
+    if (nr) {
+        o->indent--;
+        put(o, "}\n");
+        o->indent -= nr - 1;
+    }
+    put(o, "%s[%s] = (%s)%s;\n", dst, index_of(&kept, &L), T, fin);
+    o->indent--;
+    put(o, "}\n");
+    if (nk)
+        o->indent -= nk - 1;
 }
 
 /* Element (r, c) of a matmul operand, which may be a transpose read in
