@@ -3,6 +3,7 @@
 
 #include "npy.h"
 
+#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,4 +124,46 @@ char **read_lines(const char *path, int *n)
     if (f)
         fclose(f);
     return lines;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **golden_cases(int *n)
+{
+    DIR *d = opendir("tests/golden");
+    struct dirent *e;
+    char **dirs = NULL, **all = calloc(1, sizeof *all);
+    int ndirs = 0;
+    *n = 0;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        dirs = realloc(dirs, sizeof *dirs * (size_t)(ndirs + 1));
+        dirs[ndirs++] = strdup(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    if (ndirs)
+        qsort(dirs, (size_t)ndirs, sizeof *dirs, by_name);
+    for (int i = 0; i < ndirs; i++) {
+        char path[512];
+        int m;
+        snprintf(path, sizeof path, "tests/golden/%s/cases.txt", dirs[i]);
+        char **lines = read_lines(path, &m);
+        all = realloc(all, sizeof *all * (size_t)(*n + m + 1));
+        for (int k = 0; k < m; k++) {
+            snprintf(path, sizeof path, "tests/golden/%s/%s", dirs[i],
+                     lines[k]);
+            all[(*n)++] = strdup(path);
+            free(lines[k]);
+        }
+        all[*n] = NULL;
+        free(lines);
+        free(dirs[i]);
+    }
+    free(dirs);
+    return all;
 }

@@ -27,4 +27,8 @@ double *case_tensor(const Case *k, const char *name, long *count);
 /* Lines of a text file (malloc'd, NULL-ended). */
 char **read_lines(const char *path, int *n);
 
+/* Every golden case: "tests/golden/DIR/CASE" for each line of each
+ * tests/golden/DIR/cases.txt, DIRs in name order (malloc'd, NULL-ended). */
+char **golden_cases(int *n);
+
 #endif

@@ -1,8 +1,8 @@
-/* test_golden.c: every case of tests/golden/ops (made by make_golden.py
- * with PyTorch) compiled, JIT-run in float32, and compared with PyTorch's
- * outputs and gradients: |agc - torch| <= 1e-6 + 1e-5 |torch|; loop
- * counts exactly; and the backward graph agc draws (grad_fn records)
- * against the one torch built (grad_fn.txt). */
+/* test_golden.c: every case of tests/golden/DIR/ (made with PyTorch by
+ * tests/make_golden*.py) compiled, JIT-run in float32, and compared with
+ * PyTorch's outputs and gradients: |agc - torch| <= 1e-6 + 1e-5 |torch|;
+ * loop counts exactly; and the backward graph agc draws (grad_fn
+ * records) against the one torch built (grad_fn.txt). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +14,6 @@
 #include <cmocka.h>
 
 #include "harness.h"
-
-#define ROOT "tests/golden/ops"
 
 static void compare(Case *k, const char *name, const char *file, int exact)
 {
@@ -83,8 +81,7 @@ static void compare_grad_fns(Case *k)
 
 static void test_golden_case(void **state)
 {
-    char dir[256];
-    snprintf(dir, sizeof dir, ROOT "/%s", (const char *)*state);
+    const char *dir = *state;
     Case k;
     const char *err = case_open(&k, dir, 0, 0);
     if (err)
@@ -104,7 +101,7 @@ static void test_golden_case(void **state)
 int main(void)
 {
     int n;
-    char **cases = read_lines(ROOT "/cases.txt", &n);
+    char **cases = golden_cases(&n);
     struct CMUnitTest *tests = calloc((size_t)n + 1, sizeof *tests);
     for (int i = 0; i < n; i++) {
         tests[i] = (struct CMUnitTest)cmocka_unit_test(test_golden_case);
