@@ -269,6 +269,12 @@ typedef enum {
                                      * its forward result (the value, no
                                      * copy), in[1..] the actual arguments;
                                      * attr[0]: the function's index */
+    /* window ops on [N, C, H, W] (1-D ones have H = 1), attrs below */
+    OP_CONV,                        /* x, w [O, C/groups, KH, KW]: y */
+    OP_CONV_BWD_INPUT,              /* gy, w: the adjoint in x */
+    OP_CONV_BWD_WEIGHT,             /* x, gy: the adjoint in w */
+    OP_PADMODE,                     /* circular, reflect, replicate */
+    OP_PADMODE_BWD,                 /* gy: the adjoint, folded back */
     OP_LAST
 } Op;
 
@@ -277,6 +283,13 @@ typedef enum {
 enum { ARG_VAR, ARG_GRAD, ARG_CAPTURE };
 
 #define AGC_NATTR 16
+
+/* attr[] of OP_CONV and its adjoints: padding before (PH, PW) and after
+ * (PH1, PW1) the input, which is zeros. */
+enum { CV_GROUPS, CV_SH, CV_SW, CV_DH, CV_DW, CV_PH, CV_PW, CV_PH1, CV_PW1 };
+/* attr[] of OP_PADMODE(_BWD): the mode and the rows and columns added */
+enum { PM_MODE, PM_TOP, PM_BOTTOM, PM_LEFT, PM_RIGHT };
+enum { PAD_CIRCULAR = 1, PAD_REFLECT, PAD_REPLICATE };
 
 typedef struct Node {
     Op op;
@@ -347,6 +360,13 @@ Node *g_loop(Graph *g, Node *init, struct LoopDef *L);
 Node *g_loop_count(Graph *g, Node *loop);
 Node *g_loop_grad(Graph *g, Node *loop, Node *gy);
 Node *g_loop_capgrad(Graph *g, Node *loop_grad, int i);
+/* Window ops (attrs as CV_*, PM_*; build.c checks the user's shapes
+ * first).  The adjoints take the shape of the operand they belong to. */
+Node *g_conv(Graph *g, Node *x, Node *w, const long *attr);
+Node *g_conv_bwd(Graph *g, Op op, Node *a, Node *b, const long *attr,
+                 Shape s);
+Node *g_padmode(Graph *g, Node *x, const long *attr);
+Node *g_padmode_bwd(Graph *g, Node *gy, const long *attr, Shape s);
 
 int op_is_elementwise(Op op);
 int op_is_reduction(Op op);
@@ -502,6 +522,25 @@ typedef struct AgcTensorInfo {
     int is_int;                     /* int64_t (a loop count), else real */
 } AgcTensorInfo;
 
+/* ---- conv.c: kernels of the window ops, for emit.c ---- */
+
+typedef struct Kernels {
+    const char *T;                  /* "float" or "double" */
+    const char *path;               /* the spec, for comments */
+    long unroll;                    /* kernel taps per unrolled body */
+    Out fns;                        /* static functions, before init */
+    /* a new struct member of count elements of type (T or "double"),
+     * for scratch: its C name */
+    const char *(*scratch)(void *ctx, const char *type, const char *want,
+                           long count, const char *note);
+    void *ctx;
+} Kernels;
+
+/* Writes the code that computes n (a window op) into out, its operands
+ * being in[0..n->nin-1] (C expressions of their element pointers). */
+void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
+                 const char *const *in);
+
 /* ---- jit.c: the same C compiled in memory by libtcc ---- */
 
 typedef struct Jit {
@@ -533,6 +572,8 @@ typedef struct Compiled {
  * dtype_override: -1, or DT_F64 to compile in float64.  AGC_FOR_CHECK
  * also exposes the node that backward differentiates as an output. */
 enum { AGC_FOR_CHECK = 1 };
+/* Kernel taps written out per unrolled body (--unroll N; default 64). */
+extern long agc_unroll;
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out);
 

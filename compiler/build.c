@@ -250,6 +250,185 @@ static Node *log_softmax(Graph *g, Node *x, int dim, Node **sm)
     return g_binary(g, OP_SUB, shift, g_unary(g, OP_LOG, s));
 }
 
+/* ---- nn: convolution ----
+ *
+ * The window ops are 2-D in the graph: a 1-D one is a 2-D one of height
+ * 1, and an unbatched input a batch of one, so only reshapes (which copy
+ * nothing) tell them apart.  Shape errors name the user's shapes. */
+
+/* "3" in 1-D, "(3, 5)" in 2-D: sizes as the user wrote them. */
+static const char *dims_str(const long *v, int sd)
+{
+    return sd == 1 ? agc_fmt("%ld", v[1]) : agc_fmt("(%ld, %ld)", v[0], v[1]);
+}
+
+/* An int or a tuple of sd ints, each at least lo, into v[2 - sd..1]
+ * (the height of a 1-D window stays as the caller set it). */
+static void want_ints(const Expr *e, int sd, long lo, const char *f,
+                      const char *what, long *v)
+{
+    int n = e->kind == E_TUPLE ? e->nargs : 1;
+    if (n != 1 && n != sd)
+        agc_error(e->pos, "%s(): %s must be an int%s, not %s", f, what,
+                  sd == 2 ? " or a pair of ints" : "", expr_str(e));
+    for (int i = 0; i < sd; i++) {
+        const Expr *d = e->kind == E_TUPLE ? e->args[n == 1 ? 0 : i] : e;
+        long x = want_int(d, what);
+        if (x < lo)
+            agc_error(d->pos, "%s(): %s must be at least %ld, not %ld", f,
+                      what, lo, x);
+        v[2 - sd + i] = x;
+    }
+}
+
+/* x as [N, C, H, W]: a batch of one when unbatched, H = 1 in 1-D. */
+static Node *to_4d(Graph *g, Node *x, int sd, int batched)
+{
+    const long *d = x->shape.d;
+    int c = batched;                /* the channel dim */
+    return g_reshape(g, x, shape_of(4, (long[]){
+        batched ? d[0] : 1, d[c], sd == 2 ? d[c + 1] : 1, d[c + sd]}));
+}
+
+/* y [N, C, H, W] back to the user's rank. */
+static Node *from_4d(Graph *g, Node *y, int sd, int batched)
+{
+    const long *d = y->shape.d;
+    Shape s = {0, {0}};
+    if (batched)
+        s.d[s.rank++] = d[0];
+    s.d[s.rank++] = d[1];
+    if (sd == 2)
+        s.d[s.rank++] = d[2];
+    s.d[s.rank++] = d[3];
+    return g_reshape(g, y, s);
+}
+
+/* The input's spatial sizes into n[0..1] (n[0] = 1 in 1-D); checks the
+ * rank: [N, C, *] or unbatched [C, *].  Returns whether batched. */
+static int spatial(const Expr *e, const Node *x, int sd, long *n)
+{
+    const Shape *s = &x->shape;
+    if (s->rank != sd + 1 && s->rank != sd + 2)
+        agc_error(e->pos, "%s() takes an input [N, C, %s] or [C, %s], not "
+                  "%s", e->name, sd == 1 ? "L" : "H, W",
+                  sd == 1 ? "L" : "H, W", shape_str(s));
+    n[0] = sd == 2 ? s->d[s->rank - 2] : 1;
+    n[1] = s->d[s->rank - 1];
+    return s->rank == sd + 2;
+}
+
+static const char *const pad_modes[] = {"zeros", "circular", "reflect",
+                                        "replicate", NULL};
+
+/* conv1d/conv2d(x, w, b, stride, padding, dilation, groups, padding_mode)
+ * as nn.Conv1d/nn.Conv2d apply them: a padding_mode other than zeros is
+ * an explicit pad (OP_PADMODE) before a convolution without padding. */
+static Node *conv(Build *b, const Expr *e, int sd, int depth)
+{
+    Graph *g = b->g;
+    const char *f = e->name;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "w", "b", "stride", "padding", "dilation",
+                             "groups", "padding_mode", NULL}, 2, a);
+    Node *x = tensor_arg(b, a[0], depth), *w = tensor_arg(b, a[1], depth);
+    Node *bias = a[2] ? tensor_arg(b, a[2], depth) : NULL;
+    long n[2], k[2] = {1, 1}, st[2] = {1, 1}, dil[2] = {1, 1};
+    long p0[2] = {0, 0}, p1[2] = {0, 0}, groups = 1;
+    int mode = 0;
+    int batched = spatial(e, x, sd, n);
+    const char *xs = shape_str(&x->shape), *ws = shape_str(&w->shape);
+    if (w->shape.rank != sd + 2)
+        agc_error(e->pos, "%s() takes a weight [out_channels, in_channels / "
+                  "groups, %s], not %s", f, sd == 1 ? "kL" : "kH, kW", ws);
+    k[2 - sd] = w->shape.d[2];
+    k[1] = w->shape.d[sd + 1];
+    if (a[3])
+        want_ints(a[3], sd, 1, f, "stride", st);
+    if (a[5])
+        want_ints(a[5], sd, 1, f, "dilation", dil);
+    if (a[6] && (groups = want_int(a[6], "groups")) < 1)
+        agc_error(a[6]->pos, "%s(): groups must be at least 1, not %ld", f,
+                  groups);
+    if (a[7]) {
+        while (a[7]->kind == E_NAME && pad_modes[mode] &&
+               strcmp(pad_modes[mode], a[7]->name))
+            mode++;
+        if (a[7]->kind != E_NAME || !pad_modes[mode])
+            agc_error(a[7]->pos, "%s(): padding_mode must be zeros, "
+                      "circular, reflect or replicate, not '%s'", f,
+                      expr_str(a[7]));
+    }
+    long C = x->shape.d[batched], O = w->shape.d[0];
+    if (C % groups)
+        agc_error(e->pos, "%s(): input channels %ld are not divisible by "
+                  "groups %ld (input %s, weight %s)", f, C, groups, xs, ws);
+    if (O % groups)
+        agc_error(e->pos, "%s(): output channels %ld are not divisible by "
+                  "groups %ld (input %s, weight %s)", f, O, groups, xs, ws);
+    if (w->shape.d[1] * groups != C)
+        agc_error(e->pos, "%s(): given groups=%ld, weight %s expects the "
+                  "input to have %ld channels, but input %s has %ld", f,
+                  groups, ws, w->shape.d[1] * groups, xs, C);
+    if (bias && (bias->shape.rank != 1 || bias->shape.d[0] != O))
+        agc_error(a[2]->pos, "%s(): bias %s does not match the %ld output "
+                  "channels of weight %s", f, shape_str(&bias->shape), O,
+                  ws);
+    if (a[4] && a[4]->kind == E_NAME && !strcmp(a[4]->name, "same")) {
+        if (st[0] != 1 || st[1] != 1)
+            agc_error(a[4]->pos, "%s(): padding='same' is not supported for "
+                      "strided convolutions (stride %s)", f,
+                      dims_str(st, sd));
+        for (int i = 0; i < 2; i++) {   /* PyTorch pads the odd one right */
+            p0[i] = dil[i] * (k[i] - 1) / 2;
+            p1[i] = dil[i] * (k[i] - 1) - p0[i];
+        }
+    } else if (a[4] && a[4]->kind == E_NAME) {
+        if (strcmp(a[4]->name, "valid"))
+            agc_error(a[4]->pos, "%s(): padding must be an int%s, 'same' or "
+                      "'valid', not '%s'", f, sd == 2 ? ", a pair" : "",
+                      a[4]->name);
+    } else if (a[4]) {
+        want_ints(a[4], sd, 0, f, "padding", p0);
+        p1[0] = p0[0];
+        p1[1] = p0[1];
+    }
+    for (int i = 0; i < 2; i++) {
+        long span = dil[i] * (k[i] - 1) + 1;
+        if (n[i] + p0[i] + p1[i] < span)
+            agc_error(e->pos, "%s(): %skernel size %s is larger than the "
+                      "padded input size %s (input %s, weight %s)", f,
+                      dil[0] * dil[1] > 1 ? "dilated " : "",
+                      dims_str((long[]){dil[0] * (k[0] - 1) + 1,
+                                        dil[1] * (k[1] - 1) + 1}, sd),
+                      dims_str((long[]){n[0] + p0[0] + p1[0],
+                                        n[1] + p0[1] + p1[1]}, sd), xs, ws);
+        if (mode == PAD_REFLECT && (p0[i] >= n[i] || p1[i] >= n[i]))
+            agc_error(e->pos, "%s(): reflect padding %ld must be less than "
+                      "the input size %ld (input %s, weight %s)", f,
+                      p0[i] > p1[i] ? p0[i] : p1[i], n[i], xs, ws);
+        if (mode == PAD_CIRCULAR && (p0[i] > n[i] || p1[i] > n[i]))
+            agc_error(e->pos, "%s(): circular padding %ld would wrap around "
+                      "the input size %ld more than once (input %s, weight "
+                      "%s)", f, p0[i] > p1[i] ? p0[i] : p1[i], n[i], xs, ws);
+    }
+    g->pos = e->pos;
+    Node *x4 = to_4d(g, x, sd, batched);
+    Node *w4 = g_reshape(g, w, shape_of(4, (long[]){O, C / groups, k[0],
+                                                    k[1]}));
+    if (mode && (p0[0] || p0[1] || p1[0] || p1[1])) {
+        x4 = g_padmode(g, x4, (long[]){mode, p0[0], p1[0], p0[1], p1[1]});
+        memset(p0, 0, sizeof p0);
+        memset(p1, 0, sizeof p1);
+    }
+    Node *y = g_conv(g, x4, w4, (long[]){groups, st[0], st[1], dil[0],
+                                         dil[1], p0[0], p0[1], p1[0], p1[1]});
+    if (bias)
+        y = g_binary(g, OP_ADD, y,
+                     g_reshape(g, bias, shape_of(3, (long[]){O, 1, 1})));
+    return from_4d(g, y, sd, batched);
+}
+
 static const struct {
     const char *name;
     Op op;
@@ -469,6 +648,8 @@ static Node *call(Build *b, const Expr *e, int depth)
         double n = x->shape.rank == 2 ? (double)x->shape.d[0] : 1.0;
         return g_binary(g, OP_MUL, s, g_scalar(g, -1.0 / n));
     }
+    if (!strcmp(f, "conv1d") || !strcmp(f, "conv2d"))
+        return conv(b, e, f[4] - '0', depth);
     if (!strcmp(f, "detach")) {
         bind(e, (const char *[]){"x", NULL}, 1, a);
         x = tensor_arg(b, a[0], depth);
@@ -719,6 +900,17 @@ static int conv_fn(Build *b, const Expr *e, Node *n, const Operand *op,
     }
     if (unbatched)
         x = fn1(b, "UnsqueezeBackward0", xs, x);
+    /* padding='same' with an odd total in some dim: the convolution pads
+     * the extra row or column (right, bottom) with constant_pad_nd first */
+    int same = !strcmp(m, "zeros") && pad && pad->kind == E_NAME &&
+               !strcmp(pad->name, "same"), odd = 0;
+    for (int i = 0; same && i < k; i++) {
+        long ks = op[1].node->shape.rank == k + 2
+                      ? op[1].node->shape.d[2 + i] : 1;
+        odd |= int_arg(arg_of(e, 5, "dilation"), i, 1) * (ks - 1) % 2;
+    }
+    if (odd)
+        x = fn1(b, "ConstantPadNdBackward0", xs, x);
     int next[3] = {x, op[1].fn, nop > 2 ? op[2].fn : -1};
     int c = fn_add(b, "ConvolutionBackward0", n->shape, next, 3);
     return unbatched ? fn1(b, "SqueezeBackward1", n->shape, c) : c;

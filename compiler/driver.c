@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+long agc_unroll = 64;
+
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out)
 {

@@ -53,6 +53,13 @@ typedef struct Region {
 
 enum { LIVE_FWD = 1, LIVE_BWD = 2, LIVE_COND = 4 };
 
+typedef struct Scratch {            /* a kernel's working memory */
+    const char *type;
+    const char *field;
+    long count;
+    const char *note;
+} Scratch;
+
 typedef struct Emitter {
     Program *p;
     Graph *g;
@@ -68,6 +75,9 @@ typedef struct Emitter {
     Out h, c;
     int loop_depth;
     Region *regions;                /* per loop of the program */
+    Kernels kern;                   /* conv.c: window op kernels */
+    int nscratch, cscratch;
+    Scratch *scratch;
 } Emitter;
 
 static int taken(Emitter *E, const char *s)
@@ -746,6 +756,9 @@ static void emit_node(Emitter *E, Out *o, Node *n)
         emit_loop(E, o, n);
     else if (n->op == OP_LOOP_GRAD)
         emit_loop_grad(E, o, n);
+    else if (n->op >= OP_CONV && n->op <= OP_PADMODE_BWD)
+        kernel_emit(&E->kern, o, n, base(E, n), (const char *[]){
+            base(E, n->in[0]), n->nin > 1 ? base(E, n->in[1]) : NULL});
     else
         emit_blocks(E, o, n);
 }
@@ -877,6 +890,19 @@ static void emit_loop_grad(Emitter *E, Out *o, Node *n)
     o->indent--;
     put(o, "}\n");
     leave_loop(E, outer);
+}
+
+/* A struct member for a kernel's scratch (Kernels.scratch). */
+static const char *add_scratch(void *ctx, const char *type,
+                               const char *want, long count, const char *note)
+{
+    Emitter *E = ctx;
+    Scratch *s = AGC_PUSH(E->scratch, E->nscratch, E->cscratch);
+    s->type = type;
+    s->field = new_field(E, want);
+    s->count = count;
+    s->note = note;
+    return agc_fmt("m->%s", s->field);
 }
 
 /* The body of NAME_forward (phase 0) or NAME_backward (phase 1). */
@@ -1173,6 +1199,10 @@ static void emit_header(Emitter *E, Out *h)
                 shape_str(&s) + 1, L->name, L->as);
         }
     }
+    for (int i = 0; i < E->nscratch; i++)
+        put(h, "%s %s[%ld];%*s/* scratch: %s */\n", E->scratch[i].type,
+            E->scratch[i].field, E->scratch[i].count, 1, "",
+            E->scratch[i].note);
     h->indent--;
     put(h, "} %s_t;\n\n", N);
     put(h, "/* roles in %s_tensors[].role */\n", N);
@@ -1284,10 +1314,22 @@ Emitted emit_program(Program *p, const char *spec_path)
         agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);
 
+    E.kern = (Kernels){E.T, E.path, agc_unroll, {0}, add_scratch, &E};
     Out fwd = {0}, bwd = {0}, init = {0}, tables = {0}, body = {0};
     fwd.indent = bwd.indent = 1;
     emit_phase(&E, &fwd, 0);
     emit_phase(&E, &bwd, 1);
+    /* the kernels' scratch, known once they are written */
+    for (int i = 0; i < E.nscratch; i++) {
+        long b = E.scratch[i].count *
+                 (strcmp(E.scratch[i].type, "double") ? (E.f32 ? 4 : 8) : 8);
+        bytes += b;
+        temp_bytes += b;
+        ntemps++;
+    }
+    if (bytes > AGC_MAX_BYTES)
+        agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
+                  "more than the limit of %ld", bytes, AGC_MAX_BYTES);
     for (int k = -1; k < p->nloops; k++) {  /* the program, its loops */
         Graph *g = k < 0 ? E.g : p->loops[k]->g;
         Plan *plan = k < 0 ? E.plan : E.regions[k].plan;
@@ -1307,6 +1349,8 @@ Emitted emit_program(Program *p, const char *spec_path)
 
     put(&body, "\n#include <math.h>\n#include <string.h>\n\n");
     emit_helpers(&E, &body);
+    if (E.kern.fns.s)
+        put(&body, "%s", E.kern.fns.s);
     if (tables.s)
         put(&body, "%s", tables.s);
     put(&body, "%s", init.s);

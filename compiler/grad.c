@@ -96,6 +96,10 @@ static void rule(Grads *gr, Node *n, Node *gy)
     case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
     case OP_LAST:
         break;
+    /* the adjoints only appear in the backward graph: no double backward */
+    case OP_CONV_BWD_INPUT: case OP_CONV_BWD_WEIGHT:
+    case OP_PADMODE_BWD:
+        break;
     case OP_COPY:                   /* da = sum_to(gy) */
         accumulate(gr, a, gy);
         break;
@@ -254,6 +258,19 @@ static void rule(Grads *gr, Node *n, Node *gy)
 
     case OP_CUSTOM:                 /* dx_i = the user's expression */
         custom_rule(gr, n, gy);
+        break;
+    case OP_CONV:
+        /* y = x (*) w, a correlation: dx = gy correlated with w flipped
+         * (a transposed convolution), dw = x correlated with gy */
+        if (a->needs_grad)
+            accumulate(gr, a, g_conv_bwd(g, OP_CONV_BWD_INPUT, gy, b,
+                                         n->attr, a->shape));
+        if (b->needs_grad)
+            accumulate(gr, b, g_conv_bwd(g, OP_CONV_BWD_WEIGHT, a, gy,
+                                         n->attr, b->shape));
+        break;
+    case OP_PADMODE:                /* da[src(i)] += gy[i]: pad's adjoint */
+        accumulate(gr, a, g_padmode_bwd(g, gy, n->attr, a->shape));
         break;
     }
 #undef B

@@ -22,7 +22,10 @@ static const char *const op_names[OP_LAST] = {
     [OP_NARROW] = "narrow", [OP_PAD] = "pad", [OP_ARG] = "arg",
     [OP_LOOP] = "loop", [OP_LOOP_COUNT] = "loop_count",
     [OP_LOOP_GRAD] = "loop_grad", [OP_LOOP_CAPGRAD] = "loop_capgrad",
-    [OP_CUSTOM] = "custom",
+    [OP_CUSTOM] = "custom", [OP_CONV] = "conv",
+    [OP_CONV_BWD_INPUT] = "conv_bwd_input",
+    [OP_CONV_BWD_WEIGHT] = "conv_bwd_weight", [OP_PADMODE] = "padmode",
+    [OP_PADMODE_BWD] = "padmode_bwd",
 };
 
 const char *op_name(Op op)
@@ -172,7 +175,7 @@ static Node *add(Graph *g, Node proto)
     if (op_is_elementwise(n->op) || op_is_reduction(n->op) ||
         n->op == OP_MATMUL || n->op == OP_TRANSPOSE || n->op == OP_RESHAPE ||
         n->op == OP_CAT || n->op == OP_NARROW || n->op == OP_PAD ||
-        n->op == OP_CUSTOM)
+        n->op == OP_CUSTOM || n->op == OP_CONV || n->op == OP_PADMODE)
         for (int i = 0; i < n->nin; i++)
             n->needs_grad |= n->in[i]->needs_grad;
     if (n->op >= OP_LT && n->op <= OP_NE)
@@ -486,4 +489,63 @@ Node *g_custom(Graph *g, struct CustomFn *fn, int index, Node *out,
     n.attr[0] = index;
     n.attr[1] = g->n;               /* unique: calls are never merged */
     return add(g, n);
+}
+
+/* ---- window ops: 4-D [N, C, H, W] ---- */
+
+static Node window(Op op, Shape s, int nin, Node **in, const long *attr,
+                   int nattr)
+{
+    Node n = proto(op, s, nin, in);
+    for (int i = 0; i < nattr; i++)
+        n.attr[i] = attr[i];
+    return n;
+}
+
+/* Output length of a window over n (padded by p0 and p1): PyTorch's
+ * floor((n + p0 + p1 - d (k - 1) - 1) / s) + 1. */
+static long out_len(Graph *g, long n, long p0, long p1, long k, long d,
+                    long s)
+{
+    long span = n + p0 + p1 - d * (k - 1) - 1;
+    if (span < 0)
+        agc_error(g->pos, "internal error: window larger than its input");
+    return span / s + 1;
+}
+
+Node *g_conv(Graph *g, Node *x, Node *w, const long *a)
+{
+    const long *xd = x->shape.d, *wd = w->shape.d;
+    if (x->shape.rank != 4 || w->shape.rank != 4 ||
+        xd[1] != wd[1] * a[CV_GROUPS] || wd[0] % a[CV_GROUPS])
+        agc_error(g->pos, "internal error: conv of %s and %s",
+                  shape_str(&x->shape), shape_str(&w->shape));
+    Shape s = shape_of(4, (long[]){
+        xd[0], wd[0],
+        out_len(g, xd[2], a[CV_PH], a[CV_PH1], wd[2], a[CV_DH], a[CV_SH]),
+        out_len(g, xd[3], a[CV_PW], a[CV_PW1], wd[3], a[CV_DW], a[CV_SW])});
+    Node *in[2] = {x, w};
+    return add(g, window(OP_CONV, s, 2, in, a, CV_PW1 + 1));
+}
+
+Node *g_conv_bwd(Graph *g, Op op, Node *a, Node *b, const long *attr,
+                 Shape s)
+{
+    Node *in[2] = {a, b};
+    return add(g, window(op, s, 2, in, attr, CV_PW1 + 1));
+}
+
+Node *g_padmode(Graph *g, Node *x, const long *a)
+{
+    Shape s = x->shape;
+    s.d[2] += a[PM_TOP] + a[PM_BOTTOM];
+    s.d[3] += a[PM_LEFT] + a[PM_RIGHT];
+    Node *in[1] = {x};
+    return add(g, window(OP_PADMODE, s, 1, in, a, PM_RIGHT + 1));
+}
+
+Node *g_padmode_bwd(Graph *g, Node *gy, const long *a, Shape s)
+{
+    Node *in[1] = {gy};
+    return add(g, window(OP_PADMODE_BWD, s, 1, in, a, PM_RIGHT + 1));
 }

@@ -356,6 +356,14 @@ static long node_flops(const Node *n)
         return shape_count(&n->in[0]->shape) * (n->op == OP_NORM ? 2 : 1);
     if (n->op == OP_MATMUL)
         return 2 * out * n->in[0]->shape.d[1];
+    if (n->op >= OP_CONV && n->op <= OP_CONV_BWD_WEIGHT) {
+        /* a multiply-add per output of the forward one and window tap */
+        const Node *y = n->op == OP_CONV ? n
+                        : n->op == OP_CONV_BWD_INPUT ? n->in[0] : n->in[1];
+        const Shape *w = n->op == OP_CONV_BWD_WEIGHT ? &n->shape
+                                                     : &n->in[1]->shape;
+        return 2 * shape_count(&y->shape) * w->d[1] * w->d[2] * w->d[3];
+    }
     return 0;
 }
 

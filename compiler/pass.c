@@ -197,6 +197,20 @@ Node *pass_simplify(Graph *g, Node *n)
             return a;
         break;
     }
+    case OP_CONV:                   /* linear in each operand */
+    case OP_CONV_BWD_INPUT:
+    case OP_CONV_BWD_WEIGHT:
+        if (is_splat_of(a, 0) || is_splat_of(b, 0))
+            return g_const(g, n->shape, 0);
+        break;
+    case OP_PADMODE_BWD:
+        if (is_splat_of(a, 0))
+            return g_const(g, n->shape, 0);
+        break;
+    case OP_PADMODE:                /* copies of a constant */
+        if (is_splat(a))
+            return g_const(g, n->shape, a->cval);
+        break;
     default:
         break;
     }

@@ -1,8 +1,11 @@
-/* test_golden.c: every case of tests/golden/DIR/ (made with PyTorch by
- * tests/make_golden*.py) compiled, JIT-run in float32, and compared with
- * PyTorch's outputs and gradients: |agc - torch| <= 1e-6 + 1e-5 |torch|;
- * loop counts exactly; and the backward graph agc draws (grad_fn
- * records) against the one torch built (grad_fn.txt). */
+/* test_golden.c: every case of tests/golden/DIR/ (ops made by
+ * make_golden.py, conv by make_golden_conv.py, both with PyTorch)
+ * compiled, JIT-run in float32, and compared with PyTorch's outputs and
+ * gradients: |agc - torch| <= 1e-6 + 1e-5 |torch|; loop counts exactly;
+ * and the backward graph agc draws (grad_fn records) against the one
+ * torch built (grad_fn.txt).  The convolution cases run again with the
+ * unroll limit at 1 and 3 taps, which rolls the window loops that the
+ * default limit writes out. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -60,7 +63,8 @@ static void compare_grad_fns(Case *k)
     FILE *f = fopen(path, "r");
     if (!f)
         fail_msg("%s missing: regenerate the golden data with "
-                 "/usr/bin/python3 tests/make_golden.py", path);
+                 "/usr/bin/python3 tests/make_golden%s.py", path,
+                 strstr(k->dir, "/conv/") ? "_conv" : "");
     size_t len = fread(want, 1, sizeof want - 1, f);
     want[len] = 0;
     fclose(f);
@@ -79,10 +83,10 @@ static void compare_grad_fns(Case *k)
                  want);
 }
 
-static void test_golden_case(void **state)
+static void run_case(const char *dir, long unroll)
 {
-    const char *dir = *state;
     Case k;
+    agc_unroll = unroll;
     const char *err = case_open(&k, dir, 0, 0);
     if (err)
         fail_msg("%s", err);
@@ -96,19 +100,39 @@ static void test_golden_case(void **state)
     }
     compare_grad_fns(&k);
     case_close(&k);
+    agc_unroll = 64;
+}
+
+static void test_golden_case(void **state)
+{
+    run_case(*state, 64);
+}
+
+static void test_golden_rolled(void **state)
+{
+    run_case(*state, 1);
+    run_case(*state, 3);
 }
 
 int main(void)
 {
-    int n;
+    int n, m = 0;
     char **cases = golden_cases(&n);
-    struct CMUnitTest *tests = calloc((size_t)n + 1, sizeof *tests);
+    struct CMUnitTest *tests = calloc(2 * (size_t)n + 1, sizeof *tests);
     for (int i = 0; i < n; i++) {
-        tests[i] = (struct CMUnitTest)cmocka_unit_test(test_golden_case);
-        tests[i].name = cases[i];
-        tests[i].initial_state = cases[i];
+        tests[m] = (struct CMUnitTest)cmocka_unit_test(test_golden_case);
+        tests[m].name = cases[i];
+        tests[m++].initial_state = cases[i];
+    }
+    for (int i = 0; i < n; i++) {
+        if (!strstr(cases[i], "/conv/"))
+            continue;
+        tests[m] = (struct CMUnitTest)cmocka_unit_test(test_golden_rolled);
+        tests[m].name = strcat(strcpy(malloc(strlen(cases[i]) + 8),
+                                      cases[i]), " rolled");
+        tests[m++].initial_state = cases[i];
     }
     if (n == 0)
         return 1;
-    return _cmocka_run_group_tests("golden", tests, (size_t)n, NULL, NULL);
+    return _cmocka_run_group_tests("golden", tests, (size_t)m, NULL, NULL);
 }

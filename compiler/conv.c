@@ -1,0 +1,685 @@
+/* conv.c: the kernels of the window ops, C specialised to the shapes.
+ *
+ * A convolution is a correlation: y[n][o][oh][ow] is the sum, over the
+ * input channels c of o's group and the taps (kh, kw) of the window, of
+ *     x[n][c][oh*sh - ph + kh*dh][ow*sw - pw + kw*dw] * w[o][c][kh][kw].
+ * It runs in tiles.  A tile's innermost loop goes along a channel dim,
+ * contiguous in a packed copy, and its body holds the multiply-adds of a
+ * few output positions and the taps of one kernel row, the input values
+ * being scalars read once at constant offsets:
+ *
+ *   forward      acc[p][o] += x[p*sw + k*dw] * w[k][o]    p positions, k taps
+ *   grad weight  acc[k][o] += x[p*sw + k*dw] * gy[p][o]
+ *   grad input   the forward tiles over gy (zero-stuffed when the stride
+ *                is not 1), with w flipped and its in and out channels
+ *                swapped, padded by d (k - 1) - p
+ *
+ * gcc and clang vectorise the channel loop, one multiply-add per lane and
+ * term, and keep the scalars in registers; tcc compiles it as it stands.
+ * The output positions whose window stays inside the input (the
+ * interior) run through tiles of whole window rows; each border column
+ * through a tile of its own, which leaves out the taps that fall in the
+ * padding; and a border row through the window rows that stay inside.  So
+ * no tap is tested against the bounds at run time.  Window rows are
+ * written out as calls with constant offsets up to the unroll limit
+ * (agc_unroll taps), and looped beyond it.
+ *
+ * Padding modes are plain loops. */
+#include "agc.h"
+
+#include <string.h>
+
+/* ---- C text ---- */
+
+/* "base", "base + off" or "base - off" */
+static const char *plus(const char *base, long off)
+{
+    if (off == 0)
+        return base;
+    return agc_fmt("%s %c %ld", base, off < 0 ? '-' : '+',
+                   off < 0 ? -off : off);
+}
+
+/* "v * k", "v" or "" for k = 0 */
+static const char *times(const char *v, long k)
+{
+    return k == 0 ? "" : k == 1 ? v : agc_fmt("%s * %ld", v, k);
+}
+
+/* The sum of up to three terms as C, e.g. "oh * 2 - 1 + kh". */
+static const char *sum3(const char *a, const char *b, long c)
+{
+    const char *s = *a ? a : "";
+    if (*b)
+        s = *s ? agc_fmt("%s + %s", s, b) : b;
+    return *s ? plus(s, c) : agc_fmt("%ld", c);
+}
+
+/* ---- correlations ---- */
+
+typedef struct Corr {               /* over [N, G*CI, H, W] */
+    long N, G, CI, CO;              /* batch, groups, channels per group */
+    long H, W, OH, OW;              /* input and output sizes */
+    long KH, KW, sh, sw, dh, dw, ph, pw;    /* padding before (or < 0) */
+    long r0, r1, c0, c1;            /* the interior rows and columns */
+    long np, tp;                    /* positions and taps per tile */
+    int unroll_kh;                  /* window rows written out as calls */
+    int cols;                       /* border columns get tiles of theirs */
+} Corr;
+
+/* The outputs [lo, hi) whose taps all fall inside [0, n). */
+static void inside(long n, long k, long s, long d, long p, long out,
+                   long *lo, long *hi)
+{
+    long last = n - 1 + p - (k - 1) * d;    /* o*s must not exceed it */
+    *lo = p > 0 ? (p + s - 1) / s : 0;
+    *hi = last < 0 ? 0 : last / s + 1;
+    if (*hi > out)
+        *hi = out;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* The taps [lo, hi) of window column ow that fall inside the input. */
+static void col_taps(const Corr *c, long ow, long *lo, long *hi)
+{
+    long left = ow * c->sw - c->pw;         /* column of tap 0 */
+    *lo = left < 0 ? (c->dw - 1 - left) / c->dw : 0;
+    *hi = left + (c->KW - 1) * c->dw < c->W ? c->KW
+          : left < c->W ? (c->W - 1 - left) / c->dw + 1 : 0;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* The interior and the tiling: a tile covers a window row (tp = KW), or
+ * one tap when the row is wider than the unroll limit, and np positions,
+ * so that it writes out at most that many taps times 8 multiply-adds.
+ * The border columns (usually a few) get a tile each, with just their
+ * taps inside the input; past 16 of them, they loop over their taps. */
+static void plan_corr(Corr *c, long unroll)
+{
+    inside(c->H, c->KH, c->sh, c->dh, c->ph, c->OH, &c->r0, &c->r1);
+    inside(c->W, c->KW, c->sw, c->dw, c->pw, c->OW, &c->c0, &c->c1);
+    if (unroll < 1)
+        unroll = 1;
+    c->tp = c->KW <= unroll ? c->KW : 1;
+    c->np = unroll / c->tp;
+    if (c->np > 8)
+        c->np = 8;
+    c->unroll_kh = c->tp == c->KW && c->KH * c->KW <= unroll;
+    c->cols = c->tp == c->KW && c->c0 + c->OW - c->c1 <= 16;
+}
+
+/* Declares "const T a = e, b = f, ...;", six to a line. */
+static void decls(Out *o, const char *T, int n, const char **names,
+                  const char **vals)
+{
+    for (int i = 0; i < n; i++)
+        put(o, "%s%s = %s%s", i % 6 ? ", " : agc_fmt("const %s ", T),
+            names[i], vals[i], i % 6 == 5 || i == n - 1 ? ";\n" : "");
+}
+
+/* static void NAME(T *acc, const T *x, const T *v): a tile of np
+ * positions and the taps [k0, k1) of a window row, x pointing at tap k0
+ * of the first position.  v holds the weights w[k][o] (forward) or the
+ * gradient rows g[p][o] (wgrad), V channels apart. */
+static void emit_tile(Kernels *K, const char *name, int wgrad, long np,
+                      long k0, long k1, const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T, *v = wgrad ? "g" : "w";
+    long V = c->CO, sw = c->sw, dw = c->dw, tp = k1 - k0;
+    long span = (np - 1) * sw + (tp - 1) * dw + 1;
+    char *used = agc_alloc((size_t)span);
+    size_t most = (size_t)(span + np + k1);
+    const char **names = agc_alloc(sizeof(char *) * most);
+    const char **vals = agc_alloc(sizeof(char *) * most);
+    for (long p = 0; p < np; p++)
+        for (long k = 0; k < tp; k++)
+            used[p * sw + k * dw] = 1;
+    const char *xi = agc_fmt("x[%s + %s]", times("p", sw),
+                             times(k0 ? agc_fmt("(k - %ld)", k0) : "k", dw));
+    const char *range = tp == 1 ? agc_fmt("k = %ld", k0)
+                        : agc_fmt("k = %ld..%ld", k0, k1 - 1);
+    if (wgrad)
+        put(o, "/* acc[k][o] += %s * g[p][o], p < %ld, %s */\n", xi, np,
+            range);
+    else
+        put(o, "/* acc[p][o] += %s * w[k][o], p < %ld, %s */\n", xi, np,
+            range);
+    put(o, "static void %s(%s *restrict acc, const %s *restrict x, "
+        "const %s *restrict %s)\n{\n", name, T, T, T, v);
+    o->indent++;
+    int n = 0;
+    for (long i = 0; i < span; i++)
+        if (used[i]) {
+            names[n] = agc_fmt("x%ld", i);
+            vals[n++] = agc_fmt("x[%ld]", i);
+        }
+    decls(o, T, n, names, vals);
+    put(o, "for (long o = 0; o < %ld; o++) {\n", V);
+    o->indent++;
+    n = 0;                          /* the vector operands: v[q][o] */
+    for (long q = wgrad ? 0 : k0; q < (wgrad ? np : k1); q++) {
+        names[n] = agc_fmt("%s%ld", v, q);
+        vals[n++] = agc_fmt("%s[%s]", v, plus("o", q * V));
+    }
+    decls(o, T, n, names, vals);
+    /* acc + a*b + c*d ...: a chain of fused multiply-adds */
+    for (long r = wgrad ? k0 : 0; r < (wgrad ? k1 : np); r++) {
+        const char *a = plus("o", r * V);
+        put(o, "acc[%s] = acc[%s]", a, a);
+        long nq = wgrad ? np : tp;
+        for (long q = 0; q < nq; q++) {
+            long p = wgrad ? q : r, k = wgrad ? r - k0 : q;
+            put(o, "%s x%ld * %s%ld", q % 4 == 3 ? " +\n   " : " +",
+                p * sw + k * dw, v, wgrad ? q : q + k0);
+        }
+        put(o, ";\n");
+    }
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* "base + e", or base when e is empty */
+static const char *plus_expr(const char *base, const char *e)
+{
+    return *e ? agc_fmt("%s + %s", base, e) : base;
+}
+
+/* One call of fn, a tile of the whole window row (one = 0), or of the
+ * taps [k0, k1) one at a time (one = 1): fn(acc, x, v), the tap's slot
+ * added to v (forward) or to acc (wgrad) and its column to x. */
+static void emit_call(Out *o, const char *fn, int one, int wgrad,
+                      const Corr *c, const char *acc, const char *x,
+                      const char *v, long k0, long k1)
+{
+    if (!one || k1 - k0 == 1) {
+        long k = one ? k0 : 0;      /* a row tile has its own offsets */
+        put(o, "%s(%s, %s, %s);\n", fn, wgrad ? plus(acc, k * c->CO) : acc,
+            plus(x, k * c->dw), wgrad ? v : plus(v, k * c->CO));
+        return;
+    }
+    const char *so = times("kw", c->CO);
+    put(o, "for (long kw = %ld; kw < %ld; kw++)\n", k0, k1);
+    put(o, "    %s(%s, %s, %s);\n", fn, wgrad ? plus_expr(acc, so) : acc,
+        plus_expr(x, times("kw", c->dw)), wgrad ? v : plus_expr(v, so));
+}
+
+/* base + (j + k) * scale, or base + k * scale when j is NULL. */
+static const char *at_pos(const char *base, const char *j, long k,
+                          long scale)
+{
+    if (!j)
+        return plus(base, k * scale);
+    return plus_expr(base, times(k ? agc_fmt("(%s + %ld)", j, k) : j,
+                                 scale));
+}
+
+/* static void NAME_row(T *acc, const T *x, const T *v): one window row
+ * over one output row.  Forward: x an input row, v its weights
+ * [KW][CO], acc the output row [OW][CO]; wgrad: x an input row, v the
+ * gradient row [OW][CO], acc the weights' gradient [KW][CO].  Interior
+ * columns by tiles of np, then each border column by a tile of the taps
+ * that fall inside the input: no bounds test is left. */
+static void emit_row_fn(Kernels *K, const char *name, int wgrad,
+                        const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T, *v = wgrad ? "g" : "w";
+    long ni = c->c1 - c->c0, nfull = ni / c->np * c->np;
+    long k1 = c->tp == 1 ? 1 : c->KW;
+    long nb = c->c0 + c->OW - c->c1;
+    long *lo = agc_alloc(sizeof(long) * (size_t)(2 * nb + 2)), *hi = lo + nb;
+    if (nfull)
+        emit_tile(K, agc_fmt("%s_tile", name), wgrad, c->np, 0, k1, c);
+    if (ni > nfull)
+        emit_tile(K, agc_fmt("%s_tail", name), wgrad, ni - nfull, 0, k1, c);
+    for (long b = 0; b < nb; b++) {     /* each border column's tile */
+        long ow = b < c->c0 ? b : c->c1 + b - c->c0;
+        col_taps(c, ow, &lo[b], &hi[b]);
+        int seen = 0;
+        for (long e = 0; e < b; e++)
+            seen |= lo[e] == lo[b] && hi[e] == hi[b];
+        if (c->cols && hi[b] > lo[b] && !seen)
+            emit_tile(K, agc_fmt("%s_col%ld_%ld", name, lo[b], hi[b]), wgrad,
+                      1, lo[b], hi[b], c);
+    }
+    if (nb && !c->cols)
+        emit_tile(K, agc_fmt("%s_one", name), wgrad, 1, 0, 1, c);
+    put(o, "static void %s_row(%s *restrict acc, const %s *restrict x, "
+        "const %s *restrict %s)\n{\n", name, T, T, T, v);
+    o->indent++;
+    for (int part = 0; part < 2; part++) {
+        long n = part ? ni - nfull : nfull, k = part ? nfull : 0;
+        const char *j = !part && nfull > c->np ? "j" : NULL;
+        if (n == 0)
+            continue;
+        if (j) {
+            put(o, "for (long j = 0; j < %ld; j += %ld)\n", nfull, c->np);
+            o->indent++;
+        }
+        const char *x = at_pos(plus("x", c->c0 * c->sw - c->pw), j, k,
+                               c->sw);
+        const char *at = at_pos(wgrad ? v : "acc", j, c->c0 + k, c->CO);
+        emit_call(o, agc_fmt("%s_%s", name, part ? "tail" : "tile"),
+                  c->tp == 1, wgrad, c, wgrad ? "acc" : at, x,
+                  wgrad ? at : v, 0, c->KW);
+        if (j)
+            o->indent--;
+    }
+    if (nb)
+        put(o, "/* border columns: the taps inside the input */\n");
+    for (long b = 0; b < nb; b++) {
+        long ow = b < c->c0 ? b : c->c1 + b - c->c0;
+        if (hi[b] <= lo[b])
+            continue;               /* all its taps in the padding */
+        const char *at = plus(wgrad ? v : "acc", ow * c->CO);
+        if (c->cols)
+            put(o, "%s_col%ld_%ld(%s, %s, %s);\n", name, lo[b], hi[b],
+                wgrad ? "acc" : at,
+                plus("x", ow * c->sw - c->pw + lo[b] * c->dw),
+                wgrad ? at : v);
+        else
+            emit_call(o, agc_fmt("%s_one", name), 1, wgrad, c,
+                      wgrad ? "acc" : at, plus("x", ow * c->sw - c->pw),
+                      wgrad ? at : v, lo[b], hi[b]);
+    }
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* The window rows over output row oh, for each input channel c: in the
+ * interior rows all of them, written out with constant offsets (or
+ * looped past the unroll limit); in the border rows the range of them
+ * that falls inside the input.  acc and v as for NAME_row. */
+static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
+                      const Corr *c)
+{
+    const char *T = K->T;
+    long kk = c->KH * c->KW, slot = c->KW * c->CO, rowoff = c->dh * c->W;
+    int interior = c->r1 > c->r0, border = c->r0 > 0 || c->r1 < c->OH;
+    const char *top = sum3(times("oh", c->sh), "", -c->ph);
+    if (interior && border) {
+        put(o, "if (oh >= %ld && oh < %ld) {\n", c->r0, c->r1);
+        o->indent++;
+    }
+    if (interior) {
+        put(o, "for (long c = 0; c < %ld; c++) {\n", c->CI);
+        o->indent++;
+        put(o, "const %s *restrict xr = xg + (%s) * %ld;\n", T,
+            plus_expr(times("c", c->H), top), c->W);
+        if (wgrad)
+            put(o, "%s *restrict ar = %s;\n", T,
+                plus_expr("ag", times("c", kk * c->CO)));
+        else
+            put(o, "const %s *restrict wr = %s;\n", T,
+                plus_expr("wg", times("c", kk * c->CO)));
+        const char *acc = wgrad ? "ar" : "acc", *v = wgrad ? "gt" : "wr";
+        if (c->unroll_kh) {
+            for (long kh = 0; kh < c->KH; kh++)
+                put(o, "%s_row(%s, %s, %s);\n", name,
+                    wgrad ? plus(acc, kh * slot) : acc,
+                    plus("xr", kh * rowoff), wgrad ? v : plus(v, kh * slot));
+        } else {
+            put(o, "for (long kh = 0; kh < %ld; kh++)\n", c->KH);
+            put(o, "    %s_row(%s, %s, %s);\n", name,
+                wgrad ? plus_expr(acc, times("kh", slot)) : acc,
+                plus_expr("xr", times("kh", rowoff)),
+                wgrad ? v : plus_expr(v, times("kh", slot)));
+        }
+        o->indent--;
+        put(o, "}\n");
+    }
+    if (interior && border) {
+        o->indent--;
+        put(o, "} else {\n");
+        o->indent++;
+    }
+    if (border) {
+        put(o, "/* a border row: the window rows inside the input */\n");
+        put(o, "const long top = %s;\n", top);
+        put(o, "const long lo = top < 0 ? (%ld - top) / %ld : 0;\n",
+            c->dh - 1, c->dh);
+        put(o, "const long hi = top + %ld < %ld ? %ld\n"
+            "                : top < %ld ? (%ld - top) / %ld + 1 : 0;\n",
+            (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
+        put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
+        put(o, "    for (long kh = lo; kh < hi; kh++)\n");
+        put(o, "        %s_row(%s, xg + (%s) * %ld, %s);\n", name,
+            wgrad ? agc_fmt("ag + (%s) * %ld", plus_expr(times("c", c->KH),
+                                                          "kh"), slot)
+                  : "acc",
+            plus_expr(plus_expr(times("c", c->H), "top"),
+                      times("kh", c->dh)), c->W,
+            wgrad ? "gt" : agc_fmt("wg + (%s) * %ld",
+                                   plus_expr(times("c", c->KH), "kh"), slot));
+    }
+    if (interior && border) {
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
+/* The static functions of one correlation, and NAME.  Forward, NAME(y,
+ * x, wp, acc): y [N, G*CO, OH, OW] from x and the packed weights wp
+ * [G][CI][KH][KW][CO], a row at a time in acc [OW][CO].  Wgrad, NAME(sum,
+ * acc, x, gy, gt): the packed weight gradient [G][CI][KH][KW][CO] from x
+ * and gy, a gy row at a time transposed in gt [OW][CO]; in float32 each
+ * row's sums go from acc (one group) into sum, a double, which keeps the
+ * rounding of sums over a whole batch down. */
+static void emit_corr(Kernels *K, const char *name, int wgrad,
+                      const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    int dsum = wgrad && strcmp(T, "double");
+    long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
+    long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CO;
+    emit_row_fn(K, name, wgrad, c);
+    if (dsum)
+        put(o, "static void %s(double *restrict sum, %s *restrict acc, "
+            "const %s *restrict x, const %s *restrict gy, %s *restrict gt)"
+            "\n{\n", name, T, T, T, T);
+    else if (wgrad)
+        put(o, "static void %s(%s *restrict acc, const %s *restrict x, "
+            "const %s *restrict gy, %s *restrict gt)\n{\n", name, T, T, T, T);
+    else
+        put(o, "static void %s(%s *restrict y, const %s *restrict x, "
+            "const %s *restrict wp, %s *restrict acc)\n{\n", name, T, T, T,
+            T);
+    o->indent++;
+    const char *gof = c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wsize) : "";
+    if (dsum)
+        put(o, "memset(sum, 0, %ld * sizeof *sum);\n"
+            "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize, wsize);
+    else if (wgrad)
+        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize);
+    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    o->indent++;
+    put(o, "const %s *restrict xg = %s;\n", T, plus_expr("x",
+                                                        times("i", chw)));
+    if (wgrad) {
+        put(o, "const %s *restrict gg = %s;\n", T,
+            plus_expr("gy", times("i", ohw)));
+        put(o, "%s *restrict ag = %s;\n", T, dsum ? "acc"
+                                                  : plus_expr("acc", gof));
+        if (dsum)
+            put(o, "double *restrict sg = %s;\n", plus_expr("sum", gof));
+    } else {
+        put(o, "const %s *restrict wg = %s;\n", T, plus_expr("wp", gof));
+        put(o, "%s *restrict yg = %s;\n", T, plus_expr("y", times("i", ohw)));
+    }
+    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+    o->indent++;
+    if (wgrad) {
+        put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+        put(o, "    for (long o = 0; o < %ld; o++)\n", c->CO);
+        put(o, "        gt[ow * %ld + o] = gg[(o * %ld + oh) * %ld + ow];\n",
+            c->CO, c->OH, c->OW);
+    } else {
+        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", c->OW * c->CO);
+    }
+    emit_rows(K, o, name, wgrad, c);
+    if (dsum) {
+        put(o, "for (long k = 0; k < %ld; k++) {\n", wsize);
+        put(o, "    sg[k] += ag[k];\n    ag[k] = 0;\n}\n");
+    } else if (!wgrad) {
+        put(o, "for (long o = 0; o < %ld; o++)\n", c->CO);
+        put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+        put(o, "        yg[(o * %ld + oh) * %ld + ow] = acc[ow * %ld + o];\n",
+            c->OH, c->OW, c->CO);
+    }
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* ---- the convolution ops ---- */
+
+/* The correlation of OP_CONV: x [N, G*CI, H, W], w [G*CO, CI, KH, KW]. */
+static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
+                      const Shape *y)
+{
+    const long *a = n->attr;
+    Corr c = {x->d[0], a[CV_GROUPS], x->d[1] / a[CV_GROUPS],
+              w->d[0] / a[CV_GROUPS], x->d[2], x->d[3], y->d[2], y->d[3],
+              w->d[2], w->d[3], a[CV_SH], a[CV_SW], a[CV_DH], a[CV_DW],
+              a[CV_PH], a[CV_PW], 0, 0, 0, 0, 0, 0, 0, 0};
+    return c;
+}
+
+/* A scratch member named after n: "t5_wpack", of type (NULL: T). */
+static const char *scratch(Kernels *K, const Node *n, const char *type,
+                           const char *what, long count, const char *note)
+{
+    const char *base = n->name ? n->name : agc_fmt("t%d", n->id);
+    return K->scratch(K->ctx, type ? type : K->T,
+                      agc_fmt("%s_%s", base, what), count, note);
+}
+
+static void kernels_comment(Kernels *K, const Node *n, const char *what)
+{
+    put(&K->fns, "/* ---- %s%s%s  [%s:%d] ---- */\n\n", what,
+        n->note ? ": " : "", n->note ? n->note : "", K->path, n->pos.line);
+}
+
+/* Packs w [G*CO, CI, KH, KW] as wp[g][c][kh][kw][o]; flip: as the
+ * weights of the transposed correlation, wp[g][o][kh][kw][c] = w[g*CO +
+ * o][c][KH-1-kh][KW-1-kw]. */
+static void emit_pack(Out *o, const Corr *c, const char *wp, const char *w,
+                      int flip)
+{
+    long kk = c->KH * c->KW;
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long o = 0; o < %ld; o++)\n", c->CO);
+    put(o, "        for (long c = 0; c < %ld; c++)\n", c->CI);
+    put(o, "            for (long t = 0; t < %ld; t++)\n", kk);
+    if (flip)
+        put(o, "                %s[((g * %ld + o) * %ld + %ld - t) * %ld + c]"
+            " = %s[((g * %ld + o) * %ld + c) * %ld + t];\n", wp, c->CO, kk,
+            kk - 1, c->CI, w, c->CO, c->CI, kk);
+    else
+        put(o, "                %s[((g * %ld + c) * %ld + t) * %ld + o] ="
+            " %s[((g * %ld + o) * %ld + c) * %ld + t];\n", wp, c->CI, kk,
+            c->CO, w, c->CO, c->CI, kk);
+}
+
+/* y = conv(x, w) */
+static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
+                         const char *x, const char *w)
+{
+    Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
+    plan_corr(&c, K->unroll);
+    const char *fn = agc_fmt("agc_conv%d", n->id);
+    kernels_comment(K, n, "forward");
+    emit_corr(K, fn, 0, &c);
+    const char *wp = scratch(K, n, NULL, "wpack",
+                             shape_count(&n->in[1]->shape),
+                             "weights packed [g][c][kh][kw][o]");
+    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CO,
+                              "an output row [ow][o]");
+    put(o, "/* w %s packed as [g][c][kh][kw][o] */\n",
+        shape_str(&n->in[1]->shape));
+    emit_pack(o, &c, wp, w, 0);
+    put(o, "%s(%s, %s, %s, %s);\n", fn, y, x, wp, acc);
+}
+
+/* dx = conv_bwd_input(gy, w): for every tap, dx[ih] += w * gy[oh] where
+ * ih = oh*sh - ph + kh*dh.  With gy zero-stuffed by the stride (a copy
+ * when the stride is not 1), that is the forward correlation of gy with
+ * w flipped and its channels swapped, stride 1, padded by d (k - 1) - p
+ * before (which may be negative), over an output of x's size. */
+static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
+                       const char *gy, const char *w)
+{
+    const Shape *gs = &n->in[0]->shape, *ws = &n->in[1]->shape;
+    Corr f = conv_corr(n, &n->shape, ws, gs);   /* the forward one */
+    long hz = (f.OH - 1) * f.sh + 1, wz = (f.OW - 1) * f.sw + 1;
+    Corr c = {f.N, f.G, f.CO, f.CI, hz, wz, f.H, f.W, f.KH, f.KW, 1, 1,
+              f.dh, f.dw, f.dh * (f.KH - 1) - f.ph, f.dw * (f.KW - 1) - f.pw,
+              0, 0, 0, 0, 0, 0, 0, 0};
+    plan_corr(&c, K->unroll);
+    const char *fn = agc_fmt("agc_conv%d", n->id);
+    kernels_comment(K, n, "gradient of the input");
+    emit_corr(K, fn, 0, &c);
+    const char *gz = gy;
+    if (f.sh != 1 || f.sw != 1) {
+        long no = f.N * f.G * f.CO;
+        gz = scratch(K, n, NULL, "gz", no * hz * wz,
+                     "gy zero-stuffed by the stride");
+        put(o, "/* gy %s zero-stuffed by the stride (%ld, %ld): [%ld, %ld, "
+            "%ld] */\n", shape_str(gs), f.sh, f.sw, no, hz, wz);
+        put(o, "memset(%s, 0, %ld * sizeof *%s);\n", gz, no * hz * wz, gz);
+        put(o, "for (long i = 0; i < %ld; i++)\n", no);
+        put(o, "    for (long oh = 0; oh < %ld; oh++)\n", f.OH);
+        put(o, "        for (long ow = 0; ow < %ld; ow++)\n", f.OW);
+        put(o, "            %s[(i * %ld + %s) * %ld + %s] = %s[(i * %ld + oh) "
+            "* %ld + ow];\n", gz, hz, times("oh", f.sh), wz,
+            times("ow", f.sw), gy, f.OH, f.OW);
+    }
+    const char *wq = scratch(K, n, NULL, "wpack", shape_count(ws),
+                             "weights flipped, packed [g][o][kh][kw][c]");
+    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CO,
+                              "a row of the input gradient [iw][c]");
+    put(o, "/* w %s flipped, packed as [g][o][kh][kw][c] */\n",
+        shape_str(ws));
+    emit_pack(o, &f, wq, w, 1);
+    put(o, "%s(%s, %s, %s, %s);\n", fn, dx, gz, wq, acc);
+}
+
+/* dw = conv_bwd_weight(x, gy): dw[o][c][kh][kw] = sum over the batch and
+ * the output positions of gy[o][oh][ow] x[c][ih][iw]. */
+static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
+                        const char *x, const char *gy)
+{
+    Corr c = conv_corr(n, &n->in[0]->shape, &n->shape, &n->in[1]->shape);
+    plan_corr(&c, K->unroll);
+    const char *fn = agc_fmt("agc_conv%d", n->id);
+    kernels_comment(K, n, "gradient of the weight");
+    emit_corr(K, fn, 1, &c);
+    long kk = c.KH * c.KW, size = shape_count(&n->shape);
+    int dsum = strcmp(K->T, "double") != 0;
+    const char *sum = dsum ? scratch(K, n, "double", "sum", size,
+                                     "the gradient packed "
+                                     "[g][c][kh][kw][o]") : NULL;
+    const char *acc = scratch(K, n, NULL, "acc", dsum ? size / c.G : size,
+                              dsum ? "a row's share of it, one group"
+                                   : "the gradient packed "
+                                     "[g][c][kh][kw][o]");
+    const char *gt = scratch(K, n, NULL, "gt", c.OW * c.CO,
+                             "a row of gy transposed [ow][o]");
+    if (dsum)
+        put(o, "%s(%s, %s, %s, %s, %s);\n", fn, sum, acc, x, gy, gt);
+    else
+        put(o, "%s(%s, %s, %s, %s);\n", fn, acc, x, gy, gt);
+    put(o, "/* unpacked into [o][c][kh][kw] */\n");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c.G);
+    put(o, "    for (long o = 0; o < %ld; o++)\n", c.CO);
+    put(o, "        for (long c = 0; c < %ld; c++)\n", c.CI);
+    put(o, "            for (long t = 0; t < %ld; t++)\n", kk);
+    put(o, "                %s[((g * %ld + o) * %ld + c) * %ld + t] = "
+        "%s%s[((g * %ld + c) * %ld + t) * %ld + o];\n", dw, c.CO, c.CI, kk,
+        dsum ? agc_fmt("(%s)", K->T) : "", dsum ? sum : acc, c.CI, kk, c.CO);
+}
+
+/* ---- padding modes ---- */
+
+/* The source index in [0, n) of padded index v (t added before): side
+ * -1 when v < t, 1 when v >= t + n, 0 when either may hold. */
+static const char *src_index(int mode, const char *v, long t, long n,
+                             int side)
+{
+    const char *lo = mode == PAD_CIRCULAR ? plus(v, n - t)
+                     : mode == PAD_REFLECT ? agc_fmt("%ld - %s", t, v) : "0";
+    const char *hi = mode == PAD_CIRCULAR ? plus(v, -(t + n))
+                     : mode == PAD_REFLECT ? agc_fmt("%ld - %s",
+                                                     2 * (n - 1) + t, v)
+                     : agc_fmt("%ld", n - 1);
+    if (side)
+        return side < 0 ? lo : hi;
+    return agc_fmt("%s < %ld ? %s : %s < %ld ? %s : %s", v, t, lo, v, t + n,
+                   plus(v, -t), hi);
+}
+
+static const char *const mode_names[] = {"", "circular", "reflect",
+                                         "replicate"};
+
+/* y = padmode(x), or its adjoint dx = padmode_bwd(gy): each padded
+ * element's gradient is added to the element it copies. */
+static void emit_padmode(Kernels *K, Out *o, Node *n, const char *y,
+                         const char *x)
+{
+    const long *a = n->attr;
+    int bwd = n->op == OP_PADMODE_BWD, mode = (int)a[PM_MODE];
+    const Shape *src = bwd ? &n->shape : &n->in[0]->shape;
+    long nc = src->d[0] * src->d[1], h = src->d[2], w = src->d[3];
+    long hp = h + a[PM_TOP] + a[PM_BOTTOM], wp = w + a[PM_LEFT] +
+                                                   a[PM_RIGHT];
+    long l = a[PM_LEFT];
+    const char *T = K->T;
+    put(o, "/* %s padding, rows %ld + %ld, columns %ld + %ld%s */\n",
+        mode_names[mode], a[PM_TOP], a[PM_BOTTOM], l, a[PM_RIGHT],
+        bwd ? ": its adjoint" : "");
+    if (bwd)
+        put(o, "memset(%s, 0, %ld * sizeof *%s);\n", y, nc * h * w, y);
+    put(o, "for (long p = 0; p < %ld; p++)\n", nc);
+    put(o, "    for (long i = 0; i < %ld; i++) {\n", hp);
+    o->indent += 2;
+    put(o, "const long si = %s;\n", a[PM_TOP] || a[PM_BOTTOM]
+        ? src_index(mode, "i", a[PM_TOP], h, 0) : "i");
+    const char *left = src_index(mode, "j", l, w, -1);
+    const char *right = src_index(mode, "j", l, w, 1);
+    if (bwd) {
+        put(o, "%s *dst = %s + (p * %ld + si) * %ld;\n", T, y, h, w);
+        put(o, "const %s *src = %s + (p * %ld + i) * %ld;\n", T, x, hp, wp);
+        put(o, "for (long j = 0; j < %ld; j++)\n    dst[j] += src[%s];\n",
+            w, plus("j", l));
+        if (l)
+            put(o, "for (long j = 0; j < %ld; j++)\n    dst[%s] += src[j];\n",
+                l, left);
+        if (a[PM_RIGHT])
+            put(o, "for (long j = %ld; j < %ld; j++)\n    dst[%s] += "
+                "src[j];\n", l + w, wp, right);
+    } else {
+        put(o, "const %s *src = %s + (p * %ld + si) * %ld;\n", T, x, h, w);
+        put(o, "%s *dst = %s + (p * %ld + i) * %ld;\n", T, y, hp, wp);
+        put(o, "memcpy(%s, src, %ld * sizeof *dst);\n", plus("dst", l), w);
+        if (l)
+            put(o, "for (long j = 0; j < %ld; j++)\n    dst[j] = src[%s];\n",
+                l, left);
+        if (a[PM_RIGHT])
+            put(o, "for (long j = %ld; j < %ld; j++)\n    dst[j] = "
+                "src[%s];\n", l + w, wp, right);
+    }
+    o->indent -= 2;
+    put(o, "    }\n");
+}
+
+void kernel_emit(Kernels *K, Out *o, Node *n, const char *out,
+                 const char *const *in)
+{
+    switch (n->op) {
+    case OP_CONV:
+        conv_forward(K, o, n, out, in[0], in[1]);
+        break;
+    case OP_CONV_BWD_INPUT:
+        conv_input(K, o, n, out, in[0], in[1]);
+        break;
+    case OP_CONV_BWD_WEIGHT:
+        conv_weight(K, o, n, out, in[0], in[1]);
+        break;
+    case OP_PADMODE:
+    case OP_PADMODE_BWD:
+        emit_padmode(K, o, n, out, in[0]);
+        break;
+    default:
+        agc_error(n->pos, "internal error: %s is not a window op",
+                  op_name(n->op));
+    }
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""PyTorch reference data for agc's convolution tests.
+
+Run with Debian's interpreter (torch 1.13 and numpy live there):
+
+    /usr/bin/python3 tests/make_golden_conv.py
+
+It (re)writes tests/golden/conv/CASE/ exactly as tests/make_golden.py does
+for tests/golden/ops (spec.yaml, NAME.npy, OUT.expected.npy,
+NAME.grad.expected.npy, Y.seed.npy) and tests/golden/conv/cases.txt.
+
+The references are the modules themselves: nn.Conv1d/nn.Conv2d's
+_conv_forward (which applies padding_mode as nn does), so that agc is held
+to what a PyTorch user gets.
+Their values come from float64 copies of the inputs, rounded to float32
+(make_case's exact; the grad_fn graph comes from the float32 run):
+PyTorch's own float32 sums of a few hundred products are off by more than
+the tests' 1e-5, so a float32 reference would test its rounding as much as
+agc's.  Weights are drawn at the scale of PyTorch's init, uniform in
++-1/sqrt(fan_in), and the backward seeds at a tenth of the ops cases'
+(normal, std 0.1), as a loss spread over many outputs gives: a weight's
+gradient sums over every position of the batch, and float32 rounds a sum
+of hundreds of O(1) terms by more than the tests' absolute 1e-6.
+
+The grid: 1-D and 2-D, each padding mode x stride {1, 2} x dilation
+{1, 2} x groups {1, 2, depthwise}, batch 2, with and without bias (bias
+alternates so that both meet every other option); then padding words
+('same', 'valid'), asymmetric pairs, unbatched inputs, channel counts
+that fill whole vectors.
+"""
+
+import itertools
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import make_golden as mg
+
+OUT_DIR = mg.os.path.join(mg.HERE, "golden", "conv")
+
+CASES = []
+
+
+def add(name, spec, ref, **draws):
+    CASES.append((name, spec, ref, draws))
+
+
+def init_scale(fan_in):
+    """PyTorch's default init for a layer's weight and bias."""
+    bound = 1 / fan_in ** 0.5
+    return mg.U(-bound, bound)
+
+
+def args_text(**kw):
+    """Keyword arguments as agc writes them: ints, tuples, words."""
+    out = []
+    for k, v in kw.items():
+        if isinstance(v, tuple):
+            v = "(%s)" % ", ".join(str(e) for e in v)
+        out.append("%s=%s" % (k, v))
+    return ", ".join(out)
+
+
+def conv_case(name, sd, x, w, bias=True, **kw):
+    """conv1d/conv2d(x, w[, b], **kw) against nn.Conv1d/2d with the same
+    arguments; x, w are shapes.  Gradients of x, w and b; y's seed random."""
+    spec = """
+inputs:
+  x: {shape: %s, requires_grad: true}
+  w: {shape: %s, requires_grad: true}
+%sgraph:
+  y: conv%dd(x, w%s%s)
+backward: {of: y}
+outputs: [y]
+""" % (list(x), list(w), "  b: {shape: [%d], requires_grad: true}\n" % w[0]
+       if bias else "", sd, ", b" if bias else "",
+       ", " + args_text(**kw) if kw else "")
+    groups = kw.get("groups", 1)
+    cls = nn.Conv1d if sd == 1 else nn.Conv2d
+    module = cls(x[-sd - 1], w[0], w[2:], bias=bias, **kw)
+
+    if bias:
+        def ref(x, w, b):
+            return {"y": module._conv_forward(x, w, b)}
+    else:
+        def ref(x, w):
+            return {"y": module._conv_forward(x, w, None)}
+    assert w[1] * groups == x[-sd - 1]
+    fan_in = 1
+    for d in w[1:]:
+        fan_in *= d
+    draws = {"w": init_scale(fan_in)}
+    if bias:
+        draws["b"] = init_scale(fan_in)
+    add(name, spec, ref, **draws)
+
+
+# --- the option grid ----------------------------------------------------------
+
+MODES = ["zeros", "circular", "reflect", "replicate"]
+
+
+def grid():
+    for sd in (1, 2):
+        combos = itertools.product(enumerate(MODES), enumerate((1, 2)),
+                                   enumerate((1, 2)), enumerate(("1", "2", "dw")))
+        for (im, mode), (i_s, stride), (i_d, dil), (i_g, gname) in combos:
+            C = 4
+            groups = {"1": 1, "2": 2, "dw": C}[gname]
+            O = 8 if gname == "dw" else 6
+            bias = (im + i_s + i_d + i_g) % 2 == 0
+            if sd == 1:
+                x, w = (2, C, 11), (O, C // groups, 3)
+                kw = dict(stride=stride, padding=2, dilation=dil)
+            else:
+                x, w = (2, C, 7, 8), (O, C // groups, 3, 2)
+                kw = dict(stride=stride, padding=(2, 1), dilation=dil)
+                if stride == 2:
+                    kw["stride"] = (2, 2)
+            if groups != 1:
+                kw["groups"] = groups
+            if mode != "zeros":
+                kw["padding_mode"] = mode
+            name = "c%dd_%s_s%d_d%d_g%s%s" % (sd, mode[:4], stride, dil, gname,
+                                             "_b" if bias else "")
+            conv_case(name, sd, x, w, bias, **kw)
+
+
+grid()
+
+# --- padding words, pairs, shapes ---------------------------------------------
+
+conv_case("c1d_plain", 1, (2, 3, 9), (4, 3, 3))
+conv_case("c2d_plain", 2, (2, 3, 6, 7), (4, 3, 3, 3))
+conv_case("c1d_same_even", 1, (2, 3, 10), (4, 3, 4), padding="same")
+conv_case("c1d_same_dil", 1, (2, 2, 10), (3, 2, 4), padding="same",
+          dilation=3)
+conv_case("c2d_same", 2, (2, 3, 6, 7), (4, 3, 3, 4), padding="same")
+conv_case("c2d_same_reflect", 2, (2, 2, 6, 7), (3, 2, 4, 3), padding="same",
+          padding_mode="reflect")
+conv_case("c2d_same_circular_dil", 2, (2, 2, 6, 7), (3, 2, 2, 3),
+          padding="same", dilation=(2, 1), padding_mode="circular")
+conv_case("c1d_valid", 1, (2, 3, 9), (4, 3, 3), padding="valid")
+conv_case("c2d_valid", 2, (2, 3, 6, 7), (4, 3, 2, 3), padding="valid",
+          bias=False)
+conv_case("c2d_pairs", 2, (2, 3, 7, 11), (4, 3, 3, 5), stride=(1, 2),
+          padding=(1, 2))
+conv_case("c2d_pairs_replicate", 2, (2, 3, 7, 11), (4, 3, 3, 5),
+          stride=(2, 1), padding=(2, 1), dilation=(1, 2),
+          padding_mode="replicate")
+conv_case("c2d_pad_wide", 2, (2, 2, 4, 5), (3, 2, 2, 2), padding=(3, 2))
+conv_case("c1d_stride3", 1, (2, 2, 13), (3, 2, 4), stride=3, padding=1)
+conv_case("c1d_stride_gt_kernel", 1, (2, 2, 12), (3, 2, 2), stride=5)
+conv_case("c2d_kernel_eq_input", 2, (2, 2, 3, 4), (3, 2, 3, 4))
+conv_case("c2d_1x1", 2, (2, 6, 4, 5), (5, 6, 1, 1))
+conv_case("c2d_1x1_stride", 2, (2, 4, 5, 6), (3, 4, 1, 1), stride=2)
+conv_case("c1d_unbatched", 1, (3, 10), (4, 3, 3), padding=1)
+conv_case("c2d_unbatched", 2, (3, 6, 7), (4, 3, 3, 3), padding=1,
+          padding_mode="replicate")
+conv_case("c2d_groups3_reflect", 2, (2, 6, 6, 6), (9, 2, 3, 3), groups=3,
+          padding=1, padding_mode="reflect")
+# shapes that fill whole vectors and tiles: 16 channels, rows of 8 and more
+conv_case("c2d_wide", 2, (1, 4, 4, 19), (16, 4, 3, 5), padding=(1, 2))
+conv_case("c2d_wide_stride", 2, (1, 4, 6, 23), (16, 4, 3, 3), stride=2,
+          padding=1, bias=False)
+conv_case("c1d_seed", 1, (1, 2, 64), (16, 2, 3))
+conv_case("c2d_seed_small", 2, (1, 10, 3, 14), (16, 10, 3, 5))
+conv_case("c1d_wide_kernel", 1, (2, 3, 40), (4, 3, 11), padding=5,
+          padding_mode="reflect")
+
+
+def main():
+    mg.write_cases(CASES, OUT_DIR, "tests/make_golden_conv.py", 0.1, True)
+
+
+if __name__ == "__main__":
+    main()
