@@ -275,6 +275,8 @@ typedef enum {
     OP_CONV_BWD_WEIGHT,             /* x, gy: the adjoint in w */
     OP_PADMODE,                     /* circular, reflect, replicate */
     OP_PADMODE_BWD,                 /* gy: the adjoint, folded back */
+    OP_MAXPOOL,                     /* max over each window */
+    OP_MAXPOOL_BWD,                 /* x, gy: gy to each window's first max */
     OP_LAST
 } Op;
 
@@ -287,6 +289,8 @@ enum { ARG_VAR, ARG_GRAD, ARG_CAPTURE };
 /* attr[] of OP_CONV and its adjoints: padding before (PH, PW) and after
  * (PH1, PW1) the input, which is zeros. */
 enum { CV_GROUPS, CV_SH, CV_SW, CV_DH, CV_DW, CV_PH, CV_PW, CV_PH1, CV_PW1 };
+/* attr[] of OP_MAXPOOL(_BWD): window, stride, padding (-inf) */
+enum { PL_KH, PL_KW, PL_SH, PL_SW, PL_PH, PL_PW };
 /* attr[] of OP_PADMODE(_BWD): the mode and the rows and columns added */
 enum { PM_MODE, PM_TOP, PM_BOTTOM, PM_LEFT, PM_RIGHT };
 enum { PAD_CIRCULAR = 1, PAD_REFLECT, PAD_REPLICATE };
@@ -360,13 +364,15 @@ Node *g_loop(Graph *g, Node *init, struct LoopDef *L);
 Node *g_loop_count(Graph *g, Node *loop);
 Node *g_loop_grad(Graph *g, Node *loop, Node *gy);
 Node *g_loop_capgrad(Graph *g, Node *loop_grad, int i);
-/* Window ops (attrs as CV_*, PM_*; build.c checks the user's shapes
+/* Window ops (attrs as CV_*, PL_*, PM_*; build.c checks the user's shapes
  * first).  The adjoints take the shape of the operand they belong to. */
 Node *g_conv(Graph *g, Node *x, Node *w, const long *attr);
 Node *g_conv_bwd(Graph *g, Op op, Node *a, Node *b, const long *attr,
                  Shape s);
 Node *g_padmode(Graph *g, Node *x, const long *attr);
 Node *g_padmode_bwd(Graph *g, Node *gy, const long *attr, Shape s);
+Node *g_maxpool(Graph *g, Node *x, const long *attr);
+Node *g_maxpool_bwd(Graph *g, Node *x, Node *gy, const long *attr);
 
 int op_is_elementwise(Op op);
 int op_is_reduction(Op op);

@@ -250,7 +250,7 @@ static Node *log_softmax(Graph *g, Node *x, int dim, Node **sm)
     return g_binary(g, OP_SUB, shift, g_unary(g, OP_LOG, s));
 }
 
-/* ---- nn: convolution ----
+/* ---- nn: convolution, pooling ----
  *
  * The window ops are 2-D in the graph: a 1-D one is a 2-D one of height
  * 1, and an unbatched input a batch of one, so only reshapes (which copy
@@ -426,6 +426,54 @@ static Node *conv(Build *b, const Expr *e, int sd, int depth)
     if (bias)
         y = g_binary(g, OP_ADD, y,
                      g_reshape(g, bias, shape_of(3, (long[]){O, 1, 1})));
+    return from_4d(g, y, sd, batched);
+}
+
+/* max_pool1d/2d, avg_pool1d/2d(x, kernel_size, stride=kernel_size,
+ * padding=0), as PyTorch's defaults: no dilation, floor mode, and an
+ * average over the whole window, padding included.  An average pool is
+ * a convolution of each channel with a constant 1/(kH kW) window. */
+static Node *pool(Build *b, const Expr *e, int sd, int is_max, int depth)
+{
+    Graph *g = b->g;
+    const char *f = e->name;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "kernel_size", "stride", "padding", NULL},
+         2, a);
+    Node *x = tensor_arg(b, a[0], depth);
+    long n[2], k[2] = {1, 1}, st[2] = {1, 1}, p[2] = {0, 0};
+    int batched = spatial(e, x, sd, n);
+    want_ints(a[1], sd, 1, f, "kernel_size", k);
+    memcpy(st, k, sizeof st);
+    if (a[2])
+        want_ints(a[2], sd, 1, f, "stride", st);
+    if (a[3])
+        want_ints(a[3], sd, 0, f, "padding", p);
+    for (int i = 0; i < 2; i++) {
+        if (p[i] > k[i] / 2)
+            agc_error(a[3]->pos, "%s(): padding %s must be at most half the "
+                      "kernel size %s", f, dims_str(p, sd), dims_str(k, sd));
+        if (n[i] + 2 * p[i] < k[i])
+            agc_error(e->pos, "%s(): kernel size %s is larger than the "
+                      "padded input size %s (input %s)", f, dims_str(k, sd),
+                      dims_str((long[]){n[0] + 2 * p[0], n[1] + 2 * p[1]},
+                               sd), shape_str(&x->shape));
+    }
+    g->pos = e->pos;
+    Node *x4 = to_4d(g, x, sd, batched), *y;
+    if (is_max) {
+        y = g_maxpool(g, x4, (long[]){k[0], k[1], st[0], st[1], p[0], p[1]});
+    } else {
+        const long *d = x4->shape.d;
+        Node *xc = g_reshape(g, x4, shape_of(4, (long[]){d[0] * d[1], 1,
+                                                          d[2], d[3]}));
+        Node *w = g_const(g, shape_of(4, (long[]){1, 1, k[0], k[1]}),
+                          1.0 / (double)(k[0] * k[1]));
+        y = g_conv(g, xc, w, (long[]){1, st[0], st[1], 1, 1, p[0], p[1],
+                                      p[0], p[1]});
+        y = g_reshape(g, y, shape_of(4, (long[]){d[0], d[1], y->shape.d[2],
+                                                 y->shape.d[3]}));
+    }
     return from_4d(g, y, sd, batched);
 }
 
@@ -650,6 +698,10 @@ static Node *call(Build *b, const Expr *e, int depth)
     }
     if (!strcmp(f, "conv1d") || !strcmp(f, "conv2d"))
         return conv(b, e, f[4] - '0', depth);
+    if (!strcmp(f, "max_pool1d") || !strcmp(f, "max_pool2d"))
+        return pool(b, e, f[8] - '0', 1, depth);
+    if (!strcmp(f, "avg_pool1d") || !strcmp(f, "avg_pool2d"))
+        return pool(b, e, f[8] - '0', 0, depth);
     if (!strcmp(f, "detach")) {
         bind(e, (const char *[]){"x", NULL}, 1, a);
         x = tensor_arg(b, a[0], depth);

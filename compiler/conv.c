@@ -24,7 +24,7 @@
  * written out as calls with constant offsets up to the unroll limit
  * (agc_unroll taps), and looped beyond it.
  *
- * Padding modes are plain loops. */
+ * Padding modes and max pooling are plain loops. */
 #include "agc.h"
 
 #include <string.h>
@@ -661,6 +661,54 @@ static void emit_padmode(Kernels *K, Out *o, Node *n, const char *y,
     put(o, "    }\n");
 }
 
+/* ---- max pooling ---- */
+
+/* y = maxpool(x), or dx = maxpool_bwd(x, gy): gy goes to the first
+ * maximum of each window in row-major order, as PyTorch's indices; NaN
+ * counts as the maximum. */
+static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
+                         const char *const *in)
+{
+    const long *a = n->attr;
+    int bwd = n->op == OP_MAXPOOL_BWD;
+    const Shape *xs = &n->in[0]->shape, *ys = bwd ? &n->in[1]->shape
+                                                  : &n->shape;
+    long nc = xs->d[0] * xs->d[1], h = xs->d[2], w = xs->d[3];
+    long nh = ys->d[2], nw = ys->d[3];
+    const char *T = K->T, *x = in[0];
+    if (bwd)
+        put(o, "memset(%s, 0, %ld * sizeof *%s);\n", y, nc * h * w, y);
+    put(o, "for (long p = 0; p < %ld; p++)\n", nc);
+    put(o, "    for (long oh = 0; oh < %ld; oh++)\n", nh);
+    put(o, "        for (long ow = 0; ow < %ld; ow++) {\n", nw);
+    o->indent += 3;
+    put(o, "const long h0 = %s, w0 = %s;\n",
+        sum3(times("oh", a[PL_SH]), "", -a[PL_PH]),
+        sum3(times("ow", a[PL_SW]), "", -a[PL_PW]));
+    put(o, "const long h1 = h0 + %ld < %ld ? h0 + %ld : %ld;\n", a[PL_KH], h,
+        a[PL_KH], h);
+    put(o, "const long w1 = w0 + %ld < %ld ? w0 + %ld : %ld;\n", a[PL_KW], w,
+        a[PL_KW], w);
+    put(o, "%s top = -INFINITY;\n", T);
+    if (bwd)
+        put(o, "long at = (p * %ld + (h0 < 0 ? 0 : h0)) * %ld + (w0 < 0 ? 0 "
+            ": w0);\n", h, w);
+    put(o, "for (long i = h0 < 0 ? 0 : h0; i < h1; i++)\n");
+    put(o, "    for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {\n");
+    put(o, "        const %s v = %s[(p * %ld + i) * %ld + j];\n", T, x, h, w);
+    put(o, "        if (v > top || v != v) {\n            top = v;\n");
+    if (bwd)
+        put(o, "            at = (p * %ld + i) * %ld + j;\n", h, w);
+    put(o, "        }\n    }\n");
+    if (bwd)
+        put(o, "%s[at] += %s[(p * %ld + oh) * %ld + ow];\n", y, in[1], nh,
+            nw);
+    else
+        put(o, "%s[(p * %ld + oh) * %ld + ow] = top;\n", y, nh, nw);
+    o->indent -= 3;
+    put(o, "        }\n");
+}
+
 void kernel_emit(Kernels *K, Out *o, Node *n, const char *out,
                  const char *const *in)
 {
@@ -677,6 +725,10 @@ void kernel_emit(Kernels *K, Out *o, Node *n, const char *out,
     case OP_PADMODE:
     case OP_PADMODE_BWD:
         emit_padmode(K, o, n, out, in[0]);
+        break;
+    case OP_MAXPOOL:
+    case OP_MAXPOOL_BWD:
+        emit_maxpool(K, o, n, out, in);
         break;
     default:
         agc_error(n->pos, "internal error: %s is not a window op",

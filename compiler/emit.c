@@ -756,7 +756,7 @@ static void emit_node(Emitter *E, Out *o, Node *n)
         emit_loop(E, o, n);
     else if (n->op == OP_LOOP_GRAD)
         emit_loop_grad(E, o, n);
-    else if (n->op >= OP_CONV && n->op <= OP_PADMODE_BWD)
+    else if (n->op >= OP_CONV && n->op <= OP_MAXPOOL_BWD)
         kernel_emit(&E->kern, o, n, base(E, n), (const char *[]){
             base(E, n->in[0]), n->nin > 1 ? base(E, n->in[1]) : NULL});
     else

@@ -98,7 +98,7 @@ static void rule(Grads *gr, Node *n, Node *gy)
         break;
     /* the adjoints only appear in the backward graph: no double backward */
     case OP_CONV_BWD_INPUT: case OP_CONV_BWD_WEIGHT:
-    case OP_PADMODE_BWD:
+    case OP_PADMODE_BWD: case OP_MAXPOOL_BWD:
         break;
     case OP_COPY:                   /* da = sum_to(gy) */
         accumulate(gr, a, gy);
@@ -271,6 +271,9 @@ static void rule(Grads *gr, Node *n, Node *gy)
         break;
     case OP_PADMODE:                /* da[src(i)] += gy[i]: pad's adjoint */
         accumulate(gr, a, g_padmode_bwd(g, gy, n->attr, a->shape));
+        break;
+    case OP_MAXPOOL:                /* da[first argmax of window] += gy */
+        accumulate(gr, a, g_maxpool_bwd(g, a, gy, n->attr));
         break;
     }
 #undef B

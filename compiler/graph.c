@@ -25,7 +25,8 @@ static const char *const op_names[OP_LAST] = {
     [OP_CUSTOM] = "custom", [OP_CONV] = "conv",
     [OP_CONV_BWD_INPUT] = "conv_bwd_input",
     [OP_CONV_BWD_WEIGHT] = "conv_bwd_weight", [OP_PADMODE] = "padmode",
-    [OP_PADMODE_BWD] = "padmode_bwd",
+    [OP_PADMODE_BWD] = "padmode_bwd", [OP_MAXPOOL] = "maxpool",
+    [OP_MAXPOOL_BWD] = "maxpool_bwd",
 };
 
 const char *op_name(Op op)
@@ -175,7 +176,8 @@ static Node *add(Graph *g, Node proto)
     if (op_is_elementwise(n->op) || op_is_reduction(n->op) ||
         n->op == OP_MATMUL || n->op == OP_TRANSPOSE || n->op == OP_RESHAPE ||
         n->op == OP_CAT || n->op == OP_NARROW || n->op == OP_PAD ||
-        n->op == OP_CUSTOM || n->op == OP_CONV || n->op == OP_PADMODE)
+        n->op == OP_CUSTOM || n->op == OP_CONV || n->op == OP_PADMODE ||
+        n->op == OP_MAXPOOL)
         for (int i = 0; i < n->nin; i++)
             n->needs_grad |= n->in[i]->needs_grad;
     if (n->op >= OP_LT && n->op <= OP_NE)
@@ -548,4 +550,19 @@ Node *g_padmode_bwd(Graph *g, Node *gy, const long *a, Shape s)
 {
     Node *in[1] = {gy};
     return add(g, window(OP_PADMODE_BWD, s, 1, in, a, PM_RIGHT + 1));
+}
+
+Node *g_maxpool(Graph *g, Node *x, const long *a)
+{
+    Shape s = x->shape;
+    s.d[2] = out_len(g, s.d[2], a[PL_PH], a[PL_PH], a[PL_KH], 1, a[PL_SH]);
+    s.d[3] = out_len(g, s.d[3], a[PL_PW], a[PL_PW], a[PL_KW], 1, a[PL_SW]);
+    Node *in[1] = {x};
+    return add(g, window(OP_MAXPOOL, s, 1, in, a, PL_PW + 1));
+}
+
+Node *g_maxpool_bwd(Graph *g, Node *x, Node *gy, const long *a)
+{
+    Node *in[2] = {x, gy};
+    return add(g, window(OP_MAXPOOL_BWD, x->shape, 2, in, a, PL_PW + 1));
 }

@@ -364,6 +364,9 @@ static long node_flops(const Node *n)
                                                      : &n->in[1]->shape;
         return 2 * shape_count(&y->shape) * w->d[1] * w->d[2] * w->d[3];
     }
+    if (n->op == OP_MAXPOOL || n->op == OP_MAXPOOL_BWD)   /* comparisons */
+        return shape_count(&(n->op == OP_MAXPOOL ? n : n->in[1])->shape) *
+               n->attr[PL_KH] * n->attr[PL_KW];
     return 0;
 }
 

@@ -203,6 +203,10 @@ Node *pass_simplify(Graph *g, Node *n)
         if (is_splat_of(a, 0) || is_splat_of(b, 0))
             return g_const(g, n->shape, 0);
         break;
+    case OP_MAXPOOL_BWD:            /* linear in the gradient */
+        if (is_splat_of(b, 0))
+            return g_const(g, n->shape, 0);
+        break;
     case OP_PADMODE_BWD:
         if (is_splat_of(a, 0))
             return g_const(g, n->shape, 0);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference data for agc's convolution tests.
+"""PyTorch reference data for agc's convolution and pooling tests.
 
 Run with Debian's interpreter (torch 1.13 and numpy live there):
 
@@ -10,8 +10,8 @@ for tests/golden/ops (spec.yaml, NAME.npy, OUT.expected.npy,
 NAME.grad.expected.npy, Y.seed.npy) and tests/golden/conv/cases.txt.
 
 The references are the modules themselves: nn.Conv1d/nn.Conv2d's
-_conv_forward (which applies padding_mode as nn does), so that agc is held
-to what a PyTorch user gets.
+_conv_forward (which applies padding_mode as nn does), F.max_pool* and
+F.avg_pool*, so that agc is held to what a PyTorch user gets.
 Their values come from float64 copies of the inputs, rounded to float32
 (make_case's exact; the grad_fn graph comes from the float32 run):
 PyTorch's own float32 sums of a few hundred products are off by more than
@@ -26,7 +26,7 @@ The grid: 1-D and 2-D, each padding mode x stride {1, 2} x dilation
 {1, 2} x groups {1, 2, depthwise}, batch 2, with and without bias (bias
 alternates so that both meet every other option); then padding words
 ('same', 'valid'), asymmetric pairs, unbatched inputs, channel counts
-that fill whole vectors.
+that fill whole vectors; then the pools.
 """
 
 import itertools
@@ -168,6 +168,46 @@ conv_case("c1d_seed", 1, (1, 2, 64), (16, 2, 3))
 conv_case("c2d_seed_small", 2, (1, 10, 3, 14), (16, 10, 3, 5))
 conv_case("c1d_wide_kernel", 1, (2, 3, 40), (4, 3, 11), padding=5,
           padding_mode="reflect")
+
+
+# --- pools --------------------------------------------------------------------
+
+def pool_case(name, kind, x, **kw):
+    """max_pool1d/2d or avg_pool1d/2d(x, **kw) against F's; x a shape."""
+    spec = """
+inputs:
+  x: {shape: %s, requires_grad: true}
+graph:
+  y: %s(x, %s)
+backward: {of: y}
+outputs: [y]
+""" % (list(x), kind, args_text(**kw))
+    fn = getattr(F, kind)
+
+    def ref(x):
+        return {"y": fn(x, **kw)}
+    add(name, spec, ref)
+
+
+pool_case("max_pool1d", "max_pool1d", (2, 3, 10), kernel_size=2)
+pool_case("max_pool1d_stride_pad", "max_pool1d", (2, 3, 11), kernel_size=3,
+          stride=2, padding=1)
+pool_case("max_pool1d_unbatched", "max_pool1d", (3, 9), kernel_size=3)
+pool_case("max_pool2d", "max_pool2d", (2, 3, 6, 8), kernel_size=2)
+pool_case("max_pool2d_pairs", "max_pool2d", (2, 2, 7, 9), kernel_size=(3, 2),
+          stride=(2, 1), padding=(1, 1))
+pool_case("max_pool2d_overlap", "max_pool2d", (1, 2, 6, 6), kernel_size=3,
+          stride=1, padding=1)
+pool_case("max_pool2d_unbatched", "max_pool2d", (3, 6, 5), kernel_size=2,
+          stride=1)
+pool_case("avg_pool1d", "avg_pool1d", (2, 3, 10), kernel_size=2)
+pool_case("avg_pool1d_stride_pad", "avg_pool1d", (2, 3, 11), kernel_size=3,
+          stride=2, padding=1)
+pool_case("avg_pool2d", "avg_pool2d", (2, 3, 6, 8), kernel_size=2)
+pool_case("avg_pool2d_pairs", "avg_pool2d", (2, 2, 7, 9), kernel_size=(3, 2),
+          stride=(2, 1), padding=(1, 1))
+pool_case("avg_pool2d_unbatched", "avg_pool2d", (3, 6, 5), kernel_size=3,
+          stride=2, padding=1)
 
 
 def main():
