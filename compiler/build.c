@@ -250,7 +250,7 @@ static Node *log_softmax(Graph *g, Node *x, int dim, Node **sm)
     return g_binary(g, OP_SUB, shift, g_unary(g, OP_LOG, s));
 }
 
-/* ---- nn: convolution, pooling ----
+/* ---- nn: convolution, pooling, linear ----
  *
  * The window ops are 2-D in the graph: a 1-D one is a 2-D one of height
  * 1, and an unbatched input a batch of one, so only reshapes (which copy
@@ -475,6 +475,36 @@ static Node *pool(Build *b, const Expr *e, int sd, int is_max, int depth)
                                                  y->shape.d[3]}));
     }
     return from_4d(g, y, sd, batched);
+}
+
+/* linear(x, w, b) = x @ w.T + b for x [..., in], w [out, in], b [out]. */
+static Node *linear(Build *b, const Expr *e, int depth)
+{
+    Graph *g = b->g;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "w", "b", NULL}, 2, a);
+    Node *x = tensor_arg(b, a[0], depth), *w = tensor_arg(b, a[1], depth);
+    Node *bias = a[2] ? tensor_arg(b, a[2], depth) : NULL;
+    const Shape *xs = &x->shape, *ws = &w->shape;
+    if (ws->rank != 2)
+        agc_error(e->pos, "linear() takes a weight [out_features, "
+                  "in_features], not %s", shape_str(ws));
+    if (xs->rank < 1 || xs->d[xs->rank - 1] != ws->d[1])
+        agc_error(e->pos, "linear(): input %s does not match weight %s: "
+                  "expected %ld input features", shape_str(xs),
+                  shape_str(ws), ws->d[1]);
+    if (bias && (bias->shape.rank != 1 || bias->shape.d[0] != ws->d[0]))
+        agc_error(a[2]->pos, "linear(): bias %s does not match the %ld "
+                  "output features of weight %s", shape_str(&bias->shape),
+                  ws->d[0], shape_str(ws));
+    g->pos = e->pos;
+    Shape s = *xs;
+    s.d[s.rank - 1] = ws->d[0];
+    Node *x2 = xs->rank == 1 ? x
+               : g_reshape(g, x, shape_of(2, (long[]){
+                     shape_count(xs) / ws->d[1], ws->d[1]}));
+    Node *y = g_reshape(g, g_matmul(g, x2, g_transpose(g, w, 0, 1)), s);
+    return bias ? g_binary(g, OP_ADD, y, bias) : y;
 }
 
 static const struct {
@@ -702,6 +732,8 @@ static Node *call(Build *b, const Expr *e, int depth)
         return pool(b, e, f[8] - '0', 1, depth);
     if (!strcmp(f, "avg_pool1d") || !strcmp(f, "avg_pool2d"))
         return pool(b, e, f[8] - '0', 0, depth);
+    if (!strcmp(f, "linear"))
+        return linear(b, e, depth);
     if (!strcmp(f, "detach")) {
         bind(e, (const char *[]){"x", NULL}, 1, a);
         x = tensor_arg(b, a[0], depth);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch reference data for agc's convolution and pooling tests.
+"""PyTorch reference data for agc's convolution, pooling and linear tests.
 
 Run with Debian's interpreter (torch 1.13 and numpy live there):
 
@@ -10,8 +10,8 @@ for tests/golden/ops (spec.yaml, NAME.npy, OUT.expected.npy,
 NAME.grad.expected.npy, Y.seed.npy) and tests/golden/conv/cases.txt.
 
 The references are the modules themselves: nn.Conv1d/nn.Conv2d's
-_conv_forward (which applies padding_mode as nn does), F.max_pool* and
-F.avg_pool*, so that agc is held to what a PyTorch user gets.
+_conv_forward (which applies padding_mode as nn does), F.max_pool*,
+F.avg_pool* and F.linear, so that agc is held to what a PyTorch user gets.
 Their values come from float64 copies of the inputs, rounded to float32
 (make_case's exact; the grad_fn graph comes from the float32 run):
 PyTorch's own float32 sums of a few hundred products are off by more than
@@ -26,7 +26,7 @@ The grid: 1-D and 2-D, each padding mode x stride {1, 2} x dilation
 {1, 2} x groups {1, 2, depthwise}, batch 2, with and without bias (bias
 alternates so that both meet every other option); then padding words
 ('same', 'valid'), asymmetric pairs, unbatched inputs, channel counts
-that fill whole vectors; then the pools.
+that fill whole vectors, linear and the pools.
 """
 
 import itertools
@@ -170,6 +170,37 @@ conv_case("c1d_wide_kernel", 1, (2, 3, 40), (4, 3, 11), padding=5,
           padding_mode="reflect")
 
 
+# --- linear -------------------------------------------------------------------
+
+def linear_case(name, x, w, bias=True):
+    spec = """
+inputs:
+  x: {shape: %s, requires_grad: true}
+  w: {shape: %s, requires_grad: true}
+%sgraph:
+  y: linear(x, w%s)
+backward: {of: y}
+outputs: [y]
+""" % (list(x), list(w), "  b: {shape: [%d], requires_grad: true}\n" % w[0]
+       if bias else "", ", b" if bias else "")
+    if bias:
+        def ref(x, w, b):
+            return {"y": F.linear(x, w, b)}
+    else:
+        def ref(x, w):
+            return {"y": F.linear(x, w)}
+    draws = {"w": init_scale(w[1])}
+    if bias:
+        draws["b"] = init_scale(w[1])
+    add(name, spec, ref, **draws)
+
+
+linear_case("linear", (3, 5), (4, 5))
+linear_case("linear_nobias", (3, 5), (4, 5), bias=False)
+linear_case("linear_vector", (5,), (4, 5))
+linear_case("linear_3d", (2, 3, 5), (4, 5))
+
+
 # --- pools --------------------------------------------------------------------
 
 def pool_case(name, kind, x, **kw):
@@ -208,6 +239,39 @@ pool_case("avg_pool2d_pairs", "avg_pool2d", (2, 2, 7, 9), kernel_size=(3, 2),
           stride=(2, 1), padding=(1, 1))
 pool_case("avg_pool2d_unbatched", "avg_pool2d", (3, 6, 5), kernel_size=3,
           stride=2, padding=1)
+
+
+# --- a small network: conv, relu, pool, flatten, linear, loss ----------------
+
+NET = """
+inputs:
+  x: {shape: [2, 2, 16], requires_grad: true}
+  w1: {shape: [4, 2, 3], requires_grad: true}
+  b1: {shape: [4], requires_grad: true}
+  w2: {shape: [3, 32], requires_grad: true}
+  b2: {shape: [3], requires_grad: true}
+graph:
+  h: relu(conv1d(x, w1, b1, padding=1, padding_mode=circular))
+  p: max_pool1d(h, 2)
+  f: flatten(p, start_dim=1)
+  y: linear(f, w2, b2)
+  loss: mean(y * y)
+backward: loss
+outputs: [loss]
+"""
+
+
+def net(x, w1, b1, w2, b2):
+    conv = nn.Conv1d(2, 4, 3, padding=1, padding_mode="circular")
+    h = F.relu(conv._conv_forward(x, w1, b1))
+    p = F.max_pool1d(h, 2)
+    f = p.flatten(1)
+    y = F.linear(f, w2, b2)
+    return {"h": h, "p": p, "f": f, "y": y, "loss": (y * y).mean()}
+
+
+add("net", NET, net, w1=init_scale(6), b1=init_scale(6),
+    w2=init_scale(32), b2=init_scale(32))
 
 
 def main():
