@@ -28,20 +28,30 @@ static const char *const usage_text =
     "                                 graph\n"
     "  help COMMAND                   help on one command\n"
     "\n"
+    "  compile and run also take --unroll N: convolution window taps "
+    "written out\n"
+    "  per unrolled body (default 64)\n"
+    "\n"
     "  agc --help | agc --version\n";
 
 static const struct {
     const char *cmd, *help;
 } helps[] = {
-    {"compile", "usage: agc compile SPEC [-o DIR]\n\n"
+    {"compile", "usage: agc compile SPEC [-o DIR] [--unroll N]\n\n"
                 "Writes DIR/NAME.h and DIR/NAME.c (DIR defaults to '.'), "
                 "where NAME is the spec's\nname. The files are plain C99 "
                 "with no dependency beyond the C library: one\nstruct "
                 "NAME_t holding every tensor, NAME_init, NAME_forward, "
                 "NAME_backward,\nand the table NAME_tensors describing each "
-                "tensor. On any error nothing is\nwritten.\n"},
+                "tensor. On any error nothing is\nwritten.\n\n"
+                "  --unroll N   write out at most N taps of a convolution "
+                "window in one\n"
+                "               unrolled body (default 64); wider windows "
+                "loop over smaller\n"
+                "               bodies, which bounds the code's size\n"},
     {"run", "usage: agc run SPEC [--set NAME=FILE.npy]... "
-            "[--grad NAME=FILE.npy] [--out DIR]\n\n"
+            "[--grad NAME=FILE.npy] [--out DIR]\n"
+            "               [--unroll N]\n\n"
             "Compiles the spec in memory with libtcc, runs forward and "
             "backward, and prints\neach output and then each gradient "
             "(NAME.grad) as PyTorch prints tensors.\n\n"
@@ -51,7 +61,8 @@ static const struct {
             "shape must match\n"
             "  --grad NAME=FILE.npy  the seed of backward: {of: NAME}\n"
             "  --out DIR             also write NAME.npy and NAME.grad.npy "
-            "files into DIR\n"},
+            "files into DIR\n"
+            "  --unroll N            as for agc compile (default 64)\n"},
     {"check", "usage: agc check SPEC [--set NAME=FILE.npy]...\n\n"
               "Compiles the spec in float64 and compares every gradient "
               "with central finite\ndifferences of sum(seed * y), where y "
@@ -584,8 +595,18 @@ int main(int argc, char **argv)
             outdir = argv[++i];
         else if (!strcmp(cmd, "graph") && !strcmp(a, "--backward"))
             backward = 1;
-        else
+        else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "run")) &&
+                 !strcmp(a, "--unroll") && more) {
+            char *end;
+            errno = 0;
+            agc_unroll = strtol(argv[++i], &end, 10);
+            if (errno || *end || end == argv[i] || agc_unroll < 1 ||
+                agc_unroll > 1 << 20)
+                return usage_error("--unroll wants a number of taps from 1 "
+                                   "to 1048576, not '%s'", argv[i]);
+        } else {
             return usage_error("unexpected argument '%s'", a);
+        }
     }
     int rc;
     if (!strcmp(cmd, "compile"))

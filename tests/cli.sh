@@ -140,5 +140,19 @@ printf 'inputs:\n  x: {shape: [2], requires_grad: true}\ngraph:\n  y: x * 2\n' >
 expect 1 $agc graph "$tmp/fwd.yaml" --backward; contains "nothing to draw: the spec has no backward"
 expect 1 $agc graph specs/fail/no_grad.yaml --backward
 
+# --unroll: the convolution's window rows written out, or looped
+mkdir "$tmp/unroll"
+expect 0 $agc compile specs/conv2d_seed.yaml -o "$tmp/unroll"
+grep -q 'agc_conv[0-9]*_row(acc, xr + 256, wr + 160);' "$tmp/unroll/conv2d_seed.c" &&
+    ok || bad "the default limit does not write out the 3 x 5 window"
+expect 0 $agc compile specs/conv2d_seed.yaml -o "$tmp/unroll" --unroll 5
+grep -q 'for (long kh = 0; kh < 3; kh++)' "$tmp/unroll/conv2d_seed.c" &&
+    ok || bad "--unroll 5 does not loop over the window rows"
+expect 0 $agc run specs/conv2d_seed.yaml --unroll 1; contains "loss = tensor("
+expect 1 $agc compile specs/conv2d_seed.yaml --unroll 0
+contains "--unroll wants a number of taps from 1 to 1048576, not '0'"
+expect 1 $agc run specs/conv2d_seed.yaml --unroll x; contains "--unroll wants"
+expect 0 $agc info specs/conv2d_seed.yaml; contains "FLOPs: forward 74050817, backward 73804800"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
