@@ -73,6 +73,7 @@ test: agc $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 	@sh tests/cli.sh ./agc
 	@$(MAKE) -s check-cc
+	@$(MAKE) -s -C examples/train_cnn clean run
 
 # ---- generated/: the committed output of agc compile for specs/*.yaml ----
 SPECS = $(wildcard specs/*.yaml)

@@ -409,8 +409,9 @@ static int cmd_info(const char *spec)
                shape_str(&t->node->shape), extra);
     }
     for (int i = 0; i < p->nnamed; i++)
-        printf("%-24s %-10s %s\n", p->named[i].name, "node",
-               shape_str(&p->named[i].node->shape));
+        if (!find_tensor(p, p->named[i].name, ROLE_OUTPUT))
+            printf("%-24s %-10s %s\n", p->named[i].name, "node",
+                   shape_str(&p->named[i].node->shape));
     long flops[2] = {0, 0};
     for (int i = 0; i < p->g->n; i++)
         flops[p->g->nodes[i]->phase] += node_flops(p->g->nodes[i]);

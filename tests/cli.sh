@@ -154,5 +154,18 @@ contains "--unroll wants a number of taps from 1 to 1048576, not '0'"
 expect 1 $agc run specs/conv2d_seed.yaml --unroll x; contains "--unroll wants"
 expect 0 $agc info specs/conv2d_seed.yaml; contains "FLOPs: forward 74050817, backward 73804800"
 
+# agc info prints the shapes the seed lecture prints
+expect 0 $agc info specs/seed_conv1d.yaml
+contains "conv.weight              input      [16, 2, 3]"
+contains "conv.bias                input      [16]"
+contains "conv                     output     [1, 16, 62]"
+expect 0 $agc info specs/seed_conv1d_k5.yaml
+contains "conv                     output     [1, 16, 60]"
+expect 0 $agc info specs/seed_conv2d.yaml
+contains "conv.weight              input      [16, 20, 3, 5]"
+contains "conv                     output     [1, 16, 62, 124]"
+expect 0 $agc info specs/seed_conv2d_pad.yaml
+contains "conv                     output     [1, 16, 64, 128]"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]

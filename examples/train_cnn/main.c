@@ -31,7 +31,7 @@ static void sgd_step(float lr)
         size_t n = strlen(g->name) - strlen(".grad");
         memcpy(name, g->name, n);
         name[n] = 0;
-        long count;
+        long count = 0;
         float *p = tensor(name, &count);
         const float *d = (const float *)((const char *)&model + g->offset);
         for (long k = 0; k < count; k++)
