@@ -65,6 +65,7 @@ typedef struct Corr {               /* over [N, G*CI, H, W] */
     long np, tp;                    /* positions and taps per tile */
     int unroll_kh;                  /* window rows written out as calls */
     int cols;                       /* border columns get tiles of theirs */
+    long CV;                        /* CO rounded up to whole vectors */
 } Corr;
 
 /* The outputs [lo, hi) whose taps all fall inside [0, n). */
@@ -108,6 +109,10 @@ static void plan_corr(Corr *c, long unroll)
         c->np = 8;
     c->unroll_kh = c->tp == c->KW && c->KH * c->KW <= unroll;
     c->cols = c->tp == c->KW && c->c0 + c->OW - c->c1 <= 16;
+    /* 20 channels run as 24: 3 whole AVX vectors beat 2 and a remainder,
+     * if at most a quarter of the lanes are padding (zeros, never read) */
+    long cv = (c->CO + 7) / 8 * 8;
+    c->CV = c->CO > 8 && 4 * (cv - c->CO) <= cv ? cv : c->CO;
 }
 
 /* Declares "const T a = e, b = f, ...;", six to a line. */
@@ -128,7 +133,7 @@ static void emit_tile(Kernels *K, const char *name, int wgrad, long np,
 {
     Out *o = &K->fns;
     const char *T = K->T, *v = wgrad ? "g" : "w";
-    long V = c->CO, sw = c->sw, dw = c->dw, tp = k1 - k0;
+    long V = c->CV, sw = c->sw, dw = c->dw, tp = k1 - k0;
     long span = (np - 1) * sw + (tp - 1) * dw + 1;
     char *used = agc_alloc((size_t)span);
     size_t most = (size_t)(span + np + k1);
@@ -198,11 +203,11 @@ static void emit_call(Out *o, const char *fn, int one, int wgrad,
 {
     if (!one || k1 - k0 == 1) {
         long k = one ? k0 : 0;      /* a row tile has its own offsets */
-        put(o, "%s(%s, %s, %s);\n", fn, wgrad ? plus(acc, k * c->CO) : acc,
-            plus(x, k * c->dw), wgrad ? v : plus(v, k * c->CO));
+        put(o, "%s(%s, %s, %s);\n", fn, wgrad ? plus(acc, k * c->CV) : acc,
+            plus(x, k * c->dw), wgrad ? v : plus(v, k * c->CV));
         return;
     }
-    const char *so = times("kw", c->CO);
+    const char *so = times("kw", c->CV);
     put(o, "for (long kw = %ld; kw < %ld; kw++)\n", k0, k1);
     put(o, "    %s(%s, %s, %s);\n", fn, wgrad ? plus_expr(acc, so) : acc,
         plus_expr(x, times("kw", c->dw)), wgrad ? v : plus_expr(v, so));
@@ -263,7 +268,7 @@ static void emit_row_fn(Kernels *K, const char *name, int wgrad,
         }
         const char *x = at_pos(plus("x", c->c0 * c->sw - c->pw), j, k,
                                c->sw);
-        const char *at = at_pos(wgrad ? v : "acc", j, c->c0 + k, c->CO);
+        const char *at = at_pos(wgrad ? v : "acc", j, c->c0 + k, c->CV);
         emit_call(o, agc_fmt("%s_%s", name, part ? "tail" : "tile"),
                   c->tp == 1, wgrad, c, wgrad ? "acc" : at, x,
                   wgrad ? at : v, 0, c->KW);
@@ -276,7 +281,7 @@ static void emit_row_fn(Kernels *K, const char *name, int wgrad,
         long ow = b < c->c0 ? b : c->c1 + b - c->c0;
         if (hi[b] <= lo[b])
             continue;               /* all its taps in the padding */
-        const char *at = plus(wgrad ? v : "acc", ow * c->CO);
+        const char *at = plus(wgrad ? v : "acc", ow * c->CV);
         if (c->cols)
             put(o, "%s_col%ld_%ld(%s, %s, %s);\n", name, lo[b], hi[b],
                 wgrad ? "acc" : at,
@@ -299,7 +304,7 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
                       const Corr *c)
 {
     const char *T = K->T;
-    long kk = c->KH * c->KW, slot = c->KW * c->CO, rowoff = c->dh * c->W;
+    long kk = c->KH * c->KW, slot = c->KW * c->CV, rowoff = c->dh * c->W;
     int interior = c->r1 > c->r0, border = c->r0 > 0 || c->r1 < c->OH;
     const char *top = sum3(times("oh", c->sh), "", -c->ph);
     if (interior && border) {
@@ -313,10 +318,10 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
             plus_expr(times("c", c->H), top), c->W);
         if (wgrad)
             put(o, "%s *restrict ar = %s;\n", T,
-                plus_expr("ag", times("c", kk * c->CO)));
+                plus_expr("ag", times("c", kk * c->CV)));
         else
             put(o, "const %s *restrict wr = %s;\n", T,
-                plus_expr("wg", times("c", kk * c->CO)));
+                plus_expr("wg", times("c", kk * c->CV)));
         const char *acc = wgrad ? "ar" : "acc", *v = wgrad ? "gt" : "wr";
         if (c->unroll_kh) {
             for (long kh = 0; kh < c->KH; kh++)
@@ -377,7 +382,7 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     const char *T = K->T;
     int dsum = wgrad && strcmp(T, "double");
     long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
-    long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CO;
+    long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
     emit_row_fn(K, name, wgrad, c);
     if (dsum)
         put(o, "static void %s(double *restrict sum, %s *restrict acc, "
@@ -418,9 +423,9 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
         put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
         put(o, "    for (long o = 0; o < %ld; o++)\n", c->CO);
         put(o, "        gt[ow * %ld + o] = gg[(o * %ld + oh) * %ld + ow];\n",
-            c->CO, c->OH, c->OW);
+            c->CV, c->OH, c->OW);
     } else {
-        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", c->OW * c->CO);
+        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", c->OW * c->CV);
     }
     emit_rows(K, o, name, wgrad, c);
     if (dsum) {
@@ -430,7 +435,7 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
         put(o, "for (long o = 0; o < %ld; o++)\n", c->CO);
         put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
         put(o, "        yg[(o * %ld + oh) * %ld + ow] = acc[ow * %ld + o];\n",
-            c->OH, c->OW, c->CO);
+            c->OH, c->OW, c->CV);
     }
     o->indent--;
     put(o, "}\n");
@@ -450,7 +455,7 @@ static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
     Corr c = {x->d[0], a[CV_GROUPS], x->d[1] / a[CV_GROUPS],
               w->d[0] / a[CV_GROUPS], x->d[2], x->d[3], y->d[2], y->d[3],
               w->d[2], w->d[3], a[CV_SH], a[CV_SW], a[CV_DH], a[CV_DW],
-              a[CV_PH], a[CV_PW], 0, 0, 0, 0, 0, 0, 0, 0};
+              a[CV_PH], a[CV_PW], 0, 0, 0, 0, 0, 0, 0, 0, 0};
     return c;
 }
 
@@ -471,9 +476,10 @@ static void kernels_comment(Kernels *K, const Node *n, const char *what)
 
 /* Packs w [G*CO, CI, KH, KW] as wp[g][c][kh][kw][o]; flip: as the
  * weights of the transposed correlation, wp[g][o][kh][kw][c] = w[g*CO +
- * o][c][KH-1-kh][KW-1-kw]. */
+ * o][c][KH-1-kh][KW-1-kw].  The innermost dim is stride apart (lanes
+ * past the channels stay zero, as NAME_init left them). */
 static void emit_pack(Out *o, const Corr *c, const char *wp, const char *w,
-                      int flip)
+                      int flip, long stride)
 {
     long kk = c->KH * c->KW;
     put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
@@ -483,11 +489,11 @@ static void emit_pack(Out *o, const Corr *c, const char *wp, const char *w,
     if (flip)
         put(o, "                %s[((g * %ld + o) * %ld + %ld - t) * %ld + c]"
             " = %s[((g * %ld + o) * %ld + c) * %ld + t];\n", wp, c->CO, kk,
-            kk - 1, c->CI, w, c->CO, c->CI, kk);
+            kk - 1, stride, w, c->CO, c->CI, kk);
     else
         put(o, "                %s[((g * %ld + c) * %ld + t) * %ld + o] ="
             " %s[((g * %ld + o) * %ld + c) * %ld + t];\n", wp, c->CI, kk,
-            c->CO, w, c->CO, c->CI, kk);
+            stride, w, c->CO, c->CI, kk);
 }
 
 /* y = conv(x, w) */
@@ -500,13 +506,13 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
     kernels_comment(K, n, "forward");
     emit_corr(K, fn, 0, &c);
     const char *wp = scratch(K, n, NULL, "wpack",
-                             shape_count(&n->in[1]->shape),
+                             c.G * c.CI * c.KH * c.KW * c.CV,
                              "weights packed [g][c][kh][kw][o]");
-    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CO,
+    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CV,
                               "an output row [ow][o]");
     put(o, "/* w %s packed as [g][c][kh][kw][o] */\n",
         shape_str(&n->in[1]->shape));
-    emit_pack(o, &c, wp, w, 0);
+    emit_pack(o, &c, wp, w, 0, c.CV);
     put(o, "%s(%s, %s, %s, %s);\n", fn, y, x, wp, acc);
 }
 
@@ -523,7 +529,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     long hz = (f.OH - 1) * f.sh + 1, wz = (f.OW - 1) * f.sw + 1;
     Corr c = {f.N, f.G, f.CO, f.CI, hz, wz, f.H, f.W, f.KH, f.KW, 1, 1,
               f.dh, f.dw, f.dh * (f.KH - 1) - f.ph, f.dw * (f.KW - 1) - f.pw,
-              0, 0, 0, 0, 0, 0, 0, 0};
+              0, 0, 0, 0, 0, 0, 0, 0, 0};
     plan_corr(&c, K->unroll);
     const char *fn = agc_fmt("agc_conv%d", n->id);
     kernels_comment(K, n, "gradient of the input");
@@ -543,13 +549,14 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
             "* %ld + ow];\n", gz, hz, times("oh", f.sh), wz,
             times("ow", f.sw), gy, f.OH, f.OW);
     }
-    const char *wq = scratch(K, n, NULL, "wpack", shape_count(ws),
+    const char *wq = scratch(K, n, NULL, "wpack",
+                             c.G * c.CI * c.KH * c.KW * c.CV,
                              "weights flipped, packed [g][o][kh][kw][c]");
-    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CO,
+    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CV,
                               "a row of the input gradient [iw][c]");
     put(o, "/* w %s flipped, packed as [g][o][kh][kw][c] */\n",
         shape_str(ws));
-    emit_pack(o, &f, wq, w, 1);
+    emit_pack(o, &f, wq, w, 1, c.CV);
     put(o, "%s(%s, %s, %s, %s);\n", fn, dx, gz, wq, acc);
 }
 
@@ -563,7 +570,7 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     const char *fn = agc_fmt("agc_conv%d", n->id);
     kernels_comment(K, n, "gradient of the weight");
     emit_corr(K, fn, 1, &c);
-    long kk = c.KH * c.KW, size = shape_count(&n->shape);
+    long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
     int dsum = strcmp(K->T, "double") != 0;
     const char *sum = dsum ? scratch(K, n, "double", "sum", size,
                                      "the gradient packed "
@@ -572,7 +579,7 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
                               dsum ? "a row's share of it, one group"
                                    : "the gradient packed "
                                      "[g][c][kh][kw][o]");
-    const char *gt = scratch(K, n, NULL, "gt", c.OW * c.CO,
+    const char *gt = scratch(K, n, NULL, "gt", c.OW * c.CV,
                              "a row of gy transposed [ow][o]");
     if (dsum)
         put(o, "%s(%s, %s, %s, %s, %s);\n", fn, sum, acc, x, gy, gt);
@@ -585,7 +592,7 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     put(o, "            for (long t = 0; t < %ld; t++)\n", kk);
     put(o, "                %s[((g * %ld + o) * %ld + c) * %ld + t] = "
         "%s%s[((g * %ld + c) * %ld + t) * %ld + o];\n", dw, c.CO, c.CI, kk,
-        dsum ? agc_fmt("(%s)", K->T) : "", dsum ? sum : acc, c.CI, kk, c.CO);
+        dsum ? agc_fmt("(%s)", K->T) : "", dsum ? sum : acc, c.CI, kk, c.CV);
 }
 
 /* ---- padding modes ---- */

@@ -168,6 +168,8 @@ conv_case("c1d_seed", 1, (1, 2, 64), (16, 2, 3))
 conv_case("c2d_seed_small", 2, (1, 10, 3, 14), (16, 10, 3, 5))
 conv_case("c1d_wide_kernel", 1, (2, 3, 40), (4, 3, 11), padding=5,
           padding_mode="reflect")
+# 12 and 20 channels: vectors padded to 16 and 24 lanes
+conv_case("c2d_padded_lanes", 2, (1, 20, 3, 6), (12, 20, 2, 3), padding=1)
 
 
 # --- linear -------------------------------------------------------------------
