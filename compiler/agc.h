@@ -532,6 +532,7 @@ typedef struct AgcTensorInfo {
 
 typedef struct Kernels {
     const char *T;                  /* "float" or "double" */
+    int f32;                        /* T is float */
     const char *path;               /* the spec, for comments */
     long unroll;                    /* kernel taps per unrolled body */
     Out fns;                        /* static functions, before init */

@@ -170,17 +170,16 @@ static void emit_tile(Kernels *K, const char *name, int wgrad, long np,
         vals[n++] = agc_fmt("%s[%s]", v, plus("o", q * V));
     }
     decls(o, T, n, names, vals);
-    /* acc + a*b + c*d ...: a chain of fused multiply-adds */
+    put(o, "%s s;\n", T);
     for (long r = wgrad ? k0 : 0; r < (wgrad ? k1 : np); r++) {
         const char *a = plus("o", r * V);
-        put(o, "acc[%s] = acc[%s]", a, a);
-        long nq = wgrad ? np : tp;
-        for (long q = 0; q < nq; q++) {
+        put(o, "s = acc[%s];\n", a);
+        for (long q = 0; q < (wgrad ? np : tp); q++) {
             long p = wgrad ? q : r, k = wgrad ? r - k0 : q;
-            put(o, "%s x%ld * %s%ld", q % 4 == 3 ? " +\n   " : " +",
-                p * sw + k * dw, v, wgrad ? q : q + k0);
+            put(o, "s = AGC_FMA(x%ld, %s%ld, s);\n", p * sw + k * dw, v,
+                wgrad ? q : q + k0);
         }
-        put(o, ";\n");
+        put(o, "acc[%s] = s;\n", a);
     }
     o->indent--;
     put(o, "}\n");
@@ -470,6 +469,14 @@ static const char *scratch(Kernels *K, const Node *n, const char *type,
 
 static void kernels_comment(Kernels *K, const Node *n, const char *what)
 {
+    if (!K->fns.s)                  /* the first kernel: the macro first */
+        put(&K->fns, "/* a * b + c, in one rounding where the target has a "
+            "fast fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does "
+            "not fuse a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
+            "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
+            "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
+            "#endif\n\n", K->f32 ? "F" : "", K->f32 ? "F" : "",
+            K->f32 ? "f" : "");
     put(&K->fns, "/* ---- %s%s%s  [%s:%d] ---- */\n\n", what,
         n->note ? ": " : "", n->note ? n->note : "", K->path, n->pos.line);
 }
