@@ -25,6 +25,15 @@ static double agc_normal(uint64_t *s)
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+/* a * b + c, in one rounding where the target has a fast fused
+ * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
+ * in ISO C mode (-std=c99) on its own */
+#ifdef FP_FAST_FMAF
+#define AGC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define AGC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* ---- forward: conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..2 */
@@ -34,14 +43,47 @@ static void agc_conv10_tile(float *restrict acc, const float *restrict x, const 
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2;
-        acc[o + 16] = acc[o + 16] + x1 * w0 + x2 * w1 + x3 * w2;
-        acc[o + 32] = acc[o + 32] + x2 * w0 + x3 * w1 + x4 * w2;
-        acc[o + 48] = acc[o + 48] + x3 * w0 + x4 * w1 + x5 * w2;
-        acc[o + 64] = acc[o + 64] + x4 * w0 + x5 * w1 + x6 * w2;
-        acc[o + 80] = acc[o + 80] + x5 * w0 + x6 * w1 + x7 * w2;
-        acc[o + 96] = acc[o + 96] + x6 * w0 + x7 * w1 + x8 * w2;
-        acc[o + 112] = acc[o + 112] + x7 * w0 + x8 * w1 + x9 * w2;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        acc[o] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x1, w0, s);
+        s = AGC_FMA(x2, w1, s);
+        s = AGC_FMA(x3, w2, s);
+        acc[o + 16] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x2, w0, s);
+        s = AGC_FMA(x3, w1, s);
+        s = AGC_FMA(x4, w2, s);
+        acc[o + 32] = s;
+        s = acc[o + 48];
+        s = AGC_FMA(x3, w0, s);
+        s = AGC_FMA(x4, w1, s);
+        s = AGC_FMA(x5, w2, s);
+        acc[o + 48] = s;
+        s = acc[o + 64];
+        s = AGC_FMA(x4, w0, s);
+        s = AGC_FMA(x5, w1, s);
+        s = AGC_FMA(x6, w2, s);
+        acc[o + 64] = s;
+        s = acc[o + 80];
+        s = AGC_FMA(x5, w0, s);
+        s = AGC_FMA(x6, w1, s);
+        s = AGC_FMA(x7, w2, s);
+        acc[o + 80] = s;
+        s = acc[o + 96];
+        s = AGC_FMA(x6, w0, s);
+        s = AGC_FMA(x7, w1, s);
+        s = AGC_FMA(x8, w2, s);
+        acc[o + 96] = s;
+        s = acc[o + 112];
+        s = AGC_FMA(x7, w0, s);
+        s = AGC_FMA(x8, w1, s);
+        s = AGC_FMA(x9, w2, s);
+        acc[o + 112] = s;
     }
 }
 
@@ -52,12 +94,37 @@ static void agc_conv10_tail(float *restrict acc, const float *restrict x, const 
     const float x6 = x[6], x7 = x[7];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2;
-        acc[o + 16] = acc[o + 16] + x1 * w0 + x2 * w1 + x3 * w2;
-        acc[o + 32] = acc[o + 32] + x2 * w0 + x3 * w1 + x4 * w2;
-        acc[o + 48] = acc[o + 48] + x3 * w0 + x4 * w1 + x5 * w2;
-        acc[o + 64] = acc[o + 64] + x4 * w0 + x5 * w1 + x6 * w2;
-        acc[o + 80] = acc[o + 80] + x5 * w0 + x6 * w1 + x7 * w2;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        acc[o] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x1, w0, s);
+        s = AGC_FMA(x2, w1, s);
+        s = AGC_FMA(x3, w2, s);
+        acc[o + 16] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x2, w0, s);
+        s = AGC_FMA(x3, w1, s);
+        s = AGC_FMA(x4, w2, s);
+        acc[o + 32] = s;
+        s = acc[o + 48];
+        s = AGC_FMA(x3, w0, s);
+        s = AGC_FMA(x4, w1, s);
+        s = AGC_FMA(x5, w2, s);
+        acc[o + 48] = s;
+        s = acc[o + 64];
+        s = AGC_FMA(x4, w0, s);
+        s = AGC_FMA(x5, w1, s);
+        s = AGC_FMA(x6, w2, s);
+        acc[o + 64] = s;
+        s = acc[o + 80];
+        s = AGC_FMA(x5, w0, s);
+        s = AGC_FMA(x6, w1, s);
+        s = AGC_FMA(x7, w2, s);
+        acc[o + 80] = s;
     }
 }
 
@@ -99,22 +166,63 @@ static void agc_conv18_tile(float *restrict acc, const float *restrict x, const 
     const float x18 = x[18];
     for (long o = 0; o < 8; o++) {
         const float w0 = w[o], w1 = w[o + 8], w2 = w[o + 16], w3 = w[o + 24], w4 = w[o + 32];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2 +
-            x3 * w3 + x4 * w4;
-        acc[o + 8] = acc[o + 8] + x2 * w0 + x3 * w1 + x4 * w2 +
-            x5 * w3 + x6 * w4;
-        acc[o + 16] = acc[o + 16] + x4 * w0 + x5 * w1 + x6 * w2 +
-            x7 * w3 + x8 * w4;
-        acc[o + 24] = acc[o + 24] + x6 * w0 + x7 * w1 + x8 * w2 +
-            x9 * w3 + x10 * w4;
-        acc[o + 32] = acc[o + 32] + x8 * w0 + x9 * w1 + x10 * w2 +
-            x11 * w3 + x12 * w4;
-        acc[o + 40] = acc[o + 40] + x10 * w0 + x11 * w1 + x12 * w2 +
-            x13 * w3 + x14 * w4;
-        acc[o + 48] = acc[o + 48] + x12 * w0 + x13 * w1 + x14 * w2 +
-            x15 * w3 + x16 * w4;
-        acc[o + 56] = acc[o + 56] + x14 * w0 + x15 * w1 + x16 * w2 +
-            x17 * w3 + x18 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        s = AGC_FMA(x3, w3, s);
+        s = AGC_FMA(x4, w4, s);
+        acc[o] = s;
+        s = acc[o + 8];
+        s = AGC_FMA(x2, w0, s);
+        s = AGC_FMA(x3, w1, s);
+        s = AGC_FMA(x4, w2, s);
+        s = AGC_FMA(x5, w3, s);
+        s = AGC_FMA(x6, w4, s);
+        acc[o + 8] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x4, w0, s);
+        s = AGC_FMA(x5, w1, s);
+        s = AGC_FMA(x6, w2, s);
+        s = AGC_FMA(x7, w3, s);
+        s = AGC_FMA(x8, w4, s);
+        acc[o + 16] = s;
+        s = acc[o + 24];
+        s = AGC_FMA(x6, w0, s);
+        s = AGC_FMA(x7, w1, s);
+        s = AGC_FMA(x8, w2, s);
+        s = AGC_FMA(x9, w3, s);
+        s = AGC_FMA(x10, w4, s);
+        acc[o + 24] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x8, w0, s);
+        s = AGC_FMA(x9, w1, s);
+        s = AGC_FMA(x10, w2, s);
+        s = AGC_FMA(x11, w3, s);
+        s = AGC_FMA(x12, w4, s);
+        acc[o + 32] = s;
+        s = acc[o + 40];
+        s = AGC_FMA(x10, w0, s);
+        s = AGC_FMA(x11, w1, s);
+        s = AGC_FMA(x12, w2, s);
+        s = AGC_FMA(x13, w3, s);
+        s = AGC_FMA(x14, w4, s);
+        acc[o + 40] = s;
+        s = acc[o + 48];
+        s = AGC_FMA(x12, w0, s);
+        s = AGC_FMA(x13, w1, s);
+        s = AGC_FMA(x14, w2, s);
+        s = AGC_FMA(x15, w3, s);
+        s = AGC_FMA(x16, w4, s);
+        acc[o + 48] = s;
+        s = acc[o + 56];
+        s = AGC_FMA(x14, w0, s);
+        s = AGC_FMA(x15, w1, s);
+        s = AGC_FMA(x16, w2, s);
+        s = AGC_FMA(x17, w3, s);
+        s = AGC_FMA(x18, w4, s);
+        acc[o + 56] = s;
     }
 }
 
@@ -126,20 +234,56 @@ static void agc_conv18_tail(float *restrict acc, const float *restrict x, const 
     const float x12 = x[12], x13 = x[13], x14 = x[14], x15 = x[15], x16 = x[16];
     for (long o = 0; o < 8; o++) {
         const float w0 = w[o], w1 = w[o + 8], w2 = w[o + 16], w3 = w[o + 24], w4 = w[o + 32];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2 +
-            x3 * w3 + x4 * w4;
-        acc[o + 8] = acc[o + 8] + x2 * w0 + x3 * w1 + x4 * w2 +
-            x5 * w3 + x6 * w4;
-        acc[o + 16] = acc[o + 16] + x4 * w0 + x5 * w1 + x6 * w2 +
-            x7 * w3 + x8 * w4;
-        acc[o + 24] = acc[o + 24] + x6 * w0 + x7 * w1 + x8 * w2 +
-            x9 * w3 + x10 * w4;
-        acc[o + 32] = acc[o + 32] + x8 * w0 + x9 * w1 + x10 * w2 +
-            x11 * w3 + x12 * w4;
-        acc[o + 40] = acc[o + 40] + x10 * w0 + x11 * w1 + x12 * w2 +
-            x13 * w3 + x14 * w4;
-        acc[o + 48] = acc[o + 48] + x12 * w0 + x13 * w1 + x14 * w2 +
-            x15 * w3 + x16 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        s = AGC_FMA(x3, w3, s);
+        s = AGC_FMA(x4, w4, s);
+        acc[o] = s;
+        s = acc[o + 8];
+        s = AGC_FMA(x2, w0, s);
+        s = AGC_FMA(x3, w1, s);
+        s = AGC_FMA(x4, w2, s);
+        s = AGC_FMA(x5, w3, s);
+        s = AGC_FMA(x6, w4, s);
+        acc[o + 8] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x4, w0, s);
+        s = AGC_FMA(x5, w1, s);
+        s = AGC_FMA(x6, w2, s);
+        s = AGC_FMA(x7, w3, s);
+        s = AGC_FMA(x8, w4, s);
+        acc[o + 16] = s;
+        s = acc[o + 24];
+        s = AGC_FMA(x6, w0, s);
+        s = AGC_FMA(x7, w1, s);
+        s = AGC_FMA(x8, w2, s);
+        s = AGC_FMA(x9, w3, s);
+        s = AGC_FMA(x10, w4, s);
+        acc[o + 24] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x8, w0, s);
+        s = AGC_FMA(x9, w1, s);
+        s = AGC_FMA(x10, w2, s);
+        s = AGC_FMA(x11, w3, s);
+        s = AGC_FMA(x12, w4, s);
+        acc[o + 32] = s;
+        s = acc[o + 40];
+        s = AGC_FMA(x10, w0, s);
+        s = AGC_FMA(x11, w1, s);
+        s = AGC_FMA(x12, w2, s);
+        s = AGC_FMA(x13, w3, s);
+        s = AGC_FMA(x14, w4, s);
+        acc[o + 40] = s;
+        s = acc[o + 48];
+        s = AGC_FMA(x12, w0, s);
+        s = AGC_FMA(x13, w1, s);
+        s = AGC_FMA(x14, w2, s);
+        s = AGC_FMA(x15, w3, s);
+        s = AGC_FMA(x16, w4, s);
+        acc[o + 48] = s;
     }
 }
 
@@ -179,22 +323,63 @@ static void agc_conv74_tile(float *restrict acc, const float *restrict x, const 
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2 +
-            x3 * w3 + x4 * w4;
-        acc[o + 16] = acc[o + 16] + x1 * w0 + x2 * w1 + x3 * w2 +
-            x4 * w3 + x5 * w4;
-        acc[o + 32] = acc[o + 32] + x2 * w0 + x3 * w1 + x4 * w2 +
-            x5 * w3 + x6 * w4;
-        acc[o + 48] = acc[o + 48] + x3 * w0 + x4 * w1 + x5 * w2 +
-            x6 * w3 + x7 * w4;
-        acc[o + 64] = acc[o + 64] + x4 * w0 + x5 * w1 + x6 * w2 +
-            x7 * w3 + x8 * w4;
-        acc[o + 80] = acc[o + 80] + x5 * w0 + x6 * w1 + x7 * w2 +
-            x8 * w3 + x9 * w4;
-        acc[o + 96] = acc[o + 96] + x6 * w0 + x7 * w1 + x8 * w2 +
-            x9 * w3 + x10 * w4;
-        acc[o + 112] = acc[o + 112] + x7 * w0 + x8 * w1 + x9 * w2 +
-            x10 * w3 + x11 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        s = AGC_FMA(x3, w3, s);
+        s = AGC_FMA(x4, w4, s);
+        acc[o] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x1, w0, s);
+        s = AGC_FMA(x2, w1, s);
+        s = AGC_FMA(x3, w2, s);
+        s = AGC_FMA(x4, w3, s);
+        s = AGC_FMA(x5, w4, s);
+        acc[o + 16] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x2, w0, s);
+        s = AGC_FMA(x3, w1, s);
+        s = AGC_FMA(x4, w2, s);
+        s = AGC_FMA(x5, w3, s);
+        s = AGC_FMA(x6, w4, s);
+        acc[o + 32] = s;
+        s = acc[o + 48];
+        s = AGC_FMA(x3, w0, s);
+        s = AGC_FMA(x4, w1, s);
+        s = AGC_FMA(x5, w2, s);
+        s = AGC_FMA(x6, w3, s);
+        s = AGC_FMA(x7, w4, s);
+        acc[o + 48] = s;
+        s = acc[o + 64];
+        s = AGC_FMA(x4, w0, s);
+        s = AGC_FMA(x5, w1, s);
+        s = AGC_FMA(x6, w2, s);
+        s = AGC_FMA(x7, w3, s);
+        s = AGC_FMA(x8, w4, s);
+        acc[o + 64] = s;
+        s = acc[o + 80];
+        s = AGC_FMA(x5, w0, s);
+        s = AGC_FMA(x6, w1, s);
+        s = AGC_FMA(x7, w2, s);
+        s = AGC_FMA(x8, w3, s);
+        s = AGC_FMA(x9, w4, s);
+        acc[o + 80] = s;
+        s = acc[o + 96];
+        s = AGC_FMA(x6, w0, s);
+        s = AGC_FMA(x7, w1, s);
+        s = AGC_FMA(x8, w2, s);
+        s = AGC_FMA(x9, w3, s);
+        s = AGC_FMA(x10, w4, s);
+        acc[o + 96] = s;
+        s = acc[o + 112];
+        s = AGC_FMA(x7, w0, s);
+        s = AGC_FMA(x8, w1, s);
+        s = AGC_FMA(x9, w2, s);
+        s = AGC_FMA(x10, w3, s);
+        s = AGC_FMA(x11, w4, s);
+        acc[o + 112] = s;
     }
 }
 
@@ -204,8 +389,14 @@ static void agc_conv74_tail(float *restrict acc, const float *restrict x, const 
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2 +
-            x3 * w3 + x4 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        s = AGC_FMA(x3, w3, s);
+        s = AGC_FMA(x4, w4, s);
+        acc[o] = s;
     }
 }
 
@@ -215,7 +406,10 @@ static void agc_conv74_col4_5(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0];
     for (long o = 0; o < 16; o++) {
         const float w4 = w[o + 64];
-        acc[o] = acc[o] + x0 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w4, s);
+        acc[o] = s;
     }
 }
 
@@ -225,7 +419,11 @@ static void agc_conv74_col3_5(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1];
     for (long o = 0; o < 16; o++) {
         const float w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = acc[o] + x0 * w3 + x1 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w3, s);
+        s = AGC_FMA(x1, w4, s);
+        acc[o] = s;
     }
 }
 
@@ -235,7 +433,12 @@ static void agc_conv74_col2_5(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1], x2 = x[2];
     for (long o = 0; o < 16; o++) {
         const float w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = acc[o] + x0 * w2 + x1 * w3 + x2 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w2, s);
+        s = AGC_FMA(x1, w3, s);
+        s = AGC_FMA(x2, w4, s);
+        acc[o] = s;
     }
 }
 
@@ -245,8 +448,13 @@ static void agc_conv74_col1_5(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     for (long o = 0; o < 16; o++) {
         const float w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = acc[o] + x0 * w1 + x1 * w2 + x2 * w3 +
-            x3 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w1, s);
+        s = AGC_FMA(x1, w2, s);
+        s = AGC_FMA(x2, w3, s);
+        s = AGC_FMA(x3, w4, s);
+        acc[o] = s;
     }
 }
 
@@ -256,8 +464,13 @@ static void agc_conv74_col0_4(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2 +
-            x3 * w3;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        s = AGC_FMA(x3, w3, s);
+        acc[o] = s;
     }
 }
 
@@ -267,7 +480,12 @@ static void agc_conv74_col0_3(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1], x2 = x[2];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        acc[o] = s;
     }
 }
 
@@ -277,7 +495,11 @@ static void agc_conv74_col0_2(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        acc[o] = s;
     }
 }
 
@@ -287,7 +509,10 @@ static void agc_conv74_col0_1(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o];
-        acc[o] = acc[o] + x0 * w0;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        acc[o] = s;
     }
 }
 
@@ -339,21 +564,57 @@ static void agc_conv75_tile(float *restrict acc, const float *restrict x, const 
     for (long o = 0; o < 8; o++) {
         const float g0 = g[o], g1 = g[o + 8], g2 = g[o + 16], g3 = g[o + 24], g4 = g[o + 32], g5 = g[o + 40];
         const float g6 = g[o + 48], g7 = g[o + 56];
-        acc[o] = acc[o] + x0 * g0 + x2 * g1 + x4 * g2 +
-            x6 * g3 + x8 * g4 + x10 * g5 + x12 * g6 +
-            x14 * g7;
-        acc[o + 8] = acc[o + 8] + x1 * g0 + x3 * g1 + x5 * g2 +
-            x7 * g3 + x9 * g4 + x11 * g5 + x13 * g6 +
-            x15 * g7;
-        acc[o + 16] = acc[o + 16] + x2 * g0 + x4 * g1 + x6 * g2 +
-            x8 * g3 + x10 * g4 + x12 * g5 + x14 * g6 +
-            x16 * g7;
-        acc[o + 24] = acc[o + 24] + x3 * g0 + x5 * g1 + x7 * g2 +
-            x9 * g3 + x11 * g4 + x13 * g5 + x15 * g6 +
-            x17 * g7;
-        acc[o + 32] = acc[o + 32] + x4 * g0 + x6 * g1 + x8 * g2 +
-            x10 * g3 + x12 * g4 + x14 * g5 + x16 * g6 +
-            x18 * g7;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, g0, s);
+        s = AGC_FMA(x2, g1, s);
+        s = AGC_FMA(x4, g2, s);
+        s = AGC_FMA(x6, g3, s);
+        s = AGC_FMA(x8, g4, s);
+        s = AGC_FMA(x10, g5, s);
+        s = AGC_FMA(x12, g6, s);
+        s = AGC_FMA(x14, g7, s);
+        acc[o] = s;
+        s = acc[o + 8];
+        s = AGC_FMA(x1, g0, s);
+        s = AGC_FMA(x3, g1, s);
+        s = AGC_FMA(x5, g2, s);
+        s = AGC_FMA(x7, g3, s);
+        s = AGC_FMA(x9, g4, s);
+        s = AGC_FMA(x11, g5, s);
+        s = AGC_FMA(x13, g6, s);
+        s = AGC_FMA(x15, g7, s);
+        acc[o + 8] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x2, g0, s);
+        s = AGC_FMA(x4, g1, s);
+        s = AGC_FMA(x6, g2, s);
+        s = AGC_FMA(x8, g3, s);
+        s = AGC_FMA(x10, g4, s);
+        s = AGC_FMA(x12, g5, s);
+        s = AGC_FMA(x14, g6, s);
+        s = AGC_FMA(x16, g7, s);
+        acc[o + 16] = s;
+        s = acc[o + 24];
+        s = AGC_FMA(x3, g0, s);
+        s = AGC_FMA(x5, g1, s);
+        s = AGC_FMA(x7, g2, s);
+        s = AGC_FMA(x9, g3, s);
+        s = AGC_FMA(x11, g4, s);
+        s = AGC_FMA(x13, g5, s);
+        s = AGC_FMA(x15, g6, s);
+        s = AGC_FMA(x17, g7, s);
+        acc[o + 24] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x4, g0, s);
+        s = AGC_FMA(x6, g1, s);
+        s = AGC_FMA(x8, g2, s);
+        s = AGC_FMA(x10, g3, s);
+        s = AGC_FMA(x12, g4, s);
+        s = AGC_FMA(x14, g5, s);
+        s = AGC_FMA(x16, g6, s);
+        s = AGC_FMA(x18, g7, s);
+        acc[o + 32] = s;
     }
 }
 
@@ -366,16 +627,52 @@ static void agc_conv75_tail(float *restrict acc, const float *restrict x, const 
     for (long o = 0; o < 8; o++) {
         const float g0 = g[o], g1 = g[o + 8], g2 = g[o + 16], g3 = g[o + 24], g4 = g[o + 32], g5 = g[o + 40];
         const float g6 = g[o + 48];
-        acc[o] = acc[o] + x0 * g0 + x2 * g1 + x4 * g2 +
-            x6 * g3 + x8 * g4 + x10 * g5 + x12 * g6;
-        acc[o + 8] = acc[o + 8] + x1 * g0 + x3 * g1 + x5 * g2 +
-            x7 * g3 + x9 * g4 + x11 * g5 + x13 * g6;
-        acc[o + 16] = acc[o + 16] + x2 * g0 + x4 * g1 + x6 * g2 +
-            x8 * g3 + x10 * g4 + x12 * g5 + x14 * g6;
-        acc[o + 24] = acc[o + 24] + x3 * g0 + x5 * g1 + x7 * g2 +
-            x9 * g3 + x11 * g4 + x13 * g5 + x15 * g6;
-        acc[o + 32] = acc[o + 32] + x4 * g0 + x6 * g1 + x8 * g2 +
-            x10 * g3 + x12 * g4 + x14 * g5 + x16 * g6;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, g0, s);
+        s = AGC_FMA(x2, g1, s);
+        s = AGC_FMA(x4, g2, s);
+        s = AGC_FMA(x6, g3, s);
+        s = AGC_FMA(x8, g4, s);
+        s = AGC_FMA(x10, g5, s);
+        s = AGC_FMA(x12, g6, s);
+        acc[o] = s;
+        s = acc[o + 8];
+        s = AGC_FMA(x1, g0, s);
+        s = AGC_FMA(x3, g1, s);
+        s = AGC_FMA(x5, g2, s);
+        s = AGC_FMA(x7, g3, s);
+        s = AGC_FMA(x9, g4, s);
+        s = AGC_FMA(x11, g5, s);
+        s = AGC_FMA(x13, g6, s);
+        acc[o + 8] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x2, g0, s);
+        s = AGC_FMA(x4, g1, s);
+        s = AGC_FMA(x6, g2, s);
+        s = AGC_FMA(x8, g3, s);
+        s = AGC_FMA(x10, g4, s);
+        s = AGC_FMA(x12, g5, s);
+        s = AGC_FMA(x14, g6, s);
+        acc[o + 16] = s;
+        s = acc[o + 24];
+        s = AGC_FMA(x3, g0, s);
+        s = AGC_FMA(x5, g1, s);
+        s = AGC_FMA(x7, g2, s);
+        s = AGC_FMA(x9, g3, s);
+        s = AGC_FMA(x11, g4, s);
+        s = AGC_FMA(x13, g5, s);
+        s = AGC_FMA(x15, g6, s);
+        acc[o + 24] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x4, g0, s);
+        s = AGC_FMA(x6, g1, s);
+        s = AGC_FMA(x8, g2, s);
+        s = AGC_FMA(x10, g3, s);
+        s = AGC_FMA(x12, g4, s);
+        s = AGC_FMA(x14, g5, s);
+        s = AGC_FMA(x16, g6, s);
+        acc[o + 32] = s;
     }
 }
 
@@ -422,15 +719,37 @@ static void agc_conv85_tile(float *restrict acc, const float *restrict x, const 
     for (long o = 0; o < 16; o++) {
         const float g0 = g[o], g1 = g[o + 16], g2 = g[o + 32], g3 = g[o + 48], g4 = g[o + 64], g5 = g[o + 80];
         const float g6 = g[o + 96], g7 = g[o + 112];
-        acc[o] = acc[o] + x0 * g0 + x1 * g1 + x2 * g2 +
-            x3 * g3 + x4 * g4 + x5 * g5 + x6 * g6 +
-            x7 * g7;
-        acc[o + 16] = acc[o + 16] + x1 * g0 + x2 * g1 + x3 * g2 +
-            x4 * g3 + x5 * g4 + x6 * g5 + x7 * g6 +
-            x8 * g7;
-        acc[o + 32] = acc[o + 32] + x2 * g0 + x3 * g1 + x4 * g2 +
-            x5 * g3 + x6 * g4 + x7 * g5 + x8 * g6 +
-            x9 * g7;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, g0, s);
+        s = AGC_FMA(x1, g1, s);
+        s = AGC_FMA(x2, g2, s);
+        s = AGC_FMA(x3, g3, s);
+        s = AGC_FMA(x4, g4, s);
+        s = AGC_FMA(x5, g5, s);
+        s = AGC_FMA(x6, g6, s);
+        s = AGC_FMA(x7, g7, s);
+        acc[o] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x1, g0, s);
+        s = AGC_FMA(x2, g1, s);
+        s = AGC_FMA(x3, g2, s);
+        s = AGC_FMA(x4, g3, s);
+        s = AGC_FMA(x5, g4, s);
+        s = AGC_FMA(x6, g5, s);
+        s = AGC_FMA(x7, g6, s);
+        s = AGC_FMA(x8, g7, s);
+        acc[o + 16] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x2, g0, s);
+        s = AGC_FMA(x3, g1, s);
+        s = AGC_FMA(x4, g2, s);
+        s = AGC_FMA(x5, g3, s);
+        s = AGC_FMA(x6, g4, s);
+        s = AGC_FMA(x7, g5, s);
+        s = AGC_FMA(x8, g6, s);
+        s = AGC_FMA(x9, g7, s);
+        acc[o + 32] = s;
     }
 }
 
@@ -441,12 +760,31 @@ static void agc_conv85_tail(float *restrict acc, const float *restrict x, const 
     const float x6 = x[6], x7 = x[7];
     for (long o = 0; o < 16; o++) {
         const float g0 = g[o], g1 = g[o + 16], g2 = g[o + 32], g3 = g[o + 48], g4 = g[o + 64], g5 = g[o + 80];
-        acc[o] = acc[o] + x0 * g0 + x1 * g1 + x2 * g2 +
-            x3 * g3 + x4 * g4 + x5 * g5;
-        acc[o + 16] = acc[o + 16] + x1 * g0 + x2 * g1 + x3 * g2 +
-            x4 * g3 + x5 * g4 + x6 * g5;
-        acc[o + 32] = acc[o + 32] + x2 * g0 + x3 * g1 + x4 * g2 +
-            x5 * g3 + x6 * g4 + x7 * g5;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, g0, s);
+        s = AGC_FMA(x1, g1, s);
+        s = AGC_FMA(x2, g2, s);
+        s = AGC_FMA(x3, g3, s);
+        s = AGC_FMA(x4, g4, s);
+        s = AGC_FMA(x5, g5, s);
+        acc[o] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x1, g0, s);
+        s = AGC_FMA(x2, g1, s);
+        s = AGC_FMA(x3, g2, s);
+        s = AGC_FMA(x4, g3, s);
+        s = AGC_FMA(x5, g4, s);
+        s = AGC_FMA(x6, g5, s);
+        acc[o + 16] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x2, g0, s);
+        s = AGC_FMA(x3, g1, s);
+        s = AGC_FMA(x4, g2, s);
+        s = AGC_FMA(x5, g3, s);
+        s = AGC_FMA(x6, g4, s);
+        s = AGC_FMA(x7, g5, s);
+        acc[o + 32] = s;
     }
 }
 

@@ -13,6 +13,15 @@ static double agc_uniform(uint64_t *s)
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+/* a * b + c, in one rounding where the target has a fast fused
+ * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
+ * in ISO C mode (-std=c99) on its own */
+#ifdef FP_FAST_FMAF
+#define AGC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define AGC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* ---- forward: conv = conv1d(x, conv.weight, conv.bias)  [specs/seed_conv1d_k5.yaml:8] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..4 */
@@ -22,22 +31,63 @@ static void agc_conv5_tile(float *restrict acc, const float *restrict x, const f
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2 +
-            x3 * w3 + x4 * w4;
-        acc[o + 16] = acc[o + 16] + x1 * w0 + x2 * w1 + x3 * w2 +
-            x4 * w3 + x5 * w4;
-        acc[o + 32] = acc[o + 32] + x2 * w0 + x3 * w1 + x4 * w2 +
-            x5 * w3 + x6 * w4;
-        acc[o + 48] = acc[o + 48] + x3 * w0 + x4 * w1 + x5 * w2 +
-            x6 * w3 + x7 * w4;
-        acc[o + 64] = acc[o + 64] + x4 * w0 + x5 * w1 + x6 * w2 +
-            x7 * w3 + x8 * w4;
-        acc[o + 80] = acc[o + 80] + x5 * w0 + x6 * w1 + x7 * w2 +
-            x8 * w3 + x9 * w4;
-        acc[o + 96] = acc[o + 96] + x6 * w0 + x7 * w1 + x8 * w2 +
-            x9 * w3 + x10 * w4;
-        acc[o + 112] = acc[o + 112] + x7 * w0 + x8 * w1 + x9 * w2 +
-            x10 * w3 + x11 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        s = AGC_FMA(x3, w3, s);
+        s = AGC_FMA(x4, w4, s);
+        acc[o] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x1, w0, s);
+        s = AGC_FMA(x2, w1, s);
+        s = AGC_FMA(x3, w2, s);
+        s = AGC_FMA(x4, w3, s);
+        s = AGC_FMA(x5, w4, s);
+        acc[o + 16] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x2, w0, s);
+        s = AGC_FMA(x3, w1, s);
+        s = AGC_FMA(x4, w2, s);
+        s = AGC_FMA(x5, w3, s);
+        s = AGC_FMA(x6, w4, s);
+        acc[o + 32] = s;
+        s = acc[o + 48];
+        s = AGC_FMA(x3, w0, s);
+        s = AGC_FMA(x4, w1, s);
+        s = AGC_FMA(x5, w2, s);
+        s = AGC_FMA(x6, w3, s);
+        s = AGC_FMA(x7, w4, s);
+        acc[o + 48] = s;
+        s = acc[o + 64];
+        s = AGC_FMA(x4, w0, s);
+        s = AGC_FMA(x5, w1, s);
+        s = AGC_FMA(x6, w2, s);
+        s = AGC_FMA(x7, w3, s);
+        s = AGC_FMA(x8, w4, s);
+        acc[o + 64] = s;
+        s = acc[o + 80];
+        s = AGC_FMA(x5, w0, s);
+        s = AGC_FMA(x6, w1, s);
+        s = AGC_FMA(x7, w2, s);
+        s = AGC_FMA(x8, w3, s);
+        s = AGC_FMA(x9, w4, s);
+        acc[o + 80] = s;
+        s = acc[o + 96];
+        s = AGC_FMA(x6, w0, s);
+        s = AGC_FMA(x7, w1, s);
+        s = AGC_FMA(x8, w2, s);
+        s = AGC_FMA(x9, w3, s);
+        s = AGC_FMA(x10, w4, s);
+        acc[o + 96] = s;
+        s = acc[o + 112];
+        s = AGC_FMA(x7, w0, s);
+        s = AGC_FMA(x8, w1, s);
+        s = AGC_FMA(x9, w2, s);
+        s = AGC_FMA(x10, w3, s);
+        s = AGC_FMA(x11, w4, s);
+        acc[o + 112] = s;
     }
 }
 
@@ -48,14 +98,35 @@ static void agc_conv5_tail(float *restrict acc, const float *restrict x, const f
     const float x6 = x[6], x7 = x[7];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = acc[o] + x0 * w0 + x1 * w1 + x2 * w2 +
-            x3 * w3 + x4 * w4;
-        acc[o + 16] = acc[o + 16] + x1 * w0 + x2 * w1 + x3 * w2 +
-            x4 * w3 + x5 * w4;
-        acc[o + 32] = acc[o + 32] + x2 * w0 + x3 * w1 + x4 * w2 +
-            x5 * w3 + x6 * w4;
-        acc[o + 48] = acc[o + 48] + x3 * w0 + x4 * w1 + x5 * w2 +
-            x6 * w3 + x7 * w4;
+        float s;
+        s = acc[o];
+        s = AGC_FMA(x0, w0, s);
+        s = AGC_FMA(x1, w1, s);
+        s = AGC_FMA(x2, w2, s);
+        s = AGC_FMA(x3, w3, s);
+        s = AGC_FMA(x4, w4, s);
+        acc[o] = s;
+        s = acc[o + 16];
+        s = AGC_FMA(x1, w0, s);
+        s = AGC_FMA(x2, w1, s);
+        s = AGC_FMA(x3, w2, s);
+        s = AGC_FMA(x4, w3, s);
+        s = AGC_FMA(x5, w4, s);
+        acc[o + 16] = s;
+        s = acc[o + 32];
+        s = AGC_FMA(x2, w0, s);
+        s = AGC_FMA(x3, w1, s);
+        s = AGC_FMA(x4, w2, s);
+        s = AGC_FMA(x5, w3, s);
+        s = AGC_FMA(x6, w4, s);
+        acc[o + 32] = s;
+        s = acc[o + 48];
+        s = AGC_FMA(x3, w0, s);
+        s = AGC_FMA(x4, w1, s);
+        s = AGC_FMA(x5, w2, s);
+        s = AGC_FMA(x6, w3, s);
+        s = AGC_FMA(x7, w4, s);
+        acc[o + 48] = s;
     }
 }
 
