@@ -180,6 +180,10 @@ int agc_valid_name(const char *s, const char **why)
             *why = "is a C keyword or a standard macro";
             return 0;
         }
+    if (has_prefix(s, "agc_") || has_prefix(s, "AGC_")) {
+        *why = "starts with agc_ or AGC_, which generated code reserves";
+        return 0;
+    }
     /* <math.h> FP_* and M_*, <stdint.h> INTn_MAX, UINT64_C and the like */
     if (has_prefix(s, "FP_") || has_prefix(s, "M_") ||
         ((has_prefix(s, "INT") || has_prefix(s, "UINT")) &&
