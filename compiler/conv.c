@@ -170,16 +170,18 @@ static void emit_tile(Kernels *K, const char *name, int wgrad, long np,
         vals[n++] = agc_fmt("%s[%s]", v, plus("o", q * V));
     }
     decls(o, T, n, names, vals);
-    put(o, "%s s;\n", T);
+    /* acc = fma(xn, vn, ... fma(x1, v1, fma(x0, v0, acc))): one
+     * expression, which tcc evaluates in registers */
     for (long r = wgrad ? k0 : 0; r < (wgrad ? k1 : np); r++) {
-        const char *a = plus("o", r * V);
-        put(o, "s = acc[%s];\n", a);
-        for (long q = 0; q < (wgrad ? np : tp); q++) {
+        const char *a = plus("o", r * V), *e = agc_fmt("acc[%s]", a);
+        long nq = wgrad ? np : tp;
+        for (long q = 0; q < nq; q++) {
             long p = wgrad ? q : r, k = wgrad ? r - k0 : q;
-            put(o, "s = AGC_FMA(x%ld, %s%ld, s);\n", p * sw + k * dw, v,
-                wgrad ? q : q + k0);
+            e = agc_fmt("AGC_FMA(x%ld, %s%ld,%s%s)", p * sw + k * dw, v,
+                        wgrad ? q : q + k0, q && q % 3 == 0 ? "\n    " : " ",
+                        e);
         }
-        put(o, "acc[%s] = s;\n", a);
+        put(o, "acc[%s] = %s;\n", a, e);
     }
     o->indent--;
     put(o, "}\n");

@@ -43,47 +43,14 @@ static void agc_conv10_tile(float *restrict acc, const float *restrict x, const 
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        acc[o] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x1, w0, s);
-        s = AGC_FMA(x2, w1, s);
-        s = AGC_FMA(x3, w2, s);
-        acc[o + 16] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x2, w0, s);
-        s = AGC_FMA(x3, w1, s);
-        s = AGC_FMA(x4, w2, s);
-        acc[o + 32] = s;
-        s = acc[o + 48];
-        s = AGC_FMA(x3, w0, s);
-        s = AGC_FMA(x4, w1, s);
-        s = AGC_FMA(x5, w2, s);
-        acc[o + 48] = s;
-        s = acc[o + 64];
-        s = AGC_FMA(x4, w0, s);
-        s = AGC_FMA(x5, w1, s);
-        s = AGC_FMA(x6, w2, s);
-        acc[o + 64] = s;
-        s = acc[o + 80];
-        s = AGC_FMA(x5, w0, s);
-        s = AGC_FMA(x6, w1, s);
-        s = AGC_FMA(x7, w2, s);
-        acc[o + 80] = s;
-        s = acc[o + 96];
-        s = AGC_FMA(x6, w0, s);
-        s = AGC_FMA(x7, w1, s);
-        s = AGC_FMA(x8, w2, s);
-        acc[o + 96] = s;
-        s = acc[o + 112];
-        s = AGC_FMA(x7, w0, s);
-        s = AGC_FMA(x8, w1, s);
-        s = AGC_FMA(x9, w2, s);
-        acc[o + 112] = s;
+        acc[o] = AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])));
+        acc[o + 16] = AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 16])));
+        acc[o + 32] = AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 32])));
+        acc[o + 48] = AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 48])));
+        acc[o + 64] = AGC_FMA(x6, w2, AGC_FMA(x5, w1, AGC_FMA(x4, w0, acc[o + 64])));
+        acc[o + 80] = AGC_FMA(x7, w2, AGC_FMA(x6, w1, AGC_FMA(x5, w0, acc[o + 80])));
+        acc[o + 96] = AGC_FMA(x8, w2, AGC_FMA(x7, w1, AGC_FMA(x6, w0, acc[o + 96])));
+        acc[o + 112] = AGC_FMA(x9, w2, AGC_FMA(x8, w1, AGC_FMA(x7, w0, acc[o + 112])));
     }
 }
 
@@ -94,37 +61,12 @@ static void agc_conv10_tail(float *restrict acc, const float *restrict x, const 
     const float x6 = x[6], x7 = x[7];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        acc[o] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x1, w0, s);
-        s = AGC_FMA(x2, w1, s);
-        s = AGC_FMA(x3, w2, s);
-        acc[o + 16] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x2, w0, s);
-        s = AGC_FMA(x3, w1, s);
-        s = AGC_FMA(x4, w2, s);
-        acc[o + 32] = s;
-        s = acc[o + 48];
-        s = AGC_FMA(x3, w0, s);
-        s = AGC_FMA(x4, w1, s);
-        s = AGC_FMA(x5, w2, s);
-        acc[o + 48] = s;
-        s = acc[o + 64];
-        s = AGC_FMA(x4, w0, s);
-        s = AGC_FMA(x5, w1, s);
-        s = AGC_FMA(x6, w2, s);
-        acc[o + 64] = s;
-        s = acc[o + 80];
-        s = AGC_FMA(x5, w0, s);
-        s = AGC_FMA(x6, w1, s);
-        s = AGC_FMA(x7, w2, s);
-        acc[o + 80] = s;
+        acc[o] = AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])));
+        acc[o + 16] = AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 16])));
+        acc[o + 32] = AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 32])));
+        acc[o + 48] = AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 48])));
+        acc[o + 64] = AGC_FMA(x6, w2, AGC_FMA(x5, w1, AGC_FMA(x4, w0, acc[o + 64])));
+        acc[o + 80] = AGC_FMA(x7, w2, AGC_FMA(x6, w1, AGC_FMA(x5, w0, acc[o + 80])));
     }
 }
 
@@ -166,63 +108,22 @@ static void agc_conv18_tile(float *restrict acc, const float *restrict x, const 
     const float x18 = x[18];
     for (long o = 0; o < 8; o++) {
         const float w0 = w[o], w1 = w[o + 8], w2 = w[o + 16], w3 = w[o + 24], w4 = w[o + 32];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        s = AGC_FMA(x3, w3, s);
-        s = AGC_FMA(x4, w4, s);
-        acc[o] = s;
-        s = acc[o + 8];
-        s = AGC_FMA(x2, w0, s);
-        s = AGC_FMA(x3, w1, s);
-        s = AGC_FMA(x4, w2, s);
-        s = AGC_FMA(x5, w3, s);
-        s = AGC_FMA(x6, w4, s);
-        acc[o + 8] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x4, w0, s);
-        s = AGC_FMA(x5, w1, s);
-        s = AGC_FMA(x6, w2, s);
-        s = AGC_FMA(x7, w3, s);
-        s = AGC_FMA(x8, w4, s);
-        acc[o + 16] = s;
-        s = acc[o + 24];
-        s = AGC_FMA(x6, w0, s);
-        s = AGC_FMA(x7, w1, s);
-        s = AGC_FMA(x8, w2, s);
-        s = AGC_FMA(x9, w3, s);
-        s = AGC_FMA(x10, w4, s);
-        acc[o + 24] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x8, w0, s);
-        s = AGC_FMA(x9, w1, s);
-        s = AGC_FMA(x10, w2, s);
-        s = AGC_FMA(x11, w3, s);
-        s = AGC_FMA(x12, w4, s);
-        acc[o + 32] = s;
-        s = acc[o + 40];
-        s = AGC_FMA(x10, w0, s);
-        s = AGC_FMA(x11, w1, s);
-        s = AGC_FMA(x12, w2, s);
-        s = AGC_FMA(x13, w3, s);
-        s = AGC_FMA(x14, w4, s);
-        acc[o + 40] = s;
-        s = acc[o + 48];
-        s = AGC_FMA(x12, w0, s);
-        s = AGC_FMA(x13, w1, s);
-        s = AGC_FMA(x14, w2, s);
-        s = AGC_FMA(x15, w3, s);
-        s = AGC_FMA(x16, w4, s);
-        acc[o + 48] = s;
-        s = acc[o + 56];
-        s = AGC_FMA(x14, w0, s);
-        s = AGC_FMA(x15, w1, s);
-        s = AGC_FMA(x16, w2, s);
-        s = AGC_FMA(x17, w3, s);
-        s = AGC_FMA(x18, w4, s);
-        acc[o + 56] = s;
+        acc[o] = AGC_FMA(x4, w4, AGC_FMA(x3, w3,
+            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])))));
+        acc[o + 8] = AGC_FMA(x6, w4, AGC_FMA(x5, w3,
+            AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 8])))));
+        acc[o + 16] = AGC_FMA(x8, w4, AGC_FMA(x7, w3,
+            AGC_FMA(x6, w2, AGC_FMA(x5, w1, AGC_FMA(x4, w0, acc[o + 16])))));
+        acc[o + 24] = AGC_FMA(x10, w4, AGC_FMA(x9, w3,
+            AGC_FMA(x8, w2, AGC_FMA(x7, w1, AGC_FMA(x6, w0, acc[o + 24])))));
+        acc[o + 32] = AGC_FMA(x12, w4, AGC_FMA(x11, w3,
+            AGC_FMA(x10, w2, AGC_FMA(x9, w1, AGC_FMA(x8, w0, acc[o + 32])))));
+        acc[o + 40] = AGC_FMA(x14, w4, AGC_FMA(x13, w3,
+            AGC_FMA(x12, w2, AGC_FMA(x11, w1, AGC_FMA(x10, w0, acc[o + 40])))));
+        acc[o + 48] = AGC_FMA(x16, w4, AGC_FMA(x15, w3,
+            AGC_FMA(x14, w2, AGC_FMA(x13, w1, AGC_FMA(x12, w0, acc[o + 48])))));
+        acc[o + 56] = AGC_FMA(x18, w4, AGC_FMA(x17, w3,
+            AGC_FMA(x16, w2, AGC_FMA(x15, w1, AGC_FMA(x14, w0, acc[o + 56])))));
     }
 }
 
@@ -234,56 +135,20 @@ static void agc_conv18_tail(float *restrict acc, const float *restrict x, const 
     const float x12 = x[12], x13 = x[13], x14 = x[14], x15 = x[15], x16 = x[16];
     for (long o = 0; o < 8; o++) {
         const float w0 = w[o], w1 = w[o + 8], w2 = w[o + 16], w3 = w[o + 24], w4 = w[o + 32];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        s = AGC_FMA(x3, w3, s);
-        s = AGC_FMA(x4, w4, s);
-        acc[o] = s;
-        s = acc[o + 8];
-        s = AGC_FMA(x2, w0, s);
-        s = AGC_FMA(x3, w1, s);
-        s = AGC_FMA(x4, w2, s);
-        s = AGC_FMA(x5, w3, s);
-        s = AGC_FMA(x6, w4, s);
-        acc[o + 8] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x4, w0, s);
-        s = AGC_FMA(x5, w1, s);
-        s = AGC_FMA(x6, w2, s);
-        s = AGC_FMA(x7, w3, s);
-        s = AGC_FMA(x8, w4, s);
-        acc[o + 16] = s;
-        s = acc[o + 24];
-        s = AGC_FMA(x6, w0, s);
-        s = AGC_FMA(x7, w1, s);
-        s = AGC_FMA(x8, w2, s);
-        s = AGC_FMA(x9, w3, s);
-        s = AGC_FMA(x10, w4, s);
-        acc[o + 24] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x8, w0, s);
-        s = AGC_FMA(x9, w1, s);
-        s = AGC_FMA(x10, w2, s);
-        s = AGC_FMA(x11, w3, s);
-        s = AGC_FMA(x12, w4, s);
-        acc[o + 32] = s;
-        s = acc[o + 40];
-        s = AGC_FMA(x10, w0, s);
-        s = AGC_FMA(x11, w1, s);
-        s = AGC_FMA(x12, w2, s);
-        s = AGC_FMA(x13, w3, s);
-        s = AGC_FMA(x14, w4, s);
-        acc[o + 40] = s;
-        s = acc[o + 48];
-        s = AGC_FMA(x12, w0, s);
-        s = AGC_FMA(x13, w1, s);
-        s = AGC_FMA(x14, w2, s);
-        s = AGC_FMA(x15, w3, s);
-        s = AGC_FMA(x16, w4, s);
-        acc[o + 48] = s;
+        acc[o] = AGC_FMA(x4, w4, AGC_FMA(x3, w3,
+            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])))));
+        acc[o + 8] = AGC_FMA(x6, w4, AGC_FMA(x5, w3,
+            AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 8])))));
+        acc[o + 16] = AGC_FMA(x8, w4, AGC_FMA(x7, w3,
+            AGC_FMA(x6, w2, AGC_FMA(x5, w1, AGC_FMA(x4, w0, acc[o + 16])))));
+        acc[o + 24] = AGC_FMA(x10, w4, AGC_FMA(x9, w3,
+            AGC_FMA(x8, w2, AGC_FMA(x7, w1, AGC_FMA(x6, w0, acc[o + 24])))));
+        acc[o + 32] = AGC_FMA(x12, w4, AGC_FMA(x11, w3,
+            AGC_FMA(x10, w2, AGC_FMA(x9, w1, AGC_FMA(x8, w0, acc[o + 32])))));
+        acc[o + 40] = AGC_FMA(x14, w4, AGC_FMA(x13, w3,
+            AGC_FMA(x12, w2, AGC_FMA(x11, w1, AGC_FMA(x10, w0, acc[o + 40])))));
+        acc[o + 48] = AGC_FMA(x16, w4, AGC_FMA(x15, w3,
+            AGC_FMA(x14, w2, AGC_FMA(x13, w1, AGC_FMA(x12, w0, acc[o + 48])))));
     }
 }
 
@@ -323,63 +188,22 @@ static void agc_conv74_tile(float *restrict acc, const float *restrict x, const 
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        s = AGC_FMA(x3, w3, s);
-        s = AGC_FMA(x4, w4, s);
-        acc[o] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x1, w0, s);
-        s = AGC_FMA(x2, w1, s);
-        s = AGC_FMA(x3, w2, s);
-        s = AGC_FMA(x4, w3, s);
-        s = AGC_FMA(x5, w4, s);
-        acc[o + 16] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x2, w0, s);
-        s = AGC_FMA(x3, w1, s);
-        s = AGC_FMA(x4, w2, s);
-        s = AGC_FMA(x5, w3, s);
-        s = AGC_FMA(x6, w4, s);
-        acc[o + 32] = s;
-        s = acc[o + 48];
-        s = AGC_FMA(x3, w0, s);
-        s = AGC_FMA(x4, w1, s);
-        s = AGC_FMA(x5, w2, s);
-        s = AGC_FMA(x6, w3, s);
-        s = AGC_FMA(x7, w4, s);
-        acc[o + 48] = s;
-        s = acc[o + 64];
-        s = AGC_FMA(x4, w0, s);
-        s = AGC_FMA(x5, w1, s);
-        s = AGC_FMA(x6, w2, s);
-        s = AGC_FMA(x7, w3, s);
-        s = AGC_FMA(x8, w4, s);
-        acc[o + 64] = s;
-        s = acc[o + 80];
-        s = AGC_FMA(x5, w0, s);
-        s = AGC_FMA(x6, w1, s);
-        s = AGC_FMA(x7, w2, s);
-        s = AGC_FMA(x8, w3, s);
-        s = AGC_FMA(x9, w4, s);
-        acc[o + 80] = s;
-        s = acc[o + 96];
-        s = AGC_FMA(x6, w0, s);
-        s = AGC_FMA(x7, w1, s);
-        s = AGC_FMA(x8, w2, s);
-        s = AGC_FMA(x9, w3, s);
-        s = AGC_FMA(x10, w4, s);
-        acc[o + 96] = s;
-        s = acc[o + 112];
-        s = AGC_FMA(x7, w0, s);
-        s = AGC_FMA(x8, w1, s);
-        s = AGC_FMA(x9, w2, s);
-        s = AGC_FMA(x10, w3, s);
-        s = AGC_FMA(x11, w4, s);
-        acc[o + 112] = s;
+        acc[o] = AGC_FMA(x4, w4, AGC_FMA(x3, w3,
+            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])))));
+        acc[o + 16] = AGC_FMA(x5, w4, AGC_FMA(x4, w3,
+            AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 16])))));
+        acc[o + 32] = AGC_FMA(x6, w4, AGC_FMA(x5, w3,
+            AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 32])))));
+        acc[o + 48] = AGC_FMA(x7, w4, AGC_FMA(x6, w3,
+            AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 48])))));
+        acc[o + 64] = AGC_FMA(x8, w4, AGC_FMA(x7, w3,
+            AGC_FMA(x6, w2, AGC_FMA(x5, w1, AGC_FMA(x4, w0, acc[o + 64])))));
+        acc[o + 80] = AGC_FMA(x9, w4, AGC_FMA(x8, w3,
+            AGC_FMA(x7, w2, AGC_FMA(x6, w1, AGC_FMA(x5, w0, acc[o + 80])))));
+        acc[o + 96] = AGC_FMA(x10, w4, AGC_FMA(x9, w3,
+            AGC_FMA(x8, w2, AGC_FMA(x7, w1, AGC_FMA(x6, w0, acc[o + 96])))));
+        acc[o + 112] = AGC_FMA(x11, w4, AGC_FMA(x10, w3,
+            AGC_FMA(x9, w2, AGC_FMA(x8, w1, AGC_FMA(x7, w0, acc[o + 112])))));
     }
 }
 
@@ -389,14 +213,8 @@ static void agc_conv74_tail(float *restrict acc, const float *restrict x, const 
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        s = AGC_FMA(x3, w3, s);
-        s = AGC_FMA(x4, w4, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x4, w4, AGC_FMA(x3, w3,
+            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])))));
     }
 }
 
@@ -406,10 +224,7 @@ static void agc_conv74_col4_5(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0];
     for (long o = 0; o < 16; o++) {
         const float w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w4, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x0, w4, acc[o]);
     }
 }
 
@@ -419,11 +234,7 @@ static void agc_conv74_col3_5(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1];
     for (long o = 0; o < 16; o++) {
         const float w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w3, s);
-        s = AGC_FMA(x1, w4, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x1, w4, AGC_FMA(x0, w3, acc[o]));
     }
 }
 
@@ -433,12 +244,7 @@ static void agc_conv74_col2_5(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1], x2 = x[2];
     for (long o = 0; o < 16; o++) {
         const float w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w2, s);
-        s = AGC_FMA(x1, w3, s);
-        s = AGC_FMA(x2, w4, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x2, w4, AGC_FMA(x1, w3, AGC_FMA(x0, w2, acc[o])));
     }
 }
 
@@ -448,13 +254,8 @@ static void agc_conv74_col1_5(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     for (long o = 0; o < 16; o++) {
         const float w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w1, s);
-        s = AGC_FMA(x1, w2, s);
-        s = AGC_FMA(x2, w3, s);
-        s = AGC_FMA(x3, w4, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x3, w4,
+            AGC_FMA(x2, w3, AGC_FMA(x1, w2, AGC_FMA(x0, w1, acc[o]))));
     }
 }
 
@@ -464,13 +265,8 @@ static void agc_conv74_col0_4(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        s = AGC_FMA(x3, w3, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x3, w3,
+            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o]))));
     }
 }
 
@@ -480,12 +276,7 @@ static void agc_conv74_col0_3(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1], x2 = x[2];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])));
     }
 }
 
@@ -495,11 +286,7 @@ static void agc_conv74_col0_2(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0], x1 = x[1];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o]));
     }
 }
 
@@ -509,10 +296,7 @@ static void agc_conv74_col0_1(float *restrict acc, const float *restrict x, cons
     const float x0 = x[0];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x0, w0, acc[o]);
     }
 }
 
@@ -564,57 +348,21 @@ static void agc_conv75_tile(float *restrict acc, const float *restrict x, const 
     for (long o = 0; o < 8; o++) {
         const float g0 = g[o], g1 = g[o + 8], g2 = g[o + 16], g3 = g[o + 24], g4 = g[o + 32], g5 = g[o + 40];
         const float g6 = g[o + 48], g7 = g[o + 56];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, g0, s);
-        s = AGC_FMA(x2, g1, s);
-        s = AGC_FMA(x4, g2, s);
-        s = AGC_FMA(x6, g3, s);
-        s = AGC_FMA(x8, g4, s);
-        s = AGC_FMA(x10, g5, s);
-        s = AGC_FMA(x12, g6, s);
-        s = AGC_FMA(x14, g7, s);
-        acc[o] = s;
-        s = acc[o + 8];
-        s = AGC_FMA(x1, g0, s);
-        s = AGC_FMA(x3, g1, s);
-        s = AGC_FMA(x5, g2, s);
-        s = AGC_FMA(x7, g3, s);
-        s = AGC_FMA(x9, g4, s);
-        s = AGC_FMA(x11, g5, s);
-        s = AGC_FMA(x13, g6, s);
-        s = AGC_FMA(x15, g7, s);
-        acc[o + 8] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x2, g0, s);
-        s = AGC_FMA(x4, g1, s);
-        s = AGC_FMA(x6, g2, s);
-        s = AGC_FMA(x8, g3, s);
-        s = AGC_FMA(x10, g4, s);
-        s = AGC_FMA(x12, g5, s);
-        s = AGC_FMA(x14, g6, s);
-        s = AGC_FMA(x16, g7, s);
-        acc[o + 16] = s;
-        s = acc[o + 24];
-        s = AGC_FMA(x3, g0, s);
-        s = AGC_FMA(x5, g1, s);
-        s = AGC_FMA(x7, g2, s);
-        s = AGC_FMA(x9, g3, s);
-        s = AGC_FMA(x11, g4, s);
-        s = AGC_FMA(x13, g5, s);
-        s = AGC_FMA(x15, g6, s);
-        s = AGC_FMA(x17, g7, s);
-        acc[o + 24] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x4, g0, s);
-        s = AGC_FMA(x6, g1, s);
-        s = AGC_FMA(x8, g2, s);
-        s = AGC_FMA(x10, g3, s);
-        s = AGC_FMA(x12, g4, s);
-        s = AGC_FMA(x14, g5, s);
-        s = AGC_FMA(x16, g6, s);
-        s = AGC_FMA(x18, g7, s);
-        acc[o + 32] = s;
+        acc[o] = AGC_FMA(x14, g7, AGC_FMA(x12, g6,
+            AGC_FMA(x10, g5, AGC_FMA(x8, g4, AGC_FMA(x6, g3,
+            AGC_FMA(x4, g2, AGC_FMA(x2, g1, AGC_FMA(x0, g0, acc[o]))))))));
+        acc[o + 8] = AGC_FMA(x15, g7, AGC_FMA(x13, g6,
+            AGC_FMA(x11, g5, AGC_FMA(x9, g4, AGC_FMA(x7, g3,
+            AGC_FMA(x5, g2, AGC_FMA(x3, g1, AGC_FMA(x1, g0, acc[o + 8]))))))));
+        acc[o + 16] = AGC_FMA(x16, g7, AGC_FMA(x14, g6,
+            AGC_FMA(x12, g5, AGC_FMA(x10, g4, AGC_FMA(x8, g3,
+            AGC_FMA(x6, g2, AGC_FMA(x4, g1, AGC_FMA(x2, g0, acc[o + 16]))))))));
+        acc[o + 24] = AGC_FMA(x17, g7, AGC_FMA(x15, g6,
+            AGC_FMA(x13, g5, AGC_FMA(x11, g4, AGC_FMA(x9, g3,
+            AGC_FMA(x7, g2, AGC_FMA(x5, g1, AGC_FMA(x3, g0, acc[o + 24]))))))));
+        acc[o + 32] = AGC_FMA(x18, g7, AGC_FMA(x16, g6,
+            AGC_FMA(x14, g5, AGC_FMA(x12, g4, AGC_FMA(x10, g3,
+            AGC_FMA(x8, g2, AGC_FMA(x6, g1, AGC_FMA(x4, g0, acc[o + 32]))))))));
     }
 }
 
@@ -627,52 +375,21 @@ static void agc_conv75_tail(float *restrict acc, const float *restrict x, const 
     for (long o = 0; o < 8; o++) {
         const float g0 = g[o], g1 = g[o + 8], g2 = g[o + 16], g3 = g[o + 24], g4 = g[o + 32], g5 = g[o + 40];
         const float g6 = g[o + 48];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, g0, s);
-        s = AGC_FMA(x2, g1, s);
-        s = AGC_FMA(x4, g2, s);
-        s = AGC_FMA(x6, g3, s);
-        s = AGC_FMA(x8, g4, s);
-        s = AGC_FMA(x10, g5, s);
-        s = AGC_FMA(x12, g6, s);
-        acc[o] = s;
-        s = acc[o + 8];
-        s = AGC_FMA(x1, g0, s);
-        s = AGC_FMA(x3, g1, s);
-        s = AGC_FMA(x5, g2, s);
-        s = AGC_FMA(x7, g3, s);
-        s = AGC_FMA(x9, g4, s);
-        s = AGC_FMA(x11, g5, s);
-        s = AGC_FMA(x13, g6, s);
-        acc[o + 8] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x2, g0, s);
-        s = AGC_FMA(x4, g1, s);
-        s = AGC_FMA(x6, g2, s);
-        s = AGC_FMA(x8, g3, s);
-        s = AGC_FMA(x10, g4, s);
-        s = AGC_FMA(x12, g5, s);
-        s = AGC_FMA(x14, g6, s);
-        acc[o + 16] = s;
-        s = acc[o + 24];
-        s = AGC_FMA(x3, g0, s);
-        s = AGC_FMA(x5, g1, s);
-        s = AGC_FMA(x7, g2, s);
-        s = AGC_FMA(x9, g3, s);
-        s = AGC_FMA(x11, g4, s);
-        s = AGC_FMA(x13, g5, s);
-        s = AGC_FMA(x15, g6, s);
-        acc[o + 24] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x4, g0, s);
-        s = AGC_FMA(x6, g1, s);
-        s = AGC_FMA(x8, g2, s);
-        s = AGC_FMA(x10, g3, s);
-        s = AGC_FMA(x12, g4, s);
-        s = AGC_FMA(x14, g5, s);
-        s = AGC_FMA(x16, g6, s);
-        acc[o + 32] = s;
+        acc[o] = AGC_FMA(x12, g6,
+            AGC_FMA(x10, g5, AGC_FMA(x8, g4, AGC_FMA(x6, g3,
+            AGC_FMA(x4, g2, AGC_FMA(x2, g1, AGC_FMA(x0, g0, acc[o])))))));
+        acc[o + 8] = AGC_FMA(x13, g6,
+            AGC_FMA(x11, g5, AGC_FMA(x9, g4, AGC_FMA(x7, g3,
+            AGC_FMA(x5, g2, AGC_FMA(x3, g1, AGC_FMA(x1, g0, acc[o + 8])))))));
+        acc[o + 16] = AGC_FMA(x14, g6,
+            AGC_FMA(x12, g5, AGC_FMA(x10, g4, AGC_FMA(x8, g3,
+            AGC_FMA(x6, g2, AGC_FMA(x4, g1, AGC_FMA(x2, g0, acc[o + 16])))))));
+        acc[o + 24] = AGC_FMA(x15, g6,
+            AGC_FMA(x13, g5, AGC_FMA(x11, g4, AGC_FMA(x9, g3,
+            AGC_FMA(x7, g2, AGC_FMA(x5, g1, AGC_FMA(x3, g0, acc[o + 24])))))));
+        acc[o + 32] = AGC_FMA(x16, g6,
+            AGC_FMA(x14, g5, AGC_FMA(x12, g4, AGC_FMA(x10, g3,
+            AGC_FMA(x8, g2, AGC_FMA(x6, g1, AGC_FMA(x4, g0, acc[o + 32])))))));
     }
 }
 
@@ -719,37 +436,15 @@ static void agc_conv85_tile(float *restrict acc, const float *restrict x, const 
     for (long o = 0; o < 16; o++) {
         const float g0 = g[o], g1 = g[o + 16], g2 = g[o + 32], g3 = g[o + 48], g4 = g[o + 64], g5 = g[o + 80];
         const float g6 = g[o + 96], g7 = g[o + 112];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, g0, s);
-        s = AGC_FMA(x1, g1, s);
-        s = AGC_FMA(x2, g2, s);
-        s = AGC_FMA(x3, g3, s);
-        s = AGC_FMA(x4, g4, s);
-        s = AGC_FMA(x5, g5, s);
-        s = AGC_FMA(x6, g6, s);
-        s = AGC_FMA(x7, g7, s);
-        acc[o] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x1, g0, s);
-        s = AGC_FMA(x2, g1, s);
-        s = AGC_FMA(x3, g2, s);
-        s = AGC_FMA(x4, g3, s);
-        s = AGC_FMA(x5, g4, s);
-        s = AGC_FMA(x6, g5, s);
-        s = AGC_FMA(x7, g6, s);
-        s = AGC_FMA(x8, g7, s);
-        acc[o + 16] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x2, g0, s);
-        s = AGC_FMA(x3, g1, s);
-        s = AGC_FMA(x4, g2, s);
-        s = AGC_FMA(x5, g3, s);
-        s = AGC_FMA(x6, g4, s);
-        s = AGC_FMA(x7, g5, s);
-        s = AGC_FMA(x8, g6, s);
-        s = AGC_FMA(x9, g7, s);
-        acc[o + 32] = s;
+        acc[o] = AGC_FMA(x7, g7, AGC_FMA(x6, g6,
+            AGC_FMA(x5, g5, AGC_FMA(x4, g4, AGC_FMA(x3, g3,
+            AGC_FMA(x2, g2, AGC_FMA(x1, g1, AGC_FMA(x0, g0, acc[o]))))))));
+        acc[o + 16] = AGC_FMA(x8, g7, AGC_FMA(x7, g6,
+            AGC_FMA(x6, g5, AGC_FMA(x5, g4, AGC_FMA(x4, g3,
+            AGC_FMA(x3, g2, AGC_FMA(x2, g1, AGC_FMA(x1, g0, acc[o + 16]))))))));
+        acc[o + 32] = AGC_FMA(x9, g7, AGC_FMA(x8, g6,
+            AGC_FMA(x7, g5, AGC_FMA(x6, g4, AGC_FMA(x5, g3,
+            AGC_FMA(x4, g2, AGC_FMA(x3, g1, AGC_FMA(x2, g0, acc[o + 32]))))))));
     }
 }
 
@@ -760,31 +455,12 @@ static void agc_conv85_tail(float *restrict acc, const float *restrict x, const 
     const float x6 = x[6], x7 = x[7];
     for (long o = 0; o < 16; o++) {
         const float g0 = g[o], g1 = g[o + 16], g2 = g[o + 32], g3 = g[o + 48], g4 = g[o + 64], g5 = g[o + 80];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, g0, s);
-        s = AGC_FMA(x1, g1, s);
-        s = AGC_FMA(x2, g2, s);
-        s = AGC_FMA(x3, g3, s);
-        s = AGC_FMA(x4, g4, s);
-        s = AGC_FMA(x5, g5, s);
-        acc[o] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x1, g0, s);
-        s = AGC_FMA(x2, g1, s);
-        s = AGC_FMA(x3, g2, s);
-        s = AGC_FMA(x4, g3, s);
-        s = AGC_FMA(x5, g4, s);
-        s = AGC_FMA(x6, g5, s);
-        acc[o + 16] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x2, g0, s);
-        s = AGC_FMA(x3, g1, s);
-        s = AGC_FMA(x4, g2, s);
-        s = AGC_FMA(x5, g3, s);
-        s = AGC_FMA(x6, g4, s);
-        s = AGC_FMA(x7, g5, s);
-        acc[o + 32] = s;
+        acc[o] = AGC_FMA(x5, g5, AGC_FMA(x4, g4, AGC_FMA(x3, g3,
+            AGC_FMA(x2, g2, AGC_FMA(x1, g1, AGC_FMA(x0, g0, acc[o]))))));
+        acc[o + 16] = AGC_FMA(x6, g5, AGC_FMA(x5, g4, AGC_FMA(x4, g3,
+            AGC_FMA(x3, g2, AGC_FMA(x2, g1, AGC_FMA(x1, g0, acc[o + 16]))))));
+        acc[o + 32] = AGC_FMA(x7, g5, AGC_FMA(x6, g4, AGC_FMA(x5, g3,
+            AGC_FMA(x4, g2, AGC_FMA(x3, g1, AGC_FMA(x2, g0, acc[o + 32]))))));
     }
 }
 

@@ -31,63 +31,22 @@ static void agc_conv3_tile(float *restrict acc, const float *restrict x, const f
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        s = AGC_FMA(x3, w3, s);
-        s = AGC_FMA(x4, w4, s);
-        acc[o] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x1, w0, s);
-        s = AGC_FMA(x2, w1, s);
-        s = AGC_FMA(x3, w2, s);
-        s = AGC_FMA(x4, w3, s);
-        s = AGC_FMA(x5, w4, s);
-        acc[o + 16] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x2, w0, s);
-        s = AGC_FMA(x3, w1, s);
-        s = AGC_FMA(x4, w2, s);
-        s = AGC_FMA(x5, w3, s);
-        s = AGC_FMA(x6, w4, s);
-        acc[o + 32] = s;
-        s = acc[o + 48];
-        s = AGC_FMA(x3, w0, s);
-        s = AGC_FMA(x4, w1, s);
-        s = AGC_FMA(x5, w2, s);
-        s = AGC_FMA(x6, w3, s);
-        s = AGC_FMA(x7, w4, s);
-        acc[o + 48] = s;
-        s = acc[o + 64];
-        s = AGC_FMA(x4, w0, s);
-        s = AGC_FMA(x5, w1, s);
-        s = AGC_FMA(x6, w2, s);
-        s = AGC_FMA(x7, w3, s);
-        s = AGC_FMA(x8, w4, s);
-        acc[o + 64] = s;
-        s = acc[o + 80];
-        s = AGC_FMA(x5, w0, s);
-        s = AGC_FMA(x6, w1, s);
-        s = AGC_FMA(x7, w2, s);
-        s = AGC_FMA(x8, w3, s);
-        s = AGC_FMA(x9, w4, s);
-        acc[o + 80] = s;
-        s = acc[o + 96];
-        s = AGC_FMA(x6, w0, s);
-        s = AGC_FMA(x7, w1, s);
-        s = AGC_FMA(x8, w2, s);
-        s = AGC_FMA(x9, w3, s);
-        s = AGC_FMA(x10, w4, s);
-        acc[o + 96] = s;
-        s = acc[o + 112];
-        s = AGC_FMA(x7, w0, s);
-        s = AGC_FMA(x8, w1, s);
-        s = AGC_FMA(x9, w2, s);
-        s = AGC_FMA(x10, w3, s);
-        s = AGC_FMA(x11, w4, s);
-        acc[o + 112] = s;
+        acc[o] = AGC_FMA(x4, w4, AGC_FMA(x3, w3,
+            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])))));
+        acc[o + 16] = AGC_FMA(x5, w4, AGC_FMA(x4, w3,
+            AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 16])))));
+        acc[o + 32] = AGC_FMA(x6, w4, AGC_FMA(x5, w3,
+            AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 32])))));
+        acc[o + 48] = AGC_FMA(x7, w4, AGC_FMA(x6, w3,
+            AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 48])))));
+        acc[o + 64] = AGC_FMA(x8, w4, AGC_FMA(x7, w3,
+            AGC_FMA(x6, w2, AGC_FMA(x5, w1, AGC_FMA(x4, w0, acc[o + 64])))));
+        acc[o + 80] = AGC_FMA(x9, w4, AGC_FMA(x8, w3,
+            AGC_FMA(x7, w2, AGC_FMA(x6, w1, AGC_FMA(x5, w0, acc[o + 80])))));
+        acc[o + 96] = AGC_FMA(x10, w4, AGC_FMA(x9, w3,
+            AGC_FMA(x8, w2, AGC_FMA(x7, w1, AGC_FMA(x6, w0, acc[o + 96])))));
+        acc[o + 112] = AGC_FMA(x11, w4, AGC_FMA(x10, w3,
+            AGC_FMA(x9, w2, AGC_FMA(x8, w1, AGC_FMA(x7, w0, acc[o + 112])))));
     }
 }
 
@@ -98,35 +57,14 @@ static void agc_conv3_tail(float *restrict acc, const float *restrict x, const f
     const float x6 = x[6], x7 = x[7];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        s = AGC_FMA(x3, w3, s);
-        s = AGC_FMA(x4, w4, s);
-        acc[o] = s;
-        s = acc[o + 16];
-        s = AGC_FMA(x1, w0, s);
-        s = AGC_FMA(x2, w1, s);
-        s = AGC_FMA(x3, w2, s);
-        s = AGC_FMA(x4, w3, s);
-        s = AGC_FMA(x5, w4, s);
-        acc[o + 16] = s;
-        s = acc[o + 32];
-        s = AGC_FMA(x2, w0, s);
-        s = AGC_FMA(x3, w1, s);
-        s = AGC_FMA(x4, w2, s);
-        s = AGC_FMA(x5, w3, s);
-        s = AGC_FMA(x6, w4, s);
-        acc[o + 32] = s;
-        s = acc[o + 48];
-        s = AGC_FMA(x3, w0, s);
-        s = AGC_FMA(x4, w1, s);
-        s = AGC_FMA(x5, w2, s);
-        s = AGC_FMA(x6, w3, s);
-        s = AGC_FMA(x7, w4, s);
-        acc[o + 48] = s;
+        acc[o] = AGC_FMA(x4, w4, AGC_FMA(x3, w3,
+            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])))));
+        acc[o + 16] = AGC_FMA(x5, w4, AGC_FMA(x4, w3,
+            AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 16])))));
+        acc[o + 32] = AGC_FMA(x6, w4, AGC_FMA(x5, w3,
+            AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 32])))));
+        acc[o + 48] = AGC_FMA(x7, w4, AGC_FMA(x6, w3,
+            AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 48])))));
     }
 }
 
@@ -136,12 +74,7 @@ static void agc_conv3_col2_5(float *restrict acc, const float *restrict x, const
     const float x0 = x[0], x1 = x[1], x2 = x[2];
     for (long o = 0; o < 16; o++) {
         const float w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w2, s);
-        s = AGC_FMA(x1, w3, s);
-        s = AGC_FMA(x2, w4, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x2, w4, AGC_FMA(x1, w3, AGC_FMA(x0, w2, acc[o])));
     }
 }
 
@@ -151,13 +84,8 @@ static void agc_conv3_col1_5(float *restrict acc, const float *restrict x, const
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     for (long o = 0; o < 16; o++) {
         const float w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w1, s);
-        s = AGC_FMA(x1, w2, s);
-        s = AGC_FMA(x2, w3, s);
-        s = AGC_FMA(x3, w4, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x3, w4,
+            AGC_FMA(x2, w3, AGC_FMA(x1, w2, AGC_FMA(x0, w1, acc[o]))));
     }
 }
 
@@ -167,13 +95,8 @@ static void agc_conv3_col0_4(float *restrict acc, const float *restrict x, const
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        s = AGC_FMA(x3, w3, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x3, w3,
+            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o]))));
     }
 }
 
@@ -183,12 +106,7 @@ static void agc_conv3_col0_3(float *restrict acc, const float *restrict x, const
     const float x0 = x[0], x1 = x[1], x2 = x[2];
     for (long o = 0; o < 16; o++) {
         const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32];
-        float s;
-        s = acc[o];
-        s = AGC_FMA(x0, w0, s);
-        s = AGC_FMA(x1, w1, s);
-        s = AGC_FMA(x2, w2, s);
-        acc[o] = s;
+        acc[o] = AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])));
     }
 }
 
