@@ -41,7 +41,14 @@ typedef struct Plan {
     int live;                       /* bit 0: forward, bit 1: backward; */
                                     /* in a loop, bit 2: the condition */
     const char *at;                 /* a loop's OP_ARG: the array it reads */
+    unsigned users;                 /* U_* bits: what its users are like */
 } Plan;
+
+enum {
+    U_NOT_EXPR = 1,                 /* a user reads it from storage */
+    U_NOT_MATMUL = 2,               /* a user is not a matmul */
+    U_OTHER_SHAPE = 4               /* an elementwise user broadcasts it */
+};
 
 /* The emitter's state of one loop's graph. */
 typedef struct Region {
@@ -72,8 +79,6 @@ typedef struct Emitter {
     const char **fields;            /* every member name, for uniqueness */
     int ntables;
     unsigned helpers;               /* bit per static helper used */
-    Out h, c;
-    int loop_depth;
     Region *regions;                /* per loop of the program */
     Kernels kern;                   /* conv.c: window op kernels */
     int nscratch, cscratch;
@@ -132,6 +137,28 @@ static void mark(Emitter *E, Node *n, int bit)
 
 static void plan_storage(Emitter *E, int in_loop);
 
+/* Counts each live node's users, and notes what kinds they are. */
+static void count_uses(Emitter *E)
+{
+    for (int i = 0; i < E->g->n; i++) {
+        Node *u = E->g->nodes[i];
+        if (!P(E, u)->live)
+            continue;
+        for (int j = 0; j < u->nin; j++) {
+            Node *a = u->in[j];
+            Plan *pa = P(E, a);
+            a->nuses++;
+            pa->user = u;
+            if (!reads_by_expr(u))
+                pa->users |= U_NOT_EXPR;
+            if (u->op != OP_MATMUL)
+                pa->users |= U_NOT_MATMUL;
+            if (!op_is_reduction(u->op) && !shape_eq(&u->shape, &a->shape))
+                pa->users |= U_OTHER_SHAPE;
+        }
+    }
+}
+
 static void plan(Emitter *E)
 {
     Program *p = E->p;
@@ -147,16 +174,7 @@ static void plan(Emitter *E)
         if (P(E, n)->live && !n->phase)
             mark(E, n, 1);
     }
-    for (int i = 0; i < g->n; i++) {
-        Node *n = g->nodes[i];
-        if (!P(E, n)->live)
-            continue;
-        for (int j = 0; j < n->nin; j++) {
-            Node *a = n->in[j];
-            a->nuses++;
-            P(E, a)->user = n;
-        }
-    }
+    count_uses(E);
     for (int i = 0; i < p->ntensors; i++) {
         Node *n = p->tensors[i].node;
         if (p->tensors[i].role == ROLE_OUTPUT || p->tensors[i].role ==
@@ -168,8 +186,6 @@ static void plan(Emitter *E)
     plan_storage(E, 0);
 }
 
-/* Where each live node of E->g lives.  In a loop's graph (in_loop) the
- * nodes backward reads are recomputed there, so phases do not matter. */
 /* Whether n, used several times, is cheaper to recompute in each user
  * than to store: one arithmetic op on stored operands, read by users that
  * all evaluate it at the same index.  Forward then need not write, nor
@@ -182,19 +198,11 @@ static int recompute(Emitter *E, Node *n)
     for (int j = 0; j < n->nin; j++)
         if (P(E, n->in[j])->store == ST_INLINE && !is_splat(n->in[j]))
             return 0;
-    for (int i = n->id + 1; i < E->g->n; i++) {
-        Node *u = E->g->nodes[i];
-        if (!P(E, u)->live)
-            continue;
-        for (int k = 0; k < u->nin; k++)
-            if (u->in[k] == n &&
-                (!reads_by_expr(u) ||
-                 !(op_is_reduction(u->op) || shape_eq(&u->shape, &n->shape))))
-                return 0;
-    }
-    return 1;
+    return !(P(E, n)->users & (U_NOT_EXPR | U_OTHER_SHAPE));
 }
 
+/* Where each live node of E->g lives.  In a loop's graph (in_loop) the
+ * nodes backward reads are recomputed there, so phases do not matter. */
 static void plan_storage(Emitter *E, int in_loop)
 {
     Program *p = E->p;
@@ -210,28 +218,14 @@ static void plan_storage(Emitter *E, int in_loop)
                    n->op == OP_CUSTOM) {
             pl->store = ST_ALIAS;   /* custom: in[0], its forward result */
         } else if (n->op == OP_TRANSPOSE && n->shape.rank == 2) {
-            pl->store = ST_TRANSPOSED;
-            for (int j = i + 1; j < g->n; j++) {
-                Node *u = g->nodes[j];
-                if (P(E, u)->live && u->op != OP_MATMUL)
-                    for (int k = 0; k < u->nin; k++)
-                        if (u->in[k] == n)
-                            pl->store = ST_FIELD;
-            }
+            pl->store = pl->users & U_NOT_MATMUL ? ST_FIELD : ST_TRANSPOSED;
             for (int t = 0; t < p->ntensors; t++)
                 if (p->tensors[t].node == n)
                     pl->store = ST_FIELD;
             if (in_loop && n->nuses > 0 && !pl->user)
                 pl->store = ST_FIELD;   /* a root: copied out */
         } else if (is_splat(n)) {
-            pl->store = ST_INLINE;
-            for (int j = i + 1; j < g->n; j++) {
-                Node *u = g->nodes[j];
-                if (P(E, u)->live && !reads_by_expr(u))
-                    for (int k = 0; k < u->nin; k++)
-                        if (u->in[k] == n)
-                            pl->store = ST_FIELD;
-            }
+            pl->store = pl->users & U_NOT_EXPR ? ST_FIELD : ST_INLINE;
         } else if (n->op == OP_CONST) {
             pl->store = ST_TABLE;
             pl->table = E->ntables++;
@@ -286,15 +280,7 @@ static void plan_loop(Emitter *E, LoopDef *L)
         mark(E, L->grad_var, LIVE_BWD);
         roots[nroots++] = L->grad_var;
     }
-    for (int i = 0; i < E->g->n; i++) {
-        Node *n = E->g->nodes[i];
-        if (!P(E, n)->live)
-            continue;
-        for (int j = 0; j < n->nin; j++) {
-            n->in[j]->nuses++;
-            P(E, n->in[j])->user = n;
-        }
-    }
+    count_uses(E);
     for (int i = 0; i < nroots; i++) {
         roots[i]->nuses++;
         P(E, roots[i])->user = NULL;

@@ -358,7 +358,7 @@ Node *g_matmul(Graph *g, Node *a, Node *b)
     if (ra < 1 || ra > 2 || rb < 1 || rb > 2)
         agc_error(g->pos, "'@' takes 1-D or 2-D operands, not %s and %s",
                   shape_str(&a->shape), shape_str(&b->shape));
-    long k1 = a->shape.d[ra - 1], k2 = b->shape.d[rb == 2 ? 0 : 0];
+    long k1 = a->shape.d[ra - 1], k2 = b->shape.d[0];
     if (k1 != k2)
         agc_error(g->pos, "cannot multiply %s by %s: %ld columns against "
                   "%ld rows", shape_str(&a->shape), shape_str(&b->shape),
