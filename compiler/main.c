@@ -178,11 +178,14 @@ static void bind_npy(Program *p, Jit *j, const Tensor *t, const char *file)
         agc_error(t->pos, "%s (for '%s')", err, t->name);
 }
 
-/* --set NAME=FILE for each binding. */
+/* --set NAME=FILE for each binding; NAME may also be a seed ("y.grad"),
+ * which agc check takes this way. */
 static void bind_sets(Program *p, Jit *j, const Binding *sets, int nsets)
 {
     for (int i = 0; i < nsets; i++) {
         const Tensor *t = find_tensor(p, sets[i].name, ROLE_INPUT);
+        if (!t)
+            t = find_tensor(p, sets[i].name, ROLE_SEED);
         if (!t)
             agc_error(p->spec->pos, "--set %s: the spec has no input '%s'",
                       sets[i].name, sets[i].name);

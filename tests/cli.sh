@@ -75,6 +75,9 @@ expect 0 $agc run "$tmp/f64.yaml" --out "$tmp/f64"
 expect 1 $agc run $d/spec.yaml --set x="$tmp/f64/x2.npy" --grad y=$d/y.seed.npy
 contains "dtype '<f8' does not match the expected '<f4'"
 contains "seed_vjp/spec.yaml:"
+# check (float64) takes inputs and a runtime seed through --set
+expect 0 $agc check $d/spec.yaml --set x="$tmp/f64/x2.npy" --set y.grad="$tmp/f64/x2.npy"
+contains "1 passed, 0 failed"
 head -c 130 $d/x.npy > "$tmp/short.npy"
 expect 1 $agc run $d/spec.yaml --set x="$tmp/short.npy" --grad y=$d/y.seed.npy
 contains "truncated"
