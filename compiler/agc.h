@@ -477,6 +477,7 @@ typedef struct Program {
     int nfns, cfns;                 /* the grad_fn records */
     GradFn *fns;
     int bwd_fn;                     /* bwd_of's grad_fn, or -1 (None) */
+    int infer_only;                 /* compile --infer: NAME_infer alone */
 } Program;
 
 /* Lowers the spec's model and graph, then appends the backward graph. */
@@ -512,6 +513,11 @@ typedef struct Emitted {
     long bytes;                     /* of the struct's arrays */
     long temp_bytes;                /* of those holding temporaries */
     int ntemps;
+    long arena_bytes;               /* the planned arena */
+    long arena_bound;               /* most bytes live in it at once */
+    int nblocks;                    /* emitted blocks, forward then */
+    Node **block_node;              /* backward: [1..nblocks] computes */
+    long *block_live;               /* [b - 1]: arena bytes live in b */
 } Emitted;
 
 /* spec_path is what the banner and comments cite (sanitised). */
@@ -554,7 +560,8 @@ typedef struct Jit {
     void *tcc;                      /* TCCState */
     void (*init)(void *m);
     int (*forward)(void *m);
-    int (*backward)(void *m);
+    int (*backward)(void *m);       /* NULL in an --infer build */
+    int (*infer)(void *m);
     const AgcTensorInfo *tensors;
     int ntensors;
     size_t size;
@@ -577,10 +584,13 @@ typedef struct Compiled {
 
 /* Loads, builds and emits a spec.  Returns 0, or 1 with agc_errmsg set.
  * dtype_override: -1, or DT_F64 to compile in float64.  AGC_FOR_CHECK
- * also exposes the node that backward differentiates as an output. */
-enum { AGC_FOR_CHECK = 1 };
+ * also exposes the node that backward differentiates as an output;
+ * AGC_INFER builds inference only (agc compile --infer). */
+enum { AGC_FOR_CHECK = 1, AGC_INFER = 2 };
 /* Kernel taps written out per unrolled body (--unroll N; default 64). */
 extern long agc_unroll;
+/* 0: every temporary gets arena bytes of its own (tests compare). */
+extern int agc_share_arena;
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out);
 

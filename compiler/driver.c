@@ -4,6 +4,7 @@
 #include <string.h>
 
 long agc_unroll = 64;
+int agc_share_arena = 1;
 
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out)
@@ -33,7 +34,10 @@ int agc_compile(const char *path, int dtype_override, int flags,
             s->output_pos[s->noutputs++] = s->bwd_pos;
         }
     }
+    if (flags & AGC_INFER)
+        s->has_backward = 0;
     out->prog = build_program(out->spec);
+    out->prog->infer_only = (flags & AGC_INFER) != 0;
     out->em = emit_program(out->prog, path);
     agc_error_jmp = saved;
     return 0;
