@@ -169,6 +169,9 @@ typedef struct GraphEntry {         /* graph: NAME -> expression or loop */
 
 typedef struct Spec {
     const char *path;
+    int ndims;                      /* dims: NAME -> size (section 10) */
+    const char **dim_names;
+    long *dim_vals;
     Pos pos;                        /* the document's mapping */
     const char *name;
     Pos name_pos;
@@ -199,6 +202,16 @@ typedef struct Spec {
 
 /* Loads and validates the structure of a spec; errors via agc_error. */
 Spec *spec_load(const char *path);
+
+/* -D NAME=N of the command line: overrides of the spec's dims, checked
+ * and applied by spec_load. */
+#define AGC_MAX_DEFINES 64
+typedef struct AgcDefine {
+    const char *name;
+    long value;
+} AgcDefine;
+extern AgcDefine agc_defines[AGC_MAX_DEFINES];
+extern int agc_ndefines;
 
 /* ---- expr.c: expression lexer and parser ---- */
 

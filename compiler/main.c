@@ -30,7 +30,9 @@ static const char *const usage_text =
     "\n"
     "  compile and run also take --unroll N: convolution window taps "
     "written out\n"
-    "  per unrolled body (default 64)\n"
+    "  per unrolled body (default 64); every command takes -D NAME=N, a "
+    "size of the\n"
+    "  spec's dims\n"
     "\n"
     "  agc --help | agc --version\n";
 
@@ -656,6 +658,20 @@ int main(int argc, char **argv)
         else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "info")) &&
                  !strcmp(a, "--infer"))
             compile_flags |= AGC_INFER;
+        else if (!strncmp(a, "-D", 2) && (a[2] || more)) {
+            const char *d = a[2] ? a + 2 : argv[++i], *eq = strchr(d, '=');
+            char *end;
+            errno = 0;
+            long v = eq ? strtol(eq + 1, &end, 10) : 0;
+            if (!eq || eq == d || errno || *end || end == eq + 1 || v < 1 ||
+                v > AGC_MAX_ELEMS)
+                return usage_error("-D wants NAME=N with N a positive "
+                                   "integer, not '%s'", d);
+            if (agc_ndefines == AGC_MAX_DEFINES)
+                return usage_error("more than 64 -D options%s", "");
+            agc_defines[agc_ndefines++] =
+                (AgcDefine){agc_strndup(d, (size_t)(eq - d)), v};
+        }
         else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "run")) &&
                  !strcmp(a, "--unroll") && more) {
             char *end;

@@ -34,7 +34,7 @@ static double agc_normal(uint64_t *s)
 #define AGC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* ---- forward: conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] ---- */
+/* ---- forward: conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..2 */
 static void agc_conv10_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -97,7 +97,7 @@ static void agc_conv10(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] ---- */
+/* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] ---- */
 
 /* acc[p][o] += x[p * 2 + k] * w[k][o], p < 8, k = 0..4 */
 static void agc_conv18_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -179,7 +179,7 @@ static void agc_conv18(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] ---- */
+/* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..4 */
 static void agc_conv74_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -336,7 +336,7 @@ static void agc_conv74(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] ---- */
+/* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] ---- */
 
 /* acc[k][o] += x[p * 2 + k] * g[p][o], p < 8, k = 0..4 */
 static void agc_conv75_tile(float *restrict acc, const float *restrict x, const float *restrict g)
@@ -426,7 +426,7 @@ static void agc_conv75(double *restrict sum, float *restrict acc, const float *r
     }
 }
 
-/* ---- gradient of the weight: grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] ---- */
+/* ---- gradient of the weight: grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] ---- */
 
 /* acc[k][o] += x[p + k] * g[p][o], p < 8, k = 0..2 */
 static void agc_conv85_tile(float *restrict acc, const float *restrict x, const float *restrict g)
@@ -576,7 +576,7 @@ int cnn1d_forward(cnn1d_t *m)
     float *const conv2_conv_wpack = m->arena + 4224; /* [640] */
     float *const conv2_conv_acc = m->arena + 4864; /* [248] */
 
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
+    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
     /* w [16, 2, 1, 3] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
@@ -585,18 +585,18 @@ int cnn1d_forward(cnn1d_t *m)
                     conv1_conv_wpack[((g * 2 + c) * 3 + t) * 16 + o] = m->conv1_weight[((g * 16 + o) * 2 + c) * 3 + t];
     agc_conv10(conv1_conv, m->x, conv1_conv_wpack, conv1_conv_acc);
 
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
+    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)
                 for (long i3 = 0; i3 < 62; i3++)
                     conv1_add[i0 * 992 + i1 * 62 + i3] = conv1_conv[i0 * 992 + i1 * 62 + i3] + m->conv1_bias[i1];
 
-    /* relu1 = relu(conv1)  [specs/cnn1d.yaml:17] */
+    /* relu1 = relu(conv1)  [specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
         relu1_out[i] = agc_relu(conv1_add[i]);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2 */
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
@@ -610,7 +610,7 @@ int cnn1d_forward(cnn1d_t *m)
                 dst[j] = src[j - 64];
         }
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
@@ -619,18 +619,18 @@ int cnn1d_forward(cnn1d_t *m)
                     conv2_conv_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv18(conv2_conv, conv2_padmode, conv2_conv_wpack, conv2_conv_acc);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 1; i2++)
                 for (long i3 = 0; i3 < 31; i3++)
                     conv2_add[i0 * 248 + i1 * 31 + i3] = conv2_conv[i0 * 248 + i1 * 31 + i3] + m->conv2_bias[i1];
 
-    /* relu3 = relu(conv2)  [specs/cnn1d.yaml:20] */
+    /* relu3 = relu(conv2)  [specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
         relu3_out[i] = agc_relu(conv2_add[i]);
 
-    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [specs/cnn1d.yaml:21] */
+    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [specs/cnn1d.yaml:22] */
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 15; ow++) {
@@ -648,7 +648,7 @@ int cnn1d_forward(cnn1d_t *m)
                 maxpool1d4_maxpool[(p * 1 + oh) * 15 + ow] = top;
             }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 10; j++)
             fc_matmul[i * 10 + j] = 0;
@@ -659,7 +659,7 @@ int cnn1d_forward(cnn1d_t *m)
         }
     }
 
-    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
         float acc = -INFINITY;
         for (long j = 0; j < 10; j++) {
@@ -670,12 +670,12 @@ int cnn1d_forward(cnn1d_t *m)
         target_amax[i] = (float)acc;
     }
 
-    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
 
-    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
         double acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -685,13 +685,13 @@ int cnn1d_forward(cnn1d_t *m)
         target_sum[i] = (float)acc;
     }
 
-    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_out[i0 * 10 + i1] = target_exp[i0 * 10 + i1] / target_sum[i0];
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 10; i1++) {
@@ -702,17 +702,17 @@ int cnn1d_forward(cnn1d_t *m)
         loss_amax[i0] = (float)acc;
     }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc_matmul[i0 * 10 + i1] + m->fc_bias[i1]) - loss_amax[i0];
 
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i = 0; i < 40; i++)
         loss_exp[i] = expf(loss_sub[i]);
 
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
         double acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -722,11 +722,11 @@ int cnn1d_forward(cnn1d_t *m)
         loss_sum[i] = (float)acc;
     }
 
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
         loss_log[i] = logf(loss_sum[i]);
 
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     {
         double acc = 0;
         for (long i0 = 0; i0 < 4; i0++)
@@ -737,7 +737,7 @@ int cnn1d_forward(cnn1d_t *m)
         loss_sum_1[0] = (float)acc;
     }
 
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.25f);
 
@@ -770,7 +770,7 @@ int cnn1d_infer(cnn1d_t *m)
     float *const conv2_conv_wpack = m->arena + 5216; /* [640] */
     float *const conv2_conv_acc = m->arena + 5856; /* [248] */
 
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
+    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
     /* w [16, 2, 1, 3] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
@@ -779,18 +779,18 @@ int cnn1d_infer(cnn1d_t *m)
                     conv1_conv_wpack[((g * 2 + c) * 3 + t) * 16 + o] = m->conv1_weight[((g * 16 + o) * 2 + c) * 3 + t];
     agc_conv10(conv1_conv, m->x, conv1_conv_wpack, conv1_conv_acc);
 
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
+    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)
                 for (long i3 = 0; i3 < 62; i3++)
                     conv1_add[i0 * 992 + i1 * 62 + i3] = conv1_conv[i0 * 992 + i1 * 62 + i3] + m->conv1_bias[i1];
 
-    /* relu1 = relu(conv1)  [specs/cnn1d.yaml:17] */
+    /* relu1 = relu(conv1)  [specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
         relu1_out[i] = agc_relu(conv1_add[i]);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2 */
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
@@ -804,7 +804,7 @@ int cnn1d_infer(cnn1d_t *m)
                 dst[j] = src[j - 64];
         }
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
@@ -813,18 +813,18 @@ int cnn1d_infer(cnn1d_t *m)
                     conv2_conv_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv18(conv2_conv, conv2_padmode, conv2_conv_wpack, conv2_conv_acc);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 1; i2++)
                 for (long i3 = 0; i3 < 31; i3++)
                     conv2_add[i0 * 248 + i1 * 31 + i3] = conv2_conv[i0 * 248 + i1 * 31 + i3] + m->conv2_bias[i1];
 
-    /* relu3 = relu(conv2)  [specs/cnn1d.yaml:20] */
+    /* relu3 = relu(conv2)  [specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
         relu3_out[i] = agc_relu(conv2_add[i]);
 
-    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [specs/cnn1d.yaml:21] */
+    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [specs/cnn1d.yaml:22] */
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 15; ow++) {
@@ -842,7 +842,7 @@ int cnn1d_infer(cnn1d_t *m)
                 maxpool1d4_maxpool[(p * 1 + oh) * 15 + ow] = top;
             }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 10; j++)
             fc_matmul[i * 10 + j] = 0;
@@ -853,7 +853,7 @@ int cnn1d_infer(cnn1d_t *m)
         }
     }
 
-    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
         float acc = -INFINITY;
         for (long j = 0; j < 10; j++) {
@@ -864,12 +864,12 @@ int cnn1d_infer(cnn1d_t *m)
         target_amax[i] = (float)acc;
     }
 
-    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
 
-    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
         double acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -879,8 +879,8 @@ int cnn1d_infer(cnn1d_t *m)
         target_sum[i] = (float)acc;
     }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 10; i1++) {
@@ -891,13 +891,13 @@ int cnn1d_infer(cnn1d_t *m)
         loss_amax[i0] = (float)acc;
     }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc_matmul[i0 * 10 + i1] + m->fc_bias[i1]) - loss_amax[i0];
 
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
         double acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -907,12 +907,12 @@ int cnn1d_infer(cnn1d_t *m)
         loss_sum[i] = (float)acc;
     }
 
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
         loss_log[i] = logf(loss_sum[i]);
 
-    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     {
         double acc = 0;
         for (long i0 = 0; i0 < 4; i0++)
@@ -923,7 +923,7 @@ int cnn1d_infer(cnn1d_t *m)
         loss_sum_1[0] = (float)acc;
     }
 
-    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.25f);
 
@@ -957,7 +957,7 @@ int cnn1d_backward(cnn1d_t *m)
     float *const conv1_weight_grad_acc = m->arena + 992; /* [96] */
     float *const conv1_weight_grad_gt = m->arena + 0; /* [992] */
 
-    /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
         double acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -967,16 +967,16 @@ int cnn1d_backward(cnn1d_t *m)
         loss_grad_sum[i] = (float)acc;
     }
 
-    /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
         loss_grad_div[i] = loss_grad_sum[i] / loss_sum[i];
 
-    /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
+    /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
+    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
     for (long i1 = 0; i1 < 10; i1++) {
         double acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -986,7 +986,7 @@ int cnn1d_backward(cnn1d_t *m)
         m->fc_bias_grad[i1] = (float)acc;
     }
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
+    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 120; j++)
             fc_grad_matmul[i * 120 + j] = 0;
@@ -997,7 +997,7 @@ int cnn1d_backward(cnn1d_t *m)
         }
     }
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
+    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
     for (long i = 0; i < 120; i++) {
         for (long j = 0; j < 10; j++)
             fc_grad_matmul_1[i * 10 + j] = 0;
@@ -1008,12 +1008,12 @@ int cnn1d_backward(cnn1d_t *m)
         }
     }
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
+    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:24] */
     for (long i0 = 0; i0 < 10; i0++)
         for (long i1 = 0; i1 < 120; i1++)
             m->fc_weight_grad[i0 * 120 + i1] = fc_grad_matmul_1[i0 + i1 * 10];
 
-    /* grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [specs/cnn1d.yaml:21] */
+    /* grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [specs/cnn1d.yaml:22] */
     memset(maxpool1d4_grad_maxpool_bwd, 0, 992 * sizeof *maxpool1d4_grad_maxpool_bwd);
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
@@ -1034,11 +1034,11 @@ int cnn1d_backward(cnn1d_t *m)
                 maxpool1d4_grad_maxpool_bwd[at] += fc_grad_matmul[(p * 1 + oh) * 15 + ow];
             }
 
-    /* grad of relu3 = relu(conv2)  [specs/cnn1d.yaml:20] */
+    /* grad of relu3 = relu(conv2)  [specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
         relu3_grad_where[i] = (float)(relu3_out[i] > 0.0f) != 0 ? maxpool1d4_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             double acc = 0;
@@ -1050,7 +1050,7 @@ int cnn1d_backward(cnn1d_t *m)
             m->conv2_bias_grad[i1] = (float)acc;
         }
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     /* gy [4, 8, 1, 31] zero-stuffed by the stride (1, 2): [32, 1, 61] */
     memset(conv2_grad_conv_bwd_input_gz, 0, 1952 * sizeof *conv2_grad_conv_bwd_input_gz);
     for (long i = 0; i < 32; i++)
@@ -1065,7 +1065,7 @@ int cnn1d_backward(cnn1d_t *m)
                     conv2_grad_conv_bwd_input_wpack[((g * 8 + o) * 5 + 4 - t) * 16 + c] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv74(conv2_grad_conv_bwd_input, conv2_grad_conv_bwd_input_gz, conv2_grad_conv_bwd_input_wpack, conv2_grad_conv_bwd_input_acc);
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     agc_conv75(m->conv2_weight_grad_sum, conv2_weight_grad_acc, conv2_padmode, relu3_grad_where, conv2_weight_grad_gt);
     /* unpacked into [o][c][kh][kw] */
     for (long g = 0; g < 1; g++)
@@ -1074,7 +1074,7 @@ int cnn1d_backward(cnn1d_t *m)
                 for (long t = 0; t < 5; t++)
                     m->conv2_weight_grad[((g * 8 + o) * 16 + c) * 5 + t] = (float)m->conv2_weight_grad_sum[((g * 16 + c) * 5 + t) * 8 + o];
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2: its adjoint */
     memset(conv2_grad_padmode_bwd, 0, 3968 * sizeof *conv2_grad_padmode_bwd);
     for (long p = 0; p < 64; p++)
@@ -1090,11 +1090,11 @@ int cnn1d_backward(cnn1d_t *m)
                 dst[j - 64] += src[j];
         }
 
-    /* grad of relu1 = relu(conv1)  [specs/cnn1d.yaml:17] */
+    /* grad of relu1 = relu(conv1)  [specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
         relu1_grad_where[i] = (float)(relu1_out[i] > 0.0f) != 0 ? conv2_grad_padmode_bwd[i] : 0.0f;
 
-    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
+    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             double acc = 0;
@@ -1106,7 +1106,7 @@ int cnn1d_backward(cnn1d_t *m)
             m->conv1_bias_grad[i1] = (float)acc;
         }
 
-    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
+    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
     agc_conv85(m->conv1_weight_grad_sum, conv1_weight_grad_acc, m->x, relu1_grad_where, conv1_weight_grad_gt);
     /* unpacked into [o][c][kh][kw] */
     for (long g = 0; g < 1; g++)
