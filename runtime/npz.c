@@ -17,7 +17,8 @@
  * directory checking every field against the file's size, checks each local
  * header against its central entry, then that the members tile the bytes
  * before the central directory exactly (no gap, no overlap), that no two
- * share a name, each member's CRC-32, and each member's .npy header.
+ * share a name, then inflates each deflated member and checks each
+ * member's CRC-32 and .npy header.
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -153,13 +154,306 @@ static const char *bad_name(const unsigned char *name, size_t len)
     return NULL;
 }
 
+/* ---- inflate (RFC 1951), for numpy.savez_compressed's members ----
+ *
+ * A plain decoder: bits are read one at a time, least significant first;
+ * Huffman codes are canonical, so a table of how many codes each length
+ * has and the symbols in code order decode them a bit at a time
+ * (RFC 1951 3.2.2).  Every read is checked against the input's end and
+ * every write against the output's size, which the zip header gives. */
+
+#define MAX_CODE_BITS 15
+#define MAX_LITLEN 286              /* literal/length symbols in use */
+#define MAX_DIST 30
+#define FIXED_LITLEN 288            /* the fixed code also defines 286, 287 */
+#define DEFLATE_MAX_RATIO 1032      /* 258 bytes from 2 bits, at best */
+
+typedef struct Inflate {
+    const unsigned char *in;
+    size_t inlen, inpos;
+    unsigned bitbuf;                /* bits not yet used, low first */
+    int bitcnt;
+    unsigned char *out;
+    size_t outlen, outpos;
+    const char *why;                /* the first error, or NULL */
+} Inflate;
+
+typedef struct Huffman {
+    short count[MAX_CODE_BITS + 1]; /* codes of each length */
+    short symbol[FIXED_LITLEN];     /* symbols in canonical code order */
+} Huffman;
+
+static int inflate_error(Inflate *s, const char *why)
+{
+    if (!s->why)
+        s->why = why;
+    return -1;
+}
+
+/* The next need bits (need <= 16) as a number; 0 and s->why set when the
+ * input ends first. */
+static unsigned get_bits(Inflate *s, int need)
+{
+    unsigned v;
+
+    while (s->bitcnt < need) {
+        if (s->inpos == s->inlen) {
+            inflate_error(s, "the deflate data ends too early");
+            return 0;
+        }
+        s->bitbuf |= (unsigned)s->in[s->inpos++] << s->bitcnt;
+        s->bitcnt += 8;
+    }
+    v = s->bitbuf & ((1u << need) - 1);
+    s->bitbuf >>= need;
+    s->bitcnt -= need;
+    return v;
+}
+
+/* Makes h from the code lengths of n symbols.  Returns 0 for a complete
+ * code, > 0 for an incomplete one, < 0 for one with too many codes. */
+static int huffman_build(Huffman *h, const unsigned char *length, int n)
+{
+    short offs[MAX_CODE_BITS + 1];
+    int left = 1, len, i;
+
+    memset(h->count, 0, sizeof h->count);
+    for (i = 0; i < n; i++)
+        h->count[length[i]]++;
+    if (h->count[0] == n)
+        return 0;                   /* no codes: complete, unusable */
+    for (len = 1; len <= MAX_CODE_BITS; len++) {
+        left = 2 * left - h->count[len];
+        if (left < 0)
+            return -1;
+    }
+    offs[1] = 0;
+    for (len = 1; len < MAX_CODE_BITS; len++)
+        offs[len + 1] = offs[len] + h->count[len];
+    for (i = 0; i < n; i++)
+        if (length[i] != 0)
+            h->symbol[offs[length[i]]++] = (short)i;
+    return left;
+}
+
+/* The next symbol coded with h, or -1 (s->why set). */
+static int huffman_decode(Inflate *s, const Huffman *h)
+{
+    int code = 0, first = 0, index = 0, len;
+
+    for (len = 1; len <= MAX_CODE_BITS; len++) {
+        code |= (int)get_bits(s, 1);
+        if (s->why)
+            return -1;
+        if (code - first < h->count[len])
+            return h->symbol[index + code - first];
+        index += h->count[len];
+        first = (first + h->count[len]) << 1;
+        code <<= 1;
+    }
+    return inflate_error(s, "an invalid Huffman code");
+}
+
+/* A stored block: aligned LEN, ~LEN, then LEN bytes. */
+static int inflate_stored(Inflate *s)
+{
+    unsigned len;
+
+    s->bitbuf = 0;                  /* the rest of the byte is padding */
+    s->bitcnt = 0;
+    if (s->inlen - s->inpos < 4)
+        return inflate_error(s, "the deflate data ends too early");
+    len = get16(s->in + s->inpos);
+    if (get16(s->in + s->inpos + 2) != (~len & 0xffff))
+        return inflate_error(s, "a stored block's length check fails");
+    s->inpos += 4;
+    if (s->inlen - s->inpos < len)
+        return inflate_error(s, "the deflate data ends too early");
+    if (s->outlen - s->outpos < len)
+        return inflate_error(s, "it inflates to more than its size");
+    memcpy(s->out + s->outpos, s->in + s->inpos, len);
+    s->inpos += len;
+    s->outpos += len;
+    return 0;
+}
+
+/* Literals and (length, distance) copies until the end-of-block symbol. */
+static int inflate_codes(Inflate *s, const Huffman *litlen,
+                         const Huffman *dist)
+{
+    static const short len_base[29] = {
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+        35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
+    static const short len_extra[29] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+        3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
+    static const unsigned short dist_base[30] = {
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193,
+        257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
+        8193, 12289, 16385, 24577};
+    static const short dist_extra[30] = {
+        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6,
+        7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
+
+    for (;;) {
+        int sym = huffman_decode(s, litlen);
+        size_t len, d;
+        if (sym < 0)
+            return -1;
+        if (sym < 256) {
+            if (s->outpos == s->outlen)
+                return inflate_error(s, "it inflates to more than its size");
+            s->out[s->outpos++] = (unsigned char)sym;
+            continue;
+        }
+        if (sym == 256)
+            return 0;
+        sym -= 257;
+        if (sym >= 29)
+            return inflate_error(s, "an invalid length symbol");
+        len = len_base[sym] + get_bits(s, len_extra[sym]);
+        sym = huffman_decode(s, dist);
+        if (sym < 0)
+            return -1;
+        if (sym >= MAX_DIST)
+            return inflate_error(s, "an invalid distance symbol");
+        d = dist_base[sym] + get_bits(s, dist_extra[sym]);
+        if (s->why)
+            return -1;
+        if (d > s->outpos)
+            return inflate_error(s, "a distance too far back");
+        if (s->outlen - s->outpos < len)
+            return inflate_error(s, "it inflates to more than its size");
+        while (len--) {             /* may overlap itself: byte by byte */
+            s->out[s->outpos] = s->out[s->outpos - d];
+            s->outpos++;
+        }
+    }
+}
+
+/* A block with the fixed codes of RFC 1951 3.2.6. */
+static int inflate_fixed(Inflate *s)
+{
+    unsigned char length[FIXED_LITLEN];
+    Huffman litlen, dist;
+    int i;
+
+    for (i = 0; i < FIXED_LITLEN; i++)
+        length[i] = i < 144 ? 8 : i < 256 ? 9 : i < 280 ? 7 : 8;
+    huffman_build(&litlen, length, FIXED_LITLEN);
+    for (i = 0; i < MAX_DIST; i++)
+        length[i] = 5;
+    huffman_build(&dist, length, MAX_DIST);
+    return inflate_codes(s, &litlen, &dist);
+}
+
+/* A block whose codes come first, themselves coded (RFC 1951 3.2.7). */
+static int inflate_dynamic(Inflate *s)
+{
+    static const unsigned char order[19] = {
+        16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+    unsigned char length[MAX_LITLEN + MAX_DIST];
+    Huffman lencode, litlen, dist;
+    int nlen, ndist, ncode, i, r;
+
+    nlen = (int)get_bits(s, 5) + 257;
+    ndist = (int)get_bits(s, 5) + 1;
+    ncode = (int)get_bits(s, 4) + 4;
+    if (s->why)
+        return -1;
+    if (nlen > MAX_LITLEN || ndist > MAX_DIST)
+        return inflate_error(s, "too many codes in a dynamic block");
+    memset(length, 0, 19);
+    for (i = 0; i < ncode; i++)
+        length[order[i]] = (unsigned char)get_bits(s, 3);
+    if (s->why)
+        return -1;
+    if (huffman_build(&lencode, length, 19) != 0)
+        return inflate_error(s, "an invalid code-length code");
+
+    for (i = 0; i < nlen + ndist;) {
+        int sym = huffman_decode(s, &lencode), rep;
+        unsigned char v = 0;
+        if (sym < 0)
+            return -1;
+        if (sym < 16) {
+            length[i++] = (unsigned char)sym;
+            continue;
+        }
+        if (sym == 16) {
+            if (i == 0)
+                return inflate_error(s, "a repeat with no length before it");
+            v = length[i - 1];
+            rep = 3 + (int)get_bits(s, 2);
+        } else if (sym == 17) {
+            rep = 3 + (int)get_bits(s, 3);
+        } else {
+            rep = 11 + (int)get_bits(s, 7);
+        }
+        if (s->why)
+            return -1;
+        if (i + rep > nlen + ndist)
+            return inflate_error(s, "code lengths run past their count");
+        while (rep--)
+            length[i++] = v;
+    }
+    if (length[256] == 0)
+        return inflate_error(s, "no end-of-block code");
+    /* an incomplete code is allowed only as a single code of one bit */
+    r = huffman_build(&litlen, length, nlen);
+    if (r < 0 || (r > 0 && nlen != litlen.count[0] + litlen.count[1]))
+        return inflate_error(s, "an invalid literal/length code");
+    r = huffman_build(&dist, length + nlen, ndist);
+    if (r < 0 || (r > 0 && ndist != dist.count[0] + dist.count[1]))
+        return inflate_error(s, "an invalid distance code");
+    return inflate_codes(s, &litlen, &dist);
+}
+
+/* Inflates the raw deflate stream in (inlen bytes) into exactly outlen
+ * bytes at out; the stream must end at the input's last byte.  Returns
+ * NULL, or what is wrong. */
+static const char *inflate_all(const unsigned char *in, size_t inlen,
+                               unsigned char *out, size_t outlen)
+{
+    Inflate s;
+    unsigned last;
+
+    memset(&s, 0, sizeof s);
+    s.in = in;
+    s.inlen = inlen;
+    s.out = out;
+    s.outlen = outlen;
+    do {
+        unsigned type;
+        last = get_bits(&s, 1);
+        type = get_bits(&s, 2);
+        if (s.why)
+            break;
+        if (type == 0)
+            inflate_stored(&s);
+        else if (type == 1)
+            inflate_fixed(&s);
+        else if (type == 2)
+            inflate_dynamic(&s);
+        else
+            inflate_error(&s, "an invalid block type");
+    } while (!last && !s.why);
+    if (!s.why && s.outpos != s.outlen)
+        inflate_error(&s, "it inflates to less than its size");
+    if (!s.why && s.inpos != s.inlen)
+        inflate_error(&s, "data follows the end of the deflate stream");
+    return s.why;
+}
+
 /* ---- reading ---- */
 
 /* Where a member lies, from the central directory and its local header. */
 typedef struct Extent {
     uint64_t start, end;            /* local header .. end of data */
     uint32_t crc;
-    size_t data, size;              /* the .npy bytes: offset, length */
+    size_t data, csize;             /* the member's bytes: offset, length */
+    size_t size;                    /* the .npy's length (inflated) */
+    int deflated;
 } Extent;
 
 /* Checks that extra fields (len bytes at p) are well formed: a sequence of
@@ -308,19 +602,21 @@ static int read_entry(const char *path, const unsigned char *b, size_t at,
     if (flags & ~FLAGS_HARMLESS)
         return fail(err, errlen, path, m->name, "unsupported zip flags "
                     "0x%04x", flags);
-    if (method == METHOD_DEFLATE)
-        return fail(err, errlen, path, m->name, "is compressed (deflate, "
-                    "as numpy.savez_compressed writes); only uncompressed "
-                    ".npz files can be read: save with numpy.savez");
-    if (method != METHOD_STORED)
+    if (method != METHOD_STORED && method != METHOD_DEFLATE)
         return fail(err, errlen, path, m->name, "unsupported compression "
                     "method %u", method);
     if (csize == UINT32_MAX || size == UINT32_MAX || offset == UINT32_MAX)
         return fail(err, errlen, path, m->name, "%s", too_big);
-    if (csize != size)
+    if (method == METHOD_STORED && csize != size)
         return fail(err, errlen, path, m->name, "stored with a compressed "
                     "size (%lu) other than its size (%lu): the file is "
                     "corrupt", (unsigned long)csize, (unsigned long)size);
+    if (method == METHOD_DEFLATE &&
+        (uint64_t)csize * DEFLATE_MAX_RATIO < size)
+        return fail(err, errlen, path, m->name, "claims %lu bytes deflated "
+                    "into %lu, more than deflate can hold: the file is "
+                    "corrupt or hostile", (unsigned long)size,
+                    (unsigned long)csize);
     if (get16(c + 34) != 0)
         return fail(err, errlen, path, m->name, "archives split over "
                     "several disks are not supported");
@@ -359,11 +655,13 @@ static int read_entry(const char *path, const unsigned char *b, size_t at,
     e->start = offset;
     e->data = (size_t)offset + LOCAL_SIZE + lnlen + lelen;
     e->size = size;
-    e->end = (uint64_t)e->data + size;
+    e->csize = csize;
+    e->deflated = method == METHOD_DEFLATE;
+    e->end = (uint64_t)e->data + csize;
     if (e->end > dir_start)
         return fail(err, errlen, path, m->name, "data (%lu bytes at offset "
                     "%lu) runs past the members into the central directory: "
-                    "the file is truncated or corrupt", (unsigned long)size,
+                    "the file is truncated or corrupt", (unsigned long)csize,
                     (unsigned long)e->data);
     return 0;
 }
@@ -501,13 +799,30 @@ static int parse(NpzFile *z, size_t size, char *err, size_t errlen)
         goto out;
     }
 
-    /* each member's CRC-32 and .npy header */
+    /* each member inflated, its CRC-32 and its .npy header */
     for (i = 0; i < n; i++) {
         NpzMember *m = &z->members[i];
-        uint32_t crc = npz_crc32(0, b + ext[i].data, ext[i].size);
+        const unsigned char *npy = b + ext[i].data;
         char label[NPZ_MAX_NAME + 1024];
+        const char *why;
+        uint32_t crc;
         NpyArray a;
         size_t offset;
+        if (ext[i].deflated) {
+            m->inflated = malloc(ext[i].size ? ext[i].size : 1);
+            if (!m->inflated) {
+                fail(err, errlen, path, m->name, "out of memory");
+                goto out;
+            }
+            why = inflate_all(npy, ext[i].csize, m->inflated, ext[i].size);
+            if (why) {
+                fail(err, errlen, path, m->name, "corrupt deflate data: %s",
+                     why);
+                goto out;
+            }
+            npy = m->inflated;
+        }
+        crc = npz_crc32(0, npy, ext[i].size);
         if (crc != ext[i].crc) {
             fail(err, errlen, path, m->name, "CRC-32 mismatch (stored "
                  "0x%08lx, computed 0x%08lx): the file is corrupt",
@@ -515,7 +830,7 @@ static int parse(NpzFile *z, size_t size, char *err, size_t errlen)
             goto out;
         }
         snprintf(label, sizeof label, "%s: member '%s'", path, m->name);
-        if (npy_parse(label, b + ext[i].data, ext[i].size, &a, &offset, err,
+        if (npy_parse(label, npy, ext[i].size, &a, &offset, err,
                       errlen) != 0)
             goto out;
         m->kind = a.kind;
@@ -523,7 +838,7 @@ static int parse(NpzFile *z, size_t size, char *err, size_t errlen)
         m->rank = a.rank;
         memcpy(m->shape, a.shape, sizeof m->shape);
         m->count = a.count;
-        m->data = b + ext[i].data + offset;
+        m->data = npy + offset;
     }
     r = 0;
 out:
@@ -555,6 +870,10 @@ int npz_load(const char *path, NpzFile *z, char *err, size_t errlen)
 
 void npz_free(NpzFile *z)
 {
+    int i;
+
+    for (i = 0; z->members && i < z->count; i++)
+        free(z->members[i].inflated);
     free(z->path);
     free(z->members);
     free(z->sorted);

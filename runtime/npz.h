@@ -9,14 +9,15 @@
  * size and against each other (local headers against the central
  * directory, members tiling the archive without gaps or overlap), every
  * member's CRC-32, and every member's .npy header (runtime/npy.h's dtypes,
- * little-endian, C order).  Only stored (uncompressed) members are read:
- * numpy.savez writes those; numpy.savez_compressed's deflated members are
- * an error that says so.  Not supported, each a clear error: zip64
- * archives (a member or the archive of 4 GiB or more, or 65535 members or
- * more), encryption, data descriptors (an archive written to a stream),
- * archives split over disks, data before the first member.  The zip64
- * extra field numpy.savez puts in its local headers is accepted when it
- * agrees with the sizes.
+ * little-endian, C order).  Members may be stored (numpy.savez) or
+ * deflated (numpy.savez_compressed): npz.c has its own inflater, which
+ * checks every code, length and distance, and that a member inflates to
+ * exactly its size.  Not supported, each a clear error: other compression
+ * methods, zip64 archives (a member or the archive of 4 GiB or more, or
+ * 65535 members or more), encryption, data descriptors (an archive written
+ * to a stream), archives split over disks, data before the first member.
+ * The zip64 extra field numpy.savez puts in its local headers is accepted
+ * when it agrees with the sizes.  The whole file is read into memory.
  *
  * Writing is atomic (runtime/npy.h's npy_write_atomic): an uncompressed
  * zip, members in the order given, each a version 1.0 .npy exactly as
@@ -25,7 +26,8 @@
  *
  * Every function that can fail returns 0 on success, or -1 with a message
  * in err that starts with the path, then the member when there is one:
- * "ckpt.npz: member 'fc.bias': CRC-32 mismatch (the file is corrupt)".
+ * "ckpt.npz: member 'fc.bias': CRC-32 mismatch (stored 0x..., computed
+ * 0x...): the file is corrupt".
  */
 #ifndef NPZ_H
 #define NPZ_H
@@ -49,6 +51,8 @@ typedef struct NpzMember {
                                        loaded file: not aligned, copy it
                                        (npz_read does) */
     int used;                       /* set by npz_read; see npz_check_used */
+    void *inflated;                 /* the .npy when it was deflated
+                                       (malloc'd, npz_free frees it) */
 } NpzMember;
 
 typedef struct NpzFile {

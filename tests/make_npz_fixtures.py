@@ -30,6 +30,29 @@ def ints(shape):
     return (np.arange(n, dtype=np.int64) * 1000003 - 7).reshape(shape)
 
 
+def mix(shape):
+    """int64 values that look random (splitmix64's finalizer of the index):
+    deflate stores them in stored blocks."""
+    n = int(np.prod(shape, dtype=np.int64))
+    z = np.arange(n, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    z = z ^ (z >> np.uint64(31))
+    return z.view(np.int64).reshape(shape)
+
+
+def compressible():
+    """Arrays that exercise every kind of deflate block: long runs, short
+    repeats, varied literals, incompressible bytes."""
+    i = np.arange(3000, dtype=np.int64)
+    return {
+        "zeros": np.zeros((64, 64), dtype=np.float32),
+        "mod7": i % 7,
+        "varied": ((np.arange(500) * 37 % 101) * 0.5 - 3).astype(np.float64),
+        "noise": mix((600,)),
+    }
+
+
 def state_dict():
     """A small state_dict: the names, dtypes and shapes a CNN's has."""
     return {
@@ -60,6 +83,18 @@ def check(path):
     print(f"numpy {np.__version__} reads {path}: {len(want)} arrays as written")
 
 
+def write_zip(name, arrays, keys, method, level=None, comment=b""):
+    """A zip of arrays[k] for k in keys, by zipfile itself."""
+    with zipfile.ZipFile(os.path.join(OUT, name), "w", method, compresslevel=level) as z:
+        for k in keys:
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arrays[k], allow_pickle=False)
+            info = zipfile.ZipInfo(k + ".npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            z.writestr(info, buf.getvalue(), compresslevel=level)
+        z.comment = comment
+
+
 def main():
     if sys.argv[1:2] == ["--check"]:
         check(sys.argv[2])
@@ -72,15 +107,14 @@ def main():
     np.savez(os.path.join(OUT, "positional.npz"), floats((3,), np.float32), ints((2, 2)))
     # no arrays at all: just the end record
     np.savez(os.path.join(OUT, "empty.npz"))
-    # deflated members: agc says it cannot read them
+    # deflated members
     np.savez_compressed(os.path.join(OUT, "compressed.npz"), **sd)
+    np.savez_compressed(os.path.join(OUT, "compressed_big.npz"), **compressible())
     # a plain zip as older numpy wrote it (no extra fields), with a comment
-    with zipfile.ZipFile(os.path.join(OUT, "plain.npz"), "w", zipfile.ZIP_STORED) as z:
-        for k in ("conv1.bias", "y"):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, sd[k], allow_pickle=False)
-            z.writestr(k + ".npy", buf.getvalue())
-        z.comment = b"written by zipfile, no zip64 extras"
+    write_zip("plain.npz", sd, ("conv1.bias", "y"), zipfile.ZIP_STORED,
+              comment=b"written by zipfile, no zip64 extras")
+    # deflate at level 0: stored blocks inside a deflate stream
+    write_zip("deflate0.npz", sd, ("conv1.bias", "y"), zipfile.ZIP_DEFLATED, level=0)
     for f in sorted(os.listdir(OUT)):
         print(f, os.path.getsize(os.path.join(OUT, f)), "bytes")
 
