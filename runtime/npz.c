@@ -106,24 +106,37 @@ static uint64_t get64(const unsigned char *p)
     return get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-/* crc = crc32(crc, byte): the reflected polynomial 0xEDB88320, one table
- * lookup per byte.  The table is made on each call (256 entries, cheap
- * next to a checkpoint) so that nothing mutable is shared between threads. */
+/* CRC-32 with the reflected polynomial 0xEDB88320, eight bytes at a time
+ * ("slicing by 8"): t[0] is the usual byte table, t[k][i] the CRC of byte
+ * i followed by k zero bytes, so that eight lookups advance over eight
+ * bytes.  Byte at a time, CRC was three quarters of loading a checkpoint.
+ * The tables (8 KB) are made on each call, which is cheap next to a
+ * member, so that nothing mutable is shared between threads. */
 uint32_t npz_crc32(uint32_t crc, const void *p, size_t n)
 {
     const unsigned char *b = p;
-    uint32_t table[256];
+    uint32_t t[8][256];
     unsigned i, k;
 
     for (i = 0; i < 256; i++) {
         uint32_t c = i;
         for (k = 0; k < 8; k++)
             c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        table[i] = c;
+        t[0][i] = c;
     }
+    for (i = 0; i < 256; i++)
+        for (k = 1; k < 8; k++)
+            t[k][i] = t[k - 1][i] >> 8 ^ t[0][t[k - 1][i] & 0xff];
     crc = ~crc;
+    for (; n >= 8; n -= 8, b += 8) {
+        uint32_t lo = crc ^ get32(b), hi = get32(b + 4);
+        crc = t[7][lo & 0xff] ^ t[6][lo >> 8 & 0xff] ^
+              t[5][lo >> 16 & 0xff] ^ t[4][lo >> 24] ^
+              t[3][hi & 0xff] ^ t[2][hi >> 8 & 0xff] ^
+              t[1][hi >> 16 & 0xff] ^ t[0][hi >> 24];
+    }
     while (n--)
-        crc = table[(crc ^ *b++) & 0xff] ^ (crc >> 8);
+        crc = t[0][(crc ^ *b++) & 0xff] ^ crc >> 8;
     return ~crc;
 }
 
