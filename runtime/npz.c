@@ -172,10 +172,13 @@ static const char *bad_name(const unsigned char *name, size_t len)
  * A plain decoder: bits are read one at a time, least significant first;
  * Huffman codes are canonical, so a table of how many codes each length
  * has and the symbols in code order decode them a bit at a time
- * (RFC 1951 3.2.2).  Every read is checked against the input's end and
- * every write against the output's size, which the zip header gives. */
+ * (RFC 1951 3.2.2); codes of up to FAST_BITS bits, most of them, are
+ * looked up in one step instead.  Every read is checked against the
+ * input's end and every write against the output's size, which the zip
+ * header gives. */
 
 #define MAX_CODE_BITS 15
+#define FAST_BITS 9                 /* codes this short decode in one lookup */
 #define MAX_LITLEN 286              /* literal/length symbols in use */
 #define MAX_DIST 30
 #define FIXED_LITLEN 288            /* the fixed code also defines 286, 287 */
@@ -194,6 +197,8 @@ typedef struct Inflate {
 typedef struct Huffman {
     short count[MAX_CODE_BITS + 1]; /* codes of each length */
     short symbol[FIXED_LITLEN];     /* symbols in canonical code order */
+    short fast[1 << FAST_BITS];     /* next FAST_BITS bits -> symbol << 4 |
+                                       code length, or -1: a longer code */
 } Huffman;
 
 static int inflate_error(Inflate *s, const char *why)
@@ -228,9 +233,11 @@ static unsigned get_bits(Inflate *s, int need)
 static int huffman_build(Huffman *h, const unsigned char *length, int n)
 {
     short offs[MAX_CODE_BITS + 1];
-    int left = 1, len, i;
+    int left = 1, len, i, k, b;
+    unsigned code, j;
 
     memset(h->count, 0, sizeof h->count);
+    memset(h->fast, 0xff, sizeof h->fast);
     for (i = 0; i < n; i++)
         h->count[length[i]]++;
     if (h->count[0] == n)
@@ -246,14 +253,38 @@ static int huffman_build(Huffman *h, const unsigned char *length, int n)
     for (i = 0; i < n; i++)
         if (length[i] != 0)
             h->symbol[offs[length[i]]++] = (short)i;
+
+    /* every FAST_BITS-bit string that starts with a short code (codes
+     * arrive first bit lowest, so reversed) */
+    code = 0;
+    i = 0;
+    for (len = 1; len <= FAST_BITS; len++, code <<= 1)
+        for (k = 0; k < h->count[len]; k++, code++, i++) {
+            unsigned rev = 0;
+            for (b = 0; b < len; b++)
+                rev |= (code >> b & 1) << (len - 1 - b);
+            for (j = rev; j < 1u << FAST_BITS; j += 1u << len)
+                h->fast[j] = (short)(h->symbol[i] << 4 | len);
+        }
     return left;
 }
 
 /* The next symbol coded with h, or -1 (s->why set). */
 static int huffman_decode(Inflate *s, const Huffman *h)
 {
-    int code = 0, first = 0, index = 0, len;
+    int code = 0, first = 0, index = 0, len, e;
 
+    while (s->bitcnt < FAST_BITS && s->inpos < s->inlen) {
+        s->bitbuf |= (unsigned)s->in[s->inpos++] << s->bitcnt;
+        s->bitcnt += 8;
+    }
+    e = h->fast[s->bitbuf & ((1u << FAST_BITS) - 1)];
+    if (e >= 0 && (e & 15) <= s->bitcnt) {
+        s->bitbuf >>= e & 15;
+        s->bitcnt -= e & 15;
+        return e >> 4;
+    }
+    /* a longer code, or the input's last bits: one bit at a time */
     for (len = 1; len <= MAX_CODE_BITS; len++) {
         code |= (int)get_bits(s, 1);
         if (s->why)
@@ -272,7 +303,9 @@ static int inflate_stored(Inflate *s)
 {
     unsigned len;
 
-    s->bitbuf = 0;                  /* the rest of the byte is padding */
+    /* the rest of the byte is padding; whole bytes read ahead go back */
+    s->inpos -= (size_t)s->bitcnt / 8;
+    s->bitbuf = 0;
     s->bitcnt = 0;
     if (s->inlen - s->inpos < 4)
         return inflate_error(s, "the deflate data ends too early");
@@ -310,7 +343,7 @@ static int inflate_codes(Inflate *s, const Huffman *litlen,
 
     for (;;) {
         int sym = huffman_decode(s, litlen);
-        size_t len, d;
+        size_t len, d, k;
         if (sym < 0)
             return -1;
         if (sym < 256) {
@@ -337,10 +370,14 @@ static int inflate_codes(Inflate *s, const Huffman *litlen,
             return inflate_error(s, "a distance too far back");
         if (s->outlen - s->outpos < len)
             return inflate_error(s, "it inflates to more than its size");
-        while (len--) {             /* may overlap itself: byte by byte */
-            s->out[s->outpos] = s->out[s->outpos - d];
-            s->outpos++;
-        }
+        if (d >= len)
+            memcpy(s->out + s->outpos, s->out + s->outpos - d, len);
+        else if (d == 1)            /* a run of one byte */
+            memset(s->out + s->outpos, s->out[s->outpos - 1], len);
+        else                        /* overlapping itself: byte by byte */
+            for (k = 0; k < len; k++)
+                s->out[s->outpos + k] = s->out[s->outpos - d + k];
+        s->outpos += len;
     }
 }
 
@@ -453,7 +490,7 @@ static const char *inflate_all(const unsigned char *in, size_t inlen,
     } while (!last && !s.why);
     if (!s.why && s.outpos != s.outlen)
         inflate_error(&s, "it inflates to less than its size");
-    if (!s.why && s.inpos != s.inlen)
+    if (!s.why && s.inpos - (size_t)s.bitcnt / 8 != s.inlen)
         inflate_error(&s, "data follows the end of the deflate stream");
     return s.why;
 }

@@ -1098,7 +1098,7 @@ static void test_npz_rejects_bad_deflate(void **state)
     unsigned codes[320];
     int sym[40], extra[40];
     Bits w;
-    size_t i;
+    size_t i, j;
 
     (void)state;
     /* a stored block; its length check; its length past the input */
@@ -1174,6 +1174,38 @@ static void test_npz_rejects_bad_deflate(void **state)
     expect_deflate(&w, L, crc, NULL);
     w.n--;
     expect_deflate(&w, L, crc, "the deflate data ends too early");
+    /* j literals, the end of the block, one more byte: for some j it is
+     * read ahead with the end-of-block code, and still noticed */
+    for (j = 1; j <= 8; j++) {
+        memset(&w, 0, sizeof w);
+        dynamic_lengths(&w, len, 263, 2, codes);
+        for (i = 0; i < j; i++)
+            code(&w, codes[good_npy[i]], 9);
+        code(&w, codes[256], 2);
+        bits(&w, 0, (8 - w.bit) % 8);
+        bits(&w, 0, 8);
+        expect_deflate(&w, (uint32_t)j, crc, "data follows the end of the "
+                       "deflate stream");
+    }
+    /* a block of the first j bytes, not final, then the rest stored: for
+     * some j the bytes the decoder read ahead for the short end-of-block
+     * code are the stored block's */
+    for (j = 1; j <= 8; j++) {
+        memset(&w, 0, sizeof w);
+        dynamic_lengths(&w, len, 263, 2, codes);
+        w.b[0] &= ~1;
+        for (i = 0; i < j; i++)
+            code(&w, codes[good_npy[i]], 9);
+        code(&w, codes[256], 2);
+        bits(&w, 1, 1);
+        bits(&w, 0, 2);
+        bits(&w, 0, (8 - w.bit) % 8);
+        bits(&w, L - j, 16);
+        bits(&w, ~(L - j) & 0xffff, 16);
+        for (i = j; i < good_len; i++)
+            bits(&w, good_npy[i], 8);
+        expect_deflate(&w, L, crc, NULL);
+    }
 
     /* oversubscribed and incomplete literal/length codes */
     len[65] = 1;
