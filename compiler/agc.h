@@ -192,6 +192,8 @@ typedef struct Spec {
     int noutputs;                   /* 0: the last node defined */
     const char **outputs;
     Pos *output_pos;
+    int has_optimizer;              /* optimizer: KIND: {args} */
+    Layer optimizer;
     int has_backward;
     const char *bwd_of;
     Pos bwd_pos;
@@ -432,7 +434,8 @@ typedef enum {
     ROLE_OUTPUT,
     ROLE_GRAD,                      /* gradient of a leaf requiring grad */
     ROLE_SEED,                      /* backward's seed, set at run time */
-    ROLE_COUNT                      /* a loop's iteration count (int64) */
+    ROLE_COUNT,                     /* a loop's iteration count (int64) */
+    ROLE_STATE                      /* the optimizer's (emit.c's own) */
 } Role;
 
 typedef struct Tensor {
@@ -491,6 +494,7 @@ typedef struct Program {
     GradFn *fns;
     int bwd_fn;                     /* bwd_of's grad_fn, or -1 (None) */
     int infer_only;                 /* compile --infer: NAME_infer alone */
+    struct Optim *optim;            /* NULL: no optimizer */
 } Program;
 
 /* Lowers the spec's model and graph, then appends the backward graph. */
@@ -512,6 +516,36 @@ Tensor *program_add_tensor(Program *p, const char *name, Role role, Node *n,
 Node *build_lower_scoped(Program *p, Graph *g, const Expr *e, int n,
                          const char *const *names, Node *const *nodes,
                          const char *where, int depth);
+
+/* ---- optim.c: the optimizer step (section 12) ---- */
+
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } OptKind;
+typedef struct Optim {
+    OptKind kind;
+    Pos pos;
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
+    int nesterov, amsgrad;
+} Optim;
+
+/* One tensor the step updates: C expressions of its arrays. */
+typedef struct OptimParam {
+    const char *name;               /* "conv1.weight" */
+    const char *param, *grad;
+    const char *state[3];           /* as optim_state names them */
+    long count;
+} OptimParam;
+
+/* The spec's optimizer with torch.optim's defaults, or NULL; errors as
+ * torch.optim's, at the spec's position. */
+Optim *optim_parse(Program *p);
+/* The arrays of state each tensor has ("exp_avg"...): their count. */
+int optim_state(const Optim *o, const char **names);
+/* "adam(lr=0.001, betas=(0.9, 0.999), ...)", for comments. */
+const char *optim_describe(const Optim *o);
+/* The body of NAME_step: lr and step are C expressions of the learning
+ * rate and of the int64 step count. */
+void optim_emit(const Optim *o, Out *out, const OptimParam *ps, int n,
+                const char *T, int f32, const char *lr, const char *step);
 
 /* ---- grad.c: reverse mode as a graph transformation ---- */
 
@@ -575,6 +609,8 @@ typedef struct Jit {
     int (*forward)(void *m);
     int (*backward)(void *m);       /* NULL in an --infer build */
     int (*infer)(void *m);
+    int (*step)(void *m);           /* with an optimizer, else NULL */
+    int (*train_step)(void *m);
     const AgcTensorInfo *tensors;
     int ntensors;
     size_t size;

@@ -49,6 +49,8 @@ int agc_compile(const char *path, int dtype_override, int flags,
         s->has_backward = 0;
     out->prog = build_program(out->spec);
     out->prog->infer_only = (flags & AGC_INFER) != 0;
+    if (!out->prog->infer_only)
+        out->prog->optim = optim_parse(out->prog);
     out->em = emit_program(out->prog, path);
     agc_error_jmp = saved;
     return 0;

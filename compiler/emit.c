@@ -84,6 +84,13 @@ typedef struct ArenaVal {
                                     /* within each block that names it */
 } ArenaVal;
 
+/* A tensor the optimizer updates: its arrays, and its state's members. */
+typedef struct OptTensor {
+    OptimParam q;
+    Shape shape;
+    const char *field[3];
+} OptTensor;
+
 typedef struct Emitter {
     Program *p;
     Graph *g;
@@ -106,6 +113,11 @@ typedef struct Emitter {
     int phase;                      /* the function being emitted */
     const char *cur;                /* its node's value name, for scratch */
     int infer;                      /* planning NAME_infer: outputs only */
+    int nopt;                       /* the tensors the optimizer updates */
+    struct OptTensor *opt;
+    int nstate;                     /* state arrays per tensor */
+    const char *state_names[3];
+    const char *lr, *step;          /* members: learning rate, step count */
     const char *arena;              /* the arena's member name */
     long arena_count, arena_bound;  /* elements: planned, and lower bound */
     int cblocks;
@@ -997,6 +1009,67 @@ static void emit_phase(Emitter *E, Out *o, int phase)
 
 /* ---- members, init, table ---- */
 
+/* The optimizer's members: m->lr, the step count, and the state arrays
+ * of every tensor that gets a gradient. */
+static void name_optimizer(Emitter *E)
+{
+    Program *p = E->p;
+    if (!p->optim)
+        return;
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].cname && !strcmp(p->tensors[i].cname, "lr"))
+            agc_error(p->tensors[i].pos, "the optimizer's learning rate is "
+                      "the member 'lr' of the struct: rename '%s'",
+                      p->tensors[i].name);
+    E->lr = new_field(E, "lr");
+    E->step = new_field(E, "optimizer_step");
+    E->nstate = optim_state(p->optim, E->state_names);
+    E->opt = agc_alloc(sizeof(OptTensor) * (size_t)(p->ntensors + 1));
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *g = &p->tensors[i];
+        if (g->role != ROLE_GRAD)
+            continue;
+        Tensor *x = NULL;
+        for (int j = 0; j < p->ntensors && !x; j++)
+            if (p->tensors[j].role == ROLE_INPUT &&
+                p->tensors[j].decl == g->decl)
+                x = &p->tensors[j];
+        OptTensor *o = &E->opt[E->nopt++];
+        o->q.name = x->name;
+        o->q.param = agc_fmt("m->%s", x->cname);
+        o->q.grad = agc_fmt("m->%s", g->cname);
+        o->q.count = shape_count(&x->node->shape);
+        o->shape = x->node->shape;
+        for (int k = 0; k < E->nstate; k++) {
+            o->field[k] = new_field(E, agc_fmt("%s_%s", x->cname,
+                                                E->state_names[k]));
+            o->q.state[k] = agc_fmt("m->%s", o->field[k]);
+        }
+    }
+}
+
+/* NAME_step and NAME_train_step. */
+static void emit_step(Emitter *E, Out *o)
+{
+    Program *p = E->p;
+    const char *N = E->name;
+    OptimParam *qs = agc_alloc(sizeof(OptimParam) * (size_t)(E->nopt + 1));
+    for (int i = 0; i < E->nopt; i++)
+        qs[i] = E->opt[i].q;
+    Out body = {0};
+    body.indent = 1;
+    optim_emit(p->optim, &body, qs, E->nopt, E->T, E->f32,
+               agc_fmt("m->%s", E->lr), agc_fmt("m->%s", E->step));
+    put(o, "/* optimizer.step(): %s  [%s:%d] */\n", optim_describe(p->optim),
+        E->path, p->optim->pos.line);
+    put(o, "int %s_step(%s_t *m)\n{\n%s    return %s_OK;\n}\n\n", N, N,
+        body.s, N);
+    put(o, "int %s_train_step(%s_t *m)\n{\n", N, N);
+    put(o, "    int rc = %s_forward(m);\n    if (rc == %s_OK)\n"
+        "        rc = %s_backward(m);\n    if (rc == %s_OK)\n"
+        "        rc = %s_step(m);\n    return rc;\n}\n\n", N, N, N, N, N);
+}
+
 /* A new arena value; returns its index. */
 static int new_val(Emitter *E, const char *name, long count)
 {
@@ -1096,7 +1169,7 @@ static void name_fields(Emitter *E)
 static const char *role_name(Role r)
 {
     static const char *const names[] = {"INPUT", "OUTPUT", "GRAD", "SEED",
-                                        "COUNT"};
+                                        "COUNT", "STATE"};
     return names[r];
 }
 
@@ -1124,6 +1197,9 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "void %s_init(%s_t *m)\n{\n", E->name, E->name);
     o->indent++;
     put(o, "memset(m, 0, sizeof *m);\n");
+    if (E->lr)
+        put(o, "m->%s = %s;   /* the optimizer's learning rate */\n", E->lr,
+            lit(E, p->optim->lr));
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
         if (t->decl < 0 || (t->role != ROLE_INPUT && t->role != ROLE_SEED))
@@ -1220,11 +1296,17 @@ static void emit_helpers(Emitter *E, Out *o)
     }
 }
 
+/* Entries of NAME_tensors: the program's, then the optimizer's. */
+static int num_tensors(Emitter *E)
+{
+    return E->p->ntensors + (E->lr ? 2 : 0) + E->nopt * E->nstate;
+}
+
 static void emit_table(Emitter *E, Out *o)
 {
     Program *p = E->p;
     put(o, "const %s_tensor %s_tensors[%d] = {\n", E->name, E->name,
-        p->ntensors);
+        num_tensors(E));
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
         const Shape *s = &t->node->shape;
@@ -1235,7 +1317,25 @@ static void emit_table(Emitter *E, Out *o)
             t->name, E->name, role_name(t->role), s->rank, *dims ? dims : "0",
             E->name, t->cname, shape_count(s), t->role == ROLE_COUNT);
     }
-    put(o, "};\nconst int %s_num_tensors = %d;\n", E->name, p->ntensors);
+    if (E->lr) {
+        const char *N = E->name;
+        put(o, "    {\"optimizer.lr\", %s_STATE, 0, {0}, offsetof(%s_t, %s), "
+            "1, 0},\n", N, N, E->lr);
+        put(o, "    {\"optimizer.step\", %s_STATE, 0, {0}, offsetof(%s_t, %s), "
+            "1, 1},\n", N, N, E->step);
+    }
+    for (int i = 0; i < E->nopt; i++) {
+        const Shape *s = &E->opt[i].shape;
+        char *dims = "";
+        for (int k = 0; k < s->rank; k++)
+            dims = agc_fmt("%s%s%ld", dims, k ? ", " : "", s->d[k]);
+        for (int j = 0; j < E->nstate; j++)
+            put(o, "    {\"optimizer.%s.%s\", %s_STATE, %d, {%s}, "
+                "offsetof(%s_t, %s), %ld, 0},\n", E->opt[i].q.name,
+                E->state_names[j], E->name, s->rank, *dims ? dims : "0",
+                E->name, E->opt[i].field[j], E->opt[i].q.count);
+    }
+    put(o, "};\nconst int %s_num_tensors = %d;\n", E->name, num_tensors(E));
     put(o, "const size_t %s_size = sizeof(%s_t);\n", E->name, E->name);
 }
 
@@ -1249,6 +1349,7 @@ static const char *role_text(Emitter *E, const Tensor *t)
     case ROLE_GRAD: return "gradient";
     case ROLE_SEED: return "backward seed (ones unless set)";
     case ROLE_COUNT: return "loop count";
+    case ROLE_STATE: return "optimizer state";
     }
     return "";
 }
@@ -1274,7 +1375,8 @@ static void emit_header(Emitter *E, Out *h)
     put(h, "    int is_int;         /* int64_t elements, else the model's "
         "float type */\n");
     put(h, "} agc_tensor;\n\n");
-    put(h, "enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT };\n");
+    put(h, "enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, "
+        "AGC_STATE };\n");
     put(h, "#endif\n\n");
     put(h, "/* every tensor of %s, C order */\ntypedef struct %s_t {\n", N, N);
     h->indent++;
@@ -1310,6 +1412,17 @@ static void emit_header(Emitter *E, Out *h)
                 shape_str(&s) + 1, L->name, L->as);
         }
     }
+    if (E->lr) {
+        put(h, "%s %s;%*s/* optimizer: learning rate, settable between "
+            "steps */\n", T, E->lr, 1, "");
+        put(h, "int64_t %s[1];%*s/* optimizer: steps taken */\n", E->step, 1,
+            "");
+    }
+    for (int i = 0; i < E->nopt; i++)
+        for (int j = 0; j < E->nstate; j++)
+            put(h, "%s %s[%ld];%*s/* optimizer: %s of %s */\n", T,
+                E->opt[i].field[j], E->opt[i].q.count, 1, "",
+                E->state_names[j], E->opt[i].q.name);
     if (E->arena_count)
         put(h, "%s %s[%ld];%*s/* temporaries and scratch, planned by "
             "liveness */\n", T, E->arena, E->arena_count, 1, "");
@@ -1320,13 +1433,13 @@ static void emit_header(Emitter *E, Out *h)
     h->indent--;
     put(h, "} %s_t;\n\n", N);
     put(h, "/* roles in %s_tensors[].role */\n", N);
-    put(h, "enum { %s_INPUT, %s_OUTPUT, %s_GRAD, %s_SEED, %s_COUNT };\n\n",
-        N, N, N, N, N);
+    put(h, "enum { %s_INPUT, %s_OUTPUT, %s_GRAD, %s_SEED, %s_COUNT, "
+        "%s_STATE };\n\n", N, N, N, N, N, N);
     put(h, "/* what %s's functions return */\n", N);
     put(h, "enum { %s_OK = 0, %s_ERR_MAX_ITER = 1 };\n\n", N, N);
     put(h, "typedef agc_tensor %s_tensor;\n\n", N);
     put(h, "/* sizes, as constant expressions */\n");
-    put(h, "#define %s_NUM_TENSORS %d\n", N, p->ntensors);
+    put(h, "#define %s_NUM_TENSORS %d\n", N, num_tensors(E));
     put(h, "#define %s_SIZE sizeof(%s_t)\n", N, N);
     put(h, "#define %s_ARENA_BYTES %ld\n\n", N, E->arena_count * (E->f32 ? 4 : 8));
     put(h, "/* Sets inputs and parameters from the spec, everything else to "
@@ -1339,8 +1452,15 @@ static void emit_header(Emitter *E, Out *h)
             "int %s_backward(%s_t *m);\n", N, N, N);
     }
     put(h, "/* Computes the outputs from the inputs, in eval mode, keeping "
-        "nothing\n * for backward. */\nint %s_infer(%s_t *m);\n\n", N, N);
-    put(h, "extern const %s_tensor %s_tensors[%d];\n", N, N, p->ntensors);
+        "nothing\n * for backward. */\nint %s_infer(%s_t *m);\n", N, N);
+    if (E->lr) {
+        put(h, "/* One optimizer step from the gradients (optimizer.step()). "
+            "*/\nint %s_step(%s_t *m);\n", N, N);
+        put(h, "/* forward, backward and step: one training step. */\n"
+            "int %s_train_step(%s_t *m);\n", N, N);
+    }
+    put(h, "\n");
+    put(h, "extern const %s_tensor %s_tensors[%d];\n", N, N, num_tensors(E));
     put(h, "extern const int %s_num_tensors;\n", N);
     put(h, "extern const size_t %s_size;\n\n", N);
     put(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
@@ -1617,6 +1737,7 @@ Emitted emit_program(Program *p, const char *spec_path)
     for (int k = 0; k < p->nloops; k++)
         plan_loop(&E, p->loops[k]);
     name_fields(&E);
+    name_optimizer(&E);
 
     long bytes, temp_bytes;
     int ntemps;
@@ -1643,6 +1764,11 @@ Emitted emit_program(Program *p, const char *spec_path)
     plan_arena(&E);
     long esize = E.f32 ? 4 : 8;
     bytes += E.arena_count * esize;
+    if (E.lr) {                     /* the optimizer's members */
+        bytes += esize + 8;
+        for (int i = 0; i < E.nopt; i++)
+            bytes += E.nstate * E.opt[i].q.count * esize;
+    }
     temp_bytes += E.arena_count * esize;
     ntemps += E.nvals;
     if (bytes > AGC_MAX_BYTES)
@@ -1686,6 +1812,8 @@ Emitted emit_program(Program *p, const char *spec_path)
         if (!bwd.s)
             put(&body, "    (void)m;\n");
         put(&body, "    return %s_OK;\n}\n\n", E.name);
+        if (E.lr)
+            emit_step(&E, &body);
     }
     emit_table(&E, &body);
 

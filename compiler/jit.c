@@ -59,6 +59,12 @@ Jit *jit_new(Program *p, const Emitted *em)
         f.p = symbol(j, p, "backward");
         j->backward = f.run;
     }
+    if (p->optim) {
+        f.p = symbol(j, p, "step");
+        j->step = f.run;
+        f.p = symbol(j, p, "train_step");
+        j->train_step = f.run;
+    }
     j->tensors = symbol(j, p, "tensors");
     j->ntensors = *(const int *)symbol(j, p, "num_tensors");
     j->size = *(const size_t *)symbol(j, p, "size");

@@ -396,7 +396,7 @@ static long node_flops(const Node *n)
 static const char *role_label(Role r)
 {
     static const char *const names[] = {"input", "output", "gradient",
-                                        "seed", "count"};
+                                        "seed", "count", "state"};
     return names[r];
 }
 

@@ -889,6 +889,15 @@ static void top_backward(Ctx *c, yaml_node_t *v)
     S->bwd_runtime = !S->bwd_has_grad;
 }
 
+static void top_optimizer(Ctx *c, yaml_node_t *v)
+{
+    (void)c;
+    S->has_optimizer = 1;
+    layer(v, 0, &S->optimizer);
+    if (S->optimizer.nargs == 0 && v->type != YAML_MAPPING_NODE)
+        S->optimizer.pos = pos_of(v);
+}
+
 static const Key top_keys[] = {
     {.key = "name", .fn = h_name, .off = offsetof(Spec, name),
      .pos_off = offsetof(Spec, name_pos), .desc = "spec"},
@@ -901,6 +910,7 @@ static const Key top_keys[] = {
     {.key = "graph", .fn = top_graph},
     {.key = "outputs", .fn = top_outputs},
     {.key = "backward", .fn = top_backward},
+    {.key = "optimizer", .fn = top_optimizer},
     {.key = NULL}};
 
 /* ---- loading ---- */

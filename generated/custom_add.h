@@ -22,7 +22,7 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
 #endif
 
 /* every tensor of custom_add, C order */
@@ -35,7 +35,7 @@ typedef struct custom_add_t {
 } custom_add_t;
 
 /* roles in custom_add_tensors[].role */
-enum { custom_add_INPUT, custom_add_OUTPUT, custom_add_GRAD, custom_add_SEED, custom_add_COUNT };
+enum { custom_add_INPUT, custom_add_OUTPUT, custom_add_GRAD, custom_add_SEED, custom_add_COUNT, custom_add_STATE };
 
 /* what custom_add's functions return */
 enum { custom_add_OK = 0, custom_add_ERR_MAX_ITER = 1 };

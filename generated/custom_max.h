@@ -22,7 +22,7 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
 #endif
 
 /* every tensor of custom_max, C order */
@@ -33,7 +33,7 @@ typedef struct custom_max_t {
 } custom_max_t;
 
 /* roles in custom_max_tensors[].role */
-enum { custom_max_INPUT, custom_max_OUTPUT, custom_max_GRAD, custom_max_SEED, custom_max_COUNT };
+enum { custom_max_INPUT, custom_max_OUTPUT, custom_max_GRAD, custom_max_SEED, custom_max_COUNT, custom_max_STATE };
 
 /* what custom_max's functions return */
 enum { custom_max_OK = 0, custom_max_ERR_MAX_ITER = 1 };

@@ -22,7 +22,7 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
 #endif
 
 /* every tensor of custom_wrong, C order */
@@ -38,7 +38,7 @@ typedef struct custom_wrong_t {
 } custom_wrong_t;
 
 /* roles in custom_wrong_tensors[].role */
-enum { custom_wrong_INPUT, custom_wrong_OUTPUT, custom_wrong_GRAD, custom_wrong_SEED, custom_wrong_COUNT };
+enum { custom_wrong_INPUT, custom_wrong_OUTPUT, custom_wrong_GRAD, custom_wrong_SEED, custom_wrong_COUNT, custom_wrong_STATE };
 
 /* what custom_wrong's functions return */
 enum { custom_wrong_OK = 0, custom_wrong_ERR_MAX_ITER = 1 };

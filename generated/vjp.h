@@ -22,7 +22,7 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
 #endif
 
 /* every tensor of vjp, C order */
@@ -33,7 +33,7 @@ typedef struct vjp_t {
 } vjp_t;
 
 /* roles in vjp_tensors[].role */
-enum { vjp_INPUT, vjp_OUTPUT, vjp_GRAD, vjp_SEED, vjp_COUNT };
+enum { vjp_INPUT, vjp_OUTPUT, vjp_GRAD, vjp_SEED, vjp_COUNT, vjp_STATE };
 
 /* what vjp's functions return */
 enum { vjp_OK = 0, vjp_ERR_MAX_ITER = 1 };
