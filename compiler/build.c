@@ -1166,7 +1166,8 @@ static Node *lower(Build *b, const Expr *e, int depth)
 {
     int base = b->nops;
     Node *n = lower_node(b, e, depth);
-    int fn = expr_fn(b, e, n, b->ops + base, b->nops - base);
+    /* b->ops is NULL until the first push: NULL + 0 is undefined */
+    int fn = expr_fn(b, e, n, b->ops ? b->ops + base : NULL, b->nops - base);
     b->nops = base;
     *AGC_PUSH(b->ops, b->nops, b->cops) = (Operand){n, fn};
     b->lowered = n;
