@@ -78,6 +78,11 @@ void put(Out *o, const char *fmt, ...) AGC_PRINTF(2, 3);
  * macro of the standard headers the generated code includes.  Otherwise 0
  * and *why says what is wrong. */
 int agc_valid_name(const char *s, const char **why);
+/* The same for the spec's name, which prefixes every file-scope identifier
+ * of generated code (NAME_t, NAME_tensor, NAME_OK...): none of them may be
+ * one that C99 <stddef.h> <stdint.h> <stdlib.h> <string.h> <math.h>
+ * declare, such as size_t or int_fast16_t. */
+int agc_valid_prefix(const char *s, const char **why);
 
 /* ---- spec.c: the YAML spec (the only file that includes <yaml.h>) ---- */
 

@@ -956,9 +956,13 @@ static Spec *load(void)
         agc_error(S->pos, "the spec needs a 'graph' or a 'model'");
     if (!S->has_model && S->ngraph == 0)
         agc_error(S->pos, "the graph has no nodes");
+    const char *why;
+    if (S->name && !agc_valid_prefix(S->name, &why))
+        agc_error(S->name_pos, "spec name '%s' is not usable: it %s",
+                  S->name, why);
     if (!S->name) {
-        const char *stem = file_stem(), *why;
-        if (!agc_valid_name(stem, &why))
+        const char *stem = file_stem();
+        if (!agc_valid_prefix(stem, &why))
             agc_error(S->pos, "the file name '%s' is not a valid identifier: "
                       "it %s; set 'name:' in the spec", stem, why);
         S->name = stem;
