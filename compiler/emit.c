@@ -1224,39 +1224,56 @@ static const char *sanitise(const char *path)
     return s;
 }
 
-/* The bytes of the struct's arrays, and of those that hold temporaries
- * (loops' included, and their tapes); a tape above the limit is an error
- * at its loop. */
+/* Lays out one more member of count elements of esize bytes after *end,
+ * as C does: aligned to its element size.  Returns its bytes with the
+ * padding before it; none of this overflows, as each array has at most
+ * AGC_MAX_ELEMS elements and the running total stays below the limit. */
+static long member(long *end, int *align, long count, int esize)
+{
+    long start = (*end + esize - 1) / esize * esize, b = start - *end;
+    *end = start + count * esize;
+    if (esize > *align)
+        *align = esize;
+    return b + count * esize;
+}
+
+/* The bytes of the struct (every member the header declares, in its order,
+ * with C's padding: sizeof NAME_t once the kernels' scratch is added by
+ * emit_program), and of those that hold temporaries (loops' included, and
+ * their tapes); a tape above the limit is an error at its loop. */
 static void measure(Emitter *E, long *bytes_out, long *temp_out,
-                    int *ntemps_out)
+                    int *ntemps_out, int *align_out)
 {
     Program *p = E->p;
-    long esize = E->f32 ? 4 : 8, bytes = 0, temp_bytes = 0;
-    int ntemps = 0;
+    int esize = E->f32 ? 4 : 8, align = 1, ntemps = 0;
+    long bytes = 0, temp_bytes = 0;
+    for (int i = 0; i < p->ntensors; i++)
+        member(&bytes, &align, shape_count(&p->tensors[i].node->shape),
+               p->tensors[i].role == ROLE_COUNT ? 8 : esize);
     for (int i = 0; i < E->g->n; i++) {
         Plan *pl = &E->plan[i];
         if (!pl->live || pl->store != ST_FIELD)
             continue;
         Node *n = E->g->nodes[i];
-        long b = shape_count(&n->shape) * (n->op == OP_LOOP_COUNT ? 8 : esize);
         int named = 0;
         for (int j = 0; j < p->ntensors; j++)
             named |= p->tensors[j].cname == pl->field;
-        bytes += b;
         if (!named) {
             ntemps++;
-            temp_bytes += b;
+            temp_bytes += member(&bytes, &align, shape_count(&n->shape),
+                                 n->op == OP_LOOP_COUNT ? 8 : esize);
         }
     }
     for (int k = 0; k < p->nloops; k++) {
         LoopDef *L = p->loops[k];
         Region *R = &E->regions[k];
-        long b = 0;
         for (int i = 0; R->live && i < L->g->n; i++)
             if (R->plan[i].live && R->plan[i].store == ST_FIELD &&
                 L->g->nodes[i]->op != OP_ARG) {
                 ntemps++;
-                b += shape_count(&L->g->nodes[i]->shape) * esize;
+                temp_bytes += member(&bytes, &align,
+                                     shape_count(&L->g->nodes[i]->shape),
+                                     esize);
             }
         if (R->tape) {
             long row = shape_count(&L->var->shape) * esize;
@@ -1267,14 +1284,17 @@ static void measure(Emitter *E, long *bytes_out, long *temp_out,
                           AGC_MAX_BYTES);
             L->tape_bytes = L->max_iter * row;
             ntemps++;
-            b += L->tape_bytes;
+            temp_bytes += member(&bytes, &align,
+                                 L->max_iter * shape_count(&L->var->shape),
+                                 esize);
         }
-        bytes += b;
-        temp_bytes += b;
+        if (bytes > AGC_MAX_BYTES)
+            break;                  /* emit_program reports it */
     }
     *bytes_out = bytes;
     *temp_out = temp_bytes;
     *ntemps_out = ntemps;
+    *align_out = align;
 }
 
 Emitted emit_program(Program *p, const char *spec_path)
@@ -1294,8 +1314,8 @@ Emitted emit_program(Program *p, const char *spec_path)
     name_fields(&E);
 
     long bytes, temp_bytes;
-    int ntemps;
-    measure(&E, &bytes, &temp_bytes, &ntemps);
+    int ntemps, align;
+    measure(&E, &bytes, &temp_bytes, &ntemps, &align);
     if (bytes > AGC_MAX_BYTES)
         agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);
@@ -1307,13 +1327,13 @@ Emitted emit_program(Program *p, const char *spec_path)
     emit_phase(&E, &fwd, 0);
     emit_phase(&E, &bwd, 1);
     /* the kernels' scratch, known once they are written */
-    for (int i = 0; i < E.nscratch; i++) {
-        long b = E.scratch[i].count *
-                 (strcmp(E.scratch[i].type, "double") ? (E.f32 ? 4 : 8) : 8);
-        bytes += b;
-        temp_bytes += b;
+    for (int i = 0; i < E.nscratch && bytes <= AGC_MAX_BYTES; i++) {
+        temp_bytes += member(&bytes, &align, E.scratch[i].count,
+                             strcmp(E.scratch[i].type, "double") && E.f32
+                                 ? 4 : 8);
         ntemps++;
     }
+    bytes = (bytes + align - 1) / align * align;    /* sizeof NAME_t */
     if (bytes > AGC_MAX_BYTES)
         agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);

@@ -170,5 +170,21 @@ contains "conv                     output     [1, 16, 62, 124]"
 expect 0 $agc info specs/seed_conv2d_pad.yaml
 contains "conv                     output     [1, 16, 64, 128]"
 
+# agc info's struct size is sizeof(NAME_t): every member, the inputs too,
+# and the padding before an int64_t loop count (issue 13, item 3)
+for n in autograd loop seed_conv2d; do
+    mkdir -p "$tmp/sz_$n"
+    $agc compile specs/$n.yaml -o "$tmp/sz_$n" >/dev/null 2>&1
+    printf '#include <stdio.h>\n#include "%s.h"\nint main(void) { printf("memory: %%zu bytes in struct %s_t,", sizeof(%s_t)); return 0; }\n' \
+        $n $n $n > "$tmp/sz_$n/main.c"
+    cc -I"$tmp/sz_$n" -o "$tmp/sz_$n/main" "$tmp/sz_$n/main.c" &&
+        size=$("$tmp/sz_$n/main") || size="sizeof failed"
+    expect 0 $agc info specs/$n.yaml; contains "$size"
+done
+mkdir "$tmp/big"
+expect 1 $agc compile tests/errors/struct_over_2GiB_inputs.yaml -o "$tmp/big"
+contains "struct would hold 3221225472 bytes"
+[ -z "$(ls -A "$tmp/big")" ] && ok || bad "failed compile left files"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
