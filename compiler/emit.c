@@ -270,8 +270,8 @@ static void plan_loop(Emitter *E, LoopDef *L)
     Plan *outer_plan = E->plan;
     E->g = L->g;
     E->plan = R->plan = agc_alloc(sizeof(Plan) * (size_t)L->g->n);
-    Node *roots[3];
     int nroots = 0;
+    Node **roots = agc_alloc(sizeof *roots * (size_t)(3 + L->ncap));
     mark(E, L->cond, LIVE_FWD | LIVE_COND);
     mark(E, L->body, LIVE_FWD);
     roots[nroots++] = L->cond;
@@ -280,18 +280,19 @@ static void plan_loop(Emitter *E, LoopDef *L)
         mark(E, L->grad_var, LIVE_BWD);
         roots[nroots++] = L->grad_var;
     }
-    count_uses(E);
-    for (int i = 0; i < nroots; i++) {
-        roots[i]->nuses++;
-        P(E, roots[i])->user = NULL;
-    }
+    /* every root is live before uses are counted: a node that only a
+     * capture's gradient reads has users, and of what kind, too */
     for (int i = 0; R->grad && i < L->ncap; i++) {
         Node *c = L->capgrad[i];
         if (c && outer_plan[c->id].live) {
             mark(E, L->grad_cap[i], LIVE_BWD);
-            L->grad_cap[i]->nuses++;
-            P(E, L->grad_cap[i])->user = NULL;
+            roots[nroots++] = L->grad_cap[i];
         }
+    }
+    count_uses(E);
+    for (int i = 0; i < nroots; i++) {
+        roots[i]->nuses++;
+        P(E, roots[i])->user = NULL;
     }
     plan_storage(E, 1);
     E->g = outer;

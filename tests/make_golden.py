@@ -1939,6 +1939,51 @@ def loop_chain(x, t):
     return {"a": a, "na": na, "b": b, "s": torch.sum(b * b)}
 
 
+@case("""
+inputs:
+  u: {shape: [2, 2], requires_grad: true}
+graph:
+  y:
+    loop: {init: u, as: v, while: sum(v) < 6, body: v + tanh(u).T,
+           max_iter: 10, count: k}
+backward: {of: y}
+outputs: [y]
+""", u=value([[0.5, -0.25], [0.75, 1.0]]))
+def loop_capture_transpose(u):
+    # the body transposes an expression of captures only: backward reads
+    # that transpose in the captures' gradient alone (issue 13)
+    y, k = while_loop(u, lambda v: torch.sum(v) < 6,
+                      lambda v: v + torch.tanh(u).T, 10)
+    return {"y": y, "k": k}
+
+
+@case("""
+inputs:
+  x: {shape: [2], requires_grad: true}
+  c: {shape: [3]}
+  w: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2], requires_grad: true}
+graph:
+  y:
+    loop:
+      init: x
+      as: v
+      while: sum(v) < 3
+      body: v + tanh(linear(c, w, b))
+      max_iter: 20
+      count: k
+  loss: sum(y * y)
+backward: loss
+outputs: [y, loss]
+""", x=value([0.5, -0.25]), c=value([0.3, 0.7, -0.4]),
+      w=value([[0.5, -0.25, 0.1], [0.75, 1.0, -0.5]]), b=value([0.1, 0.2]))
+def loop_capture_linear(x, c, w, b):
+    # an RNN-like body: linear of captures only, whose weight's gradient
+    # reads a transpose of the input (issue 13)
+    y, k = while_loop(x, lambda v: torch.sum(v) < 3,
+                      lambda v: v + torch.tanh(F.linear(c, w, b)), 20)
+    return {"y": y, "k": k, "loss": torch.sum(y * y)}
+
 # Seeds chosen by hand; every other {of: y} case gets a random normal seed.
 SEEDS = {"seed_vjp": [0.1, 1.0, 0.0001], "loop_seed": [0.1, 1.0, 0.0001]}
 
