@@ -142,7 +142,7 @@ graph:
 backward: {of: y}
 outputs: [y]
 """, b=U(avoid=[0.0], gap=0.5))
-def div(a, b):
+def divide(a, b):
     return {"y": a / b}
 
 
