@@ -549,10 +549,8 @@ static Node *call(Build *b, const Expr *e, int depth)
         if (!a[1] && !a[2])
             agc_error(e->pos, "clamp() needs min=, max= or both");
         g->pos = e->pos;
-        if (a[1] && a[2] && want_num(a[1], "min") > want_num(a[2], "max"))
-            agc_error(a[1]->pos, "clamp(): min %g is greater than max %g",
-                      num_of(a[1]), num_of(a[2]));
-        /* where, not maximum: PyTorch passes the gradient at the bounds */
+        /* where, not maximum: PyTorch passes the gradient at the bounds;
+         * min above max makes every element max, its gradient 0, as there */
         if (a[1]) {
             Node *lo = g_scalar(g, want_num(a[1], "min"));
             x = g_where(g, g_binary(g, OP_LT, x, lo), lo, x);

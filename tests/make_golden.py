@@ -528,6 +528,19 @@ def clamp_both_at(x):
     return {"y": torch.clamp(x, min=-0.5, max=0.5)}
 
 
+@case("""
+inputs:
+  x: {shape: [2, 4], requires_grad: true}
+graph:
+  y: clamp(x, min=0.5, max=-0.5)
+backward: {of: y}
+outputs: [y]
+""", x=CLAMP_EXACT)
+def clamp_inverted(x):
+    # min above max: every element is max, and no gradient passes
+    return {"y": torch.clamp(x, min=0.5, max=-0.5)}
+
+
 # --- maximum / minimum / where ----------------------------------------------
 
 @case("""
