@@ -19,6 +19,8 @@
  * the first, recomputing from the tape what it needs of the body. */
 #include "agc.h"
 
+#include <float.h>
+#include <math.h>
 #include <string.h>
 
 /* ---- planning ---- */
@@ -301,9 +303,21 @@ static void plan_loop(Emitter *E, LoopDef *L)
 
 /* ---- expressions ---- */
 
+/* A constant of the spec's dtype.  A float32 one is what float32 rounding
+ * makes of it, as in PyTorch: 1e39 is INFINITY, 1e-50 is 0, 1e-45 the
+ * nearest subnormal (never a literal the compiler would warn about). */
 static const char *lit(Emitter *E, double v)
 {
     char buf[64];
+    if (E->f32 && fabs(v) > FLT_MAX) {
+        /* halfway between FLT_MAX and 2^128 and above: infinity (casting
+         * such a double to float would be undefined behaviour) */
+        if (fabs(v) >= 0x1.ffffffp127)
+            return v < 0 ? "(-INFINITY)" : "INFINITY";
+        v = v < 0 ? -FLT_MAX : FLT_MAX;
+    }
+    if (E->f32)
+        v = (float)v;
     snprintf(buf, sizeof buf, E->f32 ? "%.9g" : "%.17g", v);
     if (!strpbrk(buf, ".e"))
         strcat(buf, ".0");

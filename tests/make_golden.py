@@ -162,6 +162,23 @@ def const_arith(x):
 
 @case("""
 inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: maximum(x, -1e39) + minimum(x * 2, 1e308) + x * 1e-50 + 1e-320 * x
+backward: {of: y}
+outputs: [y]
+""")
+def const_f32_range(x):
+    # constants beyond float32's range round as torch rounds them for a
+    # float32 tensor: -1e39 and 1e308 to infinities, 1e-50 and 1e-320 to 0
+    # (and the C compiles without a warning)
+    return {"y": torch.maximum(x, torch.tensor(-1e39))
+            + torch.minimum(x * 2, torch.tensor(1e308)) + x * 1e-50
+            + 1e-320 * x}
+
+
+@case("""
+inputs:
   a: {shape: [2, 3], requires_grad: true}
   b: {shape: [2, 3], requires_grad: true}
   c: {shape: [2, 3], requires_grad: true}
