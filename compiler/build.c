@@ -1536,7 +1536,10 @@ static void build_backward(Build *b)
     Node *of = sym->node;
     g->pos = s->bwd_pos;
     g->note = agc_fmt("backward of %s", s->bwd_of);
-    if (!of->needs_grad)
+    /* whether it requires grad is PyTorch's answer (its grad_fn), not the
+     * graph's: folding tanh(x) - tanh(x) or 0 * x to a constant leaves it
+     * requiring grad, and its gradients zero */
+    if (!of->needs_grad && sym->fn < 0)
         agc_error(s->bwd_pos, "'%s' does not depend on any input that "
                   "requires grad (PyTorch: element 0 of tensors does not "
                   "require grad and does not have a grad_fn)", s->bwd_of);

@@ -179,6 +179,31 @@ def const_f32_range(x):
 
 @case("""
 inputs:
+  x: {shape: [3], requires_grad: true}
+graph:
+  y: sum(tanh(x) - tanh(x))
+backward: y
+outputs: [y]
+""")
+def fold_sub_self(x):
+    # folded to 0, yet it requires grad as in torch: x.grad is zeros
+    return {"y": torch.sum(torch.tanh(x) - torch.tanh(x))}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: sum(0 * x)
+backward: y
+outputs: [y]
+""")
+def fold_mul_zero(x):
+    return {"y": torch.sum(0 * x)}
+
+
+@case("""
+inputs:
   a: {shape: [2, 3], requires_grad: true}
   b: {shape: [2, 3], requires_grad: true}
   c: {shape: [2, 3], requires_grad: true}
@@ -1967,6 +1992,7 @@ def loop_chain(x, t):
     b, _ = while_loop(a, lambda u: torch.sum(u) < t * 3,
                       lambda u: u + a * 0.25, 30)
     return {"a": a, "na": na, "b": b, "s": torch.sum(b * b)}
+
 
 
 @case("""
