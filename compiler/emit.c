@@ -316,8 +316,8 @@ static const char *lit(Emitter *E, double v)
             return v < 0 ? "(-INFINITY)" : "INFINITY";
         v = v < 0 ? -FLT_MAX : FLT_MAX;
     }
-    if (E->f32)
-        v = (float)v;
+    if (E->f32 && fabs(v) < FLT_MIN)
+        v = (float)v;               /* subnormal or 0, exactly */
     snprintf(buf, sizeof buf, E->f32 ? "%.9g" : "%.17g", v);
     if (!strpbrk(buf, ".e"))
         strcat(buf, ".0");
