@@ -241,6 +241,10 @@ typedef struct Expr {
 Expr *expr_parse(Src src);
 /* Writes the expression back as text (for comments in generated code). */
 char *expr_str(const Expr *e);
+/* The same, cut to at most AGC_EXCERPT characters ending in "...": what a
+ * comment of generated code quotes, so that output stays linear. */
+#define AGC_EXCERPT 60
+char *expr_excerpt(const Expr *e);
 
 /* ---- graph.c: the IR, shape inference; pass.c: simplification ---- */
 

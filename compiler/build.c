@@ -1402,9 +1402,10 @@ static LoopDef *lower_loop(Build *b, const GraphEntry *ge, Node *init,
     b->loop = L;
     *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){ge->as, L->var, ge->as_pos,
                                                    -1};
-    L->g->note = agc_fmt("%s: while %s", ge->name, expr_str(cond));
+    L->g->note = agc_fmt("%s: while %s", ge->name, expr_excerpt(cond));
     L->cond = lower(b, cond, 0);
-    L->g->note = agc_fmt("%s: %s = %s", ge->name, ge->as, expr_str(body));
+    L->g->note = agc_fmt("%s: %s = %s", ge->name, ge->as,
+                         expr_excerpt(body));
     L->body = lower(b, body, 0);
     b->nsyms--;
     b->g = outer;
@@ -1418,7 +1419,7 @@ static void build_loop(Build *b, const GraphEntry *ge)
     check_loop_names(b, ge);
     Expr *ie = expr_parse(ge->init), *ce = expr_parse(ge->cond),
          *be = expr_parse(ge->body);
-    b->g->note = agc_fmt("%s: init %s", ge->name, expr_str(ie));
+    b->g->note = agc_fmt("%s: init %s", ge->name, expr_excerpt(ie));
     Node *init = lower(b, ie, 0);
     int init_fn = b->lowered_fn;
     LoopDef *L = lower_loop(b, ge, init, ce, be, init->needs_grad);
@@ -1437,7 +1438,8 @@ static void build_loop(Build *b, const GraphEntry *ge)
     *AGC_PUSH(p->loops, p->nloops, p->lcap) = L;
     b->g->pos = ge->pos;
     b->g->note = agc_fmt("%s = loop from %s while %s: %s = %s", ge->name,
-                         expr_str(ie), expr_str(ce), ge->as, expr_str(be));
+                         expr_excerpt(ie), expr_excerpt(ce), ge->as,
+                         expr_excerpt(be));
     L->node = g_loop(b->g, init, L);
     L->count = g_loop_count(b->g, L->node);
     L->count->name = ge->count ? ge->count : agc_fmt("%s_count", ge->name);
@@ -1458,7 +1460,7 @@ static void build_graph(Build *b)
             continue;
         }
         Expr *e = expr_parse(ge->expr);
-        b->g->note = agc_fmt("%s = %s", ge->name, expr_str(e));
+        b->g->note = agc_fmt("%s = %s", ge->name, expr_excerpt(e));
         build_define(b, ge->name, lower(b, e, 0), ge->pos);
     }
 }

@@ -447,3 +447,18 @@ char *expr_str(const Expr *e)
         render(&b, e, 0);
     return b.s;
 }
+
+char *expr_excerpt(const Expr *e)
+{
+    char *s = expr_str(e);
+    if (strlen(s) <= AGC_EXCERPT)
+        return s;
+    size_t n = AGC_EXCERPT - 3;     /* at a space, when one is near */
+    for (size_t i = n; i > AGC_EXCERPT / 2; i--)
+        if (s[i] == ' ') {
+            n = i;
+            break;
+        }
+    strcpy(s + n, "...");
+    return s;
+}

@@ -97,7 +97,7 @@ static void agc_conv10(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] ---- */
+/* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] ---- */
 
 /* acc[p][o] += x[p * 2 + k] * w[k][o], p < 8, k = 0..4 */
 static void agc_conv18_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -179,7 +179,7 @@ static void agc_conv18(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] ---- */
+/* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..4 */
 static void agc_conv74_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -336,7 +336,7 @@ static void agc_conv74(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] ---- */
+/* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] ---- */
 
 /* acc[k][o] += x[p * 2 + k] * g[p][o], p < 8, k = 0..4 */
 static void agc_conv75_tile(float *restrict acc, const float *restrict x, const float *restrict g)
@@ -572,7 +572,7 @@ int cnn1d_forward(cnn1d_t *m)
     for (long i = 0; i < 3968; i++)
         m->relu1[i] = agc_relu(m->t12[i]);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] */
     /* circular padding, rows 0 + 0, columns 2 + 2 */
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
@@ -586,7 +586,7 @@ int cnn1d_forward(cnn1d_t *m)
                 dst[j] = src[j - 64];
         }
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] */
     /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
@@ -595,7 +595,7 @@ int cnn1d_forward(cnn1d_t *m)
                     m->t18_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv18(m->t18, m->t17, m->t18_wpack, m->t18_acc);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -803,7 +803,7 @@ int cnn1d_backward(cnn1d_t *m)
     for (long i = 0; i < 992; i++)
         m->t69[i] = (float)(m->relu3[i] > 0.0f) != 0 ? m->t66[i] : 0.0f;
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] */
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             double acc = 0;
@@ -815,7 +815,7 @@ int cnn1d_backward(cnn1d_t *m)
             m->conv2_bias_grad[i1] = (float)acc;
         }
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] */
     /* gy [4, 8, 1, 31] zero-stuffed by the stride (1, 2): [32, 1, 61] */
     memset(m->t74_gz, 0, 1952 * sizeof *m->t74_gz);
     for (long i = 0; i < 32; i++)
@@ -830,7 +830,7 @@ int cnn1d_backward(cnn1d_t *m)
                     m->t74_wpack[((g * 8 + o) * 5 + 4 - t) * 16 + c] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv74(m->t74, m->t74_gz, m->t74_wpack, m->t74_acc);
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] */
     agc_conv75(m->t75_sum, m->t75_acc, m->t17, m->t69, m->t75_gt);
     /* unpacked into [o][c][kh][kw] */
     for (long g = 0; g < 1; g++)
@@ -839,7 +839,7 @@ int cnn1d_backward(cnn1d_t *m)
                 for (long t = 0; t < 5; t++)
                     m->conv2_weight_grad[((g * 8 + o) * 16 + c) * 5 + t] = (float)m->t75_sum[((g * 16 + c) * 5 + t) * 8 + o];
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:18] */
     /* circular padding, rows 0 + 0, columns 2 + 2: its adjoint */
     memset(m->t76, 0, 3968 * sizeof *m->t76);
     for (long p = 0; p < 64; p++)

@@ -25,9 +25,9 @@ typedef struct cnn1d_t {
     float t10[3968]; /* [4, 16, 1, 62] conv1 = conv1d(x, conv1.weight, conv1.bias) */
     float t12[3968]; /* [4, 16, 1, 62] conv1 = conv1d(x, conv1.weight, conv1.bias) */
     float relu1[3968]; /* [4, 16, 62] relu1 = relu(conv1) */
-    float t17[4224]; /* [4, 16, 1, 66] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
-    float t18[992]; /* [4, 8, 1, 31] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
-    float t20[992]; /* [4, 8, 1, 31] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
+    float t17[4224]; /* [4, 16, 1, 66] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,... */
+    float t18[992]; /* [4, 8, 1, 31] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,... */
+    float t20[992]; /* [4, 8, 1, 31] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,... */
     float relu3[992]; /* [4, 8, 31] relu3 = relu(conv2) */
     float t24[480]; /* [4, 8, 1, 15] maxpool1d4 = max_pool1d(relu3, kernel_size=2) */
     float t28[40]; /* [4, 10] fc = linear(flatten5, fc.weight, fc.bias) */
@@ -48,8 +48,8 @@ typedef struct cnn1d_t {
     float t63[1200]; /* [120, 10] grad of fc = linear(flatten5, fc.weight, fc.bias) */
     float t66[992]; /* [4, 8, 1, 31] grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2) */
     float t69[992]; /* [4, 8, 31] grad of relu3 = relu(conv2) */
-    float t74[4224]; /* [4, 16, 1, 66] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
-    float t76[3968]; /* [4, 16, 1, 62] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
+    float t74[4224]; /* [4, 16, 1, 66] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,... */
+    float t76[3968]; /* [4, 16, 1, 62] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,... */
     float t80[3968]; /* [4, 16, 62] grad of relu1 = relu(conv1) */
     float t10_wpack[96]; /* scratch: weights packed [g][c][kh][kw][o] */
     float t10_acc[992]; /* scratch: an output row [ow][o] */

@@ -186,5 +186,17 @@ expect 1 $agc compile tests/errors/struct_over_2GiB_inputs.yaml -o "$tmp/big"
 contains "struct would hold 3221225472 bytes"
 [ -z "$(ls -A "$tmp/big")" ] && ok || bad "failed compile left files"
 
+# output grows linearly: comments quote a bounded excerpt of the spec line,
+# so a product of 2000 factors gives well under 1 KB of C per factor
+# (issue 13, item 5: it was quadratic, 25 MB here)
+mkdir "$tmp/chain"
+{ printf 'name: chain\ninputs:\n  x: {shape: [2], value: 1, requires_grad: true}\n'
+  printf 'graph:\n  y: sum(x'; i=1; while [ $i -lt 2000 ]; do printf '*x'; i=$((i + 1)); done
+  printf ')\nbackward: y\n'; } > "$tmp/chain.yaml"
+expect 0 $agc compile "$tmp/chain.yaml" -o "$tmp/chain"
+size=$(cat "$tmp/chain/chain.c" "$tmp/chain/chain.h" | wc -c)
+[ "$size" -lt 2000000 ] && ok || bad "a 2000-factor product gave $size bytes of C"
+grep -q '^    /\* y = sum(x \* x .*\.\.\.  \[' "$tmp/chain/chain.c" && ok || bad "no bounded excerpt in comments"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
