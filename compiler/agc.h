@@ -130,10 +130,13 @@ typedef struct Decl {               /* inputs: NAME -> tensor declaration */
     Literal value;                  /* INIT_VALUE; checked against shape */
 } Decl;
 
-/* An expression string and where its first character sits in the file. */
+/* An expression string and where its first character sits in the file;
+ * map, when not NULL, says where each character and the end sit (a YAML
+ * scalar over several lines, or with escapes, is not the file's text). */
 typedef struct Src {
     const char *text;
     Pos pos;
+    const Pos *map;
 } Src;
 
 typedef struct FuncDef {            /* functions: NAME -> custom function */

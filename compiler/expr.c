@@ -55,6 +55,8 @@ static int binop(int op)
 
 static Pos at(const Parser *p, int off)
 {
+    if (p->src.map)
+        return p->src.map[off];
     return pos_at(p->src.pos, off);
 }
 
