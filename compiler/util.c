@@ -140,10 +140,13 @@ static const char *const reserved[] = {
 
 /* The typedef names of C99 <stddef.h> <stdint.h> <stdlib.h> <string.h>
  * <math.h> (and C11's max_align_t), without their "_t"; <stdint.h>'s
- * [u]intN_t, [u]int_leastN_t and [u]int_fastN_t are matched apart. */
+ * [u]intN_t, [u]int_leastN_t and [u]int_fastN_t are matched apart.  Then
+ * those of the other C99 headers a program using the code may include. */
 static const char *const std_types[] = {
     "size", "ptrdiff", "wchar", "max_align", "div", "ldiv", "lldiv",
     "float", "double", "intmax", "uintmax", "intptr", "uintptr",
+    "imaxdiv", "time", "clock", "fpos", "wint", "wctrans", "wctype",
+    "mbstate", "sig_atomic", "fenv", "fexcept",
 };
 
 static int has_prefix(const char *s, const char *p)
