@@ -191,5 +191,19 @@ grep -q 'int cnn1d_infer(cnn1d_t \*m);' "$tmp/inf/cnn1d.h" && ok || bad "--infer
 grep -q 'cnn1d_backward\|_grad\[' "$tmp/inf/cnn1d.h" && bad "--infer: backward or gradients in the header" || ok
 expect 0 $agc info specs/cnn1d.yaml --infer; contains "gradients 0,"
 
+# --weights: parameters from a checkpoint become static const arrays
+w=tests/golden/npz/cnn1d_weights.npz
+mkdir "$tmp/baked"
+expect 0 $agc compile specs/cnn1d.yaml --infer --weights $w -D B=1 -o "$tmp/baked"
+grep -q '^static const float cnn1d_conv1_weight\[96\]' "$tmp/baked/cnn1d.c" && ok || bad "--weights: no static const cnn1d_conv1_weight"
+grep -q 'conv1_weight\[' "$tmp/baked/cnn1d.h" && bad "--weights: the parameter is still in the struct" || ok
+expect 1 $agc compile specs/cnn1d.yaml --weights $w -o "$tmp/empty"
+contains "--weights goes with --infer"
+expect 1 $agc compile specs/seed_conv1d.yaml --infer --weights $w -o "$tmp/empty"
+contains "--weights: $w: missing member 'conv.weight'"
+expect 1 $agc compile specs/cnn1d.yaml --infer --weights "$tmp/none.npz" -o "$tmp/empty"
+contains "--weights: $tmp/none.npz: cannot open"
+[ -z "$(ls "$tmp/empty")" ] && ok || bad "a failed --weights compile wrote files"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
