@@ -128,6 +128,8 @@ typedef struct Decl {               /* inputs: NAME -> tensor declaration */
     InitKind init;
     double a, b;
     Literal value;                  /* INIT_VALUE; checked against shape */
+    const double *baked;            /* --weights: its values, which the */
+                                    /* code holds as a static const array */
 } Decl;
 
 /* An expression string and where its first character sits in the file;
@@ -652,6 +654,8 @@ enum { AGC_FOR_CHECK = 1, AGC_INFER = 2 };
 extern long agc_unroll;
 /* 0: every temporary gets arena bytes of its own (tests compare). */
 extern int agc_share_arena;
+/* --weights FILE.npz (with AGC_INFER): parameters baked into the code. */
+extern const char *agc_weights;
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out);
 

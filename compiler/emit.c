@@ -38,7 +38,7 @@ enum {
 typedef struct Plan {
     int store;
     const char *field;              /* ST_FIELD: member name */
-    int table;                      /* ST_TABLE: index of the table */
+    const char *table;              /* ST_TABLE: the table's name */
     Node *user;                     /* the only user, when nuses == 1 */
     int depth;                      /* of the fused expression it heads */
     int live;                       /* bit 0: forward, bit 1: backward; */
@@ -103,7 +103,7 @@ typedef struct Emitter {
     int f32;
     int nfields, cfields;
     const char **fields;            /* every member name, for uniqueness */
-    int ntables;
+    LoopDef *loop;                  /* the loop being planned */
     unsigned helpers;               /* bit per static helper used */
     Region *regions;                /* per loop of the program */
     Kernels kern;                   /* conv.c: window op kernels */
@@ -177,6 +177,23 @@ static void mark(Emitter *E, Node *n, int bit)
 #define MAX_FUSED 12                 /* ops in one fused expression */
 
 static void plan_storage(Emitter *E, int in_loop);
+
+/* The static const array of a parameter baked in by --weights: NAME_x, or
+ * NAME_x_w where NAME_x is one of the generated functions' names. */
+static const char *baked_name(Emitter *E, const Decl *d)
+{
+    static const char *const taken[] = {
+        "init", "forward", "backward", "infer", "step", "train_step",
+        "tensors", "num_tensors", "size", "t", "tensor", NULL};
+    char *s = agc_strdup(d->name);
+    for (char *c = s; *c; c++)
+        if (*c == '.')
+            *c = '_';
+    for (int i = 0; taken[i]; i++)
+        if (!strcmp(s, taken[i]))
+            return agc_fmt("%s_%s_w", E->name, s);
+    return agc_fmt("%s_%s", E->name, s);
+}
 
 /* Counts each live node's users, and notes what kinds they are. */
 static void count_uses(Emitter *E)
@@ -254,7 +271,10 @@ static void plan_storage(Emitter *E, int in_loop)
         Plan *pl = P(E, n);
         if (!pl->live)
             continue;
-        if (n->op == OP_INPUT || n->op == OP_ARG) {
+        if (n->op == OP_INPUT && p->decls[n->decl].baked) {
+            pl->store = ST_TABLE;   /* --weights: a static const array */
+            pl->table = baked_name(E, &p->decls[n->decl]);
+        } else if (n->op == OP_INPUT || n->op == OP_ARG) {
             pl->store = ST_FIELD;
         } else if (n->op == OP_RESHAPE || n->op == OP_DETACH ||
                    n->op == OP_CUSTOM) {
@@ -268,9 +288,11 @@ static void plan_storage(Emitter *E, int in_loop)
                 pl->store = ST_FIELD;   /* a root: copied out */
         } else if (is_splat(n)) {
             pl->store = pl->users & U_NOT_EXPR ? ST_FIELD : ST_INLINE;
-        } else if (n->op == OP_CONST) {
-            pl->store = ST_TABLE;
-            pl->table = E->ntables++;
+        } else if (n->op == OP_CONST) {    /* named by node: NAME_infer's */
+            pl->store = ST_TABLE;          /* plan gives the same names */
+            pl->table = in_loop ? agc_fmt("%s_%s_k%d", E->name,
+                                          E->loop->name, n->id)
+                                : agc_fmt("%s_k%d", E->name, n->id);
         } else if (op_is_elementwise(n->op) && n->nuses == 1 &&
                    reads_by_expr(pl->user) &&
                    (!pl->user || ((in_loop || pl->user->phase == n->phase) &&
@@ -336,6 +358,7 @@ static void plan_loop(Emitter *E, LoopDef *L)
         roots[i]->nuses++;
         P(E, roots[i])->user = NULL;
     }
+    E->loop = L;
     plan_storage(E, 1);
     E->g = outer;
     E->plan = outer_plan;
@@ -389,7 +412,7 @@ static const char *base(Emitter *E, Node *n)
     if (pl->at)
         return pl->at;
     if (pl->store == ST_TABLE)
-        return agc_fmt("%s_k%d", E->name, pl->table);
+        return pl->table;
     if (pl->val)
         return use_val(E, pl->val - 1);
     return agc_fmt("m->%s", pl->field);
@@ -1815,11 +1838,17 @@ Emitted emit_program(Program *p, const char *spec_path)
             Node *n = g->nodes[i];
             if (!plan[i].live || plan[i].store != ST_TABLE)
                 continue;
-            put(&tables, "/* %s  [%s:%d] */\n", n->note ? n->note : "constant",
-                E.path, n->pos.line);
-            put(&tables, "static const %s %s_k%d[%ld] = {\n", E.T, E.name,
-                plan[i].table, shape_count(&n->shape));
-            put_numbers(&E, &tables, n->cdata, shape_count(&n->shape));
+            const Decl *d = n->op == OP_INPUT ? &p->decls[n->decl] : NULL;
+            if (d)
+                put(&tables, "/* %s, from --weights  [%s:%d] */\n", d->name,
+                    E.path, d->pos.line);
+            else
+                put(&tables, "/* %s  [%s:%d] */\n",
+                    n->note ? n->note : "constant", E.path, n->pos.line);
+            put(&tables, "static const %s %s[%ld] = {\n", E.T, plan[i].table,
+                shape_count(&n->shape));
+            put_numbers(&E, &tables, d ? d->baked : n->cdata,
+                        shape_count(&n->shape));
             put(&tables, "};\n\n");
         }
     }

@@ -55,7 +55,11 @@ static const struct {
                 "gradients or\n"
                 "               optimizer; the struct holds inputs, "
                 "parameters, outputs and\n"
-                "               the arena\n"},
+                "               the arena\n"
+                "  --weights FILE.npz  with --infer: parameters from the "
+                "checkpoint, as\n"
+                "               static const arrays in NAME.c (flash on a "
+                "microcontroller)\n"},
     {"run", "usage: agc run SPEC [--set NAME=FILE.npy]... "
             "[--grad NAME=FILE.npy] [--out DIR]\n"
             "               [--unroll N]\n\n"
@@ -662,6 +666,9 @@ int main(int argc, char **argv)
         else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "info")) &&
                  !strcmp(a, "--infer"))
             compile_flags |= AGC_INFER;
+        else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "info")) &&
+                 !strcmp(a, "--weights") && more)
+            agc_weights = argv[++i];
         else if (!strncmp(a, "-D", 2) && (a[2] || more)) {
             const char *d = a[2] ? a + 2 : argv[++i], *eq = strchr(d, '=');
             char *end;
@@ -689,6 +696,9 @@ int main(int argc, char **argv)
             return usage_error("unexpected argument '%s'", a);
         }
     }
+    if (agc_weights && !(compile_flags & AGC_INFER))
+        return usage_error("--weights goes with --infer (parameters baked "
+                           "into the code cannot train)%s", "");
     int rc;
     if (!strcmp(cmd, "compile"))
         rc = cmd_compile(spec, dir);

@@ -218,5 +218,19 @@ size=$(cat "$tmp/chain/chain.c" "$tmp/chain/chain.h" | wc -c)
 [ "$size" -lt 2000000 ] && ok || bad "a 2000-factor product gave $size bytes of C"
 grep -q '^    /\* y = sum(x \* x .*\.\.\.  \[' "$tmp/chain/chain.c" && ok || bad "no bounded excerpt in comments"
 
+# --weights: parameters from a checkpoint become static const arrays
+w=tests/golden/npz/cnn1d_weights.npz
+mkdir "$tmp/baked"
+expect 0 $agc compile specs/cnn1d.yaml --infer --weights $w -D B=1 -o "$tmp/baked"
+grep -q '^static const float cnn1d_conv1_weight\[96\]' "$tmp/baked/cnn1d.c" && ok || bad "--weights: no static const cnn1d_conv1_weight"
+grep -q 'conv1_weight\[' "$tmp/baked/cnn1d.h" && bad "--weights: the parameter is still in the struct" || ok
+expect 1 $agc compile specs/cnn1d.yaml --weights $w -o "$tmp/empty"
+contains "--weights goes with --infer"
+expect 1 $agc compile specs/seed_conv1d.yaml --infer --weights $w -o "$tmp/empty"
+contains "--weights: $w: missing member 'conv.weight'"
+expect 1 $agc compile specs/cnn1d.yaml --infer --weights "$tmp/none.npz" -o "$tmp/empty"
+contains "--weights: $tmp/none.npz: cannot open"
+[ -z "$(ls "$tmp/empty")" ] && ok || bad "a failed --weights compile wrote files"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
