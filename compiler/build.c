@@ -530,8 +530,8 @@ static Node *table_call(Build *b, const Expr *e, Op op, int depth)
         if (*end) {                 /* a word */
             if (a[i] && (a[i]->kind != E_NAME || strcmp(a[i]->name,
                                                          dflt[i])))
-                agc_error(a[i]->pos, "%s(): %s=%s is not supported (only "
-                          "%s)", e->name, names[i], expr_str(a[i]),
+                agc_error(a[i]->pos, "%s(): %s='%s' is not supported "
+                          "(only '%s')", e->name, names[i], expr_str(a[i]),
                           dflt[i]);
             continue;
         }
