@@ -508,9 +508,29 @@ static Node *linear(Build *b, const Expr *e, int depth)
     return bias ? g_binary(g, OP_ADD, y, bias) : y;
 }
 
+static int is_word(const char *dflt)
+{
+    char *end;
+    strtod(dflt, &end);
+    return *end != 0;
+}
+
+/* The default of op's parameter `name`, or NULL. */
+static const char *param_default(Op op, const char *name)
+{
+    const char *names[MAXP + 1], *dflt[MAXP];
+    int np = op_params(op, names, dflt, MAXP + 1);
+    for (int i = 0; i < np; i++)
+        if (!strcmp(names[i], name))
+            return dflt[i];
+    return NULL;
+}
+
 /* f(x, ...) for an elementwise op of ops.def that a spec calls by name:
  * tensors, then constants (each an operand, a 0-d scalar) with their
- * defaults; a word default is the only value it accepts. */
+ * defaults.  A word parameter (approximate=none) selects the row: the
+ * first of the function's name takes its default, and a row of the same
+ * name whose default is the word given takes that word. */
 static Node *table_call(Build *b, const Expr *e, Op op, int depth)
 {
     Graph *g = b->g;
@@ -521,22 +541,31 @@ static Node *table_call(Build *b, const Expr *e, Op op, int depth)
     while (nt < np && !dflt[nt])
         nt++;
     bind(e, names, nt, a);
+    for (int i = nt; i < np; i++) {
+        if (!is_word(dflt[i]) || !a[i] ||
+            (a[i]->kind == E_NAME && !strcmp(a[i]->name, dflt[i])))
+            continue;
+        const char *words = "";
+        for (int k = 0; k < OP_LAST; k++) {
+            const char *w = op_info[k].call && !strcmp(op_info[k].name,
+                                                       e->name)
+                                ? param_default((Op)k, names[i]) : NULL;
+            if (!w)
+                continue;
+            if (a[i]->kind == E_NAME && !strcmp(a[i]->name, w))
+                return table_call(b, e, (Op)k, depth);
+            words = agc_fmt("%s%s'%s'", words, *words ? ", " : "", w);
+        }
+        agc_error(a[i]->pos, "%s(): %s='%s' is not supported (expected "
+                  "one of: %s)", e->name, names[i], expr_str(a[i]), words);
+    }
     for (; n < nt; n++)
         in[n] = tensor_arg(b, a[n], depth);
     g->pos = e->pos;
-    for (int i = nt; i < np; i++) {
-        char *end;
-        double v = strtod(dflt[i], &end);
-        if (*end) {                 /* a word */
-            if (a[i] && (a[i]->kind != E_NAME || strcmp(a[i]->name,
-                                                         dflt[i])))
-                agc_error(a[i]->pos, "%s(): %s='%s' is not supported "
-                          "(only '%s')", e->name, names[i], expr_str(a[i]),
-                          dflt[i]);
-            continue;
-        }
-        in[n++] = g_scalar(g, a[i] ? want_num(a[i], names[i]) : v);
-    }
+    for (int i = nt; i < np; i++)
+        if (!is_word(dflt[i]))
+            in[n++] = g_scalar(g, a[i] ? want_num(a[i], names[i])
+                                       : strtod(dflt[i], NULL));
     return g_elementwise(g, op, in, n);
 }
 
