@@ -153,6 +153,22 @@ static void rule(Grads *gr, Node *n, Node *gy)
         accumulate(gr, a, B(MUL, gy, B(ADD, cdf, B(MUL, a, pdf))));
         break;
     }
+    case OP_GELU_TANH: {
+        /* y = a (1 + t) / 2, t = tanh(c (a + k a^3)), c = sqrt(2 / pi),
+         * k = 0.044715: da = gy ((1 + t) / 2
+         *                        + a (1 - t^2) c (1 + 3 k a^2) / 2) */
+        Node *half = g_scalar(g, 0.5), *c = g_scalar(g, 0.79788456080286536);
+        Node *a2 = B(MUL, a, a);
+        Node *t = U(TANH, B(MUL, B(ADD, a, B(MUL, B(MUL, a2, a),
+                                             g_scalar(g, 0.044715))), c));
+        Node *left = B(MUL, B(ADD, one, t), half);
+        Node *right = B(MUL, B(MUL, B(MUL, a, half),
+                               B(SUB, one, B(MUL, t, t))),
+                        B(MUL, B(ADD, one, B(MUL, a2, g_scalar(g, 0.134145))),
+                          c));
+        accumulate(gr, a, B(MUL, gy, B(ADD, left, right)));
+        break;
+    }
     case OP_SILU: {                 /* da = gy s (1 + a (1 - s)), */
                                     /* s = sigmoid(a) */
         Node *s = U(SIGMOID, a);
