@@ -2015,6 +2015,8 @@ outputs: [y]
 unary_cases("gelu", "gelu(x)", F.gelu, U(-4, 4))
 unary_cases("gelu_none", "gelu(x, approximate=none)",
             lambda x: F.gelu(x, approximate="none"), U())
+unary_cases("gelu_tanh", "gelu(x, approximate=tanh)",
+            lambda x: F.gelu(x, approximate="tanh"), U(-4, 4))
 unary_cases("silu", "silu(x)", F.silu, U(-6, 6))
 unary_cases("elu", "elu(x)", F.elu, U(-3, 2))
 unary_cases("elu_alpha", "elu(x, alpha=0.5)",
@@ -2116,10 +2118,11 @@ model:
     - softplus: {beta: 1.5, threshold: 2}
     - hardtanh: {name: clip, min_val: -0.4, max_val: 1.2}
     - silu: {name: act}
+    - gelu: {name: act2, approximate: tanh}
 graph:
-  loss: mean(act * act)
+  loss: mean(act2 * act)
 backward: loss
-outputs: [clip, act, loss]
+outputs: [clip, act, act2, loss]
 """
 
 
@@ -2129,8 +2132,9 @@ def _layer_nodes(x):
     h2 = torch.nn.Softplus(beta=1.5, threshold=2)(h1)
     h3 = torch.nn.Hardtanh(min_val=-0.4, max_val=1.2)(h2)
     h4 = torch.nn.SiLU()(h3)
+    h5 = torch.nn.GELU(approximate="tanh")(h4)
     return {"gelu0": h0, "elu1": h1, "softplus2": h2, "clip": h3, "act": h4,
-            "loss": torch.mean(h4 * h4)}
+            "act2": h5, "loss": torch.mean(h5 * h4)}
 
 
 @case(_LAYERS, x=U(-3, 3))
