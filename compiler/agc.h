@@ -268,46 +268,31 @@ char *expr_excerpt(const Expr *e);
 
 /* ---- graph.c: the IR, shape inference; pass.c: simplification ---- */
 
+/* The primitives, one row each in ops.def: what each operand and attr
+ * means is written there. */
 typedef enum {
-    OP_INPUT,                       /* a leaf: inputs and parameters */
-    OP_CONST,                       /* cdata, or every element cval */
-    /* elementwise, one operand (broadcast to the node's shape) */
-    OP_COPY, OP_NEG, OP_ABS, OP_SIGN, OP_EXP, OP_LOG, OP_SQRT, OP_SIN,
-    OP_COS, OP_TANH, OP_SIGMOID, OP_RELU,
-    /* elementwise, two operands, broadcasting */
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW, OP_MAXIMUM, OP_MINIMUM,
-    OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
-    OP_WHERE,                       /* three operands */
-    /* reductions over the dims in attr[0] (a bit mask), attr[1] keepdim */
-    OP_SUM, OP_AMAX, OP_AMIN, OP_NORM,
-    OP_MATMUL,                      /* [m, k] @ [k, n] */
-    OP_TRANSPOSE,                   /* swap dims attr[0], attr[1] */
-    OP_RESHAPE, OP_DETACH,          /* same elements, no copy */
-    OP_CAT,                         /* along dim attr[0] */
-    OP_NARROW,                      /* dim attr[0], start attr[1] */
-    OP_PAD,                         /* narrow's adjoint: zeros around */
-    /* loops (section 7); see LoopDef */
-    OP_ARG,                         /* a leaf of a loop's graph: attr[0] */
-    OP_LOOP,                        /* in[0] init, in[1..] the captures */
-    OP_LOOP_COUNT,                  /* in[0] an OP_LOOP: its trip count */
-    OP_LOOP_GRAD,                   /* in[0] loop, in[1] its gradient, */
-                                    /* in[2] its count: init's gradient */
-    OP_LOOP_CAPGRAD,                /* in[0] an OP_LOOP_GRAD: capture */
-                                    /* attr[0]'s gradient */
-    OP_CUSTOM,                      /* a custom function's call: in[0] is
-                                     * its forward result (the value, no
-                                     * copy), in[1..] the actual arguments;
-                                     * attr[0]: the function's index */
-    /* window ops on [N, C, H, W] (1-D ones have H = 1), attrs below */
-    OP_CONV,                        /* x, w [O, C/groups, KH, KW]: y */
-    OP_CONV_BWD_INPUT,              /* gy, w: the adjoint in x */
-    OP_CONV_BWD_WEIGHT,             /* x, gy: the adjoint in w */
-    OP_PADMODE,                     /* circular, reflect, replicate */
-    OP_PADMODE_BWD,                 /* gy: the adjoint, folded back */
-    OP_MAXPOOL,                     /* max over each window */
-    OP_MAXPOOL_BWD,                 /* x, gy: gy to each window's first max */
+#define OP(e, ...) OP_##e,
+#include "ops.def"
     OP_LAST
 } Op;
+
+/* An op's kind (ops.def), | K_GRAD when its value carries its operands'
+ * gradient. */
+enum {
+    K_LEAF = 1, K_ELEMENTWISE = 2, K_REDUCTION = 4, K_MATMUL = 8,
+    K_SHAPE = 16, K_LOOP = 32, K_CUSTOM = 64, K_WINDOW = 128, K_GRAD = 256
+};
+
+/* What ops.def says of an op, for every stage. */
+typedef struct OpInfo {
+    const char *name;
+    int arity;                      /* -1: any */
+    int kind;
+    const char *grad_fn;            /* of the spec function, or NULL */
+    const char *call;               /* "x, alpha=1", or NULL */
+    const char *layer;              /* the model layer's key, or NULL */
+} OpInfo;
+extern const OpInfo op_info[OP_LAST];
 
 /* OP_ARG's attr[0]: the loop variable, the gradient coming into the body
  * (its VJP's seed), or capture ARG_CAPTURE + i. */
@@ -406,6 +391,11 @@ Node *g_maxpool_bwd(Graph *g, Node *x, Node *gy, const long *attr);
 int op_is_elementwise(Op op);
 int op_is_reduction(Op op);
 const char *op_name(Op op);
+/* The parameters of op's call ("x, alpha=1") into names[] (NULL-ended)
+ * and dflt[] (NULL for tensors); returns how many.  Room for max. */
+int op_params(Op op, const char **names, const char **dflt, int max);
+/* An elementwise op of n operands, broadcast together. */
+Node *g_elementwise(Graph *g, Op op, Node **in, int n);
 
 /* pass.c */
 Node *pass_simplify(Graph *g, Node *n);  /* n or a simpler equal node */

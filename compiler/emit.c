@@ -460,8 +460,31 @@ static int flat_ok(Emitter *E, Node *n, const Shape *s)
     return 1;
 }
 
-enum { H_SIGMOID = 1, H_RELU = 2, H_SIGN = 4, H_MAX = 8, H_MIN = 16,
-       H_SQUARE = 128 };
+/* The static helpers of ops.def, one bit each in E->helpers (above
+ * H_UNIFORM and H_NORMAL). */
+enum {
+#define HELPER(name, params, body) HELP_##name,
+#include "ops.def"
+    HELP_NONE
+};
+#define H_OP(i) (1u << (8 + (i)))
+
+/* Per op: the C expression (ops.def's c column) and its helper. */
+static const struct {
+    const char *c;
+    int helper;
+} op_c[OP_LAST] = {
+#define OP(e, name, arity, kind, grad_fn, call, layer, fold, c, helper)     \
+    [OP_##e] = {c, HELP_##helper},
+#include "ops.def"
+};
+
+static const struct {
+    const char *name, *params, *body;
+} helper_fns[] = {
+#define HELPER(name, params, body) {#name, params, body},
+#include "ops.def"
+};
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -471,56 +494,51 @@ static const char *fn(Emitter *E, const char *name)
 static const char *expr(Emitter *E, Node *n, const Loop *L);
 static const char *bare(const char *v);
 
+/* An ops.def template with $a $b $c (the operands ops[]), $T and $f
+ * filled in; an operand alone in parentheses loses its own. */
+static const char *subst(Emitter *E, const char *t, const char **ops)
+{
+    const char *r = "";
+    while (*t) {
+        size_t n = strcspn(t, "$");
+        r = agc_fmt("%s%.*s", r, (int)n, t);
+        t += n;
+        if (!*t)
+            break;
+        char c = t[1];
+        if (c == 'T') {
+            r = agc_fmt("%s%s", r, E->T);
+        } else if (c == 'f') {
+            r = agc_fmt("%s%s", r, fn(E, ""));
+        } else {
+            const char *v = ops[c - 'a'];
+            size_t len = strlen(r);
+            if (len && r[len - 1] == '(' && t[2] == ')')
+                v = bare(v);
+            r = agc_fmt("%s%s", r, v);
+        }
+        t += 2;
+    }
+    return r;
+}
+
 /* The C expression of an elementwise op over operand expressions. */
 static const char *op_expr(Emitter *E, Node *n, const Loop *L)
 {
-    const char *a = n->nin > 0 ? expr(E, n->in[0], L) : NULL;
-    const char *b = n->nin > 1 ? expr(E, n->in[1], L) : NULL;
-    const char *T = E->T;
-    switch (n->op) {
-    case OP_COPY: return a;
-    case OP_NEG: return agc_fmt("(-%s)", a);
-    case OP_ABS: return agc_fmt("%s(%s)", fn(E, "fabs"), bare(a));
-    case OP_SIGN: E->helpers |= H_SIGN; return agc_fmt("agc_sign(%s)", bare(a));
-    case OP_EXP: return agc_fmt("%s(%s)", fn(E, "exp"), bare(a));
-    case OP_LOG: return agc_fmt("%s(%s)", fn(E, "log"), bare(a));
-    case OP_SQRT: return agc_fmt("%s(%s)", fn(E, "sqrt"), bare(a));
-    case OP_SIN: return agc_fmt("%s(%s)", fn(E, "sin"), bare(a));
-    case OP_COS: return agc_fmt("%s(%s)", fn(E, "cos"), bare(a));
-    case OP_TANH: return agc_fmt("%s(%s)", fn(E, "tanh"), bare(a));
-    case OP_SIGMOID:
-        E->helpers |= H_SIGMOID;
-        return agc_fmt("agc_sigmoid(%s)", bare(a));
-    case OP_RELU: E->helpers |= H_RELU; return agc_fmt("agc_relu(%s)", bare(a));
-    case OP_ADD: return agc_fmt("(%s + %s)", a, b);
-    case OP_SUB: return agc_fmt("(%s - %s)", a, b);
-    case OP_MUL: return agc_fmt("(%s * %s)", a, b);
-    case OP_DIV: return agc_fmt("(%s / %s)", a, b);
-    case OP_POW:
-        if (is_splat(n->in[1]) && n->in[1]->cval == 2 &&
-            P(E, n->in[0])->store != ST_INLINE)
-            return agc_fmt("(%s * %s)", a, a);
-        if (is_splat(n->in[1]) && n->in[1]->cval == 2) {
-            E->helpers |= H_SQUARE;
-            return agc_fmt("agc_square(%s)", bare(a));
-        }
-        return agc_fmt("%s(%s, %s)", fn(E, "pow"), a, b);
-    case OP_MAXIMUM:
-        E->helpers |= H_MAX;
-        return agc_fmt("agc_max(%s, %s)", a, b);
-    case OP_MINIMUM:
-        E->helpers |= H_MIN;
-        return agc_fmt("agc_min(%s, %s)", a, b);
-    case OP_LT: return agc_fmt("(%s)(%s < %s)", T, a, b);
-    case OP_LE: return agc_fmt("(%s)(%s <= %s)", T, a, b);
-    case OP_GT: return agc_fmt("(%s)(%s > %s)", T, a, b);
-    case OP_GE: return agc_fmt("(%s)(%s >= %s)", T, a, b);
-    case OP_EQ: return agc_fmt("(%s)(%s == %s)", T, a, b);
-    case OP_NE: return agc_fmt("(%s)(%s != %s)", T, a, b);
-    case OP_WHERE:
-        return agc_fmt("(%s != 0 ? %s : %s)", a, b, expr(E, n->in[2], L));
-    default: return "0";
+    const char *ops[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < n->nin && i < 3; i++)
+        ops[i] = expr(E, n->in[i], L);
+    if (n->op == OP_POW && is_splat(n->in[1]) && n->in[1]->cval == 2) {
+        if (P(E, n->in[0])->store != ST_INLINE)
+            return agc_fmt("(%s * %s)", ops[0], ops[0]);
+        E->helpers |= H_OP(HELP_square);
+        return agc_fmt("agc_square(%s)", bare(ops[0]));
     }
+    if (!op_c[n->op].c)
+        return "0";
+    if (op_c[n->op].helper != HELP_NONE)
+        E->helpers |= H_OP(op_c[n->op].helper);
+    return subst(E, op_c[n->op].c, ops);
 }
 
 static const char *expr(Emitter *E, Node *n, const Loop *L)
@@ -1299,24 +1317,11 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
 
 static void emit_helpers(Emitter *E, Out *o)
 {
-    const char *T = E->T;
-    if (E->helpers & H_SIGMOID)
-        put(o, "static %s agc_sigmoid(%s x)\n{\n    return 1 / (1 + %s(-x));"
-            "\n}\n\n", T, T, fn(E, "exp"));
-    if (E->helpers & H_SQUARE)
-        put(o, "static %s agc_square(%s x)\n{\n    return x * x;\n}\n\n", T, T);
-    if (E->helpers & H_RELU)
-        put(o, "static %s agc_relu(%s x)\n{\n    return x > 0 ? x : 0;\n}\n\n",
-            T, T);
-    if (E->helpers & H_SIGN)
-        put(o, "static %s agc_sign(%s x)\n{\n    return (%s)((x > 0) - "
-            "(x < 0));\n}\n\n", T, T, T);
-    if (E->helpers & H_MAX)
-        put(o, "static %s agc_max(%s a, %s b)\n{\n    return a > b || a != a "
-            "? a : b;\n}\n\n", T, T, T);
-    if (E->helpers & H_MIN)
-        put(o, "static %s agc_min(%s a, %s b)\n{\n    return a < b || a != a "
-            "? a : b;\n}\n\n", T, T, T);
+    for (int i = 0; i < HELP_NONE; i++)
+        if (E->helpers & H_OP(i))
+            put(o, "static %s agc_%s(%s)\n{\n    %s\n}\n\n", E->T,
+                helper_fns[i].name, subst(E, helper_fns[i].params, NULL),
+                subst(E, helper_fns[i].body, NULL));
     if (E->helpers & (H_UNIFORM | H_NORMAL)) {
         put(o, "/* splitmix64; agc_uniform is in [0, 1) */\n");
         put(o, "static double agc_uniform(uint64_t *s)\n{\n");
