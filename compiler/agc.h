@@ -47,7 +47,8 @@ extern char agc_errmsg[4096];       /* the last error, formatted */
 #define AGC_NORETURN
 #endif
 
-/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps. */
+/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps; a
+ * Pos with no file gives "agc: error: MSG". */
 AGC_NORETURN void agc_error(Pos pos, const char *fmt, ...) AGC_PRINTF(2, 3);
 void *agc_alloc(size_t size);       /* zeroed; exits on out-of-memory */
 void *agc_grow(void *p, size_t old_size, size_t new_size);
@@ -550,8 +551,12 @@ void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
 
 /* ---- jit.c: the same C compiled in memory by libtcc ---- */
 
+enum { AGC_BACKEND_TCC, AGC_BACKEND_CC };
+extern int agc_backend;            /* jit.c: --backend (tcc or cc) */
+
 typedef struct Jit {
-    void *tcc;                      /* TCCState */
+    void *tcc;                      /* TCCState (--backend tcc) */
+    void *dl;                       /* dlopen handle (--backend cc) */
     void (*init)(void *m);
     int (*forward)(void *m);
     int (*backward)(void *m);
@@ -561,7 +566,8 @@ typedef struct Jit {
     void *m;                        /* one instance, initialised */
 } Jit;
 
-/* Compiles em->body (with em->h) for p; agc_error on failure. */
+/* Compiles em->body (with em->h) for p with agc_backend's compiler;
+ * agc_error on failure. */
 Jit *jit_new(Program *p, const Emitted *em);
 void jit_free(Jit *j);
 /* The element pointer of a named tensor, or NULL. */
