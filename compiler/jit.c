@@ -219,6 +219,8 @@ static int cc_run(Cc *cc, const char *const *args, char **out)
         len += keep;
     }
     close(fd[0]);
+    while (len && text[len - 1] == '\n')      /* agc_error ends the line */
+        text[--len] = 0;
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
