@@ -373,7 +373,8 @@ static int cc_openmp(Cc *cc, const char *cache, char **tmp,
                           "    return n;\n}\n",
                           agc_fmt("%s/openmp.so", *tmp));
     char *part = agc_fmt("%s/openmp", *tmp);
-    if (keep && !write_file(part, yes ? "1\n" : "0\n", 2))
+    if (keep && (yes || why_internal) &&     /* not when the disk is full */
+        !write_file(part, yes ? "1\n" : "0\n", 2))
         rename(part, keep);
     return yes;
 }
