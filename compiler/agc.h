@@ -4,7 +4,9 @@
  * expression string into an Expr tree, build.c lowers the trees into the
  * graph IR of graph.c (shape inference and simplification happen as each
  * node is made), grad.c appends the backward graph, emit.c writes C, and
- * jit.c compiles that C in memory with libtcc.  main.c is the command line.
+ * jit.c compiles that C in memory with libtcc (or, with --backend cc, with
+ * the system compiler into a cached shared object).  main.c is the command
+ * line.
  *
  * Errors anywhere go through agc_error(), which formats
  * "FILE:LINE:COL: error: MESSAGE" and longjmps back to the entry point that
@@ -549,7 +551,7 @@ typedef struct Kernels {
 void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
                  const char *const *in);
 
-/* ---- jit.c: the same C compiled in memory by libtcc ---- */
+/* ---- jit.c: the same C compiled by libtcc in memory, or by cc ---- */
 
 enum { AGC_BACKEND_TCC, AGC_BACKEND_CC };
 extern int agc_backend;            /* jit.c: --backend (tcc or cc) */
