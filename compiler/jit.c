@@ -413,6 +413,7 @@ static void *cc_load(const char *path, const char *key)
     why = "its trailer does not name its key and checksum";
     if (!ok)
         return NULL;
+    /* never unmapped: with -fopenmp, libgomp's idle threads outlive it */
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (!h) {
         why = agc_strdup(dlerror());
