@@ -30,14 +30,16 @@ static const char *const usage_text =
     "\n"
     "  compile and run also take --unroll N: convolution window taps "
     "written out\n"
-    "  per unrolled body (default 64)\n"
+    "  per unrolled body (default 64); every command takes -D NAME=N, a "
+    "size of the\n"
+    "  spec's dims\n"
     "\n"
     "  agc --help | agc --version\n";
 
 static const struct {
     const char *cmd, *help;
 } helps[] = {
-    {"compile", "usage: agc compile SPEC [-o DIR] [--unroll N]\n\n"
+    {"compile", "usage: agc compile SPEC [-o DIR] [--unroll N] [--infer]\n\n"
                 "Writes DIR/NAME.h and DIR/NAME.c (DIR defaults to '.'), "
                 "where NAME is the spec's\nname. The files are plain C99 "
                 "with no dependency beyond the C library: one\nstruct "
@@ -48,7 +50,12 @@ static const struct {
                 "window in one\n"
                 "               unrolled body (default 64); wider windows "
                 "loop over smaller\n"
-                "               bodies, which bounds the code's size\n"},
+                "               bodies, which bounds the code's size\n"
+                "  --infer      inference only: NAME_infer, and no backward, "
+                "gradients or\n"
+                "               optimizer; the struct holds inputs, "
+                "parameters, outputs and\n"
+                "               the arena\n"},
     {"run", "usage: agc run SPEC [--set NAME=FILE.npy]... "
             "[--grad NAME=FILE.npy] [--out DIR]\n"
             "               [--unroll N]\n\n"
@@ -75,7 +82,7 @@ static const struct {
               "Tensors above 2000 elements are checked at 2000 evenly "
               "spaced elements.\n\n"
               "  --backend tcc|cc   as for agc run\n"},
-    {"info", "usage: agc info SPEC\n\n"
+    {"info", "usage: agc info SPEC [--infer]\n\n"
              "Prints every tensor with its shape and role, the parameter "
              "count, the FLOPs\nof forward and backward, and the memory of "
              "the generated struct.\n"},
@@ -125,10 +132,12 @@ static char *write_temp(const char *dir, const char *name, const char *text)
     return tmp;
 }
 
+static int compile_flags;           /* AGC_INFER with --infer */
+
 static int cmd_compile(const char *spec, const char *dir)
 {
     Compiled c;
-    if (agc_compile(spec, -1, 0, &c))
+    if (agc_compile(spec, -1, compile_flags, &c))
         return fail();
     const char *name = c.spec->name;
     char *h = agc_fmt("%s.h", name), *cf = agc_fmt("%s.c", name);
@@ -392,14 +401,63 @@ static long node_flops(const Node *n)
 static const char *role_label(Role r)
 {
     static const char *const names[] = {"input", "output", "gradient",
-                                        "seed", "count"};
+                                        "seed", "count", "state"};
     return names[r];
+}
+
+/* The blocks the generated code runs, a row per spec line and phase:
+ * FLOPs, and the arena's bytes live meanwhile (the most of its blocks);
+ * then the struct's bytes by role, and the arena against its bound. */
+static void info_memory(const Compiled *c)
+{
+    const Emitted *em = &c->em;
+    Program *p = c->prog;
+    printf("%-34s %12s %12s\n", "block", "FLOPs", "arena live");
+    for (int b = 1; b <= em->nblocks;) {
+        const Node *n = em->block_node[b];
+        long flops = 0, live = 0;
+        int e = b;
+        for (; e <= em->nblocks && em->block_node[e]->phase == n->phase &&
+               em->block_node[e]->pos.line == n->pos.line; e++) {
+            flops += node_flops(em->block_node[e]);
+            if (em->block_live[e - 1] > live)
+                live = em->block_live[e - 1];
+        }
+        const char *what = n->note ? n->note : op_name(n->op);
+        if (!strncmp(what, "grad of ", 8))
+            what += 8;
+        int len = (int)strcspn(what, " =");
+        printf("%-34s %12ld %12ld\n",
+               agc_fmt("%.*s (%s, line %d)", len > 20 ? 20 : len, what,
+                       n->phase ? "backward" : "forward", n->pos.line),
+               flops, live);
+        b = e;
+    }
+    long esize = p->spec->dtype == DT_F32 ? 4 : 8, role[5] = {0};
+    long params = 0;
+    for (int i = 0; i < p->ntensors; i++) {
+        const Tensor *t = &p->tensors[i];
+        long b = shape_count(&t->node->shape) * (t->role == ROLE_COUNT ? 8
+                                                                       : esize);
+        if (t->role == ROLE_INPUT && p->decls[t->decl].requires_grad)
+            params += b;
+        else
+            role[t->role] += b;
+    }
+    printf("memory: %ld bytes in struct %s_t: inputs %ld, parameters %ld, "
+           "outputs %ld, gradients %ld, seeds and counts %ld, arena %ld, "
+           "other temporaries %ld\n", em->bytes, p->spec->name,
+           role[ROLE_INPUT], params, role[ROLE_OUTPUT], role[ROLE_GRAD],
+           role[ROLE_SEED] + role[ROLE_COUNT], em->arena_bytes,
+           em->temp_bytes - em->arena_bytes);
+    printf("arena: %ld bytes; lower bound %ld bytes (the most live at once)"
+           "\n", em->arena_bytes, em->arena_bound);
 }
 
 static int cmd_info(const char *spec)
 {
     Compiled c;
-    if (agc_compile(spec, -1, 0, &c))
+    if (agc_compile(spec, -1, compile_flags, &c))
         return fail();
     Program *p = c.prog;
     printf("%s: %s\n", p->spec->name,
@@ -439,9 +497,7 @@ static int cmd_info(const char *spec)
                : L->grad ? " (backward does not read the iterates)"
                          : " (no backward through it)");
     }
-    printf("memory: %ld bytes in struct %s_t, of which %ld in %d "
-           "temporaries\n", c.em.bytes, p->spec->name, c.em.temp_bytes,
-           c.em.ntemps);
+    info_memory(&c);
     return 0;
 }
 
@@ -611,6 +667,23 @@ int main(int argc, char **argv)
                                                  : AGC_BACKEND_TCC;
         } else if (!strcmp(cmd, "graph") && !strcmp(a, "--backward"))
             backward = 1;
+        else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "info")) &&
+                 !strcmp(a, "--infer"))
+            compile_flags |= AGC_INFER;
+        else if (!strncmp(a, "-D", 2) && (a[2] || more)) {
+            const char *d = a[2] ? a + 2 : argv[++i], *eq = strchr(d, '=');
+            char *end;
+            errno = 0;
+            long v = eq ? strtol(eq + 1, &end, 10) : 0;
+            if (!eq || eq == d || errno || *end || end == eq + 1 || v < 1 ||
+                v > AGC_MAX_ELEMS)
+                return usage_error("-D wants NAME=N with N a positive "
+                                   "integer, not '%s'", d);
+            if (agc_ndefines == AGC_MAX_DEFINES)
+                return usage_error("more than 64 -D options%s", "");
+            agc_defines[agc_ndefines++] =
+                (AgcDefine){agc_strndup(d, (size_t)(eq - d)), v};
+        }
         else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "run")) &&
                  !strcmp(a, "--unroll") && more) {
             char *end;
