@@ -4,7 +4,9 @@
  * expression string into an Expr tree, build.c lowers the trees into the
  * graph IR of graph.c (shape inference and simplification happen as each
  * node is made), grad.c appends the backward graph, emit.c writes C, and
- * jit.c compiles that C in memory with libtcc.  main.c is the command line.
+ * jit.c compiles that C in memory with libtcc (or, with --backend cc, with
+ * the system compiler into a cached shared object).  main.c is the command
+ * line.
  *
  * Errors anywhere go through agc_error(), which formats
  * "FILE:LINE:COL: error: MESSAGE" and longjmps back to the entry point that
@@ -47,7 +49,8 @@ extern char agc_errmsg[4096];       /* the last error, formatted */
 #define AGC_NORETURN
 #endif
 
-/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps. */
+/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps; a
+ * Pos with no file gives "agc: error: MSG". */
 AGC_NORETURN void agc_error(Pos pos, const char *fmt, ...) AGC_PRINTF(2, 3);
 void *agc_alloc(size_t size);       /* zeroed; exits on out-of-memory */
 void *agc_grow(void *p, size_t old_size, size_t new_size);
@@ -605,10 +608,14 @@ typedef struct Kernels {
 void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
                  const char *const *in);
 
-/* ---- jit.c: the same C compiled in memory by libtcc ---- */
+/* ---- jit.c: the same C compiled by libtcc in memory, or by cc ---- */
+
+enum { AGC_BACKEND_TCC, AGC_BACKEND_CC };
+extern int agc_backend;            /* jit.c: --backend (tcc or cc) */
 
 typedef struct Jit {
-    void *tcc;                      /* TCCState */
+    void *tcc;                      /* TCCState (--backend tcc) */
+    void *dl;                       /* dlopen handle (--backend cc) */
     void (*init)(void *m);
     int (*forward)(void *m);
     int (*backward)(void *m);       /* NULL in an --infer build */
@@ -621,7 +628,8 @@ typedef struct Jit {
     void *m;                        /* one instance, initialised */
 } Jit;
 
-/* Compiles em->body (with em->h) for p; agc_error on failure. */
+/* Compiles em->body (with em->h) for p with agc_backend's compiler;
+ * agc_error on failure. */
 Jit *jit_new(Program *p, const Emitted *em);
 void jit_free(Jit *j);
 /* The element pointer of a named tensor, or NULL. */

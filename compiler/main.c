@@ -73,14 +73,19 @@ static const struct {
             "  --grad NAME=FILE.npy  the seed of backward: {of: NAME}\n"
             "  --out DIR             also write NAME.npy and NAME.grad.npy "
             "files into DIR\n"
-            "  --unroll N            as for agc compile (default 64)\n"},
+            "  --unroll N            as for agc compile (default 64)\n"
+            "  --backend tcc|cc      compile with libtcc (default), or with "
+            "$CC (else cc)\n"
+            "                        -O3 -march=native into a cached shared "
+            "object\n"},
     {"check", "usage: agc check SPEC [--set NAME=FILE.npy]...\n\n"
               "Compiles the spec in float64 and compares every gradient "
               "with central finite\ndifferences of sum(seed * y), where y "
               "is the node backward differentiates.\nPrints a table; exits "
               "1 when any gradient is off by more than 1e-5 relative.\n"
               "Tensors above 2000 elements are checked at 2000 evenly "
-              "spaced elements.\n"},
+              "spaced elements.\n\n"
+              "  --backend tcc|cc   as for agc run\n"},
     {"info", "usage: agc info SPEC [--infer]\n\n"
              "Prints every tensor with its shape and role, the parameter "
              "count, the FLOPs\nof forward and backward, and the memory of "
@@ -661,7 +666,14 @@ int main(int argc, char **argv)
             gradp = &grad;
         } else if (!strcmp(cmd, "run") && !strcmp(a, "--out") && more)
             outdir = argv[++i];
-        else if (!strcmp(cmd, "graph") && !strcmp(a, "--backward"))
+        else if ((!strcmp(cmd, "run") || !strcmp(cmd, "check")) &&
+                 !strcmp(a, "--backend") && more) {
+            if (strcmp(argv[++i], "tcc") && strcmp(argv[i], "cc"))
+                return usage_error("--backend wants tcc or cc, not '%s'",
+                                   argv[i]);
+            agc_backend = !strcmp(argv[i], "cc") ? AGC_BACKEND_CC
+                                                 : AGC_BACKEND_TCC;
+        } else if (!strcmp(cmd, "graph") && !strcmp(a, "--backward"))
             backward = 1;
         else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "info")) &&
                  !strcmp(a, "--infer"))
