@@ -657,6 +657,30 @@ extern const char *agc_weights;
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out);
 
+/* ---- train.c: checkpoints and agc train ---- */
+
+/* --save / --load: parameters, buffers and optimizer state as an .npz of
+ * state_dict names; agc_error on any failure (the file is untouched). */
+void ckpt_save(Program *p, Jit *j, const char *path);
+void ckpt_load(Program *p, Jit *j, const char *path);
+
+typedef struct TrainArg {           /* --data NAME=FILE.npy */
+    const char *name, *path;
+} TrainArg;
+
+typedef struct TrainOpts {
+    const TrainArg *data, *val;
+    int ndata, nval;
+    long epochs;
+    int shuffle;                    /* --shuffle SEED given */
+    uint64_t seed;
+    void (*tick)(long done, long total);  /* progress; -1: clear */
+} TrainOpts;
+
+/* Trains with NAME_train_step, printing a line per epoch; returns 0 or
+ * the generated code's error code. */
+int train_run(Program *p, Jit *j, const TrainOpts *o);
+
 /* ---- check.c: gradients against central finite differences ---- */
 
 typedef struct CheckRow {
