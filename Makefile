@@ -74,7 +74,8 @@ test: agc $(TESTS)
 	@sh tests/cli.sh ./agc
 	@$(MAKE) -s check-cc
 	@$(MAKE) -s check-cxx
-	@$(MAKE) -s -C examples/train_cnn clean run
+	@$(MAKE) -s -C examples/train_cnn clean
+	@$(MAKE) -s -C examples/train_cnn run
 
 # ---- generated/: the committed output of agc compile for specs/*.yaml ----
 SPECS = $(wildcard specs/*.yaml)
