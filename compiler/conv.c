@@ -373,9 +373,10 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
  * x, wp, acc): y [N, G*CO, OH, OW] from x and the packed weights wp
  * [G][CI][KH][KW][CO], a row at a time in acc [OW][CO].  Wgrad, NAME(sum,
  * acc, x, gy, gt): the packed weight gradient [G][CI][KH][KW][CO] from x
- * and gy, a gy row at a time transposed in gt [OW][CO]; in float32 each
- * row's sums go from acc (one group) into sum, a double, which keeps the
- * rounding of sums over a whole batch down. */
+ * and gy, a gy row at a time transposed in gt [OW][CO].  In float32 the
+ * sums are blocked, all in float (no double arithmetic): acc holds one
+ * output row's sums (one group), img an image's rows, and sum the batch's
+ * images, which keeps the rounding of sums over a whole batch down. */
 static void emit_corr(Kernels *K, const char *name, int wgrad,
                       const Corr *c)
 {
@@ -386,9 +387,9 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
     emit_row_fn(K, name, wgrad, c);
     if (dsum)
-        put(o, "static void %s(double *restrict sum, %s *restrict acc, "
-            "const %s *restrict x, const %s *restrict gy, %s *restrict gt)"
-            "\n{\n", name, T, T, T, T);
+        put(o, "static void %s(%s *restrict sum, %s *restrict img, "
+            "%s *restrict acc, const %s *restrict x, const %s *restrict gy, "
+            "%s *restrict gt)\n{\n", name, T, T, T, T, T, T);
     else if (wgrad)
         put(o, "static void %s(%s *restrict acc, const %s *restrict x, "
             "const %s *restrict gy, %s *restrict gt)\n{\n", name, T, T, T, T);
@@ -400,7 +401,9 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     const char *gof = c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wsize) : "";
     if (dsum)
         put(o, "memset(sum, 0, %ld * sizeof *sum);\n"
-            "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize, wsize);
+            "memset(img, 0, %ld * sizeof *img);\n"
+            "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize, wsize,
+            wsize);
     else if (wgrad)
         put(o, "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize);
     put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
@@ -413,7 +416,7 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
         put(o, "%s *restrict ag = %s;\n", T, dsum ? "acc"
                                                   : plus_expr("acc", gof));
         if (dsum)
-            put(o, "double *restrict sg = %s;\n", plus_expr("sum", gof));
+            put(o, "%s *restrict sg = %s;\n", T, plus_expr("sum", gof));
     } else {
         put(o, "const %s *restrict wg = %s;\n", T, plus_expr("wp", gof));
         put(o, "%s *restrict yg = %s;\n", T, plus_expr("y", times("i", ohw)));
@@ -431,7 +434,7 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     emit_rows(K, o, name, wgrad, c);
     if (dsum) {
         put(o, "for (long k = 0; k < %ld; k++) {\n", wsize);
-        put(o, "    sg[k] += ag[k];\n    ag[k] = 0;\n}\n");
+        put(o, "    img[k] += ag[k];\n    ag[k] = 0;\n}\n");
     } else if (!wgrad) {
         put(o, "for (long o = 0; o < %ld; o++)\n", c->CO);
         put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
@@ -440,6 +443,10 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     }
     o->indent--;
     put(o, "}\n");
+    if (dsum) {
+        put(o, "for (long k = 0; k < %ld; k++) {\n", wsize);
+        put(o, "    sg[k] += img[k];\n    img[k] = 0;\n}\n");
+    }
     o->indent--;
     put(o, "}\n");
     o->indent--;
@@ -581,9 +588,12 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     emit_corr(K, fn, 1, &c);
     long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
     int dsum = strcmp(K->T, "double") != 0;
-    const char *sum = dsum ? scratch(K, n, "double", "sum", size,
+    const char *sum = dsum ? scratch(K, n, NULL, "sum", size,
                                      "the gradient packed "
                                      "[g][c][kh][kw][o]") : NULL;
+    const char *img = dsum ? scratch(K, n, NULL, "img", size / c.G,
+                                     "an image's share of it, one group")
+                           : NULL;
     const char *acc = scratch(K, n, NULL, "acc", dsum ? size / c.G : size,
                               dsum ? "a row's share of it, one group"
                                    : "the gradient packed "
@@ -591,7 +601,8 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     const char *gt = scratch(K, n, NULL, "gt", c.OW * c.CV,
                              "a row of gy transposed [ow][o]");
     if (dsum)
-        put(o, "%s(%s, %s, %s, %s, %s);\n", fn, sum, acc, x, gy, gt);
+        put(o, "%s(%s, %s, %s, %s, %s, %s);\n", fn, sum, img, acc, x, gy,
+            gt);
     else
         put(o, "%s(%s, %s, %s, %s);\n", fn, acc, x, gy, gt);
     put(o, "/* unpacked into [o][c][kh][kw] */\n");
@@ -600,8 +611,8 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     put(o, "        for (long c = 0; c < %ld; c++)\n", c.CI);
     put(o, "            for (long t = 0; t < %ld; t++)\n", kk);
     put(o, "                %s[((g * %ld + o) * %ld + c) * %ld + t] = "
-        "%s%s[((g * %ld + c) * %ld + t) * %ld + o];\n", dw, c.CO, c.CI, kk,
-        dsum ? agc_fmt("(%s)", K->T) : "", dsum ? sum : acc, c.CI, kk, c.CV);
+        "%s[((g * %ld + c) * %ld + t) * %ld + o];\n", dw, c.CO, c.CI, kk,
+        dsum ? sum : acc, c.CI, kk, c.CV);
 }
 
 /* ---- padding modes ---- */
