@@ -467,14 +467,6 @@ static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
     return c;
 }
 
-/* A scratch member named after n: "t5_wpack", of type (NULL: T). */
-static const char *scratch(Kernels *K, const Node *n, const char *type,
-                           const char *what, long count, const char *note)
-{
-    const char *base = n->name ? n->name : agc_fmt("t%d", n->id);
-    return K->scratch(K->ctx, type ? type : K->T,
-                      agc_fmt("%s_%s", base, what), count, note);
-}
 
 static void kernels_comment(Kernels *K, const Node *n, const char *what)
 {
@@ -488,6 +480,46 @@ static void kernels_comment(Kernels *K, const Node *n, const char *what)
             K->f32 ? "f" : "");
     put(&K->fns, "/* ---- %s%s%s  [%s:%d] ---- */\n\n", what,
         n->note ? ": " : "", n->note ? n->note : "", K->path, n->pos.line);
+}
+
+/* The kernels written so far.  A kernel's C is a function of its kind
+ * (wgrad) and its correlation, so that every layer of the same shape calls
+ * the first one's: source size and compile time grow with the distinct
+ * shapes, not with the layers (section 14). */
+typedef struct Shared {
+    const char *sig, *name;         /* what makes the kernel; its C name */
+    const char *args;               /* a wrapper's scratch arguments */
+    struct Shared *next;
+} Shared;
+
+/* What makes the kernels of correlation c (wgrad: the weight gradient's) */
+static const char *corr_sig(int wgrad, const Corr *c)
+{
+    return agc_fmt("%d %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld "
+                   "%ld %ld %ld %ld %ld %ld %ld %ld %ld %d %d %ld", wgrad,
+                   c->N, c->G, c->CI, c->CO, c->H, c->W, c->OH, c->OW, c->KH,
+                   c->KW, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw, c->r0,
+                   c->r1, c->c0, c->c1, c->np, c->tp, c->unroll_kh, c->cols,
+                   c->CV);
+}
+
+/* The name of the kernel of correlation c, written for n unless a layer
+ * before it has the same one. */
+static const char *corr_kernel(Kernels *K, const Node *n, const char *what,
+                               int wgrad, const Corr *c)
+{
+    const char *sig = corr_sig(wgrad, c);
+    for (Shared *s = K->shared; s; s = s->next)
+        if (!strcmp(s->sig, sig))
+            return s->name;
+    Shared *s = agc_alloc(sizeof *s);
+    s->sig = sig;
+    s->name = agc_fmt("agc_conv%d", n->id);
+    s->next = K->shared;
+    K->shared = s;
+    kernels_comment(K, n, what);
+    emit_corr(K, s->name, wgrad, c);
+    return s->name;
 }
 
 /* Packs w [G*CO, CI, KH, KW] as wp[g][c][kh][kw][o]; flip: as the
@@ -512,24 +544,68 @@ static void emit_pack(Out *o, const Corr *c, const char *wp, const char *w,
             stride, w, c->CO, c->CI, kk);
 }
 
+/* The wrapper of an op's kernel: NAME(out, in0, in1, scratch...), which
+ * does the packing around the correlation.  Found by what makes it (sig),
+ * or NULL, in which case the caller writes it; scratch is shared by every
+ * layer that calls it, since a call uses it only while it runs. */
+static Shared *find_wrapper(Kernels *K, const char *sig)
+{
+    for (Shared *s = K->shared; s; s = s->next)
+        if (!strcmp(s->sig, sig))
+            return s;
+    return NULL;
+}
+
+static Shared *new_wrapper(Kernels *K, const char *sig, const char *name)
+{
+    Shared *s = agc_alloc(sizeof *s);
+    s->sig = sig;
+    s->name = name;
+    s->next = K->shared;
+    K->shared = s;
+    return s;
+}
+
+/* A scratch member of the wrapper: "conv5_forward_wpack", of type T. */
+static const char *wscratch(Kernels *K, const char *fn, const char *what,
+                            long count, const char *note)
+{
+    return K->scratch(K->ctx, K->T, agc_fmt("%s_%s", fn + 4, what), count,
+                      note);
+}
+
 /* y = conv(x, w) */
 static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
                          const char *x, const char *w)
 {
+    const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
-    const char *fn = agc_fmt("agc_conv%d", n->id);
-    kernels_comment(K, n, "forward");
-    emit_corr(K, fn, 0, &c);
-    const char *wp = scratch(K, n, NULL, "wpack",
-                             c.G * c.CI * c.KH * c.KW * c.CV,
-                             "weights packed [g][c][kh][kw][o]");
-    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CV,
-                              "an output row [ow][o]");
-    put(o, "/* w %s packed as [g][c][kh][kw][o] */\n",
-        shape_str(&n->in[1]->shape));
-    emit_pack(o, &c, wp, w, 0, c.CV);
-    put(o, "%s(%s, %s, %s, %s);\n", fn, y, x, wp, acc);
+    const char *sig = agc_fmt("forward %s", corr_sig(0, &c));
+    Shared *s = find_wrapper(K, sig);
+    if (!s) {
+        const char *core = corr_kernel(K, n, "forward", 0, &c);
+        s = new_wrapper(K, sig, agc_fmt("agc_conv%d_forward", n->id));
+        const char *wp = wscratch(K, s->name, "wpack",
+                                  c.G * c.CI * c.KH * c.KW * c.CV,
+                                  "weights packed [g][c][kh][kw][o]");
+        const char *acc = wscratch(K, s->name, "acc", c.OW * c.CV,
+                                   "an output row [ow][o]");
+        s->args = agc_fmt("%s, %s", wp, acc);
+        Out *f = &K->fns;
+        put(f, "/* y %s = conv(x %s, w %s): w packed as [g][c][kh][kw][o] "
+            "into wp, then %s */\n", shape_str(&n->shape),
+            shape_str(&n->in[0]->shape), shape_str(&n->in[1]->shape), core);
+        put(f, "static void %s(%s *restrict y, const %s *restrict x, "
+            "const %s *restrict w, %s *restrict wp, %s *restrict acc)\n{\n",
+            s->name, T, T, T, T, T);
+        f->indent++;
+        emit_pack(f, &c, "wp", "w", 0, c.CV);
+        put(f, "%s(y, x, wp, acc);\n", core);
+        f->indent--;
+        put(f, "}\n\n");
+    }
+    put(o, "%s(%s, %s, %s, %s);\n", s->name, y, x, w, s->args);
 }
 
 /* dx = conv_bwd_input(gy, w): for every tap, dx[ih] += w * gy[oh] where
@@ -540,6 +616,7 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
 static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
                        const char *gy, const char *w)
 {
+    const char *T = K->T;
     const Shape *gs = &n->in[0]->shape, *ws = &n->in[1]->shape;
     Corr f = conv_corr(n, &n->shape, ws, gs);   /* the forward one */
     long hz = (f.OH - 1) * f.sh + 1, wz = (f.OW - 1) * f.sw + 1;
@@ -547,33 +624,51 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
               f.dh, f.dw, f.dh * (f.KH - 1) - f.ph, f.dw * (f.KW - 1) - f.pw,
               0, 0, 0, 0, 0, 0, 0, 0, 0};
     plan_corr(&c, K->unroll);
-    const char *fn = agc_fmt("agc_conv%d", n->id);
-    kernels_comment(K, n, "gradient of the input");
-    emit_corr(K, fn, 0, &c);
-    const char *gz = gy;
-    if (f.sh != 1 || f.sw != 1) {
+    plan_corr(&f, K->unroll);
+    const char *sig = agc_fmt("input %s", corr_sig(0, &f));
+    Shared *s = find_wrapper(K, sig);
+    if (!s) {
+        const char *core = corr_kernel(K, n, "gradient of the input", 0, &c);
+        s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
+        int stuff = f.sh != 1 || f.sw != 1;
         long no = f.N * f.G * f.CO;
-        gz = scratch(K, n, NULL, "gz", no * hz * wz,
-                     "gy zero-stuffed by the stride");
-        put(o, "/* gy %s zero-stuffed by the stride (%ld, %ld): [%ld, %ld, "
-            "%ld] */\n", shape_str(gs), f.sh, f.sw, no, hz, wz);
-        put(o, "memset(%s, 0, %ld * sizeof *%s);\n", gz, no * hz * wz, gz);
-        put(o, "for (long i = 0; i < %ld; i++)\n", no);
-        put(o, "    for (long oh = 0; oh < %ld; oh++)\n", f.OH);
-        put(o, "        for (long ow = 0; ow < %ld; ow++)\n", f.OW);
-        put(o, "            %s[(i * %ld + %s) * %ld + %s] = %s[(i * %ld + oh) "
-            "* %ld + ow];\n", gz, hz, times("oh", f.sh), wz,
-            times("ow", f.sw), gy, f.OH, f.OW);
+        const char *gz = stuff ? wscratch(K, s->name, "gz", no * hz * wz,
+                                          "gy zero-stuffed by the stride")
+                               : NULL;
+        const char *wq = wscratch(K, s->name, "wpack",
+                                  c.G * c.CI * c.KH * c.KW * c.CV,
+                                  "weights flipped, packed "
+                                  "[g][o][kh][kw][c]");
+        const char *acc = wscratch(K, s->name, "acc", c.OW * c.CV,
+                                   "a row of the input gradient [iw][c]");
+        s->args = stuff ? agc_fmt("%s, %s, %s", gz, wq, acc)
+                        : agc_fmt("%s, %s", wq, acc);
+        Out *b = &K->fns;
+        put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: w "
+            "flipped, packed as\n * [g][o][kh][kw][c] into wq, %sthen %s "
+            "*/\n", shape_str(&n->shape), shape_str(ws), shape_str(gs),
+            stuff ? "gy zero-stuffed by the stride into gz, " : "", core);
+        put(b, "static void %s(%s *restrict dx, const %s *restrict gy, "
+            "const %s *restrict w, %s%s *restrict wq, %s *restrict acc)\n"
+            "{\n", s->name, T, T, T, stuff ? agc_fmt("%s *restrict gz, ", T)
+                                           : "", T, T);
+        b->indent++;
+        if (stuff) {
+            put(b, "/* [%ld, %ld, %ld] */\n", no, hz, wz);
+            put(b, "memset(gz, 0, %ld * sizeof *gz);\n", no * hz * wz);
+            put(b, "for (long i = 0; i < %ld; i++)\n", no);
+            put(b, "    for (long oh = 0; oh < %ld; oh++)\n", f.OH);
+            put(b, "        for (long ow = 0; ow < %ld; ow++)\n", f.OW);
+            put(b, "            gz[(i * %ld + %s) * %ld + %s] = gy[(i * %ld + "
+                "oh) * %ld + ow];\n", hz, times("oh", f.sh), wz,
+                times("ow", f.sw), f.OH, f.OW);
+        }
+        emit_pack(b, &f, "wq", "w", 1, c.CV);
+        put(b, "%s(dx, %s, wq, acc);\n", core, stuff ? "gz" : "gy");
+        b->indent--;
+        put(b, "}\n\n");
     }
-    const char *wq = scratch(K, n, NULL, "wpack",
-                             c.G * c.CI * c.KH * c.KW * c.CV,
-                             "weights flipped, packed [g][o][kh][kw][c]");
-    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CV,
-                              "a row of the input gradient [iw][c]");
-    put(o, "/* w %s flipped, packed as [g][o][kh][kw][c] */\n",
-        shape_str(ws));
-    emit_pack(o, &f, wq, w, 1, c.CV);
-    put(o, "%s(%s, %s, %s, %s);\n", fn, dx, gz, wq, acc);
+    put(o, "%s(%s, %s, %s, %s);\n", s->name, dx, gy, w, s->args);
 }
 
 /* dw = conv_bwd_weight(x, gy): dw[o][c][kh][kw] = sum over the batch and
@@ -581,38 +676,62 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
 static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
                         const char *x, const char *gy)
 {
+    const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->shape, &n->in[1]->shape);
     plan_corr(&c, K->unroll);
-    const char *fn = agc_fmt("agc_conv%d", n->id);
-    kernels_comment(K, n, "gradient of the weight");
-    emit_corr(K, fn, 1, &c);
-    long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
-    int dsum = strcmp(K->T, "double") != 0;
-    const char *sum = dsum ? scratch(K, n, NULL, "sum", size,
-                                     "the gradient packed "
-                                     "[g][c][kh][kw][o]") : NULL;
-    const char *img = dsum ? scratch(K, n, NULL, "img", size / c.G,
-                                     "an image's share of it, one group")
-                           : NULL;
-    const char *acc = scratch(K, n, NULL, "acc", dsum ? size / c.G : size,
-                              dsum ? "a row's share of it, one group"
-                                   : "the gradient packed "
-                                     "[g][c][kh][kw][o]");
-    const char *gt = scratch(K, n, NULL, "gt", c.OW * c.CV,
-                             "a row of gy transposed [ow][o]");
-    if (dsum)
-        put(o, "%s(%s, %s, %s, %s, %s, %s);\n", fn, sum, img, acc, x, gy,
-            gt);
-    else
-        put(o, "%s(%s, %s, %s, %s);\n", fn, acc, x, gy, gt);
-    put(o, "/* unpacked into [o][c][kh][kw] */\n");
-    put(o, "for (long g = 0; g < %ld; g++)\n", c.G);
-    put(o, "    for (long o = 0; o < %ld; o++)\n", c.CO);
-    put(o, "        for (long c = 0; c < %ld; c++)\n", c.CI);
-    put(o, "            for (long t = 0; t < %ld; t++)\n", kk);
-    put(o, "                %s[((g * %ld + o) * %ld + c) * %ld + t] = "
-        "%s[((g * %ld + c) * %ld + t) * %ld + o];\n", dw, c.CO, c.CI, kk,
-        dsum ? sum : acc, c.CI, kk, c.CV);
+    const char *sig = agc_fmt("weight %s", corr_sig(1, &c));
+    Shared *s = find_wrapper(K, sig);
+    if (!s) {
+        const char *core = corr_kernel(K, n, "gradient of the weight", 1,
+                                       &c);
+        s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
+        long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
+        int dsum = strcmp(T, "double") != 0;
+        const char *sum = dsum ? wscratch(K, s->name, "sum", size,
+                                          "the gradient packed "
+                                          "[g][c][kh][kw][o]") : NULL;
+        const char *img = dsum ? wscratch(K, s->name, "img", size / c.G,
+                                          "an image's share of it, one "
+                                          "group") : NULL;
+        const char *acc = wscratch(K, s->name, "acc",
+                                   dsum ? size / c.G : size,
+                                   dsum ? "a row's share of it, one group"
+                                        : "the gradient packed "
+                                          "[g][c][kh][kw][o]");
+        const char *gt = wscratch(K, s->name, "gt", c.OW * c.CV,
+                                  "a row of gy transposed [ow][o]");
+        s->args = dsum ? agc_fmt("%s, %s, %s, %s", sum, img, acc, gt)
+                       : agc_fmt("%s, %s", acc, gt);
+        Out *b = &K->fns;
+        put(b, "/* dw %s = the gradient of conv(x %s, w) for gy %s: %s, "
+            "then\n * unpacked from [g][c][kh][kw][o] */\n",
+            shape_str(&n->shape), shape_str(&n->in[0]->shape),
+            shape_str(&n->in[1]->shape), core);
+        if (dsum)
+            put(b, "static void %s(%s *restrict dw, const %s *restrict x, "
+                "const %s *restrict gy,\n    %s *restrict sum, %s *restrict "
+                "img, %s *restrict acc, %s *restrict gt)\n{\n", s->name, T,
+                T, T, T, T, T, T);
+        else
+            put(b, "static void %s(%s *restrict dw, const %s *restrict x, "
+                "const %s *restrict gy,\n    %s *restrict acc, %s *restrict "
+                "gt)\n{\n", s->name, T, T, T, T, T);
+        b->indent++;
+        if (dsum)
+            put(b, "%s(sum, img, acc, x, gy, gt);\n", core);
+        else
+            put(b, "%s(acc, x, gy, gt);\n", core);
+        put(b, "for (long g = 0; g < %ld; g++)\n", c.G);
+        put(b, "    for (long o = 0; o < %ld; o++)\n", c.CO);
+        put(b, "        for (long c = 0; c < %ld; c++)\n", c.CI);
+        put(b, "            for (long t = 0; t < %ld; t++)\n", kk);
+        put(b, "                dw[((g * %ld + o) * %ld + c) * %ld + t] = "
+            "%s[((g * %ld + c) * %ld + t) * %ld + o];\n", c.CO, c.CI, kk,
+            dsum ? "sum" : "acc", c.CI, kk, c.CV);
+        b->indent--;
+        put(b, "}\n\n");
+    }
+    put(o, "%s(%s, %s, %s, %s);\n", s->name, dw, x, gy, s->args);
 }
 
 /* ---- padding modes ---- */
