@@ -57,6 +57,12 @@ static const char *sum3(const char *a, const char *b, long c)
 
 /* ---- correlations ---- */
 
+/* Row-vector kernels (below) for fewer output channels per group than
+ * this (depthwise): the tiles' vectors run along the channels, which
+ * would leave their lanes empty.  (Measured: for longer channel rows the
+ * tiles win, their sums staying in registers over a whole window.) */
+enum { VEC_MIN_CHANNELS = 8 };
+
 typedef struct Corr {               /* over [N, G*CI, H, W] */
     long N, G, CI, CO;              /* batch, groups, channels per group */
     long H, W, OH, OW;              /* input and output sizes */
@@ -522,6 +528,275 @@ static const char *corr_kernel(Kernels *K, const Node *n, const char *what,
     return s->name;
 }
 
+/* ---- row-vector correlations (stride 1 along the row) ----
+ *
+ * The other way round from the tiles above: the innermost loop runs along
+ * an output row, contiguous in y [N, G*CO, OH, OW] itself, and the scalars
+ * are the weights of a block of OB output channels and one window row:
+ *
+ *   y[b][ow] += x[ow - pw + k*dw] * w[b][k]      b < OB, k < KW
+ *
+ * so y needs no transposed copy, w no packing (the weights are read where
+ * they are, at constant strides, flipped for the input gradient), and a
+ * depthwise layer (one output channel per group) still runs whole
+ * vectors.  The interior columns run all the row's taps in one loop; each
+ * border column gets the taps inside the input, as constants; rows wider
+ * than the unroll limit loop over their taps, each over the columns where
+ * it falls inside. */
+
+/* Where the weight of (g, o, c, kh, kw) is: base + g*G + o*O + c*C + kh*H +
+ * kw*K (the input gradient reads w flipped and transposed). */
+typedef struct WAt {
+    long G, O, C, H, K, base;
+} WAt;
+
+/* Output channels per block: the weights of a window row, OB * KW, stay
+ * at most 12 scalars, for 16 vector registers. */
+static long vec_block(const Corr *c)
+{
+    long ob = 12 / (c->KW < 12 ? c->KW : 12);
+    if (ob > 8)
+        ob = 8;
+    return ob > c->CO ? c->CO : ob < 1 ? 1 : ob;
+}
+
+/* static void NAME(T *y, const T *x, const T *w): one window row of nb
+ * output channels over one output row, y the rows of acc [nb][OW] (rows
+ * of y itself, OH * OW apart, would alias every 4 KiB and stall the
+ * loads behind the stores), x at column 0 of the input row, w at tap 0. */
+static void emit_vec_row(Kernels *K, const char *name, long nb,
+                         const Corr *c, const WAt *wa)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    long ohw = c->OW, KW = c->KW;   /* channel rows OW apart in acc */
+    int fused = c->tp == KW && c->cols;
+    put(o, "/* y[b][ow] += x[ow%s%s] * w[b][k], b < %ld, k < %ld: "
+        "row y[b] at y + b * %ld,\n * w[b][k] at w[%s%s] */\n",
+        c->pw ? agc_fmt(" - %ld", c->pw) : "",
+        c->dw == 1 ? " + k" : agc_fmt(" + k * %ld", c->dw), nb, KW, ohw,
+        times("b", wa->O), wa->K < 0 ? " - k" : " + k");
+    put(o, "static void %s(%s *restrict y, const %s *restrict x, "
+        "const %s *restrict w)\n{\n", name, T, T, T);
+    o->indent++;
+    if (fused) {
+        const char **names = agc_alloc(sizeof(char *) * (size_t)(nb * KW));
+        const char **vals = agc_alloc(sizeof(char *) * (size_t)(nb * KW));
+        for (long b = 0; b < nb; b++)
+            for (long k = 0; k < KW; k++) {
+                names[b * KW + k] = agc_fmt("w%ld_%ld", b, k);
+                vals[b * KW + k] = agc_fmt("w[%ld]", b * wa->O + k * wa->K);
+            }
+        decls(o, T, (int)(nb * KW), names, vals);
+        if (c->c1 > c->c0) {
+            put(o, "for (long ow = %ld; ow < %ld; ow++) {\n", c->c0, c->c1);
+            o->indent++;
+            for (long k = 0; k < KW; k++) {
+                names[k] = agc_fmt("x%ld", k);
+                vals[k] = agc_fmt("x[%s]", plus("ow", k * c->dw - c->pw));
+            }
+            decls(o, T, (int)KW, names, vals);
+            for (long b = 0; b < nb; b++) {
+                const char *a = plus("ow", b * ohw), *e = agc_fmt("y[%s]", a);
+                for (long k = 0; k < KW; k++)
+                    e = agc_fmt("AGC_FMA(x%ld, w%ld_%ld,%s%s)", k, b, k,
+                                k && k % 3 == 0 ? "\n    " : " ", e);
+                put(o, "y[%s] = %s;\n", a, e);
+            }
+            o->indent--;
+            put(o, "}\n");
+        }
+        long nbord = c->c0 + c->OW - c->c1;
+        if (nbord)
+            put(o, "/* border columns: the taps inside the input */\n");
+        for (long i = 0; i < nbord; i++) {
+            long ow = i < c->c0 ? i : c->c1 + i - c->c0, lo, hi;
+            col_taps(c, ow, &lo, &hi);
+            for (long b = 0; b < nb && hi > lo; b++) {
+                const char *e = agc_fmt("y[%ld]", ow + b * ohw);
+                for (long k = lo; k < hi; k++)
+                    e = agc_fmt("AGC_FMA(x[%ld], w%ld_%ld, %s)",
+                                ow - c->pw + k * c->dw, b, k, e);
+                put(o, "y[%ld] = %s;\n", ow + b * ohw, e);
+            }
+        }
+    } else {
+        /* each tap over the columns where it falls inside the input */
+        put(o, "for (long k = 0; k < %ld; k++) {\n", KW);
+        o->indent++;
+        const char *first = sum3("", times("k", -c->dw), c->pw);
+        put(o, "const long lo = %s > 0 ? %s : 0;\n", first, first);
+        const char *last = sum3("", times("k", -c->dw), c->W + c->pw);
+        put(o, "const long hi = %s < %ld ? %s : %ld;\n", last, c->OW, last,
+            c->OW);
+        put(o, "const %s *restrict xk = %s;\n", T,
+            plus_expr(agc_fmt("x - %ld", c->pw), times("k", c->dw)));
+        for (long b = 0; b < nb; b++)
+            put(o, "const %s w%ld = w[%s];\n", T, b,
+                plus_expr(agc_fmt("%ld", b * wa->O),
+                          times("k", wa->K)));
+        put(o, "for (long ow = lo; ow < hi; ow++) {\n");
+        put(o, "    const %s xv = xk[ow];\n", T);
+        for (long b = 0; b < nb; b++)
+            put(o, "    y[%s] = AGC_FMA(xv, w%ld, y[%s]);\n",
+                plus("ow", b * ohw), b, plus("ow", b * ohw));
+        put(o, "}\n");
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* The window rows of one output row oh over input channels c: all of
+ * them in the interior rows, those inside the input in a border row. */
+static void emit_vec_rows(Out *o, const char *row, const Corr *c,
+                          const WAt *wa, const char *T)
+{
+    int interior = c->r1 > c->r0, border = c->r0 > 0 || c->r1 < c->OH;
+    const char *top = sum3(times("oh", c->sh), "", -c->ph);
+    long rowoff = c->dh * c->W;
+    if (interior && border) {
+        put(o, "if (oh >= %ld && oh < %ld) {\n", c->r0, c->r1);
+        o->indent++;
+    }
+    if (interior) {
+        put(o, "for (long c = 0; c < %ld; c++) {\n", c->CI);
+        o->indent++;
+        put(o, "const %s *restrict xr = xg + (%s) * %ld;\n", T,
+            plus_expr(times("c", c->H), top), c->W);
+        put(o, "const %s *restrict wr = %s;\n", T,
+            plus_expr("wo", times("c", wa->C)));
+        if (c->unroll_kh)
+            for (long kh = 0; kh < c->KH; kh++)
+                put(o, "%s(acc, %s, %s);\n", row, plus("xr", kh * rowoff),
+                    plus("wr", kh * wa->H));
+        else
+            put(o, "for (long kh = 0; kh < %ld; kh++)\n"
+                "    %s(acc, %s, %s);\n", c->KH, row,
+                plus_expr("xr", times("kh", rowoff)),
+                plus_expr("wr", times("kh", wa->H)));
+        o->indent--;
+        put(o, "}\n");
+    }
+    if (interior && border) {
+        o->indent--;
+        put(o, "} else {\n");
+        o->indent++;
+    }
+    if (border) {
+        put(o, "/* a border row: the window rows inside the input */\n");
+        put(o, "const long top = %s;\n", top);
+        put(o, "const long lo = top < 0 ? (%ld - top) / %ld : 0;\n",
+            c->dh - 1, c->dh);
+        put(o, "const long hi = top + %ld < %ld ? %ld\n"
+            "                : top < %ld ? (%ld - top) / %ld + 1 : 0;\n",
+            (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
+        put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
+        put(o, "    for (long kh = lo; kh < hi; kh++)\n");
+        put(o, "        %s(acc, xg + (%s) * %ld, %s);\n", row,
+            plus_expr(plus_expr(times("c", c->H), "top"),
+                      times("kh", c->dh)), c->W,
+            plus_expr(plus_expr("wo", times("c", wa->C)),
+                      times("kh", wa->H)));
+    }
+    if (interior && border) {
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
+/* static void NAME(T *y, const T *x, const T *w, T *acc): y [N, G*CO, OH,
+ * OW] = the correlation of x [N, G*CI, H, W] with the weights where wa
+ * says, OB output channels at a time (and a last block of the rest), an
+ * output row of them at a time summed in acc [OB][OW]. */
+static void emit_vec(Kernels *K, const char *name, const Corr *c,
+                     const WAt *wa)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    long ob = vec_block(c), full = c->CO / ob * ob, rest = c->CO - full;
+    long ohw = c->OH * c->OW;
+    emit_vec_row(K, agc_fmt("%s_row", name), ob, c, wa);
+    if (rest)
+        emit_vec_row(K, agc_fmt("%s_rest", name), rest, c, wa);
+    put(o, "static void %s(%s *restrict y, const %s *restrict x, "
+        "const %s *restrict w, %s *restrict acc)\n{\n", name, T, T, T, T);
+    o->indent++;
+    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    o->indent++;
+    put(o, "const %s *restrict xg = %s;\n", T,
+        plus_expr("x", times("i", c->CI * c->H * c->W)));
+    put(o, "const %s *restrict wg = %s;\n", T,
+        plus_expr(plus("w", wa->base),
+                  c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wa->G) : ""));
+    put(o, "%s *restrict yi = %s;\n", T,
+        plus_expr("y", times("i", c->CO * ohw)));
+    for (int part = 0; part < 2; part++) {
+        if (part ? !rest : !full)
+            continue;
+        const char *row = agc_fmt("%s_%s", name, part ? "rest" : "row");
+        if (part)
+            put(o, "/* the last %ld channels */\n{\n", rest);
+        else
+            put(o, "for (long o = 0; o < %ld; o += %ld) {\n", full, ob);
+        o->indent++;
+        const char *oc = part ? agc_fmt("%ld", full) : "o";
+        put(o, "const %s *restrict wo = %s;\n", T,
+            plus_expr("wg", times(oc, wa->O)));
+        put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+        o->indent++;
+        long nb = part ? rest : ob;
+        put(o, "%s *restrict yr = yi + (%s) * %ld;\n", T,
+            plus_expr(times(oc, c->OH), "oh"), c->OW);
+        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", nb * c->OW);
+        emit_vec_rows(o, row, c, wa, T);
+        put(o, "for (long b = 0; b < %ld; b++)\n", nb);
+        put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+        put(o, "        yr[b * %ld + ow] = acc[b * %ld + ow];\n", ohw,
+            c->OW);
+        o->indent--;
+        put(o, "}\n");
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* Row vectors when the row has stride 1 and is long enough for whole
+ * vectors, or when too few output channels fill a vector (depthwise). */
+static int use_vec(const Corr *c)
+{
+    return c->sw == 1 && c->CO < VEC_MIN_CHANNELS;
+}
+
+/* The row-vector kernel of c, weights at wa (shared), with its scratch
+ * argument. */
+static Shared *vec_kernel(Kernels *K, const Node *n, const char *what,
+                              const Corr *c, const WAt *wa)
+{
+    const char *sig = agc_fmt("vec %s %ld %ld %ld %ld %ld %ld",
+                              corr_sig(0, c), wa->G, wa->O, wa->C, wa->H,
+                              wa->K, wa->base);
+    for (Shared *s = K->shared; s; s = s->next)
+        if (!strcmp(s->sig, sig))
+            return s;
+    Shared *s = agc_alloc(sizeof *s);
+    s->sig = sig;
+    s->name = agc_fmt("agc_conv%d", n->id);
+    s->next = K->shared;
+    K->shared = s;
+    s->args = K->scratch(K->ctx, K->T, agc_fmt("conv%d_acc", n->id),
+                         vec_block(c) * c->OW, "an output row of a block "
+                         "of channels [b][ow]");
+    kernels_comment(K, n, what);
+    emit_vec(K, s->name, c, wa);
+    return s;
+}
+
 /* Packs w [G*CO, CI, KH, KW] as wp[g][c][kh][kw][o]; flip: as the
  * weights of the transposed correlation, wp[g][o][kh][kw][c] = w[g*CO +
  * o][c][KH-1-kh][KW-1-kw].  The innermost dim is stride apart (lanes
@@ -581,6 +856,13 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
+    if (use_vec(&c)) {              /* w read where it is */
+        long kk = c.KH * c.KW;
+        WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
+        Shared *v = vec_kernel(K, n, "forward", &c, &wa);
+        put(o, "%s(%s, %s, %s, %s);\n", v->name, y, x, w, v->args);
+        return;
+    }
     const char *sig = agc_fmt("forward %s", corr_sig(0, &c));
     Shared *s = find_wrapper(K, sig);
     if (!s) {
@@ -608,6 +890,19 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
     put(o, "%s(%s, %s, %s, %s);\n", s->name, y, x, w, s->args);
 }
 
+/* gz [no, hz, wz] = gy zero-stuffed by the stride of f */
+static void emit_stuff(Out *b, const Corr *f, long no, long hz, long wz)
+{
+    put(b, "/* gz [%ld, %ld, %ld] */\n", no, hz, wz);
+    put(b, "memset(gz, 0, %ld * sizeof *gz);\n", no * hz * wz);
+    put(b, "for (long i = 0; i < %ld; i++)\n", no);
+    put(b, "    for (long oh = 0; oh < %ld; oh++)\n", f->OH);
+    put(b, "        for (long ow = 0; ow < %ld; ow++)\n", f->OW);
+    put(b, "            gz[(i * %ld + %s) * %ld + %s] = gy[(i * %ld + "
+        "oh) * %ld + ow];\n", hz, times("oh", f->sh), wz,
+        times("ow", f->sw), f->OH, f->OW);
+}
+
 /* dx = conv_bwd_input(gy, w): for every tap, dx[ih] += w * gy[oh] where
  * ih = oh*sh - ph + kh*dh.  With gy zero-stuffed by the stride (a copy
  * when the stride is not 1), that is the forward correlation of gy with
@@ -627,11 +922,38 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     plan_corr(&f, K->unroll);
     const char *sig = agc_fmt("input %s", corr_sig(0, &f));
     Shared *s = find_wrapper(K, sig);
+    int stuff = f.sh != 1 || f.sw != 1;
+    long no = f.N * f.G * f.CO, kk = f.KH * f.KW;
+    /* the weight of (g, ci, co, kh, kw) is w[g][co][ci][KH-1-kh][KW-1-kw] */
+    WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
+    if (!s && use_vec(&c) && !stuff) {
+        Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
+        put(o, "%s(%s, %s, %s, %s);\n", v->name, dx, gy, w, v->args);
+        return;
+    }
+    if (!s && use_vec(&c)) {
+        Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
+        const char *core = v->name;
+        s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
+        s->args = agc_fmt("%s, %s", wscratch(K, s->name, "gz", no * hz * wz,
+                                             "gy zero-stuffed by the "
+                                             "stride"), v->args);
+        Out *b = &K->fns;
+        put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: gy "
+            "zero-stuffed by\n * the stride into gz, then %s */\n",
+            shape_str(&n->shape), shape_str(ws), shape_str(gs), core);
+        put(b, "static void %s(%s *restrict dx, const %s *restrict gy, "
+            "const %s *restrict w, %s *restrict gz, %s *restrict acc)\n"
+            "{\n", s->name, T, T, T, T, T);
+        b->indent++;
+        emit_stuff(b, &f, no, hz, wz);
+        put(b, "%s(dx, gz, w, acc);\n", core);
+        b->indent--;
+        put(b, "}\n\n");
+    }
     if (!s) {
         const char *core = corr_kernel(K, n, "gradient of the input", 0, &c);
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
-        int stuff = f.sh != 1 || f.sw != 1;
-        long no = f.N * f.G * f.CO;
         const char *gz = stuff ? wscratch(K, s->name, "gz", no * hz * wz,
                                           "gy zero-stuffed by the stride")
                                : NULL;
@@ -653,16 +975,8 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
             "{\n", s->name, T, T, T, stuff ? agc_fmt("%s *restrict gz, ", T)
                                            : "", T, T);
         b->indent++;
-        if (stuff) {
-            put(b, "/* [%ld, %ld, %ld] */\n", no, hz, wz);
-            put(b, "memset(gz, 0, %ld * sizeof *gz);\n", no * hz * wz);
-            put(b, "for (long i = 0; i < %ld; i++)\n", no);
-            put(b, "    for (long oh = 0; oh < %ld; oh++)\n", f.OH);
-            put(b, "        for (long ow = 0; ow < %ld; ow++)\n", f.OW);
-            put(b, "            gz[(i * %ld + %s) * %ld + %s] = gy[(i * %ld + "
-                "oh) * %ld + ow];\n", hz, times("oh", f.sh), wz,
-                times("ow", f.sw), f.OH, f.OW);
-        }
+        if (stuff)
+            emit_stuff(b, &f, no, hz, wz);
         emit_pack(b, &f, "wq", "w", 1, c.CV);
         put(b, "%s(dx, %s, wq, acc);\n", core, stuff ? "gz" : "gy");
         b->indent--;
