@@ -649,10 +649,13 @@ static void emit_vec_row(Kernels *K, const char *name, long nb,
 }
 
 /* The window rows of one output row oh over input channels c: all of
- * them in the interior rows, those inside the input in a border row. */
+ * them in the interior rows, those inside the input in a border row:
+ * calls row(a, the input row, base + c * wa->C + kh * wa->H), base
+ * pointing to const T unless wgrad. */
 static void emit_vec_rows(Out *o, const char *row, const Corr *c,
-                          const WAt *wa, const char *T)
+                          const WAt *wa, const char *T, int wgrad)
 {
+    const char *a = wgrad ? "gr" : "acc", *base = wgrad ? "part" : "wo";
     int interior = c->r1 > c->r0, border = c->r0 > 0 || c->r1 < c->OH;
     const char *top = sum3(times("oh", c->sh), "", -c->ph);
     long rowoff = c->dh * c->W;
@@ -665,15 +668,15 @@ static void emit_vec_rows(Out *o, const char *row, const Corr *c,
         o->indent++;
         put(o, "const %s *restrict xr = xg + (%s) * %ld;\n", T,
             plus_expr(times("c", c->H), top), c->W);
-        put(o, "const %s *restrict wr = %s;\n", T,
-            plus_expr("wo", times("c", wa->C)));
+        put(o, "%s%s *restrict wr = %s;\n", wgrad ? "" : "const ", T,
+            plus_expr(base, times("c", wa->C)));
         if (c->unroll_kh)
             for (long kh = 0; kh < c->KH; kh++)
-                put(o, "%s(acc, %s, %s);\n", row, plus("xr", kh * rowoff),
+                put(o, "%s(%s, %s, %s);\n", row, a, plus("xr", kh * rowoff),
                     plus("wr", kh * wa->H));
         else
             put(o, "for (long kh = 0; kh < %ld; kh++)\n"
-                "    %s(acc, %s, %s);\n", c->KH, row,
+                "    %s(%s, %s, %s);\n", c->KH, row, a,
                 plus_expr("xr", times("kh", rowoff)),
                 plus_expr("wr", times("kh", wa->H)));
         o->indent--;
@@ -694,10 +697,10 @@ static void emit_vec_rows(Out *o, const char *row, const Corr *c,
             (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
         put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
         put(o, "    for (long kh = lo; kh < hi; kh++)\n");
-        put(o, "        %s(acc, xg + (%s) * %ld, %s);\n", row,
+        put(o, "        %s(%s, xg + (%s) * %ld, %s);\n", row, a,
             plus_expr(plus_expr(times("c", c->H), "top"),
                       times("kh", c->dh)), c->W,
-            plus_expr(plus_expr("wo", times("c", wa->C)),
+            plus_expr(plus_expr(base, times("c", wa->C)),
                       times("kh", wa->H)));
     }
     if (interior && border) {
@@ -750,7 +753,7 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
         put(o, "%s *restrict yr = yi + (%s) * %ld;\n", T,
             plus_expr(times(oc, c->OH), "oh"), c->OW);
         put(o, "memset(acc, 0, %ld * sizeof *acc);\n", nb * c->OW);
-        emit_vec_rows(o, row, c, wa, T);
+        emit_vec_rows(o, row, c, wa, T, 0);
         put(o, "for (long b = 0; b < %ld; b++)\n", nb);
         put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
         put(o, "        yr[b * %ld + ow] = acc[b * %ld + ow];\n", ohw,
@@ -766,11 +769,156 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
     put(o, "}\n\n");
 }
 
+/* static void NAME(const T *g, const T *x, T *part): the products of nb
+ * gradient rows g (OH * OW apart) with one input row x, tap by tap, each
+ * over the columns where the tap falls inside the input, added per
+ * column into part [nb][KW][OW]. */
+static void emit_vec_taps(Kernels *K, const char *name, long nb,
+                          const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    long ohw = c->OH * c->OW, KW = c->KW, OW = c->OW;
+    put(o, "/* part[b][k][ow] += g[b][ow] * x[ow%s%s], b < %ld, k < %ld: "
+        "row g[b] at\n * g + b * %ld */\n",
+        c->pw ? agc_fmt(" - %ld", c->pw) : "",
+        c->dw == 1 ? " + k" : agc_fmt(" + k * %ld", c->dw), nb, KW, ohw);
+    put(o, "static void %s(const %s *restrict g, const %s *restrict x, "
+        "%s *restrict part)\n{\n", name, T, T, T);
+    o->indent++;
+    if (c->tp == KW) {
+        for (long k = 0; k < KW; k++) {
+            long off = k * c->dw - c->pw;
+            long lo = -off > 0 ? -off : 0, hi = c->W - off < OW ? c->W - off
+                                                                : OW;
+            if (hi <= lo)
+                continue;
+            put(o, "for (long ow = %ld; ow < %ld; ow++) {\n", lo, hi);
+            put(o, "    const %s xv = x[%s];\n", T, plus("ow", off));
+            for (long b = 0; b < nb; b++) {
+                const char *at = plus("ow", (b * KW + k) * OW);
+                put(o, "    part[%s] = AGC_FMA(g[%s], xv, part[%s]);\n", at,
+                    plus("ow", b * ohw), at);
+            }
+            put(o, "}\n");
+        }
+    } else {                        /* past the unroll limit: a tap loop */
+        put(o, "for (long k = 0; k < %ld; k++) {\n", KW);
+        o->indent++;
+        const char *first = sum3("", times("k", -c->dw), c->pw);
+        put(o, "const long lo = %s > 0 ? %s : 0;\n", first, first);
+        const char *last = sum3("", times("k", -c->dw), c->W + c->pw);
+        put(o, "const long hi = %s < %ld ? %s : %ld;\n", last, OW, last, OW);
+        put(o, "const %s *restrict xk = %s;\n", T,
+            plus_expr(agc_fmt("x - %ld", c->pw), times("k", c->dw)));
+        put(o, "for (long ow = lo; ow < hi; ow++)\n");
+        put(o, "    for (long b = 0; b < %ld; b++)\n", nb);
+        put(o, "        part[(b * %ld + k) * %ld + ow] = AGC_FMA(g[b * %ld + "
+            "ow], xk[ow], part[(b * %ld + k) * %ld + ow]);\n", KW, OW, ohw,
+            KW, OW);
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* static void NAME(T *dw, const T *x, const T *gy, T *part): the weight
+ * gradient dw [G*CO, CI, KH, KW] (in place, no unpacking) of the
+ * correlation of x with gy, OB output channels at a time.  The sums are
+ * blocked in float: per column over an image's rows in part [CI][KH][OB]
+ * [KW][OW], then over the columns, then over the batch in dw. */
+static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    long ob = vec_block(c), full = c->CO / ob * ob, rest = c->CO - full;
+    long ohw = c->OH * c->OW, kk = c->KH * c->KW;
+    emit_vec_taps(K, agc_fmt("%s_taps", name), ob, c);
+    if (rest)
+        emit_vec_taps(K, agc_fmt("%s_rest", name), rest, c);
+    put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
+        "const %s *restrict gy, %s *restrict part)\n{\n", name, T, T, T, T);
+    o->indent++;
+    put(o, "memset(dw, 0, %ld * sizeof *dw);\n", c->G * c->CO * c->CI * kk);
+    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    o->indent++;
+    put(o, "const %s *restrict xg = %s;\n", T,
+        plus_expr("x", times("i", c->CI * c->H * c->W)));
+    put(o, "const %s *restrict gi = %s;\n", T,
+        plus_expr("gy", times("i", c->CO * ohw)));
+    put(o, "%s *restrict dg = %s;\n", T,
+        plus_expr("dw", c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
+                                           c->CO * c->CI * kk) : ""));
+    for (int part = 0; part < 2; part++) {
+        if (part ? !rest : !full)
+            continue;
+        long nb = part ? rest : ob, slot = nb * c->KW * c->OW;
+        WAt wa = {0, 0, c->KH * slot, slot, 0, 0};
+        const char *row = agc_fmt("%s_%s", name, part ? "rest" : "taps");
+        if (part)
+            put(o, "/* the last %ld channels */\n{\n", rest);
+        else
+            put(o, "for (long o = 0; o < %ld; o += %ld) {\n", full, ob);
+        o->indent++;
+        const char *oc = part ? agc_fmt("%ld", full) : "o";
+        put(o, "memset(part, 0, %ld * sizeof *part);\n", c->CI * c->KH *
+            slot);
+        put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+        o->indent++;
+        put(o, "const %s *restrict gr = gi + (%s) * %ld;\n", T,
+            plus_expr(times(oc, c->OH), "oh"), c->OW);
+        emit_vec_rows(o, row, c, &wa, T, 1);
+        o->indent--;
+        put(o, "}\n");
+        put(o, "/* the image's sums over the columns, added into dw */\n");
+        put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
+        put(o, "    for (long kh = 0; kh < %ld; kh++)\n", c->KH);
+        put(o, "        for (long b = 0; b < %ld; b++)\n", nb);
+        put(o, "            for (long k = 0; k < %ld; k++) {\n", c->KW);
+        put(o, "                const %s *restrict pk = part + (((c * %ld + kh)"
+            " * %ld + b) * %ld + k) * %ld;\n", T, c->KH, nb, c->KW, c->OW);
+        put(o, "                %s s = 0;\n", T);
+        put(o, "                for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+        put(o, "                    s += pk[ow];\n");
+        put(o, "                dg[((%s) * %ld + c) * %ld + kh * %ld + k] += "
+            "s;\n", plus_expr(oc, "b"), c->CI, kk, c->KW);
+        put(o, "            }\n");
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n\n");
+}
+
 /* Row vectors when the row has stride 1 and is long enough for whole
  * vectors, or when too few output channels fill a vector (depthwise). */
 static int use_vec(const Corr *c)
 {
     return c->sw == 1 && c->CO < VEC_MIN_CHANNELS;
+}
+
+/* The row-vector weight gradient of c (shared), with its scratch
+ * argument. */
+static Shared *vec_wgrad_kernel(Kernels *K, const Node *n, const Corr *c)
+{
+    const char *sig = agc_fmt("vecw %s", corr_sig(1, c));
+    for (Shared *s = K->shared; s; s = s->next)
+        if (!strcmp(s->sig, sig))
+            return s;
+    Shared *s = agc_alloc(sizeof *s);
+    s->sig = sig;
+    s->name = agc_fmt("agc_conv%d", n->id);
+    s->next = K->shared;
+    K->shared = s;
+    s->args = K->scratch(K->ctx, K->T, agc_fmt("conv%d_part", n->id),
+                         c->CI * c->KH * vec_block(c) * c->KW * c->OW,
+                         "products summed per column [c][kh][b][k][ow]");
+    kernels_comment(K, n, "gradient of the weight");
+    emit_vec_wgrad(K, s->name, c);
+    return s;
 }
 
 /* The row-vector kernel of c, weights at wa (shared), with its scratch
@@ -993,6 +1141,11 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->shape, &n->in[1]->shape);
     plan_corr(&c, K->unroll);
+    if (use_vec(&c)) {              /* dw written in place */
+        Shared *v = vec_wgrad_kernel(K, n, &c);
+        put(o, "%s(%s, %s, %s, %s);\n", v->name, dw, x, gy, v->args);
+        return;
+    }
     const char *sig = agc_fmt("weight %s", corr_sig(1, &c));
     Shared *s = find_wrapper(K, sig);
     if (!s) {
