@@ -24,6 +24,14 @@
  * written out as calls with constant offsets up to the unroll limit
  * (agc_unroll taps), and looped beyond it.
  *
+ * Fewer than VEC_MIN_CHANNELS output channels per group (depthwise)
+ * would leave the channel vectors empty: those layers run row-vector
+ * kernels instead (see there), vectors along the output row.
+ *
+ * Kernels are shared: each is written once per distinct shape (its
+ * signature, corr_sig) and called by every layer that has it, so that the
+ * source grows with the distinct layer shapes, not the layers.
+ *
  * Padding modes and max pooling are plain loops. */
 #include "agc.h"
 

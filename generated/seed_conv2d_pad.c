@@ -155,6 +155,17 @@ static void agc_conv3(float *restrict y, const float *restrict x, const float *r
     }
 }
 
+/* y [1, 16, 64, 128] = conv(x [1, 20, 64, 128], w [16, 20, 3, 5]): w packed as [g][c][kh][kw][o] into wp, then agc_conv3 */
+static void agc_conv3_forward(float *restrict y, const float *restrict x, const float *restrict w, float *restrict wp, float *restrict acc)
+{
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 20; c++)
+                for (long t = 0; t < 15; t++)
+                    wp[((g * 20 + c) * 15 + t) * 16 + o] = w[((g * 16 + o) * 20 + c) * 15 + t];
+    agc_conv3(y, x, wp, acc);
+}
+
 void seed_conv2d_pad_init(seed_conv2d_pad_t *m)
 {
     memset(m, 0, sizeof *m);
@@ -181,13 +192,7 @@ void seed_conv2d_pad_init(seed_conv2d_pad_t *m)
 int seed_conv2d_pad_forward(seed_conv2d_pad_t *m)
 {
     /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [specs/seed_conv2d_pad.yaml:9] */
-    /* w [16, 20, 3, 5] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    m->t3_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->conv_weight[((g * 16 + o) * 20 + c) * 15 + t];
-    agc_conv3(m->t3, m->x, m->t3_wpack, m->t3_acc);
+    agc_conv3_forward(m->t3, m->x, m->conv_weight, m->conv3_forward_wpack, m->conv3_forward_acc);
 
     /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [specs/seed_conv2d_pad.yaml:9] */
     /* output conv */
