@@ -80,6 +80,9 @@ typedef struct Corr {               /* over [N, G*CI, H, W] */
     int unroll_kh;                  /* window rows written out as calls */
     int cols;                       /* border columns get tiles of theirs */
     long CV;                        /* CO rounded up to whole vectors */
+    long zh;                        /* > 1: only every zh-th input row is
+                                     * not zero (gy zero-stuffed by the
+                                     * stride): the others are skipped */
 } Corr;
 
 /* The outputs [lo, hi) whose taps all fall inside [0, n). */
@@ -338,13 +341,33 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
             put(o, "const %s *restrict wr = %s;\n", T,
                 plus_expr("wg", times("c", kk * c->CV)));
         const char *acc = wgrad ? "ar" : "acc", *v = wgrad ? "gt" : "wr";
-        if (c->unroll_kh) {
+        if (c->unroll_kh && c->zh > 1) {
+            /* the window rows on rows of gy, by the residue of top */
+            put(o, "const long zr = (%s) %% %ld;\n", top, c->zh);
+            for (long r = 0, first = 1; r < c->zh; r++) {
+                int any = 0;
+                for (long kh = 0; kh < c->KH; kh++)
+                    any |= (r + kh * c->dh) % c->zh == 0;
+                if (!any)
+                    continue;
+                put(o, "%sif (zr == %ld) {\n", first ? "" : "} else ", r);
+                first = 0;
+                for (long kh = 0; kh < c->KH; kh++)
+                    if ((r + kh * c->dh) % c->zh == 0)
+                        put(o, "    %s_row(%s, %s, %s);\n", name, acc,
+                            plus("xr", kh * rowoff), plus(v, kh * slot));
+            }
+            put(o, "}\n");
+        } else if (c->unroll_kh) {
             for (long kh = 0; kh < c->KH; kh++)
                 put(o, "%s_row(%s, %s, %s);\n", name,
                     wgrad ? plus(acc, kh * slot) : acc,
                     plus("xr", kh * rowoff), wgrad ? v : plus(v, kh * slot));
         } else {
             put(o, "for (long kh = 0; kh < %ld; kh++)\n", c->KH);
+            if (c->zh > 1)
+                put(o, "    if ((%s) %% %ld == 0)\n    ",
+                    plus_expr(top, times("kh", c->dh)), c->zh);
             put(o, "    %s_row(%s, %s, %s);\n", name,
                 wgrad ? plus_expr(acc, times("kh", slot)) : acc,
                 plus_expr("xr", times("kh", rowoff)),
@@ -368,6 +391,9 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
             (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
         put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
         put(o, "    for (long kh = lo; kh < hi; kh++)\n");
+        if (c->zh > 1)
+            put(o, "        if ((top + %s) %% %ld == 0)\n    ",
+                times("kh", c->dh), c->zh);
         put(o, "        %s_row(%s, xg + (%s) * %ld, %s);\n", name,
             wgrad ? agc_fmt("ag + (%s) * %ld", plus_expr(times("c", c->KH),
                                                           "kh"), slot)
@@ -477,7 +503,7 @@ static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
     Corr c = {x->d[0], a[CV_GROUPS], x->d[1] / a[CV_GROUPS],
               w->d[0] / a[CV_GROUPS], x->d[2], x->d[3], y->d[2], y->d[3],
               w->d[2], w->d[3], a[CV_SH], a[CV_SW], a[CV_DH], a[CV_DW],
-              a[CV_PH], a[CV_PW], 0, 0, 0, 0, 0, 0, 0, 0, 0};
+              a[CV_PH], a[CV_PW], 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     return c;
 }
 
@@ -510,11 +536,11 @@ typedef struct Shared {
 static const char *corr_sig(int wgrad, const Corr *c)
 {
     return agc_fmt("%d %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld "
-                   "%ld %ld %ld %ld %ld %ld %ld %ld %ld %d %d %ld", wgrad,
+                   "%ld %ld %ld %ld %ld %ld %ld %ld %ld %d %d %ld %ld", wgrad,
                    c->N, c->G, c->CI, c->CO, c->H, c->W, c->OH, c->OW, c->KH,
                    c->KW, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw, c->r0,
                    c->r1, c->c0, c->c1, c->np, c->tp, c->unroll_kh, c->cols,
-                   c->CV);
+                   c->CV, c->zh);
 }
 
 /* The name of the kernel of correlation c, written for n unless a layer
@@ -1073,7 +1099,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     long hz = (f.OH - 1) * f.sh + 1, wz = (f.OW - 1) * f.sw + 1;
     Corr c = {f.N, f.G, f.CO, f.CI, hz, wz, f.H, f.W, f.KH, f.KW, 1, 1,
               f.dh, f.dw, f.dh * (f.KH - 1) - f.ph, f.dw * (f.KW - 1) - f.pw,
-              0, 0, 0, 0, 0, 0, 0, 0, 0};
+              0, 0, 0, 0, 0, 0, 0, 0, 0, f.sh};
     plan_corr(&c, K->unroll);
     plan_corr(&f, K->unroll);
     const char *sig = agc_fmt("input %s", corr_sig(0, &f));

@@ -181,6 +181,12 @@ conv_case("c2d_grouped_dil", 2, (1, 14, 5, 19), (14, 7, 3, 3), groups=2,
 conv_case("c2d_vec_k5", 2, (1, 3, 4, 20), (5, 3, 2, 5), padding=(0, 2))
 conv_case("c1d_vec_long", 1, (2, 3, 70), (7, 3, 5), padding=2,
           dilation=2)
+# 8 and more channels both ways with a stride: the input gradient's tiles
+# skip the window rows that fall on the zero-stuffed rows of gy
+conv_case("c2d_stride2_tiles", 2, (2, 9, 7, 10), (8, 9, 3, 3), stride=2,
+          padding=1)
+conv_case("c2d_stride_dil_tiles", 2, (1, 10, 9, 11), (12, 10, 3, 2),
+          stride=(3, 2), dilation=(2, 1), padding=(2, 1))
 
 
 # --- linear -------------------------------------------------------------------
