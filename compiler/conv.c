@@ -528,9 +528,35 @@ static void kernels_comment(Kernels *K, const Node *n, const char *what)
  * shapes, not with the layers (section 14). */
 typedef struct Shared {
     const char *sig, *name;         /* what makes the kernel; its C name */
-    const char *args;               /* a wrapper's scratch arguments */
+    struct {                        /* the scratch arguments it takes */
+        const char *what, *note;
+        long count;
+    } scr[4];
+    int nscr;
     struct Shared *next;
 } Shared;
+
+/* Adds a scratch argument of count elements to kernel s. */
+static void add_scr(Shared *s, const char *what, long count,
+                    const char *note)
+{
+    s->scr[s->nscr].what = what;
+    s->scr[s->nscr].note = note;
+    s->scr[s->nscr++].count = count;
+}
+
+/* The scratch arguments of kernel s for a call from n: members of n's
+ * own ("t5_wpack"), as the storage plan places scratch per node. */
+static const char *scr_args(Kernels *K, const Node *n, const Shared *s)
+{
+    const char *base = n->name ? n->name : agc_fmt("t%d", n->id);
+    const char *args = "";
+    for (int i = 0; i < s->nscr; i++)
+        args = agc_fmt("%s, %s", args, K->scratch(K->ctx, K->T,
+                       agc_fmt("%s_%s", base, s->scr[i].what),
+                       s->scr[i].count, s->scr[i].note));
+    return args;
+}
 
 /* What makes the kernels of correlation c (wgrad: the weight gradient's) */
 static const char *corr_sig(int wgrad, const Corr *c)
@@ -947,9 +973,8 @@ static Shared *vec_wgrad_kernel(Kernels *K, const Node *n, const Corr *c)
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    s->args = K->scratch(K->ctx, K->T, agc_fmt("conv%d_part", n->id),
-                         c->CI * c->KH * vec_block(c) * c->KW * c->OW,
-                         "products summed per column [c][kh][b][k][ow]");
+    add_scr(s, "part", c->CI * c->KH * vec_block(c) * c->KW * c->OW,
+            "products summed per column [c][kh][b][k][ow]");
     kernels_comment(K, n, "gradient of the weight");
     emit_vec_wgrad(K, s->name, c);
     return s;
@@ -971,9 +996,8 @@ static Shared *vec_kernel(Kernels *K, const Node *n, const char *what,
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    s->args = K->scratch(K->ctx, K->T, agc_fmt("conv%d_acc", n->id),
-                         vec_block(c) * c->OW, "an output row of a block "
-                         "of channels [b][ow]");
+    add_scr(s, "acc", vec_block(c) * c->OW, "an output row of a block of "
+            "channels [b][ow]");
     kernels_comment(K, n, what);
     emit_vec(K, s->name, c, wa);
     return s;
@@ -1003,8 +1027,7 @@ static void emit_pack(Out *o, const Corr *c, const char *wp, const char *w,
 
 /* The wrapper of an op's kernel: NAME(out, in0, in1, scratch...), which
  * does the packing around the correlation.  Found by what makes it (sig),
- * or NULL, in which case the caller writes it; scratch is shared by every
- * layer that calls it, since a call uses it only while it runs. */
+ * or NULL, in which case the caller writes it. */
 static Shared *find_wrapper(Kernels *K, const char *sig)
 {
     for (Shared *s = K->shared; s; s = s->next)
@@ -1023,14 +1046,6 @@ static Shared *new_wrapper(Kernels *K, const char *sig, const char *name)
     return s;
 }
 
-/* A scratch member of the wrapper: "conv5_forward_wpack", of type T. */
-static const char *wscratch(Kernels *K, const char *fn, const char *what,
-                            long count, const char *note)
-{
-    return K->scratch(K->ctx, K->T, agc_fmt("%s_%s", fn + 4, what), count,
-                      note);
-}
-
 /* y = conv(x, w) */
 static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
                          const char *x, const char *w)
@@ -1042,7 +1057,7 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         long kk = c.KH * c.KW;
         WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
         Shared *v = vec_kernel(K, n, "forward", &c, &wa);
-        put(o, "%s(%s, %s, %s, %s);\n", v->name, y, x, w, v->args);
+        put(o, "%s(%s, %s, %s%s);\n", v->name, y, x, w, scr_args(K, n, v));
         return;
     }
     const char *sig = agc_fmt("forward %s", corr_sig(0, &c));
@@ -1050,12 +1065,9 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
     if (!s) {
         const char *core = corr_kernel(K, n, "forward", 0, &c);
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_forward", n->id));
-        const char *wp = wscratch(K, s->name, "wpack",
-                                  c.G * c.CI * c.KH * c.KW * c.CV,
-                                  "weights packed [g][c][kh][kw][o]");
-        const char *acc = wscratch(K, s->name, "acc", c.OW * c.CV,
-                                   "an output row [ow][o]");
-        s->args = agc_fmt("%s, %s", wp, acc);
+        add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
+                "weights packed [g][c][kh][kw][o]");
+        add_scr(s, "acc", c.OW * c.CV, "an output row [ow][o]");
         Out *f = &K->fns;
         put(f, "/* y %s = conv(x %s, w %s): w packed as [g][c][kh][kw][o] "
             "into wp, then %s */\n", shape_str(&n->shape),
@@ -1069,7 +1081,7 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         f->indent--;
         put(f, "}\n\n");
     }
-    put(o, "%s(%s, %s, %s, %s);\n", s->name, y, x, w, s->args);
+    put(o, "%s(%s, %s, %s%s);\n", s->name, y, x, w, scr_args(K, n, s));
 }
 
 /* gz [no, hz, wz] = gy zero-stuffed by the stride of f */
@@ -1110,16 +1122,17 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
     if (!s && use_vec(&c) && !stuff) {
         Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
-        put(o, "%s(%s, %s, %s, %s);\n", v->name, dx, gy, w, v->args);
+        put(o, "%s(%s, %s, %s%s);\n", v->name, dx, gy, w,
+            scr_args(K, n, v));
         return;
     }
     if (!s && use_vec(&c)) {
         Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
         const char *core = v->name;
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
-        s->args = agc_fmt("%s, %s", wscratch(K, s->name, "gz", no * hz * wz,
-                                             "gy zero-stuffed by the "
-                                             "stride"), v->args);
+        add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
+        for (int i = 0; i < v->nscr; i++)
+            add_scr(s, v->scr[i].what, v->scr[i].count, v->scr[i].note);
         Out *b = &K->fns;
         put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: gy "
             "zero-stuffed by\n * the stride into gz, then %s */\n",
@@ -1136,17 +1149,11 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     if (!s) {
         const char *core = corr_kernel(K, n, "gradient of the input", 0, &c);
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
-        const char *gz = stuff ? wscratch(K, s->name, "gz", no * hz * wz,
-                                          "gy zero-stuffed by the stride")
-                               : NULL;
-        const char *wq = wscratch(K, s->name, "wpack",
-                                  c.G * c.CI * c.KH * c.KW * c.CV,
-                                  "weights flipped, packed "
-                                  "[g][o][kh][kw][c]");
-        const char *acc = wscratch(K, s->name, "acc", c.OW * c.CV,
-                                   "a row of the input gradient [iw][c]");
-        s->args = stuff ? agc_fmt("%s, %s, %s", gz, wq, acc)
-                        : agc_fmt("%s, %s", wq, acc);
+        if (stuff)
+            add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
+        add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
+                "weights flipped, packed [g][o][kh][kw][c]");
+        add_scr(s, "acc", c.OW * c.CV, "a row of the input gradient [iw][c]");
         Out *b = &K->fns;
         put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: w "
             "flipped, packed as\n * [g][o][kh][kw][c] into wq, %sthen %s "
@@ -1164,7 +1171,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         b->indent--;
         put(b, "}\n\n");
     }
-    put(o, "%s(%s, %s, %s, %s);\n", s->name, dx, gy, w, s->args);
+    put(o, "%s(%s, %s, %s%s);\n", s->name, dx, gy, w, scr_args(K, n, s));
 }
 
 /* dw = conv_bwd_weight(x, gy): dw[o][c][kh][kw] = sum over the batch and
@@ -1177,7 +1184,8 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     plan_corr(&c, K->unroll);
     if (use_vec(&c)) {              /* dw written in place */
         Shared *v = vec_wgrad_kernel(K, n, &c);
-        put(o, "%s(%s, %s, %s, %s);\n", v->name, dw, x, gy, v->args);
+        put(o, "%s(%s, %s, %s%s);\n", v->name, dw, x, gy,
+            scr_args(K, n, v));
         return;
     }
     const char *sig = agc_fmt("weight %s", corr_sig(1, &c));
@@ -1188,21 +1196,15 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
         long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
         int dsum = strcmp(T, "double") != 0;
-        const char *sum = dsum ? wscratch(K, s->name, "sum", size,
-                                          "the gradient packed "
-                                          "[g][c][kh][kw][o]") : NULL;
-        const char *img = dsum ? wscratch(K, s->name, "img", size / c.G,
-                                          "an image's share of it, one "
-                                          "group") : NULL;
-        const char *acc = wscratch(K, s->name, "acc",
-                                   dsum ? size / c.G : size,
-                                   dsum ? "a row's share of it, one group"
-                                        : "the gradient packed "
-                                          "[g][c][kh][kw][o]");
-        const char *gt = wscratch(K, s->name, "gt", c.OW * c.CV,
-                                  "a row of gy transposed [ow][o]");
-        s->args = dsum ? agc_fmt("%s, %s, %s, %s", sum, img, acc, gt)
-                       : agc_fmt("%s, %s", acc, gt);
+        if (dsum) {
+            add_scr(s, "sum", size, "the gradient packed [g][c][kh][kw][o]");
+            add_scr(s, "img", size / c.G, "an image's share of it, one "
+                    "group");
+        }
+        add_scr(s, "acc", dsum ? size / c.G : size,
+                dsum ? "a row's share of it, one group"
+                     : "the gradient packed [g][c][kh][kw][o]");
+        add_scr(s, "gt", c.OW * c.CV, "a row of gy transposed [ow][o]");
         Out *b = &K->fns;
         put(b, "/* dw %s = the gradient of conv(x %s, w) for gy %s: %s, "
             "then\n * unpacked from [g][c][kh][kw][o] */\n",
@@ -1232,7 +1234,7 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
         b->indent--;
         put(b, "}\n\n");
     }
-    put(o, "%s(%s, %s, %s, %s);\n", s->name, dw, x, gy, s->args);
+    put(o, "%s(%s, %s, %s%s);\n", s->name, dw, x, gy, scr_args(K, n, s));
 }
 
 /* ---- padding modes ---- */

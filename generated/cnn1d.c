@@ -629,7 +629,7 @@ void cnn1d_init(cnn1d_t *m)
 int cnn1d_forward(cnn1d_t *m)
 {
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
-    agc_conv10_forward(m->t10, m->x, m->conv1_weight, m->conv10_forward_wpack, m->conv10_forward_acc);
+    agc_conv10_forward(m->t10, m->x, m->conv1_weight, m->t10_wpack, m->t10_acc);
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
     for (long i0 = 0; i0 < 4; i0++)
@@ -657,7 +657,7 @@ int cnn1d_forward(cnn1d_t *m)
         }
 
     /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
-    agc_conv18_forward(m->t18, m->t17, m->conv2_weight, m->conv18_forward_wpack, m->conv18_forward_acc);
+    agc_conv18_forward(m->t18, m->t17, m->conv2_weight, m->t18_wpack, m->t18_acc);
 
     /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
     for (long i0 = 0; i0 < 4; i0++)
@@ -880,10 +880,10 @@ int cnn1d_backward(cnn1d_t *m)
         }
 
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
-    agc_conv74_input(m->t74, m->t69, m->conv2_weight, m->conv74_input_gz, m->conv74_input_wpack, m->conv74_input_acc);
+    agc_conv74_input(m->t74, m->t69, m->conv2_weight, m->t74_gz, m->t74_wpack, m->t74_acc);
 
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
-    agc_conv75_weight(m->conv2_weight_grad, m->t17, m->t69, m->conv75_weight_sum, m->conv75_weight_img, m->conv75_weight_acc, m->conv75_weight_gt);
+    agc_conv75_weight(m->conv2_weight_grad, m->t17, m->t69, m->t75_sum, m->t75_img, m->t75_acc, m->t75_gt);
 
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
     /* circular padding, rows 0 + 0, columns 2 + 2: its adjoint */
@@ -918,7 +918,7 @@ int cnn1d_backward(cnn1d_t *m)
         }
 
     /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
-    agc_conv85_weight(m->conv1_weight_grad, m->x, m->t80, m->conv85_weight_sum, m->conv85_weight_img, m->conv85_weight_acc, m->conv85_weight_gt);
+    agc_conv85_weight(m->conv1_weight_grad, m->x, m->t80, m->t85_sum, m->t85_img, m->t85_acc, m->t85_gt);
 
     return cnn1d_OK;
 }

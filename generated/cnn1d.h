@@ -51,21 +51,21 @@ typedef struct cnn1d_t {
     float t74[4224]; /* [4, 16, 1, 66] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
     float t76[3968]; /* [4, 16, 1, 62] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
     float t80[3968]; /* [4, 16, 62] grad of relu1 = relu(conv1) */
-    float conv10_forward_wpack[96]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float conv10_forward_acc[992]; /* scratch: an output row [ow][o] */
-    float conv18_forward_wpack[640]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float conv18_forward_acc[248]; /* scratch: an output row [ow][o] */
-    float conv74_input_gz[1952]; /* scratch: gy zero-stuffed by the stride */
-    float conv74_input_wpack[640]; /* scratch: weights flipped, packed [g][o][kh][kw][c] */
-    float conv74_input_acc[1056]; /* scratch: a row of the input gradient [iw][c] */
-    float conv75_weight_sum[640]; /* scratch: the gradient packed [g][c][kh][kw][o] */
-    float conv75_weight_img[640]; /* scratch: an image's share of it, one group */
-    float conv75_weight_acc[640]; /* scratch: a row's share of it, one group */
-    float conv75_weight_gt[248]; /* scratch: a row of gy transposed [ow][o] */
-    float conv85_weight_sum[96]; /* scratch: the gradient packed [g][c][kh][kw][o] */
-    float conv85_weight_img[96]; /* scratch: an image's share of it, one group */
-    float conv85_weight_acc[96]; /* scratch: a row's share of it, one group */
-    float conv85_weight_gt[992]; /* scratch: a row of gy transposed [ow][o] */
+    float t10_wpack[96]; /* scratch: weights packed [g][c][kh][kw][o] */
+    float t10_acc[992]; /* scratch: an output row [ow][o] */
+    float t18_wpack[640]; /* scratch: weights packed [g][c][kh][kw][o] */
+    float t18_acc[248]; /* scratch: an output row [ow][o] */
+    float t74_gz[1952]; /* scratch: gy zero-stuffed by the stride */
+    float t74_wpack[640]; /* scratch: weights flipped, packed [g][o][kh][kw][c] */
+    float t74_acc[1056]; /* scratch: a row of the input gradient [iw][c] */
+    float t75_sum[640]; /* scratch: the gradient packed [g][c][kh][kw][o] */
+    float t75_img[640]; /* scratch: an image's share of it, one group */
+    float t75_acc[640]; /* scratch: a row's share of it, one group */
+    float t75_gt[248]; /* scratch: a row of gy transposed [ow][o] */
+    float t85_sum[96]; /* scratch: the gradient packed [g][c][kh][kw][o] */
+    float t85_img[96]; /* scratch: an image's share of it, one group */
+    float t85_acc[96]; /* scratch: a row's share of it, one group */
+    float t85_gt[992]; /* scratch: a row of gy transposed [ow][o] */
 } cnn1d_t;
 
 /* roles in cnn1d_tensors[].role */

@@ -235,7 +235,7 @@ void conv2d_seed_init(conv2d_seed_t *m)
 int conv2d_seed_forward(conv2d_seed_t *m)
 {
     /* y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
-    agc_conv3_forward(m->t3, m->x, m->w, m->conv3_forward_wpack, m->conv3_forward_acc);
+    agc_conv3_forward(m->t3, m->x, m->w, m->t3_wpack, m->t3_acc);
 
     /* y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [specs/conv2d_seed.yaml:13] */
@@ -265,7 +265,7 @@ int conv2d_seed_backward(conv2d_seed_t *m)
         m->t12[i] = 8.12955255e-06f;
 
     /* grad of y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
-    agc_conv16_weight(m->w_grad, m->x, m->t12, m->conv16_weight_sum, m->conv16_weight_img, m->conv16_weight_acc, m->conv16_weight_gt);
+    agc_conv16_weight(m->w_grad, m->x, m->t12, m->t16_sum, m->t16_img, m->t16_acc, m->t16_gt);
 
     /* grad of y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
     /* gradient b.grad */

@@ -16,12 +16,12 @@ typedef struct conv2d_seed_t {
     float t3[123008]; /* [1, 16, 62, 124] y = conv2d(x, w, b) */
     float t6[1]; /* [] loss = mean(y) */
     float t12[123008]; /* [1, 16, 62, 124] grad of loss = mean(y) */
-    float conv3_forward_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float conv3_forward_acc[1984]; /* scratch: an output row [ow][o] */
-    float conv16_weight_sum[4800]; /* scratch: the gradient packed [g][c][kh][kw][o] */
-    float conv16_weight_img[4800]; /* scratch: an image's share of it, one group */
-    float conv16_weight_acc[4800]; /* scratch: a row's share of it, one group */
-    float conv16_weight_gt[1984]; /* scratch: a row of gy transposed [ow][o] */
+    float t3_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
+    float t3_acc[1984]; /* scratch: an output row [ow][o] */
+    float t16_sum[4800]; /* scratch: the gradient packed [g][c][kh][kw][o] */
+    float t16_img[4800]; /* scratch: an image's share of it, one group */
+    float t16_acc[4800]; /* scratch: a row's share of it, one group */
+    float t16_gt[1984]; /* scratch: a row of gy transposed [ow][o] */
 } conv2d_seed_t;
 
 /* roles in conv2d_seed_tensors[].role */

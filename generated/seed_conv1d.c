@@ -122,7 +122,7 @@ void seed_conv1d_init(seed_conv1d_t *m)
 int seed_conv1d_forward(seed_conv1d_t *m)
 {
     /* conv = conv1d(x, conv.weight, conv.bias)  [specs/seed_conv1d.yaml:10] */
-    agc_conv5_forward(m->t5, m->x, m->conv_weight, m->conv5_forward_wpack, m->conv5_forward_acc);
+    agc_conv5_forward(m->t5, m->x, m->conv_weight, m->t5_wpack, m->t5_acc);
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [specs/seed_conv1d.yaml:10] */
     for (long i0 = 0; i0 < 1; i0++)

@@ -12,8 +12,8 @@ typedef struct seed_conv1d_t {
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[992]; /* [1, 16, 62] output */
     float t5[992]; /* [1, 16, 1, 62] conv = conv1d(x, conv.weight, conv.bias) */
-    float conv5_forward_wpack[96]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float conv5_forward_acc[992]; /* scratch: an output row [ow][o] */
+    float t5_wpack[96]; /* scratch: weights packed [g][c][kh][kw][o] */
+    float t5_acc[992]; /* scratch: an output row [ow][o] */
 } seed_conv1d_t;
 
 /* roles in seed_conv1d_tensors[].role */

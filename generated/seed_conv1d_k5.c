@@ -132,7 +132,7 @@ void seed_conv1d_k5_init(seed_conv1d_k5_t *m)
 int seed_conv1d_k5_forward(seed_conv1d_k5_t *m)
 {
     /* conv = conv1d(x, conv.weight, conv.bias)  [specs/seed_conv1d_k5.yaml:8] */
-    agc_conv5_forward(m->t5, m->x, m->conv_weight, m->conv5_forward_wpack, m->conv5_forward_acc);
+    agc_conv5_forward(m->t5, m->x, m->conv_weight, m->t5_wpack, m->t5_acc);
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [specs/seed_conv1d_k5.yaml:8] */
     for (long i0 = 0; i0 < 1; i0++)

@@ -12,8 +12,8 @@ typedef struct seed_conv1d_k5_t {
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[960]; /* [1, 16, 60] output */
     float t5[960]; /* [1, 16, 1, 60] conv = conv1d(x, conv.weight, conv.bias) */
-    float conv5_forward_wpack[160]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float conv5_forward_acc[960]; /* scratch: an output row [ow][o] */
+    float t5_wpack[160]; /* scratch: weights packed [g][c][kh][kw][o] */
+    float t5_acc[960]; /* scratch: an output row [ow][o] */
 } seed_conv1d_k5_t;
 
 /* roles in seed_conv1d_k5_tensors[].role */

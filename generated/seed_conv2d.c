@@ -134,7 +134,7 @@ void seed_conv2d_init(seed_conv2d_t *m)
 int seed_conv2d_forward(seed_conv2d_t *m)
 {
     /* conv = conv2d(x, conv.weight, conv.bias)  [specs/seed_conv2d.yaml:9] */
-    agc_conv3_forward(m->t3, m->x, m->conv_weight, m->conv3_forward_wpack, m->conv3_forward_acc);
+    agc_conv3_forward(m->t3, m->x, m->conv_weight, m->t3_wpack, m->t3_acc);
 
     /* conv = conv2d(x, conv.weight, conv.bias)  [specs/seed_conv2d.yaml:9] */
     /* output conv */

@@ -12,8 +12,8 @@ typedef struct seed_conv2d_t {
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[123008]; /* [1, 16, 62, 124] output */
     float t3[123008]; /* [1, 16, 62, 124] conv = conv2d(x, conv.weight, conv.bias) */
-    float conv3_forward_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float conv3_forward_acc[1984]; /* scratch: an output row [ow][o] */
+    float t3_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
+    float t3_acc[1984]; /* scratch: an output row [ow][o] */
 } seed_conv2d_t;
 
 /* roles in seed_conv2d_tensors[].role */

@@ -192,7 +192,7 @@ void seed_conv2d_pad_init(seed_conv2d_pad_t *m)
 int seed_conv2d_pad_forward(seed_conv2d_pad_t *m)
 {
     /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [specs/seed_conv2d_pad.yaml:9] */
-    agc_conv3_forward(m->t3, m->x, m->conv_weight, m->conv3_forward_wpack, m->conv3_forward_acc);
+    agc_conv3_forward(m->t3, m->x, m->conv_weight, m->t3_wpack, m->t3_acc);
 
     /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [specs/seed_conv2d_pad.yaml:9] */
     /* output conv */

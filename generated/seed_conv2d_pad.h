@@ -12,8 +12,8 @@ typedef struct seed_conv2d_pad_t {
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[131072]; /* [1, 16, 64, 128] output */
     float t3[131072]; /* [1, 16, 64, 128] conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2)) */
-    float conv3_forward_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float conv3_forward_acc[2048]; /* scratch: an output row [ow][o] */
+    float t3_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
+    float t3_acc[2048]; /* scratch: an output row [ow][o] */
 } seed_conv2d_pad_t;
 
 /* roles in seed_conv2d_pad_tensors[].role */
