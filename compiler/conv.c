@@ -642,12 +642,26 @@ static void emit_vec_row(Kernels *K, const char *name, long nb,
     if (fused) {
         const char **names = agc_alloc(sizeof(char *) * (size_t)(nb * KW));
         const char **vals = agc_alloc(sizeof(char *) * (size_t)(nb * KW));
+        char *used = agc_alloc((size_t)KW);  /* taps that read the input */
+        long nbord = c->c0 + c->OW - c->c1, nw = 0;
+        for (long k = 0; k < KW; k++)
+            used[k] = c->c1 > c->c0;
+        for (long i = 0; i < nbord; i++) {
+            long ow = i < c->c0 ? i : c->c1 + i - c->c0, lo, hi;
+            col_taps(c, ow, &lo, &hi);
+            for (long k = lo; k < hi; k++)
+                used[k] = 1;
+        }
         for (long b = 0; b < nb; b++)
-            for (long k = 0; k < KW; k++) {
-                names[b * KW + k] = agc_fmt("w%ld_%ld", b, k);
-                vals[b * KW + k] = agc_fmt("w[%ld]", b * wa->O + k * wa->K);
-            }
-        decls(o, T, (int)(nb * KW), names, vals);
+            for (long k = 0; k < KW; k++)
+                if (used[k]) {
+                    names[nw] = agc_fmt("w%ld_%ld", b, k);
+                    vals[nw++] = agc_fmt("w[%ld]", b * wa->O + k * wa->K);
+                }
+        if (nw)
+            decls(o, T, (int)nw, names, vals);
+        else                        /* every column reads only padding */
+            put(o, "(void)y;\n(void)x;\n(void)w;\n");
         if (c->c1 > c->c0) {
             put(o, "for (long ow = %ld; ow < %ld; ow++) {\n", c->c0, c->c1);
             o->indent++;
@@ -666,8 +680,7 @@ static void emit_vec_row(Kernels *K, const char *name, long nb,
             o->indent--;
             put(o, "}\n");
         }
-        long nbord = c->c0 + c->OW - c->c1;
-        if (nbord)
+        if (nbord && nw)
             put(o, "/* border columns: the taps inside the input */\n");
         for (long i = 0; i < nbord; i++) {
             long ow = i < c->c0 ? i : c->c1 + i - c->c0, lo, hi;
@@ -847,6 +860,15 @@ static void emit_vec_taps(Kernels *K, const char *name, long nb,
         "%s *restrict part)\n{\n", name, T, T, T);
     o->indent++;
     if (c->tp == KW) {
+        int any = 0;
+        for (long k = 0; k < KW; k++) {
+            long off = k * c->dw - c->pw;
+            long lo = -off > 0 ? -off : 0, hi = c->W - off < OW ? c->W - off
+                                                                : OW;
+            any |= hi > lo;
+        }
+        if (!any)                   /* every tap reads only padding */
+            put(o, "(void)g;\n(void)x;\n(void)part;\n");
         for (long k = 0; k < KW; k++) {
             long off = k * c->dw - c->pw;
             long lo = -off > 0 ? -off : 0, hi = c->W - off < OW ? c->W - off
