@@ -601,6 +601,7 @@ typedef struct Kernels {
     const char *(*scratch)(void *ctx, const char *type, const char *want,
                            long count, const char *note);
     void *ctx;
+    void *shared;                   /* conv.c: the kernels written so far */
 } Kernels;
 
 /* Writes the code that computes n (a window op) into out, its operands

@@ -97,6 +97,17 @@ static void agc_conv10(float *restrict y, const float *restrict x, const float *
     }
 }
 
+/* y [4, 16, 1, 62] = conv(x [4, 2, 1, 64], w [16, 2, 1, 3]): w packed as [g][c][kh][kw][o] into wp, then agc_conv10 */
+static void agc_conv10_forward(float *restrict y, const float *restrict x, const float *restrict w, float *restrict wp, float *restrict acc)
+{
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 2; c++)
+                for (long t = 0; t < 3; t++)
+                    wp[((g * 2 + c) * 3 + t) * 16 + o] = w[((g * 16 + o) * 2 + c) * 3 + t];
+    agc_conv10(y, x, wp, acc);
+}
+
 /* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] ---- */
 
 /* acc[p][o] += x[p * 2 + k] * w[k][o], p < 8, k = 0..4 */
@@ -177,6 +188,17 @@ static void agc_conv18(float *restrict y, const float *restrict x, const float *
                     yg[(o * 1 + oh) * 31 + ow] = acc[ow * 8 + o];
         }
     }
+}
+
+/* y [4, 8, 1, 31] = conv(x [4, 16, 1, 66], w [8, 16, 1, 5]): w packed as [g][c][kh][kw][o] into wp, then agc_conv18 */
+static void agc_conv18_forward(float *restrict y, const float *restrict x, const float *restrict w, float *restrict wp, float *restrict acc)
+{
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 8; o++)
+            for (long c = 0; c < 16; c++)
+                for (long t = 0; t < 5; t++)
+                    wp[((g * 16 + c) * 5 + t) * 8 + o] = w[((g * 8 + o) * 16 + c) * 5 + t];
+    agc_conv18(y, x, wp, acc);
 }
 
 /* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] ---- */
@@ -336,6 +358,24 @@ static void agc_conv74(float *restrict y, const float *restrict x, const float *
     }
 }
 
+/* dx [4, 16, 1, 66] = the gradient of conv(x, w [8, 16, 1, 5]) for gy [4, 8, 1, 31]: w flipped, packed as
+ * [g][o][kh][kw][c] into wq, gy zero-stuffed by the stride into gz, then agc_conv74 */
+static void agc_conv74_input(float *restrict dx, const float *restrict gy, const float *restrict w, float *restrict gz, float *restrict wq, float *restrict acc)
+{
+    /* gz [32, 1, 61] */
+    memset(gz, 0, 1952 * sizeof *gz);
+    for (long i = 0; i < 32; i++)
+        for (long oh = 0; oh < 1; oh++)
+            for (long ow = 0; ow < 31; ow++)
+                gz[(i * 1 + oh) * 61 + ow * 2] = gy[(i * 1 + oh) * 31 + ow];
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 8; o++)
+            for (long c = 0; c < 16; c++)
+                for (long t = 0; t < 5; t++)
+                    wq[((g * 8 + o) * 5 + 4 - t) * 16 + c] = w[((g * 8 + o) * 16 + c) * 5 + t];
+    agc_conv74(dx, gz, wq, acc);
+}
+
 /* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] ---- */
 
 /* acc[k][o] += x[p * 2 + k] * g[p][o], p < 8, k = 0..4 */
@@ -400,15 +440,16 @@ static void agc_conv75_row(float *restrict acc, const float *restrict x, const f
     agc_conv75_tail(acc, x + 48, g + 192);
 }
 
-static void agc_conv75(double *restrict sum, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
+static void agc_conv75(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
 {
     memset(sum, 0, 640 * sizeof *sum);
+    memset(img, 0, 640 * sizeof *img);
     memset(acc, 0, 640 * sizeof *acc);
     for (long i = 0; i < 4; i++) {
         const float *restrict xg = x + i * 1056;
         const float *restrict gg = gy + i * 248;
         float *restrict ag = acc;
-        double *restrict sg = sum;
+        float *restrict sg = sum;
         for (long oh = 0; oh < 1; oh++) {
             for (long ow = 0; ow < 31; ow++)
                 for (long o = 0; o < 8; o++)
@@ -419,11 +460,28 @@ static void agc_conv75(double *restrict sum, float *restrict acc, const float *r
                 agc_conv75_row(ar, xr, gt);
             }
             for (long k = 0; k < 640; k++) {
-                sg[k] += ag[k];
+                img[k] += ag[k];
                 ag[k] = 0;
             }
         }
+        for (long k = 0; k < 640; k++) {
+            sg[k] += img[k];
+            img[k] = 0;
+        }
     }
+}
+
+/* dw [8, 16, 1, 5] = the gradient of conv(x [4, 16, 1, 66], w) for gy [4, 8, 1, 31]: agc_conv75, then
+ * unpacked from [g][c][kh][kw][o] */
+static void agc_conv75_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
+    float *restrict sum, float *restrict img, float *restrict acc, float *restrict gt)
+{
+    agc_conv75(sum, img, acc, x, gy, gt);
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 8; o++)
+            for (long c = 0; c < 16; c++)
+                for (long t = 0; t < 5; t++)
+                    dw[((g * 8 + o) * 16 + c) * 5 + t] = sum[((g * 16 + c) * 5 + t) * 8 + o];
 }
 
 /* ---- gradient of the weight: grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] ---- */
@@ -471,15 +529,16 @@ static void agc_conv85_row(float *restrict acc, const float *restrict x, const f
     agc_conv85_tail(acc, x + 56, g + 896);
 }
 
-static void agc_conv85(double *restrict sum, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
+static void agc_conv85(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
 {
     memset(sum, 0, 96 * sizeof *sum);
+    memset(img, 0, 96 * sizeof *img);
     memset(acc, 0, 96 * sizeof *acc);
     for (long i = 0; i < 4; i++) {
         const float *restrict xg = x + i * 128;
         const float *restrict gg = gy + i * 992;
         float *restrict ag = acc;
-        double *restrict sg = sum;
+        float *restrict sg = sum;
         for (long oh = 0; oh < 1; oh++) {
             for (long ow = 0; ow < 62; ow++)
                 for (long o = 0; o < 16; o++)
@@ -490,11 +549,28 @@ static void agc_conv85(double *restrict sum, float *restrict acc, const float *r
                 agc_conv85_row(ar, xr, gt);
             }
             for (long k = 0; k < 96; k++) {
-                sg[k] += ag[k];
+                img[k] += ag[k];
                 ag[k] = 0;
             }
         }
+        for (long k = 0; k < 96; k++) {
+            sg[k] += img[k];
+            img[k] = 0;
+        }
     }
+}
+
+/* dw [16, 2, 1, 3] = the gradient of conv(x [4, 2, 1, 64], w) for gy [4, 16, 1, 62]: agc_conv85, then
+ * unpacked from [g][c][kh][kw][o] */
+static void agc_conv85_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
+    float *restrict sum, float *restrict img, float *restrict acc, float *restrict gt)
+{
+    agc_conv85(sum, img, acc, x, gy, gt);
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 2; c++)
+                for (long t = 0; t < 3; t++)
+                    dw[((g * 16 + o) * 2 + c) * 3 + t] = sum[((g * 2 + c) * 3 + t) * 16 + o];
 }
 
 void cnn1d_init(cnn1d_t *m)
@@ -577,13 +653,7 @@ int cnn1d_forward(cnn1d_t *m)
     float *const conv2_conv_acc = m->arena + 4864; /* [248] */
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
-    /* w [16, 2, 1, 3] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 2; c++)
-                for (long t = 0; t < 3; t++)
-                    conv1_conv_wpack[((g * 2 + c) * 3 + t) * 16 + o] = m->conv1_weight[((g * 16 + o) * 2 + c) * 3 + t];
-    agc_conv10(conv1_conv, m->x, conv1_conv_wpack, conv1_conv_acc);
+    agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv1_conv_wpack, conv1_conv_acc);
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
     for (long i0 = 0; i0 < 4; i0++)
@@ -611,13 +681,7 @@ int cnn1d_forward(cnn1d_t *m)
         }
 
     /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] */
-    /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 8; o++)
-            for (long c = 0; c < 16; c++)
-                for (long t = 0; t < 5; t++)
-                    conv2_conv_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
-    agc_conv18(conv2_conv, conv2_padmode, conv2_conv_wpack, conv2_conv_acc);
+    agc_conv18_forward(conv2_conv, conv2_padmode, m->conv2_weight, conv2_conv_wpack, conv2_conv_acc);
 
     /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] */
     for (long i0 = 0; i0 < 4; i0++)
@@ -771,13 +835,7 @@ int cnn1d_infer(cnn1d_t *m)
     float *const conv2_conv_acc = m->arena + 5856; /* [248] */
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
-    /* w [16, 2, 1, 3] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 2; c++)
-                for (long t = 0; t < 3; t++)
-                    conv1_conv_wpack[((g * 2 + c) * 3 + t) * 16 + o] = m->conv1_weight[((g * 16 + o) * 2 + c) * 3 + t];
-    agc_conv10(conv1_conv, m->x, conv1_conv_wpack, conv1_conv_acc);
+    agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv1_conv_wpack, conv1_conv_acc);
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
     for (long i0 = 0; i0 < 4; i0++)
@@ -805,13 +863,7 @@ int cnn1d_infer(cnn1d_t *m)
         }
 
     /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] */
-    /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 8; o++)
-            for (long c = 0; c < 16; c++)
-                for (long t = 0; t < 5; t++)
-                    conv2_conv_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
-    agc_conv18(conv2_conv, conv2_padmode, conv2_conv_wpack, conv2_conv_acc);
+    agc_conv18_forward(conv2_conv, conv2_padmode, m->conv2_weight, conv2_conv_wpack, conv2_conv_acc);
 
     /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] */
     for (long i0 = 0; i0 < 4; i0++)
@@ -952,9 +1004,13 @@ int cnn1d_backward(cnn1d_t *m)
     float *const conv2_grad_conv_bwd_input_gz = m->arena + 12416; /* [1952] */
     float *const conv2_grad_conv_bwd_input_wpack = m->arena + 16416; /* [640] */
     float *const conv2_grad_conv_bwd_input_acc = m->arena + 14368; /* [1056] */
-    float *const conv2_weight_grad_acc = m->arena + 12416; /* [640] */
-    float *const conv2_weight_grad_gt = m->arena + 13056; /* [248] */
-    float *const conv1_weight_grad_acc = m->arena + 992; /* [96] */
+    float *const conv2_weight_grad_sum = m->arena + 12416; /* [640] */
+    float *const conv2_weight_grad_img = m->arena + 13056; /* [640] */
+    float *const conv2_weight_grad_acc = m->arena + 13696; /* [640] */
+    float *const conv2_weight_grad_gt = m->arena + 14336; /* [248] */
+    float *const conv1_weight_grad_sum = m->arena + 992; /* [96] */
+    float *const conv1_weight_grad_img = m->arena + 1088; /* [96] */
+    float *const conv1_weight_grad_acc = m->arena + 1184; /* [96] */
     float *const conv1_weight_grad_gt = m->arena + 0; /* [992] */
 
     /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:27] */
@@ -1051,28 +1107,10 @@ int cnn1d_backward(cnn1d_t *m)
         }
 
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] */
-    /* gy [4, 8, 1, 31] zero-stuffed by the stride (1, 2): [32, 1, 61] */
-    memset(conv2_grad_conv_bwd_input_gz, 0, 1952 * sizeof *conv2_grad_conv_bwd_input_gz);
-    for (long i = 0; i < 32; i++)
-        for (long oh = 0; oh < 1; oh++)
-            for (long ow = 0; ow < 31; ow++)
-                conv2_grad_conv_bwd_input_gz[(i * 1 + oh) * 61 + ow * 2] = relu3_grad_where[(i * 1 + oh) * 31 + ow];
-    /* w [8, 16, 1, 5] flipped, packed as [g][o][kh][kw][c] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 8; o++)
-            for (long c = 0; c < 16; c++)
-                for (long t = 0; t < 5; t++)
-                    conv2_grad_conv_bwd_input_wpack[((g * 8 + o) * 5 + 4 - t) * 16 + c] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
-    agc_conv74(conv2_grad_conv_bwd_input, conv2_grad_conv_bwd_input_gz, conv2_grad_conv_bwd_input_wpack, conv2_grad_conv_bwd_input_acc);
+    agc_conv74_input(conv2_grad_conv_bwd_input, relu3_grad_where, m->conv2_weight, conv2_grad_conv_bwd_input_gz, conv2_grad_conv_bwd_input_wpack, conv2_grad_conv_bwd_input_acc);
 
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] */
-    agc_conv75(m->conv2_weight_grad_sum, conv2_weight_grad_acc, conv2_padmode, relu3_grad_where, conv2_weight_grad_gt);
-    /* unpacked into [o][c][kh][kw] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 8; o++)
-            for (long c = 0; c < 16; c++)
-                for (long t = 0; t < 5; t++)
-                    m->conv2_weight_grad[((g * 8 + o) * 16 + c) * 5 + t] = (float)m->conv2_weight_grad_sum[((g * 16 + c) * 5 + t) * 8 + o];
+    agc_conv75_weight(m->conv2_weight_grad, conv2_padmode, relu3_grad_where, conv2_weight_grad_sum, conv2_weight_grad_img, conv2_weight_grad_acc, conv2_weight_grad_gt);
 
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2: its adjoint */
@@ -1107,13 +1145,7 @@ int cnn1d_backward(cnn1d_t *m)
         }
 
     /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:17] */
-    agc_conv85(m->conv1_weight_grad_sum, conv1_weight_grad_acc, m->x, relu1_grad_where, conv1_weight_grad_gt);
-    /* unpacked into [o][c][kh][kw] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 2; c++)
-                for (long t = 0; t < 3; t++)
-                    m->conv1_weight_grad[((g * 16 + o) * 2 + c) * 3 + t] = (float)m->conv1_weight_grad_sum[((g * 2 + c) * 3 + t) * 16 + o];
+    agc_conv85_weight(m->conv1_weight_grad, m->x, relu1_grad_where, conv1_weight_grad_sum, conv1_weight_grad_img, conv1_weight_grad_acc, conv1_weight_grad_gt);
 
     return cnn1d_OK;
 }

@@ -43,8 +43,6 @@ typedef struct cnn1d_t {
     float fc_weight_grad[1200]; /* [10, 120] gradient */
     float fc_bias_grad[10]; /* [10] gradient */
     float arena[17056]; /* temporaries and scratch, planned by liveness */
-    double conv2_weight_grad_sum[640]; /* scratch: the gradient packed [g][c][kh][kw][o] */
-    double conv1_weight_grad_sum[96]; /* scratch: the gradient packed [g][c][kh][kw][o] */
 } cnn1d_t;
 
 /* roles in cnn1d_tensors[].role */

@@ -97,6 +97,17 @@ static void agc_conv3(float *restrict y, const float *restrict x, const float *r
     }
 }
 
+/* y [1, 16, 62, 124] = conv(x [1, 20, 64, 128], w [16, 20, 3, 5]): w packed as [g][c][kh][kw][o] into wp, then agc_conv3 */
+static void agc_conv3_forward(float *restrict y, const float *restrict x, const float *restrict w, float *restrict wp, float *restrict acc)
+{
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 20; c++)
+                for (long t = 0; t < 15; t++)
+                    wp[((g * 20 + c) * 15 + t) * 16 + o] = w[((g * 16 + o) * 20 + c) * 15 + t];
+    agc_conv3(y, x, wp, acc);
+}
+
 /* ---- gradient of the weight: grad of y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] ---- */
 
 /* acc[k][o] += x[p + k] * g[p][o], p < 8, k = 0..4 */
@@ -152,15 +163,16 @@ static void agc_conv16_row(float *restrict acc, const float *restrict x, const f
     agc_conv16_tail(acc, x + 120, g + 1920);
 }
 
-static void agc_conv16(double *restrict sum, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
+static void agc_conv16(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
 {
     memset(sum, 0, 4800 * sizeof *sum);
+    memset(img, 0, 4800 * sizeof *img);
     memset(acc, 0, 4800 * sizeof *acc);
     for (long i = 0; i < 1; i++) {
         const float *restrict xg = x + i * 163840;
         const float *restrict gg = gy + i * 123008;
         float *restrict ag = acc;
-        double *restrict sg = sum;
+        float *restrict sg = sum;
         for (long oh = 0; oh < 62; oh++) {
             for (long ow = 0; ow < 124; ow++)
                 for (long o = 0; o < 16; o++)
@@ -173,11 +185,28 @@ static void agc_conv16(double *restrict sum, float *restrict acc, const float *r
                 agc_conv16_row(ar + 160, xr + 256, gt);
             }
             for (long k = 0; k < 4800; k++) {
-                sg[k] += ag[k];
+                img[k] += ag[k];
                 ag[k] = 0;
             }
         }
+        for (long k = 0; k < 4800; k++) {
+            sg[k] += img[k];
+            img[k] = 0;
+        }
     }
+}
+
+/* dw [16, 20, 3, 5] = the gradient of conv(x [1, 20, 64, 128], w) for gy [1, 16, 62, 124]: agc_conv16, then
+ * unpacked from [g][c][kh][kw][o] */
+static void agc_conv16_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
+    float *restrict sum, float *restrict img, float *restrict acc, float *restrict gt)
+{
+    agc_conv16(sum, img, acc, x, gy, gt);
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 20; c++)
+                for (long t = 0; t < 15; t++)
+                    dw[((g * 16 + o) * 20 + c) * 15 + t] = sum[((g * 20 + c) * 15 + t) * 16 + o];
 }
 
 void conv2d_seed_init(conv2d_seed_t *m)
@@ -211,13 +240,7 @@ int conv2d_seed_forward(conv2d_seed_t *m)
     float *const y_conv_acc = m->arena + 127808; /* [1984] */
 
     /* y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
-    /* w [16, 20, 3, 5] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    y_conv_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->w[((g * 16 + o) * 20 + c) * 15 + t];
-    agc_conv3(y_conv, m->x, y_conv_wpack, y_conv_acc);
+    agc_conv3_forward(y_conv, m->x, m->w, y_conv_wpack, y_conv_acc);
 
     /* y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [specs/conv2d_seed.yaml:13] */
@@ -250,13 +273,7 @@ int conv2d_seed_infer(conv2d_seed_t *m)
     float *const y_conv_acc = m->arena + 127808; /* [1984] */
 
     /* y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
-    /* w [16, 20, 3, 5] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    y_conv_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->w[((g * 16 + o) * 20 + c) * 15 + t];
-    agc_conv3(y_conv, m->x, y_conv_wpack, y_conv_acc);
+    agc_conv3_forward(y_conv, m->x, m->w, y_conv_wpack, y_conv_acc);
 
     /* y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [specs/conv2d_seed.yaml:13] */
@@ -282,21 +299,17 @@ int conv2d_seed_infer(conv2d_seed_t *m)
 int conv2d_seed_backward(conv2d_seed_t *m)
 {
     float *const loss_grad_const = m->arena + 0; /* [123008] */
-    float *const w_grad_acc = m->arena + 123008; /* [4800] */
-    float *const w_grad_gt = m->arena + 127808; /* [1984] */
+    float *const w_grad_sum = m->arena + 123008; /* [4800] */
+    float *const w_grad_img = m->arena + 127808; /* [4800] */
+    float *const w_grad_acc = m->arena + 132608; /* [4800] */
+    float *const w_grad_gt = m->arena + 137408; /* [1984] */
 
     /* grad of loss = mean(y)  [specs/conv2d_seed.yaml:13] */
     for (long i = 0; i < 123008; i++)
         loss_grad_const[i] = 8.12955255e-06f;
 
     /* grad of y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
-    agc_conv16(m->w_grad_sum, w_grad_acc, m->x, loss_grad_const, w_grad_gt);
-    /* unpacked into [o][c][kh][kw] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    m->w_grad[((g * 16 + o) * 20 + c) * 15 + t] = (float)m->w_grad_sum[((g * 20 + c) * 15 + t) * 16 + o];
+    agc_conv16_weight(m->w_grad, m->x, loss_grad_const, w_grad_sum, w_grad_img, w_grad_acc, w_grad_gt);
 
     /* grad of y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
     /* gradient b.grad */

@@ -95,6 +95,17 @@ static void agc_conv5(float *restrict y, const float *restrict x, const float *r
     }
 }
 
+/* y [1, 16, 1, 60] = conv(x [1, 2, 1, 64], w [16, 2, 1, 5]): w packed as [g][c][kh][kw][o] into wp, then agc_conv5 */
+static void agc_conv5_forward(float *restrict y, const float *restrict x, const float *restrict w, float *restrict wp, float *restrict acc)
+{
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 2; c++)
+                for (long t = 0; t < 5; t++)
+                    wp[((g * 2 + c) * 5 + t) * 16 + o] = w[((g * 16 + o) * 2 + c) * 5 + t];
+    agc_conv5(y, x, wp, acc);
+}
+
 void seed_conv1d_k5_init(seed_conv1d_k5_t *m)
 {
     memset(m, 0, sizeof *m);
@@ -125,13 +136,7 @@ int seed_conv1d_k5_forward(seed_conv1d_k5_t *m)
     float *const conv_conv_acc = m->arena + 960; /* [960] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [specs/seed_conv1d_k5.yaml:8] */
-    /* w [16, 2, 1, 5] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 2; c++)
-                for (long t = 0; t < 5; t++)
-                    conv_conv_wpack[((g * 2 + c) * 5 + t) * 16 + o] = m->conv_weight[((g * 16 + o) * 2 + c) * 5 + t];
-    agc_conv5(conv_conv, m->x, conv_conv_wpack, conv_conv_acc);
+    agc_conv5_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [specs/seed_conv1d_k5.yaml:8] */
     for (long i0 = 0; i0 < 1; i0++)

@@ -155,6 +155,17 @@ static void agc_conv3(float *restrict y, const float *restrict x, const float *r
     }
 }
 
+/* y [1, 16, 64, 128] = conv(x [1, 20, 64, 128], w [16, 20, 3, 5]): w packed as [g][c][kh][kw][o] into wp, then agc_conv3 */
+static void agc_conv3_forward(float *restrict y, const float *restrict x, const float *restrict w, float *restrict wp, float *restrict acc)
+{
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 20; c++)
+                for (long t = 0; t < 15; t++)
+                    wp[((g * 20 + c) * 15 + t) * 16 + o] = w[((g * 16 + o) * 20 + c) * 15 + t];
+    agc_conv3(y, x, wp, acc);
+}
+
 void seed_conv2d_pad_init(seed_conv2d_pad_t *m)
 {
     memset(m, 0, sizeof *m);
@@ -185,13 +196,7 @@ int seed_conv2d_pad_forward(seed_conv2d_pad_t *m)
     float *const conv_conv_acc = m->arena + 135872; /* [2048] */
 
     /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [specs/seed_conv2d_pad.yaml:9] */
-    /* w [16, 20, 3, 5] packed as [g][c][kh][kw][o] */
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    conv_conv_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->conv_weight[((g * 16 + o) * 20 + c) * 15 + t];
-    agc_conv3(conv_conv, m->x, conv_conv_wpack, conv_conv_acc);
+    agc_conv3_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
 
     /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [specs/seed_conv2d_pad.yaml:9] */
     /* output conv */
