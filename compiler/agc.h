@@ -28,6 +28,7 @@
 #define AGC_MAX_DEPTH 200           /* expression nesting */
 #define AGC_MAX_NAME 64             /* characters in a name */
 #define AGC_MAX_ITER 2147483647L    /* a loop's max_iter */
+#define AGC_MAX_SPEC_BYTES (16L << 20)  /* a spec file's size */
 
 /* ---- util.c: arena, errors, strings ---- */
 
@@ -78,6 +79,14 @@ void put(Out *o, const char *fmt, ...) AGC_PRINTF(2, 3);
  * macro of the standard headers the generated code includes.  Otherwise 0
  * and *why says what is wrong. */
 int agc_valid_name(const char *s, const char **why);
+
+/* The candidate closest to word by edit distance (transpositions count
+ * one), when it is close enough to be a likely typo; else NULL. */
+const char *agc_suggest(const char *word, const char *const *candidates,
+                        int n);
+/* "; did you mean 'X'?" for agc_suggest's X, or "" (for error messages). */
+const char *agc_did_you_mean(const char *word,
+                             const char *const *candidates, int n);
 
 /* ---- spec.c: the YAML spec (the only file that includes <yaml.h>) ---- */
 
@@ -561,6 +570,9 @@ typedef struct Jit {
     void *m;                        /* one instance, initialised */
 } Jit;
 
+enum { AGC_BACKEND_TCC, AGC_BACKEND_CC };
+extern int agc_backend;            /* jit.c: --backend (tcc or cc) */
+
 /* Compiles em->body (with em->h) for p; agc_error on failure. */
 Jit *jit_new(Program *p, const Emitted *em);
 void jit_free(Jit *j);
@@ -581,6 +593,9 @@ typedef struct Compiled {
 enum { AGC_FOR_CHECK = 1 };
 /* Kernel taps written out per unrolled body (--unroll N; default 64). */
 extern long agc_unroll;
+/* What generated files call the spec (main.c: its path relative to the
+ * output directory); NULL: the path as given. */
+extern const char *agc_cite_path;
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out);
 

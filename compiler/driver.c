@@ -4,6 +4,7 @@
 #include <string.h>
 
 long agc_unroll = 64;
+const char *agc_cite_path;
 
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out)
@@ -34,7 +35,7 @@ int agc_compile(const char *path, int dtype_override, int flags,
         }
     }
     out->prog = build_program(out->spec);
-    out->em = emit_program(out->prog, path);
+    out->em = emit_program(out->prog, agc_cite_path ? agc_cite_path : path);
     agc_error_jmp = saved;
     return 0;
 }

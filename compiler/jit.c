@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+int agc_backend = AGC_BACKEND_TCC;
+
 static char tcc_msg[2048];
 
 static void on_tcc_error(void *opaque, const char *msg)

@@ -52,10 +52,14 @@ static const struct LayerKind *kind_of(const Layer *l)
         if (!strcmp(kinds[i].kind, l->kind))
             return &kinds[i];
     char *known = "";
-    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+    const char *names[sizeof kinds / sizeof *kinds];
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         known = agc_fmt("%s%s%s", known, i ? ", " : "", kinds[i].kind);
-    agc_error(l->pos, "unknown layer '%s' (expected one of: %s)", l->kind,
-              known);
+        names[i] = kinds[i].kind;
+    }
+    agc_error(l->pos, "unknown layer '%s' (expected one of: %s)%s", l->kind,
+              known, agc_did_you_mean(l->kind, names,
+                                      (int)(sizeof kinds / sizeof *kinds)));
 }
 
 static const KwVal *arg(const Layer *l, const char *name)
@@ -73,9 +77,14 @@ static void check_args(const Layer *l, const struct LayerKind *k)
         int ok = 0;
         for (int j = 0; k->args[j]; j++)
             ok |= !strcmp(l->keys[i], k->args[j] + strspn(k->args[j], "!-"));
+        const char *names[10];
+        int n = 0;
+        for (int j = 0; k->args[j]; j++)
+            names[n++] = k->args[j] + strspn(k->args[j], "!-");
         if (!ok)
             agc_error(l->vals[i].pos, "layer '%s' (%s) has no argument "
-                      "'%s'", l->name, l->kind, l->keys[i]);
+                      "'%s'%s", l->name, l->kind, l->keys[i],
+                      agc_did_you_mean(l->keys[i], names, n));
     }
     for (int j = 0; k->args[j]; j++)
         if (k->args[j][0] == '!' && !arg(l, k->args[j] + strspn(k->args[j],

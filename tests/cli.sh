@@ -40,8 +40,9 @@ mkdir "$tmp/empty"
 expect 1 $agc compile specs/fail/no_grad.yaml -o "$tmp/empty"
 contains "does not have a grad_fn"
 [ -z "$(ls -A "$tmp/empty")" ] && ok || bad "failed compile left files: $(ls -A "$tmp/empty")"
-expect 1 $agc compile specs/autograd.yaml -o "$tmp/missing/dir"
-contains "cannot write into"
+# -o creates a missing directory, and its parents
+expect 0 $agc compile specs/autograd.yaml -o "$tmp/missing/dir"
+[ -f "$tmp/missing/dir/autograd.c" ] && ok || bad "-o did not create the directory"
 
 # run --out writes .npy files; a failing run writes none
 mkdir "$tmp/out1"
