@@ -645,7 +645,7 @@ static int check_outdir(const char *opt, const char *dir)
                                    dir, p, strerror(errno));
             return 0;
         }
-        if (errno != ENOENT)
+        if (errno != ENOENT && errno != ENOTDIR)
             return usage_error("%s %s: '%s': %s", opt, dir, p,
                                strerror(errno));
         char *parent = agc_strdup(p);
@@ -1251,80 +1251,130 @@ static void graph_ir(Program *p)
     printf("}\n");
 }
 
-/* The spec's own graph: a box per input, graph node and layer (by name),
- * an arrow from each to the named values it reads through unnamed IR
- * nodes; a model layer's parameters are part of its box. */
+/* A box of the spec's own graph: an input, a model layer or a graph
+ * entry (or a loop's count), and the boxes it reads. */
+typedef struct Box {
+    const char *name, *label;
+    int is_input, live, ndeps, cdeps;
+    int *deps;
+} Box;
+
+static int box_index(Box *boxes, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(boxes[i].name, name))
+            return i;
+    return -1;
+}
+
+/* Adds to box i an arrow from every box that e names. */
+static void expr_deps(Box *boxes, int n, int i, const Expr *e,
+                      const char *local)
+{
+    if (e->kind == E_NAME && (!local || strcmp(e->name, local))) {
+        int d = box_index(boxes, n, e->name);
+        int dup = d < 0 || d == i;
+        for (int k = 0; k < boxes[i].ndeps; k++)
+            dup |= boxes[i].deps[k] == d;
+        if (!dup)
+            *AGC_PUSH(boxes[i].deps, boxes[i].ndeps, boxes[i].cdeps) = d;
+    }
+    for (int k = 0; k < e->nargs; k++)
+        expr_deps(boxes, n, i, e->args[k], local);
+    for (int k = 0; k < e->nkw; k++)
+        expr_deps(boxes, n, i, e->kwargs[k], local);
+}
+
+static void mark_live(Box *boxes, int i)
+{
+    if (i < 0 || boxes[i].live)
+        return;
+    boxes[i].live = 1;
+    for (int k = 0; k < boxes[i].ndeps; k++)
+        mark_live(boxes, boxes[i].deps[k]);
+}
+
+/* The spec's own graph: a box per input, model layer (name and kind) and
+ * graph entry, by name, with an arrow from each name an entry reads (a
+ * layer reads the layer before it); a layer's parameters are part of its
+ * box.  Only what the outputs and backward's node read is drawn. */
 static void graph_spec(Program *p)
 {
-    Graph *g = p->g;
     Spec *s = p->spec;
-    char *live = live_nodes(p);
-    const char **box = agc_alloc(sizeof(char *) * (size_t)g->n);
-    const char **label = agc_alloc(sizeof(char *) * (size_t)g->n);
-    int *param_of = agc_alloc(sizeof(int) * (size_t)g->n);  /* layer + 1 */
-    for (int i = 0; i < p->ndecls; i++) {
-        Node *n = p->leaves[i];
-        if (!n || box[n->id])
-            continue;
-        box[n->id] = agc_fmt("in%d", i);
-        label[n->id] = agc_fmt("%s\\n%s", p->decls[i].name,
-                               shape_str(&n->shape));
-        for (int k = 0; i >= s->ndecls && k < s->nlayers; k++) {
-            size_t len = strlen(s->layers[k].name);
-            if (!strncmp(p->decls[i].name, s->layers[k].name, len) &&
-                p->decls[i].name[len] == '.')
-                param_of[n->id] = k + 1;
+    int n = 0, cap = 0;
+    Box *boxes = NULL;
+    const char *shape;
+    for (int i = 0; i < s->ndecls; i++) {
+        Box *b = AGC_PUSH(boxes, n, cap);
+        memset(b, 0, sizeof *b);
+        b->name = s->decls[i].name;
+        b->label = agc_fmt("%s\\n%s", b->name, shape_str(&s->decls[i].shape));
+        b->is_input = 1;
+    }
+    for (int i = 0; i < s->nlayers; i++) {
+        Box *b = AGC_PUSH(boxes, n, cap);
+        memset(b, 0, sizeof *b);
+        b->name = s->layers[i].name;
+        shape = "";
+        for (int k = 0; k < p->nnamed; k++)
+            if (!strcmp(p->named[k].name, b->name))
+                shape = shape_str(&p->named[k].node->shape);
+        b->label = agc_fmt("%s\\n%s %s", b->name, s->layers[i].kind, shape);
+        int d = box_index(boxes, n - 1, i ? s->layers[i - 1].name
+                                          : s->model_input);
+        if (d >= 0)
+            *AGC_PUSH(b->deps, b->ndeps, b->cdeps) = d;
+    }
+    for (int i = 0; i < s->ngraph; i++) {
+        const GraphEntry *ge = &s->graph[i];
+        Box *b = AGC_PUSH(boxes, n, cap);
+        memset(b, 0, sizeof *b);
+        b->name = ge->name;
+        shape = "";
+        for (int k = 0; k < p->nnamed; k++)
+            if (!strcmp(p->named[k].name, b->name))
+                shape = shape_str(&p->named[k].node->shape);
+        b->label = agc_fmt("%s\\n%s%s", b->name, ge->is_loop ? "loop " : "",
+                           shape);
+        if (ge->is_loop) {
+            expr_deps(boxes, n, n - 1, expr_parse(ge->init), NULL);
+            expr_deps(boxes, n, n - 1, expr_parse(ge->cond), ge->as);
+            expr_deps(boxes, n, n - 1, expr_parse(ge->body), ge->as);
+        } else {
+            expr_deps(boxes, n, n - 1, expr_parse(ge->expr), NULL);
+        }
+        if (ge->is_loop && ge->count) {
+            Box *c = AGC_PUSH(boxes, n, cap);
+            memset(c, 0, sizeof *c);
+            c->name = ge->count;
+            c->label = agc_fmt("%s\\ncount of %s", ge->count, ge->name);
+            *AGC_PUSH(c->deps, c->ndeps, c->cdeps) = n - 2;
         }
     }
-    for (int i = 0; i < p->nnamed; i++) {
-        Node *n = p->named[i].node;
-        if (box[n->id] && !param_of[n->id])
-            continue;               /* an alias: the first name draws */
-        const char *kind = NULL;
-        for (int k = 0; k < s->nlayers; k++)
-            if (!strcmp(s->layers[k].name, p->named[i].name))
-                kind = s->layers[k].kind;
-        box[n->id] = agc_fmt("v%d", i);
-        label[n->id] = kind ? agc_fmt("%s\\n%s %s", p->named[i].name, kind,
-                                      shape_str(&n->shape))
-                            : agc_fmt("%s\\n%s", p->named[i].name,
-                                      shape_str(&n->shape));
-    }
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].role == ROLE_OUTPUT ||
+            p->tensors[i].role == ROLE_COUNT)
+            mark_live(boxes, box_index(boxes, n, p->tensors[i].name));
+    if (s->has_backward)
+        mark_live(boxes, box_index(boxes, n, s->bwd_of));
+
     printf("digraph %s {\n  rankdir=LR;\n  node [shape=box, "
            "fontname=\"Helvetica\"];\n", s->name);
-    char *seen = agc_alloc((size_t)g->n);
-    Node **stack = agc_alloc(sizeof(Node *) * (size_t)(g->n + 1));
-    for (int i = 0; i < g->n; i++) {
-        Node *n = g->nodes[i];
-        if (!box[i] || !live[i] || n->phase || param_of[i])
+    for (int i = 0; i < n; i++) {
+        if (!boxes[i].live)
             continue;
-        printf("  %s [label=\"%s\"%s];\n", box[i], dot_escape(label[i]),
-               n->op == OP_INPUT ? ", style=filled, fillcolor=lightblue"
+        printf("  b%d [label=\"%s\"%s];\n", i, boxes[i].label,
+               boxes[i].is_input ? ", style=filled, fillcolor=lightblue"
                                  : "");
-        /* the boxes n reads: depth first through unnamed nodes */
-        memset(seen, 0, (size_t)g->n);
-        int top = 0;
-        for (int k = 0; k < n->nin; k++)
-            stack[top++] = n->in[k];
-        while (top) {
-            Node *m = stack[--top];
-            if (seen[m->id])
-                continue;
-            seen[m->id] = 1;
-            if (box[m->id] && !param_of[m->id]) {
-                printf("  %s -> %s;\n", box[m->id], box[i]);
-                continue;
-            }
-            for (int k = 0; k < m->nin && !param_of[m->id]; k++)
-                stack[top++] = m->in[k];
-        }
+        for (int k = 0; k < boxes[i].ndeps; k++)
+            printf("  b%d -> b%d;\n", boxes[i].deps[k], i);
     }
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        if ((t->role == ROLE_OUTPUT || t->role == ROLE_COUNT) &&
-            box[t->node->id])
-            printf("  t%d [label=\"%s\", shape=ellipse];\n  %s -> t%d;\n", i,
-                   t->name, box[t->node->id], i);
+        int b = box_index(boxes, n, t->name);
+        if ((t->role == ROLE_OUTPUT || t->role == ROLE_COUNT) && b >= 0)
+            printf("  t%d [label=\"%s\", shape=ellipse];\n  b%d -> t%d;\n",
+                   i, t->name, b, i);
     }
     printf("}\n");
 }
