@@ -268,7 +268,9 @@ const char *agc_suggest(const char *word, const char *const *candidates,
         if (!candidates[i] || !strcmp(word, candidates[i]))
             continue;
         int d = edit_distance(word, candidates[i], limit);
-        if (d < best && d < (int)strlen(candidates[i])) {
+        int longer = (int)strlen(candidates[i]) > len
+                         ? (int)strlen(candidates[i]) : len;
+        if (d < best && d < longer) {
             best = d;
             found = candidates[i];
         }
