@@ -237,14 +237,16 @@ static const char *command_hint(const char *name)
 
 static int opt_dir(Opts *o, const char *opt, const char *v)
 {
-    (void)opt;
+    if (!*v)
+        return usage_error("%s wants a directory, not ''", opt);
     o->dir = v;
     return 0;
 }
 
 static int opt_out(Opts *o, const char *opt, const char *v)
 {
-    (void)opt;
+    if (!*v)
+        return usage_error("%s wants a directory, not ''", opt);
     o->outdir = v;
     return 0;
 }
