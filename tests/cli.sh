@@ -325,6 +325,14 @@ head -c 17000000 /dev/zero | tr '\0' '#' > "$tmp/big.yaml"
 expect 1 $agc info "$tmp/big.yaml"; contains "the spec is larger than the limit of 16777216 bytes (16 MiB)"
 $agc info - < /dev/zero >"$tmp/out" 2>&1; contains "<stdin>:1:1: error: the spec is larger than the limit"
 
+# issue 13, item 11: nothing leaks on error returns (the --set list was)
+if command -v valgrind >/dev/null 2>&1 && ! grep -q __asan_init "$agc_abs"; then
+    for args in "run $A --set nope=x.npy" "run $A --set x" "compile $A -o $tmp/afile"; do
+        valgrind --leak-check=full $agc $args >"$tmp/out" 2>&1
+        contains "in use at exit: 0 bytes in 0 blocks"
+    done
+fi
+
 # agc graph: the spec's boxes by name, layers by name and kind; no dead
 # nodes in either graph
 expect 0 $agc graph specs/cnn1d.yaml
