@@ -82,7 +82,7 @@ typedef struct Opts {
     Binding grad;
     int has_grad;
     int backward, ir;
-    int quiet, verbose, help;
+    int quiet, verbose, help, version;
 } Opts;
 
 static int opt_dir(Opts *o, const char *opt, const char *v);
@@ -132,6 +132,7 @@ static const struct Option {
     {'v', "verbose", NULL, CMD_ALL, opt_flag,
      "print the time each phase takes on standard error"},
     {'h', "help", NULL, CMD_ALL, opt_flag, "print this help and exit"},
+    {0, "version", NULL, CMD_ALL, opt_flag, "print agc's version and exit"},
 };
 #define NOPTIONS ((int)(sizeof options / sizeof *options))
 #define NCOMMANDS ((int)(sizeof commands / sizeof *commands))
@@ -293,6 +294,8 @@ static int opt_flag(Opts *o, const char *opt, const char *v)
         o->verbose = 1;
     else if (!strcmp(opt, "--help"))
         o->help = 1;
+    else if (!strcmp(opt, "--version"))
+        o->version = 1;
     return 0;
 }
 
@@ -373,9 +376,7 @@ static int apply(Opts *o, const struct Option *op, const char *v)
     if (!(op->cmds & o->cmd->bit))
         return usage_error("agc %s takes no option %s (see 'agc help %s')",
                            o->cmd->name, name, o->cmd->name);
-    if (!op->long_name)             /* the handlers know long names only */
-        return op->set(o, name, v);
-    return op->set(o, agc_fmt("--%s", op->long_name), v);
+    return op->set(o, name, v);
 }
 
 /* Parses argv[2..]; 0, or 1 after printing the error. */
@@ -437,7 +438,7 @@ static int parse(Opts *o, int argc, char **argv)
             }
         }
     }
-    if (o->help)
+    if (o->help || o->version)
         return 0;
     if (!o->spec)
         return usage_error("agc %s: no spec file given (usage: agc %s %s)",
@@ -1443,8 +1444,11 @@ static int agc_main(int argc, char **argv)
     o.sets = agc_alloc(sizeof *o.sets * (size_t)argc);
     if (parse(&o, argc, argv))
         return 1;
-    if (o.help) {
-        print_help(o.cmd);
+    if (o.help || o.version) {
+        if (o.help)
+            print_help(o.cmd);
+        else
+            printf("agc %s\n", AGC_VERSION);
         return 0;
     }
     if (!strcmp(o.spec, "-") && isatty(STDIN_FILENO))

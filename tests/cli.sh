@@ -217,6 +217,42 @@ if command -v script >/dev/null 2>&1; then
     script -qec "$agc_abs info -" "$tmp/typescript" <"$tmp/emptyin" >"$tmp/out" 2>&1
     contains "reads standard input, which is a terminal"
 fi
+# every option of every command before and after SPEC, and as --opt=value
+# (-oVALUE): the same output each way, as GNU getopt_long permutes
+perm() {   # perm CMD SPEC "FIXED ARGS" OPT [VALUE]
+    c=$1 s=$2 f=$3 o=$4 v=$5
+    if [ -n "$v" ]; then
+        $agc $c $f $o "$v" $s >"$tmp/p1" 2>&1; r1=$?
+        $agc $c $s $o "$v" $f >"$tmp/p2" 2>&1; r2=$?
+        case $o in --*) $agc $c $s $f "$o=$v" >"$tmp/p3" 2>&1; r3=$? ;;
+                   *) $agc $c $s $f "$o$v" >"$tmp/p3" 2>&1; r3=$? ;; esac
+    else
+        $agc $c $f $o $s >"$tmp/p1" 2>&1; r1=$?
+        $agc $c $s $o $f >"$tmp/p2" 2>&1; r2=$?
+        $agc $c $f $o -- $s >"$tmp/p3" 2>&1; r3=$?
+    fi
+    if [ $r1 = 0 ] && [ $r2 = 0 ] && [ $r3 = 0 ] && cmp -s "$tmp/p1" "$tmp/p2" &&
+       cmp -s "$tmp/p1" "$tmp/p3"; then ok; else
+        bad "agc $c $o $v: not the same before and after SPEC"; cat "$tmp/p1" "$tmp/p2" "$tmp/p3"; fi
+}
+seeds="--set x=$d/x.npy --grad y=$d/y.seed.npy"
+perm compile $A "" --unroll 7
+perm compile $A "-o $tmp/perm" -q
+perm run $A "" --out "$tmp/perm2"
+perm run $A "" --unroll 3
+perm run $A "" --backend tcc
+perm run $A "" --quiet
+perm run $A "" -q
+perm run $d/spec.yaml "--grad y=$d/y.seed.npy" --set x=$d/x.npy
+perm run $d/spec.yaml "--set x=$d/x.npy" --grad y=$d/y.seed.npy
+perm check $d/spec.yaml "--set x=$tmp/f64/x2.npy" --set y.grad="$tmp/f64/x2.npy"
+perm check $A "" --backend tcc
+perm check $A "" --quiet
+perm info $A "" --quiet
+perm info $A "" -q
+perm graph $A "" --backward
+perm graph $A "" --ir
+perm graph $A "" -q
 # agc CMD --help is agc help CMD, wherever --help stands
 for c in compile run check info graph; do
     $agc help $c >"$tmp/h1"
@@ -247,6 +283,7 @@ expect 1 $agc graph $A --backward --ir; contains "exclude each other"
 expect 1 $agc compile $A --out "$tmp/x"; contains "agc compile takes no option --out (see 'agc help compile')"
 expect 1 $agc run $A $A; contains "unexpected argument"
 expect 1 $agc run -q; contains "no spec file given"
+expect 0 $agc run --version $A; contains "agc 0.1.0"
 expect 1 $agc run $d/spec.yaml --set y=$d/x.npy; contains "has no input 'y'"
 expect 1 $agc run $d/spec.yaml --set xx=$d/x.npy; contains "has no input 'xx'; did you mean 'x'?"
 expect 1 $agc run $A --grad y=$d/x.npy --grad y=$d/x.npy; contains "--grad is given twice"
