@@ -85,8 +85,10 @@ generated: agc
 	@set -e; for s in $(SPECS); do ./agc compile $$s -o generated; done
 	@echo "generated/ updated from $(words $(SPECS)) specs"
 
+# (into a directory beside generated/: the files name their spec relative
+# to the directory they are in)
 check-generated: agc
-	@set -e; t=$$(mktemp -d); trap 'rm -rf $$t' EXIT; \
+	@set -e; t=$$(mktemp -d .generated.XXXXXX); trap 'rm -rf $$t' EXIT; \
 	for s in $(SPECS); do ./agc compile $$s -o $$t; done; \
 	if diff -r $$t generated >/dev/null; then echo "generated/ is up to date"; \
 	else diff -r $$t generated | head -20; echo "generated/ is stale: run make generated"; exit 1; fi
