@@ -76,6 +76,7 @@ test: agc $(TESTS)
 	@sh tests/cli.sh ./agc
 	@sh tests/install.sh
 	@$(MAKE) -s check-cc
+	@$(MAKE) -s check-cxx
 	@$(MAKE) -s -C examples/train_cnn clean run
 
 # ---- generated/: the committed output of agc compile for specs/*.yaml ----
@@ -104,6 +105,15 @@ check-cc: agc
 	  tcc -Wall -Werror -c -o /dev/null $$c; done; \
 	echo "check-cc: $$n generated files compile without warnings under gcc, clang and tcc"
 
+# a C++17 program compiles and links against a generated model's header
+check-cxx: agc
+	@set -e; t=$$(mktemp -d); trap 'rm -rf $$t' EXIT; \
+	./agc compile specs/cnn1d.yaml -o $$t; \
+	$(CC) -std=c99 -O2 -c -o $$t/cnn1d.o $$t/cnn1d.c; \
+	g++ -std=c++17 -Wall -Wextra -pedantic -Werror -I$$t -o $$t/consumer \
+	  tests/cxx_consumer.cpp $$t/cnn1d.o -lm; \
+	$$t/consumer
+
 # the same tests built with AddressSanitizer and UndefinedBehaviorSanitizer
 test-san:
 	$(MAKE) BUILD=build-san CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" test-bins
@@ -113,7 +123,7 @@ test-san:
 
 test-bins: $(TESTS) $(BUILD)/agc
 
-.PHONY: generated check-generated check-cc test test-san test-bins
+.PHONY: generated check-generated check-cc check-cxx test test-san test-bins
 
 # SVGs and PNGs of every example spec's forward graph (NAME.svg), its IR
 # (NAME.ir.svg) and backward graph (NAME.backward.svg, when the spec has a

@@ -178,6 +178,9 @@ typedef struct GraphEntry {         /* graph: NAME -> expression or loop */
 
 typedef struct Spec {
     const char *path;
+    int ndims;                      /* dims: NAME -> size (section 10) */
+    const char **dim_names;
+    long *dim_vals;
     Pos pos;                        /* the document's mapping */
     const char *name;
     Pos name_pos;
@@ -198,6 +201,8 @@ typedef struct Spec {
     int noutputs;                   /* 0: the last node defined */
     const char **outputs;
     Pos *output_pos;
+    int has_optimizer;              /* optimizer: KIND: {args} */
+    Layer optimizer;
     int has_backward;
     const char *bwd_of;
     Pos bwd_pos;
@@ -208,6 +213,16 @@ typedef struct Spec {
 
 /* Loads and validates the structure of a spec; errors via agc_error. */
 Spec *spec_load(const char *path);
+
+/* -D NAME=N of the command line: overrides of the spec's dims, checked
+ * and applied by spec_load. */
+#define AGC_MAX_DEFINES 64
+typedef struct AgcDefine {
+    const char *name;
+    long value;
+} AgcDefine;
+extern AgcDefine agc_defines[AGC_MAX_DEFINES];
+extern int agc_ndefines;
 
 /* ---- expr.c: expression lexer and parser ---- */
 
@@ -428,7 +443,8 @@ typedef enum {
     ROLE_OUTPUT,
     ROLE_GRAD,                      /* gradient of a leaf requiring grad */
     ROLE_SEED,                      /* backward's seed, set at run time */
-    ROLE_COUNT                      /* a loop's iteration count (int64) */
+    ROLE_COUNT,                     /* a loop's iteration count (int64) */
+    ROLE_STATE                      /* the optimizer's (emit.c's own) */
 } Role;
 
 typedef struct Tensor {
@@ -486,6 +502,8 @@ typedef struct Program {
     int nfns, cfns;                 /* the grad_fn records */
     GradFn *fns;
     int bwd_fn;                     /* bwd_of's grad_fn, or -1 (None) */
+    int infer_only;                 /* compile --infer: NAME_infer alone */
+    struct Optim *optim;            /* NULL: no optimizer */
 } Program;
 
 /* Lowers the spec's model and graph, then appends the backward graph. */
@@ -508,6 +526,36 @@ Node *build_lower_scoped(Program *p, Graph *g, const Expr *e, int n,
                          const char *const *names, Node *const *nodes,
                          const char *where, int depth);
 
+/* ---- optim.c: the optimizer step (section 12) ---- */
+
+typedef enum { OPT_SGD, OPT_ADAM, OPT_ADAMW } OptKind;
+typedef struct Optim {
+    OptKind kind;
+    Pos pos;
+    double lr, momentum, dampening, weight_decay, beta1, beta2, eps;
+    int nesterov, amsgrad;
+} Optim;
+
+/* One tensor the step updates: C expressions of its arrays. */
+typedef struct OptimParam {
+    const char *name;               /* "conv1.weight" */
+    const char *param, *grad;
+    const char *state[3];           /* as optim_state names them */
+    long count;
+} OptimParam;
+
+/* The spec's optimizer with torch.optim's defaults, or NULL; errors as
+ * torch.optim's, at the spec's position. */
+Optim *optim_parse(Program *p);
+/* The arrays of state each tensor has ("exp_avg"...): their count. */
+int optim_state(const Optim *o, const char **names);
+/* "adam(lr=0.001, betas=(0.9, 0.999), ...)", for comments. */
+const char *optim_describe(const Optim *o);
+/* The body of NAME_step: lr and step are C expressions of the learning
+ * rate and of the int64 step count. */
+void optim_emit(const Optim *o, Out *out, const OptimParam *ps, int n,
+                const char *T, int f32, const char *lr, const char *step);
+
 /* ---- grad.c: reverse mode as a graph transformation ---- */
 
 void grad_build(Program *p);        /* adds ROLE_GRAD tensors */
@@ -521,6 +569,11 @@ typedef struct Emitted {
     long bytes;                     /* of the struct's arrays */
     long temp_bytes;                /* of those holding temporaries */
     int ntemps;
+    long arena_bytes;               /* the planned arena */
+    long arena_bound;               /* most bytes live in it at once */
+    int nblocks;                    /* emitted blocks, forward then */
+    Node **block_node;              /* backward: [1..nblocks] computes */
+    long *block_live;               /* [b - 1]: arena bytes live in b */
 } Emitted;
 
 /* spec_path is what the banner and comments cite (sanitised). */
@@ -563,7 +616,10 @@ typedef struct Jit {
     void *tcc;                      /* TCCState */
     void (*init)(void *m);
     int (*forward)(void *m);
-    int (*backward)(void *m);
+    int (*backward)(void *m);       /* NULL in an --infer build */
+    int (*infer)(void *m);
+    int (*step)(void *m);           /* with an optimizer, else NULL */
+    int (*train_step)(void *m);
     const AgcTensorInfo *tensors;
     int ntensors;
     size_t size;
@@ -589,13 +645,16 @@ typedef struct Compiled {
 
 /* Loads, builds and emits a spec.  Returns 0, or 1 with agc_errmsg set.
  * dtype_override: -1, or DT_F64 to compile in float64.  AGC_FOR_CHECK
- * also exposes the node that backward differentiates as an output. */
-enum { AGC_FOR_CHECK = 1 };
+ * also exposes the node that backward differentiates as an output;
+ * AGC_INFER builds inference only (agc compile --infer). */
+enum { AGC_FOR_CHECK = 1, AGC_INFER = 2 };
 /* Kernel taps written out per unrolled body (--unroll N; default 64). */
 extern long agc_unroll;
 /* What generated files call the spec (main.c: its path relative to the
  * output directory); NULL: the path as given. */
 extern const char *agc_cite_path;
+/* 0: every temporary gets arena bytes of its own (tests compare). */
+extern int agc_share_arena;
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out);
 

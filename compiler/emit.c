@@ -19,6 +19,7 @@
  * the first, recomputing from the tape what it needs of the body. */
 #include "agc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- planning ---- */
@@ -42,6 +43,7 @@ typedef struct Plan {
                                     /* in a loop, bit 2: the condition */
     const char *at;                 /* a loop's OP_ARG: the array it reads */
     unsigned users;                 /* U_* bits: what its users are like */
+    int val;                        /* in the arena: index + 1 in E->vals */
 } Plan;
 
 enum {
@@ -67,6 +69,28 @@ typedef struct Scratch {            /* a kernel's working memory */
     const char *note;
 } Scratch;
 
+/* A value planned into the arena: a temporary of the program's graph or
+ * a kernel's scratch, live from the first block that names it to the
+ * last (blocks counted in emitted order, forward then backward). */
+typedef struct ArenaVal {
+    const char *name;               /* the local pointer naming it */
+    long count;                     /* elements */
+    int first, last;                /* blocks */
+    unsigned phases;                /* bit 0: forward names it; 1: backward */
+    long offset;                    /* elements from the arena's start */
+    int over;                       /* index + 1 of the value it overwrites */
+    int end;                        /* the last block of its slot */
+    int local;                      /* a loop body's: computed and used */
+                                    /* within each block that names it */
+} ArenaVal;
+
+/* A tensor the optimizer updates: its arrays, and its state's members. */
+typedef struct OptTensor {
+    OptimParam q;
+    Shape shape;
+    const char *field[3];
+} OptTensor;
+
 typedef struct Emitter {
     Program *p;
     Graph *g;
@@ -83,6 +107,21 @@ typedef struct Emitter {
     Kernels kern;                   /* conv.c: window op kernels */
     int nscratch, cscratch;
     Scratch *scratch;
+    int nvals, cvals;
+    ArenaVal *vals;
+    int block;                      /* the block being emitted */
+    int phase;                      /* the function being emitted */
+    const char *cur;                /* its node's value name, for scratch */
+    int infer;                      /* planning NAME_infer: outputs only */
+    int nopt;                       /* the tensors the optimizer updates */
+    struct OptTensor *opt;
+    int nstate;                     /* state arrays per tensor */
+    const char *state_names[3];
+    const char *lr, *step;          /* members: learning rate, step count */
+    const char *arena;              /* the arena's member name */
+    long arena_count, arena_bound;  /* elements: planned, and lower bound */
+    int cblocks;
+    Node **block_node;              /* per block: what it computes */
 } Emitter;
 
 static int taken(Emitter *E, const char *s)
@@ -166,7 +205,8 @@ static void plan(Emitter *E)
     E->plan = agc_alloc(sizeof(Plan) * (size_t)g->n);
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        mark(E, t->node, t->role == ROLE_GRAD ? 2 : 1);
+        if (!E->infer || t->role != ROLE_GRAD)
+            mark(E, t->node, t->role == ROLE_GRAD ? 2 : 1);
     }
     /* forward nodes that backward reads are computed in forward */
     for (int i = g->n - 1; i >= 0; i--) {
@@ -310,7 +350,22 @@ static const char *lit(Emitter *E, double v)
     return v < 0 ? agc_fmt("(%s)", s) : s;
 }
 
-/* Where a stored node's elements are: "m->y" or a table's name. */
+static int new_val(Emitter *E, const char *name, long count);
+
+/* The name of arena value v, noting that the current block uses it. */
+static const char *use_val(Emitter *E, int v)
+{
+    ArenaVal *a = &E->vals[v];
+    if (a->first < 0 || E->block < a->first)
+        a->first = E->block;
+    if (E->block > a->last)
+        a->last = E->block;
+    a->phases |= 1u << E->phase;
+    return a->name;
+}
+
+/* Where a stored node's elements are: "m->y", an arena value's local
+ * pointer, or a table's name. */
 static const char *base(Emitter *E, Node *n)
 {
     while (P(E, n)->store == ST_ALIAS)
@@ -320,6 +375,8 @@ static const char *base(Emitter *E, Node *n)
         return pl->at;
     if (pl->store == ST_TABLE)
         return agc_fmt("%s_k%d", E->name, pl->table);
+    if (pl->val)
+        return use_val(E, pl->val - 1);
     return agc_fmt("m->%s", pl->field);
 }
 
@@ -714,7 +771,8 @@ static void emit_blocks(Emitter *E, Out *o, Node *n)
                    n->in[0]->shape.d[dim], n->attr[1], rows, outer, inner);
     } else {                        /* OP_PAD */
         long len = n->in[0]->shape.d[dim];
-        put(o, "memset(%s, 0, sizeof %s);\n", dst, dst);
+        put(o, "memset(%s, 0, %ld * sizeof *%s);\n", dst,
+            shape_count(&n->shape), dst);
         block_copy(E, o, dst, rows, n->attr[1], base(E, n->in[0]), len, 0,
                    len, outer, inner);
     }
@@ -837,7 +895,7 @@ static void emit_loop(Emitter *E, Out *o, Node *n)
         E->name);
     if (R->tape)
         put(o, "/* %s: keep %s for backward */\nmemcpy(m->%s[iter], %s, "
-            "sizeof %s);\n", L->name, L->as, R->tape, v, v);
+            "sizeof m->%s[iter]);\n", L->name, L->as, R->tape, v, R->tape);
     int k = emit_loop_nodes(E, o, LIVE_FWD, LIVE_COND);
     emit_root(E, o, v, L->body, "=", k > 0);
     o->indent--;
@@ -857,7 +915,8 @@ static void emit_loop_grad(Emitter *E, Out *o, Node *n)
     for (int i = 0; i < L->ncap; i++)
         if (L->capgrad[i] && P(E, L->capgrad[i])->live) {
             cg[i] = base(E, L->capgrad[i]);
-            put(o, "memset(%s, 0, sizeof %s);\n", cg[i], cg[i]);
+            put(o, "memset(%s, 0, %ld * sizeof *%s);\n", cg[i],
+                shape_count(&L->capgrad[i]->shape), cg[i]);
         }
     assign(E, o, gv, n->in[1], 1);
     const char *count = base(E, n->in[2]);
@@ -883,6 +942,13 @@ static const char *add_scratch(void *ctx, const char *type,
                                const char *want, long count, const char *note)
 {
     Emitter *E = ctx;
+    const char *what = strrchr(want, '_');
+    if (E->cur && what)             /* named after the value it serves */
+        want = agc_fmt("%s%s", E->cur, what);
+    if (!strcmp(type, E->T)) {
+        (void)note;
+        return use_val(E, new_val(E, new_field(E, want), count));
+    }
     Scratch *s = AGC_PUSH(E->scratch, E->nscratch, E->cscratch);
     s->type = type;
     s->field = new_field(E, want);
@@ -891,17 +957,34 @@ static const char *add_scratch(void *ctx, const char *type,
     return agc_fmt("m->%s", s->field);
 }
 
+/* Starts the next block, which computes n. */
+static void next_block(Emitter *E, Node *n)
+{
+    E->block++;
+    while (E->block >= E->cblocks) {
+        int old = E->cblocks;
+        E->cblocks = old ? 2 * old : 64;
+        E->block_node = agc_grow(E->block_node, sizeof(Node *) * (size_t)old,
+                                 sizeof(Node *) * (size_t)E->cblocks);
+    }
+    E->block_node[E->block] = n;
+}
+
 /* The body of NAME_forward (phase 0) or NAME_backward (phase 1). */
 static void emit_phase(Emitter *E, Out *o, int phase)
 {
     Program *p = E->p;
+    E->phase = phase;
     for (int i = 0; i < E->g->n; i++) {
         Node *n = E->g->nodes[i];
         Plan *pl = P(E, n);
         if (pl->live && n->phase == phase && pl->store == ST_FIELD &&
             n->op != OP_INPUT && n->op != OP_LOOP_COUNT &&
             n->op != OP_LOOP_CAPGRAD) {    /* their loops write them */
+            next_block(E, n);
+            E->cur = pl->field;
             emit_node(E, o, n);
+            E->cur = NULL;
             put(o, "\n");
         }
     }
@@ -911,6 +994,7 @@ static void emit_phase(Emitter *E, Out *o, int phase)
             (t->role != ROLE_OUTPUT && t->role != ROLE_GRAD))
             continue;
         const char *dst = agc_fmt("m->%s", t->cname);
+        next_block(E, t->node);
         if (!strcmp(dst, base(E, t->node)))
             continue;               /* computed in place */
         const char *last = NULL;
@@ -924,6 +1008,101 @@ static void emit_phase(Emitter *E, Out *o, int phase)
 }
 
 /* ---- members, init, table ---- */
+
+/* The optimizer's members: m->lr, the step count, and the state arrays
+ * of every tensor that gets a gradient. */
+static void name_optimizer(Emitter *E)
+{
+    Program *p = E->p;
+    if (!p->optim)
+        return;
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].cname && !strcmp(p->tensors[i].cname, "lr"))
+            agc_error(p->tensors[i].pos, "the optimizer's learning rate is "
+                      "the member 'lr' of the struct: rename '%s'",
+                      p->tensors[i].name);
+    E->lr = new_field(E, "lr");
+    E->step = new_field(E, "optimizer_step");
+    E->nstate = optim_state(p->optim, E->state_names);
+    E->opt = agc_alloc(sizeof(OptTensor) * (size_t)(p->ntensors + 1));
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *g = &p->tensors[i];
+        if (g->role != ROLE_GRAD)
+            continue;
+        Tensor *x = NULL;
+        for (int j = 0; j < p->ntensors && !x; j++)
+            if (p->tensors[j].role == ROLE_INPUT &&
+                p->tensors[j].decl == g->decl)
+                x = &p->tensors[j];
+        OptTensor *o = &E->opt[E->nopt++];
+        o->q.name = x->name;
+        o->q.param = agc_fmt("m->%s", x->cname);
+        o->q.grad = agc_fmt("m->%s", g->cname);
+        o->q.count = shape_count(&x->node->shape);
+        o->shape = x->node->shape;
+        for (int k = 0; k < E->nstate; k++) {
+            o->field[k] = new_field(E, agc_fmt("%s_%s", x->cname,
+                                                E->state_names[k]));
+            o->q.state[k] = agc_fmt("m->%s", o->field[k]);
+        }
+    }
+}
+
+/* NAME_step and NAME_train_step. */
+static void emit_step(Emitter *E, Out *o)
+{
+    Program *p = E->p;
+    const char *N = E->name;
+    OptimParam *qs = agc_alloc(sizeof(OptimParam) * (size_t)(E->nopt + 1));
+    for (int i = 0; i < E->nopt; i++)
+        qs[i] = E->opt[i].q;
+    Out body = {0};
+    body.indent = 1;
+    optim_emit(p->optim, &body, qs, E->nopt, E->T, E->f32,
+               agc_fmt("m->%s", E->lr), agc_fmt("m->%s", E->step));
+    put(o, "/* optimizer.step(): %s  [%s:%d] */\n", optim_describe(p->optim),
+        E->path, p->optim->pos.line);
+    put(o, "int %s_step(%s_t *m)\n{\n%s    return %s_OK;\n}\n\n", N, N,
+        body.s, N);
+    put(o, "int %s_train_step(%s_t *m)\n{\n", N, N);
+    put(o, "    int rc = %s_forward(m);\n    if (rc == %s_OK)\n"
+        "        rc = %s_backward(m);\n    if (rc == %s_OK)\n"
+        "        rc = %s_step(m);\n    return rc;\n}\n\n", N, N, N, N, N);
+}
+
+/* A new arena value; returns its index. */
+static int new_val(Emitter *E, const char *name, long count)
+{
+    ArenaVal *a = AGC_PUSH(E->vals, E->nvals, E->cvals);
+    memset(a, 0, sizeof *a);
+    a->name = name;
+    a->count = count;
+    a->first = a->last = -1;
+    return E->nvals - 1;
+}
+
+/* What a temporary's local pointer is called: after the graph node or
+ * layer whose spec line made it, and what it holds there: "relu1_out"
+ * (the node's own value), "fc_matmul", "conv1_grad_conv_bwd_weight". */
+static const char *value_name(Emitter *E, const Node *n)
+{
+    Program *p = E->p;
+    const char *owner = n->name;
+    for (int i = 0; !owner && i < p->nnamed; i++)
+        if (p->named[i].node->pos.line == n->pos.line &&
+            p->named[i].node->pos.file == n->pos.file)
+            owner = p->named[i].name;
+    for (int i = 0; !owner && i < p->ntensors; i++)
+        if (p->tensors[i].role == ROLE_OUTPUT &&
+            p->tensors[i].node->pos.line == n->pos.line)
+            owner = p->tensors[i].name;
+    if (!owner)
+        owner = "tmp";
+    if (n->name && n->phase == 0)
+        return agc_fmt("%s_out", owner);
+    return agc_fmt("%s_%s%s", owner, n->phase ? "grad_" : "",
+                   op_name(n->op));
+}
 
 static void name_fields(Emitter *E)
 {
@@ -953,11 +1132,18 @@ static void name_fields(Emitter *E)
             (t->role == ROLE_GRAD) == (n->phase == 1))
             pl->field = t->cname;
     }
+    E->arena = new_field(E, "arena");
     for (int i = 0; i < E->g->n; i++) {
         Node *n = E->g->nodes[i];
         Plan *pl = P(E, n);
-        if (pl->live && pl->store == ST_FIELD && !pl->field)
+        if (!pl->live || pl->store != ST_FIELD || pl->field)
+            continue;
+        if (n->op == OP_LOOP_COUNT) {   /* int64_t: a member of its own */
             pl->field = new_field(E, n->name ? n->name : agc_fmt("t%d", i));
+            continue;
+        }
+        pl->field = new_field(E, value_name(E, n));
+        pl->val = new_val(E, pl->field, shape_count(&n->shape)) + 1;
     }
     for (int k = 0; k < E->p->nloops; k++) {
         LoopDef *L = E->p->loops[k];
@@ -967,8 +1153,13 @@ static void name_fields(Emitter *E)
         for (int i = 0; i < L->g->n; i++) {
             Plan *pl = &R->plan[i];
             if (pl->live && pl->store == ST_FIELD &&
-                L->g->nodes[i]->op != OP_ARG)
-                pl->field = new_field(E, agc_fmt("%s_t%d", L->name, i));
+                L->g->nodes[i]->op != OP_ARG) {
+                pl->field = new_field(E, agc_fmt("%s_%s", L->name,
+                                                 op_name(L->g->nodes[i]->op)));
+                pl->val = new_val(E, pl->field,
+                                  shape_count(&L->g->nodes[i]->shape)) + 1;
+                E->vals[pl->val - 1].local = 1;
+            }
         }
         if (R->grad && (R->plan[L->var->id].live & LIVE_BWD))
             R->tape = new_field(E, agc_fmt("%s_tape", L->name));
@@ -978,7 +1169,7 @@ static void name_fields(Emitter *E)
 static const char *role_name(Role r)
 {
     static const char *const names[] = {"INPUT", "OUTPUT", "GRAD", "SEED",
-                                        "COUNT"};
+                                        "COUNT", "STATE"};
     return names[r];
 }
 
@@ -1006,6 +1197,9 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "void %s_init(%s_t *m)\n{\n", E->name, E->name);
     o->indent++;
     put(o, "memset(m, 0, sizeof *m);\n");
+    if (E->lr)
+        put(o, "m->%s = %s;   /* the optimizer's learning rate */\n", E->lr,
+            lit(E, p->optim->lr));
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
         if (t->decl < 0 || (t->role != ROLE_INPUT && t->role != ROLE_SEED))
@@ -1102,11 +1296,17 @@ static void emit_helpers(Emitter *E, Out *o)
     }
 }
 
+/* Entries of NAME_tensors: the program's, then the optimizer's. */
+static int num_tensors(Emitter *E)
+{
+    return E->p->ntensors + (E->lr ? 2 : 0) + E->nopt * E->nstate;
+}
+
 static void emit_table(Emitter *E, Out *o)
 {
     Program *p = E->p;
     put(o, "const %s_tensor %s_tensors[%d] = {\n", E->name, E->name,
-        p->ntensors);
+        num_tensors(E));
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
         const Shape *s = &t->node->shape;
@@ -1117,7 +1317,25 @@ static void emit_table(Emitter *E, Out *o)
             t->name, E->name, role_name(t->role), s->rank, *dims ? dims : "0",
             E->name, t->cname, shape_count(s), t->role == ROLE_COUNT);
     }
-    put(o, "};\nconst int %s_num_tensors = %d;\n", E->name, p->ntensors);
+    if (E->lr) {
+        const char *N = E->name;
+        put(o, "    {\"optimizer.lr\", %s_STATE, 0, {0}, offsetof(%s_t, %s), "
+            "1, 0},\n", N, N, E->lr);
+        put(o, "    {\"optimizer.step\", %s_STATE, 0, {0}, offsetof(%s_t, %s), "
+            "1, 1},\n", N, N, E->step);
+    }
+    for (int i = 0; i < E->nopt; i++) {
+        const Shape *s = &E->opt[i].shape;
+        char *dims = "";
+        for (int k = 0; k < s->rank; k++)
+            dims = agc_fmt("%s%s%ld", dims, k ? ", " : "", s->d[k]);
+        for (int j = 0; j < E->nstate; j++)
+            put(o, "    {\"optimizer.%s.%s\", %s_STATE, %d, {%s}, "
+                "offsetof(%s_t, %s), %ld, 0},\n", E->opt[i].q.name,
+                E->state_names[j], E->name, s->rank, *dims ? dims : "0",
+                E->name, E->opt[i].field[j], E->opt[i].q.count);
+    }
+    put(o, "};\nconst int %s_num_tensors = %d;\n", E->name, num_tensors(E));
     put(o, "const size_t %s_size = sizeof(%s_t);\n", E->name, E->name);
 }
 
@@ -1131,6 +1349,7 @@ static const char *role_text(Emitter *E, const Tensor *t)
     case ROLE_GRAD: return "gradient";
     case ROLE_SEED: return "backward seed (ones unless set)";
     case ROLE_COUNT: return "loop count";
+    case ROLE_STATE: return "optimizer state";
     }
     return "";
 }
@@ -1143,6 +1362,22 @@ static void emit_header(Emitter *E, Out *h)
         E->path);
     put(h, "#ifndef AGC_%s_H\n#define AGC_%s_H\n\n", N, N);
     put(h, "#include <stddef.h>\n#include <stdint.h>\n\n");
+    put(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    put(h, "#ifndef AGC_TENSOR_DEFINED\n#define AGC_TENSOR_DEFINED\n");
+    put(h, "/* One tensor of a model's struct: the same type for every model "
+        "agc makes. */\n");
+    put(h, "typedef struct agc_tensor {\n");
+    put(h, "    const char *name;   /* \"x\", \"x.grad\", \"conv1.weight\" */\n");
+    put(h, "    int role;           /* AGC_INPUT... */\n    int rank;\n"
+        "    long shape[8];\n");
+    put(h, "    size_t offset;      /* bytes from the start of the struct */\n");
+    put(h, "    long count;         /* elements */\n");
+    put(h, "    int is_int;         /* int64_t elements, else the model's "
+        "float type */\n");
+    put(h, "} agc_tensor;\n\n");
+    put(h, "enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, "
+        "AGC_STATE };\n");
+    put(h, "#endif\n\n");
     put(h, "/* every tensor of %s, C order */\ntypedef struct %s_t {\n", N, N);
     h->indent++;
     for (int i = 0; i < p->ntensors; i++) {
@@ -1158,7 +1393,7 @@ static void emit_header(Emitter *E, Out *h)
         int named = 0;
         for (int j = 0; j < p->ntensors; j++)
             named |= p->tensors[j].cname == pl->field;
-        if (pl->live && pl->store == ST_FIELD && !named)
+        if (pl->live && pl->store == ST_FIELD && !named && !pl->val)
             put(h, "%s %s[%ld];%*s/* %s %s */\n",
                 n->op == OP_LOOP_COUNT ? "int64_t" : T, pl->field,
                 shape_count(&n->shape), 1, "", shape_str(&n->shape),
@@ -1169,14 +1404,6 @@ static void emit_header(Emitter *E, Out *h)
     for (int k = 0; k < p->nloops; k++) {
         LoopDef *L = p->loops[k];
         Region *R = &E->regions[k];
-        for (int i = 0; R->live && i < L->g->n; i++) {
-            Node *n = L->g->nodes[i];
-            Plan *pl = &R->plan[i];
-            if (pl->live && pl->store == ST_FIELD && n->op != OP_ARG)
-                put(h, "%s %s[%ld];%*s/* %s %s */\n", T, pl->field,
-                    shape_count(&n->shape), 1, "", shape_str(&n->shape),
-                    n->note ? n->note : "temporary");
-        }
         if (R->tape) {
             Shape s = L->var->shape;
             put(h, "%s %s[%ld][%ld];%*s/* [%ld%s%s loop %s: %s before each "
@@ -1185,6 +1412,20 @@ static void emit_header(Emitter *E, Out *h)
                 shape_str(&s) + 1, L->name, L->as);
         }
     }
+    if (E->lr) {
+        put(h, "%s %s;%*s/* optimizer: learning rate, settable between "
+            "steps */\n", T, E->lr, 1, "");
+        put(h, "int64_t %s[1];%*s/* optimizer: steps taken */\n", E->step, 1,
+            "");
+    }
+    for (int i = 0; i < E->nopt; i++)
+        for (int j = 0; j < E->nstate; j++)
+            put(h, "%s %s[%ld];%*s/* optimizer: %s of %s */\n", T,
+                E->opt[i].field[j], E->opt[i].q.count, 1, "",
+                E->state_names[j], E->opt[i].q.name);
+    if (E->arena_count)
+        put(h, "%s %s[%ld];%*s/* temporaries and scratch, planned by "
+            "liveness */\n", T, E->arena, E->arena_count, 1, "");
     for (int i = 0; i < E->nscratch; i++)
         put(h, "%s %s[%ld];%*s/* scratch: %s */\n", E->scratch[i].type,
             E->scratch[i].field, E->scratch[i].count, 1, "",
@@ -1192,26 +1433,37 @@ static void emit_header(Emitter *E, Out *h)
     h->indent--;
     put(h, "} %s_t;\n\n", N);
     put(h, "/* roles in %s_tensors[].role */\n", N);
-    put(h, "enum { %s_INPUT, %s_OUTPUT, %s_GRAD, %s_SEED, %s_COUNT };\n\n",
-        N, N, N, N, N);
-    put(h, "/* what %s_forward and %s_backward return */\n", N, N);
+    put(h, "enum { %s_INPUT, %s_OUTPUT, %s_GRAD, %s_SEED, %s_COUNT, "
+        "%s_STATE };\n\n", N, N, N, N, N, N);
+    put(h, "/* what %s's functions return */\n", N);
     put(h, "enum { %s_OK = 0, %s_ERR_MAX_ITER = 1 };\n\n", N, N);
-    put(h, "typedef struct %s_tensor {\n", N);
-    put(h, "    const char *name;   /* \"x\", \"x.grad\", \"conv1.weight\" */\n");
-    put(h, "    int role;\n    int rank;\n    long shape[8];\n");
-    put(h, "    size_t offset;      /* bytes from the start of %s_t */\n", N);
-    put(h, "    long count;         /* elements */\n");
-    put(h, "    int is_int;         /* int64_t elements, else %s */\n", T);
-    put(h, "} %s_tensor;\n\n", N);
+    put(h, "typedef agc_tensor %s_tensor;\n\n", N);
+    put(h, "/* sizes, as constant expressions */\n");
+    put(h, "#define %s_NUM_TENSORS %d\n", N, num_tensors(E));
+    put(h, "#define %s_SIZE sizeof(%s_t)\n", N, N);
+    put(h, "#define %s_ARENA_BYTES %ld\n\n", N, E->arena_count * (E->f32 ? 4 : 8));
     put(h, "/* Sets inputs and parameters from the spec, everything else to "
         "0. */\nvoid %s_init(%s_t *m);\n", N, N);
-    put(h, "/* Computes the outputs from the inputs. */\n"
-        "int %s_forward(%s_t *m);\n", N, N);
-    put(h, "/* Computes the gradients; call after %s_forward. */\n"
-        "int %s_backward(%s_t *m);\n\n", N, N, N);
-    put(h, "extern const %s_tensor %s_tensors[%d];\n", N, N, p->ntensors);
+    if (!p->infer_only) {
+        put(h, "/* Computes the outputs from the inputs, in training mode, "
+            "keeping what\n * backward needs. */\n"
+            "int %s_forward(%s_t *m);\n", N, N);
+        put(h, "/* Computes the gradients; call after %s_forward. */\n"
+            "int %s_backward(%s_t *m);\n", N, N, N);
+    }
+    put(h, "/* Computes the outputs from the inputs, in eval mode, keeping "
+        "nothing\n * for backward. */\nint %s_infer(%s_t *m);\n", N, N);
+    if (E->lr) {
+        put(h, "/* One optimizer step from the gradients (optimizer.step()). "
+            "*/\nint %s_step(%s_t *m);\n", N, N);
+        put(h, "/* forward, backward and step: one training step. */\n"
+            "int %s_train_step(%s_t *m);\n", N, N);
+    }
+    put(h, "\n");
+    put(h, "extern const %s_tensor %s_tensors[%d];\n", N, N, num_tensors(E));
     put(h, "extern const int %s_num_tensors;\n", N);
-    put(h, "extern const size_t %s_size;\n\n#endif\n", N);
+    put(h, "extern const size_t %s_size;\n\n", N);
+    put(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
 static const char *sanitise(const char *path)
@@ -1235,8 +1487,8 @@ static void measure(Emitter *E, long *bytes_out, long *temp_out,
     int ntemps = 0;
     for (int i = 0; i < E->g->n; i++) {
         Plan *pl = &E->plan[i];
-        if (!pl->live || pl->store != ST_FIELD)
-            continue;
+        if (!pl->live || pl->store != ST_FIELD || pl->val)
+            continue;               /* the arena is counted once planned */
         Node *n = E->g->nodes[i];
         long b = shape_count(&n->shape) * (n->op == OP_LOOP_COUNT ? 8 : esize);
         int named = 0;
@@ -1252,12 +1504,6 @@ static void measure(Emitter *E, long *bytes_out, long *temp_out,
         LoopDef *L = p->loops[k];
         Region *R = &E->regions[k];
         long b = 0;
-        for (int i = 0; R->live && i < L->g->n; i++)
-            if (R->plan[i].live && R->plan[i].store == ST_FIELD &&
-                L->g->nodes[i]->op != OP_ARG) {
-                ntemps++;
-                b += shape_count(&L->g->nodes[i]->shape) * esize;
-            }
         if (R->tape) {
             long row = shape_count(&L->var->shape) * esize;
             if (L->max_iter > AGC_MAX_BYTES / row)
@@ -1277,6 +1523,204 @@ static void measure(Emitter *E, long *bytes_out, long *temp_out,
     *ntemps_out = ntemps;
 }
 
+/* ---- the arena ---- */
+
+static int by_size(const void *a, const void *b)
+{
+    const ArenaVal *x = *(ArenaVal *const *)a, *y = *(ArenaVal *const *)b;
+    if (x->count != y->count)
+        return x->count < y->count ? 1 : -1;
+    return x->first - y->first;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const ArenaVal *x = *(ArenaVal *const *)a, *y = *(ArenaVal *const *)b;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+/* Whether value a is live in block b (slot: for the whole slot it heads,
+ * including the values written over it in place). */
+static int live_in(const ArenaVal *a, int b, int slot)
+{
+    return a->local ? b == a->first || b == a->last
+                    : a->first <= b && b <= (slot ? a->end : a->last);
+}
+
+static int overlap(const ArenaVal *a, const ArenaVal *b)
+{
+    if (a->local)
+        return live_in(b, a->first, 1) || live_in(b, a->last, 1);
+    if (b->local)
+        return live_in(a, b->first, 1) || live_in(a, b->last, 1);
+    return a->first <= b->end && b->first <= a->end;
+}
+
+/* A stored value of n's shape that n's loop reads at n's own index, and
+ * last of all: under n's inline operands, the first such one, or -1. */
+static int dying_operand(Emitter *E, Node *n, Node *at, int block)
+{
+    for (int i = 0; i < at->nin; i++) {
+        Node *read = at->in[i], *a = read;  /* read as its reshape */
+        while (P(E, a)->store == ST_ALIAS)
+            a = a->in[0];
+        Plan *pa = P(E, a);
+        if (pa->store == ST_INLINE && !is_splat(a)) {
+            int v = dying_operand(E, n, a, block);
+            if (v >= 0)
+                return v;
+        } else if (pa->val && shape_eq(&read->shape, &n->shape) &&
+                   E->vals[pa->val - 1].last == block) {
+            return pa->val - 1;
+        }
+    }
+    return -1;
+}
+
+/* In place: an elementwise node writes over a same-shaped operand whose
+ * last read is its own loop, which reads each element just before
+ * writing it.  The two then share one slot, the later one's range. */
+static void plan_in_place(Emitter *E)
+{
+    for (int b = 1; b <= E->block; b++) {
+        Node *n = E->block_node[b];
+        Plan *pl = P(E, n);
+        if (!op_is_elementwise(n->op) || !pl->val ||
+            E->vals[pl->val - 1].first != b)
+            continue;
+        int u = dying_operand(E, n, n, b);
+        if (u < 0 || u == pl->val - 1)
+            continue;
+        ArenaVal *v = &E->vals[pl->val - 1];
+        v->over = u + 1;            /* v takes u's slot from b on */
+        E->vals[u].last = b - 1;    /* ... so u's range ends before */
+        v->first = b;
+    }
+}
+
+/* Offsets for the arena's values, greedy by size: the largest first, each
+ * at the lowest offset where it meets no placed value live at the same
+ * time.  Also the lower bound: the most elements live in any one block. */
+static void plan_arena(Emitter *E)
+{
+    int n = E->nvals;
+    if (agc_share_arena)
+        plan_in_place(E);
+    /* a value and those written over it share one slot: the first one
+     * places it, for their joint range */
+    for (int i = 0; i < n; i++)
+        E->vals[i].end = E->vals[i].last;
+    for (int i = 0; i < n; i++) {
+        ArenaVal *r = &E->vals[i];
+        while (r->over)
+            r = &E->vals[r->over - 1];
+        if (E->vals[i].last > r->end)
+            r->end = E->vals[i].last;
+    }
+    ArenaVal **order = agc_alloc(sizeof(ArenaVal *) * (size_t)(n + 1));
+    ArenaVal **met = agc_alloc(sizeof(ArenaVal *) * (size_t)(n + 1));
+    int nslots = 0;
+    for (int i = 0; i < n; i++)
+        if (!E->vals[i].over && E->vals[i].first >= 0)
+            order[nslots++] = &E->vals[i];
+    qsort(order, (size_t)nslots, sizeof *order, by_size);
+    for (int i = 0; i < nslots; i++) {
+        ArenaVal *v = order[i];
+        int nmet = 0;
+        for (int j = 0; j < i; j++)
+            if (overlap(v, order[j]))
+                met[nmet++] = order[j];
+        qsort(met, (size_t)nmet, sizeof *met, by_offset);
+        long off = agc_share_arena ? 0 : E->arena_count;
+        for (int j = 0; j < nmet && off + v->count > met[j]->offset; j++)
+            if (met[j]->offset + met[j]->count > off)
+                off = met[j]->offset + met[j]->count;
+        v->offset = off;
+        if (off + v->count > E->arena_count)
+            E->arena_count = off + v->count;
+    }
+    for (int i = 0; i < n; i++) {
+        ArenaVal *r = &E->vals[i];
+        while (r->over)
+            r = &E->vals[r->over - 1];
+        E->vals[i].offset = r->offset;
+    }
+    for (int b = 0; b <= E->block; b++) {
+        long live = 0;
+        for (int i = 0; i < n; i++)
+            if (E->vals[i].first >= 0 && live_in(&E->vals[i], b, 0))
+                live += E->vals[i].count;
+        if (live > E->arena_bound)
+            E->arena_bound = live;
+    }
+}
+
+/* The arena values that phase's function names, as local pointers. */
+static char *arena_locals(Emitter *E, int phase)
+{
+    Out o = {0};
+    o.indent = 1;
+    for (int i = 0; i < E->nvals; i++) {
+        ArenaVal *v = &E->vals[i];
+        if (v->phases >> phase & 1)
+            put(&o, "%s *const %s = m->%s + %ld;%*s/* [%ld] */\n", E->T,
+                v->name, E->arena, v->offset, 1, "", v->count);
+    }
+    if (o.s)
+        put(&o, "\n");
+    return o.s ? o.s : "";
+}
+
+/* NAME_infer of a build with a backward: the forward once more, planned
+ * for the outputs alone, so that it keeps nothing for backward; its
+ * arena overlaps the training one.  The kernels it calls are those the
+ * forward wrote (the same nodes make the same ones). */
+static char *emit_infer(Emitter *T)
+{
+    Program *p = T->p;
+    Emitter E;
+    memset(&E, 0, sizeof E);
+    E.p = p;
+    E.g = p->g;
+    E.name = T->name;
+    E.f32 = T->f32;
+    E.T = T->T;
+    E.path = T->path;
+    E.infer = 1;
+    E.regions = agc_alloc(sizeof(Region) * (size_t)(p->nloops + 1));
+    for (int k = -1; k < p->nloops; k++) {
+        Graph *g = k < 0 ? p->g : p->loops[k]->g;
+        for (int i = 0; i < g->n; i++)
+            g->nodes[i]->nuses = 0;
+    }
+    const char **cnames = agc_alloc(sizeof(char *) * (size_t)(p->ntensors + 1));
+    for (int i = 0; i < p->ntensors; i++)
+        cnames[i] = p->tensors[i].cname;
+    plan(&E);
+    for (int k = 0; k < p->nloops; k++)
+        plan_loop(&E, p->loops[k]);
+    name_fields(&E);
+    E.kern = T->kern;
+    E.kern.fns = (Out){0};
+    E.kern.ctx = &E;
+    Out o = {0};
+    o.indent = 1;
+    emit_phase(&E, &o, 0);
+    if (E.nscratch)
+        agc_error(p->spec->pos, "internal error: NAME_infer needs scratch "
+                  "of another type");
+    plan_arena(&E);
+    if (E.arena_count > T->arena_count)
+        T->arena_count = E.arena_count;
+    for (int i = 0; i < p->ntensors; i++)
+        p->tensors[i].cname = cnames[i];
+    return agc_fmt("/* Eval mode: the outputs alone, keeping nothing for "
+                   "backward (its\n * temporaries overwrite forward's). */\n"
+                   "int %s_infer(%s_t *m)\n{\n%s%s    return %s_OK;\n}\n\n",
+                   E.name, E.name, arena_locals(&E, 0), o.s ? o.s : "",
+                   E.name);
+}
+
 Emitted emit_program(Program *p, const char *spec_path)
 {
     Emitter E;
@@ -1288,10 +1732,12 @@ Emitted emit_program(Program *p, const char *spec_path)
     E.T = E.f32 ? "float" : "double";
     E.path = sanitise(spec_path);
     E.regions = agc_alloc(sizeof(Region) * (size_t)(p->nloops + 1));
+    E.infer = p->infer_only;
     plan(&E);
     for (int k = 0; k < p->nloops; k++)
         plan_loop(&E, p->loops[k]);
     name_fields(&E);
+    name_optimizer(&E);
 
     long bytes, temp_bytes;
     int ntemps;
@@ -1306,6 +1752,7 @@ Emitted emit_program(Program *p, const char *spec_path)
     fwd.indent = bwd.indent = 1;
     emit_phase(&E, &fwd, 0);
     emit_phase(&E, &bwd, 1);
+    char *infer = p->infer_only || !bwd.s ? NULL : emit_infer(&E);
     /* the kernels' scratch, known once they are written */
     for (int i = 0; i < E.nscratch; i++) {
         long b = E.scratch[i].count *
@@ -1314,6 +1761,16 @@ Emitted emit_program(Program *p, const char *spec_path)
         temp_bytes += b;
         ntemps++;
     }
+    plan_arena(&E);
+    long esize = E.f32 ? 4 : 8;
+    bytes += E.arena_count * esize;
+    if (E.lr) {                     /* the optimizer's members */
+        bytes += esize + 8;
+        for (int i = 0; i < E.nopt; i++)
+            bytes += E.nstate * E.opt[i].q.count * esize;
+    }
+    temp_bytes += E.arena_count * esize;
+    ntemps += E.nvals;
     if (bytes > AGC_MAX_BYTES)
         agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);
@@ -1341,13 +1798,23 @@ Emitted emit_program(Program *p, const char *spec_path)
     if (tables.s)
         put(&body, "%s", tables.s);
     put(&body, "%s", init.s);
-    put(&body, "int %s_forward(%s_t *m)\n{\n%s    return %s_OK;\n}\n\n",
-        E.name, E.name, fwd.s ? fwd.s : "", E.name);
-    put(&body, "int %s_backward(%s_t *m)\n{\n%s", E.name, E.name,
-        bwd.s ? bwd.s : "");
-    if (!bwd.s)
-        put(&body, "    (void)m;\n");
-    put(&body, "    return %s_OK;\n}\n\n", E.name);
+    put(&body, "int %s_%s(%s_t *m)\n{\n%s%s    return %s_OK;\n}\n\n",
+        E.name, p->infer_only ? "infer" : "forward", E.name,
+        arena_locals(&E, 0), fwd.s ? fwd.s : "", E.name);
+    if (!p->infer_only) {
+        if (infer)
+            put(&body, "%s", infer);
+        else
+            put(&body, "int %s_infer(%s_t *m)\n{\n    return %s_forward(m);"
+                "\n}\n\n", E.name, E.name, E.name);
+        put(&body, "int %s_backward(%s_t *m)\n{\n%s%s", E.name, E.name,
+            arena_locals(&E, 1), bwd.s ? bwd.s : "");
+        if (!bwd.s)
+            put(&body, "    (void)m;\n");
+        put(&body, "    return %s_OK;\n}\n\n", E.name);
+        if (E.lr)
+            emit_step(&E, &body);
+    }
     emit_table(&E, &body);
 
     Out h = {0}, c = {0};
@@ -1355,5 +1822,22 @@ Emitted emit_program(Program *p, const char *spec_path)
     put(&c, "/* generated by agc %s from %s; do not edit */\n", AGC_VERSION,
         E.path);
     put(&c, "#include \"%s.h\"\n%s", E.name, body.s);
-    return (Emitted){h.s, c.s, body.s, bytes, temp_bytes, ntemps};
+    Emitted em;
+    memset(&em, 0, sizeof em);
+    em.h = h.s;
+    em.c = c.s;
+    em.body = body.s;
+    em.bytes = bytes;
+    em.temp_bytes = temp_bytes;
+    em.ntemps = ntemps;
+    em.arena_bytes = E.arena_count * esize;
+    em.arena_bound = E.arena_bound * esize;
+    em.nblocks = E.block;
+    em.block_node = E.block_node;
+    em.block_live = agc_alloc(sizeof(long) * (size_t)(E.block + 1));
+    for (int b = 1; b <= E.block; b++)
+        for (int i = 0; i < E.nvals; i++)
+            if (E.vals[i].first >= 0 && live_in(&E.vals[i], b, 0))
+                em.block_live[b - 1] += E.vals[i].count * esize;
+    return em;
 }

@@ -53,10 +53,20 @@ Jit *jit_new(Program *p, const Emitted *em)
     } f;                            /* object to function pointer */
     f.p = symbol(j, p, "init");
     j->init = f.init;
-    f.p = symbol(j, p, "forward");
-    j->forward = f.run;
-    f.p = symbol(j, p, "backward");
-    j->backward = f.run;
+    f.p = symbol(j, p, "infer");
+    j->infer = j->forward = f.run;
+    if (!p->infer_only) {
+        f.p = symbol(j, p, "forward");
+        j->forward = f.run;
+        f.p = symbol(j, p, "backward");
+        j->backward = f.run;
+    }
+    if (p->optim) {
+        f.p = symbol(j, p, "step");
+        j->step = f.run;
+        f.p = symbol(j, p, "train_step");
+        j->train_step = f.run;
+    }
     j->tensors = symbol(j, p, "tensors");
     j->ntensors = *(const int *)symbol(j, p, "num_tensors");
     j->size = *(const size_t *)symbol(j, p, "size");

@@ -35,7 +35,7 @@ static const struct Command {
     const char *synopsis;           /* after "agc NAME " */
     const char *about;
 } commands[] = {
-    {"compile", CMD_COMPILE, "SPEC [-o DIR] [--unroll N]",
+    {"compile", CMD_COMPILE, "SPEC [-o DIR] [--unroll N] [--infer]",
      "Writes DIR/NAME.h and DIR/NAME.c (DIR defaults to '.', and is created\n"
      "when missing), where NAME is the spec's name. The files are plain C99\n"
      "with no dependency beyond the C library: one struct NAME_t holding\n"
@@ -54,7 +54,7 @@ static const struct Command {
      "differentiates. Prints a table; exits 1 when any gradient is off by\n"
      "more than 1e-5 relative. Tensors above 2000 elements are checked at\n"
      "2000 evenly spaced elements."},
-    {"info", CMD_INFO, "SPEC",
+    {"info", CMD_INFO, "SPEC [--infer]",
      "Prints every tensor with its shape and role, the parameter count, the\n"
      "FLOPs of forward and backward, and the memory of the generated struct."},
     {"graph", CMD_GRAPH, "SPEC [--backward | --ir]",
@@ -83,6 +83,7 @@ typedef struct Opts {
     int has_grad;
     int backward, ir;
     int quiet, verbose, help, version;
+    int flags;                      /* AGC_INFER with --infer */
 } Opts;
 
 static int opt_dir(Opts *o, const char *opt, const char *v);
@@ -92,6 +93,7 @@ static int opt_grad(Opts *o, const char *opt, const char *v);
 static int opt_flag(Opts *o, const char *opt, const char *v);
 static int opt_unroll(Opts *o, const char *opt, const char *v);
 static int opt_backend(Opts *o, const char *opt, const char *v);
+static int opt_define(Opts *o, const char *opt, const char *v);
 
 /* One row per option: adding an option is adding a row (and its handler
  * when no existing one fits).  arg is the value's name, NULL for a flag. */
@@ -115,6 +117,12 @@ static const struct Option {
     {0, "out", "DIR", CMD_RUN, opt_out,
      "also write NAME.npy for each output and NAME.grad.npy\n"
      "for each gradient into DIR; created when missing"},
+    {'D', NULL, "NAME=N", CMD_ALL, opt_define,
+     "the size of the spec's named dimension NAME (its dims)"},
+    {0, "infer", NULL, CMD_COMPILE | CMD_INFO, opt_flag,
+     "inference only: NAME_infer, and no backward, gradients\n"
+     "or optimizer; the struct holds inputs, parameters,\n"
+     "outputs and the arena"},
     {0, "unroll", "N", CMD_COMPILE | CMD_RUN, opt_unroll,
      "write out at most N taps of a convolution window in\n"
      "one unrolled body (default 64); wider windows loop\n"
@@ -288,6 +296,8 @@ static int opt_flag(Opts *o, const char *opt, const char *v)
         o->backward = 1;
     else if (!strcmp(opt, "--ir"))
         o->ir = 1;
+    else if (!strcmp(opt, "--infer"))
+        o->flags |= AGC_INFER;
     else if (!strcmp(opt, "--quiet"))
         o->quiet = 1;
     else if (!strcmp(opt, "--verbose"))
@@ -323,6 +333,24 @@ static int opt_backend(Opts *o, const char *opt, const char *v)
     else
         return usage_error("%s wants tcc or cc, not '%s'%s", opt, v,
                            agc_did_you_mean(v, names, 2));
+    return 0;
+}
+
+static int opt_define(Opts *o, const char *opt, const char *d)
+{
+    const char *eq = strchr(d, '=');
+    char *end;
+    (void)o;
+    errno = 0;
+    long v = eq ? strtol(eq + 1, &end, 10) : 0;
+    if (!eq || eq == d || errno || *end || end == eq + 1 || v < 1 ||
+        v > AGC_MAX_ELEMS)
+        return usage_error("%s wants NAME=N with N a positive integer, not "
+                           "'%s'", opt, d);
+    if (agc_ndefines == AGC_MAX_DEFINES)
+        return usage_error("more than %d %s options", AGC_MAX_DEFINES, opt);
+    agc_defines[agc_ndefines++] =
+        (AgcDefine){agc_strndup(d, (size_t)(eq - d)), v};
     return 0;
 }
 
@@ -822,7 +850,7 @@ static int cmd_compile(const Opts *o)
     if (check_outdir("-o", dir))
         return 1;
     agc_cite_path = cite_path(o->spec, dir);
-    if (compile_spec(o->spec, -1, 0, &c))
+    if (compile_spec(o->spec, -1, o->flags, &c))
         return fail();
     const char *h = agc_fmt("%s.h", c.spec->name);
     const char *cf = agc_fmt("%s.c", c.spec->name);
@@ -1093,14 +1121,63 @@ static long node_flops(const Node *n)
 static const char *role_label(Role r)
 {
     static const char *const names[] = {"input", "output", "gradient",
-                                        "seed", "count"};
+                                        "seed", "count", "state"};
     return names[r];
+}
+
+/* The blocks the generated code runs, a row per spec line and phase:
+ * FLOPs, and the arena's bytes live meanwhile (the most of its blocks);
+ * then the struct's bytes by role, and the arena against its bound. */
+static void info_memory(const Compiled *c)
+{
+    const Emitted *em = &c->em;
+    Program *p = c->prog;
+    printf("%-34s %12s %12s\n", "block", "FLOPs", "arena live");
+    for (int b = 1; b <= em->nblocks;) {
+        const Node *n = em->block_node[b];
+        long flops = 0, live = 0;
+        int e = b;
+        for (; e <= em->nblocks && em->block_node[e]->phase == n->phase &&
+               em->block_node[e]->pos.line == n->pos.line; e++) {
+            flops += node_flops(em->block_node[e]);
+            if (em->block_live[e - 1] > live)
+                live = em->block_live[e - 1];
+        }
+        const char *what = n->note ? n->note : op_name(n->op);
+        if (!strncmp(what, "grad of ", 8))
+            what += 8;
+        int len = (int)strcspn(what, " =");
+        printf("%-34s %12ld %12ld\n",
+               agc_fmt("%.*s (%s, line %d)", len > 20 ? 20 : len, what,
+                       n->phase ? "backward" : "forward", n->pos.line),
+               flops, live);
+        b = e;
+    }
+    long esize = p->spec->dtype == DT_F32 ? 4 : 8, role[5] = {0};
+    long params = 0;
+    for (int i = 0; i < p->ntensors; i++) {
+        const Tensor *t = &p->tensors[i];
+        long b = shape_count(&t->node->shape) * (t->role == ROLE_COUNT ? 8
+                                                                       : esize);
+        if (t->role == ROLE_INPUT && p->decls[t->decl].requires_grad)
+            params += b;
+        else
+            role[t->role] += b;
+    }
+    printf("memory: %ld bytes in struct %s_t: inputs %ld, parameters %ld, "
+           "outputs %ld, gradients %ld, seeds and counts %ld, arena %ld, "
+           "other temporaries %ld\n", em->bytes, p->spec->name,
+           role[ROLE_INPUT], params, role[ROLE_OUTPUT], role[ROLE_GRAD],
+           role[ROLE_SEED] + role[ROLE_COUNT], em->arena_bytes,
+           em->temp_bytes - em->arena_bytes);
+    printf("arena: %ld bytes; lower bound %ld bytes (the most live at once)"
+           "\n", em->arena_bytes, em->arena_bound);
 }
 
 static int cmd_info(const Opts *o)
 {
     Compiled c;
-    if (compile_spec(o->spec, -1, 0, &c))
+    if (compile_spec(o->spec, -1, o->flags, &c))
         return fail();
     Program *p = c.prog;
     printf("%s: %s\n", p->spec->name,
@@ -1140,9 +1217,7 @@ static int cmd_info(const Opts *o)
                : L->grad ? " (backward does not read the iterates)"
                          : " (no backward through it)");
     }
-    printf("memory: %ld bytes in struct %s_t, of which %ld in %d "
-           "temporaries\n", c.em.bytes, p->spec->name, c.em.temp_bytes,
-           c.em.ntemps);
+    info_memory(&c);
     return 0;
 }
 

@@ -216,8 +216,25 @@ static long integer(yaml_node_t *n, const char *what)
     return v;
 }
 
+static int is_word(const char *s);
+
+/* The size a dims name stands for, or 0. */
+static long dim_value(yaml_node_t *n)
+{
+    for (int i = 0; is_plain(n) && i < S->ndims; i++)
+        if (!strcmp(str(n), S->dim_names[i]))
+            return S->dim_vals[i];
+    return 0;
+}
+
 static long positive(yaml_node_t *n, const char *what)
 {
+    if (dim_value(n))
+        return dim_value(n);
+    if (is_plain(n) && is_word(str(n)))
+        agc_error(pos_of(n), "%s must be a positive integer or a name in "
+                  "'dims', found '%s'%s", what, str(n),
+                  S->ndims ? "" : " (the spec has no 'dims')");
     if (!is_plain(n) || !is_number(str(n), 0) || str(n)[0] == '-' ||
         integer(n, what) == 0)
         agc_error(pos_of(n), "%s must be a positive integer, found %s", what,
@@ -626,11 +643,17 @@ static KwVal kwval(yaml_node_t *n, const char *what)
                       "found a list of %d", AGC_MAX_RANK, what, seq_len(n));
         kv.kind = KW_TUPLE;
         for (int i = 0; i < seq_len(n); i++)
-            kv.num[kv.n++] = number(seq_at(n, i), what, 0);
+            kv.num[kv.n++] = dim_value(seq_at(n, i))
+                                 ? (double)dim_value(seq_at(n, i))
+                                 : number(seq_at(n, i), what, 0);
         return kv;
     }
     if (is_plain(n) && is_number(str(n), 1)) {
         kv.num[0] = number(n, what, 0);
+        return kv;
+    }
+    if (dim_value(n)) {
+        kv.num[0] = (double)dim_value(n);
         return kv;
     }
     if (n->type != YAML_SCALAR_NODE || !is_word(str(n)))
@@ -777,6 +800,46 @@ static void top_dtype(Ctx *c, yaml_node_t *v)
     S->dtype = strcmp(str(v), "float64") == 0 ? DT_F64 : DT_F32;
 }
 
+/* dims -> {NAME: positive integer, ...}, then -D's overrides */
+static void top_dims(Ctx *c, yaml_node_t *v)
+{
+    (void)c;
+    if (S->dim_names)
+        return;                     /* read first, before everything */
+    expect(v, YAML_MAPPING_NODE, "'dims'");
+    S->dim_names = agc_alloc(sizeof(char *) * (size_t)(map_len(v) + 1));
+    S->dim_vals = agc_alloc(sizeof(long) * (size_t)(map_len(v) + 1));
+    FOR_PAIRS(p, v) {
+        const char *name = name_of(node(p->key), "dimension");
+        for (int i = 0; i < S->ndims; i++)
+            if (!strcmp(S->dim_names[i], name))
+                agc_error(pos_of(node(p->key)), "duplicate dimension '%s'",
+                          name);
+        S->dim_vals[S->ndims] = positive(node(p->value),
+                                         agc_fmt("dimension '%s'", name));
+        S->dim_names[S->ndims++] = name;
+    }
+}
+
+static void apply_defines(void)
+{
+    for (int k = 0; k < agc_ndefines; k++) {
+        int i = 0;
+        while (i < S->ndims && strcmp(S->dim_names[i], agc_defines[k].name))
+            i++;
+        if (i == S->ndims) {
+            const char *list = S->ndims ? S->dim_names[0] : NULL;
+            for (int j = 1; j < S->ndims; j++)
+                list = agc_fmt("%s, %s", list, S->dim_names[j]);
+            agc_error(S->pos, "-D %s: the spec has no dimension '%s' (%s)",
+                      agc_defines[k].name, agc_defines[k].name,
+                      list ? agc_fmt("its dims are: %s", list)
+                           : "it has no 'dims'");
+        }
+        S->dim_vals[i] = agc_defines[k].value;
+    }
+}
+
 static void top_seed(Ctx *c, yaml_node_t *v)
 {
     (void)c;
@@ -831,10 +894,20 @@ static void top_backward(Ctx *c, yaml_node_t *v)
     S->bwd_runtime = !S->bwd_has_grad;
 }
 
+static void top_optimizer(Ctx *c, yaml_node_t *v)
+{
+    (void)c;
+    S->has_optimizer = 1;
+    layer(v, 0, &S->optimizer);
+    if (S->optimizer.nargs == 0 && v->type != YAML_MAPPING_NODE)
+        S->optimizer.pos = pos_of(v);
+}
+
 static const Key top_keys[] = {
     {.key = "name", .fn = h_name, .off = offsetof(Spec, name),
      .pos_off = offsetof(Spec, name_pos), .desc = "spec"},
     {.key = "dtype", .fn = top_dtype},
+    {.key = "dims", .fn = top_dims},
     {.key = "seed", .fn = top_seed},
     {.key = "inputs", .fn = top_inputs},
     {.key = "functions", .fn = top_functions},
@@ -842,6 +915,7 @@ static const Key top_keys[] = {
     {.key = "graph", .fn = top_graph},
     {.key = "outputs", .fn = top_outputs},
     {.key = "backward", .fn = top_backward},
+    {.key = "optimizer", .fn = top_optimizer},
     {.key = NULL}};
 
 /* ---- loading ---- */
@@ -974,6 +1048,10 @@ static Spec *load(void)
     yaml_node_pair_t *dt = lookup(root, "dtype");    /* first: for values */
     if (dt)
         top_dtype(NULL, node(dt->value));
+    yaml_node_pair_t *dm = lookup(root, "dims");     /* first: for shapes */
+    if (dm)
+        top_dims(NULL, node(dm->value));
+    apply_defines();
     walk_map(root, "the spec", top_keys, S);
     if (!S->has_model && !S->graph)
         agc_error(S->pos, "the spec needs a 'graph' or a 'model'");

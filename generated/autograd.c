@@ -22,6 +22,8 @@ void autograd_init(autograd_t *m)
 
 int autograd_forward(autograd_t *m)
 {
+    float *const a_sum = m->arena + 0; /* [1] */
+
     /* y = x - 2  [../specs/autograd.yaml:9] */
     /* z = 3 * y^2  [../specs/autograd.yaml:10] */
     /* a = mean(z)  [../specs/autograd.yaml:11] */
@@ -31,12 +33,37 @@ int autograd_forward(autograd_t *m)
             float v = agc_square(m->x[j] - 2.0f) * 3.0f;
             acc += v;
         }
-        m->t6[0] = (float)acc;
+        a_sum[0] = (float)acc;
     }
 
     /* a = mean(z)  [../specs/autograd.yaml:11] */
     /* output a */
-    m->a[0] = m->t6[0] * 0.25f;
+    m->a[0] = a_sum[0] * 0.25f;
+
+    return autograd_OK;
+}
+
+/* Eval mode: the outputs alone, keeping nothing for backward (its
+ * temporaries overwrite forward's). */
+int autograd_infer(autograd_t *m)
+{
+    float *const a_sum = m->arena + 0; /* [1] */
+
+    /* y = x - 2  [../specs/autograd.yaml:9] */
+    /* z = 3 * y^2  [../specs/autograd.yaml:10] */
+    /* a = mean(z)  [../specs/autograd.yaml:11] */
+    {
+        double acc = 0;
+        for (long j = 0; j < 4; j++) {
+            float v = agc_square(m->x[j] - 2.0f) * 3.0f;
+            acc += v;
+        }
+        a_sum[0] = (float)acc;
+    }
+
+    /* a = mean(z)  [../specs/autograd.yaml:11] */
+    /* output a */
+    m->a[0] = a_sum[0] * 0.25f;
 
     return autograd_OK;
 }

@@ -5,39 +5,64 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of autograd, C order */
 typedef struct autograd_t {
     float x[4]; /* [2, 2] input, requires grad */
     float a[1]; /* [] output */
     float x_grad[4]; /* [2, 2] gradient */
-    float t6[1]; /* [] a = mean(z) */
+    float arena[1]; /* temporaries and scratch, planned by liveness */
 } autograd_t;
 
 /* roles in autograd_tensors[].role */
-enum { autograd_INPUT, autograd_OUTPUT, autograd_GRAD, autograd_SEED, autograd_COUNT };
+enum { autograd_INPUT, autograd_OUTPUT, autograd_GRAD, autograd_SEED, autograd_COUNT, autograd_STATE };
 
-/* what autograd_forward and autograd_backward return */
+/* what autograd's functions return */
 enum { autograd_OK = 0, autograd_ERR_MAX_ITER = 1 };
 
-typedef struct autograd_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of autograd_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} autograd_tensor;
+typedef agc_tensor autograd_tensor;
+
+/* sizes, as constant expressions */
+#define autograd_NUM_TENSORS 3
+#define autograd_SIZE sizeof(autograd_t)
+#define autograd_ARENA_BYTES 4
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void autograd_init(autograd_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int autograd_forward(autograd_t *m);
 /* Computes the gradients; call after autograd_forward. */
 int autograd_backward(autograd_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int autograd_infer(autograd_t *m);
 
 extern const autograd_tensor autograd_tensors[3];
 extern const int autograd_num_tensors;
 extern const size_t autograd_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

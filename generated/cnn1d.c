@@ -34,7 +34,7 @@ static double agc_normal(uint64_t *s)
 #define AGC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* ---- forward: conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:16] ---- */
+/* ---- forward: conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..2 */
 static void agc_conv10_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -97,7 +97,7 @@ static void agc_conv10(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] ---- */
+/* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] ---- */
 
 /* acc[p][o] += x[p * 2 + k] * w[k][o], p < 8, k = 0..4 */
 static void agc_conv18_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -179,7 +179,7 @@ static void agc_conv18(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] ---- */
+/* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..4 */
 static void agc_conv74_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -336,7 +336,7 @@ static void agc_conv74(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] ---- */
+/* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] ---- */
 
 /* acc[k][o] += x[p * 2 + k] * g[p][o], p < 8, k = 0..4 */
 static void agc_conv75_tile(float *restrict acc, const float *restrict x, const float *restrict g)
@@ -426,7 +426,7 @@ static void agc_conv75(double *restrict sum, float *restrict acc, const float *r
     }
 }
 
-/* ---- gradient of the weight: grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:16] ---- */
+/* ---- gradient of the weight: grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] ---- */
 
 /* acc[k][o] += x[p + k] * g[p][o], p < 8, k = 0..2 */
 static void agc_conv85_tile(float *restrict acc, const float *restrict x, const float *restrict g)
@@ -552,33 +552,57 @@ void cnn1d_init(cnn1d_t *m)
 
 int cnn1d_forward(cnn1d_t *m)
 {
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:16] */
+    float *const conv1_conv = m->arena + 8448; /* [3968] */
+    float *const conv1_add = m->arena + 8448; /* [3968] */
+    float *const relu1_out = m->arena + 8448; /* [3968] */
+    float *const conv2_padmode = m->arena + 0; /* [4224] */
+    float *const conv2_conv = m->arena + 15424; /* [992] */
+    float *const conv2_add = m->arena + 15424; /* [992] */
+    float *const relu3_out = m->arena + 15424; /* [992] */
+    float *const maxpool1d4_maxpool = m->arena + 5424; /* [480] */
+    float *const fc_matmul = m->arena + 4224; /* [40] */
+    float *const target_amax = m->arena + 4264; /* [4] */
+    float *const target_exp = m->arena + 6384; /* [40] */
+    float *const target_sum = m->arena + 4264; /* [4] */
+    float *const target_out = m->arena + 6384; /* [40] */
+    float *const loss_amax = m->arena + 4264; /* [4] */
+    float *const loss_sub = m->arena + 4224; /* [40] */
+    float *const loss_exp = m->arena + 4264; /* [40] */
+    float *const loss_sum = m->arena + 4304; /* [4] */
+    float *const loss_log = m->arena + 4308; /* [4] */
+    float *const loss_sum_1 = m->arena + 4312; /* [1] */
+    float *const conv1_conv_wpack = m->arena + 992; /* [96] */
+    float *const conv1_conv_acc = m->arena + 0; /* [992] */
+    float *const conv2_conv_wpack = m->arena + 4224; /* [640] */
+    float *const conv2_conv_acc = m->arena + 4864; /* [248] */
+
+    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
     /* w [16, 2, 1, 3] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
             for (long c = 0; c < 2; c++)
                 for (long t = 0; t < 3; t++)
-                    m->t10_wpack[((g * 2 + c) * 3 + t) * 16 + o] = m->conv1_weight[((g * 16 + o) * 2 + c) * 3 + t];
-    agc_conv10(m->t10, m->x, m->t10_wpack, m->t10_acc);
+                    conv1_conv_wpack[((g * 2 + c) * 3 + t) * 16 + o] = m->conv1_weight[((g * 16 + o) * 2 + c) * 3 + t];
+    agc_conv10(conv1_conv, m->x, conv1_conv_wpack, conv1_conv_acc);
 
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:16] */
+    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)
                 for (long i3 = 0; i3 < 62; i3++)
-                    m->t12[i0 * 992 + i1 * 62 + i3] = m->t10[i0 * 992 + i1 * 62 + i3] + m->conv1_bias[i1];
+                    conv1_add[i0 * 992 + i1 * 62 + i3] = conv1_conv[i0 * 992 + i1 * 62 + i3] + m->conv1_bias[i1];
 
-    /* relu1 = relu(conv1)  [../specs/cnn1d.yaml:17] */
+    /* relu1 = relu(conv1)  [../specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
-        m->relu1[i] = agc_relu(m->t12[i]);
+        relu1_out[i] = agc_relu(conv1_add[i]);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2 */
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
             const long si = i;
-            const float *src = m->relu1 + (p * 1 + si) * 62;
-            float *dst = m->t17 + (p * 1 + i) * 66;
+            const float *src = relu1_out + (p * 1 + si) * 62;
+            float *dst = conv2_padmode + (p * 1 + i) * 66;
             memcpy(dst + 2, src, 62 * sizeof *dst);
             for (long j = 0; j < 2; j++)
                 dst[j] = src[j + 60];
@@ -586,27 +610,27 @@ int cnn1d_forward(cnn1d_t *m)
                 dst[j] = src[j - 64];
         }
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
     /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
             for (long c = 0; c < 16; c++)
                 for (long t = 0; t < 5; t++)
-                    m->t18_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
-    agc_conv18(m->t18, m->t17, m->t18_wpack, m->t18_acc);
+                    conv2_conv_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
+    agc_conv18(conv2_conv, conv2_padmode, conv2_conv_wpack, conv2_conv_acc);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 1; i2++)
                 for (long i3 = 0; i3 < 31; i3++)
-                    m->t20[i0 * 248 + i1 * 31 + i3] = m->t18[i0 * 248 + i1 * 31 + i3] + m->conv2_bias[i1];
+                    conv2_add[i0 * 248 + i1 * 31 + i3] = conv2_conv[i0 * 248 + i1 * 31 + i3] + m->conv2_bias[i1];
 
-    /* relu3 = relu(conv2)  [../specs/cnn1d.yaml:20] */
+    /* relu3 = relu(conv2)  [../specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
-        m->relu3[i] = agc_relu(m->t20[i]);
+        relu3_out[i] = agc_relu(conv2_add[i]);
 
-    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:21] */
+    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:22] */
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 15; ow++) {
@@ -616,26 +640,26 @@ int cnn1d_forward(cnn1d_t *m)
                 float top = -INFINITY;
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
-                        const float v = m->relu3[(p * 1 + i) * 31 + j];
+                        const float v = relu3_out[(p * 1 + i) * 31 + j];
                         if (v > top || v != v) {
                             top = v;
                         }
                     }
-                m->t24[(p * 1 + oh) * 15 + ow] = top;
+                maxpool1d4_maxpool[(p * 1 + oh) * 15 + ow] = top;
             }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:23] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 10; j++)
-            m->t28[i * 10 + j] = 0;
+            fc_matmul[i * 10 + j] = 0;
         for (long k = 0; k < 120; k++) {
-            float aik = m->t24[i * 120 + k];
+            float aik = maxpool1d4_maxpool[i * 120 + k];
             for (long j = 0; j < 10; j++)
-                m->t28[i * 10 + j] += aik * m->fc_weight[j * 120 + k];
+                fc_matmul[i * 10 + j] += aik * m->fc_weight[j * 120 + k];
         }
     }
 
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
         float acc = -INFINITY;
         for (long j = 0; j < 10; j++) {
@@ -643,143 +667,354 @@ int cnn1d_forward(cnn1d_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        m->t30[i] = (float)acc;
+        target_amax[i] = (float)acc;
     }
 
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
-            m->t32[i0 * 10 + i1] = expf(m->target_logits[i0 * 10 + i1] - m->t30[i0]);
+            target_exp[i0 * 10 + i1] = expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
 
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
         double acc = 0;
         for (long j = 0; j < 10; j++) {
-            float v = m->t32[i * 10 + j];
+            float v = target_exp[i * 10 + j];
             acc += v;
         }
-        m->t33[i] = (float)acc;
+        target_sum[i] = (float)acc;
     }
 
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:25] */
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
-            m->target[i0 * 10 + i1] = m->t32[i0 * 10 + i1] / m->t33[i0];
+            target_out[i0 * 10 + i1] = target_exp[i0 * 10 + i1] / target_sum[i0];
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:23] */
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 10; i1++) {
-            float v = m->t28[i0 * 10 + i1] + m->fc_bias[i1];
+            float v = fc_matmul[i0 * 10 + i1] + m->fc_bias[i1];
             if (v > acc || v != v)
                 acc = v;
         }
-        m->t37[i0] = (float)acc;
+        loss_amax[i0] = (float)acc;
     }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:23] */
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
-            m->t39[i0 * 10 + i1] = (m->t28[i0 * 10 + i1] + m->fc_bias[i1]) - m->t37[i0];
+            loss_sub[i0 * 10 + i1] = (fc_matmul[i0 * 10 + i1] + m->fc_bias[i1]) - loss_amax[i0];
 
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 40; i++)
-        m->t40[i] = expf(m->t39[i]);
+        loss_exp[i] = expf(loss_sub[i]);
 
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
         double acc = 0;
         for (long j = 0; j < 10; j++) {
-            float v = m->t40[i * 10 + j];
+            float v = loss_exp[i * 10 + j];
             acc += v;
         }
-        m->t41[i] = (float)acc;
+        loss_sum[i] = (float)acc;
     }
 
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
-        m->t42[i] = logf(m->t41[i]);
+        loss_log[i] = logf(loss_sum[i]);
 
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     {
         double acc = 0;
         for (long i0 = 0; i0 < 4; i0++)
             for (long i1 = 0; i1 < 10; i1++) {
-                float v = m->target[i0 * 10 + i1] * (m->t39[i0 * 10 + i1] - m->t42[i0]);
+                float v = target_out[i0 * 10 + i1] * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
                 acc += v;
             }
-        m->t45[0] = (float)acc;
+        loss_sum_1[0] = (float)acc;
     }
 
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     /* output loss */
-    m->loss[0] = m->t45[0] * (-0.25f);
+    m->loss[0] = loss_sum_1[0] * (-0.25f);
+
+    return cnn1d_OK;
+}
+
+/* Eval mode: the outputs alone, keeping nothing for backward (its
+ * temporaries overwrite forward's). */
+int cnn1d_infer(cnn1d_t *m)
+{
+    float *const conv1_conv = m->arena + 4224; /* [3968] */
+    float *const conv1_add = m->arena + 4224; /* [3968] */
+    float *const relu1_out = m->arena + 4224; /* [3968] */
+    float *const conv2_padmode = m->arena + 0; /* [4224] */
+    float *const conv2_conv = m->arena + 4224; /* [992] */
+    float *const conv2_add = m->arena + 4224; /* [992] */
+    float *const relu3_out = m->arena + 4224; /* [992] */
+    float *const maxpool1d4_maxpool = m->arena + 0; /* [480] */
+    float *const fc_matmul = m->arena + 480; /* [40] */
+    float *const target_amax = m->arena + 40; /* [4] */
+    float *const target_exp = m->arena + 0; /* [40] */
+    float *const target_sum = m->arena + 40; /* [4] */
+    float *const loss_amax = m->arena + 44; /* [4] */
+    float *const loss_sub = m->arena + 480; /* [40] */
+    float *const loss_sum = m->arena + 44; /* [4] */
+    float *const loss_log = m->arena + 44; /* [4] */
+    float *const loss_sum_1 = m->arena + 48; /* [1] */
+    float *const conv1_conv_wpack = m->arena + 992; /* [96] */
+    float *const conv1_conv_acc = m->arena + 0; /* [992] */
+    float *const conv2_conv_wpack = m->arena + 5216; /* [640] */
+    float *const conv2_conv_acc = m->arena + 5856; /* [248] */
+
+    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    /* w [16, 2, 1, 3] packed as [g][c][kh][kw][o] */
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 2; c++)
+                for (long t = 0; t < 3; t++)
+                    conv1_conv_wpack[((g * 2 + c) * 3 + t) * 16 + o] = m->conv1_weight[((g * 16 + o) * 2 + c) * 3 + t];
+    agc_conv10(conv1_conv, m->x, conv1_conv_wpack, conv1_conv_acc);
+
+    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    for (long i0 = 0; i0 < 4; i0++)
+        for (long i1 = 0; i1 < 16; i1++)
+            for (long i2 = 0; i2 < 1; i2++)
+                for (long i3 = 0; i3 < 62; i3++)
+                    conv1_add[i0 * 992 + i1 * 62 + i3] = conv1_conv[i0 * 992 + i1 * 62 + i3] + m->conv1_bias[i1];
+
+    /* relu1 = relu(conv1)  [../specs/cnn1d.yaml:18] */
+    for (long i = 0; i < 3968; i++)
+        relu1_out[i] = agc_relu(conv1_add[i]);
+
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* circular padding, rows 0 + 0, columns 2 + 2 */
+    for (long p = 0; p < 64; p++)
+        for (long i = 0; i < 1; i++) {
+            const long si = i;
+            const float *src = relu1_out + (p * 1 + si) * 62;
+            float *dst = conv2_padmode + (p * 1 + i) * 66;
+            memcpy(dst + 2, src, 62 * sizeof *dst);
+            for (long j = 0; j < 2; j++)
+                dst[j] = src[j + 60];
+            for (long j = 64; j < 66; j++)
+                dst[j] = src[j - 64];
+        }
+
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 8; o++)
+            for (long c = 0; c < 16; c++)
+                for (long t = 0; t < 5; t++)
+                    conv2_conv_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
+    agc_conv18(conv2_conv, conv2_padmode, conv2_conv_wpack, conv2_conv_acc);
+
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    for (long i0 = 0; i0 < 4; i0++)
+        for (long i1 = 0; i1 < 8; i1++)
+            for (long i2 = 0; i2 < 1; i2++)
+                for (long i3 = 0; i3 < 31; i3++)
+                    conv2_add[i0 * 248 + i1 * 31 + i3] = conv2_conv[i0 * 248 + i1 * 31 + i3] + m->conv2_bias[i1];
+
+    /* relu3 = relu(conv2)  [../specs/cnn1d.yaml:21] */
+    for (long i = 0; i < 992; i++)
+        relu3_out[i] = agc_relu(conv2_add[i]);
+
+    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:22] */
+    for (long p = 0; p < 32; p++)
+        for (long oh = 0; oh < 1; oh++)
+            for (long ow = 0; ow < 15; ow++) {
+                const long h0 = oh, w0 = ow * 2;
+                const long h1 = h0 + 1 < 1 ? h0 + 1 : 1;
+                const long w1 = w0 + 2 < 31 ? w0 + 2 : 31;
+                float top = -INFINITY;
+                for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
+                    for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
+                        const float v = relu3_out[(p * 1 + i) * 31 + j];
+                        if (v > top || v != v) {
+                            top = v;
+                        }
+                    }
+                maxpool1d4_maxpool[(p * 1 + oh) * 15 + ow] = top;
+            }
+
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    for (long i = 0; i < 4; i++) {
+        for (long j = 0; j < 10; j++)
+            fc_matmul[i * 10 + j] = 0;
+        for (long k = 0; k < 120; k++) {
+            float aik = maxpool1d4_maxpool[i * 120 + k];
+            for (long j = 0; j < 10; j++)
+                fc_matmul[i * 10 + j] += aik * m->fc_weight[j * 120 + k];
+        }
+    }
+
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+    for (long i = 0; i < 4; i++) {
+        float acc = -INFINITY;
+        for (long j = 0; j < 10; j++) {
+            float v = m->target_logits[i * 10 + j];
+            if (v > acc || v != v)
+                acc = v;
+        }
+        target_amax[i] = (float)acc;
+    }
+
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+    for (long i0 = 0; i0 < 4; i0++)
+        for (long i1 = 0; i1 < 10; i1++)
+            target_exp[i0 * 10 + i1] = expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
+
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+    for (long i = 0; i < 4; i++) {
+        double acc = 0;
+        for (long j = 0; j < 10; j++) {
+            float v = target_exp[i * 10 + j];
+            acc += v;
+        }
+        target_sum[i] = (float)acc;
+    }
+
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    for (long i0 = 0; i0 < 4; i0++) {
+        float acc = -INFINITY;
+        for (long i1 = 0; i1 < 10; i1++) {
+            float v = fc_matmul[i0 * 10 + i1] + m->fc_bias[i1];
+            if (v > acc || v != v)
+                acc = v;
+        }
+        loss_amax[i0] = (float)acc;
+    }
+
+    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    for (long i0 = 0; i0 < 4; i0++)
+        for (long i1 = 0; i1 < 10; i1++)
+            loss_sub[i0 * 10 + i1] = (fc_matmul[i0 * 10 + i1] + m->fc_bias[i1]) - loss_amax[i0];
+
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    for (long i = 0; i < 4; i++) {
+        double acc = 0;
+        for (long j = 0; j < 10; j++) {
+            float v = expf(loss_sub[i * 10 + j]);
+            acc += v;
+        }
+        loss_sum[i] = (float)acc;
+    }
+
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    for (long i = 0; i < 4; i++)
+        loss_log[i] = logf(loss_sum[i]);
+
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    {
+        double acc = 0;
+        for (long i0 = 0; i0 < 4; i0++)
+            for (long i1 = 0; i1 < 10; i1++) {
+                float v = (target_exp[i0 * 10 + i1] / target_sum[i0]) * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
+                acc += v;
+            }
+        loss_sum_1[0] = (float)acc;
+    }
+
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* output loss */
+    m->loss[0] = loss_sum_1[0] * (-0.25f);
 
     return cnn1d_OK;
 }
 
 int cnn1d_backward(cnn1d_t *m)
 {
-    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    float *const relu1_out = m->arena + 8448; /* [3968] */
+    float *const conv2_padmode = m->arena + 0; /* [4224] */
+    float *const relu3_out = m->arena + 15424; /* [992] */
+    float *const maxpool1d4_maxpool = m->arena + 5424; /* [480] */
+    float *const target_out = m->arena + 6384; /* [40] */
+    float *const loss_exp = m->arena + 4264; /* [40] */
+    float *const loss_sum = m->arena + 4304; /* [4] */
+    float *const loss_grad_sum = m->arena + 4224; /* [4] */
+    float *const loss_grad_div = m->arena + 4224; /* [4] */
+    float *const loss_grad_add = m->arena + 6384; /* [40] */
+    float *const fc_grad_matmul = m->arena + 5904; /* [480] */
+    float *const fc_grad_matmul_1 = m->arena + 4224; /* [1200] */
+    float *const maxpool1d4_grad_maxpool_bwd = m->arena + 4224; /* [992] */
+    float *const relu3_grad_where = m->arena + 15424; /* [992] */
+    float *const conv2_grad_conv_bwd_input = m->arena + 4224; /* [4224] */
+    float *const conv2_grad_padmode_bwd = m->arena + 0; /* [3968] */
+    float *const relu1_grad_where = m->arena + 8448; /* [3968] */
+    float *const conv2_grad_conv_bwd_input_gz = m->arena + 12416; /* [1952] */
+    float *const conv2_grad_conv_bwd_input_wpack = m->arena + 16416; /* [640] */
+    float *const conv2_grad_conv_bwd_input_acc = m->arena + 14368; /* [1056] */
+    float *const conv2_weight_grad_acc = m->arena + 12416; /* [640] */
+    float *const conv2_weight_grad_gt = m->arena + 13056; /* [248] */
+    float *const conv1_weight_grad_acc = m->arena + 992; /* [96] */
+    float *const conv1_weight_grad_gt = m->arena + 0; /* [992] */
+
+    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
         double acc = 0;
         for (long j = 0; j < 10; j++) {
-            float v = -(m->target[i * 10 + j] * (-0.25f));
+            float v = -(target_out[i * 10 + j] * (-0.25f));
             acc += v;
         }
-        m->t54[i] = (float)acc;
+        loss_grad_sum[i] = (float)acc;
     }
 
-    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
-        m->t55[i] = m->t54[i] / m->t41[i];
+        loss_grad_div[i] = loss_grad_sum[i] / loss_sum[i];
 
-    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:26] */
+    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
-            m->t58[i0 * 10 + i1] = (m->target[i0 * 10 + i1] * (-0.25f)) + (m->t55[i0] * m->t40[i0 * 10 + i1]);
+            loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:23] */
+    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     for (long i1 = 0; i1 < 10; i1++) {
         double acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
-            float v = m->t58[i0 * 10 + i1];
+            float v = loss_grad_add[i0 * 10 + i1];
             acc += v;
         }
         m->fc_bias_grad[i1] = (float)acc;
     }
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:23] */
+    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 120; j++)
-            m->t61[i * 120 + j] = 0;
+            fc_grad_matmul[i * 120 + j] = 0;
         for (long k = 0; k < 10; k++) {
-            float aik = m->t58[i * 10 + k];
+            float aik = loss_grad_add[i * 10 + k];
             for (long j = 0; j < 120; j++)
-                m->t61[i * 120 + j] += aik * m->fc_weight[k * 120 + j];
+                fc_grad_matmul[i * 120 + j] += aik * m->fc_weight[k * 120 + j];
         }
     }
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:23] */
+    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     for (long i = 0; i < 120; i++) {
         for (long j = 0; j < 10; j++)
-            m->t63[i * 10 + j] = 0;
+            fc_grad_matmul_1[i * 10 + j] = 0;
         for (long k = 0; k < 4; k++) {
-            float aik = m->t24[k * 120 + i];
+            float aik = maxpool1d4_maxpool[k * 120 + i];
             for (long j = 0; j < 10; j++)
-                m->t63[i * 10 + j] += aik * m->t58[k * 10 + j];
+                fc_grad_matmul_1[i * 10 + j] += aik * loss_grad_add[k * 10 + j];
         }
     }
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:23] */
+    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     for (long i0 = 0; i0 < 10; i0++)
         for (long i1 = 0; i1 < 120; i1++)
-            m->fc_weight_grad[i0 * 120 + i1] = m->t63[i0 + i1 * 10];
+            m->fc_weight_grad[i0 * 120 + i1] = fc_grad_matmul_1[i0 + i1 * 10];
 
-    /* grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:21] */
-    memset(m->t66, 0, 992 * sizeof *m->t66);
+    /* grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:22] */
+    memset(maxpool1d4_grad_maxpool_bwd, 0, 992 * sizeof *maxpool1d4_grad_maxpool_bwd);
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 15; ow++) {
@@ -790,63 +1025,63 @@ int cnn1d_backward(cnn1d_t *m)
                 long at = (p * 1 + (h0 < 0 ? 0 : h0)) * 31 + (w0 < 0 ? 0 : w0);
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
-                        const float v = m->relu3[(p * 1 + i) * 31 + j];
+                        const float v = relu3_out[(p * 1 + i) * 31 + j];
                         if (v > top || v != v) {
                             top = v;
                             at = (p * 1 + i) * 31 + j;
                         }
                     }
-                m->t66[at] += m->t61[(p * 1 + oh) * 15 + ow];
+                maxpool1d4_grad_maxpool_bwd[at] += fc_grad_matmul[(p * 1 + oh) * 15 + ow];
             }
 
-    /* grad of relu3 = relu(conv2)  [../specs/cnn1d.yaml:20] */
+    /* grad of relu3 = relu(conv2)  [../specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
-        m->t69[i] = (float)(m->relu3[i] > 0.0f) != 0 ? m->t66[i] : 0.0f;
+        relu3_grad_where[i] = (float)(relu3_out[i] > 0.0f) != 0 ? maxpool1d4_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             double acc = 0;
             for (long i0 = 0; i0 < 4; i0++)
                 for (long i3 = 0; i3 < 31; i3++) {
-                    float v = m->t69[i0 * 248 + i1 * 31 + i3];
+                    float v = relu3_grad_where[i0 * 248 + i1 * 31 + i3];
                     acc += v;
                 }
             m->conv2_bias_grad[i1] = (float)acc;
         }
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
     /* gy [4, 8, 1, 31] zero-stuffed by the stride (1, 2): [32, 1, 61] */
-    memset(m->t74_gz, 0, 1952 * sizeof *m->t74_gz);
+    memset(conv2_grad_conv_bwd_input_gz, 0, 1952 * sizeof *conv2_grad_conv_bwd_input_gz);
     for (long i = 0; i < 32; i++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 31; ow++)
-                m->t74_gz[(i * 1 + oh) * 61 + ow * 2] = m->t69[(i * 1 + oh) * 31 + ow];
+                conv2_grad_conv_bwd_input_gz[(i * 1 + oh) * 61 + ow * 2] = relu3_grad_where[(i * 1 + oh) * 31 + ow];
     /* w [8, 16, 1, 5] flipped, packed as [g][o][kh][kw][c] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
             for (long c = 0; c < 16; c++)
                 for (long t = 0; t < 5; t++)
-                    m->t74_wpack[((g * 8 + o) * 5 + 4 - t) * 16 + c] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
-    agc_conv74(m->t74, m->t74_gz, m->t74_wpack, m->t74_acc);
+                    conv2_grad_conv_bwd_input_wpack[((g * 8 + o) * 5 + 4 - t) * 16 + c] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
+    agc_conv74(conv2_grad_conv_bwd_input, conv2_grad_conv_bwd_input_gz, conv2_grad_conv_bwd_input_wpack, conv2_grad_conv_bwd_input_acc);
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] */
-    agc_conv75(m->t75_sum, m->t75_acc, m->t17, m->t69, m->t75_gt);
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    agc_conv75(m->conv2_weight_grad_sum, conv2_weight_grad_acc, conv2_padmode, relu3_grad_where, conv2_weight_grad_gt);
     /* unpacked into [o][c][kh][kw] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
             for (long c = 0; c < 16; c++)
                 for (long t = 0; t < 5; t++)
-                    m->conv2_weight_grad[((g * 8 + o) * 16 + c) * 5 + t] = (float)m->t75_sum[((g * 16 + c) * 5 + t) * 8 + o];
+                    m->conv2_weight_grad[((g * 8 + o) * 16 + c) * 5 + t] = (float)m->conv2_weight_grad_sum[((g * 16 + c) * 5 + t) * 8 + o];
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:18] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2: its adjoint */
-    memset(m->t76, 0, 3968 * sizeof *m->t76);
+    memset(conv2_grad_padmode_bwd, 0, 3968 * sizeof *conv2_grad_padmode_bwd);
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
             const long si = i;
-            float *dst = m->t76 + (p * 1 + si) * 62;
-            const float *src = m->t74 + (p * 1 + i) * 66;
+            float *dst = conv2_grad_padmode_bwd + (p * 1 + si) * 62;
+            const float *src = conv2_grad_conv_bwd_input + (p * 1 + i) * 66;
             for (long j = 0; j < 62; j++)
                 dst[j] += src[j + 2];
             for (long j = 0; j < 2; j++)
@@ -855,30 +1090,30 @@ int cnn1d_backward(cnn1d_t *m)
                 dst[j - 64] += src[j];
         }
 
-    /* grad of relu1 = relu(conv1)  [../specs/cnn1d.yaml:17] */
+    /* grad of relu1 = relu(conv1)  [../specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
-        m->t80[i] = (float)(m->relu1[i] > 0.0f) != 0 ? m->t76[i] : 0.0f;
+        relu1_grad_where[i] = (float)(relu1_out[i] > 0.0f) != 0 ? conv2_grad_padmode_bwd[i] : 0.0f;
 
-    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:16] */
+    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             double acc = 0;
             for (long i0 = 0; i0 < 4; i0++)
                 for (long i3 = 0; i3 < 62; i3++) {
-                    float v = m->t80[i0 * 992 + i1 * 62 + i3];
+                    float v = relu1_grad_where[i0 * 992 + i1 * 62 + i3];
                     acc += v;
                 }
             m->conv1_bias_grad[i1] = (float)acc;
         }
 
-    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:16] */
-    agc_conv85(m->t85_sum, m->t85_acc, m->x, m->t80, m->t85_gt);
+    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    agc_conv85(m->conv1_weight_grad_sum, conv1_weight_grad_acc, m->x, relu1_grad_where, conv1_weight_grad_gt);
     /* unpacked into [o][c][kh][kw] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
             for (long c = 0; c < 2; c++)
                 for (long t = 0; t < 3; t++)
-                    m->conv1_weight_grad[((g * 16 + o) * 2 + c) * 3 + t] = (float)m->t85_sum[((g * 2 + c) * 3 + t) * 16 + o];
+                    m->conv1_weight_grad[((g * 16 + o) * 2 + c) * 3 + t] = (float)m->conv1_weight_grad_sum[((g * 2 + c) * 3 + t) * 16 + o];
 
     return cnn1d_OK;
 }

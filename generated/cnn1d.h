@@ -5,6 +5,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of cnn1d, C order */
 typedef struct cnn1d_t {
     float x[512]; /* [4, 2, 64] input */
@@ -22,75 +42,41 @@ typedef struct cnn1d_t {
     float conv2_bias_grad[8]; /* [8] gradient */
     float fc_weight_grad[1200]; /* [10, 120] gradient */
     float fc_bias_grad[10]; /* [10] gradient */
-    float t10[3968]; /* [4, 16, 1, 62] conv1 = conv1d(x, conv1.weight, conv1.bias) */
-    float t12[3968]; /* [4, 16, 1, 62] conv1 = conv1d(x, conv1.weight, conv1.bias) */
-    float relu1[3968]; /* [4, 16, 62] relu1 = relu(conv1) */
-    float t17[4224]; /* [4, 16, 1, 66] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
-    float t18[992]; /* [4, 8, 1, 31] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
-    float t20[992]; /* [4, 8, 1, 31] conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
-    float relu3[992]; /* [4, 8, 31] relu3 = relu(conv2) */
-    float t24[480]; /* [4, 8, 1, 15] maxpool1d4 = max_pool1d(relu3, kernel_size=2) */
-    float t28[40]; /* [4, 10] fc = linear(flatten5, fc.weight, fc.bias) */
-    float t30[4]; /* [4, 1] target = softmax(target_logits, dim=1) */
-    float t32[40]; /* [4, 10] target = softmax(target_logits, dim=1) */
-    float t33[4]; /* [4, 1] target = softmax(target_logits, dim=1) */
-    float target[40]; /* [4, 10] target = softmax(target_logits, dim=1) */
-    float t37[4]; /* [4, 1] loss = cross_entropy(fc, target) */
-    float t39[40]; /* [4, 10] loss = cross_entropy(fc, target) */
-    float t40[40]; /* [4, 10] loss = cross_entropy(fc, target) */
-    float t41[4]; /* [4, 1] loss = cross_entropy(fc, target) */
-    float t42[4]; /* [4, 1] loss = cross_entropy(fc, target) */
-    float t45[1]; /* [] loss = cross_entropy(fc, target) */
-    float t54[4]; /* [4, 1] grad of loss = cross_entropy(fc, target) */
-    float t55[4]; /* [4, 1] grad of loss = cross_entropy(fc, target) */
-    float t58[40]; /* [4, 10] grad of loss = cross_entropy(fc, target) */
-    float t61[480]; /* [4, 120] grad of fc = linear(flatten5, fc.weight, fc.bias) */
-    float t63[1200]; /* [120, 10] grad of fc = linear(flatten5, fc.weight, fc.bias) */
-    float t66[992]; /* [4, 8, 1, 31] grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2) */
-    float t69[992]; /* [4, 8, 31] grad of relu3 = relu(conv2) */
-    float t74[4224]; /* [4, 16, 1, 66] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
-    float t76[3968]; /* [4, 16, 1, 62] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
-    float t80[3968]; /* [4, 16, 62] grad of relu1 = relu(conv1) */
-    float t10_wpack[96]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float t10_acc[992]; /* scratch: an output row [ow][o] */
-    float t18_wpack[640]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float t18_acc[248]; /* scratch: an output row [ow][o] */
-    float t74_gz[1952]; /* scratch: gy zero-stuffed by the stride */
-    float t74_wpack[640]; /* scratch: weights flipped, packed [g][o][kh][kw][c] */
-    float t74_acc[1056]; /* scratch: a row of the input gradient [iw][c] */
-    double t75_sum[640]; /* scratch: the gradient packed [g][c][kh][kw][o] */
-    float t75_acc[640]; /* scratch: a row's share of it, one group */
-    float t75_gt[248]; /* scratch: a row of gy transposed [ow][o] */
-    double t85_sum[96]; /* scratch: the gradient packed [g][c][kh][kw][o] */
-    float t85_acc[96]; /* scratch: a row's share of it, one group */
-    float t85_gt[992]; /* scratch: a row of gy transposed [ow][o] */
+    float arena[17056]; /* temporaries and scratch, planned by liveness */
+    double conv2_weight_grad_sum[640]; /* scratch: the gradient packed [g][c][kh][kw][o] */
+    double conv1_weight_grad_sum[96]; /* scratch: the gradient packed [g][c][kh][kw][o] */
 } cnn1d_t;
 
 /* roles in cnn1d_tensors[].role */
-enum { cnn1d_INPUT, cnn1d_OUTPUT, cnn1d_GRAD, cnn1d_SEED, cnn1d_COUNT };
+enum { cnn1d_INPUT, cnn1d_OUTPUT, cnn1d_GRAD, cnn1d_SEED, cnn1d_COUNT, cnn1d_STATE };
 
-/* what cnn1d_forward and cnn1d_backward return */
+/* what cnn1d's functions return */
 enum { cnn1d_OK = 0, cnn1d_ERR_MAX_ITER = 1 };
 
-typedef struct cnn1d_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of cnn1d_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} cnn1d_tensor;
+typedef agc_tensor cnn1d_tensor;
+
+/* sizes, as constant expressions */
+#define cnn1d_NUM_TENSORS 15
+#define cnn1d_SIZE sizeof(cnn1d_t)
+#define cnn1d_ARENA_BYTES 68224
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void cnn1d_init(cnn1d_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int cnn1d_forward(cnn1d_t *m);
 /* Computes the gradients; call after cnn1d_forward. */
 int cnn1d_backward(cnn1d_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int cnn1d_infer(cnn1d_t *m);
 
 extern const cnn1d_tensor cnn1d_tensors[15];
 extern const int cnn1d_num_tensors;
 extern const size_t cnn1d_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

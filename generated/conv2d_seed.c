@@ -205,14 +205,19 @@ void conv2d_seed_init(conv2d_seed_t *m)
 
 int conv2d_seed_forward(conv2d_seed_t *m)
 {
+    float *const y_conv = m->arena + 0; /* [123008] */
+    float *const loss_sum = m->arena + 123008; /* [1] */
+    float *const y_conv_wpack = m->arena + 123008; /* [4800] */
+    float *const y_conv_acc = m->arena + 127808; /* [1984] */
+
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* w [16, 20, 3, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
             for (long c = 0; c < 20; c++)
                 for (long t = 0; t < 15; t++)
-                    m->t3_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->w[((g * 16 + o) * 20 + c) * 15 + t];
-    agc_conv3(m->t3, m->x, m->t3_wpack, m->t3_acc);
+                    y_conv_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->w[((g * 16 + o) * 20 + c) * 15 + t];
+    agc_conv3(y_conv, m->x, y_conv_wpack, y_conv_acc);
 
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
@@ -222,33 +227,76 @@ int conv2d_seed_forward(conv2d_seed_t *m)
             for (long i1 = 0; i1 < 16; i1++)
                 for (long i2 = 0; i2 < 62; i2++)
                     for (long i3 = 0; i3 < 124; i3++) {
-                        float v = m->t3[i1 * 7688 + i2 * 124 + i3] + m->b[i1];
+                        float v = y_conv[i1 * 7688 + i2 * 124 + i3] + m->b[i1];
                         acc += v;
                     }
-        m->t6[0] = (float)acc;
+        loss_sum[0] = (float)acc;
     }
 
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     /* output loss */
-    m->loss[0] = m->t6[0] * 8.12955255e-06f;
+    m->loss[0] = loss_sum[0] * 8.12955255e-06f;
+
+    return conv2d_seed_OK;
+}
+
+/* Eval mode: the outputs alone, keeping nothing for backward (its
+ * temporaries overwrite forward's). */
+int conv2d_seed_infer(conv2d_seed_t *m)
+{
+    float *const y_conv = m->arena + 0; /* [123008] */
+    float *const loss_sum = m->arena + 123008; /* [1] */
+    float *const y_conv_wpack = m->arena + 123008; /* [4800] */
+    float *const y_conv_acc = m->arena + 127808; /* [1984] */
+
+    /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
+    /* w [16, 20, 3, 5] packed as [g][c][kh][kw][o] */
+    for (long g = 0; g < 1; g++)
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 20; c++)
+                for (long t = 0; t < 15; t++)
+                    y_conv_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->w[((g * 16 + o) * 20 + c) * 15 + t];
+    agc_conv3(y_conv, m->x, y_conv_wpack, y_conv_acc);
+
+    /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
+    /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
+    {
+        double acc = 0;
+        for (long i0 = 0; i0 < 1; i0++)
+            for (long i1 = 0; i1 < 16; i1++)
+                for (long i2 = 0; i2 < 62; i2++)
+                    for (long i3 = 0; i3 < 124; i3++) {
+                        float v = y_conv[i1 * 7688 + i2 * 124 + i3] + m->b[i1];
+                        acc += v;
+                    }
+        loss_sum[0] = (float)acc;
+    }
+
+    /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
+    /* output loss */
+    m->loss[0] = loss_sum[0] * 8.12955255e-06f;
 
     return conv2d_seed_OK;
 }
 
 int conv2d_seed_backward(conv2d_seed_t *m)
 {
+    float *const loss_grad_const = m->arena + 0; /* [123008] */
+    float *const w_grad_acc = m->arena + 123008; /* [4800] */
+    float *const w_grad_gt = m->arena + 127808; /* [1984] */
+
     /* grad of loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     for (long i = 0; i < 123008; i++)
-        m->t12[i] = 8.12955255e-06f;
+        loss_grad_const[i] = 8.12955255e-06f;
 
     /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
-    agc_conv16(m->t16_sum, m->t16_acc, m->x, m->t12, m->t16_gt);
+    agc_conv16(m->w_grad_sum, w_grad_acc, m->x, loss_grad_const, w_grad_gt);
     /* unpacked into [o][c][kh][kw] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
             for (long c = 0; c < 20; c++)
                 for (long t = 0; t < 15; t++)
-                    m->w_grad[((g * 16 + o) * 20 + c) * 15 + t] = (float)m->t16_sum[((g * 20 + c) * 15 + t) * 16 + o];
+                    m->w_grad[((g * 16 + o) * 20 + c) * 15 + t] = (float)m->w_grad_sum[((g * 20 + c) * 15 + t) * 16 + o];
 
     /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* gradient b.grad */

@@ -5,6 +5,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of conv2d_seed, C order */
 typedef struct conv2d_seed_t {
     float x[163840]; /* [1, 20, 64, 128] input */
@@ -13,41 +33,40 @@ typedef struct conv2d_seed_t {
     float loss[1]; /* [] output */
     float w_grad[4800]; /* [16, 20, 3, 5] gradient */
     float b_grad[16]; /* [16] gradient */
-    float t3[123008]; /* [1, 16, 62, 124] y = conv2d(x, w, b) */
-    float t6[1]; /* [] loss = mean(y) */
-    float t12[123008]; /* [1, 16, 62, 124] grad of loss = mean(y) */
-    float t3_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float t3_acc[1984]; /* scratch: an output row [ow][o] */
-    double t16_sum[4800]; /* scratch: the gradient packed [g][c][kh][kw][o] */
-    float t16_acc[4800]; /* scratch: a row's share of it, one group */
-    float t16_gt[1984]; /* scratch: a row of gy transposed [ow][o] */
+    float arena[129792]; /* temporaries and scratch, planned by liveness */
+    double w_grad_sum[4800]; /* scratch: the gradient packed [g][c][kh][kw][o] */
 } conv2d_seed_t;
 
 /* roles in conv2d_seed_tensors[].role */
-enum { conv2d_seed_INPUT, conv2d_seed_OUTPUT, conv2d_seed_GRAD, conv2d_seed_SEED, conv2d_seed_COUNT };
+enum { conv2d_seed_INPUT, conv2d_seed_OUTPUT, conv2d_seed_GRAD, conv2d_seed_SEED, conv2d_seed_COUNT, conv2d_seed_STATE };
 
-/* what conv2d_seed_forward and conv2d_seed_backward return */
+/* what conv2d_seed's functions return */
 enum { conv2d_seed_OK = 0, conv2d_seed_ERR_MAX_ITER = 1 };
 
-typedef struct conv2d_seed_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of conv2d_seed_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} conv2d_seed_tensor;
+typedef agc_tensor conv2d_seed_tensor;
+
+/* sizes, as constant expressions */
+#define conv2d_seed_NUM_TENSORS 6
+#define conv2d_seed_SIZE sizeof(conv2d_seed_t)
+#define conv2d_seed_ARENA_BYTES 519168
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void conv2d_seed_init(conv2d_seed_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int conv2d_seed_forward(conv2d_seed_t *m);
 /* Computes the gradients; call after conv2d_seed_forward. */
 int conv2d_seed_backward(conv2d_seed_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int conv2d_seed_infer(conv2d_seed_t *m);
 
 extern const conv2d_seed_tensor conv2d_seed_tensors[6];
 extern const int conv2d_seed_num_tensors;
 extern const size_t conv2d_seed_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

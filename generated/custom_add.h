@@ -5,6 +5,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of custom_add, C order */
 typedef struct custom_add_t {
     float a[4]; /* [2, 2] input, requires grad */
@@ -15,30 +35,35 @@ typedef struct custom_add_t {
 } custom_add_t;
 
 /* roles in custom_add_tensors[].role */
-enum { custom_add_INPUT, custom_add_OUTPUT, custom_add_GRAD, custom_add_SEED, custom_add_COUNT };
+enum { custom_add_INPUT, custom_add_OUTPUT, custom_add_GRAD, custom_add_SEED, custom_add_COUNT, custom_add_STATE };
 
-/* what custom_add_forward and custom_add_backward return */
+/* what custom_add's functions return */
 enum { custom_add_OK = 0, custom_add_ERR_MAX_ITER = 1 };
 
-typedef struct custom_add_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of custom_add_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} custom_add_tensor;
+typedef agc_tensor custom_add_tensor;
+
+/* sizes, as constant expressions */
+#define custom_add_NUM_TENSORS 5
+#define custom_add_SIZE sizeof(custom_add_t)
+#define custom_add_ARENA_BYTES 0
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void custom_add_init(custom_add_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int custom_add_forward(custom_add_t *m);
 /* Computes the gradients; call after custom_add_forward. */
 int custom_add_backward(custom_add_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int custom_add_infer(custom_add_t *m);
 
 extern const custom_add_tensor custom_add_tensors[5];
 extern const int custom_add_num_tensors;
 extern const size_t custom_add_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

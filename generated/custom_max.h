@@ -5,6 +5,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of custom_max, C order */
 typedef struct custom_max_t {
     float x[6]; /* [2, 3] input, requires grad */
@@ -13,30 +33,35 @@ typedef struct custom_max_t {
 } custom_max_t;
 
 /* roles in custom_max_tensors[].role */
-enum { custom_max_INPUT, custom_max_OUTPUT, custom_max_GRAD, custom_max_SEED, custom_max_COUNT };
+enum { custom_max_INPUT, custom_max_OUTPUT, custom_max_GRAD, custom_max_SEED, custom_max_COUNT, custom_max_STATE };
 
-/* what custom_max_forward and custom_max_backward return */
+/* what custom_max's functions return */
 enum { custom_max_OK = 0, custom_max_ERR_MAX_ITER = 1 };
 
-typedef struct custom_max_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of custom_max_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} custom_max_tensor;
+typedef agc_tensor custom_max_tensor;
+
+/* sizes, as constant expressions */
+#define custom_max_NUM_TENSORS 3
+#define custom_max_SIZE sizeof(custom_max_t)
+#define custom_max_ARENA_BYTES 0
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void custom_max_init(custom_max_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int custom_max_forward(custom_max_t *m);
 /* Computes the gradients; call after custom_max_forward. */
 int custom_max_backward(custom_max_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int custom_max_infer(custom_max_t *m);
 
 extern const custom_max_tensor custom_max_tensors[3];
 extern const int custom_max_num_tensors;
 extern const size_t custom_max_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,16 +17,42 @@ void custom_split_init(custom_split_t *m)
 
 int custom_split_forward(custom_split_t *m)
 {
+    float *const y_out = m->arena + 0; /* [3] */
+
     /* y = my_add(x, x)  [../specs/custom_split.yaml:9] */
     for (long i = 0; i < 3; i++)
-        m->y[i] = m->x[i] * 2.0f;
+        y_out[i] = m->x[i] * 2.0f;
 
     /* z = c * c + c  [../specs/custom_split.yaml:23] */
     /* loss = sum(z)  [../specs/custom_split.yaml:24] */
     {
         double acc = 0;
         for (long j = 0; j < 3; j++) {
-            float v = (m->y[j] * m->y[j]) + m->y[j];
+            float v = (y_out[j] * y_out[j]) + y_out[j];
+            acc += v;
+        }
+        m->loss[0] = (float)acc;
+    }
+
+    return custom_split_OK;
+}
+
+/* Eval mode: the outputs alone, keeping nothing for backward (its
+ * temporaries overwrite forward's). */
+int custom_split_infer(custom_split_t *m)
+{
+    float *const y_out = m->arena + 0; /* [3] */
+
+    /* y = my_add(x, x)  [../specs/custom_split.yaml:9] */
+    for (long i = 0; i < 3; i++)
+        y_out[i] = m->x[i] * 2.0f;
+
+    /* z = c * c + c  [../specs/custom_split.yaml:23] */
+    /* loss = sum(z)  [../specs/custom_split.yaml:24] */
+    {
+        double acc = 0;
+        for (long j = 0; j < 3; j++) {
+            float v = (y_out[j] * y_out[j]) + y_out[j];
             acc += v;
         }
         m->loss[0] = (float)acc;
@@ -37,11 +63,13 @@ int custom_split_forward(custom_split_t *m)
 
 int custom_split_backward(custom_split_t *m)
 {
+    float *const y_out = m->arena + 0; /* [3] */
+
     /* grad of z = c * c + c  [../specs/custom_split.yaml:23] */
     /* grad of y = my_add(x, x)  [../specs/custom_split.yaml:21] */
     /* gradient x.grad */
     for (long i = 0; i < 3; i++)
-        m->x_grad[i] = ((1.0f + m->y[i]) + m->y[i]) * 2.0f;
+        m->x_grad[i] = ((1.0f + y_out[i]) + y_out[i]) * 2.0f;
 
     return custom_split_OK;
 }

@@ -5,39 +5,64 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of custom_split, C order */
 typedef struct custom_split_t {
     float x[3]; /* [3] input, requires grad */
     float loss[1]; /* [] output */
     float x_grad[3]; /* [3] gradient */
-    float y[3]; /* [3] y = my_add(x, x) */
+    float arena[3]; /* temporaries and scratch, planned by liveness */
 } custom_split_t;
 
 /* roles in custom_split_tensors[].role */
-enum { custom_split_INPUT, custom_split_OUTPUT, custom_split_GRAD, custom_split_SEED, custom_split_COUNT };
+enum { custom_split_INPUT, custom_split_OUTPUT, custom_split_GRAD, custom_split_SEED, custom_split_COUNT, custom_split_STATE };
 
-/* what custom_split_forward and custom_split_backward return */
+/* what custom_split's functions return */
 enum { custom_split_OK = 0, custom_split_ERR_MAX_ITER = 1 };
 
-typedef struct custom_split_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of custom_split_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} custom_split_tensor;
+typedef agc_tensor custom_split_tensor;
+
+/* sizes, as constant expressions */
+#define custom_split_NUM_TENSORS 3
+#define custom_split_SIZE sizeof(custom_split_t)
+#define custom_split_ARENA_BYTES 12
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void custom_split_init(custom_split_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int custom_split_forward(custom_split_t *m);
 /* Computes the gradients; call after custom_split_forward. */
 int custom_split_backward(custom_split_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int custom_split_infer(custom_split_t *m);
 
 extern const custom_split_tensor custom_split_tensors[3];
 extern const int custom_split_num_tensors;
 extern const size_t custom_split_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

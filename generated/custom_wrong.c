@@ -29,15 +29,40 @@ void custom_wrong_init(custom_wrong_t *m)
 
 int custom_wrong_forward(custom_wrong_t *m)
 {
+    float *const tmp_mul = m->arena + 0; /* [3] */
+
     /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:15] */
     for (long i = 0; i < 3; i++)
-        m->t5[i] = m->a[i] * m->b[i];
+        tmp_mul[i] = m->a[i] * m->b[i];
 
     /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:24] */
     {
         double acc = 0;
         for (long j = 0; j < 3; j++) {
-            float v = m->t5[j] + (m->c[j] * m->c[j]);
+            float v = tmp_mul[j] + (m->c[j] * m->c[j]);
+            acc += v;
+        }
+        m->y[0] = (float)acc;
+    }
+
+    return custom_wrong_OK;
+}
+
+/* Eval mode: the outputs alone, keeping nothing for backward (its
+ * temporaries overwrite forward's). */
+int custom_wrong_infer(custom_wrong_t *m)
+{
+    float *const tmp_mul = m->arena + 0; /* [3] */
+
+    /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:15] */
+    for (long i = 0; i < 3; i++)
+        tmp_mul[i] = m->a[i] * m->b[i];
+
+    /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:24] */
+    {
+        double acc = 0;
+        for (long j = 0; j < 3; j++) {
+            float v = tmp_mul[j] + (m->c[j] * m->c[j]);
             acc += v;
         }
         m->y[0] = (float)acc;

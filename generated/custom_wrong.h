@@ -5,6 +5,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of custom_wrong, C order */
 typedef struct custom_wrong_t {
     float a[3]; /* [3] input, requires grad */
@@ -14,34 +34,39 @@ typedef struct custom_wrong_t {
     float a_grad[3]; /* [3] gradient */
     float b_grad[3]; /* [3] gradient */
     float c_grad[3]; /* [3] gradient */
-    float t5[3]; /* [3] y = sum(my_mul(a, b) + c^2) */
+    float arena[3]; /* temporaries and scratch, planned by liveness */
 } custom_wrong_t;
 
 /* roles in custom_wrong_tensors[].role */
-enum { custom_wrong_INPUT, custom_wrong_OUTPUT, custom_wrong_GRAD, custom_wrong_SEED, custom_wrong_COUNT };
+enum { custom_wrong_INPUT, custom_wrong_OUTPUT, custom_wrong_GRAD, custom_wrong_SEED, custom_wrong_COUNT, custom_wrong_STATE };
 
-/* what custom_wrong_forward and custom_wrong_backward return */
+/* what custom_wrong's functions return */
 enum { custom_wrong_OK = 0, custom_wrong_ERR_MAX_ITER = 1 };
 
-typedef struct custom_wrong_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of custom_wrong_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} custom_wrong_tensor;
+typedef agc_tensor custom_wrong_tensor;
+
+/* sizes, as constant expressions */
+#define custom_wrong_NUM_TENSORS 7
+#define custom_wrong_SIZE sizeof(custom_wrong_t)
+#define custom_wrong_ARENA_BYTES 12
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void custom_wrong_init(custom_wrong_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int custom_wrong_forward(custom_wrong_t *m);
 /* Computes the gradients; call after custom_wrong_forward. */
 int custom_wrong_backward(custom_wrong_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int custom_wrong_infer(custom_wrong_t *m);
 
 extern const custom_wrong_tensor custom_wrong_tensors[7];
 extern const int custom_wrong_num_tensors;
 extern const size_t custom_wrong_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -31,18 +31,35 @@ int dot_forward(dot_t *m)
     return dot_OK;
 }
 
+/* Eval mode: the outputs alone, keeping nothing for backward (its
+ * temporaries overwrite forward's). */
+int dot_infer(dot_t *m)
+{
+    /* z = w @ x  [../specs/dot.yaml:8] */
+    for (long i = 0; i < 1; i++) {
+        float acc = 0;
+        for (long k = 0; k < 5; k++)
+            acc += m->w[i * 5 + k] * m->x[k * 1 + 0];
+        m->z[i] = acc;
+    }
+
+    return dot_OK;
+}
+
 int dot_backward(dot_t *m)
 {
+    float *const z_grad_const = m->arena + 0; /* [1] */
+
     /* grad of z = w @ x  [../specs/dot.yaml:8] */
     for (long i = 0; i < 1; i++)
-        m->t8[i] = 1.0f;
+        z_grad_const[i] = 1.0f;
 
     /* grad of z = w @ x  [../specs/dot.yaml:8] */
     for (long i = 0; i < 1; i++) {
         for (long j = 0; j < 5; j++)
             m->w_grad[i * 5 + j] = 0;
         for (long k = 0; k < 1; k++) {
-            float aik = m->t8[i * 1 + k];
+            float aik = z_grad_const[i * 1 + k];
             for (long j = 0; j < 5; j++)
                 m->w_grad[i * 5 + j] += aik * m->x[j * 1 + k];
         }
@@ -52,7 +69,7 @@ int dot_backward(dot_t *m)
     for (long i = 0; i < 5; i++) {
         float acc = 0;
         for (long k = 0; k < 1; k++)
-            acc += m->w[k * 5 + i] * m->t8[k * 1 + 0];
+            acc += m->w[k * 5 + i] * z_grad_const[k * 1 + 0];
         m->x_grad[i] = acc;
     }
 

@@ -5,6 +5,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of dot, C order */
 typedef struct dot_t {
     float x[5]; /* [5] input, requires grad */
@@ -12,34 +32,39 @@ typedef struct dot_t {
     float z[1]; /* [] output */
     float x_grad[5]; /* [5] gradient */
     float w_grad[5]; /* [5] gradient */
-    float t8[1]; /* [1, 1] grad of z = w @ x */
+    float arena[1]; /* temporaries and scratch, planned by liveness */
 } dot_t;
 
 /* roles in dot_tensors[].role */
-enum { dot_INPUT, dot_OUTPUT, dot_GRAD, dot_SEED, dot_COUNT };
+enum { dot_INPUT, dot_OUTPUT, dot_GRAD, dot_SEED, dot_COUNT, dot_STATE };
 
-/* what dot_forward and dot_backward return */
+/* what dot's functions return */
 enum { dot_OK = 0, dot_ERR_MAX_ITER = 1 };
 
-typedef struct dot_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of dot_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} dot_tensor;
+typedef agc_tensor dot_tensor;
+
+/* sizes, as constant expressions */
+#define dot_NUM_TENSORS 5
+#define dot_SIZE sizeof(dot_t)
+#define dot_ARENA_BYTES 4
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void dot_init(dot_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int dot_forward(dot_t *m);
 /* Computes the gradients; call after dot_forward. */
 int dot_backward(dot_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int dot_infer(dot_t *m);
 
 extern const dot_tensor dot_tensors[5];
 extern const int dot_num_tensors;
 extern const size_t dot_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

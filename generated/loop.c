@@ -22,13 +22,16 @@ void loop_init(loop_t *m)
 
 int loop_forward(loop_t *m)
 {
+    float *const y0_out = m->arena + 0; /* [3] */
+    float *const y_norm = m->arena + 3; /* [1] */
+
     /* y0 = x * 2  [../specs/loop.yaml:12] */
     for (long i = 0; i < 3; i++)
-        m->y0[i] = m->x[i] * 2.0f;
+        y0_out[i] = m->x[i] * 2.0f;
 
     /* y = loop from y0 while norm(v) < 1000: v = v * 2  [../specs/loop.yaml:13] */
     for (long i = 0; i < 3; i++)
-        m->y[i] = m->y0[i];
+        m->y[i] = y0_out[i];
     for (long iter = 0;; iter++) {
         /* y: while norm(v) < 1000  [../specs/loop.yaml:17] */
         {
@@ -37,9 +40,47 @@ int loop_forward(loop_t *m)
                 float v = m->y[j];
                 acc += (double)v * v;
             }
-            m->y_t1[0] = (float)sqrt(acc);
+            y_norm[0] = (float)sqrt(acc);
         }
-        if (!(m->y_t1[0] < 1000.0f)) {
+        if (!(y_norm[0] < 1000.0f)) {
+            m->i[0] = iter;
+            break;
+        }
+        if (iter == 64)
+            return loop_ERR_MAX_ITER;
+        /* y: v = v * 2  [../specs/loop.yaml:18] */
+        for (long i = 0; i < 3; i++)
+            m->y[i] = m->y[i] * 2.0f;
+    }
+
+    return loop_OK;
+}
+
+/* Eval mode: the outputs alone, keeping nothing for backward (its
+ * temporaries overwrite forward's). */
+int loop_infer(loop_t *m)
+{
+    float *const y0_out = m->arena + 0; /* [3] */
+    float *const y_norm = m->arena + 3; /* [1] */
+
+    /* y0 = x * 2  [../specs/loop.yaml:12] */
+    for (long i = 0; i < 3; i++)
+        y0_out[i] = m->x[i] * 2.0f;
+
+    /* y = loop from y0 while norm(v) < 1000: v = v * 2  [../specs/loop.yaml:13] */
+    for (long i = 0; i < 3; i++)
+        m->y[i] = y0_out[i];
+    for (long iter = 0;; iter++) {
+        /* y: while norm(v) < 1000  [../specs/loop.yaml:17] */
+        {
+            double acc = 0;
+            for (long j = 0; j < 3; j++) {
+                float v = m->y[j];
+                acc += (double)v * v;
+            }
+            y_norm[0] = (float)sqrt(acc);
+        }
+        if (!(y_norm[0] < 1000.0f)) {
             m->i[0] = iter;
             break;
         }
@@ -55,19 +96,21 @@ int loop_forward(loop_t *m)
 
 int loop_backward(loop_t *m)
 {
+    float *const y_grad_v_grad_loop_grad = m->arena + 0; /* [3] */
+
     /* grad of y = loop from y0 while norm(v) < 1000: v = v * 2  [../specs/loop.yaml:13] */
     for (long i = 0; i < 3; i++)
-        m->y_grad_v[i] = loop_k0[i];
+        y_grad_v_grad_loop_grad[i] = loop_k0[i];
     for (long iter = (long)m->i[0] - 1; iter >= 0; iter--) {
         /* grad of y: v = v * 2  [../specs/loop.yaml:18] */
         for (long i = 0; i < 3; i++)
-            m->y_grad_v[i] = m->y_grad_v[i] * 2.0f;
+            y_grad_v_grad_loop_grad[i] = y_grad_v_grad_loop_grad[i] * 2.0f;
     }
 
     /* grad of y0 = x * 2  [../specs/loop.yaml:12] */
     /* gradient x.grad */
     for (long i = 0; i < 3; i++)
-        m->x_grad[i] = m->y_grad_v[i] * 2.0f;
+        m->x_grad[i] = y_grad_v_grad_loop_grad[i] * 2.0f;
 
     return loop_OK;
 }

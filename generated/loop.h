@@ -5,42 +5,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of loop, C order */
 typedef struct loop_t {
     float x[3]; /* [3] input, requires grad */
     float y[3]; /* [3] output */
     int64_t i[1]; /* [] loop count */
     float x_grad[3]; /* [3] gradient */
-    float y0[3]; /* [3] y0 = x * 2 */
-    float y_grad_v[3]; /* [3] grad of y = loop from y0 while norm(v) < 1000: v = v * 2 */
-    float y_t1[1]; /* [] y: while norm(v) < 1000 */
+    float arena[4]; /* temporaries and scratch, planned by liveness */
 } loop_t;
 
 /* roles in loop_tensors[].role */
-enum { loop_INPUT, loop_OUTPUT, loop_GRAD, loop_SEED, loop_COUNT };
+enum { loop_INPUT, loop_OUTPUT, loop_GRAD, loop_SEED, loop_COUNT, loop_STATE };
 
-/* what loop_forward and loop_backward return */
+/* what loop's functions return */
 enum { loop_OK = 0, loop_ERR_MAX_ITER = 1 };
 
-typedef struct loop_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of loop_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} loop_tensor;
+typedef agc_tensor loop_tensor;
+
+/* sizes, as constant expressions */
+#define loop_NUM_TENSORS 4
+#define loop_SIZE sizeof(loop_t)
+#define loop_ARENA_BYTES 16
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void loop_init(loop_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int loop_forward(loop_t *m);
 /* Computes the gradients; call after loop_forward. */
 int loop_backward(loop_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int loop_infer(loop_t *m);
 
 extern const loop_tensor loop_tensors[4];
 extern const int loop_num_tensors;
 extern const size_t loop_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,42 +5,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of seed_conv1d, C order */
 typedef struct seed_conv1d_t {
     float x[128]; /* [1, 2, 64] input */
     float conv_weight[96]; /* [16, 2, 3] input, requires grad */
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[992]; /* [1, 16, 62] output */
-    float t5[992]; /* [1, 16, 1, 62] conv = conv1d(x, conv.weight, conv.bias) */
-    float t5_wpack[96]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float t5_acc[992]; /* scratch: an output row [ow][o] */
+    float arena[2080]; /* temporaries and scratch, planned by liveness */
 } seed_conv1d_t;
 
 /* roles in seed_conv1d_tensors[].role */
-enum { seed_conv1d_INPUT, seed_conv1d_OUTPUT, seed_conv1d_GRAD, seed_conv1d_SEED, seed_conv1d_COUNT };
+enum { seed_conv1d_INPUT, seed_conv1d_OUTPUT, seed_conv1d_GRAD, seed_conv1d_SEED, seed_conv1d_COUNT, seed_conv1d_STATE };
 
-/* what seed_conv1d_forward and seed_conv1d_backward return */
+/* what seed_conv1d's functions return */
 enum { seed_conv1d_OK = 0, seed_conv1d_ERR_MAX_ITER = 1 };
 
-typedef struct seed_conv1d_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of seed_conv1d_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} seed_conv1d_tensor;
+typedef agc_tensor seed_conv1d_tensor;
+
+/* sizes, as constant expressions */
+#define seed_conv1d_NUM_TENSORS 4
+#define seed_conv1d_SIZE sizeof(seed_conv1d_t)
+#define seed_conv1d_ARENA_BYTES 8320
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void seed_conv1d_init(seed_conv1d_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int seed_conv1d_forward(seed_conv1d_t *m);
 /* Computes the gradients; call after seed_conv1d_forward. */
 int seed_conv1d_backward(seed_conv1d_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int seed_conv1d_infer(seed_conv1d_t *m);
 
 extern const seed_conv1d_tensor seed_conv1d_tensors[4];
 extern const int seed_conv1d_num_tensors;
 extern const size_t seed_conv1d_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -120,23 +120,32 @@ void seed_conv1d_k5_init(seed_conv1d_k5_t *m)
 
 int seed_conv1d_k5_forward(seed_conv1d_k5_t *m)
 {
+    float *const conv_conv = m->arena + 0; /* [960] */
+    float *const conv_conv_wpack = m->arena + 1920; /* [160] */
+    float *const conv_conv_acc = m->arena + 960; /* [960] */
+
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/seed_conv1d_k5.yaml:8] */
     /* w [16, 2, 1, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
             for (long c = 0; c < 2; c++)
                 for (long t = 0; t < 5; t++)
-                    m->t5_wpack[((g * 2 + c) * 5 + t) * 16 + o] = m->conv_weight[((g * 16 + o) * 2 + c) * 5 + t];
-    agc_conv5(m->t5, m->x, m->t5_wpack, m->t5_acc);
+                    conv_conv_wpack[((g * 2 + c) * 5 + t) * 16 + o] = m->conv_weight[((g * 16 + o) * 2 + c) * 5 + t];
+    agc_conv5(conv_conv, m->x, conv_conv_wpack, conv_conv_acc);
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/seed_conv1d_k5.yaml:8] */
     for (long i0 = 0; i0 < 1; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)
                 for (long i3 = 0; i3 < 60; i3++)
-                    m->conv[i1 * 60 + i3] = m->t5[i1 * 60 + i3] + m->conv_bias[i1];
+                    m->conv[i1 * 60 + i3] = conv_conv[i1 * 60 + i3] + m->conv_bias[i1];
 
     return seed_conv1d_k5_OK;
+}
+
+int seed_conv1d_k5_infer(seed_conv1d_k5_t *m)
+{
+    return seed_conv1d_k5_forward(m);
 }
 
 int seed_conv1d_k5_backward(seed_conv1d_k5_t *m)

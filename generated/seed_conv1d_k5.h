@@ -5,42 +5,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of seed_conv1d_k5, C order */
 typedef struct seed_conv1d_k5_t {
     float x[128]; /* [1, 2, 64] input */
     float conv_weight[160]; /* [16, 2, 5] input, requires grad */
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[960]; /* [1, 16, 60] output */
-    float t5[960]; /* [1, 16, 1, 60] conv = conv1d(x, conv.weight, conv.bias) */
-    float t5_wpack[160]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float t5_acc[960]; /* scratch: an output row [ow][o] */
+    float arena[2080]; /* temporaries and scratch, planned by liveness */
 } seed_conv1d_k5_t;
 
 /* roles in seed_conv1d_k5_tensors[].role */
-enum { seed_conv1d_k5_INPUT, seed_conv1d_k5_OUTPUT, seed_conv1d_k5_GRAD, seed_conv1d_k5_SEED, seed_conv1d_k5_COUNT };
+enum { seed_conv1d_k5_INPUT, seed_conv1d_k5_OUTPUT, seed_conv1d_k5_GRAD, seed_conv1d_k5_SEED, seed_conv1d_k5_COUNT, seed_conv1d_k5_STATE };
 
-/* what seed_conv1d_k5_forward and seed_conv1d_k5_backward return */
+/* what seed_conv1d_k5's functions return */
 enum { seed_conv1d_k5_OK = 0, seed_conv1d_k5_ERR_MAX_ITER = 1 };
 
-typedef struct seed_conv1d_k5_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of seed_conv1d_k5_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} seed_conv1d_k5_tensor;
+typedef agc_tensor seed_conv1d_k5_tensor;
+
+/* sizes, as constant expressions */
+#define seed_conv1d_k5_NUM_TENSORS 4
+#define seed_conv1d_k5_SIZE sizeof(seed_conv1d_k5_t)
+#define seed_conv1d_k5_ARENA_BYTES 8320
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void seed_conv1d_k5_init(seed_conv1d_k5_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int seed_conv1d_k5_forward(seed_conv1d_k5_t *m);
 /* Computes the gradients; call after seed_conv1d_k5_forward. */
 int seed_conv1d_k5_backward(seed_conv1d_k5_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int seed_conv1d_k5_infer(seed_conv1d_k5_t *m);
 
 extern const seed_conv1d_k5_tensor seed_conv1d_k5_tensors[4];
 extern const int seed_conv1d_k5_num_tensors;
 extern const size_t seed_conv1d_k5_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -122,14 +122,18 @@ void seed_conv2d_init(seed_conv2d_t *m)
 
 int seed_conv2d_forward(seed_conv2d_t *m)
 {
+    float *const conv_conv = m->arena + 0; /* [123008] */
+    float *const conv_conv_wpack = m->arena + 123008; /* [4800] */
+    float *const conv_conv_acc = m->arena + 127808; /* [1984] */
+
     /* conv = conv2d(x, conv.weight, conv.bias)  [../specs/seed_conv2d.yaml:9] */
     /* w [16, 20, 3, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
             for (long c = 0; c < 20; c++)
                 for (long t = 0; t < 15; t++)
-                    m->t3_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->conv_weight[((g * 16 + o) * 20 + c) * 15 + t];
-    agc_conv3(m->t3, m->x, m->t3_wpack, m->t3_acc);
+                    conv_conv_wpack[((g * 20 + c) * 15 + t) * 16 + o] = m->conv_weight[((g * 16 + o) * 20 + c) * 15 + t];
+    agc_conv3(conv_conv, m->x, conv_conv_wpack, conv_conv_acc);
 
     /* conv = conv2d(x, conv.weight, conv.bias)  [../specs/seed_conv2d.yaml:9] */
     /* output conv */
@@ -137,9 +141,14 @@ int seed_conv2d_forward(seed_conv2d_t *m)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
                 for (long i3 = 0; i3 < 124; i3++)
-                    m->conv[i1 * 7688 + i2 * 124 + i3] = m->t3[i1 * 7688 + i2 * 124 + i3] + m->conv_bias[i1];
+                    m->conv[i1 * 7688 + i2 * 124 + i3] = conv_conv[i1 * 7688 + i2 * 124 + i3] + m->conv_bias[i1];
 
     return seed_conv2d_OK;
+}
+
+int seed_conv2d_infer(seed_conv2d_t *m)
+{
+    return seed_conv2d_forward(m);
 }
 
 int seed_conv2d_backward(seed_conv2d_t *m)

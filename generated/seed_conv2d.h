@@ -5,42 +5,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of seed_conv2d, C order */
 typedef struct seed_conv2d_t {
     float x[163840]; /* [1, 20, 64, 128] input */
     float conv_weight[4800]; /* [16, 20, 3, 5] input, requires grad */
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[123008]; /* [1, 16, 62, 124] output */
-    float t3[123008]; /* [1, 16, 62, 124] conv = conv2d(x, conv.weight, conv.bias) */
-    float t3_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float t3_acc[1984]; /* scratch: an output row [ow][o] */
+    float arena[129792]; /* temporaries and scratch, planned by liveness */
 } seed_conv2d_t;
 
 /* roles in seed_conv2d_tensors[].role */
-enum { seed_conv2d_INPUT, seed_conv2d_OUTPUT, seed_conv2d_GRAD, seed_conv2d_SEED, seed_conv2d_COUNT };
+enum { seed_conv2d_INPUT, seed_conv2d_OUTPUT, seed_conv2d_GRAD, seed_conv2d_SEED, seed_conv2d_COUNT, seed_conv2d_STATE };
 
-/* what seed_conv2d_forward and seed_conv2d_backward return */
+/* what seed_conv2d's functions return */
 enum { seed_conv2d_OK = 0, seed_conv2d_ERR_MAX_ITER = 1 };
 
-typedef struct seed_conv2d_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of seed_conv2d_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} seed_conv2d_tensor;
+typedef agc_tensor seed_conv2d_tensor;
+
+/* sizes, as constant expressions */
+#define seed_conv2d_NUM_TENSORS 4
+#define seed_conv2d_SIZE sizeof(seed_conv2d_t)
+#define seed_conv2d_ARENA_BYTES 519168
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void seed_conv2d_init(seed_conv2d_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int seed_conv2d_forward(seed_conv2d_t *m);
 /* Computes the gradients; call after seed_conv2d_forward. */
 int seed_conv2d_backward(seed_conv2d_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int seed_conv2d_infer(seed_conv2d_t *m);
 
 extern const seed_conv2d_tensor seed_conv2d_tensors[4];
 extern const int seed_conv2d_num_tensors;
 extern const size_t seed_conv2d_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,42 +5,65 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of seed_conv2d_pad, C order */
 typedef struct seed_conv2d_pad_t {
     float x[163840]; /* [1, 20, 64, 128] input */
     float conv_weight[4800]; /* [16, 20, 3, 5] input, requires grad */
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[131072]; /* [1, 16, 64, 128] output */
-    float t3[131072]; /* [1, 16, 64, 128] conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2)) */
-    float t3_wpack[4800]; /* scratch: weights packed [g][c][kh][kw][o] */
-    float t3_acc[2048]; /* scratch: an output row [ow][o] */
+    float arena[137920]; /* temporaries and scratch, planned by liveness */
 } seed_conv2d_pad_t;
 
 /* roles in seed_conv2d_pad_tensors[].role */
-enum { seed_conv2d_pad_INPUT, seed_conv2d_pad_OUTPUT, seed_conv2d_pad_GRAD, seed_conv2d_pad_SEED, seed_conv2d_pad_COUNT };
+enum { seed_conv2d_pad_INPUT, seed_conv2d_pad_OUTPUT, seed_conv2d_pad_GRAD, seed_conv2d_pad_SEED, seed_conv2d_pad_COUNT, seed_conv2d_pad_STATE };
 
-/* what seed_conv2d_pad_forward and seed_conv2d_pad_backward return */
+/* what seed_conv2d_pad's functions return */
 enum { seed_conv2d_pad_OK = 0, seed_conv2d_pad_ERR_MAX_ITER = 1 };
 
-typedef struct seed_conv2d_pad_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of seed_conv2d_pad_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} seed_conv2d_pad_tensor;
+typedef agc_tensor seed_conv2d_pad_tensor;
+
+/* sizes, as constant expressions */
+#define seed_conv2d_pad_NUM_TENSORS 4
+#define seed_conv2d_pad_SIZE sizeof(seed_conv2d_pad_t)
+#define seed_conv2d_pad_ARENA_BYTES 551680
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void seed_conv2d_pad_init(seed_conv2d_pad_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int seed_conv2d_pad_forward(seed_conv2d_pad_t *m);
 /* Computes the gradients; call after seed_conv2d_pad_forward. */
 int seed_conv2d_pad_backward(seed_conv2d_pad_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int seed_conv2d_pad_infer(seed_conv2d_pad_t *m);
 
 extern const seed_conv2d_pad_tensor seed_conv2d_pad_tensors[4];
 extern const int seed_conv2d_pad_num_tensors;
 extern const size_t seed_conv2d_pad_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,6 +5,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef AGC_TENSOR_DEFINED
+#define AGC_TENSOR_DEFINED
+/* One tensor of a model's struct: the same type for every model agc makes. */
+typedef struct agc_tensor {
+    const char *name;   /* "x", "x.grad", "conv1.weight" */
+    int role;           /* AGC_INPUT... */
+    int rank;
+    long shape[8];
+    size_t offset;      /* bytes from the start of the struct */
+    long count;         /* elements */
+    int is_int;         /* int64_t elements, else the model's float type */
+} agc_tensor;
+
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+#endif
+
 /* every tensor of vjp, C order */
 typedef struct vjp_t {
     float x[3]; /* [3] input, requires grad */
@@ -13,30 +33,35 @@ typedef struct vjp_t {
 } vjp_t;
 
 /* roles in vjp_tensors[].role */
-enum { vjp_INPUT, vjp_OUTPUT, vjp_GRAD, vjp_SEED, vjp_COUNT };
+enum { vjp_INPUT, vjp_OUTPUT, vjp_GRAD, vjp_SEED, vjp_COUNT, vjp_STATE };
 
-/* what vjp_forward and vjp_backward return */
+/* what vjp's functions return */
 enum { vjp_OK = 0, vjp_ERR_MAX_ITER = 1 };
 
-typedef struct vjp_tensor {
-    const char *name;   /* "x", "x.grad", "conv1.weight" */
-    int role;
-    int rank;
-    long shape[8];
-    size_t offset;      /* bytes from the start of vjp_t */
-    long count;         /* elements */
-    int is_int;         /* int64_t elements, else float */
-} vjp_tensor;
+typedef agc_tensor vjp_tensor;
+
+/* sizes, as constant expressions */
+#define vjp_NUM_TENSORS 3
+#define vjp_SIZE sizeof(vjp_t)
+#define vjp_ARENA_BYTES 0
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void vjp_init(vjp_t *m);
-/* Computes the outputs from the inputs. */
+/* Computes the outputs from the inputs, in training mode, keeping what
+ * backward needs. */
 int vjp_forward(vjp_t *m);
 /* Computes the gradients; call after vjp_forward. */
 int vjp_backward(vjp_t *m);
+/* Computes the outputs from the inputs, in eval mode, keeping nothing
+ * for backward. */
+int vjp_infer(vjp_t *m);
 
 extern const vjp_tensor vjp_tensors[3];
 extern const int vjp_num_tensors;
 extern const size_t vjp_size;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -284,6 +284,38 @@ static int parse_header(const char *path, const char *h, size_t len,
     return 0;
 }
 
+/* Checks the 8-byte preamble (magic, version) of got bytes; sets *lensize
+ * to the size of the header length that follows (2 or 4). */
+static int check_preamble(const char *path, const unsigned char *pre,
+                          size_t got, size_t *lensize, char *err,
+                          size_t errlen)
+{
+    if (got < 6 || memcmp(pre, magic, 6) != 0)
+        return fail(err, errlen, path, "not a .npy file (bad magic)");
+    if (got < 8)
+        return fail(err, errlen, path, "truncated header");
+    if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0)
+        return fail(err, errlen, path, "unsupported .npy version %d.%d",
+                    pre[6], pre[7]);
+    *lensize = pre[6] == 1 ? 2 : 4;
+    return 0;
+}
+
+/* The header length stored little-endian in lensize bytes at p, checked
+ * against NPY_MAX_HEADER. */
+static int header_length(const char *path, const unsigned char *p,
+                         size_t lensize, unsigned long *hlen, char *err,
+                         size_t errlen)
+{
+    *hlen = p[0] | (unsigned long)p[1] << 8;
+    if (lensize == 4)
+        *hlen |= (unsigned long)p[2] << 16 | (unsigned long)p[3] << 24;
+    if (*hlen > (unsigned long)NPY_MAX_HEADER)
+        return fail(err, errlen, path, "header too large (%lu bytes; the "
+                    "limit is %ld)", *hlen, NPY_MAX_HEADER);
+    return 0;
+}
+
 /* Reads the preamble and header of an open file into a (no data). */
 static int read_header(FILE *f, const char *path, NpyArray *a,
                        char *err, size_t errlen)
@@ -297,22 +329,12 @@ static int read_header(FILE *f, const char *path, NpyArray *a,
     got = fread(pre, 1, 8, f);
     if (ferror(f))
         return fail(err, errlen, path, "read error: %s", strerror(errno));
-    if (got < 6 || memcmp(pre, magic, 6) != 0)
-        return fail(err, errlen, path, "not a .npy file (bad magic)");
-    if (got < 8)
-        return fail(err, errlen, path, "truncated header");
-    if (pre[6] < 1 || pre[6] > 3 || pre[7] != 0)
-        return fail(err, errlen, path, "unsupported .npy version %d.%d",
-                    pre[6], pre[7]);
-    lensize = pre[6] == 1 ? 2 : 4;
+    if (check_preamble(path, pre, got, &lensize, err, errlen) != 0)
+        return -1;
     if (fread(pre + 8, 1, lensize, f) != lensize)
         return fail(err, errlen, path, "truncated header");
-    hlen = pre[8] | (unsigned long)pre[9] << 8;
-    if (lensize == 4)
-        hlen |= (unsigned long)pre[10] << 16 | (unsigned long)pre[11] << 24;
-    if (hlen > (unsigned long)NPY_MAX_HEADER)
-        return fail(err, errlen, path, "header too large (%lu bytes; the "
-                    "limit is %ld)", hlen, NPY_MAX_HEADER);
+    if (header_length(path, pre + 8, lensize, &hlen, err, errlen) != 0)
+        return -1;
     h = malloc(hlen + 1);
     if (!h)
         return fail(err, errlen, path, "out of memory");
@@ -323,6 +345,37 @@ static int read_header(FILE *f, const char *path, NpyArray *a,
     r = parse_header(path, h, hlen, a, err, errlen);
     free(h);
     return r;
+}
+
+int npy_parse(const char *path, const void *buf, size_t len, NpyArray *out,
+              size_t *offset, char *err, size_t errlen)
+{
+    const unsigned char *b = buf;
+    unsigned long hlen;
+    size_t lensize, want;
+
+    memset(out, 0, sizeof *out);
+    if (check_preamble(path, b, len < 8 ? len : 8, &lensize, err,
+                       errlen) != 0)
+        return -1;
+    if (len - 8 < lensize)
+        return fail(err, errlen, path, "truncated header");
+    if (header_length(path, b + 8, lensize, &hlen, err, errlen) != 0)
+        return -1;
+    if (len - 8 - lensize < hlen)
+        return fail(err, errlen, path, "truncated header");
+    if (parse_header(path, (const char *)b + 8 + lensize, hlen, out, err,
+                     errlen) != 0)
+        return -1;
+    *offset = 8 + lensize + hlen;
+    want = (size_t)out->count * out->itemsize;
+    if (len - *offset < want)
+        return fail(err, errlen, path, "truncated: expected %lu bytes of "
+                    "data, found %lu", (unsigned long)want,
+                    (unsigned long)(len - *offset));
+    if (len - *offset > want)
+        return fail(err, errlen, path, "trailing data after the array");
+    return 0;
 }
 
 /* When the file is seekable, checks that exactly a's data follows, so that
@@ -479,26 +532,25 @@ static size_t make_header(char *buf, size_t size, const char *descr,
     return 10 + (size_t)n;
 }
 
-int npy_write(const char *path, char kind, int itemsize, int rank,
-              const long *shape, const void *data, char *err, size_t errlen)
+size_t npy_header(char *buf, size_t size, char kind, int itemsize,
+                  int rank, const long *shape)
 {
     const char *descr = descr_of(kind, itemsize);
-    char header[512], *tmp;
-    size_t hlen, nbytes;
     long count;
+
+    if (!descr || size < NPY_HEADER_BUF || rank < 0 || rank > NPY_MAX_RANK ||
+        shape_count(rank, shape, itemsize, &count) != 0)
+        return 0;
+    return make_header(buf, size, descr, rank, shape);
+}
+
+int npy_write_atomic(const char *path, int (*fill)(FILE *f, void *ctx),
+                     void *ctx, char *err, size_t errlen)
+{
+    char *tmp;
     mode_t mask;
     FILE *f;
     int fd, ok, saved;
-
-    if (!host_is_little_endian())
-        return fail(err, errlen, path, "this host is not little-endian");
-    if (!descr)
-        return fail(err, errlen, path, "cannot write: unsupported dtype");
-    if (rank < 0 || rank > NPY_MAX_RANK ||
-        shape_count(rank, shape, itemsize, &count) != 0)
-        return fail(err, errlen, path, "cannot write: unsupported shape");
-    hlen = make_header(header, sizeof header, descr, rank, shape);
-    nbytes = (size_t)count * itemsize;
 
     tmp = malloc(strlen(path) + 12);
     if (!tmp)
@@ -513,11 +565,10 @@ int npy_write(const char *path, char kind, int itemsize, int rank,
     mask = umask(0);                /* mkstemp made it 0600 */
     umask(mask);
     f = fdopen(fd, "wb");
-    ok = f != NULL && fchmod(fd, 0666 & ~mask) == 0 &&
-         fwrite(header, 1, hlen, f) == hlen &&
-         (nbytes == 0 || fwrite(data, 1, nbytes, f) == nbytes) &&
+    errno = 0;
+    ok = f != NULL && fchmod(fd, 0666 & ~mask) == 0 && fill(f, ctx) == 0 &&
          fflush(f) == 0 && fsync(fd) == 0;
-    saved = errno;
+    saved = errno ? errno : EIO;
     if (f ? fclose(f) != 0 : close(fd) != 0) {
         if (ok)
             saved = errno;
@@ -533,4 +584,52 @@ int npy_write(const char *path, char kind, int itemsize, int rank,
     if (!ok)
         return fail(err, errlen, path, "cannot write: %s", strerror(saved));
     return 0;
+}
+
+/* What npy_write's fill writes: the header, then the data. */
+typedef struct NpyOut {
+    const char *header;
+    size_t hlen, nbytes;
+    const void *data;
+} NpyOut;
+
+static int fill_npy(FILE *f, void *ctx)
+{
+    const NpyOut *o = ctx;
+
+    if (fwrite(o->header, 1, o->hlen, f) != o->hlen ||
+        (o->nbytes > 0 && fwrite(o->data, 1, o->nbytes, f) != o->nbytes))
+        return -1;
+    return 0;
+}
+
+int npy_write(const char *path, char kind, int itemsize, int rank,
+              const long *shape, const void *data, char *err, size_t errlen)
+{
+    char header[NPY_HEADER_BUF];
+    NpyOut o;
+    long count;
+
+    if (!host_is_little_endian())
+        return fail(err, errlen, path, "this host is not little-endian");
+    if (!descr_of(kind, itemsize))
+        return fail(err, errlen, path, "cannot write: unsupported dtype");
+    if (rank < 0 || rank > NPY_MAX_RANK ||
+        shape_count(rank, shape, itemsize, &count) != 0)
+        return fail(err, errlen, path, "cannot write: unsupported shape");
+    o.hlen = npy_header(header, sizeof header, kind, itemsize, rank, shape);
+    o.header = header;
+    o.nbytes = (size_t)count * itemsize;
+    o.data = data;
+    return npy_write_atomic(path, fill_npy, &o, err, errlen);
+}
+
+const char *npy_descr(char kind, int itemsize)
+{
+    return descr_of(kind, itemsize);
+}
+
+void npy_shape_str(char *buf, size_t size, int rank, const long *shape)
+{
+    shape_str(buf, size, rank, shape);
 }

@@ -171,6 +171,27 @@ contains "conv                     output     [1, 16, 62, 124]"
 expect 0 $agc info specs/seed_conv2d_pad.yaml
 contains "conv                     output     [1, 16, 64, 128]"
 
+# named dimensions: -D overrides dims (section 10)
+expect 0 $agc info specs/cnn1d.yaml -D B=1
+contains "x                        input      [1, 2, 64]"
+expect 0 $agc info specs/cnn1d.yaml -DB=2
+contains "target_logits            input      [2, 10]"
+expect 1 $agc info specs/cnn1d.yaml -D C=3
+contains "-D C: the spec has no dimension 'C' (its dims are: B)"
+expect 1 $agc info specs/cnn1d.yaml -D B=0
+contains "-D wants NAME=N with N a positive integer, not 'B=0'"
+expect 1 $agc info specs/cnn1d.yaml -D B=two
+contains "-D wants NAME=N with N a positive integer, not 'B=two'"
+expect 1 $agc info specs/autograd.yaml -D B=1
+contains "-D B: the spec has no dimension 'B' (it has no 'dims')"
+
+# --infer: NAME_infer alone, no backward, no gradients
+mkdir "$tmp/inf"
+expect 0 $agc compile specs/cnn1d.yaml --infer -D B=1 -o "$tmp/inf"
+grep -q 'int cnn1d_infer(cnn1d_t \*m);' "$tmp/inf/cnn1d.h" && ok || bad "--infer: no cnn1d_infer"
+grep -q 'cnn1d_backward\|_grad\[' "$tmp/inf/cnn1d.h" && bad "--infer: backward or gradients in the header" || ok
+expect 0 $agc info specs/cnn1d.yaml --infer; contains "gradients 0,"
+
 # ---- the command line as GNU tools have it (section 13) ----
 agc_abs=$(cd "$(dirname "$agc")" && pwd)/$(basename "$agc")
 A=specs/autograd.yaml
@@ -236,7 +257,10 @@ perm() {   # perm CMD SPEC "FIXED ARGS" OPT [VALUE]
         bad "agc $c $o $v: not the same before and after SPEC"; cat "$tmp/p1" "$tmp/p2" "$tmp/p3"; fi
 }
 seeds="--set x=$d/x.npy --grad y=$d/y.seed.npy"
-perm compile $A "" --unroll 7
+perm compile $A "-o $tmp/perm" --unroll 7
+perm compile specs/cnn1d.yaml "-o $tmp/perm" -D B=2
+perm compile $A "-o $tmp/perm" --infer
+perm info specs/cnn1d.yaml "" -D B=3
 perm compile $A "-o $tmp/perm" -q
 perm run $A "" --out "$tmp/perm2"
 perm run $A "" --unroll 3

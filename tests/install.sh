@@ -36,7 +36,7 @@ if command -v man >/dev/null 2>&1; then
     MANWIDTH=80 man --warnings -l "$root/share/man/man1/agc.1" \
         >"$tmp/man.txt" 2>"$tmp/warn"
     [ ! -s "$tmp/warn" ] && ok || { bad "man --warnings:"; cat "$tmp/warn"; }
-    for o in $(./agc --help | grep -o -- '--[a-z][a-z-]*\|^  -[a-z]' | sort -u); do
+    for o in $(./agc --help | grep -o -- '--[a-z][a-z-]*\|^  -[a-zA-Z]' | sort -u); do
         grep -q -- "$o" "$tmp/man.txt" && ok || bad "agc.1 lacks option $o"
     done
     for c in compile run check info graph help; do

@@ -479,6 +479,40 @@ static void test_npy_write_is_atomic(void **state)
     umask(old);
 }
 
+/* The digits data set of examples/digits/make_data.py reads with the
+ * dtypes and shapes it documents: pixels in [0, 1], labels 0..9, 36 test
+ * images of each digit. */
+static void test_npy_reads_digits(void **state)
+{
+    static const char *const sets[] = {"train", "test"};
+    static const long sizes[] = {1437, 360};
+    int s;
+
+    (void)state;
+    for (s = 0; s < 2; s++) {
+        long xs[] = {sizes[s], 1, 8, 8}, n = sizes[s], i, per[10] = {0};
+        float *x = malloc(n * 64 * sizeof *x);
+        int64_t *y = malloc(n * sizeof *y);
+        char path[128];
+        assert_non_null(x);
+        assert_non_null(y);
+        snprintf(path, sizeof path, "examples/digits/data/x_%s.npy", sets[s]);
+        assert_int_equal(npy_read(path, 'f', 4, 4, xs, x, err, sizeof err), 0);
+        snprintf(path, sizeof path, "examples/digits/data/y_%s.npy", sets[s]);
+        assert_int_equal(npy_read(path, 'i', 8, 1, xs, y, err, sizeof err), 0);
+        for (i = 0; i < n * 64; i++)
+            assert_true(x[i] >= 0 && x[i] <= 1);
+        for (i = 0; i < n; i++) {
+            assert_true(y[i] >= 0 && y[i] <= 9);
+            per[y[i]]++;
+        }
+        for (i = 0; i < 10; i++)
+            assert_true(s == 0 ? per[i] > 100 : per[i] == 36);
+        free(x);
+        free(y);
+    }
+}
+
 /* ---- print ---- */
 
 static void expect_format(const double *v, int rank, const long *shape,
@@ -630,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_npy_rejects_malformed_header),
         cmocka_unit_test(test_npy_rejects_huge_shape),
         cmocka_unit_test(test_npy_write_is_atomic),
+        cmocka_unit_test(test_npy_reads_digits),
         cmocka_unit_test(test_print_basic),
         cmocka_unit_test(test_print_golden),
         cmocka_unit_test(test_fdiff_sum_of_sin),

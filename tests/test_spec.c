@@ -475,8 +475,8 @@ static void test_spec_unknown_keys(void **state)
     (void)state;
     load_err("top", GRAPH "outputz: [y]\n",
              "3:1: error: unknown key 'outputz' in the spec (expected one "
-             "of: name, dtype, seed, inputs, functions, model, graph, "
-             "outputs, backward); did you mean 'outputs'?");
+             "of: name, dtype, dims, seed, inputs, functions, model, graph, "
+             "outputs, backward, optimizer); did you mean 'outputs'?");
     load_err("input", "inputs:\n  x: {shape: [2], grad: true}\n" GRAPH,
              "2:19: error: unknown key 'grad' in input 'x' (expected one "
              "of: shape, requires_grad, value, init)");
