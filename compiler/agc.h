@@ -79,6 +79,11 @@ void put(Out *o, const char *fmt, ...) AGC_PRINTF(2, 3);
  * macro of the standard headers the generated code includes.  Otherwise 0
  * and *why says what is wrong. */
 int agc_valid_name(const char *s, const char **why);
+/* The same for the spec's name, which prefixes every file-scope identifier
+ * of generated code (NAME_t, NAME_tensor, NAME_OK...): none of them may be
+ * one that C99 <stddef.h> <stdint.h> <stdlib.h> <string.h> <math.h>
+ * declare, such as size_t or int_fast16_t. */
+int agc_valid_prefix(const char *s, const char **why);
 
 /* The candidate closest to word by edit distance (transpositions count
  * one), when it is close enough to be a likely typo; else NULL. */
@@ -134,10 +139,13 @@ typedef struct Decl {               /* inputs: NAME -> tensor declaration */
     Literal value;                  /* INIT_VALUE; checked against shape */
 } Decl;
 
-/* An expression string and where its first character sits in the file. */
+/* An expression string and where its first character sits in the file;
+ * map, when not NULL, says where each character and the end sit (a YAML
+ * scalar over several lines, or with escapes, is not the file's text). */
 typedef struct Src {
     const char *text;
     Pos pos;
+    const Pos *map;
 } Src;
 
 typedef struct FuncDef {            /* functions: NAME -> custom function */
@@ -260,6 +268,10 @@ typedef struct Expr {
 Expr *expr_parse(Src src);
 /* Writes the expression back as text (for comments in generated code). */
 char *expr_str(const Expr *e);
+/* The same, cut to at most AGC_EXCERPT characters ending in "...": what a
+ * comment of generated code quotes, so that output stays linear. */
+#define AGC_EXCERPT 60
+char *expr_excerpt(const Expr *e);
 
 /* ---- graph.c: the IR, shape inference; pass.c: simplification ---- */
 

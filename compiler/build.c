@@ -560,10 +560,8 @@ static Node *call(Build *b, const Expr *e, int depth)
         if (!a[1] && !a[2])
             agc_error(e->pos, "clamp() needs min=, max= or both");
         g->pos = e->pos;
-        if (a[1] && a[2] && want_num(a[1], "min") > want_num(a[2], "max"))
-            agc_error(a[1]->pos, "clamp(): min %g is greater than max %g",
-                      num_of(a[1]), num_of(a[2]));
-        /* where, not maximum: PyTorch passes the gradient at the bounds */
+        /* where, not maximum: PyTorch passes the gradient at the bounds;
+         * min above max makes every element max, its gradient 0, as there */
         if (a[1]) {
             Node *lo = g_scalar(g, want_num(a[1], "min"));
             x = g_where(g, g_binary(g, OP_LT, x, lo), lo, x);
@@ -1179,7 +1177,8 @@ static Node *lower(Build *b, const Expr *e, int depth)
 {
     int base = b->nops;
     Node *n = lower_node(b, e, depth);
-    int fn = expr_fn(b, e, n, b->ops + base, b->nops - base);
+    /* b->ops is NULL until the first push: NULL + 0 is undefined */
+    int fn = expr_fn(b, e, n, b->ops ? b->ops + base : NULL, b->nops - base);
     b->nops = base;
     *AGC_PUSH(b->ops, b->nops, b->cops) = (Operand){n, fn};
     b->lowered = n;
@@ -1429,9 +1428,10 @@ static LoopDef *lower_loop(Build *b, const GraphEntry *ge, Node *init,
     b->loop = L;
     *AGC_PUSH(b->syms, b->nsyms, b->csyms) = (Sym){ge->as, L->var, ge->as_pos,
                                                    -1};
-    L->g->note = agc_fmt("%s: while %s", ge->name, expr_str(cond));
+    L->g->note = agc_fmt("%s: while %s", ge->name, expr_excerpt(cond));
     L->cond = lower(b, cond, 0);
-    L->g->note = agc_fmt("%s: %s = %s", ge->name, ge->as, expr_str(body));
+    L->g->note = agc_fmt("%s: %s = %s", ge->name, ge->as,
+                         expr_excerpt(body));
     L->body = lower(b, body, 0);
     b->nsyms--;
     b->g = outer;
@@ -1445,7 +1445,7 @@ static void build_loop(Build *b, const GraphEntry *ge)
     check_loop_names(b, ge);
     Expr *ie = expr_parse(ge->init), *ce = expr_parse(ge->cond),
          *be = expr_parse(ge->body);
-    b->g->note = agc_fmt("%s: init %s", ge->name, expr_str(ie));
+    b->g->note = agc_fmt("%s: init %s", ge->name, expr_excerpt(ie));
     Node *init = lower(b, ie, 0);
     int init_fn = b->lowered_fn;
     LoopDef *L = lower_loop(b, ge, init, ce, be, init->needs_grad);
@@ -1464,7 +1464,8 @@ static void build_loop(Build *b, const GraphEntry *ge)
     *AGC_PUSH(p->loops, p->nloops, p->lcap) = L;
     b->g->pos = ge->pos;
     b->g->note = agc_fmt("%s = loop from %s while %s: %s = %s", ge->name,
-                         expr_str(ie), expr_str(ce), ge->as, expr_str(be));
+                         expr_excerpt(ie), expr_excerpt(ce), ge->as,
+                         expr_excerpt(be));
     L->node = g_loop(b->g, init, L);
     L->count = g_loop_count(b->g, L->node);
     L->count->name = ge->count ? ge->count : agc_fmt("%s_count", ge->name);
@@ -1485,7 +1486,7 @@ static void build_graph(Build *b)
             continue;
         }
         Expr *e = expr_parse(ge->expr);
-        b->g->note = agc_fmt("%s = %s", ge->name, expr_str(e));
+        b->g->note = agc_fmt("%s = %s", ge->name, expr_excerpt(e));
         build_define(b, ge->name, lower(b, e, 0), ge->pos);
     }
 }
@@ -1563,7 +1564,10 @@ static void build_backward(Build *b)
     Node *of = sym->node;
     g->pos = s->bwd_pos;
     g->note = agc_fmt("backward of %s", s->bwd_of);
-    if (!of->needs_grad)
+    /* whether it requires grad is PyTorch's answer (its grad_fn), not the
+     * graph's: folding tanh(x) - tanh(x) or 0 * x to a constant leaves it
+     * requiring grad, and its gradients zero */
+    if (!of->needs_grad && sym->fn < 0)
         agc_error(s->bwd_pos, "'%s' does not depend on any input that "
                   "requires grad (PyTorch: element 0 of tensors does not "
                   "require grad and does not have a grad_fn)", s->bwd_of);

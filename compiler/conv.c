@@ -253,7 +253,10 @@ static void emit_row_fn(Kernels *K, const char *name, int wgrad,
             emit_tile(K, agc_fmt("%s_col%ld_%ld", name, lo[b], hi[b]), wgrad,
                       1, lo[b], hi[b], c);
     }
-    if (nb && !c->cols)
+    int nused = 0;                      /* border columns reading x */
+    for (long b = 0; b < nb; b++)
+        nused += hi[b] > lo[b];
+    if (nused && !c->cols)
         emit_tile(K, agc_fmt("%s_one", name), wgrad, 1, 0, 1, c);
     put(o, "static void %s_row(%s *restrict acc, const %s *restrict x, "
         "const %s *restrict %s)\n{\n", name, T, T, T, v);
@@ -276,8 +279,11 @@ static void emit_row_fn(Kernels *K, const char *name, int wgrad,
         if (j)
             o->indent--;
     }
-    if (nb)
+    if (nused)
         put(o, "/* border columns: the taps inside the input */\n");
+    else if (nfull == 0 && ni == 0)     /* every column reads padding */
+        put(o, "/* every column reads only padding: nothing to add */\n"
+            "(void)acc;\n(void)x;\n(void)%s;\n", v);
     for (long b = 0; b < nb; b++) {
         long ow = b < c->c0 ? b : c->c1 + b - c->c0;
         if (hi[b] <= lo[b])

@@ -19,6 +19,8 @@
  * the first, recomputing from the tape what it needs of the body. */
 #include "agc.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -310,8 +312,8 @@ static void plan_loop(Emitter *E, LoopDef *L)
     Plan *outer_plan = E->plan;
     E->g = L->g;
     E->plan = R->plan = agc_alloc(sizeof(Plan) * (size_t)L->g->n);
-    Node *roots[3];
     int nroots = 0;
+    Node **roots = agc_alloc(sizeof *roots * (size_t)(3 + L->ncap));
     mark(E, L->cond, LIVE_FWD | LIVE_COND);
     mark(E, L->body, LIVE_FWD);
     roots[nroots++] = L->cond;
@@ -320,18 +322,19 @@ static void plan_loop(Emitter *E, LoopDef *L)
         mark(E, L->grad_var, LIVE_BWD);
         roots[nroots++] = L->grad_var;
     }
-    count_uses(E);
-    for (int i = 0; i < nroots; i++) {
-        roots[i]->nuses++;
-        P(E, roots[i])->user = NULL;
-    }
+    /* every root is live before uses are counted: a node that only a
+     * capture's gradient reads has users, and of what kind, too */
     for (int i = 0; R->grad && i < L->ncap; i++) {
         Node *c = L->capgrad[i];
         if (c && outer_plan[c->id].live) {
             mark(E, L->grad_cap[i], LIVE_BWD);
-            L->grad_cap[i]->nuses++;
-            P(E, L->grad_cap[i])->user = NULL;
+            roots[nroots++] = L->grad_cap[i];
         }
+    }
+    count_uses(E);
+    for (int i = 0; i < nroots; i++) {
+        roots[i]->nuses++;
+        P(E, roots[i])->user = NULL;
     }
     plan_storage(E, 1);
     E->g = outer;
@@ -340,9 +343,21 @@ static void plan_loop(Emitter *E, LoopDef *L)
 
 /* ---- expressions ---- */
 
+/* A constant of the spec's dtype.  A float32 one is what float32 rounding
+ * makes of it, as in PyTorch: 1e39 is INFINITY, 1e-50 is 0, 1e-45 the
+ * nearest subnormal (never a literal the compiler would warn about). */
 static const char *lit(Emitter *E, double v)
 {
     char buf[64];
+    if (E->f32 && fabs(v) > FLT_MAX) {
+        /* halfway between FLT_MAX and 2^128 and above: infinity (casting
+         * such a double to float would be undefined behaviour) */
+        if (fabs(v) >= 0x1.ffffffp127)
+            return v < 0 ? "(-INFINITY)" : "INFINITY";
+        v = v < 0 ? -FLT_MAX : FLT_MAX;
+    }
+    if (E->f32 && fabs(v) < FLT_MIN)
+        v = (float)v;               /* subnormal or 0, exactly */
     snprintf(buf, sizeof buf, E->f32 ? "%.9g" : "%.17g", v);
     if (!strpbrk(buf, ".e"))
         strcat(buf, ".0");
@@ -1476,34 +1491,49 @@ static const char *sanitise(const char *path)
     return s;
 }
 
-/* The bytes of the struct's arrays, and of those that hold temporaries
- * (loops' included, and their tapes); a tape above the limit is an error
- * at its loop. */
+/* Lays out one more member of count elements of esize bytes after *end,
+ * as C does: aligned to its element size.  Returns its bytes with the
+ * padding before it; none of this overflows, as each array has at most
+ * AGC_MAX_ELEMS elements and the running total stays below the limit. */
+static long member(long *end, int *align, long count, int esize)
+{
+    long start = (*end + esize - 1) / esize * esize, b = start - *end;
+    *end = start + count * esize;
+    if (esize > *align)
+        *align = esize;
+    return b + count * esize;
+}
+
+/* The bytes of the struct (every member the header declares, in its order,
+ * with C's padding: sizeof NAME_t once the kernels' scratch is added by
+ * emit_program), and of those that hold temporaries (loops' included, and
+ * their tapes); a tape above the limit is an error at its loop. */
 static void measure(Emitter *E, long *bytes_out, long *temp_out,
-                    int *ntemps_out)
+                    int *ntemps_out, int *align_out)
 {
     Program *p = E->p;
-    long esize = E->f32 ? 4 : 8, bytes = 0, temp_bytes = 0;
-    int ntemps = 0;
+    int esize = E->f32 ? 4 : 8, align = 1, ntemps = 0;
+    long bytes = 0, temp_bytes = 0;
+    for (int i = 0; i < p->ntensors; i++)
+        member(&bytes, &align, shape_count(&p->tensors[i].node->shape),
+               p->tensors[i].role == ROLE_COUNT ? 8 : esize);
     for (int i = 0; i < E->g->n; i++) {
         Plan *pl = &E->plan[i];
         if (!pl->live || pl->store != ST_FIELD || pl->val)
             continue;               /* the arena is counted once planned */
         Node *n = E->g->nodes[i];
-        long b = shape_count(&n->shape) * (n->op == OP_LOOP_COUNT ? 8 : esize);
         int named = 0;
         for (int j = 0; j < p->ntensors; j++)
             named |= p->tensors[j].cname == pl->field;
-        bytes += b;
         if (!named) {
             ntemps++;
-            temp_bytes += b;
+            temp_bytes += member(&bytes, &align, shape_count(&n->shape),
+                                 n->op == OP_LOOP_COUNT ? 8 : esize);
         }
     }
     for (int k = 0; k < p->nloops; k++) {
         LoopDef *L = p->loops[k];
         Region *R = &E->regions[k];
-        long b = 0;
         if (R->tape) {
             long row = shape_count(&L->var->shape) * esize;
             if (L->max_iter > AGC_MAX_BYTES / row)
@@ -1513,14 +1543,17 @@ static void measure(Emitter *E, long *bytes_out, long *temp_out,
                           AGC_MAX_BYTES);
             L->tape_bytes = L->max_iter * row;
             ntemps++;
-            b += L->tape_bytes;
+            temp_bytes += member(&bytes, &align,
+                                 L->max_iter * shape_count(&L->var->shape),
+                                 esize);
         }
-        bytes += b;
-        temp_bytes += b;
+        if (bytes > AGC_MAX_BYTES)
+            break;                  /* emit_program reports it */
     }
     *bytes_out = bytes;
     *temp_out = temp_bytes;
     *ntemps_out = ntemps;
+    *align_out = align;
 }
 
 /* ---- the arena ---- */
@@ -1740,8 +1773,8 @@ Emitted emit_program(Program *p, const char *spec_path)
     name_optimizer(&E);
 
     long bytes, temp_bytes;
-    int ntemps;
-    measure(&E, &bytes, &temp_bytes, &ntemps);
+    int ntemps, align;
+    measure(&E, &bytes, &temp_bytes, &ntemps, &align);
     if (bytes > AGC_MAX_BYTES)
         agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);
@@ -1753,24 +1786,25 @@ Emitted emit_program(Program *p, const char *spec_path)
     emit_phase(&E, &fwd, 0);
     emit_phase(&E, &bwd, 1);
     char *infer = p->infer_only || !bwd.s ? NULL : emit_infer(&E);
-    /* the kernels' scratch, known once they are written */
-    for (int i = 0; i < E.nscratch; i++) {
-        long b = E.scratch[i].count *
-                 (strcmp(E.scratch[i].type, "double") ? (E.f32 ? 4 : 8) : 8);
-        bytes += b;
-        temp_bytes += b;
+    plan_arena(&E);
+    int esize = E.f32 ? 4 : 8;
+    if (E.lr) {                     /* the optimizer's members */
+        member(&bytes, &align, 1, esize);
+        member(&bytes, &align, 1, 8);
+        for (int i = 0; i < E.nopt; i++)
+            for (int j = 0; j < E.nstate; j++)
+                member(&bytes, &align, E.opt[i].q.count, esize);
+    }
+    temp_bytes += member(&bytes, &align, E.arena_count, esize);
+    ntemps += E.nvals;
+    /* the kernels' scratch of another type, known once they are written */
+    for (int i = 0; i < E.nscratch && bytes <= AGC_MAX_BYTES; i++) {
+        temp_bytes += member(&bytes, &align, E.scratch[i].count,
+                             strcmp(E.scratch[i].type, "double") && E.f32
+                                 ? 4 : 8);
         ntemps++;
     }
-    plan_arena(&E);
-    long esize = E.f32 ? 4 : 8;
-    bytes += E.arena_count * esize;
-    if (E.lr) {                     /* the optimizer's members */
-        bytes += esize + 8;
-        for (int i = 0; i < E.nopt; i++)
-            bytes += E.nstate * E.opt[i].q.count * esize;
-    }
-    temp_bytes += E.arena_count * esize;
-    ntemps += E.nvals;
+    bytes = (bytes + align - 1) / align * align;    /* sizeof NAME_t */
     if (bytes > AGC_MAX_BYTES)
         agc_error(p->spec->pos, "the generated struct would hold %ld bytes, "
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);

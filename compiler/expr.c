@@ -55,6 +55,8 @@ static int binop(int op)
 
 static Pos at(const Parser *p, int off)
 {
+    if (p->src.map)
+        return p->src.map[off];
     return pos_at(p->src.pos, off);
 }
 
@@ -446,4 +448,19 @@ char *expr_str(const Expr *e)
     if (e)
         render(&b, e, 0);
     return b.s;
+}
+
+char *expr_excerpt(const Expr *e)
+{
+    char *s = expr_str(e);
+    if (strlen(s) <= AGC_EXCERPT)
+        return s;
+    size_t n = AGC_EXCERPT - 3;     /* at a space, when one is near */
+    for (size_t i = n; i > AGC_EXCERPT / 2; i--)
+        if (s[i] == ' ') {
+            n = i;
+            break;
+        }
+    strcpy(s + n, "...");
+    return s;
 }

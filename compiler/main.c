@@ -1164,12 +1164,16 @@ static void info_memory(const Compiled *c)
         else
             role[t->role] += b;
     }
-    printf("memory: %ld bytes in struct %s_t: inputs %ld, parameters %ld, "
+    long other = em->bytes - em->arena_bytes - params;
+    for (int r = 0; r < 5; r++)
+        other -= role[r];
+    printf("memory: %ld bytes in struct %s_t, of which inputs %ld, "
+           "parameters %ld, "
            "outputs %ld, gradients %ld, seeds and counts %ld, arena %ld, "
-           "other temporaries %ld\n", em->bytes, p->spec->name,
+           "other %ld (optimizer state, tapes, loop counts, kernel scratch "
+           "of another type, padding)\n", em->bytes, p->spec->name,
            role[ROLE_INPUT], params, role[ROLE_OUTPUT], role[ROLE_GRAD],
-           role[ROLE_SEED] + role[ROLE_COUNT], em->arena_bytes,
-           em->temp_bytes - em->arena_bytes);
+           role[ROLE_SEED] + role[ROLE_COUNT], em->arena_bytes, other);
     printf("arena: %ld bytes; lower bound %ld bytes (the most live at once)"
            "\n", em->arena_bytes, em->arena_bound);
 }

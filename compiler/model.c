@@ -258,7 +258,7 @@ void model_build(Build *b, Program *p)
             call->kwpos[call->nkw] = l->pos;
             call->kwargs[call->nkw++] = mk_const(&one);
         }
-        g->note = agc_fmt("%s = %s", l->name, expr_str(call));
+        g->note = agc_fmt("%s = %s", l->name, expr_excerpt(call));
         build_define(b, l->name, build_expr(b, call), l->pos);
         prev = l->name;
         prev_pos = l->pos;

@@ -33,8 +33,34 @@ static Spec *S;                     /* the spec being loaded */
 
 /* ---- nodes and positions ---- */
 
+/* Moves *p, the position of text[*r], on to text[to]: columns count
+ * characters, as libyaml's do. */
+static void advance(Pos *p, size_t *r, size_t to)
+{
+    for (; *r < to && *r < text_len; (*r)++) {
+        if (text[*r] == '\n')
+            p->line++, p->col = 1;
+        else if (((unsigned char)text[*r] & 0xC0) != 0x80)
+            p->col++;
+    }
+}
+
+/* The end of the file: just past its last character that is not a line
+ * break (libyaml puts it on a line of its own, past the last one). */
+static Pos end_pos(void)
+{
+    size_t n = text_len, r = 0;
+    while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        n--;
+    Pos p = {path, 1, 1};
+    advance(&p, &r, n);
+    return p;
+}
+
 static Pos mark_pos(yaml_mark_t m)
 {
+    if (m.index >= text_len)
+        return end_pos();
     Pos p = {path, (int)m.line + 1, (int)m.column + 1};
     return p;
 }
@@ -147,6 +173,63 @@ static Pos text_pos(yaml_node_t *n)
     return p;
 }
 
+/* Where each character of scalar n's value v sits in the file, and its
+ * end, when v is not the file's text as is: lines folded into spaces, the
+ * indentation of a block scalar, escapes and '' in quotes.  NULL when it
+ * is: then text_pos and an offset say where. */
+static const Pos *value_map(yaml_node_t *n, const char *v, size_t len)
+{
+    yaml_scalar_style_t st = n->data.scalar.style;
+    int dq = st == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    int sq = st == YAML_SINGLE_QUOTED_SCALAR_STYLE;
+    size_t r = n->start_mark.index, end = n->end_mark.index;
+    if (end > text_len)
+        end = text_len;
+    if (r >= end)
+        return NULL;
+    if (dq || sq)
+        r++;
+    if (st == YAML_LITERAL_SCALAR_STYLE || st == YAML_FOLDED_SCALAR_STYLE)
+        for (; r < end && text[r++] != '\n';)  /* the indicator's line */
+            ;
+    else if (r + len <= end && !memcmp(text + r, v, len) &&
+             !memchr(v, '\n', len))
+        return NULL;
+    Pos *map = agc_alloc(sizeof(Pos) * (len + 1)), p = mark_pos(
+        n->start_mark);
+    size_t at = n->start_mark.index;
+    for (size_t i = 0; i < len; i++) {
+        for (;;) {                  /* what makes no character of v */
+            if (r >= end || text[r] == v[i] || (dq && text[r] == '\\' &&
+                r + 1 < end && text[r + 1] != '\n' && text[r + 1] != '\r'))
+                break;
+            if (dq && text[r] == '\\')
+                r++;                /* an escaped line break */
+            else if (strchr(" \t\r\n", text[r]))
+                r++;                /* indentation, a folded line break */
+            else
+                break;
+        }
+        advance(&p, &at, r);
+        map[i] = p;
+        if (r >= end)
+            continue;
+        if (dq && text[r] == '\\')
+            r += text[r + 1] == 'x' ? 4 : text[r + 1] == 'u' ? 6
+               : text[r + 1] == 'U' ? 10 : 2;
+        else if (sq && text[r] == '\'')
+            r += 2;                 /* '' */
+        else if (text[r] == v[i])
+            r++;
+        /* else a space v folded from a line break: no character of its own */
+    }
+    size_t k = len;                 /* the end: past the last visible one */
+    while (k > 0 && strchr(" \t\r\n", v[k - 1]))
+        k--;
+    map[len] = k ? pos_at(map[k - 1], 1) : (len ? map[0] : text_pos(n));
+    return map;
+}
+
 /* An expression string. */
 static Src src_of(yaml_node_t *n, const char *what)
 {
@@ -154,6 +237,10 @@ static Src src_of(yaml_node_t *n, const char *what)
     expect(n, YAML_SCALAR_NODE, what);
     s.text = agc_strdup(str(n));
     s.pos = text_pos(n);
+    s.map = value_map(n, s.text, n->data.scalar.length);
+    size_t first = strspn(s.text, " \t\r\n");
+    if (s.map && s.text[first])
+        s.pos = s.map[first];
     if (!*s.text)
         agc_error(pos_of(n), "expected an expression for %s, found nothing",
                   what);
@@ -1059,9 +1146,13 @@ static Spec *load(void)
         agc_error(S->pos, "the graph has no nodes");
     if (!S->name && !strcmp(path, "<stdin>"))
         agc_error(S->pos, "a spec read from standard input needs 'name:'");
+    const char *why;
+    if (S->name && !agc_valid_prefix(S->name, &why))
+        agc_error(S->name_pos, "spec name '%s' is not usable: it %s",
+                  S->name, why);
     if (!S->name) {
-        const char *stem = file_stem(), *why;
-        if (!agc_valid_name(stem, &why))
+        const char *stem = file_stem();
+        if (!agc_valid_prefix(stem, &why))
             agc_error(S->pos, "the file name '%s' is not a valid identifier: "
                       "it %s; set 'name:' in the spec", stem, why);
         S->name = stem;

@@ -134,7 +134,19 @@ static const char *const reserved[] = {
     "isgreaterequal", "isless", "islessequal", "islessgreater",
     "isunordered", "linux", "unix", "i386", "SIZE_MAX", "PTRDIFF_MIN",
     "PTRDIFF_MAX", "WCHAR_MIN", "WCHAR_MAX", "WINT_MIN", "WINT_MAX",
-    "SIG_ATOMIC_MIN", "SIG_ATOMIC_MAX",
+    "SIG_ATOMIC_MIN", "SIG_ATOMIC_MAX", "EXIT_SUCCESS", "EXIT_FAILURE",
+    "RAND_MAX", "MB_CUR_MAX",
+};
+
+/* The typedef names of C99 <stddef.h> <stdint.h> <stdlib.h> <string.h>
+ * <math.h> (and C11's max_align_t), without their "_t"; <stdint.h>'s
+ * [u]intN_t, [u]int_leastN_t and [u]int_fastN_t are matched apart.  Then
+ * those of the other C99 headers a program using the code may include. */
+static const char *const std_types[] = {
+    "size", "ptrdiff", "wchar", "max_align", "div", "ldiv", "lldiv",
+    "float", "double", "intmax", "uintmax", "intptr", "uintptr",
+    "imaxdiv", "time", "clock", "fpos", "wint", "wctrans", "wctype",
+    "mbstate", "sig_atomic", "fenv", "fexcept",
 };
 
 static int has_prefix(const char *s, const char *p)
@@ -190,6 +202,32 @@ int agc_valid_name(const char *s, const char **why)
          (has_suffix(s, "_MAX") || has_suffix(s, "_MIN") ||
           has_suffix(s, "_C")))) {
         *why = "is a macro of the C standard library";
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 when s followed by digits only (at least one) */
+static int digits_after(const char *s, const char *p)
+{
+    if (!has_prefix(s, p) || !s[strlen(p)])
+        return 0;
+    return strspn(s + strlen(p), "0123456789") == strlen(s + strlen(p));
+}
+
+int agc_valid_prefix(const char *s, const char **why)
+{
+    if (!agc_valid_name(s, why))
+        return 0;
+    int std = 0;
+    for (size_t i = 0; i < sizeof std_types / sizeof *std_types; i++)
+        std |= strcmp(s, std_types[i]) == 0;
+    const char *u = s[0] == 'u' ? s + 1 : s;
+    std |= digits_after(u, "int") || digits_after(u, "int_least") ||
+           digits_after(u, "int_fast");
+    if (std) {
+        *why = agc_fmt("would make the type name %s_t, which the C library "
+                       "declares", s);
         return 0;
     }
     return 1;

@@ -97,7 +97,7 @@ static void agc_conv10(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] ---- */
+/* ---- forward: conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] ---- */
 
 /* acc[p][o] += x[p * 2 + k] * w[k][o], p < 8, k = 0..4 */
 static void agc_conv18_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -179,7 +179,7 @@ static void agc_conv18(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] ---- */
+/* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..4 */
 static void agc_conv74_tile(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -336,7 +336,7 @@ static void agc_conv74(float *restrict y, const float *restrict x, const float *
     }
 }
 
-/* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] ---- */
+/* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] ---- */
 
 /* acc[k][o] += x[p * 2 + k] * g[p][o], p < 8, k = 0..4 */
 static void agc_conv75_tile(float *restrict acc, const float *restrict x, const float *restrict g)
@@ -596,7 +596,7 @@ int cnn1d_forward(cnn1d_t *m)
     for (long i = 0; i < 3968; i++)
         relu1_out[i] = agc_relu(conv1_add[i]);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2 */
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
@@ -610,7 +610,7 @@ int cnn1d_forward(cnn1d_t *m)
                 dst[j] = src[j - 64];
         }
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
@@ -619,7 +619,7 @@ int cnn1d_forward(cnn1d_t *m)
                     conv2_conv_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv18(conv2_conv, conv2_padmode, conv2_conv_wpack, conv2_conv_acc);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -790,7 +790,7 @@ int cnn1d_infer(cnn1d_t *m)
     for (long i = 0; i < 3968; i++)
         relu1_out[i] = agc_relu(conv1_add[i]);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2 */
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
@@ -804,7 +804,7 @@ int cnn1d_infer(cnn1d_t *m)
                 dst[j] = src[j - 64];
         }
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     /* w [8, 16, 1, 5] packed as [g][c][kh][kw][o] */
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
@@ -813,7 +813,7 @@ int cnn1d_infer(cnn1d_t *m)
                     conv2_conv_wpack[((g * 16 + c) * 5 + t) * 8 + o] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv18(conv2_conv, conv2_padmode, conv2_conv_wpack, conv2_conv_acc);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -1038,7 +1038,7 @@ int cnn1d_backward(cnn1d_t *m)
     for (long i = 0; i < 992; i++)
         relu3_grad_where[i] = (float)(relu3_out[i] > 0.0f) != 0 ? maxpool1d4_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             double acc = 0;
@@ -1050,7 +1050,7 @@ int cnn1d_backward(cnn1d_t *m)
             m->conv2_bias_grad[i1] = (float)acc;
         }
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     /* gy [4, 8, 1, 31] zero-stuffed by the stride (1, 2): [32, 1, 61] */
     memset(conv2_grad_conv_bwd_input_gz, 0, 1952 * sizeof *conv2_grad_conv_bwd_input_gz);
     for (long i = 0; i < 32; i++)
@@ -1065,7 +1065,7 @@ int cnn1d_backward(cnn1d_t *m)
                     conv2_grad_conv_bwd_input_wpack[((g * 8 + o) * 5 + 4 - t) * 16 + c] = m->conv2_weight[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv74(conv2_grad_conv_bwd_input, conv2_grad_conv_bwd_input_gz, conv2_grad_conv_bwd_input_wpack, conv2_grad_conv_bwd_input_acc);
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     agc_conv75(m->conv2_weight_grad_sum, conv2_weight_grad_acc, conv2_padmode, relu3_grad_where, conv2_weight_grad_gt);
     /* unpacked into [o][c][kh][kw] */
     for (long g = 0; g < 1; g++)
@@ -1074,7 +1074,7 @@ int cnn1d_backward(cnn1d_t *m)
                 for (long t = 0; t < 5; t++)
                     m->conv2_weight_grad[((g * 8 + o) * 16 + c) * 5 + t] = (float)m->conv2_weight_grad_sum[((g * 16 + c) * 5 + t) * 8 + o];
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [../specs/cnn1d.yaml:19] */
+    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2: its adjoint */
     memset(conv2_grad_padmode_bwd, 0, 3968 * sizeof *conv2_grad_padmode_bwd);
     for (long p = 0; p < 64; p++)

@@ -191,6 +191,33 @@ expect 0 $agc compile specs/cnn1d.yaml --infer -D B=1 -o "$tmp/inf"
 grep -q 'int cnn1d_infer(cnn1d_t \*m);' "$tmp/inf/cnn1d.h" && ok || bad "--infer: no cnn1d_infer"
 grep -q 'cnn1d_backward\|_grad\[' "$tmp/inf/cnn1d.h" && bad "--infer: backward or gradients in the header" || ok
 expect 0 $agc info specs/cnn1d.yaml --infer; contains "gradients 0,"
+# agc info's struct size is sizeof(NAME_t): every member, the inputs too,
+# and the padding before an int64_t loop count (issue 13, item 3)
+for n in autograd loop seed_conv2d; do
+    mkdir -p "$tmp/sz_$n"
+    $agc compile specs/$n.yaml -o "$tmp/sz_$n" >/dev/null 2>&1
+    printf '#include <stdio.h>\n#include "%s.h"\nint main(void) { printf("memory: %%zu bytes in struct %s_t,", sizeof(%s_t)); return 0; }\n' \
+        $n $n $n > "$tmp/sz_$n/main.c"
+    cc -I"$tmp/sz_$n" -o "$tmp/sz_$n/main" "$tmp/sz_$n/main.c" &&
+        size=$("$tmp/sz_$n/main") || size="sizeof failed"
+    expect 0 $agc info specs/$n.yaml; contains "$size"
+done
+mkdir "$tmp/big"
+expect 1 $agc compile tests/errors/struct_over_2GiB_inputs.yaml -o "$tmp/big"
+contains "struct would hold 3221225472 bytes"
+[ -z "$(ls -A "$tmp/big")" ] && ok || bad "failed compile left files"
+
+# output grows linearly: comments quote a bounded excerpt of the spec line,
+# so a product of 2000 factors gives well under 1 KB of C per factor
+# (issue 13, item 5: it was quadratic, 25 MB here)
+mkdir "$tmp/chain"
+{ printf 'name: chain\ninputs:\n  x: {shape: [2], value: 1, requires_grad: true}\n'
+  printf 'graph:\n  y: sum(x'; i=1; while [ $i -lt 2000 ]; do printf '*x'; i=$((i + 1)); done
+  printf ')\nbackward: y\n'; } > "$tmp/chain.yaml"
+expect 0 $agc compile "$tmp/chain.yaml" -o "$tmp/chain"
+size=$(cat "$tmp/chain/chain.c" "$tmp/chain/chain.h" | wc -c)
+[ "$size" -lt 2000000 ] && ok || bad "a 2000-factor product gave $size bytes of C"
+grep -q '^    /\* y = sum(x \* x .*\.\.\.  \[' "$tmp/chain/chain.c" && ok || bad "no bounded excerpt in comments"
 
 # ---- the command line as GNU tools have it (section 13) ----
 agc_abs=$(cd "$(dirname "$agc")" && pwd)/$(basename "$agc")

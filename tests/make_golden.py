@@ -142,7 +142,7 @@ graph:
 backward: {of: y}
 outputs: [y]
 """, b=U(avoid=[0.0], gap=0.5))
-def div(a, b):
+def divide(a, b):
     return {"y": a / b}
 
 
@@ -158,6 +158,48 @@ outputs: [y, z]
 def const_arith(x):
     # z does not use y: y is a forward-only output next to the backward node
     return {"y": 1 - 2 * x + x / 4 - 0.5, "z": 1 / x}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: maximum(x, -1e39) + minimum(x * 2, 1e308) + x * 1e-50 + 1e-320 * x
+backward: {of: y}
+outputs: [y]
+""")
+def const_f32_range(x):
+    # constants beyond float32's range round as torch rounds them for a
+    # float32 tensor: -1e39 and 1e308 to infinities, 1e-50 and 1e-320 to 0
+    # (and the C compiles without a warning)
+    return {"y": torch.maximum(x, torch.tensor(-1e39))
+            + torch.minimum(x * 2, torch.tensor(1e308)) + x * 1e-50
+            + 1e-320 * x}
+
+
+@case("""
+inputs:
+  x: {shape: [3], requires_grad: true}
+graph:
+  y: sum(tanh(x) - tanh(x))
+backward: y
+outputs: [y]
+""")
+def fold_sub_self(x):
+    # folded to 0, yet it requires grad as in torch: x.grad is zeros
+    return {"y": torch.sum(torch.tanh(x) - torch.tanh(x))}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 3], requires_grad: true}
+graph:
+  y: sum(0 * x)
+backward: y
+outputs: [y]
+""")
+def fold_mul_zero(x):
+    return {"y": torch.sum(0 * x)}
 
 
 @case("""
@@ -526,6 +568,19 @@ outputs: [y]
 """, x=CLAMP_EXACT)
 def clamp_both_at(x):
     return {"y": torch.clamp(x, min=-0.5, max=0.5)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 4], requires_grad: true}
+graph:
+  y: clamp(x, min=0.5, max=-0.5)
+backward: {of: y}
+outputs: [y]
+""", x=CLAMP_EXACT)
+def clamp_inverted(x):
+    # min above max: every element is max, and no gradient passes
+    return {"y": torch.clamp(x, min=0.5, max=-0.5)}
 
 
 # --- maximum / minimum / where ----------------------------------------------
@@ -1938,6 +1993,52 @@ def loop_chain(x, t):
                       lambda u: u + a * 0.25, 30)
     return {"a": a, "na": na, "b": b, "s": torch.sum(b * b)}
 
+
+
+@case("""
+inputs:
+  u: {shape: [2, 2], requires_grad: true}
+graph:
+  y:
+    loop: {init: u, as: v, while: sum(v) < 6, body: v + tanh(u).T,
+           max_iter: 10, count: k}
+backward: {of: y}
+outputs: [y]
+""", u=value([[0.5, -0.25], [0.75, 1.0]]))
+def loop_capture_transpose(u):
+    # the body transposes an expression of captures only: backward reads
+    # that transpose in the captures' gradient alone (issue 13)
+    y, k = while_loop(u, lambda v: torch.sum(v) < 6,
+                      lambda v: v + torch.tanh(u).T, 10)
+    return {"y": y, "k": k}
+
+
+@case("""
+inputs:
+  x: {shape: [2], requires_grad: true}
+  c: {shape: [3]}
+  w: {shape: [2, 3], requires_grad: true}
+  b: {shape: [2], requires_grad: true}
+graph:
+  y:
+    loop:
+      init: x
+      as: v
+      while: sum(v) < 3
+      body: v + tanh(linear(c, w, b))
+      max_iter: 20
+      count: k
+  loss: sum(y * y)
+backward: loss
+outputs: [y, loss]
+""", x=value([0.5, -0.25]), c=value([0.3, 0.7, -0.4]),
+      w=value([[0.5, -0.25, 0.1], [0.75, 1.0, -0.5]]), b=value([0.1, 0.2]))
+def loop_capture_linear(x, c, w, b):
+    # an RNN-like body: linear of captures only, whose weight's gradient
+    # reads a transpose of the input (issue 13)
+    y, k = while_loop(x, lambda v: torch.sum(v) < 3,
+                      lambda v: v + torch.tanh(F.linear(c, w, b)), 20)
+    return {"y": y, "k": k, "loss": torch.sum(y * y)}
 
 # Seeds chosen by hand; every other {of: y} case gets a random normal seed.
 SEEDS = {"seed_vjp": [0.1, 1.0, 0.0001], "loop_seed": [0.1, 1.0, 0.0001]}

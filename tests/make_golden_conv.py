@@ -170,6 +170,11 @@ conv_case("c1d_wide_kernel", 1, (2, 3, 40), (4, 3, 11), padding=5,
           padding_mode="reflect")
 # 12 and 20 channels: vectors padded to 16 and 24 lanes
 conv_case("c2d_padded_lanes", 2, (1, 20, 3, 6), (12, 20, 2, 3), padding=1)
+# the only output column reads nothing but padding (issue 13): an empty
+# border tile, and no unused parameter
+conv_case("c1d_pad_only", 1, (1, 1, 2), (1, 1, 2), padding=1, dilation=3)
+conv_case("c2d_pad_only_cols", 2, (1, 2, 3, 2), (2, 2, 2, 2), padding=(0, 1),
+          dilation=(1, 3))
 
 
 # --- linear -------------------------------------------------------------------

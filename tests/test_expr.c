@@ -21,7 +21,7 @@ static const char *parse_at(const char *text, Pos pos, Expr **out)
         agc_error_jmp = old;
         return agc_errmsg;
     }
-    Src src = {text, pos};
+    Src src = {text, pos, NULL};
     Expr *e = expr_parse(src);
     agc_error_jmp = old;
     if (out)
