@@ -50,7 +50,7 @@ agc: $(BUILD)/agc
 $(BUILD)/agc: $(BUILD)/compiler/main.o $(OBJS)
 	$(CC) $(WFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/%.o: %.c compiler/agc.h $(wildcard runtime/*.h) | deps
+$(BUILD)/%.o: %.c compiler/agc.h compiler/ops.def $(wildcard runtime/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(WFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -67,7 +67,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/tests/harness.o $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(WFLAGS) $(CFLAGS) -o $@ $^ $(TEST_LIBS)
 
-$(BUILD)/tests/harness.o: tests/harness.c tests/harness.h compiler/agc.h
+$(BUILD)/tests/harness.o: tests/harness.c tests/harness.h compiler/agc.h compiler/ops.def
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Itests $(WFLAGS) $(CFLAGS) -c -o $@ $<
 

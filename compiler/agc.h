@@ -4,7 +4,9 @@
  * expression string into an Expr tree, build.c lowers the trees into the
  * graph IR of graph.c (shape inference and simplification happen as each
  * node is made), grad.c appends the backward graph, emit.c writes C, and
- * jit.c compiles that C in memory with libtcc.  main.c is the command line.
+ * jit.c compiles that C in memory with libtcc (or, with --backend cc, with
+ * the system compiler into a cached shared object).  main.c is the command
+ * line.
  *
  * Errors anywhere go through agc_error(), which formats
  * "FILE:LINE:COL: error: MESSAGE" and longjmps back to the entry point that
@@ -48,7 +50,8 @@ extern char agc_errmsg[4096];       /* the last error, formatted */
 #define AGC_NORETURN
 #endif
 
-/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps. */
+/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps; a
+ * Pos with no file gives "agc: error: MSG". */
 AGC_NORETURN void agc_error(Pos pos, const char *fmt, ...) AGC_PRINTF(2, 3);
 void *agc_alloc(size_t size);       /* zeroed; exits on out-of-memory */
 void *agc_grow(void *p, size_t old_size, size_t new_size);
@@ -137,6 +140,8 @@ typedef struct Decl {               /* inputs: NAME -> tensor declaration */
     InitKind init;
     double a, b;
     Literal value;                  /* INIT_VALUE; checked against shape */
+    const double *baked;            /* --weights: its values, which the */
+                                    /* code holds as a static const array */
 } Decl;
 
 /* An expression string and where its first character sits in the file;
@@ -275,46 +280,31 @@ char *expr_excerpt(const Expr *e);
 
 /* ---- graph.c: the IR, shape inference; pass.c: simplification ---- */
 
+/* The primitives, one row each in ops.def: what each operand and attr
+ * means is written there. */
 typedef enum {
-    OP_INPUT,                       /* a leaf: inputs and parameters */
-    OP_CONST,                       /* cdata, or every element cval */
-    /* elementwise, one operand (broadcast to the node's shape) */
-    OP_COPY, OP_NEG, OP_ABS, OP_SIGN, OP_EXP, OP_LOG, OP_SQRT, OP_SIN,
-    OP_COS, OP_TANH, OP_SIGMOID, OP_RELU,
-    /* elementwise, two operands, broadcasting */
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_POW, OP_MAXIMUM, OP_MINIMUM,
-    OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
-    OP_WHERE,                       /* three operands */
-    /* reductions over the dims in attr[0] (a bit mask), attr[1] keepdim */
-    OP_SUM, OP_AMAX, OP_AMIN, OP_NORM,
-    OP_MATMUL,                      /* [m, k] @ [k, n] */
-    OP_TRANSPOSE,                   /* swap dims attr[0], attr[1] */
-    OP_RESHAPE, OP_DETACH,          /* same elements, no copy */
-    OP_CAT,                         /* along dim attr[0] */
-    OP_NARROW,                      /* dim attr[0], start attr[1] */
-    OP_PAD,                         /* narrow's adjoint: zeros around */
-    /* loops (section 7); see LoopDef */
-    OP_ARG,                         /* a leaf of a loop's graph: attr[0] */
-    OP_LOOP,                        /* in[0] init, in[1..] the captures */
-    OP_LOOP_COUNT,                  /* in[0] an OP_LOOP: its trip count */
-    OP_LOOP_GRAD,                   /* in[0] loop, in[1] its gradient, */
-                                    /* in[2] its count: init's gradient */
-    OP_LOOP_CAPGRAD,                /* in[0] an OP_LOOP_GRAD: capture */
-                                    /* attr[0]'s gradient */
-    OP_CUSTOM,                      /* a custom function's call: in[0] is
-                                     * its forward result (the value, no
-                                     * copy), in[1..] the actual arguments;
-                                     * attr[0]: the function's index */
-    /* window ops on [N, C, H, W] (1-D ones have H = 1), attrs below */
-    OP_CONV,                        /* x, w [O, C/groups, KH, KW]: y */
-    OP_CONV_BWD_INPUT,              /* gy, w: the adjoint in x */
-    OP_CONV_BWD_WEIGHT,             /* x, gy: the adjoint in w */
-    OP_PADMODE,                     /* circular, reflect, replicate */
-    OP_PADMODE_BWD,                 /* gy: the adjoint, folded back */
-    OP_MAXPOOL,                     /* max over each window */
-    OP_MAXPOOL_BWD,                 /* x, gy: gy to each window's first max */
+#define OP(e, ...) OP_##e,
+#include "ops.def"
     OP_LAST
 } Op;
+
+/* An op's kind (ops.def), | K_GRAD when its value carries its operands'
+ * gradient. */
+enum {
+    K_LEAF = 1, K_ELEMENTWISE = 2, K_REDUCTION = 4, K_MATMUL = 8,
+    K_SHAPE = 16, K_LOOP = 32, K_CUSTOM = 64, K_WINDOW = 128, K_GRAD = 256
+};
+
+/* What ops.def says of an op, for every stage. */
+typedef struct OpInfo {
+    const char *name;
+    int arity;                      /* -1: any */
+    int kind;
+    const char *grad_fn;            /* of the spec function, or NULL */
+    const char *call;               /* "x, alpha=1", or NULL */
+    const char *layer;              /* the model layer's key, or NULL */
+} OpInfo;
+extern const OpInfo op_info[OP_LAST];
 
 /* OP_ARG's attr[0]: the loop variable, the gradient coming into the body
  * (its VJP's seed), or capture ARG_CAPTURE + i. */
@@ -413,6 +403,11 @@ Node *g_maxpool_bwd(Graph *g, Node *x, Node *gy, const long *attr);
 int op_is_elementwise(Op op);
 int op_is_reduction(Op op);
 const char *op_name(Op op);
+/* The parameters of op's call ("x, alpha=1") into names[] (NULL-ended)
+ * and dflt[] (NULL for tensors); returns how many.  Room for max. */
+int op_params(Op op, const char **names, const char **dflt, int max);
+/* An elementwise op of n operands, broadcast together. */
+Node *g_elementwise(Graph *g, Op op, Node **in, int n);
 
 /* pass.c */
 Node *pass_simplify(Graph *g, Node *n);  /* n or a simpler equal node */
@@ -622,10 +617,14 @@ typedef struct Kernels {
 void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
                  const char *const *in);
 
-/* ---- jit.c: the same C compiled in memory by libtcc ---- */
+/* ---- jit.c: the same C compiled by libtcc in memory, or by cc ---- */
+
+enum { AGC_BACKEND_TCC, AGC_BACKEND_CC };
+extern int agc_backend;            /* jit.c: --backend (tcc or cc) */
 
 typedef struct Jit {
-    void *tcc;                      /* TCCState */
+    void *tcc;                      /* TCCState (--backend tcc) */
+    void *dl;                       /* dlopen handle (--backend cc) */
     void (*init)(void *m);
     int (*forward)(void *m);
     int (*backward)(void *m);       /* NULL in an --infer build */
@@ -638,10 +637,8 @@ typedef struct Jit {
     void *m;                        /* one instance, initialised */
 } Jit;
 
-enum { AGC_BACKEND_TCC, AGC_BACKEND_CC };
-extern int agc_backend;            /* jit.c: --backend (tcc or cc) */
-
-/* Compiles em->body (with em->h) for p; agc_error on failure. */
+/* Compiles em->body (with em->h) for p with agc_backend's compiler;
+ * agc_error on failure. */
 Jit *jit_new(Program *p, const Emitted *em);
 void jit_free(Jit *j);
 /* The element pointer of a named tensor, or NULL. */
@@ -667,6 +664,8 @@ extern long agc_unroll;
 extern const char *agc_cite_path;
 /* 0: every temporary gets arena bytes of its own (tests compare). */
 extern int agc_share_arena;
+/* --weights FILE.npz (with AGC_INFER): parameters baked into the code. */
+extern const char *agc_weights;
 int agc_compile(const char *path, int dtype_override, int flags,
                 Compiled *out);
 

@@ -10,6 +10,7 @@
 #include "agc.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct Sym {
@@ -518,14 +519,66 @@ static Node *linear(Build *b, const Expr *e, int depth)
     return bias ? g_binary(g, OP_ADD, y, bias) : y;
 }
 
-static const struct {
-    const char *name;
-    Op op;
-} unary_fns[] = {
-    {"neg", OP_NEG}, {"abs", OP_ABS}, {"exp", OP_EXP}, {"log", OP_LOG},
-    {"sqrt", OP_SQRT}, {"sin", OP_SIN}, {"cos", OP_COS}, {"tanh", OP_TANH},
-    {"sigmoid", OP_SIGMOID}, {"relu", OP_RELU},
-};
+static int is_word(const char *dflt)
+{
+    char *end;
+    strtod(dflt, &end);
+    return *end != 0;
+}
+
+/* The default of op's parameter `name`, or NULL. */
+static const char *param_default(Op op, const char *name)
+{
+    const char *names[MAXP + 1], *dflt[MAXP];
+    int np = op_params(op, names, dflt, MAXP + 1);
+    for (int i = 0; i < np; i++)
+        if (!strcmp(names[i], name))
+            return dflt[i];
+    return NULL;
+}
+
+/* f(x, ...) for an elementwise op of ops.def that a spec calls by name:
+ * tensors, then constants (each an operand, a 0-d scalar) with their
+ * defaults.  A word parameter (approximate=none) selects the row: the
+ * first of the function's name takes its default, and a row of the same
+ * name whose default is the word given takes that word. */
+static Node *table_call(Build *b, const Expr *e, Op op, int depth)
+{
+    Graph *g = b->g;
+    const char *names[MAXP + 1], *dflt[MAXP];
+    Expr *a[MAXP];
+    Node *in[MAXP];
+    int np = op_params(op, names, dflt, MAXP + 1), nt = 0, n = 0;
+    while (nt < np && !dflt[nt])
+        nt++;
+    bind(e, names, nt, a);
+    for (int i = nt; i < np; i++) {
+        if (!is_word(dflt[i]) || !a[i] ||
+            (a[i]->kind == E_NAME && !strcmp(a[i]->name, dflt[i])))
+            continue;
+        const char *words = "";
+        for (int k = 0; k < OP_LAST; k++) {
+            const char *w = op_info[k].call && !strcmp(op_info[k].name,
+                                                       e->name)
+                                ? param_default((Op)k, names[i]) : NULL;
+            if (!w)
+                continue;
+            if (a[i]->kind == E_NAME && !strcmp(a[i]->name, w))
+                return table_call(b, e, (Op)k, depth);
+            words = agc_fmt("%s%s'%s'", words, *words ? ", " : "", w);
+        }
+        agc_error(a[i]->pos, "%s(): %s='%s' is not supported (expected "
+                  "one of: %s)", e->name, names[i], expr_str(a[i]), words);
+    }
+    for (; n < nt; n++)
+        in[n] = tensor_arg(b, a[n], depth);
+    g->pos = e->pos;
+    for (int i = nt; i < np; i++)
+        if (!is_word(dflt[i]))
+            in[n++] = g_scalar(g, a[i] ? want_num(a[i], names[i])
+                                       : strtod(dflt[i], NULL));
+    return g_elementwise(g, op, in, n);
+}
 
 static Node *custom_call(Build *b, const Expr *e, int fi, int depth);
 
@@ -539,13 +592,9 @@ static Node *call(Build *b, const Expr *e, int depth)
     for (int i = 0; i < b->p->nfuncs; i++)
         if (!strcmp(f, b->p->funcs[i].def->name))
             return custom_call(b, e, i, depth);
-    for (size_t i = 0; i < sizeof unary_fns / sizeof *unary_fns; i++)
-        if (!strcmp(f, unary_fns[i].name)) {
-            bind(e, (const char *[]){"x", NULL}, 1, a);
-            x = tensor_arg(b, a[0], depth);
-            g->pos = e->pos;
-            return g_unary(g, unary_fns[i].op, x);
-        }
+    for (int op = 0; op < OP_LAST; op++)
+        if (op_info[op].call && !strcmp(f, op_info[op].name))
+            return table_call(b, e, (Op)op, depth);
     if (!strcmp(f, "leaky_relu")) {
         bind(e, (const char *[]){"x", "negative_slope", NULL}, 1, a);
         x = tensor_arg(b, a[0], depth);
@@ -571,21 +620,6 @@ static Node *call(Build *b, const Expr *e, int depth)
             x = g_where(g, g_binary(g, OP_GT, x, hi), hi, x);
         }
         return x;
-    }
-    if (!strcmp(f, "maximum") || !strcmp(f, "minimum")) {
-        bind(e, (const char *[]){"a", "b", NULL}, 2, a);
-        x = tensor_arg(b, a[0], depth);
-        y = tensor_arg(b, a[1], depth);
-        g->pos = e->pos;
-        return g_binary(g, f[1] == 'a' ? OP_MAXIMUM : OP_MINIMUM, x, y);
-    }
-    if (!strcmp(f, "where")) {
-        bind(e, (const char *[]){"condition", "a", "b", NULL}, 3, a);
-        Node *c = tensor_arg(b, a[0], depth);
-        x = tensor_arg(b, a[1], depth);
-        y = tensor_arg(b, a[2], depth);
-        g->pos = e->pos;
-        return g_where(g, c, x, y);
     }
     if (!strcmp(f, "sum") || !strcmp(f, "mean") || !strcmp(f, "max") ||
         !strcmp(f, "min")) {
@@ -1048,20 +1082,14 @@ static int linear_fn(Build *b, Node *n, const Operand *op, int nop)
     return y;
 }
 
+/* The functions lowered to several primitives (those lowered to one
+ * have their grad_fn in ops.def). */
 static const struct {
     const char *fn, *torch;
 } fn_names[] = {
-    {"neg", "NegBackward0"}, {"abs", "AbsBackward0"},
-    {"exp", "ExpBackward0"}, {"log", "LogBackward0"},
-    {"sqrt", "SqrtBackward0"}, {"sin", "SinBackward0"},
-    {"cos", "CosBackward0"}, {"tanh", "TanhBackward0"},
-    {"sigmoid", "SigmoidBackward0"}, {"relu", "ReluBackward0"},
     {"leaky_relu", "LeakyReluBackward0"}, {"clamp", "ClampBackward1"},
-    {"maximum", "MaximumBackward0"}, {"minimum", "MinimumBackward0"},
     {"max", "AmaxBackward0"}, {"min", "AminBackward0"},    /* torch.amax */
-    {"norm", "NormBackward1"}, {"reshape", "ReshapeAliasBackward0"},
-    {"transpose", "TransposeBackward0"}, {"cat", "CatBackward0"},
-    {"narrow", "SliceBackward0"}, {"softmax", "SoftmaxBackward0"},
+    {"softmax", "SoftmaxBackward0"},
     {"log_softmax", "LogSoftmaxBackward0"},
     {"mse_loss", "MseLossBackward0"},
     {"max_pool2d", "MaxPool2DWithIndicesBackward0"},
@@ -1168,6 +1196,9 @@ static int expr_fn(Build *b, const Expr *e, Node *n, const Operand *op,
     for (size_t i = 0; i < sizeof fn_names / sizeof *fn_names; i++)
         if (!strcmp(f, fn_names[i].fn))
             return fn_add(b, fn_names[i].torch, n->shape, next, nop);
+    for (int op = 0; op < OP_LAST; op++)
+        if (op_info[op].grad_fn && !strcmp(f, op_info[op].name))
+            return fn_add(b, op_info[op].grad_fn, n->shape, next, nop);
     return fn_add(b, agc_fmt("%sBackward", f), n->shape, next, nop);
 }
 
@@ -1189,14 +1220,13 @@ static Node *lower(Build *b, const Expr *e, int depth)
 /* ---- custom functions (section 5) ---- */
 
 /* The built-in functions of section 2, which custom functions may not
- * shadow (including those lowered elsewhere or not yet supported). */
+ * shadow (including those lowered elsewhere or not yet supported), with
+ * those of ops.def. */
 static const char *const builtins[] = {
-    "neg", "abs", "exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid",
-    "relu", "leaky_relu", "clamp", "maximum", "minimum", "where", "sum",
-    "mean", "max", "min", "norm", "reshape", "flatten", "transpose", "cat",
-    "narrow", "conv1d", "conv2d", "linear", "max_pool1d", "max_pool2d",
-    "avg_pool1d", "avg_pool2d", "softmax", "log_softmax", "mse_loss",
-    "cross_entropy", "detach", NULL,
+    "leaky_relu", "clamp", "sum", "mean", "max", "min", "norm", "reshape",
+    "flatten", "transpose", "cat", "narrow", "conv1d", "conv2d", "linear",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "softmax",
+    "log_softmax", "mse_loss", "cross_entropy", "detach", NULL,
 };
 
 /* "; did you mean 'f'?" for a function, built in or custom, close to
@@ -1325,6 +1355,10 @@ static void build_functions(Program *p)
         CustomFn *f = &p->funcs[i];
         for (int k = 0; builtins[k]; k++)
             if (!strcmp(def->name, builtins[k]))
+                agc_error(def->pos, "function '%s' would shadow the "
+                          "built-in function '%s'", def->name, def->name);
+        for (int op = 0; op < OP_LAST; op++)
+            if (op_info[op].call && !strcmp(def->name, op_info[op].name))
                 agc_error(def->pos, "function '%s' would shadow the "
                           "built-in function '%s'", def->name, def->name);
         f->prog = p;

@@ -38,7 +38,7 @@ enum {
 typedef struct Plan {
     int store;
     const char *field;              /* ST_FIELD: member name */
-    int table;                      /* ST_TABLE: index of the table */
+    const char *table;              /* ST_TABLE: the table's name */
     Node *user;                     /* the only user, when nuses == 1 */
     int depth;                      /* of the fused expression it heads */
     int live;                       /* bit 0: forward, bit 1: backward; */
@@ -103,7 +103,7 @@ typedef struct Emitter {
     int f32;
     int nfields, cfields;
     const char **fields;            /* every member name, for uniqueness */
-    int ntables;
+    LoopDef *loop;                  /* the loop being planned */
     unsigned helpers;               /* bit per static helper used */
     Region *regions;                /* per loop of the program */
     Kernels kern;                   /* conv.c: window op kernels */
@@ -177,6 +177,23 @@ static void mark(Emitter *E, Node *n, int bit)
 #define MAX_FUSED 12                 /* ops in one fused expression */
 
 static void plan_storage(Emitter *E, int in_loop);
+
+/* The static const array of a parameter baked in by --weights: NAME_x, or
+ * NAME_x_w where NAME_x is one of the generated functions' names. */
+static const char *baked_name(Emitter *E, const Decl *d)
+{
+    static const char *const taken[] = {
+        "init", "forward", "backward", "infer", "step", "train_step",
+        "tensors", "num_tensors", "size", "t", "tensor", NULL};
+    char *s = agc_strdup(d->name);
+    for (char *c = s; *c; c++)
+        if (*c == '.')
+            *c = '_';
+    for (int i = 0; taken[i]; i++)
+        if (!strcmp(s, taken[i]))
+            return agc_fmt("%s_%s_w", E->name, s);
+    return agc_fmt("%s_%s", E->name, s);
+}
 
 /* Counts each live node's users, and notes what kinds they are. */
 static void count_uses(Emitter *E)
@@ -254,7 +271,10 @@ static void plan_storage(Emitter *E, int in_loop)
         Plan *pl = P(E, n);
         if (!pl->live)
             continue;
-        if (n->op == OP_INPUT || n->op == OP_ARG) {
+        if (n->op == OP_INPUT && p->decls[n->decl].baked) {
+            pl->store = ST_TABLE;   /* --weights: a static const array */
+            pl->table = baked_name(E, &p->decls[n->decl]);
+        } else if (n->op == OP_INPUT || n->op == OP_ARG) {
             pl->store = ST_FIELD;
         } else if (n->op == OP_RESHAPE || n->op == OP_DETACH ||
                    n->op == OP_CUSTOM) {
@@ -268,9 +288,11 @@ static void plan_storage(Emitter *E, int in_loop)
                 pl->store = ST_FIELD;   /* a root: copied out */
         } else if (is_splat(n)) {
             pl->store = pl->users & U_NOT_EXPR ? ST_FIELD : ST_INLINE;
-        } else if (n->op == OP_CONST) {
-            pl->store = ST_TABLE;
-            pl->table = E->ntables++;
+        } else if (n->op == OP_CONST) {    /* named by node: NAME_infer's */
+            pl->store = ST_TABLE;          /* plan gives the same names */
+            pl->table = in_loop ? agc_fmt("%s_%s_k%d", E->name,
+                                          E->loop->name, n->id)
+                                : agc_fmt("%s_k%d", E->name, n->id);
         } else if (op_is_elementwise(n->op) && n->nuses == 1 &&
                    reads_by_expr(pl->user) &&
                    (!pl->user || ((in_loop || pl->user->phase == n->phase) &&
@@ -336,6 +358,7 @@ static void plan_loop(Emitter *E, LoopDef *L)
         roots[i]->nuses++;
         P(E, roots[i])->user = NULL;
     }
+    E->loop = L;
     plan_storage(E, 1);
     E->g = outer;
     E->plan = outer_plan;
@@ -389,7 +412,7 @@ static const char *base(Emitter *E, Node *n)
     if (pl->at)
         return pl->at;
     if (pl->store == ST_TABLE)
-        return agc_fmt("%s_k%d", E->name, pl->table);
+        return pl->table;
     if (pl->val)
         return use_val(E, pl->val - 1);
     return agc_fmt("m->%s", pl->field);
@@ -437,8 +460,31 @@ static int flat_ok(Emitter *E, Node *n, const Shape *s)
     return 1;
 }
 
-enum { H_SIGMOID = 1, H_RELU = 2, H_SIGN = 4, H_MAX = 8, H_MIN = 16,
-       H_SQUARE = 128 };
+/* The static helpers of ops.def, one bit each in E->helpers (above
+ * H_UNIFORM and H_NORMAL). */
+enum {
+#define HELPER(name, params, body) HELP_##name,
+#include "ops.def"
+    HELP_NONE
+};
+#define H_OP(i) (1u << (8 + (i)))
+
+/* Per op: the C expression (ops.def's c column) and its helper. */
+static const struct {
+    const char *c;
+    int helper;
+} op_c[OP_LAST] = {
+#define OP(e, name, arity, kind, grad_fn, call, layer, fold, c, helper)     \
+    [OP_##e] = {c, HELP_##helper},
+#include "ops.def"
+};
+
+static const struct {
+    const char *name, *params, *body;
+} helper_fns[] = {
+#define HELPER(name, params, body) {#name, params, body},
+#include "ops.def"
+};
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -448,56 +494,51 @@ static const char *fn(Emitter *E, const char *name)
 static const char *expr(Emitter *E, Node *n, const Loop *L);
 static const char *bare(const char *v);
 
+/* An ops.def template with $a $b $c (the operands ops[]), $T and $f
+ * filled in; an operand alone in parentheses loses its own. */
+static const char *subst(Emitter *E, const char *t, const char **ops)
+{
+    const char *r = "";
+    while (*t) {
+        size_t n = strcspn(t, "$");
+        r = agc_fmt("%s%.*s", r, (int)n, t);
+        t += n;
+        if (!*t)
+            break;
+        char c = t[1];
+        if (c == 'T') {
+            r = agc_fmt("%s%s", r, E->T);
+        } else if (c == 'f') {
+            r = agc_fmt("%s%s", r, fn(E, ""));
+        } else {
+            const char *v = ops[c - 'a'];
+            size_t len = strlen(r);
+            if (len && r[len - 1] == '(' && t[2] == ')')
+                v = bare(v);
+            r = agc_fmt("%s%s", r, v);
+        }
+        t += 2;
+    }
+    return r;
+}
+
 /* The C expression of an elementwise op over operand expressions. */
 static const char *op_expr(Emitter *E, Node *n, const Loop *L)
 {
-    const char *a = n->nin > 0 ? expr(E, n->in[0], L) : NULL;
-    const char *b = n->nin > 1 ? expr(E, n->in[1], L) : NULL;
-    const char *T = E->T;
-    switch (n->op) {
-    case OP_COPY: return a;
-    case OP_NEG: return agc_fmt("(-%s)", a);
-    case OP_ABS: return agc_fmt("%s(%s)", fn(E, "fabs"), bare(a));
-    case OP_SIGN: E->helpers |= H_SIGN; return agc_fmt("agc_sign(%s)", bare(a));
-    case OP_EXP: return agc_fmt("%s(%s)", fn(E, "exp"), bare(a));
-    case OP_LOG: return agc_fmt("%s(%s)", fn(E, "log"), bare(a));
-    case OP_SQRT: return agc_fmt("%s(%s)", fn(E, "sqrt"), bare(a));
-    case OP_SIN: return agc_fmt("%s(%s)", fn(E, "sin"), bare(a));
-    case OP_COS: return agc_fmt("%s(%s)", fn(E, "cos"), bare(a));
-    case OP_TANH: return agc_fmt("%s(%s)", fn(E, "tanh"), bare(a));
-    case OP_SIGMOID:
-        E->helpers |= H_SIGMOID;
-        return agc_fmt("agc_sigmoid(%s)", bare(a));
-    case OP_RELU: E->helpers |= H_RELU; return agc_fmt("agc_relu(%s)", bare(a));
-    case OP_ADD: return agc_fmt("(%s + %s)", a, b);
-    case OP_SUB: return agc_fmt("(%s - %s)", a, b);
-    case OP_MUL: return agc_fmt("(%s * %s)", a, b);
-    case OP_DIV: return agc_fmt("(%s / %s)", a, b);
-    case OP_POW:
-        if (is_splat(n->in[1]) && n->in[1]->cval == 2 &&
-            P(E, n->in[0])->store != ST_INLINE)
-            return agc_fmt("(%s * %s)", a, a);
-        if (is_splat(n->in[1]) && n->in[1]->cval == 2) {
-            E->helpers |= H_SQUARE;
-            return agc_fmt("agc_square(%s)", bare(a));
-        }
-        return agc_fmt("%s(%s, %s)", fn(E, "pow"), a, b);
-    case OP_MAXIMUM:
-        E->helpers |= H_MAX;
-        return agc_fmt("agc_max(%s, %s)", a, b);
-    case OP_MINIMUM:
-        E->helpers |= H_MIN;
-        return agc_fmt("agc_min(%s, %s)", a, b);
-    case OP_LT: return agc_fmt("(%s)(%s < %s)", T, a, b);
-    case OP_LE: return agc_fmt("(%s)(%s <= %s)", T, a, b);
-    case OP_GT: return agc_fmt("(%s)(%s > %s)", T, a, b);
-    case OP_GE: return agc_fmt("(%s)(%s >= %s)", T, a, b);
-    case OP_EQ: return agc_fmt("(%s)(%s == %s)", T, a, b);
-    case OP_NE: return agc_fmt("(%s)(%s != %s)", T, a, b);
-    case OP_WHERE:
-        return agc_fmt("(%s != 0 ? %s : %s)", a, b, expr(E, n->in[2], L));
-    default: return "0";
+    const char *ops[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < n->nin && i < 3; i++)
+        ops[i] = expr(E, n->in[i], L);
+    if (n->op == OP_POW && is_splat(n->in[1]) && n->in[1]->cval == 2) {
+        if (P(E, n->in[0])->store != ST_INLINE)
+            return agc_fmt("(%s * %s)", ops[0], ops[0]);
+        E->helpers |= H_OP(HELP_square);
+        return agc_fmt("agc_square(%s)", bare(ops[0]));
     }
+    if (!op_c[n->op].c)
+        return "0";
+    if (op_c[n->op].helper != HELP_NONE)
+        E->helpers |= H_OP(op_c[n->op].helper);
+    return subst(E, op_c[n->op].c, ops);
 }
 
 static const char *expr(Emitter *E, Node *n, const Loop *L)
@@ -1276,24 +1317,11 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
 
 static void emit_helpers(Emitter *E, Out *o)
 {
-    const char *T = E->T;
-    if (E->helpers & H_SIGMOID)
-        put(o, "static %s agc_sigmoid(%s x)\n{\n    return 1 / (1 + %s(-x));"
-            "\n}\n\n", T, T, fn(E, "exp"));
-    if (E->helpers & H_SQUARE)
-        put(o, "static %s agc_square(%s x)\n{\n    return x * x;\n}\n\n", T, T);
-    if (E->helpers & H_RELU)
-        put(o, "static %s agc_relu(%s x)\n{\n    return x > 0 ? x : 0;\n}\n\n",
-            T, T);
-    if (E->helpers & H_SIGN)
-        put(o, "static %s agc_sign(%s x)\n{\n    return (%s)((x > 0) - "
-            "(x < 0));\n}\n\n", T, T, T);
-    if (E->helpers & H_MAX)
-        put(o, "static %s agc_max(%s a, %s b)\n{\n    return a > b || a != a "
-            "? a : b;\n}\n\n", T, T, T);
-    if (E->helpers & H_MIN)
-        put(o, "static %s agc_min(%s a, %s b)\n{\n    return a < b || a != a "
-            "? a : b;\n}\n\n", T, T, T);
+    for (int i = 0; i < HELP_NONE; i++)
+        if (E->helpers & H_OP(i))
+            put(o, "static %s agc_%s(%s)\n{\n    %s\n}\n\n", E->T,
+                helper_fns[i].name, subst(E, helper_fns[i].params, NULL),
+                subst(E, helper_fns[i].body, NULL));
     if (E->helpers & (H_UNIFORM | H_NORMAL)) {
         put(o, "/* splitmix64; agc_uniform is in [0, 1) */\n");
         put(o, "static double agc_uniform(uint64_t *s)\n{\n");
@@ -1815,11 +1843,17 @@ Emitted emit_program(Program *p, const char *spec_path)
             Node *n = g->nodes[i];
             if (!plan[i].live || plan[i].store != ST_TABLE)
                 continue;
-            put(&tables, "/* %s  [%s:%d] */\n", n->note ? n->note : "constant",
-                E.path, n->pos.line);
-            put(&tables, "static const %s %s_k%d[%ld] = {\n", E.T, E.name,
-                plan[i].table, shape_count(&n->shape));
-            put_numbers(&E, &tables, n->cdata, shape_count(&n->shape));
+            const Decl *d = n->op == OP_INPUT ? &p->decls[n->decl] : NULL;
+            if (d)
+                put(&tables, "/* %s, from --weights  [%s:%d] */\n", d->name,
+                    E.path, d->pos.line);
+            else
+                put(&tables, "/* %s  [%s:%d] */\n",
+                    n->note ? n->note : "constant", E.path, n->pos.line);
+            put(&tables, "static const %s %s[%ld] = {\n", E.T, plan[i].table,
+                shape_count(&n->shape));
+            put_numbers(&E, &tables, d ? d->baked : n->cdata,
+                        shape_count(&n->shape));
             put(&tables, "};\n\n");
         }
     }

@@ -133,6 +133,65 @@ static void rule(Grads *gr, Node *n, Node *gy)
     case OP_RELU:                   /* da = y > 0 ? gy : 0 */
         accumulate(gr, a, g_where(g, B(GT, n, zero), gy, zero));
         break;
+    case OP_LOG1P:                  /* da = gy / (1 + a) */
+        accumulate(gr, a, B(DIV, gy, B(ADD, a, one)));
+        break;
+    case OP_EXPM1:                  /* da = gy (y + 1) */
+        accumulate(gr, a, B(MUL, gy, B(ADD, n, one)));
+        break;
+    case OP_ERF:                    /* da = gy 2/sqrt(pi) exp(-a^2) */
+        accumulate(gr, a, B(MUL, gy, B(MUL, U(EXP, U(NEG, B(MUL, a, a))),
+                                       g_scalar(g, 1.1283791670955126))));
+        break;
+    case OP_GELU: {
+        /* da = gy (Phi(a) + a phi(a)): Phi(a) = (1 + erf(a/sqrt 2)) / 2,
+         * phi(a) = exp(-a^2/2) / sqrt(2 pi) */
+        Node *cdf = B(MUL, B(ADD, U(ERF, B(MUL, a, g_scalar(g,
+                      0.70710678118654752))), one), g_scalar(g, 0.5));
+        Node *pdf = B(MUL, U(EXP, B(MUL, B(MUL, a, a), g_scalar(g, -0.5))),
+                      g_scalar(g, 0.39894228040143268));
+        accumulate(gr, a, B(MUL, gy, B(ADD, cdf, B(MUL, a, pdf))));
+        break;
+    }
+    case OP_GELU_TANH: {
+        /* y = a (1 + t) / 2, t = tanh(c (a + k a^3)), c = sqrt(2 / pi),
+         * k = 0.044715: da = gy ((1 + t) / 2
+         *                        + a (1 - t^2) c (1 + 3 k a^2) / 2) */
+        Node *half = g_scalar(g, 0.5), *c = g_scalar(g, 0.79788456080286536);
+        Node *a2 = B(MUL, a, a);
+        Node *t = U(TANH, B(MUL, B(ADD, a, B(MUL, B(MUL, a2, a),
+                                             g_scalar(g, 0.044715))), c));
+        Node *left = B(MUL, B(ADD, one, t), half);
+        Node *right = B(MUL, B(MUL, B(MUL, a, half),
+                               B(SUB, one, B(MUL, t, t))),
+                        B(MUL, B(ADD, one, B(MUL, a2, g_scalar(g, 0.134145))),
+                          c));
+        accumulate(gr, a, B(MUL, gy, B(ADD, left, right)));
+        break;
+    }
+    case OP_SILU: {                 /* da = gy s (1 + a (1 - s)), */
+                                    /* s = sigmoid(a) */
+        Node *s = U(SIGMOID, a);
+        accumulate(gr, a, B(MUL, B(MUL, gy, s),
+                            B(ADD, one, B(MUL, a, B(SUB, one, s)))));
+        break;
+    }
+    case OP_ELU:                    /* da = a <= 0 ? gy alpha exp(a) : gy */
+        accumulate(gr, a, g_where(g, B(LE, a, zero),
+                                  B(MUL, B(MUL, gy, b), U(EXP, a)), gy));
+        break;
+    case OP_SOFTPLUS: {
+        /* da = a beta > threshold ? gy : gy z / (z + 1), z = exp(a beta) */
+        Node *z = U(EXP, B(MUL, a, b));
+        accumulate(gr, a, g_where(g, B(GT, B(MUL, a, b), n->in[2]), gy,
+                                  B(DIV, B(MUL, gy, z), B(ADD, z, one))));
+        break;
+    }
+    case OP_HARDTANH:
+        /* da = a <= min_val || a >= max_val ? 0 : gy (0 at the bounds) */
+        accumulate(gr, a, g_where(g, B(LE, a, b), zero,
+                                  g_where(g, B(GE, a, n->in[2]), zero, gy)));
+        break;
     case OP_ADD:                    /* da = gy, db = gy */
         accumulate(gr, a, gy);
         accumulate(gr, b, gy);

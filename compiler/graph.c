@@ -6,42 +6,40 @@
 
 #include <string.h>
 
-static const char *const op_names[OP_LAST] = {
-    [OP_INPUT] = "input", [OP_CONST] = "const", [OP_COPY] = "expand",
-    [OP_NEG] = "neg", [OP_ABS] = "abs", [OP_SIGN] = "sign",
-    [OP_EXP] = "exp", [OP_LOG] = "log", [OP_SQRT] = "sqrt",
-    [OP_SIN] = "sin", [OP_COS] = "cos", [OP_TANH] = "tanh",
-    [OP_SIGMOID] = "sigmoid", [OP_RELU] = "relu", [OP_ADD] = "add",
-    [OP_SUB] = "sub", [OP_MUL] = "mul", [OP_DIV] = "div", [OP_POW] = "pow",
-    [OP_MAXIMUM] = "maximum", [OP_MINIMUM] = "minimum", [OP_LT] = "lt",
-    [OP_LE] = "le", [OP_GT] = "gt", [OP_GE] = "ge", [OP_EQ] = "eq",
-    [OP_NE] = "ne", [OP_WHERE] = "where", [OP_SUM] = "sum",
-    [OP_AMAX] = "amax", [OP_AMIN] = "amin", [OP_NORM] = "norm",
-    [OP_MATMUL] = "matmul", [OP_TRANSPOSE] = "transpose",
-    [OP_RESHAPE] = "reshape", [OP_DETACH] = "detach", [OP_CAT] = "cat",
-    [OP_NARROW] = "narrow", [OP_PAD] = "pad", [OP_ARG] = "arg",
-    [OP_LOOP] = "loop", [OP_LOOP_COUNT] = "loop_count",
-    [OP_LOOP_GRAD] = "loop_grad", [OP_LOOP_CAPGRAD] = "loop_capgrad",
-    [OP_CUSTOM] = "custom", [OP_CONV] = "conv",
-    [OP_CONV_BWD_INPUT] = "conv_bwd_input",
-    [OP_CONV_BWD_WEIGHT] = "conv_bwd_weight", [OP_PADMODE] = "padmode",
-    [OP_PADMODE_BWD] = "padmode_bwd", [OP_MAXPOOL] = "maxpool",
-    [OP_MAXPOOL_BWD] = "maxpool_bwd",
+const OpInfo op_info[OP_LAST] = {
+#define OP(e, name, arity, kind, grad_fn, call, layer, ...)                 \
+    [OP_##e] = {name, arity, kind, grad_fn, call, layer},
+#include "ops.def"
 };
 
 const char *op_name(Op op)
 {
-    return op_names[op];
+    return op_info[op].name;
 }
 
 int op_is_elementwise(Op op)
 {
-    return op >= OP_COPY && op <= OP_WHERE;
+    return (op_info[op].kind & K_ELEMENTWISE) != 0;
 }
 
 int op_is_reduction(Op op)
 {
-    return op >= OP_SUM && op <= OP_NORM;
+    return (op_info[op].kind & K_REDUCTION) != 0;
+}
+
+int op_params(Op op, const char **names, const char **dflt, int max)
+{
+    int n = 0;
+    for (const char *s = op_info[op].call; s && *s && n < max - 1; n++) {
+        size_t len = strcspn(s, ",");
+        const char *eq = memchr(s, '=', len);
+        names[n] = agc_strndup(s, eq ? (size_t)(eq - s) : len);
+        dflt[n] = eq ? agc_strndup(eq + 1, len - (size_t)(eq + 1 - s)) : NULL;
+        s += len;
+        s += strspn(s, ", ");
+    }
+    names[n] = NULL;
+    return n;
 }
 
 Graph *graph_new(DType dtype)
@@ -155,6 +153,9 @@ static void hash_insert(Graph *g, Node *n)
 static Node *add(Graph *g, Node proto)
 {
     check_size(g, &proto.shape);
+    if (op_info[proto.op].arity >= 0 && proto.nin != op_info[proto.op].arity)
+        agc_error(g->pos, "internal error: %s with %d operands",
+                  op_name(proto.op), proto.nin);
     Node *s = pass_simplify(g, &proto);
     if (s)
         return s;
@@ -173,17 +174,9 @@ static Node *add(Graph *g, Node proto)
     n->pos = g->pos;
     n->note = g->note;
     n->phase = g->phase;
-    if (op_is_elementwise(n->op) || op_is_reduction(n->op) ||
-        n->op == OP_MATMUL || n->op == OP_TRANSPOSE || n->op == OP_RESHAPE ||
-        n->op == OP_CAT || n->op == OP_NARROW || n->op == OP_PAD ||
-        n->op == OP_CUSTOM || n->op == OP_CONV || n->op == OP_PADMODE ||
-        n->op == OP_MAXPOOL)
+    if (op_info[n->op].kind & K_GRAD)
         for (int i = 0; i < n->nin; i++)
             n->needs_grad |= n->in[i]->needs_grad;
-    if (n->op >= OP_LT && n->op <= OP_NE)
-        n->needs_grad = 0;          /* comparisons carry no gradient */
-    if (n->op == OP_SIGN)
-        n->needs_grad = 0;
     *AGC_PUSH(g->nodes, g->n, g->cap) = n;
     if (2 * g->n >= g->hcap) {      /* rehash at half load */
         g->hcap = g->hcap ? 2 * g->hcap : 256;
@@ -270,6 +263,14 @@ Node *g_binary(Graph *g, Op op, Node *a, Node *b)
 {
     Node *in[2] = {a, b};
     return add(g, proto(op, broadcast(g, &a->shape, &b->shape), 2, in));
+}
+
+Node *g_elementwise(Graph *g, Op op, Node **in, int n)
+{
+    Shape s = in[0]->shape;
+    for (int i = 1; i < n; i++)
+        s = broadcast(g, &s, &in[i]->shape);
+    return add(g, proto(op, s, n, in));
 }
 
 Node *g_where(Graph *g, Node *c, Node *a, Node *b)

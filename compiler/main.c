@@ -35,7 +35,8 @@ static const struct Command {
     const char *synopsis;           /* after "agc NAME " */
     const char *about;
 } commands[] = {
-    {"compile", CMD_COMPILE, "SPEC [-o DIR] [--unroll N] [--infer]",
+    {"compile", CMD_COMPILE, "SPEC [-o DIR] [--unroll N] [--infer] "
+     "[--weights FILE.npz]",
      "Writes DIR/NAME.h and DIR/NAME.c (DIR defaults to '.', and is created\n"
      "when missing), where NAME is the spec's name. The files are plain C99\n"
      "with no dependency beyond the C library: one struct NAME_t holding\n"
@@ -94,6 +95,7 @@ static int opt_flag(Opts *o, const char *opt, const char *v);
 static int opt_unroll(Opts *o, const char *opt, const char *v);
 static int opt_backend(Opts *o, const char *opt, const char *v);
 static int opt_define(Opts *o, const char *opt, const char *v);
+static int opt_weights(Opts *o, const char *opt, const char *v);
 
 /* One row per option: adding an option is adding a row (and its handler
  * when no existing one fits).  arg is the value's name, NULL for a flag. */
@@ -123,6 +125,9 @@ static const struct Option {
      "inference only: NAME_infer, and no backward, gradients\n"
      "or optimizer; the struct holds inputs, parameters,\n"
      "outputs and the arena"},
+    {0, "weights", "FILE.npz", CMD_COMPILE | CMD_INFO, opt_weights,
+     "with --infer: parameters from the checkpoint, as static\n"
+     "const arrays in NAME.c (flash on a microcontroller)"},
     {0, "unroll", "N", CMD_COMPILE | CMD_RUN, opt_unroll,
      "write out at most N taps of a convolution window in\n"
      "one unrolled body (default 64); wider windows loop\n"
@@ -354,6 +359,14 @@ static int opt_define(Opts *o, const char *opt, const char *d)
     return 0;
 }
 
+static int opt_weights(Opts *o, const char *opt, const char *v)
+{
+    (void)o;
+    (void)opt;
+    agc_weights = v;
+    return 0;
+}
+
 /* ---- parsing ---- */
 
 /* The option --name (or a unique prefix of one); NULL after an error. */
@@ -471,6 +484,9 @@ static int parse(Opts *o, int argc, char **argv)
     if (!o->spec)
         return usage_error("agc %s: no spec file given (usage: agc %s %s)",
                            o->cmd->name, o->cmd->name, o->cmd->synopsis);
+    if (agc_weights && !(o->flags & AGC_INFER))
+        return usage_error("--weights goes with --infer (parameters baked "
+                           "into the code cannot train)");
     if (o->backward && o->ir)
         return usage_error("agc graph: --backward and --ir exclude each "
                            "other");

@@ -29,9 +29,6 @@ static const struct LayerKind {
      CONV_PARAMS, 2},
     {"linear", "linear", {"!-in_features", "!-out_features", "-bias"},
      LINEAR_PARAMS, 0},
-    {"relu", "relu", {0}, NO_PARAMS, 0},
-    {"tanh", "tanh", {0}, NO_PARAMS, 0},
-    {"sigmoid", "sigmoid", {0}, NO_PARAMS, 0},
     {"leakyrelu", "leaky_relu", {"negative_slope"}, NO_PARAMS, 0},
     {"maxpool1d", "max_pool1d", {"!kernel_size", "stride", "padding"},
      NO_PARAMS, 0},
@@ -46,20 +43,40 @@ static const struct LayerKind {
     {"logsoftmax", "log_softmax", {"!dim"}, NO_PARAMS, 0},
 };
 
+/* The layers above, then the activation layers of ops.def, which take
+ * the function's constant parameters as arguments. */
 static const struct LayerKind *kind_of(const Layer *l)
 {
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
         if (!strcmp(kinds[i].kind, l->kind))
             return &kinds[i];
+    for (int op = 0; op < OP_LAST; op++)
+        if (op_info[op].layer && !strcmp(op_info[op].layer, l->kind)) {
+            struct LayerKind *k = agc_alloc(sizeof *k);
+            const char *names[11], *dflt[10];
+            int n = op_params((Op)op, names, dflt, 11);
+            k->kind = op_info[op].layer;
+            k->fn = op_info[op].name;
+            for (int i = 0, j = 0; i < n; i++)
+                if (dflt[i])
+                    k->args[j++] = names[i];
+            return k;
+        }
     char *known = "";
-    const char *names[sizeof kinds / sizeof *kinds];
+    const char **names = agc_alloc(sizeof(char *) *
+                                   (sizeof kinds / sizeof *kinds + OP_LAST));
+    int n = 0;
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         known = agc_fmt("%s%s%s", known, i ? ", " : "", kinds[i].kind);
-        names[i] = kinds[i].kind;
+        names[n++] = kinds[i].kind;
     }
+    for (int op = 0; op < OP_LAST; op++)
+        if (op_info[op].layer) {
+            known = agc_fmt("%s, %s", known, op_info[op].layer);
+            names[n++] = op_info[op].layer;
+        }
     agc_error(l->pos, "unknown layer '%s' (expected one of: %s)%s", l->kind,
-              known, agc_did_you_mean(l->kind, names,
-                                      (int)(sizeof kinds / sizeof *kinds)));
+              known, agc_did_you_mean(l->kind, names, n));
 }
 
 static const KwVal *arg(const Layer *l, const char *name)

@@ -21,32 +21,9 @@ static int is_splat_of(const Node *n, double v)
 static double eval(Op op, double a, double b, double c)
 {
     switch (op) {
-    case OP_COPY: return a;
-    case OP_NEG: return -a;
-    case OP_ABS: return fabs(a);
-    case OP_SIGN: return (a > 0) - (a < 0);
-    case OP_EXP: return exp(a);
-    case OP_LOG: return log(a);
-    case OP_SQRT: return sqrt(a);
-    case OP_SIN: return sin(a);
-    case OP_COS: return cos(a);
-    case OP_TANH: return tanh(a);
-    case OP_SIGMOID: return 1 / (1 + exp(-a));
-    case OP_RELU: return a > 0 ? a : 0;
-    case OP_ADD: return a + b;
-    case OP_SUB: return a - b;
-    case OP_MUL: return a * b;
-    case OP_DIV: return a / b;
-    case OP_POW: return pow(a, b);
-    case OP_MAXIMUM: return a > b ? a : b;
-    case OP_MINIMUM: return a < b ? a : b;
-    case OP_LT: return a < b;
-    case OP_LE: return a <= b;
-    case OP_GT: return a > b;
-    case OP_GE: return a >= b;
-    case OP_EQ: return a == b;
-    case OP_NE: return a != b;
-    case OP_WHERE: return a != 0 ? b : c;
+#define OP(e, name, arity, kind, grad_fn, call, layer, fold, ...)           \
+    case OP_##e: return fold;
+#include "ops.def"
     default: return 0;
     }
 }

@@ -95,8 +95,11 @@ char *agc_fmt(const char *fmt, ...)
 
 void agc_error(Pos pos, const char *fmt, ...)
 {
-    int n = snprintf(agc_errmsg, sizeof agc_errmsg, "%s:%d:%d: error: ",
-                     pos.file ? pos.file : "agc", pos.line, pos.col);
+    int n = pos.file ? snprintf(agc_errmsg, sizeof agc_errmsg,
+                                "%s:%d:%d: error: ", pos.file, pos.line,
+                                pos.col)
+                     : snprintf(agc_errmsg, sizeof agc_errmsg,
+                                "agc: error: ");   /* of no spec */
     if (n < 0 || (size_t)n >= sizeof agc_errmsg)
         n = 0;
     va_list ap;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* backward of y  [../specs/custom_add.yaml:20] */
-static const float custom_add_k0[4] = {
+static const float custom_add_k6[4] = {
     1.0f, 0.5f, 0.25f, (-1.0f)
 };
 
@@ -47,11 +47,11 @@ int custom_add_backward(custom_add_t *m)
 {
     /* gradient a.grad */
     for (long i = 0; i < 4; i++)
-        m->a_grad[i] = custom_add_k0[i];
+        m->a_grad[i] = custom_add_k6[i];
 
     /* gradient b.grad */
     for (long i = 0; i < 4; i++)
-        m->b_grad[i] = custom_add_k0[i];
+        m->b_grad[i] = custom_add_k6[i];
 
     return custom_add_OK;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* backward of y  [../specs/loop.yaml:21] */
-static const float loop_k0[3] = {
+static const float loop_k5[3] = {
     0.1f, 1.0f, 0.0001f
 };
 
@@ -100,7 +100,7 @@ int loop_backward(loop_t *m)
 
     /* grad of y = loop from y0 while norm(v) < 1000: v = v * 2  [../specs/loop.yaml:13] */
     for (long i = 0; i < 3; i++)
-        y_grad_v_grad_loop_grad[i] = loop_k0[i];
+        y_grad_v_grad_loop_grad[i] = loop_k5[i];
     for (long iter = (long)m->i[0] - 1; iter >= 0; iter--) {
         /* grad of y: v = v * 2  [../specs/loop.yaml:18] */
         for (long i = 0; i < 3; i++)

@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* backward of y  [../specs/vjp.yaml:9] */
-static const float vjp_k0[3] = {
+static const float vjp_k3[3] = {
     0.1f, 1.0f, 0.0001f
 };
 
@@ -47,7 +47,7 @@ int vjp_backward(vjp_t *m)
     /* grad of y = x^2  [../specs/vjp.yaml:8] */
     /* gradient x.grad */
     for (long i = 0; i < 3; i++)
-        m->x_grad[i] = (vjp_k0[i] * 2.0f) * m->x[i];
+        m->x_grad[i] = (vjp_k3[i] * 2.0f) * m->x[i];
 
     return vjp_OK;
 }

@@ -219,6 +219,60 @@ size=$(cat "$tmp/chain/chain.c" "$tmp/chain/chain.h" | wc -c)
 [ "$size" -lt 2000000 ] && ok || bad "a 2000-factor product gave $size bytes of C"
 grep -q '^    /\* y = sum(x \* x .*\.\.\.  \[' "$tmp/chain/chain.c" && ok || bad "no bounded excerpt in comments"
 
+# --weights: parameters from a checkpoint become static const arrays
+w=tests/golden/npz/cnn1d_weights.npz
+mkdir "$tmp/baked"
+expect 0 $agc compile specs/cnn1d.yaml --infer --weights $w -D B=1 -o "$tmp/baked"
+grep -q '^static const float cnn1d_conv1_weight\[96\]' "$tmp/baked/cnn1d.c" && ok || bad "--weights: no static const cnn1d_conv1_weight"
+grep -q 'conv1_weight\[' "$tmp/baked/cnn1d.h" && bad "--weights: the parameter is still in the struct" || ok
+expect 1 $agc compile specs/cnn1d.yaml --weights $w -o "$tmp/empty"
+contains "--weights goes with --infer"
+expect 1 $agc compile specs/seed_conv1d.yaml --infer --weights $w -o "$tmp/empty"
+contains "--weights: $w: missing member 'conv.weight'"
+expect 1 $agc compile specs/cnn1d.yaml --infer --weights "$tmp/none.npz" -o "$tmp/empty"
+contains "--weights: $tmp/none.npz: cannot open"
+[ -z "$(ls "$tmp/empty")" ] && ok || bad "a failed --weights compile wrote files"
+
+# --backend cc: the system compiler's shared object, cached in a private
+# directory; the same values as tcc, a second run loads the cached object
+# without compiling, and a damaged or foreign object is rebuilt
+cache="$tmp/cache"
+cc_run() { env XDG_CACHE_HOME="$cache" "$@"; }
+for s in specs/autograd.yaml specs/conv2d_seed.yaml specs/loop.yaml; do
+    $agc run $s >"$tmp/tcc.txt" 2>&1
+    expect 0 cc_run $agc run $s --backend cc
+    cmp -s "$tmp/tcc.txt" "$tmp/out" && ok || bad "--backend cc prints other values than tcc for $s"
+done
+$agc check specs/loop.yaml >"$tmp/tcc.txt" 2>&1
+expect 0 cc_run $agc check specs/loop.yaml --backend cc; contains "0 failed"
+cmp -s "$tmp/tcc.txt" "$tmp/out" && ok || bad "check --backend cc differs from tcc"
+[ "$(stat -c %a "$cache/agc")" = 700 ] && ok || bad "cache directory mode $(stat -c %a "$cache/agc")"
+obj=$(ls "$cache"/agc/conv2d_seed-*.so)
+[ -f "$obj" ] && ok || bad "no cached object for conv2d_seed"
+$agc run specs/conv2d_seed.yaml >"$tmp/tcc.txt" 2>&1
+was=$(stat -c '%i %Y %s' "$obj")
+expect 0 cc_run $agc run specs/conv2d_seed.yaml --backend cc
+[ "$(stat -c '%i %Y %s' "$obj")" = "$was" ] && ok || bad "the cached object was rebuilt"
+truncate -s 4096 "$obj"
+expect 0 cc_run $agc run specs/conv2d_seed.yaml --backend cc
+cmp -s "$tmp/tcc.txt" "$tmp/out" && ok || bad "wrong values after truncating the cached object"
+[ "$(stat -c %s "$obj")" = "${was##* }" ] && ok || bad "the truncated object was not rebuilt"
+cp "$(ls "$cache"/agc/autograd-*.so)" "$obj"
+expect 0 cc_run $agc run specs/conv2d_seed.yaml --backend cc
+cmp -s "$tmp/tcc.txt" "$tmp/out" && ok || bad "wrong values after a foreign cached object"
+[ -z "$(ls -A "$cache/agc" | grep build)" ] && ok || bad "build directories left in the cache"
+expect 1 cc_run env CC=/nonexistent $agc run specs/autograd.yaml --backend cc
+contains "agc: error: --backend cc: cannot run '/nonexistent': No such file or directory"
+expect 1 cc_run env CC=false $agc check specs/autograd.yaml --backend cc
+contains "agc: error: internal error: --backend cc: 'false' failed (exit status 1)"
+chmod 770 "$cache/agc"
+expect 1 cc_run $agc run specs/autograd.yaml --backend cc
+contains "others may write to the cache directory"
+chmod 700 "$cache/agc"
+expect 0 env -u HOME -u XDG_CACHE_HOME $agc run specs/autograd.yaml --backend cc
+contains "a = tensor(4.5000)"
+expect 1 $agc run specs/autograd.yaml --backend gcc; contains "--backend wants tcc or cc, not 'gcc'"
+
 # ---- the command line as GNU tools have it (section 13) ----
 agc_abs=$(cd "$(dirname "$agc")" && pwd)/$(basename "$agc")
 A=specs/autograd.yaml

@@ -8,7 +8,9 @@ Run with Debian's interpreter (torch 1.13 and numpy live there):
 For every case below it (re)writes tests/golden/ops/CASE/:
 
     spec.yaml              the agc spec (the string kept next to the torch code,
-                           plus a `name:`/`dtype: float32` header)
+                           plus a `name:`/`dtype: float32` header; a case
+                           named *_f64 is float64 throughout: its header,
+                           its .npy files and torch's computation)
     NAME.npy               each input, float32, C order (inputs have no
                            value/init in the spec: bind them with --set)
     OUT.expected.npy       each node listed in `outputs:`, from torch
@@ -27,7 +29,8 @@ A case is a function decorated with @case(SPEC, **inputs): SPEC is the agc
 spec text, the function is the PyTorch reference.  It takes the inputs as
 keyword arguments (torch leaf tensors, requires_grad as in the spec) and
 returns a dict with one tensor per graph node, mirroring the spec line by
-line; a loop node with `count: I` is followed by I, the Python int its
+line (a spec with a `model:` of activation layers, which hold no
+parameters, starts with one per layer, named as agc names them); a loop node with `count: I` is followed by I, the Python int its
 while_loop returned.  Keyword arguments of @case say how to draw each input (default:
 uniform in [-1.5, 1.5]).  Random values come from a numpy generator seeded
 with the CRC-32 of the case name, so output is byte-identical from run to
@@ -2087,6 +2090,164 @@ def loop_custom(x, s):
     return {"y": y, "n": n, "loss": torch.sum(y * y)}
 
 
+# --- section 11's elementwise functions and activation layers ----------------
+# Each in float32 and (*_f64) float64; the *_at cases put values exactly on
+# the kinks and switches where PyTorch defines the gradient (test_grad.c
+# leaves them out of the finite differences).
+
+def unary_cases(name, call, fn, draw):
+    """Cases NAME and NAME_f64: y = CALL of x [3, 4] drawn by draw, fn the
+    reference."""
+    spec = """
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: %s
+backward: {of: y}
+outputs: [y]
+""" % call
+    for suffix in ("", "_f64"):
+        def ref(x):
+            return {"y": fn(x)}
+        ref.__name__ = name + suffix
+        case(spec, x=draw)(ref)
+
+
+unary_cases("gelu", "gelu(x)", F.gelu, U(-4, 4))
+unary_cases("gelu_none", "gelu(x, approximate=none)",
+            lambda x: F.gelu(x, approximate="none"), U())
+unary_cases("gelu_tanh", "gelu(x, approximate=tanh)",
+            lambda x: F.gelu(x, approximate="tanh"), U(-4, 4))
+unary_cases("silu", "silu(x)", F.silu, U(-6, 6))
+unary_cases("elu", "elu(x)", F.elu, U(-3, 2))
+unary_cases("elu_alpha", "elu(x, alpha=0.5)",
+            lambda x: F.elu(x, alpha=0.5), U(-3, 2, avoid=[0.0], gap=0.2))
+unary_cases("softplus", "softplus(x)", F.softplus, U(-8, 8))
+unary_cases("softplus_beta", "softplus(x, beta=2, threshold=1)",
+            lambda x: F.softplus(x, beta=2, threshold=1),
+            U(-2, 2, avoid=[0.5], gap=0.1))
+unary_cases("softplus_threshold", "softplus(x + 20)",
+            lambda x: F.softplus(x + 20), U(-3, 3, avoid=[0.0], gap=0.3))
+unary_cases("hardtanh", "hardtanh(x)", F.hardtanh,
+            U(-2, 2, avoid=[-1.0, 1.0], gap=0.1))
+unary_cases("hardtanh_bounds", "hardtanh(x, min_val=-0.5, max_val=0.75)",
+            lambda x: F.hardtanh(x, min_val=-0.5, max_val=0.75),
+            U(-2, 2, avoid=[-0.5, 0.75], gap=0.1))
+unary_cases("hardtanh_crossed", "hardtanh(x, min_val=0.5, max_val=-0.5)",
+            lambda x: F.hardtanh(x, min_val=0.5, max_val=-0.5), U())
+unary_cases("log1p", "log1p(x)", torch.log1p, U(-0.9, 3))
+unary_cases("expm1", "expm1(x)", torch.expm1, U(-3, 3))
+unary_cases("erf", "erf(x)", torch.erf, U(-3, 3))
+
+# values on the kinks: elu at 0 (gradient alpha, from x <= 0), softplus at
+# x beta == threshold (the smooth side: the switch is x beta > threshold),
+# hardtanh on its bounds (gradient 0 there), and either side of each
+KINKS = value([[0.0, -0.0, 0.5, -0.5], [1.0, -1.0, 0.75, -0.25],
+               [2.0, -2.0, 0.25, 10.0]])
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: elu(x, alpha=0.5)
+  z: softplus(x, beta=2, threshold=1)
+  u: hardtanh(x, min_val=-1, max_val=0.75)
+  v: hardtanh(x)
+  s: sum(y + z * 2 + u * 3 + v * 4)
+backward: s
+outputs: [y, z, u, v, s]
+""", x=KINKS)
+def activations_at(x):
+    y = F.elu(x, alpha=0.5)
+    z = F.softplus(x, beta=2, threshold=1)
+    u = F.hardtanh(x, min_val=-1, max_val=0.75)
+    v = F.hardtanh(x)
+    return {"y": y, "z": z, "u": u, "v": v,
+            "s": torch.sum(y + z * 2 + u * 3 + v * 4)}
+
+
+@case("""
+inputs:
+  x: {shape: [3, 4], requires_grad: true}
+graph:
+  y: gelu(x)
+  z: silu(x)
+  w: elu(x)
+  t: log1p(x)
+  u: expm1(x)
+  v: erf(x)
+  s: sum(y + z + w + t + u + v)
+backward: s
+outputs: [y, z, w, t, u, v, s]
+""", x=value([[0.0, -0.0, 1e-4, -1e-4], [1e-8, -1e-8, 0.5, -0.5],
+              [3.0, -0.75, 1e-3, -1e-3]]))
+def activations_near0_at(x):
+    y, z, w = F.gelu(x), F.silu(x), F.elu(x)
+    t, u, v = torch.log1p(x), torch.expm1(x), torch.erf(x)
+    return {"y": y, "z": z, "w": w, "t": t, "u": u, "v": v,
+            "s": torch.sum(y + z + w + t + u + v)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 5], requires_grad: true}
+  w: {shape: [2, 5], requires_grad: true}
+graph:
+  y: gelu(x * w) + erf(x) * silu(w) - softplus(x - w, beta=3)
+  z: log1p(expm1(x) * expm1(x)) * elu(w - 0.5, alpha=2)
+  loss: mean(y * z + hardtanh(y, min_val=-0.3, max_val=0.3))
+backward: loss
+outputs: [y, z, loss]
+""", x=U(-1.5, 1.5), w=U(-1.5, 1.5, avoid=[0.5], gap=0.2))
+def activations_fused(x, w):
+    y = F.gelu(x * w) + torch.erf(x) * F.silu(w) - F.softplus(x - w, beta=3)
+    z = torch.log1p(torch.expm1(x) * torch.expm1(x)) * F.elu(w - 0.5, alpha=2)
+    return {"y": y, "z": z,
+            "loss": torch.mean(y * z + F.hardtanh(y, min_val=-0.3,
+                                                  max_val=0.3))}
+
+
+_LAYERS = """
+inputs:
+  x: {shape: [2, 3, 4], requires_grad: true}
+model:
+  input: x
+  layers:
+    - gelu
+    - elu: {alpha: 0.7}
+    - softplus: {beta: 1.5, threshold: 2}
+    - hardtanh: {name: clip, min_val: -0.4, max_val: 1.2}
+    - silu: {name: act}
+    - gelu: {name: act2, approximate: tanh}
+graph:
+  loss: mean(act2 * act)
+backward: loss
+outputs: [clip, act, act2, loss]
+"""
+
+
+def _layer_nodes(x):
+    h0 = torch.nn.GELU()(x)
+    h1 = torch.nn.ELU(alpha=0.7)(h0)
+    h2 = torch.nn.Softplus(beta=1.5, threshold=2)(h1)
+    h3 = torch.nn.Hardtanh(min_val=-0.4, max_val=1.2)(h2)
+    h4 = torch.nn.SiLU()(h3)
+    h5 = torch.nn.GELU(approximate="tanh")(h4)
+    return {"gelu0": h0, "elu1": h1, "softplus2": h2, "clip": h3, "act": h4,
+            "act2": h5, "loss": torch.mean(h5 * h4)}
+
+
+@case(_LAYERS, x=U(-3, 3))
+def activation_layers(x):
+    return _layer_nodes(x)
+
+
+@case(_LAYERS, x=U(-3, 3))
+def activation_layers_f64(x):
+    return _layer_nodes(x)
+
+
 # --- driver -----------------------------------------------------------------
 
 def f32(a):
@@ -2096,10 +2257,18 @@ def f32(a):
     return a
 
 
-def to_numpy(t):
+def f64(a):
+    """float64, C order, for the cases named *_f64."""
+    a = np.array(a, dtype=np.float64, order="C")
+    assert np.isfinite(a).all(), "non-finite value"
+    return a
+
+
+def to_numpy(t, real=f32):
     t = t.detach()
     assert t.dtype in (torch.float32, torch.float64, torch.bool), t.dtype
-    return f32(t.to(torch.float32).numpy())
+    return real(t.to(torch.float64 if real is f64 else torch.float32)
+                .numpy())
 
 
 def grad_fn_text(root, leaves):
@@ -2129,12 +2298,20 @@ def grad_fn_text(root, leaves):
 def make_case(name, text, ref, draws, out_dir=OUT_DIR,
               script="tests/make_golden.py", seed_scale=1.0, exact=False):
     spec = yaml.safe_load(text)
-    assert set(spec) <= {"functions", "inputs", "graph", "outputs",
+    assert set(spec) <= {"functions", "inputs", "model", "graph", "outputs",
                          "backward"}, name
     inputs, graph = spec["inputs"], spec["graph"]
     assert all(isinstance(e, str) or set(e) == {"loop"}
                for e in graph.values()), name
+    # a case named *_f64 is float64 throughout: spec, data and torch
+    real = f64 if name.endswith("_f64") else f32
     names, counts = [], []          # what the reference returns, in order
+    # model layers without parameters (activations): each layer's output
+    # is a node named as agc names it, before the graph's
+    for i, layer in enumerate(spec.get("model", {}).get("layers", [])):
+        kind = layer if isinstance(layer, str) else list(layer)[0]
+        args = {} if isinstance(layer, str) else layer[kind] or {}
+        names.append(args.get("name", "%s%d" % (kind, i)))
     for node, e in graph.items():
         names.append(node)
         if isinstance(e, dict) and "count" in e["loop"]:
@@ -2148,7 +2325,7 @@ def make_case(name, text, ref, draws, out_dir=OUT_DIR,
     for iname, decl in inputs.items():
         assert set(decl) <= {"shape", "requires_grad"}, (name, iname)
         shape = tuple(decl["shape"])
-        arrays[iname] = f32(draws.get(iname, U())(rng, shape))
+        arrays[iname] = real(draws.get(iname, U())(rng, shape))
         assert arrays[iname].shape == shape, (name, iname)
         leaves[iname] = torch.tensor(arrays[iname]).requires_grad_(
             bool(decl.get("requires_grad", False)))
@@ -2178,16 +2355,16 @@ def make_case(name, text, ref, draws, out_dir=OUT_DIR,
         y = back["of"]
         shape = tuple(nodes[y].shape)
         if name in SEEDS:
-            seed = f32(np.reshape(SEEDS[name], shape))
+            seed = real(np.reshape(SEEDS[name], shape))
         else:
-            seed = f32(seed_scale * rng.standard_normal(shape))
+            seed = real(seed_scale * rng.standard_normal(shape))
         nodes[y].backward(torch.tensor(seed, dtype=nodes[y].dtype))
         files[y + ".seed.npy"] = seed
 
     for iname in inputs:
         files[iname + ".npy"] = arrays[iname]
     for out in outputs:
-        files[out + ".expected.npy"] = to_numpy(nodes[out])
+        files[out + ".expected.npy"] = to_numpy(nodes[out], real)
     for c in counts:
         assert isinstance(nodes[c], int), (name, c)
         files[c + ".expected.npy"] = np.array(nodes[c], dtype=np.int64)
@@ -2197,7 +2374,7 @@ def make_case(name, text, ref, draws, out_dir=OUT_DIR,
             if grad is None and counts:
                 grad = torch.zeros_like(t)  # a loop that never ran
             assert grad is not None, (name, iname, "gets no gradient")
-            files[iname + ".grad.expected.npy"] = to_numpy(grad)
+            files[iname + ".grad.expected.npy"] = to_numpy(grad, real)
 
     d = os.path.join(out_dir, name)
     if os.path.isdir(d):
@@ -2205,8 +2382,9 @@ def make_case(name, text, ref, draws, out_dir=OUT_DIR,
     os.makedirs(d)
     with open(os.path.join(d, "spec.yaml"), "w") as f:
         f.write("# generated by %s from PyTorch; do not edit\n"
-                "name: %s\ndtype: float32\n%s"
-                % (script, name, text.lstrip("\n")))
+                "name: %s\ndtype: %s\n%s"
+                % (script, name, "float64" if real is f64 else "float32",
+                   text.lstrip("\n")))
     for fname, arr in files.items():
         np.save(os.path.join(d, fname), arr)
     if graph_text is not None:

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""make_npz_fixtures.py: the .npz files tests/test_npz.c reads, made by numpy.
+"""make_npz_fixtures.py: the .npz files tests/test_npz.c reads, made by numpy,
+and cnn1d_weights.npz, specs/cnn1d.yaml's parameters for --weights.
 
     /usr/bin/python3 tests/make_npz_fixtures.py          writes tests/golden/npz/
     /usr/bin/python3 tests/make_npz_fixtures.py --check FILE
@@ -115,6 +116,15 @@ def main():
               comment=b"written by zipfile, no zip64 extras")
     # deflate at level 0: stored blocks inside a deflate stream
     write_zip("deflate0.npz", sd, ("conv1.bias", "y"), zipfile.ZIP_DEFLATED, level=0)
+    # specs/cnn1d.yaml's parameters, for agc compile --infer --weights
+    # (tests/cli.sh, tests/embedded.sh)
+    rng = np.random.default_rng(1)
+    cnn1d = {"conv1.weight": (16, 2, 3), "conv1.bias": (16,),
+             "conv2.weight": (8, 16, 5), "conv2.bias": (8,),
+             "fc.weight": (10, 120), "fc.bias": (10,)}
+    np.savez(os.path.join(OUT, "cnn1d_weights.npz"),
+             **{k: rng.uniform(-0.3, 0.3, s).astype(np.float32)
+                for k, s in cnn1d.items()})
     for f in sorted(os.listdir(OUT)):
         print(f, os.path.getsize(os.path.join(OUT, f)), "bytes")
 
