@@ -1233,13 +1233,16 @@ static const char *const builtins[] = {
  * name, or "". */
 static const char *function_hint(Build *b, const char *name)
 {
-    int nb = (int)(sizeof builtins / sizeof *builtins) - 1;
+    int n = (int)(sizeof builtins / sizeof *builtins) - 1;
     const char **names = agc_alloc(sizeof(char *) *
-                                   (size_t)(nb + b->p->nfuncs + 1));
-    memcpy(names, builtins, sizeof(char *) * (size_t)nb);
+                                   (size_t)(n + OP_LAST + b->p->nfuncs));
+    memcpy(names, builtins, sizeof(char *) * (size_t)n);
+    for (int op = 0; op < OP_LAST; op++)    /* ops.def's functions */
+        if (op_info[op].call)
+            names[n++] = op_info[op].name;
     for (int i = 0; i < b->p->nfuncs; i++)
-        names[nb + i] = b->p->funcs[i].def->name;
-    return agc_did_you_mean(name, names, nb + b->p->nfuncs);
+        names[n++] = b->p->funcs[i].def->name;
+    return agc_did_you_mean(name, names, n);
 }
 
 Node *build_lower_scoped(Program *p, Graph *g, const Expr *e, int n,
