@@ -30,6 +30,7 @@
 #define AGC_MAX_DEPTH 200           /* expression nesting */
 #define AGC_MAX_NAME 64             /* characters in a name */
 #define AGC_MAX_ITER 2147483647L    /* a loop's max_iter */
+#define AGC_MAX_SPEC_BYTES (16L << 20)  /* a spec file's size */
 
 /* ---- util.c: arena, errors, strings ---- */
 
@@ -86,6 +87,14 @@ int agc_valid_name(const char *s, const char **why);
  * one that C99 <stddef.h> <stdint.h> <stdlib.h> <string.h> <math.h>
  * declare, such as size_t or int_fast16_t. */
 int agc_valid_prefix(const char *s, const char **why);
+
+/* The candidate closest to word by edit distance (transpositions count
+ * one), when it is close enough to be a likely typo; else NULL. */
+const char *agc_suggest(const char *word, const char *const *candidates,
+                        int n);
+/* "; did you mean 'X'?" for agc_suggest's X, or "" (for error messages). */
+const char *agc_did_you_mean(const char *word,
+                             const char *const *candidates, int n);
 
 /* ---- spec.c: the YAML spec (the only file that includes <yaml.h>) ---- */
 
@@ -601,6 +610,7 @@ typedef struct Kernels {
     const char *(*scratch)(void *ctx, const char *type, const char *want,
                            long count, const char *note);
     void *ctx;
+    void *shared;                   /* conv.c: the kernels written so far */
 } Kernels;
 
 /* Writes the code that computes n (a window op) into out, its operands
@@ -650,6 +660,9 @@ typedef struct Compiled {
 enum { AGC_FOR_CHECK = 1, AGC_INFER = 2 };
 /* Kernel taps written out per unrolled body (--unroll N; default 64). */
 extern long agc_unroll;
+/* What generated files call the spec (main.c: its path relative to the
+ * output directory); NULL: the path as given. */
+extern const char *agc_cite_path;
 /* 0: every temporary gets arena bytes of its own (tests compare). */
 extern int agc_share_arena;
 /* --weights FILE.npz (with AGC_INFER): parameters baked into the code. */

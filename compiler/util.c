@@ -268,3 +268,60 @@ void put(Out *o, const char *fmt, ...)
         p += k;
     }
 }
+
+/* ---- "did you mean" ---- */
+
+/* Edit distance with adjacent transpositions (optimal string alignment),
+ * or a number above limit when it is larger. */
+static int edit_distance(const char *a, const char *b, int limit)
+{
+    int n = (int)strlen(a), m = (int)strlen(b);
+    if (n > 64 || m > 64 || abs(n - m) > limit)
+        return limit + 1;
+    int d[65][65];
+    for (int i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= n; i++)
+        for (int j = 1; j <= m; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < v)
+                v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+const char *agc_suggest(const char *word, const char *const *candidates,
+                        int n)
+{
+    int len = (int)strlen(word);
+    int limit = len < 3 ? 1 : len / 3 + 1, best = limit + 1;
+    const char *found = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!candidates[i] || !strcmp(word, candidates[i]))
+            continue;
+        int d = edit_distance(word, candidates[i], limit);
+        int longer = (int)strlen(candidates[i]) > len
+                         ? (int)strlen(candidates[i]) : len;
+        if (d < best && d < longer) {
+            best = d;
+            found = candidates[i];
+        }
+    }
+    return found;
+}
+
+const char *agc_did_you_mean(const char *word,
+                             const char *const *candidates, int n)
+{
+    const char *s = agc_suggest(word, candidates, n);
+    return s ? agc_fmt("; did you mean '%s'?", s) : "";
+}
