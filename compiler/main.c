@@ -26,7 +26,7 @@
 
 enum {
     CMD_COMPILE = 1, CMD_RUN = 2, CMD_CHECK = 4, CMD_INFO = 8, CMD_GRAPH = 16,
-    CMD_ALL = 31
+    CMD_TRAIN = 32, CMD_ALL = 63
 };
 
 static const struct Command {
@@ -49,6 +49,18 @@ static const struct Command {
      "Compiles the spec in memory with libtcc, runs forward and backward,\n"
      "and prints each output and then each gradient (NAME.grad) as PyTorch\n"
      "prints tensors."},
+    {"train", CMD_TRAIN, "SPEC --data NAME=FILE.npy... [--val NAME=FILE.npy]"
+     "... [--epochs N]\n          [--shuffle SEED] [--load FILE.npz] "
+     "[--save FILE.npz]",
+     "Trains the spec's parameters with its optimizer: each epoch runs\n"
+     "NAME_train_step on consecutive mini-batches of the --data arrays (each\n"
+     "array [S, ...] feeds the input of shape [B, ...] of the same name;\n"
+     "shuffled each epoch with --shuffle; a last partial batch is dropped),\n"
+     "and prints the epoch's mean of every scalar output, then with --val\n"
+     "the same of NAME_infer (eval mode) on the validation arrays, prefixed\n"
+     "val_. --save writes the parameters, buffers and optimizer state once,\n"
+     "at the end. The code is built with the system's C compiler when\n"
+     "there is one (--backend cc), else with libtcc."},
     {"check", CMD_CHECK, "SPEC [--set NAME=FILE.npy]...",
      "Compiles the spec in float64 and compares every gradient with central\n"
      "finite differences of sum(seed * y), where y is the node backward\n"
@@ -85,6 +97,14 @@ typedef struct Opts {
     int backward, ir;
     int quiet, verbose, help, version;
     int flags;                      /* AGC_INFER with --infer */
+    TrainArg *data, *val;           /* train: --data, --val */
+    int ndata, nval;
+    long epochs;
+    int shuffle;
+    uint64_t seed;
+    const char *load, *save;        /* --load, --save */
+    int eval;                       /* run --eval */
+    int backend_set;                /* --backend given */
 } Opts;
 
 static int opt_dir(Opts *o, const char *opt, const char *v);
@@ -96,6 +116,9 @@ static int opt_unroll(Opts *o, const char *opt, const char *v);
 static int opt_backend(Opts *o, const char *opt, const char *v);
 static int opt_define(Opts *o, const char *opt, const char *v);
 static int opt_weights(Opts *o, const char *opt, const char *v);
+static int opt_data(Opts *o, const char *opt, const char *v);
+static int opt_count(Opts *o, const char *opt, const char *v);
+static int opt_file(Opts *o, const char *opt, const char *v);
 
 /* One row per option: adding an option is adding a row (and its handler
  * when no existing one fits).  arg is the value's name, NULL for a flag. */
@@ -132,10 +155,30 @@ static const struct Option {
      "write out at most N taps of a convolution window in\n"
      "one unrolled body (default 64); wider windows loop\n"
      "over smaller bodies"},
-    {0, "backend", "tcc|cc", CMD_RUN | CMD_CHECK, opt_backend,
+    {0, "backend", "tcc|cc", CMD_RUN | CMD_CHECK | CMD_TRAIN, opt_backend,
      "compile the generated C with libtcc (default), or with\n"
      "the system's C compiler ($CC, else cc) into a cached\n"
      "shared object"},
+    {0, "data", "NAME=FILE.npy", CMD_TRAIN, opt_data,
+     "the training samples of input NAME: an array of S\n"
+     "samples of the input's shape without its batch dim"},
+    {0, "val", "NAME=FILE.npy", CMD_TRAIN, opt_data,
+     "the validation samples of input NAME, as --data"},
+    {0, "epochs", "N", CMD_TRAIN, opt_count,
+     "passes over the data (default 1)"},
+    {0, "shuffle", "SEED", CMD_TRAIN, opt_count,
+     "shuffle the samples each epoch (splitmix64 from SEED\n"
+     "and the epoch, then Fisher-Yates)"},
+    {0, "load", "FILE.npz", CMD_RUN | CMD_TRAIN, opt_file,
+     "start from a checkpoint: parameters, buffers and, when\n"
+     "it is the same optimizer, its state (strictly, as\n"
+     "load_state_dict)"},
+    {0, "save", "FILE.npz", CMD_RUN | CMD_TRAIN, opt_file,
+     "write the parameters, buffers and optimizer state\n"
+     "after the run, atomically"},
+    {0, "eval", NULL, CMD_RUN, opt_flag,
+     "eval mode: run NAME_infer (running statistics, no\n"
+     "dropout) and print the outputs, no gradients"},
     {0, "backward", NULL, CMD_GRAPH, opt_flag,
      "draw the backward graph, as PyTorch's grad_fn chain"},
     {0, "ir", NULL, CMD_GRAPH, opt_flag,
@@ -303,6 +346,8 @@ static int opt_flag(Opts *o, const char *opt, const char *v)
         o->ir = 1;
     else if (!strcmp(opt, "--infer"))
         o->flags |= AGC_INFER;
+    else if (!strcmp(opt, "--eval"))
+        o->eval = 1;
     else if (!strcmp(opt, "--quiet"))
         o->quiet = 1;
     else if (!strcmp(opt, "--verbose"))
@@ -330,7 +375,7 @@ static int opt_unroll(Opts *o, const char *opt, const char *v)
 static int opt_backend(Opts *o, const char *opt, const char *v)
 {
     static const char *const names[] = {"tcc", "cc"};
-    (void)o;
+    o->backend_set = 1;
     if (!strcmp(v, "tcc"))
         agc_backend = AGC_BACKEND_TCC;
     else if (!strcmp(v, "cc"))
@@ -356,6 +401,46 @@ static int opt_define(Opts *o, const char *opt, const char *d)
         return usage_error("more than %d %s options", AGC_MAX_DEFINES, opt);
     agc_defines[agc_ndefines++] =
         (AgcDefine){agc_strndup(d, (size_t)(eq - d)), v};
+    return 0;
+}
+
+static int opt_data(Opts *o, const char *opt, const char *v)
+{
+    Binding b;
+    if (parse_binding(opt, v, &b))
+        return 1;
+    TrainArg *a = !strcmp(opt, "--data") ? &o->data[o->ndata++]
+                                         : &o->val[o->nval++];
+    a->name = b.name;
+    a->path = b.file;
+    return 0;
+}
+
+/* --epochs N (N >= 1), --shuffle SEED (SEED >= 0) */
+static int opt_count(Opts *o, const char *opt, const char *v)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    int epochs = !strcmp(opt, "--epochs");
+    if (errno || *end || end == v || n < (epochs ? 1 : 0) ||
+        (epochs && n > 1000000000))
+        return usage_error("%s wants %s, not '%s'", opt,
+                           epochs ? "a number of epochs from 1"
+                                  : "a seed, an integer from 0", v);
+    if (epochs)
+        o->epochs = (long)n;
+    else
+        o->shuffle = 1, o->seed = (uint64_t)n;
+    return 0;
+}
+
+static int opt_file(Opts *o, const char *opt, const char *v)
+{
+    if (!strcmp(opt, "--load"))
+        o->load = v;
+    else
+        o->save = v;
     return 0;
 }
 
@@ -958,9 +1043,11 @@ static void print_tensor(Program *p, Jit *j, const char *label,
     free(s);
 }
 
+static int eval_mode;                /* run --eval: no gradients */
+
 static int is_written(const Tensor *t)
 {
-    return t->role == ROLE_OUTPUT || t->role == ROLE_GRAD ||
+    return t->role == ROLE_OUTPUT || (t->role == ROLE_GRAD && !eval_mode) ||
            t->role == ROLE_COUNT;
 }
 
@@ -1008,10 +1095,12 @@ static int cmd_run(const Opts *o)
         return fail();
     }
     j = jit_phase(p, &c.em);
+    if (o->load)
+        ckpt_load(p, j, o->load);
     bind_sets(p, j, o->sets, o->nsets);
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        int set = 0;
+        int set = o->load && p->decls[t->decl].requires_grad;
         for (int k = 0; k < o->nsets; k++)
             set |= !strcmp(o->sets[k].name, t->name);
         if (t->role == ROLE_INPUT && p->decls[t->decl].init == INIT_NONE &&
@@ -1035,7 +1124,8 @@ static int cmd_run(const Opts *o)
                   "--grad %s=FILE.npy", p->spec->bwd_of, p->spec->bwd_of);
     }
     phase_begin("running");
-    if (j->forward(j->m) != 0) {    /* NAME_ERR_MAX_ITER */
+    if ((o->eval ? j->infer : j->forward)(j->m) != 0) {
+        /* NAME_ERR_MAX_ITER */
         if (p->nloops == 1)
             agc_error(p->loops[0]->pos, "forward failed: loop '%s' exceeded "
                       "its max_iter: the condition still held after %ld "
@@ -1043,9 +1133,11 @@ static int cmd_run(const Opts *o)
         agc_error(p->spec->pos, "forward failed: a loop exceeded its "
                   "max_iter");
     }
-    if (p->bwd_of && j->backward(j->m) != 0)
+    if (p->bwd_of && !o->eval && j->backward(j->m) != 0)
         agc_error(p->spec->pos, "backward failed");
     phase_end();
+    if (o->save)
+        ckpt_save(p, j, o->save);
     agc_error_jmp = NULL;
 
     Stage s;
@@ -1063,7 +1155,7 @@ static int cmd_run(const Opts *o)
         if (p->tensors[i].role == ROLE_OUTPUT ||
             p->tensors[i].role == ROLE_COUNT)
             print_tensor(p, j, p->tensors[i].name, &p->tensors[i]);
-    for (int i = 0; i < p->ntensors; i++)
+    for (int i = 0; i < p->ntensors && !o->eval; i++)
         if (p->tensors[i].role == ROLE_GRAD)
             print_tensor(p, j, p->tensors[i].name, &p->tensors[i]);
     jit_free(j);
@@ -1192,6 +1284,88 @@ static void info_memory(const Compiled *c)
            role[ROLE_SEED] + role[ROLE_COUNT], em->arena_bytes, other);
     printf("arena: %ld bytes; lower bound %ld bytes (the most live at once)"
            "\n", em->arena_bytes, em->arena_bound);
+}
+
+/* ---- train ---- */
+
+/* Whether the system's C compiler ($CC's first word, else cc) is on PATH:
+ * agc train then builds with it (--backend cc). */
+static int have_cc(void)
+{
+    const char *cc = getenv("CC");
+    char *name = agc_strndup(cc && *cc ? cc : "cc",
+                             strcspn(cc && *cc ? cc : "cc", " \t"));
+    if (strchr(name, '/'))
+        return access(name, X_OK) == 0;
+    const char *path = getenv("PATH");
+    for (const char *d = path ? path : ""; *d;) {
+        size_t n = strcspn(d, ":");
+        if (n && access(agc_fmt("%.*s/%s", (int)n, d, name), X_OK) == 0)
+            return 1;
+        d += n + (d[n] == ':');
+    }
+    return 0;
+}
+
+/* The progress bar of agc train, on a terminal: done of total batches;
+ * done < 0 clears it. */
+static void train_tick(long done, long total)
+{
+    enum { WIDTH = 30 };
+    if (!phase.tty)
+        return;
+    if (done < 0) {
+        fprintf(stderr, "\r%*s\r", WIDTH + 40, "");
+        return;
+    }
+    int k = (int)(done * WIDTH / total);
+    fprintf(stderr, "\ragc: training [%.*s%*s] %ld/%ld batches", k,
+            "##############################", WIDTH - k, "", done, total);
+}
+
+static int cmd_train(const Opts *o)
+{
+    Compiled c;
+    Jit *volatile j = NULL;         /* read after longjmp */
+    if (!o->ndata)
+        return usage_error("train needs --data NAME=FILE.npy for the inputs "
+                           "it feeds");
+    if (o->save) {                  /* fail now, not after the training */
+        char *dir = agc_strdup(o->save), *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = 0;
+        if (access(slash ? (*dir ? dir : "/") : ".", W_OK) != 0)
+            return usage_error("--save %s: cannot write into '%s': %s",
+                               o->save, slash ? dir : ".", strerror(errno));
+    }
+    if (!o->backend_set && have_cc())
+        agc_backend = AGC_BACKEND_CC;
+    if (compile_spec(o->spec, -1, 0, &c))
+        return fail();
+    Program *p = c.prog;
+    jmp_buf jb;
+    agc_error_jmp = &jb;
+    if (setjmp(jb)) {
+        phase_end();
+        jit_free(j);
+        return fail();
+    }
+    j = jit_phase(p, &c.em);
+    if (o->load)
+        ckpt_load(p, j, o->load);
+    TrainOpts t = {o->data, o->val, o->ndata, o->nval, o->epochs,
+                   o->shuffle, o->seed, train_tick};
+    int rc = train_run(p, j, &t);
+    if (rc)
+        agc_error(p->spec->pos, "training stopped: the generated code "
+                  "returned %s_%s", p->spec->name,
+                  rc == 1 ? "ERR_MAX_ITER (a loop exceeded its max_iter)"
+                          : agc_fmt("error %d", rc));
+    if (o->save)
+        ckpt_save(p, j, o->save);
+    agc_error_jmp = NULL;
+    jit_free(j);
+    return 0;
 }
 
 static int cmd_info(const Opts *o)
@@ -1537,6 +1711,9 @@ static int agc_main(int argc, char **argv)
             return 0;
         }
     o.sets = agc_alloc(sizeof *o.sets * (size_t)argc);
+    o.data = agc_alloc(sizeof *o.data * (size_t)argc);
+    o.val = agc_alloc(sizeof *o.val * (size_t)argc);
+    o.epochs = 1;
     if (parse(&o, argc, argv))
         return 1;
     if (o.help || o.version) {
@@ -1550,11 +1727,13 @@ static int agc_main(int argc, char **argv)
         return usage_error("SPEC '-' reads standard input, which is a "
                            "terminal: pipe a spec in or name a file");
     feedback_init(&o);
+    eval_mode = o.eval;
     switch (o.cmd->bit) {
     case CMD_COMPILE: return cmd_compile(&o);
     case CMD_RUN: return cmd_run(&o);
     case CMD_CHECK: return cmd_check(&o);
     case CMD_INFO: return cmd_info(&o);
+    case CMD_TRAIN: return cmd_train(&o);
     default: return cmd_graph(&o);
     }
 }

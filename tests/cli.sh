@@ -492,5 +492,64 @@ for s in specs/*.yaml; do
 done
 expect 0 $agc graph --ir specs/cnn1d.yaml; contains "conv1.weight"; contains 'label="reshape'
 
+# agc train: mini-batches of --data arrays through NAME_train_step, a line
+# per epoch, --val in eval mode, --save and --load checkpoints
+mkdir "$tmp/tr"
+cat > "$tmp/tr/mkdata.yaml" <<'EOF'
+name: mkdata
+inputs:
+  a: {shape: [40, 3], init: {uniform: [-1, 1]}}
+  w: {shape: [3, 2], init: {uniform: [-1, 1]}}
+graph:
+  xs: a + 0.5
+  ys: a @ w
+outputs: [xs, ys]
+EOF
+cat > "$tmp/tr/fit.yaml" <<'EOF'
+name: fit
+dims: {B: 4}
+inputs:
+  x: {shape: [B, 3]}
+  y: {shape: [B, 2]}
+model:
+  input: x
+  layers:
+    - linear: {name: fc, in_features: 3, out_features: 2}
+graph:
+  loss: mse_loss(fc, y)
+outputs: [loss]
+backward: loss
+optimizer:
+  adam: {lr: 0.05}
+EOF
+expect 0 $agc run "$tmp/tr/mkdata.yaml" --out "$tmp/tr/data"
+D="--data x=$tmp/tr/data/xs.npy --data y=$tmp/tr/data/ys.npy"
+expect 0 $agc train "$tmp/tr/fit.yaml" $D --epochs 3 --shuffle 7 --backend tcc \
+    --val x="$tmp/tr/data/xs.npy" --val y="$tmp/tr/data/ys.npy" --save "$tmp/tr/ck.npz"
+contains "epoch 3: loss "; contains " val_loss "
+[ -f "$tmp/tr/ck.npz" ] && ok || bad "train --save wrote no checkpoint"
+l1=$(sed -n 's/^epoch 3: loss \([0-9.]*\).*/\1/p' "$tmp/out")
+expect 0 $agc train "$tmp/tr/fit.yaml" $D --epochs 3 --shuffle 7 --backend tcc
+[ "$(sed -n 's/^epoch 3: loss \([0-9.]*\).*/\1/p' "$tmp/out")" = "$l1" ] && ok || bad "train --shuffle is not repeatable"
+expect 0 $agc train "$tmp/tr/fit.yaml" $D --load "$tmp/tr/ck.npz" --backend tcc
+l4=$(sed -n 's/^epoch 1: loss \([0-9.]*\).*/\1/p' "$tmp/out")
+awk -v a="$l4" -v b="$l1" 'BEGIN { exit !(a < b) }' && ok || bad "train --load did not continue ($l4 after $l1)"
+expect 0 $agc run "$tmp/tr/fit.yaml" --load "$tmp/tr/ck.npz" --eval \
+    --set x="$tmp/tr/data/xs.npy" --set y="$tmp/tr/data/ys.npy" -D B=40
+contains "loss = tensor("
+grep -q 'fc.weight.grad' "$tmp/out" && bad "run --eval printed gradients" || ok
+expect 1 $agc train "$tmp/tr/fit.yaml" --epochs 1; contains "train needs --data"
+expect 1 $agc train "$tmp/tr/fit.yaml" --data x="$tmp/tr/data/xs.npy" --data y="$tmp/tr/data/xs.npy"
+contains "expected an array of <f4 samples of shape (2,) each, found <f4 (40, 3)"
+expect 1 $agc train "$tmp/tr/fit.yaml" $D -D B=64; contains "40 samples, fewer than one batch of 64"
+expect 1 $agc train "$tmp/tr/fit.yaml" $D --data q="$tmp/tr/data/xs.npy"; contains "the spec has no data input 'q'"
+expect 1 $agc train "$tmp/tr/mkdata.yaml" --data a="$tmp/tr/data/xs.npy"; contains "agc train needs an optimizer"
+expect 1 $agc train "$tmp/tr/fit.yaml" $D --epochs 0; contains "--epochs wants a number of epochs from 1"
+expect 1 $agc train "$tmp/tr/fit.yaml" $D --save /nonexistent/ck.npz; contains "cannot write into '/nonexistent'"
+expect 1 $agc run "$tmp/tr/fit.yaml" --load "$tmp/tr/data/xs.npy" --set x="$tmp/tr/data/xs.npy"
+contains "--load: "
+head -c 200 "$tmp/tr/ck.npz" > "$tmp/tr/cut.npz"
+expect 1 $agc train "$tmp/tr/fit.yaml" $D --load "$tmp/tr/cut.npz"; contains "--load: $tmp/tr/cut.npz"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
