@@ -21,6 +21,9 @@ help:
 	@echo "make check-cc         compile generated code with gcc, clang, tcc"
 	@echo "make bench            agc against PyTorch, tcc and naive loops"
 	@echo "make graphs           SVGs of the example specs' graphs (graphviz)"
+	@echo "make fuzz             libFuzzer campaign (FUZZ_TIME=3600 FUZZ_JOBS=1)"
+	@echo "make fuzz-smoke       60 s of fuzzing under ASan and UBSan"
+	@echo "make difftest N=500   random specs against PyTorch"
 
 # Debian packages: installed when missing if we are root, else named.
 DEPS = libyaml-dev libtcc-dev tcc libcmocka-dev
@@ -53,7 +56,7 @@ $(BUILD)/%.o: %.c compiler/agc.h $(wildcard runtime/*.h) | deps
 	$(CC) $(CPPFLAGS) $(WFLAGS) $(CFLAGS) -c -o $@ $<
 
 clean:
-	rm -rf build build-san agc bench/build
+	rm -rf build build-san build-fuzz agc bench/build
 
 .PHONY: all clean deps run help
 
@@ -147,3 +150,57 @@ $(BENCH_JIT): $(BENCH_SRC) bench/model_jit.c bench/bench.h $(OBJS)
 	$(CC) $(CPPFLAGS) -Ibench $(WFLAGS) $(CFLAGS) -o $@ $(BENCH_SRC) bench/model_jit.c $(OBJS) $(LDLIBS)
 
 .PHONY: bench
+
+# ---- fuzzing: tests/fuzz/fuzz.c under libFuzzer, ASan and UBSan (clang) ----
+# make fuzz: a campaign of FUZZ_TIME seconds in FUZZ_JOBS processes
+# (libFuzzer's -fork).  FUZZ_MODE is the harness's AGC_FUZZ_MODE: both (every
+# input compiled, one small spec in four also JIT-run forward and backward),
+# jit (every small one run) or compile.  FUZZ_FLAGS: more libFuzzer flags.
+# The corpus grows in build-fuzz/corpus; findings (crashes, sanitizer
+# reports, leaks, timeouts, "internal error") are saved in
+# build-fuzz/findings and make the target fail.  Seeds: the specs of specs/
+# and tests/, gathered at each run.
+# make fuzz-smoke: 60 s in one process, stopping at the first finding.
+FUZZ_DEPS   = clang libclang-rt-14-dev
+FUZZ_BUILD  = build-fuzz
+FUZZ_TIME  ?= 3600
+FUZZ_JOBS  ?= 1
+FUZZ_MODE  ?= both
+FUZZ_FLAGS ?=
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link \
+  -fsanitize=address,undefined,pointer-overflow -fno-sanitize-recover=all
+FUZZ_BIN    = $(FUZZ_BUILD)/fuzz
+FUZZ_ARGS   = -dict=tests/fuzz/agc.dict -max_len=4096 -timeout=20 \
+  -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix=$(FUZZ_BUILD)/findings/ $(FUZZ_FLAGS)
+FUZZ_SEEDS  = specs/*.yaml tests/golden/*/*/spec.yaml tests/errors/*.yaml
+
+$(BUILD)/fuzz: tests/fuzz/fuzz.c $(OBJS)
+	$(CC) $(CPPFLAGS) $(WFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bin:
+	@$(MAKE) -s deps DEPS="$(DEPS) $(FUZZ_DEPS)"
+	@$(MAKE) -s BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
+	  $(FUZZ_BIN)
+	@rm -rf $(FUZZ_BUILD)/seeds; mkdir -p $(FUZZ_BUILD)/seeds \
+	  $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/findings
+	@for f in $(FUZZ_SEEDS); do \
+	  cp $$f $(FUZZ_BUILD)/seeds/$$(echo $$f | tr / _); done
+
+fuzz: fuzz-bin
+	@echo "make fuzz: $(FUZZ_TIME) s, $(FUZZ_JOBS) job(s), mode $(FUZZ_MODE)"
+	AGC_FUZZ_MODE=$(FUZZ_MODE) $(FUZZ_BIN) $(FUZZ_ARGS) \
+	  -fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 \
+	  -ignore_ooms=1 -max_total_time=$(FUZZ_TIME) \
+	  $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seeds
+	@n=$$(ls $(FUZZ_BUILD)/findings | wc -l); \
+	if [ $$n -gt 0 ]; then echo "make fuzz: $$n finding(s) in" \
+	  "$(FUZZ_BUILD)/findings/ (reproduce: $(FUZZ_BIN) FILE)"; exit 1; fi; \
+	echo "make fuzz: no finding"
+
+fuzz-smoke: fuzz-bin
+	@rm -rf $(FUZZ_BUILD)/smoke; mkdir -p $(FUZZ_BUILD)/smoke
+	AGC_FUZZ_MODE=$(FUZZ_MODE) $(FUZZ_BIN) $(FUZZ_ARGS) -max_total_time=60 \
+	  $(FUZZ_BUILD)/smoke $(FUZZ_BUILD)/seeds
+
+.PHONY: fuzz fuzz-bin fuzz-smoke
