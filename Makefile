@@ -108,10 +108,33 @@ test-san:
 	@set -e; for t in $(patsubst $(BUILD)/%,build-san/%,$(TESTS)); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=0 $$t; done
 	@ASAN_OPTIONS=detect_leaks=0 sh tests/cli.sh build-san/agc
+	@$(MAKE) -s san-generated
+
+# the C of every golden spec (and of generated/, names not taken) built with
+# ASan and UBSan, and run by one driver: init, forward, backward
+SAN_GEN = build-san/generated
+SAN_GEN_CFLAGS = -O0 -g1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+  -fsanitize=pointer-overflow -fno-sanitize-recover=all
+san-generated: build-san/agc
+	@set -e; rm -rf $(SAN_GEN); mkdir -p $(SAN_GEN); \
+	for s in tests/golden/*/*/spec.yaml; do \
+	  build-san/agc compile $$s -o $(SAN_GEN); done; \
+	for c in generated/*.c; do [ -e $(SAN_GEN)/$${c#generated/} ] || \
+	  cp $${c%.c}.h $$c $(SAN_GEN)/; done; \
+	ls $(SAN_GEN)/*.c | xargs -P 2 -n 16 sh -c 'for c; do \
+	  $(CC) $(SAN_GEN_CFLAGS) -c -o $${c%.c}.o $$c || exit 255; done' sh; \
+	$(CC) $(CPPFLAGS) $(WFLAGS) $(SAN_GEN_CFLAGS) -rdynamic \
+	  -o $(SAN_GEN)/run tests/run_generated.c $(SAN_GEN)/*.o -ldl -lm; \
+	set --; for h in $(SAN_GEN)/*.h; do n=$$(basename $$h .h); \
+	  t=$$(sed -n '/^typedef struct/,/}/s/^    \(float\|double\) .*/\1/p' $$h); \
+	  case $$t in double*) set -- "$$@" $$n:f64;; \
+	  *) set -- "$$@" $$n:f32;; esac; done; \
+	$(SAN_GEN)/run "$$@"
 
 test-bins: $(TESTS) $(BUILD)/agc
 
-.PHONY: generated check-generated check-cc test test-san test-bins
+.PHONY: generated check-generated check-cc test test-san test-bins \
+  san-generated
 
 # SVGs of every example spec's forward graph (NAME.svg) and backward graph
 # (NAME.backward.svg, when the spec has a backward), if graphviz is there
