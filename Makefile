@@ -227,3 +227,16 @@ fuzz-smoke: fuzz-bin
 	  $(FUZZ_BUILD)/smoke $(FUZZ_BUILD)/seeds
 
 .PHONY: fuzz fuzz-bin fuzz-smoke
+
+# ---- difftest: random specs against PyTorch (tests/difftest.py) ----
+# make difftest N=500 SEED=1: N random cases; not part of make test, as the
+# suite must pass without PyTorch (the target says so and succeeds then).
+N    ?= 500
+SEED ?= 1
+difftest: agc
+	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+	  /usr/bin/python3 tests/difftest.py -n $(N) --seed $(SEED) --agc ./agc; \
+	else echo "make difftest: skipped: PyTorch is not installed" \
+	  "(apt-get install python3-torch)"; fi
+
+.PHONY: difftest
