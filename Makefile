@@ -183,7 +183,8 @@ $(BENCH_JIT): $(BENCH_SRC) bench/model_jit.c bench/bench.h $(OBJS)
 # reports, leaks, timeouts, "internal error") are saved in
 # build-fuzz/findings and make the target fail.  Seeds: the specs of specs/
 # and tests/, gathered at each run.
-# make fuzz-smoke: 60 s in one process, stopping at the first finding.
+# make fuzz-smoke: 60 s in one process, stopping at the first finding
+# (saved in build-fuzz/smoke/).
 FUZZ_DEPS   = clang libclang-rt-14-dev
 FUZZ_BUILD  = build-fuzz
 FUZZ_TIME  ?= 3600
@@ -194,8 +195,7 @@ FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link \
   -fsanitize=address,undefined,pointer-overflow -fno-sanitize-recover=all
 FUZZ_BIN    = $(FUZZ_BUILD)/fuzz
 FUZZ_ARGS   = -dict=tests/fuzz/agc.dict -max_len=4096 -timeout=20 \
-  -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix=$(FUZZ_BUILD)/findings/ $(FUZZ_FLAGS)
+  -rss_limit_mb=2048 -print_final_stats=1 $(FUZZ_FLAGS)
 FUZZ_SEEDS  = specs/*.yaml tests/golden/*/*/spec.yaml tests/errors/*.yaml
 
 $(BUILD)/fuzz: tests/fuzz/fuzz.c $(OBJS)
@@ -212,19 +212,23 @@ fuzz-bin:
 
 fuzz: fuzz-bin
 	@echo "make fuzz: $(FUZZ_TIME) s, $(FUZZ_JOBS) job(s), mode $(FUZZ_MODE)"
+	@touch $(FUZZ_BUILD)/start
 	AGC_FUZZ_MODE=$(FUZZ_MODE) $(FUZZ_BIN) $(FUZZ_ARGS) \
+	  -artifact_prefix=$(FUZZ_BUILD)/findings/ \
 	  -fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 \
 	  -ignore_ooms=1 -max_total_time=$(FUZZ_TIME) \
 	  $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seeds
-	@n=$$(ls $(FUZZ_BUILD)/findings | wc -l); \
+	@n=$$(find $(FUZZ_BUILD)/findings -type f -newer $(FUZZ_BUILD)/start \
+	  | wc -l); \
 	if [ $$n -gt 0 ]; then echo "make fuzz: $$n finding(s) in" \
 	  "$(FUZZ_BUILD)/findings/ (reproduce: $(FUZZ_BIN) FILE)"; exit 1; fi; \
 	echo "make fuzz: no finding"
 
 fuzz-smoke: fuzz-bin
-	@rm -rf $(FUZZ_BUILD)/smoke; mkdir -p $(FUZZ_BUILD)/smoke
+	@rm -rf $(FUZZ_BUILD)/smoke; mkdir -p $(FUZZ_BUILD)/smoke/corpus
 	AGC_FUZZ_MODE=$(FUZZ_MODE) $(FUZZ_BIN) $(FUZZ_ARGS) -max_total_time=60 \
-	  $(FUZZ_BUILD)/smoke $(FUZZ_BUILD)/seeds
+	  -artifact_prefix=$(FUZZ_BUILD)/smoke/ \
+	  $(FUZZ_BUILD)/smoke/corpus $(FUZZ_BUILD)/seeds
 
 .PHONY: fuzz fuzz-bin fuzz-smoke
 
