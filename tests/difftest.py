@@ -620,11 +620,27 @@ def gen_loop(r):
          + 0.2),
     ])
     init_ex = g.expr(shape, r.randint(0, 2))
+    body = body % cap
+    if r.random() < 0.5:
+        # a random expression of v and of captures (inputs), which the
+        # growing term makes the loop end
+        g.env_shapes["v"] = shape
+        ex = g.expr(shape, r.randint(1, 3))
+        del g.env_shapes["v"]
+        k = r.choice([1.5, 2])
+        body = "v * %s + 0.5 * tanh(%s)" % (num(k), ex.text)
+        fe = ex.fn
+
+        def tbody(v, c):
+            env = dict(cur_leaves)
+            env["v"] = v
+            return v * k + 0.5 * torch.tanh(fe(env))
     max_iter = r.choice([8, 20, 60])
     lines = ["  y0: %s\n" % init_ex.text,
              "  y:\n    loop:\n      init: y0\n      as: v\n"
              "      while: %s\n      body: %s\n      max_iter: %d\n"
-             "      count: i\n" % (cond % num(T), body % cap, max_iter)]
+             "      count: i\n" % (cond % num(T), body, max_iter)]
+    cur_leaves = {}
     nodes = []
     back, seed = backward_of(r, "y", shape, lines, nodes)
     text = ""
@@ -634,6 +650,8 @@ def gen_loop(r):
     fi = init_ex.fn
 
     def ref(leaves):
+        cur_leaves.clear()
+        cur_leaves.update(leaves)
         env = dict(leaves)
         v = env["y0"] = fi(env)
         count = 0
@@ -741,7 +759,7 @@ KNOWN = [
     ("does not depend on any input that requires grad",
      "known: issue 13 item 11 (folding decides requires_grad)"),
     ("is greater than max", "known: issue 13 item 11 (clamp min > max)"),
-    ("internal error: JIT", "known: issue 13 item 1? (loop backward)"),
+    ("internal error: JIT", "known: issue 13 item 1 or 2 (loop backward, names)"),
 ]
 
 
