@@ -759,7 +759,8 @@ KNOWN = [
     ("does not depend on any input that requires grad",
      "known: issue 13 item 11 (folding decides requires_grad)"),
     ("is greater than max", "known: issue 13 item 11 (clamp min > max)"),
-    ("internal error: JIT", "known: issue 13 item 1 or 2 (loop backward, names)"),
+    ("internal error: JIT",
+     "known: issue 13 item 1 or 2 (loop backward, names)"),
 ]
 
 
