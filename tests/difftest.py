@@ -73,7 +73,8 @@ class Ex:
     """An expression: its spec text, its shape, and fn(env) -> tensor."""
 
     def __init__(self, text, shape, fn, prec=9):
-        self.text, self.shape, self.fn, self.prec = text, tuple(shape), fn, prec
+        self.text, self.shape, self.fn = text, tuple(shape), fn
+        self.prec = prec
 
     def par(self, prec):
         """The text, in parentheses when it binds looser than prec."""
@@ -455,8 +456,8 @@ def finish(inputs, text, outs, back, seed_shape, ref, r, counts=()):
         c.seed = None
     else:
         text += "backward: {of: %s}\n" % back
-        c.seed = np.array([r.gauss(0, 1) for _ in
-                           range(int(np.prod(seed_shape)))]).reshape(seed_shape)
+        c.seed = np.array([r.gauss(0, 1) for _ in range(
+            int(np.prod(seed_shape)))]).reshape(seed_shape)
     text += "outputs: [%s]\n" % ", ".join(outs)
     c.text = "name: difftest\ndtype: %s\n%s" % (c.dtype, text)
     c.outs, c.back, c.ref, c.counts = outs, back, ref, list(counts)
@@ -668,7 +669,7 @@ def gen_loop(r):
                   counts=["i"])
 
 
-# --- running ------------------------------------------------------------------
+# --- running ----------------------------------------------------------------
 
 def reference(c, dtype):
     leaves = {n: torch.tensor(a, dtype=dtype).requires_grad_(g)
