@@ -445,7 +445,7 @@ def backward_of(r, last, shape, lines, nodes):
 
 def finish(inputs, text, outs, back, seed_shape, ref, r, counts=()):
     c = Case()
-    c.inputs = {}
+    c.inputs, c.seed_in_spec = {}, False
     for n, (s, g) in inputs.items():
         c.inputs[n] = (s, g, np.array(
             [r.uniform(-1.5, 1.5) for _ in range(int(np.prod(s)))],
@@ -455,9 +455,14 @@ def finish(inputs, text, outs, back, seed_shape, ref, r, counts=()):
         text += "backward: %s\n" % back
         c.seed = None
     else:
-        text += "backward: {of: %s}\n" % back
-        c.seed = np.array([r.gauss(0, 1) for _ in range(
+        c.seed = np.array([float("%.4g" % r.gauss(0, 1)) for _ in range(
             int(np.prod(seed_shape)))]).reshape(seed_shape)
+        c.seed_in_spec = r.random() < 0.3
+        if c.seed_in_spec:         # a literal, nested as the shape
+            text += "backward: {of: %s, grad: %s}\n" % (
+                back, str(c.seed.tolist()))
+        else:
+            text += "backward: {of: %s}\n" % back
     text += "outputs: [%s]\n" % ", ".join(outs)
     c.text = "name: difftest\ndtype: %s\n%s" % (c.dtype, text)
     c.outs, c.back, c.ref, c.counts = outs, back, ref, list(counts)
@@ -703,7 +708,7 @@ def run_agc(c, agc, d):
     for n, (s, g, a) in c.inputs.items():
         np.save(os.path.join(d, n + ".in.npy"), a.astype(npdt))
         cmd += ["--set", "%s=%s" % (n, os.path.join(d, n + ".in.npy"))]
-    if c.seed is not None:
+    if c.seed is not None and not c.seed_in_spec:
         np.save(os.path.join(d, "seed.npy"), c.seed.astype(npdt))
         cmd += ["--grad", "%s=%s" % (c.back, os.path.join(d, "seed.npy"))]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
