@@ -23,6 +23,9 @@ help:
 	@echo "make graphs           SVGs and PNGs of the example specs' graphs (graphviz)"
 	@echo "make install          agc, its man page and agc.cmake into PREFIX (/usr/local)"
 	@echo "make uninstall        remove what make install put there"
+	@echo "make fuzz             libFuzzer campaign (FUZZ_TIME=3600 FUZZ_JOBS=1)"
+	@echo "make fuzz-smoke       60 s of fuzzing under ASan and UBSan"
+	@echo "make difftest N=500   random specs against PyTorch"
 
 # Debian packages: installed when missing if we are root, else named.
 DEPS = libyaml-dev libtcc-dev tcc libcmocka-dev
@@ -55,7 +58,7 @@ $(BUILD)/%.o: %.c compiler/agc.h compiler/ops.def $(wildcard runtime/*.h) | deps
 	$(CC) $(CPPFLAGS) $(WFLAGS) $(CFLAGS) -c -o $@ $<
 
 clean:
-	rm -rf build build-san agc bench/build
+	rm -rf build build-san build-fuzz agc bench/build
 
 .PHONY: all clean deps run help
 
@@ -125,10 +128,33 @@ test-san:
 	@set -e; for t in $(patsubst $(BUILD)/%,build-san/%,$(TESTS)); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=0 $$t; done
 	@ASAN_OPTIONS=detect_leaks=0 sh tests/cli.sh build-san/agc
+	@$(MAKE) -s san-generated
+
+# the C of every golden spec (and of generated/, names not taken) built with
+# ASan and UBSan, and run by one driver: init, forward, backward
+SAN_GEN = build-san/generated
+SAN_GEN_CFLAGS = -O0 -g1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+  -fsanitize=pointer-overflow -fno-sanitize-recover=all
+san-generated: build-san/agc
+	@set -e; rm -rf $(SAN_GEN); mkdir -p $(SAN_GEN); \
+	for s in tests/golden/*/*/spec.yaml; do \
+	  build-san/agc compile $$s -o $(SAN_GEN); done; \
+	for c in generated/*.c; do [ -e $(SAN_GEN)/$${c#generated/} ] || \
+	  cp $${c%.c}.h $$c $(SAN_GEN)/; done; \
+	ls $(SAN_GEN)/*.c | xargs -P 2 -n 16 sh -c 'for c; do \
+	  $(CC) $(SAN_GEN_CFLAGS) -c -o $${c%.c}.o $$c || exit 255; done' sh; \
+	$(CC) $(CPPFLAGS) $(WFLAGS) $(SAN_GEN_CFLAGS) -rdynamic \
+	  -o $(SAN_GEN)/run tests/run_generated.c $(SAN_GEN)/*.o -ldl -lm; \
+	set --; for h in $(SAN_GEN)/*.h; do n=$$(basename $$h .h); \
+	  t=$$(sed -n '/^typedef struct/,/}/s/^    \(float\|double\) .*/\1/p' $$h); \
+	  case $$t in double*) set -- "$$@" $$n:f64;; \
+	  *) set -- "$$@" $$n:f32;; esac; done; \
+	$(SAN_GEN)/run "$$@"
 
 test-bins: $(TESTS) $(BUILD)/agc
 
-.PHONY: generated check-generated check-cc check-cxx test test-san test-bins
+.PHONY: generated check-generated check-cc check-cxx test test-san test-bins \
+  san-generated
 
 # SVGs and PNGs of every example spec's forward graph (NAME.svg), its IR
 # (NAME.ir.svg) and backward graph (NAME.backward.svg, when the spec has a
@@ -191,3 +217,73 @@ uninstall: install-check
 	-rmdir $(DESTDIR)$(PREFIX)/share/agc/cmake $(DESTDIR)$(PREFIX)/share/agc 2>/dev/null
 
 .PHONY: install install-check uninstall
+# ---- fuzzing: tests/fuzz/fuzz.c under libFuzzer, ASan and UBSan (clang) ----
+# make fuzz: a campaign of FUZZ_TIME seconds in FUZZ_JOBS processes
+# (libFuzzer's -fork).  FUZZ_MODE is the harness's AGC_FUZZ_MODE: both (every
+# input compiled, one small spec in four also JIT-run forward and backward),
+# jit (every small one run) or compile.  FUZZ_FLAGS: more libFuzzer flags.
+# The corpus grows in build-fuzz/corpus; findings (crashes, sanitizer
+# reports, leaks, timeouts, "internal error") are saved in
+# build-fuzz/findings and make the target fail.  Seeds: the specs of specs/
+# and tests/, gathered at each run.
+# make fuzz-smoke: 60 s in one process, stopping at the first finding
+# (saved in build-fuzz/smoke/).
+FUZZ_DEPS   = clang libclang-rt-14-dev
+FUZZ_BUILD  = build-fuzz
+FUZZ_TIME  ?= 3600
+FUZZ_JOBS  ?= 1
+FUZZ_MODE  ?= both
+FUZZ_FLAGS ?=
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link \
+  -fsanitize=address,undefined,pointer-overflow -fno-sanitize-recover=all
+FUZZ_BIN    = $(FUZZ_BUILD)/fuzz
+FUZZ_ARGS   = -dict=tests/fuzz/agc.dict -max_len=4096 -timeout=20 \
+  -rss_limit_mb=2048 -print_final_stats=1 $(FUZZ_FLAGS)
+FUZZ_SEEDS  = specs/*.yaml tests/golden/*/*/spec.yaml tests/errors/*.yaml
+
+$(BUILD)/fuzz: tests/fuzz/fuzz.c $(OBJS)
+	$(CC) $(CPPFLAGS) $(WFLAGS) $(CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bin:
+	@$(MAKE) -s deps DEPS="$(DEPS) $(FUZZ_DEPS)"
+	@$(MAKE) -s BUILD=$(FUZZ_BUILD) CC=clang CFLAGS="$(FUZZ_CFLAGS)" \
+	  $(FUZZ_BIN)
+	@rm -rf $(FUZZ_BUILD)/seeds; mkdir -p $(FUZZ_BUILD)/seeds \
+	  $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/findings
+	@for f in $(FUZZ_SEEDS); do \
+	  cp $$f $(FUZZ_BUILD)/seeds/$$(echo $$f | tr / _); done
+
+fuzz: fuzz-bin
+	@echo "make fuzz: $(FUZZ_TIME) s, $(FUZZ_JOBS) job(s), mode $(FUZZ_MODE)"
+	@touch $(FUZZ_BUILD)/start
+	AGC_FUZZ_MODE=$(FUZZ_MODE) $(FUZZ_BIN) $(FUZZ_ARGS) \
+	  -artifact_prefix=$(FUZZ_BUILD)/findings/ \
+	  -fork=$(FUZZ_JOBS) -ignore_crashes=1 -ignore_timeouts=1 \
+	  -ignore_ooms=1 -max_total_time=$(FUZZ_TIME) \
+	  $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seeds
+	@n=$$(find $(FUZZ_BUILD)/findings -type f -newer $(FUZZ_BUILD)/start \
+	  | wc -l); \
+	if [ $$n -gt 0 ]; then echo "make fuzz: $$n finding(s) in" \
+	  "$(FUZZ_BUILD)/findings/ (reproduce: $(FUZZ_BIN) FILE)"; exit 1; fi; \
+	echo "make fuzz: no finding"
+
+fuzz-smoke: fuzz-bin
+	@rm -rf $(FUZZ_BUILD)/smoke; mkdir -p $(FUZZ_BUILD)/smoke/corpus
+	AGC_FUZZ_MODE=$(FUZZ_MODE) $(FUZZ_BIN) $(FUZZ_ARGS) -max_total_time=60 \
+	  -artifact_prefix=$(FUZZ_BUILD)/smoke/ \
+	  $(FUZZ_BUILD)/smoke/corpus $(FUZZ_BUILD)/seeds
+
+.PHONY: fuzz fuzz-bin fuzz-smoke
+
+# ---- difftest: random specs against PyTorch (tests/difftest.py) ----
+# make difftest N=500 SEED=1: N random cases; not part of make test, as the
+# suite must pass without PyTorch (the target says so and succeeds then).
+N    ?= 500
+SEED ?= 1
+difftest: agc
+	@if /usr/bin/python3 -c 'import torch' 2>/dev/null; then \
+	  /usr/bin/python3 tests/difftest.py -n $(N) --seed $(SEED) --agc ./agc; \
+	else echo "make difftest: skipped: PyTorch is not installed" \
+	  "(apt-get install python3-torch)"; fi
+
+.PHONY: difftest
