@@ -83,6 +83,8 @@ typedef struct Emitter {
     Kernels kern;                   /* conv.c: window op kernels */
     int nscratch, cscratch;
     Scratch *scratch;
+    unsigned mm_tiles[8];           /* matmul tiles written: bit ku of [mr] */
+    int mm_pack;                    /* scratch index of B's panel, or -1 */
 } Emitter;
 
 static int taken(Emitter *E, const char *s)
@@ -620,11 +622,185 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
     return agc_fmt("%s[%s * %ld + %s]", base(E, x), r, x->shape.d[1], c);
 }
 
+/* ---- matmul ----
+ *
+ * C = A B for A [M, K] and B [K, N], either possibly a transpose read in
+ * place.  Small products, and those of fewer than MM_MIN_N columns, run
+ * as plain loops.  The others run in blocks:
+ *
+ *   C = 0
+ *   for each block of MM_NB columns of C (jb) and MM_KB rows of B (kb):
+ *       pack B[kb.., jb..] row by row into a panel (L1-sized)
+ *       for each MM_MR rows of C (i), for each MM_KU rows of the panel (k):
+ *           tile: c[r][j] += sum over u of a[i + r][k + u] * b[k + u][j]
+ *
+ * A tile holds its MR x KU values of A in scalars and runs along a row
+ * of C and the panel; gcc and clang vectorise that loop (one multiply-add
+ * per lane and term, as in conv.c's tiles), tcc compiles it as it stands.
+ * Rows of C past the last whole MR and rows of B past the last whole KU
+ * go through smaller tiles. */
+#define MM_MR 6                     /* rows of C per tile */
+#define MM_KU 4                     /* terms of the dot product per tile */
+#define MM_NB 128                   /* columns of C per block */
+#define MM_KB 64                    /* rows of B per packed panel */
+#define MM_MIN_N 16                 /* fewer columns: plain loops */
+#define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
+
+static const char *add_scratch(void *ctx, const char *type,
+                               const char *want, long count, const char *note);
+
+/* Where a matmul operand's element (r, c) is: base[r * rs + c * cs]. */
+static const char *operand(Emitter *E, Node *x, long *rs, long *cs)
+{
+    if (P(E, x)->store == ST_TRANSPOSED) {
+        *rs = 1;
+        *cs = x->shape.d[0];
+        return base(E, x->in[0]);
+    }
+    *rs = x->shape.d[1];
+    *cs = 1;
+    return base(E, x);
+}
+
+/* The tile of mr rows and ku terms, written once per program. */
+static const char *mm_tile(Emitter *E, int mr, int ku)
+{
+    const char *name = agc_fmt("agc_mm_%dx%d", mr, ku), *T = E->T;
+    if (E->mm_tiles[mr] >> ku & 1)
+        return name;
+    E->mm_tiles[mr] |= 1u << ku;
+    Out *o = &E->kern.fns;
+    if (!o->s)                      /* conv.c writes the same otherwise */
+        put(o, "/* a * b + c, in one rounding where the target has a fast "
+            "fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does not fuse "
+            "a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
+            "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
+            "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
+            "#endif\n\n", E->f32 ? "F" : "", E->f32 ? "F" : "",
+            E->f32 ? "f" : "");
+    put(o, "/* c[r][j] += a[r][u] * b[u][j] for r < %d, u < %d, j < n: a[r][u] "
+        "at\n * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */\n",
+        mr, ku);
+    put(o, "static void %s(%s *restrict c, long ldc, const %s *restrict a,\n"
+        "    long ars, long acs, const %s *restrict b, long ldb, long n)\n{\n",
+        name, T, T, T);
+    for (int r = 0; r < mr; r++) {
+        put(o, "    const %s", T);
+        for (int u = 0; u < ku; u++)
+            put(o, "%s a%d%d = a[%s%s%s]", u ? "," : "", r, u,
+                r ? agc_fmt("%d * ars", r) : "", r && u ? " + " : "",
+                u ? agc_fmt("%d * acs", u) : r ? "" : "0");
+        put(o, ";\n");
+    }
+    put(o, "    for (long j = 0; j < n; j++) {\n");
+    for (int u = 0; u < ku; u++)
+        put(o, "        const %s b%d = b[%sj];\n", T, u,
+            u ? agc_fmt("%d * ldb + ", u) : "");
+    for (int r = 0; r < mr; r++) {
+        const char *c = r ? agc_fmt("c[%d * ldc + j]", r) : "c[j]", *e = c;
+        for (int u = 0; u < ku; u++)
+            e = agc_fmt("AGC_FMA(a%d%d, b%d, %s)", r, u, u, e);
+        put(o, "        %s = %s;\n", c, e);
+    }
+    put(o, "    }\n}\n\n");
+    return name;
+}
+
+/* Calls of the tiles over rows [0, M) of C and k in [k0, k0 + kn) of a
+ * panel b (rows nb long) for columns jb.., at the current indent. */
+static void mm_calls(Emitter *E, Out *o, long M, long N, const char *C,
+                     const char *A, long ars, long acs, const char *bp,
+                     const char *kn, long kn_max, int ktail)
+{
+    long full = M / MM_MR * MM_MR;
+    for (int part = 0; part < 2; part++) {
+        int mr = part ? (int)(M - full) : MM_MR;
+        if (mr == 0 || (part == 0 && full == 0))
+            continue;
+        const char *i = part ? agc_fmt("%ld", full) : "i";
+        if (!part)
+            put(o, "for (long i = 0; i < %ld; i += %d) {\n", full, MM_MR);
+        else
+            put(o, "{                               /* the last %d rows */\n",
+                mr);
+        o->indent++;
+        const char *cij = agc_fmt("%s + %s * %ld + jb", C, i, N);
+        const char *aik = agc_fmt("%s + %s%s + (kb + k)%s", A, i,
+                                  ars == 1 ? "" : agc_fmt(" * %ld", ars),
+                                  acs == 1 ? "" : agc_fmt(" * %ld", acs));
+        if (kn_max >= MM_KU && !ktail) {
+            put(o, "for (long k = 0; k < %s; k += %d)\n", kn, MM_KU);
+            put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
+                mm_tile(E, mr, MM_KU), cij, N, aik, ars, acs, bp);
+            o->indent--;
+            put(o, "}\n");
+            continue;
+        }
+        if (kn_max >= MM_KU) {
+            put(o, "long k = 0;\n");
+            put(o, "for (; k + %d <= %s; k += %d)\n", MM_KU, kn, MM_KU);
+            put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
+                mm_tile(E, mr, MM_KU), cij, N, aik, ars, acs, bp);
+            put(o, "for (; k < %s; k++)\n", kn);
+        } else {
+            put(o, "for (long k = 0; k < %s; k++)\n", kn);
+        }
+        put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
+            mm_tile(E, mr, 1), cij, N, aik, ars, acs, bp);
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
 static void emit_matmul(Emitter *E, Out *o, Node *n)
 {
     Node *a = n->in[0], *b = n->in[1];
     const char *C = base(E, n), *T = E->T;
     long M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1];
+    if (N >= MM_MIN_N && M * N * K >= MM_MIN_WORK) {
+        long ars, acs, brs, bcs;
+        const char *A = operand(E, a, &ars, &acs);
+        const char *B = operand(E, b, &brs, &bcs);
+        long nb = N < MM_NB ? N : MM_NB, kb = K < MM_KB ? K : MM_KB;
+        if (E->mm_pack < 0)
+            (void)add_scratch(E, T, "mm_panel", 0,
+                              "a panel of B, packed for matmul tiles");
+        if (E->mm_pack < 0)
+            E->mm_pack = E->nscratch - 1;
+        Scratch *sp = &E->scratch[E->mm_pack];
+        if (sp->count < nb * kb)
+            sp->count = nb * kb;
+        const char *bp = agc_fmt("m->%s", sp->field);
+        put(o, "/* blocked: %ld columns by %ld rows of B at a time, tiles of "
+            "%d rows */\n", nb, kb, MM_MR);
+        put(o, "memset(%s, 0, sizeof(%s) * %ld);\n", C, T, M * N);
+        put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
+        put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
+            N, nb);
+        put(o, "    for (long kb = 0; kb < %ld; kb += %ld) {\n", K, kb);
+        put(o, "        const long kn = %ld - kb < %ld ? %ld - kb : %ld;\n", K,
+            kb, K, kb);
+        /* the panel p[k][j] = B[kb + k][jb + j], read along B's rows or,
+         * when B is a transpose, along its columns */
+        const char *src = agc_fmt("%s[(kb + k)%s + (jb + j)%s]", B,
+                                  brs == 1 ? "" : agc_fmt(" * %ld", brs),
+                                  bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
+        if (bcs == 1)
+            put(o, "        for (long k = 0; k < kn; k++)\n"
+                "            for (long j = 0; j < nb; j++)\n");
+        else
+            put(o, "        for (long j = 0; j < nb; j++)\n"
+                "            for (long k = 0; k < kn; k++)\n");
+        put(o, "                %s[k * nb + j] = %s;\n", bp, src);
+        o->indent += 2;
+        /* the panels hold kb rows, the last one K % kb: whether either
+         * leaves rows past a whole tile */
+        int ktail = kb % MM_KU != 0 || K % kb % MM_KU != 0;
+        mm_calls(E, o, M, N, C, A, ars, acs, bp, "kn", kb, ktail);
+        o->indent -= 2;
+        put(o, "    }\n}\n");
+        return;
+    }
     if (N == 1) {                   /* matrix-vector: dot products */
         put(o, "for (long i = 0; i < %ld; i++) {\n", M);
         put(o, "    %s acc = 0;\n", T);
@@ -1288,6 +1464,7 @@ Emitted emit_program(Program *p, const char *spec_path)
     E.T = E.f32 ? "float" : "double";
     E.path = sanitise(spec_path);
     E.regions = agc_alloc(sizeof(Region) * (size_t)(p->nloops + 1));
+    E.mm_pack = -1;
     plan(&E);
     for (int k = 0; k < p->nloops; k++)
         plan_loop(&E, p->loops[k]);

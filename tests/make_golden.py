@@ -1086,6 +1086,78 @@ def matmul_T(a, b):
     return {"y": y, "z": (a.T @ b).T * 2}
 
 
+# The blocked matmul (emit.c, MM_*: tiles of 6 rows and 4 terms, panels of
+# 128 columns by 64 rows): rows, terms and columns past whole tiles and
+# panels, fewer rows than a tile, fewer terms than a tile, and each
+# operand read transposed in place.
+
+@case("""
+inputs:
+  a: {shape: [13, 37], requires_grad: true}
+  b: {shape: [37, 150], requires_grad: true}
+graph:
+  y: a @ b
+backward: {of: y}
+outputs: [y]
+""")
+def matmul_blocked(a, b):
+    return {"y": a @ b}
+
+
+@case("""
+inputs:
+  a: {shape: [70, 5], requires_grad: true}
+  b: {shape: [131, 70], requires_grad: true}
+graph:
+  y: a.T @ b.T
+backward: {of: y}
+outputs: [y]
+""")
+def matmul_blocked_T(a, b):
+    return {"y": a.T @ b.T}
+
+
+@case("""
+inputs:
+  x: {shape: [7, 70], requires_grad: true}
+  w: {shape: [131, 70], requires_grad: true}
+  b: {shape: [131], requires_grad: true}
+graph:
+  y: linear(x, w, b)
+backward: {of: y}
+outputs: [y]
+""", x=U(-0.5, 0.5), w=U(-0.5, 0.5))
+def linear_blocked(x, w, b):
+    return {"y": F.linear(x, w, b)}
+
+
+@case("""
+inputs:
+  x: {shape: [100, 3], requires_grad: true}
+  w: {shape: [20, 3], requires_grad: true}
+graph:
+  y: linear(x, w)
+backward: {of: y}
+outputs: [y]
+""")
+def linear_blocked_k3(x, w):
+    return {"y": F.linear(x, w)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 50], requires_grad: true}
+  w: {shape: [64, 50], requires_grad: true}
+  b: {shape: [64], requires_grad: true}
+graph:
+  y: linear(x, w, b)
+backward: {of: y}
+outputs: [y]
+""")
+def linear_blocked_m2(x, w, b):
+    return {"y": F.linear(x, w, b)}
+
+
 @case("""
 inputs:
   x: {shape: [4, 3]}
