@@ -546,6 +546,25 @@ static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
     assign_op(E, o, dst, n, copy, "=");
 }
 
+/* Sums run in T, float in float32 code (no double arithmetic, so that it
+ * runs on single-precision FPUs), blocked for accuracy: a contiguous sum
+ * keeps RED_LANES partial sums, each over at most RED_BLOCK / RED_LANES
+ * elements, which compilers vectorise; the lanes are added pairwise into
+ * the block's sum, and the blocks' sums into the total.  A sum over
+ * leading dims adds whole rows into the output, in blocks of RED_BLOCK
+ * rows; any other runs through a partial sum of RED_BLOCK terms. */
+#define RED_LANES 16
+#define RED_BLOCK 4096
+
+/* acc += the lanes' sum, added pairwise; the lanes start again at 0 */
+static void add_lanes(Out *o)
+{
+    for (int w = RED_LANES / 2; w >= 1; w /= 2)
+        put(o, "for (int l = 0; l < %d; l++)\n    lane[l] += lane[l + %d];\n",
+            w, w);
+    put(o, "acc += lane[0];\n");
+}
+
 /* sum, amax, amin, norm over the dims in attr[0]. */
 static void emit_reduce(Emitter *E, Out *o, Node *n)
 {
@@ -560,31 +579,82 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         *(k < p ? &outer : &inner) *= s.d[k];
     int suffix = mask == ((r ? (1u << r) - 1 : 0) & ~((1u << p) - 1));
     const char *dst = base(E, n), *T = E->T;
-    const char *acc_type = n->op == OP_SUM || n->op == OP_NORM ? "double" : T;
+    int sum = n->op == OP_SUM || n->op == OP_NORM;
     const char *init = n->op == OP_AMAX ? "-INFINITY"
                        : n->op == OP_AMIN ? "INFINITY" : "0";
     const char *step = n->op == OP_SUM ? "acc += v;"
-                       : n->op == OP_NORM ? "acc += (double)v * v;"
+                       : n->op == OP_NORM ? "acc += v * v;"
                        : n->op == OP_AMAX ? "if (v > acc || v != v)\n    acc = v;"
                        : "if (v < acc || v != v)\n    acc = v;";
-    const char *fin = n->op == OP_NORM ? "sqrt(acc)" : "acc";
+    const char *fin = n->op == OP_NORM ? agc_fmt("%s(acc)", fn(E, "sqrt"))
+                                       : "acc";
+    const char *sq = n->op == OP_NORM ? " * v" : "";
+    if (suffix && flat_ok(E, a, &s) && sum && inner >= RED_LANES) {
+        /* lanes over blocks of RED_BLOCK elements of each row */
+        long block = inner < RED_BLOCK ? inner / RED_LANES * RED_LANES
+                                       : RED_BLOCK;
+        const char *row = outer == 1 ? "" : agc_fmt("i * %ld + ", inner);
+        Loop L = {s, agc_fmt("%sj + l", row)};
+        put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
+            outer);
+        o->indent++;
+        put(o, "%s acc = 0, lane[%d];\n", T, RED_LANES);
+        put(o, "long j = 0;\n");
+        put(o, "for (long jb = 0; jb + %ld <= %ld; jb += %ld) {\n", block,
+            inner, block);
+        o->indent++;
+        put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
+        put(o, "for (j = jb; j < jb + %ld; j += %d)\n", block, RED_LANES);
+        put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
+        put(o, "        %s v = %s;\n", T, bare(expr(E, a, &L)));
+        put(o, "        lane[l] += v%s;\n    }\n", sq);
+        add_lanes(o);
+        o->indent--;
+        put(o, "}\n");
+        if (inner % block) {        /* the rest, one at a time */
+            L.flat = agc_fmt("%sj", row);
+            put(o, "for (; j < %ld; j++) {\n", inner);
+            put(o, "    %s v = %s;\n    acc += v%s;\n}\n", T,
+                bare(expr(E, a, &L)), sq);
+        }
+        put(o, "%s[%s] = %s;\n", dst, outer == 1 ? "0" : "i", fin);
+        o->indent--;
+        put(o, "}\n");
+        return;
+    }
     if (suffix && flat_ok(E, a, &s)) {
         Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
-        put(o, "%s acc = %s;\n", acc_type, init);
+        put(o, "%s acc = %s;\n", T, init);
         put(o, "for (long j = 0; j < %ld; j++) {\n", inner);
         o->indent++;
         put(o, "%s v = %s;\n%s\n", T, bare(expr(E, a, &L)), step);
         o->indent--;
-        put(o, "}\n%s[%s] = (%s)%s;\n", dst, outer == 1 ? "0" : "i", T, fin);
+        put(o, "}\n%s[%s] = %s;\n", dst, outer == 1 ? "0" : "i", fin);
         o->indent--;
         put(o, "}\n");
         return;
     }
+    int prefix = r && mask == (1u << p) - 1 && p < r && p > 0 &&
+                 n->op == OP_SUM;
+    long lead = 1;                  /* prefix: the rows added up */
+    for (int k = 0; prefix && k < r; k++)
+        if (mask >> k & 1)
+            lead *= s.d[k];
+    if (prefix && flat_ok(E, a, &s) && lead <= RED_BLOCK) {
+        /* whole rows added into the output, which compilers vectorise */
+        long cols = shape_count(&s) / lead;
+        Loop L = {s, agc_fmt("i * %ld + j", cols)};
+        put(o, "for (long j = 0; j < %ld; j++)\n    %s[j] = 0;\n", cols, dst);
+        put(o, "for (long i = 0; i < %ld; i++)\n", lead);
+        put(o, "    for (long j = 0; j < %ld; j++)\n", cols);
+        put(o, "        %s[j] += %s;\n", dst, bare(expr(E, a, &L)));
+        return;
+    }
     /* any other dims: a loop over the kept dims around one over the
-     * reduced ones, each sum in a double */
+     * reduced ones; a sum adds RED_BLOCK terms at a time into part */
     Node kept;
     memset(&kept, 0, sizeof kept);
     kept.shape = s;
@@ -597,15 +667,24 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "{\n");
         o->indent++;
     }
-    put(o, "%s acc = %s;\n", acc_type, init);
+    put(o, "%s acc = %s;\n", T, init);
+    if (sum)
+        put(o, "%s part = 0;\nlong terms = 0;\n", T);
     int nr = open_dims(o, &s, mask, 1, 1);
-    put(o, "%s v = %s;\n%s\n", T, bare(expr(E, a, &L)), step);
+    if (sum)
+        put(o, "%s v = %s;\npart += v%s;\nif (++terms == %d) {\n"
+            "    acc += part;\n    part = 0;\n    terms = 0;\n}\n", T,
+            bare(expr(E, a, &L)), sq, RED_BLOCK);
+    else
+        put(o, "%s v = %s;\n%s\n", T, bare(expr(E, a, &L)), step);
     if (nr) {
         o->indent--;
         put(o, "}\n");
         o->indent -= nr - 1;
     }
-    put(o, "%s[%s] = (%s)%s;\n", dst, index_of(&kept, &L), T, fin);
+    if (sum)
+        put(o, "acc += part;\n");
+    put(o, "%s[%s] = %s;\n", dst, index_of(&kept, &L), fin);
     o->indent--;
     put(o, "}\n");
     if (nk)

@@ -179,6 +179,70 @@ static void agc_conv18(float *restrict y, const float *restrict x, const float *
     }
 }
 
+/* c[r][j] += a[r][u] * b[u][j] for r < 4, u < 4, j < n: a[r][u] at
+ * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
+static void agc_mm_4x4(float *restrict c, long ldc, const float *restrict a,
+    long ars, long acs, const float *restrict b, long ldb, long n)
+{
+    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
+    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
+    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
+    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
+    for (long j = 0; j < n; j++) {
+        const float b0 = b[j];
+        const float b1 = b[1 * ldb + j];
+        const float b2 = b[2 * ldb + j];
+        const float b3 = b[3 * ldb + j];
+        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
+        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
+        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
+        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
+    }
+}
+
+/* c[r][j] += a[r][u] * b[u][j] for r < 4, u < 1, j < n: a[r][u] at
+ * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
+static void agc_mm_4x1(float *restrict c, long ldc, const float *restrict a,
+    long ars, long acs, const float *restrict b, long ldb, long n)
+{
+    const float a00 = a[0];
+    const float a10 = a[1 * ars];
+    const float a20 = a[2 * ars];
+    const float a30 = a[3 * ars];
+    for (long j = 0; j < n; j++) {
+        const float b0 = b[j];
+        c[j] = AGC_FMA(a00, b0, c[j]);
+        c[1 * ldc + j] = AGC_FMA(a10, b0, c[1 * ldc + j]);
+        c[2 * ldc + j] = AGC_FMA(a20, b0, c[2 * ldc + j]);
+        c[3 * ldc + j] = AGC_FMA(a30, b0, c[3 * ldc + j]);
+    }
+}
+
+/* c[r][j] += a[r][u] * b[u][j] for r < 6, u < 4, j < n: a[r][u] at
+ * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
+static void agc_mm_6x4(float *restrict c, long ldc, const float *restrict a,
+    long ars, long acs, const float *restrict b, long ldb, long n)
+{
+    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
+    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
+    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
+    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
+    const float a40 = a[4 * ars], a41 = a[4 * ars + 1 * acs], a42 = a[4 * ars + 2 * acs], a43 = a[4 * ars + 3 * acs];
+    const float a50 = a[5 * ars], a51 = a[5 * ars + 1 * acs], a52 = a[5 * ars + 2 * acs], a53 = a[5 * ars + 3 * acs];
+    for (long j = 0; j < n; j++) {
+        const float b0 = b[j];
+        const float b1 = b[1 * ldb + j];
+        const float b2 = b[2 * ldb + j];
+        const float b3 = b[3 * ldb + j];
+        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
+        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
+        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
+        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
+        c[4 * ldc + j] = AGC_FMA(a43, b3, AGC_FMA(a42, b2, AGC_FMA(a41, b1, AGC_FMA(a40, b0, c[4 * ldc + j]))));
+        c[5 * ldc + j] = AGC_FMA(a53, b3, AGC_FMA(a52, b2, AGC_FMA(a51, b1, AGC_FMA(a50, b0, c[5 * ldc + j]))));
+    }
+}
+
 /* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..4 */
@@ -643,7 +707,7 @@ int cnn1d_forward(cnn1d_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        m->t30[i] = (float)acc;
+        m->t30[i] = acc;
     }
 
     /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
@@ -653,12 +717,12 @@ int cnn1d_forward(cnn1d_t *m)
 
     /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
     for (long i = 0; i < 4; i++) {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 10; j++) {
             float v = m->t32[i * 10 + j];
             acc += v;
         }
-        m->t33[i] = (float)acc;
+        m->t33[i] = acc;
     }
 
     /* target = softmax(target_logits, dim=1)  [specs/cnn1d.yaml:25] */
@@ -675,7 +739,7 @@ int cnn1d_forward(cnn1d_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        m->t37[i0] = (float)acc;
+        m->t37[i0] = acc;
     }
 
     /* fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
@@ -690,12 +754,12 @@ int cnn1d_forward(cnn1d_t *m)
 
     /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 10; j++) {
             float v = m->t40[i * 10 + j];
             acc += v;
         }
-        m->t41[i] = (float)acc;
+        m->t41[i] = acc;
     }
 
     /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
@@ -704,13 +768,21 @@ int cnn1d_forward(cnn1d_t *m)
 
     /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
     {
-        double acc = 0;
+        float acc = 0;
+        float part = 0;
+        long terms = 0;
         for (long i0 = 0; i0 < 4; i0++)
             for (long i1 = 0; i1 < 10; i1++) {
                 float v = m->target[i0 * 10 + i1] * (m->t39[i0 * 10 + i1] - m->t42[i0]);
-                acc += v;
+                part += v;
+                if (++terms == 4096) {
+                    acc += part;
+                    part = 0;
+                    terms = 0;
+                }
             }
-        m->t45[0] = (float)acc;
+        acc += part;
+        m->t45[0] = acc;
     }
 
     /* loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
@@ -724,12 +796,12 @@ int cnn1d_backward(cnn1d_t *m)
 {
     /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 10; j++) {
             float v = -(m->target[i * 10 + j] * (-0.25f));
             acc += v;
         }
-        m->t54[i] = (float)acc;
+        m->t54[i] = acc;
     }
 
     /* grad of loss = cross_entropy(fc, target)  [specs/cnn1d.yaml:26] */
@@ -743,40 +815,62 @@ int cnn1d_backward(cnn1d_t *m)
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
     for (long i1 = 0; i1 < 10; i1++) {
-        double acc = 0;
+        float acc = 0;
+        float part = 0;
+        long terms = 0;
         for (long i0 = 0; i0 < 4; i0++) {
             float v = m->t58[i0 * 10 + i1];
-            acc += v;
+            part += v;
+            if (++terms == 4096) {
+                acc += part;
+                part = 0;
+                terms = 0;
+            }
         }
-        m->fc_bias_grad[i1] = (float)acc;
+        acc += part;
+        m->fc_bias_grad[i1] = acc;
     }
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
-    for (long i = 0; i < 4; i++) {
-        for (long j = 0; j < 120; j++)
-            m->t61[i * 120 + j] = 0;
-        for (long k = 0; k < 10; k++) {
-            float aik = m->t58[i * 10 + k];
-            for (long j = 0; j < 120; j++)
-                m->t61[i * 120 + j] += aik * m->fc_weight[k * 120 + j];
+    /* blocked: 120 columns by 10 rows of B at a time, tiles of 6 rows */
+    memset(m->t61, 0, sizeof(float) * 480);
+    for (long jb = 0; jb < 120; jb += 120) {
+        const long nb = 120 - jb < 120 ? 120 - jb : 120;
+        for (long kb = 0; kb < 10; kb += 10) {
+            const long kn = 10 - kb < 10 ? 10 - kb : 10;
+            for (long k = 0; k < kn; k++)
+                for (long j = 0; j < nb; j++)
+                    m->mm_panel[k * nb + j] = m->fc_weight[(kb + k) * 120 + (jb + j)];
+            {                               /* the last 4 rows */
+                long k = 0;
+                for (; k + 4 <= kn; k += 4)
+                    agc_mm_4x4(m->t61 + 0 * 120 + jb, 120, m->t58 + 0 * 10 + (kb + k), 10, 1, m->mm_panel + k * nb, nb, nb);
+                for (; k < kn; k++)
+                    agc_mm_4x1(m->t61 + 0 * 120 + jb, 120, m->t58 + 0 * 10 + (kb + k), 10, 1, m->mm_panel + k * nb, nb, nb);
+            }
         }
     }
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
-    for (long i = 0; i < 120; i++) {
-        for (long j = 0; j < 10; j++)
-            m->t63[i * 10 + j] = 0;
-        for (long k = 0; k < 4; k++) {
-            float aik = m->t24[k * 120 + i];
-            for (long j = 0; j < 10; j++)
-                m->t63[i * 10 + j] += aik * m->t58[k * 10 + j];
+    /* blocked: 120 columns by 4 rows of B at a time, tiles of 6 rows */
+    memset(m->fc_weight_grad, 0, sizeof(float) * 1200);
+    for (long jb = 0; jb < 120; jb += 120) {
+        const long nb = 120 - jb < 120 ? 120 - jb : 120;
+        for (long kb = 0; kb < 4; kb += 4) {
+            const long kn = 4 - kb < 4 ? 4 - kb : 4;
+            for (long k = 0; k < kn; k++)
+                for (long j = 0; j < nb; j++)
+                    m->mm_panel[k * nb + j] = m->t24[(kb + k) * 120 + (jb + j)];
+            for (long i = 0; i < 6; i += 6) {
+                for (long k = 0; k < kn; k += 4)
+                    agc_mm_6x4(m->fc_weight_grad + i * 120 + jb, 120, m->t58 + i + (kb + k) * 10, 1, 10, m->mm_panel + k * nb, nb, nb);
+            }
+            {                               /* the last 4 rows */
+                for (long k = 0; k < kn; k += 4)
+                    agc_mm_4x4(m->fc_weight_grad + 6 * 120 + jb, 120, m->t58 + 6 + (kb + k) * 10, 1, 10, m->mm_panel + k * nb, nb, nb);
+            }
         }
     }
-
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [specs/cnn1d.yaml:23] */
-    for (long i0 = 0; i0 < 10; i0++)
-        for (long i1 = 0; i1 < 120; i1++)
-            m->fc_weight_grad[i0 * 120 + i1] = m->t63[i0 + i1 * 10];
 
     /* grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [specs/cnn1d.yaml:21] */
     memset(m->t66, 0, 992 * sizeof *m->t66);
@@ -806,13 +900,21 @@ int cnn1d_backward(cnn1d_t *m)
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
-            double acc = 0;
+            float acc = 0;
+            float part = 0;
+            long terms = 0;
             for (long i0 = 0; i0 < 4; i0++)
                 for (long i3 = 0; i3 < 31; i3++) {
                     float v = m->t69[i0 * 248 + i1 * 31 + i3];
-                    acc += v;
+                    part += v;
+                    if (++terms == 4096) {
+                        acc += part;
+                        part = 0;
+                        terms = 0;
+                    }
                 }
-            m->conv2_bias_grad[i1] = (float)acc;
+            acc += part;
+            m->conv2_bias_grad[i1] = acc;
         }
 
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular)  [specs/cnn1d.yaml:18] */
@@ -862,13 +964,21 @@ int cnn1d_backward(cnn1d_t *m)
     /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
-            double acc = 0;
+            float acc = 0;
+            float part = 0;
+            long terms = 0;
             for (long i0 = 0; i0 < 4; i0++)
                 for (long i3 = 0; i3 < 62; i3++) {
                     float v = m->t80[i0 * 992 + i1 * 62 + i3];
-                    acc += v;
+                    part += v;
+                    if (++terms == 4096) {
+                        acc += part;
+                        part = 0;
+                        terms = 0;
+                    }
                 }
-            m->conv1_bias_grad[i1] = (float)acc;
+            acc += part;
+            m->conv1_bias_grad[i1] = acc;
         }
 
     /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [specs/cnn1d.yaml:16] */

@@ -45,7 +45,6 @@ typedef struct cnn1d_t {
     float t55[4]; /* [4, 1] grad of loss = cross_entropy(fc, target) */
     float t58[40]; /* [4, 10] grad of loss = cross_entropy(fc, target) */
     float t61[480]; /* [4, 120] grad of fc = linear(flatten5, fc.weight, fc.bias) */
-    float t63[1200]; /* [120, 10] grad of fc = linear(flatten5, fc.weight, fc.bias) */
     float t66[992]; /* [4, 8, 1, 31] grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2) */
     float t69[992]; /* [4, 8, 31] grad of relu3 = relu(conv2) */
     float t74[4224]; /* [4, 16, 1, 66] grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2, padding=2, padding_mode=circular) */
@@ -55,6 +54,7 @@ typedef struct cnn1d_t {
     float t10_acc[992]; /* scratch: an output row [ow][o] */
     float t18_wpack[640]; /* scratch: weights packed [g][c][kh][kw][o] */
     float t18_acc[248]; /* scratch: an output row [ow][o] */
+    float mm_panel[1200]; /* scratch: a panel of B, packed for matmul tiles */
     float t74_gz[1952]; /* scratch: gy zero-stuffed by the stride */
     float t74_wpack[640]; /* scratch: weights flipped, packed [g][o][kh][kw][c] */
     float t74_acc[1056]; /* scratch: a row of the input gradient [iw][c] */

@@ -217,15 +217,23 @@ int conv2d_seed_forward(conv2d_seed_t *m)
     /* y = conv2d(x, w, b)  [specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [specs/conv2d_seed.yaml:13] */
     {
-        double acc = 0;
+        float acc = 0;
+        float part = 0;
+        long terms = 0;
         for (long i0 = 0; i0 < 1; i0++)
             for (long i1 = 0; i1 < 16; i1++)
                 for (long i2 = 0; i2 < 62; i2++)
                     for (long i3 = 0; i3 < 124; i3++) {
                         float v = m->t3[i1 * 7688 + i2 * 124 + i3] + m->b[i1];
-                        acc += v;
+                        part += v;
+                        if (++terms == 4096) {
+                            acc += part;
+                            part = 0;
+                            terms = 0;
+                        }
                     }
-        m->t6[0] = (float)acc;
+        acc += part;
+        m->t6[0] = acc;
     }
 
     /* loss = mean(y)  [specs/conv2d_seed.yaml:13] */

@@ -32,12 +32,12 @@ int loop_forward(loop_t *m)
     for (long iter = 0;; iter++) {
         /* y: while norm(v) < 1000  [specs/loop.yaml:17] */
         {
-            double acc = 0;
+            float acc = 0;
             for (long j = 0; j < 3; j++) {
                 float v = m->y[j];
-                acc += (double)v * v;
+                acc += v * v;
             }
-            m->y_t1[0] = (float)sqrt(acc);
+            m->y_t1[0] = sqrtf(acc);
         }
         if (!(m->y_t1[0] < 1000.0f)) {
             m->i[0] = iter;

@@ -1005,6 +1005,78 @@ def norm(x):
     return {"y": torch.norm(x)}
 
 
+# Float sums (emit.c, RED_*: 16 lanes over blocks of 4096 elements): a row
+# past whole blocks, a row shorter than a block with a rest past the
+# lanes, a norm, a sum over the leading dim (whole rows added), one over
+# a middle dim past a block of terms, and softmax rows.
+
+@case("""
+inputs:
+  x: {shape: [3, 4133], requires_grad: true}
+graph:
+  y: sum(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_rows_blocked(x):
+    return {"y": torch.sum(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [1000], requires_grad: true}
+graph:
+  y: mean(x)
+  z: norm(x)
+  loss: y + z
+backward: loss
+outputs: [y, z]
+""")
+def mean_norm_lanes(x):
+    y, z = torch.mean(x), torch.norm(x)
+    return {"y": y, "z": z, "loss": y + z}
+
+
+@case("""
+inputs:
+  x: {shape: [70, 33], requires_grad: true}
+graph:
+  y: sum(x, dim=0)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_leading(x):
+    return {"y": torch.sum(x, dim=0)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 5000, 3], requires_grad: true}
+graph:
+  y: sum(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_middle_blocked(x):
+    return {"y": torch.sum(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [5, 300], requires_grad: true}
+graph:
+  y: log(softmax(x, dim=1))
+  z: log_softmax(x, dim=1)
+  loss: y + 2 * z
+backward: {of: loss}
+outputs: [y, z]
+""")
+def softmax_rows(x):
+    y = torch.log(torch.softmax(x, dim=1))
+    z = torch.log_softmax(x, dim=1)
+    return {"y": y, "z": z, "loss": y + 2 * z}
+
+
 # --- matmul and .T ----------------------------------------------------------
 
 @case("""
