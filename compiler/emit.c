@@ -771,6 +771,8 @@ static const char *mm_tile(Emitter *E, int mr, int ku)
                 u ? agc_fmt("%d * acs", u) : r ? "" : "0");
         put(o, ";\n");
     }
+    if (ku == 1)
+        put(o, "    (void)acs, (void)ldb;\n");
     put(o, "    for (long j = 0; j < n; j++) {\n");
     for (int u = 0; u < ku; u++)
         put(o, "        const %s b%d = b[%sj];\n", T, u,
