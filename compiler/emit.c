@@ -368,7 +368,7 @@ static int flat_ok(Emitter *E, Node *n, const Shape *s)
 }
 
 enum { H_SIGMOID = 1, H_RELU = 2, H_SIGN = 4, H_MAX = 8, H_MIN = 16,
-       H_SQUARE = 128 };
+       H_SQUARE = 128, H_EXPF = 256, H_LOGF = 512 };
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -389,14 +389,24 @@ static const char *op_expr(Emitter *E, Node *n, const Loop *L)
     case OP_NEG: return agc_fmt("(-%s)", a);
     case OP_ABS: return agc_fmt("%s(%s)", fn(E, "fabs"), bare(a));
     case OP_SIGN: E->helpers |= H_SIGN; return agc_fmt("agc_sign(%s)", bare(a));
-    case OP_EXP: return agc_fmt("%s(%s)", fn(E, "exp"), bare(a));
-    case OP_LOG: return agc_fmt("%s(%s)", fn(E, "log"), bare(a));
+    case OP_EXP:
+        if (E->f32) {               /* float32: agc's own, vectorisable */
+            E->helpers |= H_EXPF;
+            return agc_fmt("agc_expf(%s)", bare(a));
+        }
+        return agc_fmt("exp(%s)", bare(a));
+    case OP_LOG:
+        if (E->f32) {
+            E->helpers |= H_LOGF;
+            return agc_fmt("agc_logf(%s)", bare(a));
+        }
+        return agc_fmt("log(%s)", bare(a));
     case OP_SQRT: return agc_fmt("%s(%s)", fn(E, "sqrt"), bare(a));
     case OP_SIN: return agc_fmt("%s(%s)", fn(E, "sin"), bare(a));
     case OP_COS: return agc_fmt("%s(%s)", fn(E, "cos"), bare(a));
     case OP_TANH: return agc_fmt("%s(%s)", fn(E, "tanh"), bare(a));
     case OP_SIGMOID:
-        E->helpers |= H_SIGMOID;
+        E->helpers |= H_SIGMOID | (E->f32 ? H_EXPF : 0);
         return agc_fmt("agc_sigmoid(%s)", bare(a));
     case OP_RELU: E->helpers |= H_RELU; return agc_fmt("agc_relu(%s)", bare(a));
     case OP_ADD: return agc_fmt("(%s + %s)", a, b);
@@ -1322,12 +1332,92 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "}\n\n");
 }
 
+/* expf and logf of float32 code: Cephes' polynomials (within 1 ulp of
+ * the exact result, as glibc's), without branches and with the tests made
+ * on the bits, so that gcc and clang vectorise a loop of them under the
+ * default -ftrapping-math, which libm's calls never are. */
+static const char agc_expf_logf[] =
+"/* a float's bits and back */\n"
+"static uint32_t agc_bits(float f)\n{\n"
+"    union { uint32_t u; float f; } v;\n    v.f = f;\n    return v.u;\n}\n\n"
+"static float agc_from_bits(uint32_t u)\n{\n"
+"    union { uint32_t u; float f; } v;\n    v.u = u;\n    return v.f;\n}\n\n"
+"/* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to\n"
+" * sink the float arithmetic of a or b into */\n"
+"static float agc_pick(uint32_t c, float a, float b)\n{\n"
+"    uint32_t m = 0u - c;\n"
+"    return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));\n}\n\n";
+
+static const char agc_expf_text[] =
+"/* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two\n"
+" * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that\n"
+" * results past the float range come out 0, subnormal or inf */\n"
+"static float agc_expf(float x)\n{\n"
+"    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
+"    uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */\n"
+"    float c = agc_pick(out, 0.0f, x);\n"
+"    int32_t k = (int32_t)(c * 1.44269504f + 256.5f) - 256;  /* rounded */\n"
+"    float n = (float)k;\n"
+"    float r = c - n * 0.693359375f;\n"
+"    r = r + n * 2.12194440e-4f;\n"
+"    float p = 1.9875691500e-4f;\n"
+"    p = p * r + 1.3981999507e-3f;\n"
+"    p = p * r + 8.3334519073e-3f;\n"
+"    p = p * r + 4.1665795894e-2f;\n"
+"    p = p * r + 1.6666665459e-1f;\n"
+"    p = p * r + 5.0000001201e-1f;\n"
+"    p = p * r * r + r + 1.0f;\n"
+"    int32_t k1 = k / 2;\n"
+"    p = p * agc_from_bits((uint32_t)(k1 + 127) << 23) *\n"
+"        agc_from_bits((uint32_t)(k - k1 + 127) << 23);\n"
+"    p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);\n"
+"    return agc_pick(a > 0x7f800000u, x, p);     /* NaN */\n}\n\n";
+
+static const char agc_logf_text[] =
+"/* log(x) = e ln 2 + log(m), x = 2^e m with m in [sqrt(1/2), sqrt(2)),\n"
+" * log(m) by Cephes' polynomial in m - 1; a subnormal x scaled by 2^23\n"
+" * first */\n"
+"static float agc_logf(float x)\n{\n"
+"    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
+"    uint32_t sub = a < 0x00800000u;\n"
+"    uint32_t v = agc_bits(agc_pick(sub, x * 8388608.0f, x));\n"
+"    float e = (float)((int32_t)(v >> 23) - 127);\n"
+"    e = agc_pick(sub, e - 23.0f, e);\n"
+"    uint32_t mb = (v & 0x007fffffu) | 0x3f800000u;      /* m in [1, 2) */\n"
+"    uint32_t big = mb > 0x3fb504f3u;                    /* m > sqrt(2) */\n"
+"    float m = agc_from_bits(mb - (big << 23));\n"
+"    e = agc_pick(big, e + 1.0f, e);\n"
+"    float f = m - 1.0f, z = f * f;\n"
+"    float y = 7.0376836292e-2f;\n"
+"    y = y * f - 1.1514610310e-1f;\n"
+"    y = y * f + 1.1676998740e-1f;\n"
+"    y = y * f - 1.2420140846e-1f;\n"
+"    y = y * f + 1.4249322787e-1f;\n"
+"    y = y * f - 1.6668057665e-1f;\n"
+"    y = y * f + 2.0000714765e-1f;\n"
+"    y = y * f - 2.4999993993e-1f;\n"
+"    y = y * f + 3.3333331174e-1f;\n"
+"    y = y * f * z;\n"
+"    y = y - 2.12194440e-4f * e;\n"
+"    y = y - 0.5f * z;\n"
+"    float r = f + y + 0.693359375f * e;\n"
+"    r = agc_pick(a == 0x7f800000u, x, r);       /* inf: inf, -inf: NaN */\n"
+"    r = agc_pick(u > 0x80000000u, NAN, r);      /* x < 0 */\n"
+"    r = agc_pick(a == 0, -INFINITY, r);\n"
+"    return agc_pick(a > 0x7f800000u, x, r);     /* NaN */\n}\n\n";
+
 static void emit_helpers(Emitter *E, Out *o)
 {
     const char *T = E->T;
+    if (E->helpers & (H_EXPF | H_LOGF))
+        put(o, "%s", agc_expf_logf);
+    if (E->helpers & H_EXPF)
+        put(o, "%s", agc_expf_text);
+    if (E->helpers & H_LOGF)
+        put(o, "%s", agc_logf_text);
     if (E->helpers & H_SIGMOID)
         put(o, "static %s agc_sigmoid(%s x)\n{\n    return 1 / (1 + %s(-x));"
-            "\n}\n\n", T, T, fn(E, "exp"));
+            "\n}\n\n", T, T, E->f32 ? "agc_expf" : "exp");
     if (E->helpers & H_SQUARE)
         put(o, "static %s agc_square(%s x)\n{\n    return x * x;\n}\n\n", T, T);
     if (E->helpers & H_RELU)

@@ -1063,7 +1063,7 @@ def sum_middle_blocked(x):
 
 @case("""
 inputs:
-  x: {shape: [5, 300], requires_grad: true}
+  x: {shape: [5, 40], requires_grad: true}
 graph:
   y: log(softmax(x, dim=1))
   z: log_softmax(x, dim=1)
