@@ -368,7 +368,7 @@ static int flat_ok(Emitter *E, Node *n, const Shape *s)
 }
 
 enum { H_SIGMOID = 1, H_RELU = 2, H_SIGN = 4, H_MAX = 8, H_MIN = 16,
-       H_SQUARE = 128, H_EXPF = 256, H_LOGF = 512 };
+       H_SQUARE = 128, H_EXPF = 256 };
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -395,12 +395,7 @@ static const char *op_expr(Emitter *E, Node *n, const Loop *L)
             return agc_fmt("agc_expf(%s)", bare(a));
         }
         return agc_fmt("exp(%s)", bare(a));
-    case OP_LOG:
-        if (E->f32) {
-            E->helpers |= H_LOGF;
-            return agc_fmt("agc_logf(%s)", bare(a));
-        }
-        return agc_fmt("log(%s)", bare(a));
+    case OP_LOG: return agc_fmt("%s(%s)", fn(E, "log"), bare(a));
     case OP_SQRT: return agc_fmt("%s(%s)", fn(E, "sqrt"), bare(a));
     case OP_SIN: return agc_fmt("%s(%s)", fn(E, "sin"), bare(a));
     case OP_COS: return agc_fmt("%s(%s)", fn(E, "cos"), bare(a));
@@ -1332,11 +1327,13 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "}\n\n");
 }
 
-/* expf and logf of float32 code: Cephes' polynomials (within 1 ulp of
- * the exact result, as glibc's), without branches and with the tests made
- * on the bits, so that gcc and clang vectorise a loop of them under the
- * default -ftrapping-math, which libm's calls never are. */
-static const char agc_expf_logf[] =
+/* expf of float32 code: Cephes' polynomial (within 1 ulp of the exact
+ * result, as glibc's), without branches and with the tests made on the
+ * bits, so that gcc and clang vectorise a loop of it under the default
+ * -ftrapping-math, which libm's calls never are.  (A logf written the same
+ * way is vectorised by clang but not by gcc 12, and scalar it is slower
+ * than glibc's: log stays libm's.) */
+static const char agc_expf_bits[] =
 "/* a float's bits and back */\n"
 "static uint32_t agc_bits(float f)\n{\n"
 "    union { uint32_t u; float f; } v;\n    v.f = f;\n    return v.u;\n}\n\n"
@@ -1373,48 +1370,11 @@ static const char agc_expf_text[] =
 "    p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);\n"
 "    return agc_pick(a > 0x7f800000u, x, p);     /* NaN */\n}\n\n";
 
-static const char agc_logf_text[] =
-"/* log(x) = e ln 2 + log(m), x = 2^e m with m in [sqrt(1/2), sqrt(2)),\n"
-" * log(m) by Cephes' polynomial in m - 1; a subnormal x scaled by 2^23\n"
-" * first */\n"
-"static float agc_logf(float x)\n{\n"
-"    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
-"    uint32_t sub = a < 0x00800000u;\n"
-"    uint32_t v = agc_bits(agc_pick(sub, x * 8388608.0f, x));\n"
-"    float e = (float)((int32_t)(v >> 23) - 127);\n"
-"    e = agc_pick(sub, e - 23.0f, e);\n"
-"    uint32_t mb = (v & 0x007fffffu) | 0x3f800000u;      /* m in [1, 2) */\n"
-"    uint32_t big = mb > 0x3fb504f3u;                    /* m > sqrt(2) */\n"
-"    float m = agc_from_bits(mb - (big << 23));\n"
-"    e = agc_pick(big, e + 1.0f, e);\n"
-"    float f = m - 1.0f, z = f * f;\n"
-"    float y = 7.0376836292e-2f;\n"
-"    y = y * f - 1.1514610310e-1f;\n"
-"    y = y * f + 1.1676998740e-1f;\n"
-"    y = y * f - 1.2420140846e-1f;\n"
-"    y = y * f + 1.4249322787e-1f;\n"
-"    y = y * f - 1.6668057665e-1f;\n"
-"    y = y * f + 2.0000714765e-1f;\n"
-"    y = y * f - 2.4999993993e-1f;\n"
-"    y = y * f + 3.3333331174e-1f;\n"
-"    y = y * f * z;\n"
-"    y = y - 2.12194440e-4f * e;\n"
-"    y = y - 0.5f * z;\n"
-"    float r = f + y + 0.693359375f * e;\n"
-"    r = agc_pick(a == 0x7f800000u, x, r);       /* inf: inf, -inf: NaN */\n"
-"    r = agc_pick(u > 0x80000000u, NAN, r);      /* x < 0 */\n"
-"    r = agc_pick(a == 0, -INFINITY, r);\n"
-"    return agc_pick(a > 0x7f800000u, x, r);     /* NaN */\n}\n\n";
-
 static void emit_helpers(Emitter *E, Out *o)
 {
     const char *T = E->T;
-    if (E->helpers & (H_EXPF | H_LOGF))
-        put(o, "%s", agc_expf_logf);
     if (E->helpers & H_EXPF)
-        put(o, "%s", agc_expf_text);
-    if (E->helpers & H_LOGF)
-        put(o, "%s", agc_logf_text);
+        put(o, "%s%s", agc_expf_bits, agc_expf_text);
     if (E->helpers & H_SIGMOID)
         put(o, "static %s agc_sigmoid(%s x)\n{\n    return 1 / (1 + %s(-x));"
             "\n}\n\n", T, T, E->f32 ? "agc_expf" : "exp");
