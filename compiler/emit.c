@@ -776,7 +776,9 @@ static const char *mm_tile(Emitter *E, int mr, int ku)
                 u ? agc_fmt("%d * acs", u) : r ? "" : "0");
         put(o, ";\n");
     }
-    if (ku == 1)
+    if (mr == 1)                    /* one row: no row strides */
+        put(o, "    (void)ldc, (void)ars;\n");
+    if (ku == 1)                    /* one term: no term strides */
         put(o, "    (void)acs, (void)ldb;\n");
     put(o, "    for (long j = 0; j < n; j++) {\n");
     for (int u = 0; u < ku; u++)
