@@ -29,7 +29,7 @@ help:
 
 # Debian packages: installed when missing if we are root, else named.
 DEPS = libyaml-dev libtcc-dev tcc libcmocka-dev
-TEST_DEPS = clang
+TEST_DEPS = clang g++ cmake man-db gcc-arm-none-eabi libnewlib-arm-none-eabi
 deps:
 	@missing=$$(for p in $(DEPS) $(if $(filter test%,$(MAKECMDGOALS)),$(TEST_DEPS)); do \
 	  dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -80,6 +80,7 @@ test: agc $(TESTS)
 	@sh tests/install.sh
 	@$(MAKE) -s check-cc
 	@$(MAKE) -s check-cxx
+	@sh tests/embedded.sh ./agc
 	@$(MAKE) -s -C examples/train_cnn clean
 	@$(MAKE) -s -C examples/train_cnn run
 

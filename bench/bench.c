@@ -107,14 +107,29 @@ typedef struct Shape {
     long d[8];
 } Shape;
 
+/* A named array: a model tensor bound before timing (in) or checked
+ * after it against the naive loops' result (out), or a naive
+ * intermediate (tmp). */
+typedef struct Arr {
+    const char *name;
+    Shape s;
+    long n;
+    float *v;
+} Arr;
+
+enum { IN, OUT, TMP };
+
+#define MAXARR 24
+
 typedef struct Case {
-    int is_conv;
-    Conv k;
-    Shape xs, ws, bs, ys;           /* the tensors' shapes */
-    long nx, nw, nb, ny;            /* element counts */
-    float *x, *w, *b, *gy;          /* inputs, drawn at random */
-    float *y, *gx, *gw, *gb;        /* outputs of the naive loops */
-    float a;                        /* expr: the output */
+    const char *op;
+    Conv k[2];                      /* conv; lenet: its two convolutions */
+    long d[8];                      /* linear: m k n; mlp: m widths...; */
+    int nd;                         /* softmax: rows cols */
+    Arr a[3][MAXARR];               /* IN, OUT, TMP */
+    int na[3];
+    long *at[2];                    /* lenet: where each pool's max is */
+    double flops[2];                /* forward, forward + backward */
 } Case;
 
 static int parse_list(const char *s, long *v, int max)
@@ -156,87 +171,325 @@ static void fill(float *p, long n, float lo, float hi)
     }
 }
 
-static void setup(Case *c, char **arg)
+/* A new array of kind IN, OUT or TMP with the given dims (rank 0: a
+ * scalar), filled uniform in [-r, r] for r > 0. */
+static float *arr(Case *c, int kind, const char *name, float r, int rank,
+                  const long *d)
 {
-    const char *op = arg[0];
-    long x[8], w[8], st[2], pad[2];
-    int nx = parse_list(arg[1], x, 8);
-    memset(c, 0, sizeof *c);
-    if (!strcmp(op, "expr")) {
-        if (nx < 1)
-            fail("bad input shape '%s'", arg[1]);
-        c->nx = 1;
-        c->xs.rank = nx;
-        for (int i = 0; i < nx; i++)
-            c->nx *= c->xs.d[i] = x[i];
-        c->x = alloc(c->nx);
-        c->gx = alloc(c->nx);
-        fill(c->x, c->nx, -1, 1);
-        c->a = naive_expr_forward(c->x, c->nx);
-        naive_expr_backward(c->x, c->nx, c->gx);
-        return;
-    }
-    int d = !strcmp(op, "conv1d") ? 1 : !strcmp(op, "conv2d") ? 2 : 0;
-    if (!d)
-        fail("unknown op '%s'", op);
-    int nw = parse_list(arg[2], w, 8), ns = parse_list(arg[3], st, 2),
-        np = parse_list(arg[4], pad, 2);
-    if (nx != d + 2 || nw != d + 2 || ns < 1 || np < 1 || w[1] != x[1])
-        fail("bad shapes or arguments for %s", op);
-    Conv *k = &c->k;
-    c->is_conv = 1;
+    if (c->na[kind] == MAXARR)
+        fail("%s", "too many arrays");
+    Arr *a = &c->a[kind][c->na[kind]++];
+    a->name = name;
+    a->s.rank = rank;
+    a->n = 1;
+    for (int i = 0; i < rank; i++)
+        a->n *= a->s.d[i] = d[i];
+    a->v = alloc(a->n);
+    if (r > 0)
+        fill(a->v, a->n, -r, r);
+    return a->v;
+}
+
+#define DIMS(...) (sizeof((long[]){__VA_ARGS__}) / sizeof(long)), \
+                  (const long[]){__VA_ARGS__}
+
+/* The i-th array of a kind. */
+#define V(kind, i) (c->a[kind][i].v)
+
+static long conv_flops(const Conv *k)
+{
+    return 2 * k->n * k->o * k->oh * k->ow * (k->c / k->g) * k->kh * k->kw;
+}
+
+/* The conv of input x and weight w dims, or fails. */
+static void conv_of(Conv *k, int d, const long *x, const long *w,
+                    const long *st, int ns, const long *pad, int np)
+{
     k->n = x[0], k->c = x[1], k->o = w[0];
+    k->g = w[1] > 0 && x[1] % w[1] == 0 ? x[1] / w[1] : 0;
     k->h = d == 2 ? x[2] : 1, k->w = x[d + 1];
     k->kh = d == 2 ? w[2] : 1, k->kw = w[d + 1];
     k->sh = d == 2 ? st[0] : 1, k->sw = st[ns - 1];
     k->ph = d == 2 ? pad[0] : 0, k->pw = pad[np - 1];
-    if (k->sh < 1 || k->sw < 1 || k->kh > k->h + 2 * k->ph ||
-        k->kw > k->w + 2 * k->pw)
-        fail("bad stride or padding for %s", op);
+    if (k->g < 1 || k->o % k->g || k->sh < 1 || k->sw < 1 ||
+        k->kh > k->h + 2 * k->ph || k->kw > k->w + 2 * k->pw)
+        fail("%s", "bad groups, stride or padding for a convolution");
     k->oh = (k->h + 2 * k->ph - k->kh) / k->sh + 1;
     k->ow = (k->w + 2 * k->pw - k->kw) / k->sw + 1;
-    c->xs.rank = c->ws.rank = c->ys.rank = d + 2;
-    for (int i = 0; i < d + 2; i++)
-        c->xs.d[i] = x[i], c->ws.d[i] = w[i];
-    c->ys.d[0] = k->n, c->ys.d[1] = k->o, c->ys.d[d + 1] = k->ow;
-    if (d == 2)
-        c->ys.d[2] = k->oh;
-    c->bs.rank = 1, c->bs.d[0] = k->o;
-    c->nx = k->n * k->c * k->h * k->w;
-    c->nw = k->o * k->c * k->kh * k->kw;
-    c->nb = k->o;
-    c->ny = k->n * k->o * k->oh * k->ow;
-    c->x = alloc(c->nx), c->w = alloc(c->nw), c->b = alloc(c->nb);
-    c->gy = alloc(c->ny), c->y = alloc(c->ny);
-    c->gx = alloc(c->nx), c->gw = alloc(c->nw), c->gb = alloc(c->nb);
-    fill(c->x, c->nx, -1, 1);
-    fill(c->w, c->nw, -0.1f, 0.1f);
-    fill(c->b, c->nb, -0.1f, 0.1f);
-    fill(c->gy, c->ny, -1, 1);
-    naive_conv_forward(k, c->x, c->w, c->b, c->y);
-    naive_conv_backward(k, c->x, c->w, c->gy, c->gx, c->gw, c->gb);
+}
+
+static void naive_run(Case *c, int backward);
+
+static void setup(Case *c, char **arg)
+{
+    const char *op = arg[0];
+    long x[8], w[8], st[2], pad[2];
+    int nx = parse_list(arg[1], x, 8), nw = parse_list(arg[2], w, 8);
+    memset(c, 0, sizeof *c);
+    c->op = op;
+    if (!strcmp(op, "expr")) {
+        if (nx < 1)
+            fail("bad input shape '%s'", arg[1]);
+        long n = 1;
+        for (int i = 0; i < nx; i++)
+            n *= x[i];
+        arr(c, IN, "x", 1, nx, x);
+        arr(c, OUT, "a", 0, 0, x);
+        arr(c, OUT, "x.grad", 0, nx, x);
+        c->flops[0] = 4.0 * (double)n, c->flops[1] = 7.0 * (double)n;
+    } else if (!strcmp(op, "conv1d") || !strcmp(op, "conv2d")) {
+        int d = op[4] - '0';
+        int ns = parse_list(arg[3], st, 2), np = parse_list(arg[4], pad, 2);
+        if (nx != d + 2 || nw != d + 2 || ns < 1 || np < 1)
+            fail("bad shapes or arguments for %s", op);
+        Conv *k = &c->k[0];
+        conv_of(k, d, x, w, st, ns, pad, np);
+        long y[4] = {k->n, k->o, d == 2 ? k->oh : k->ow, k->ow};
+        arr(c, IN, "x", 1, d + 2, x);
+        arr(c, IN, "w", 0.1f, d + 2, w);
+        arr(c, IN, "b", 0.1f, DIMS(k->o));
+        arr(c, IN, "y.grad", 1, d + 2, y);
+        arr(c, OUT, "y", 0, d + 2, y);
+        arr(c, OUT, "x.grad", 0, d + 2, x);
+        arr(c, OUT, "w.grad", 0, d + 2, w);
+        arr(c, OUT, "b.grad", 0, DIMS(k->o));
+        c->flops[0] = (double)conv_flops(k);
+        c->flops[1] = 3 * c->flops[0];
+    } else if (!strcmp(op, "linear")) {
+        if (nx != 2 || nw != 2 || w[1] != x[1])
+            fail("bad shapes for %s", op);
+        c->nd = 3, c->d[0] = x[0], c->d[1] = x[1], c->d[2] = w[0];
+        arr(c, IN, "x", 1, 2, x);
+        arr(c, IN, "w", 0.1f, 2, w);
+        arr(c, IN, "b", 0.1f, DIMS(w[0]));
+        arr(c, IN, "y.grad", 1, DIMS(x[0], w[0]));
+        arr(c, OUT, "y", 0, DIMS(x[0], w[0]));
+        arr(c, OUT, "x.grad", 0, 2, x);
+        arr(c, OUT, "w.grad", 0, 2, w);
+        arr(c, OUT, "b.grad", 0, DIMS(w[0]));
+        c->flops[0] = 2.0 * (double)(x[0] * x[1] * w[0]);
+        c->flops[1] = 3 * c->flops[0];
+    } else if (!strcmp(op, "mlp")) {
+        /* x [m, in]; weight: the widths of the layers; relu between */
+        static const char *names[4][2] = {{"w1", "w1.grad"},
+            {"w2", "w2.grad"}, {"w3", "w3.grad"}, {"w4", "w4.grad"}};
+        static const char *bnames[4][2] = {{"b1", "b1.grad"},
+            {"b2", "b2.grad"}, {"b3", "b3.grad"}, {"b4", "b4.grad"}};
+        if (nx != 2 || nw < 1 || nw > 4)
+            fail("bad shapes for %s", op);
+        c->nd = nw + 2, c->d[0] = x[0], c->d[1] = x[1];
+        arr(c, IN, "x", 1, 2, x);
+        arr(c, OUT, "x.grad", 0, 2, x);
+        for (int l = 0; l < nw; l++) {
+            long in = l ? w[l - 1] : x[1], out = w[l];
+            c->d[l + 2] = out;
+            arr(c, IN, names[l][0], 0.1f, DIMS(out, in));
+            arr(c, IN, bnames[l][0], 0.1f, DIMS(out));
+            arr(c, OUT, names[l][1], 0, DIMS(out, in));
+            arr(c, OUT, bnames[l][1], 0, DIMS(out));
+            arr(c, TMP, "h", 0, DIMS(x[0], out));     /* 2l: the layer's */
+            arr(c, TMP, "h.grad", 0, DIMS(x[0], out)); /* output, its grad */
+            c->flops[0] += 2.0 * (double)(x[0] * in * out);
+        }
+        arr(c, IN, "y.grad", 1, DIMS(x[0], w[nw - 1]));
+        arr(c, OUT, "y", 0, DIMS(x[0], w[nw - 1]));
+        c->flops[1] = 3 * c->flops[0];
+    } else if (!strcmp(op, "softmax")) {
+        if (nx != 2)
+            fail("bad shapes for %s", op);
+        c->nd = 2, c->d[0] = x[0], c->d[1] = x[1];
+        arr(c, IN, "x", 2, 2, x);
+        arr(c, IN, "y.grad", 1, 2, x);
+        arr(c, OUT, "y", 0, 2, x);
+        arr(c, OUT, "x.grad", 0, 2, x);
+        c->flops[0] = 5.0 * (double)(x[0] * x[1]);
+        c->flops[1] = 9.0 * (double)(x[0] * x[1]);
+    } else if (!strcmp(op, "lenet")) {
+        /* x [n, 1, 28, 28]: conv 1->6 k5, relu, max pool 2, conv 6->16 k5,
+         * relu, max pool 2, flatten, linear 256->120->84->10 with relu
+         * between, cross-entropy against class probabilities t */
+        if (nx != 4 || x[1] != 1 || x[2] != 28 || x[3] != 28)
+            fail("%s", "lenet takes an input [N, 1, 28, 28]");
+        long n = x[0], one[2] = {1, 1}, zero[2] = {0, 0};
+        conv_of(&c->k[0], 2, x, (const long[]){6, 1, 5, 5}, one, 1, zero, 1);
+        conv_of(&c->k[1], 2, (const long[]){n, 6, 12, 12},
+                (const long[]){16, 6, 5, 5}, one, 1, zero, 1);
+        arr(c, IN, "x", 1, 4, x);
+        float *t = arr(c, IN, "t", 0, DIMS(n, 10));
+        for (long i = 0; i < n; i++)        /* one-hot targets */
+            t[i * 10 + (i * 7 + 3) % 10] = 1;
+        static const char *p[10] = {"c1w", "c1b", "c2w", "c2b", "f1w", "f1b",
+                                    "f2w", "f2b", "f3w", "f3b"};
+        static const char *g[10] = {"c1w.grad", "c1b.grad", "c2w.grad",
+            "c2b.grad", "f1w.grad", "f1b.grad", "f2w.grad", "f2b.grad",
+            "f3w.grad", "f3b.grad"};
+        const long sh[10][4] = {{6, 1, 5, 5}, {6}, {16, 6, 5, 5}, {16},
+            {120, 256}, {120}, {84, 120}, {84}, {10, 84}, {10}};
+        const int rk[10] = {4, 1, 4, 1, 2, 1, 2, 1, 2, 1};
+        arr(c, OUT, "loss", 0, 0, x);
+        for (int i = 0; i < 10; i++) {
+            arr(c, IN, p[i], i < 4 ? 0.3f : 0.1f, rk[i], sh[i]);
+            arr(c, OUT, g[i], 0, rk[i], sh[i]);
+        }
+        /* TMP: conv1 out, pool1 out, conv2 out, pool2 out, f1, f2, f3
+         * (logits), and a gradient of each */
+        const long ts[7] = {n * 6 * 24 * 24, n * 6 * 12 * 12,
+                            n * 16 * 8 * 8, n * 256, n * 120, n * 84, n * 10};
+        for (int i = 0; i < 7; i++) {
+            arr(c, TMP, "a", 0, 1, &ts[i]);
+            arr(c, TMP, "a.grad", 0, 1, &ts[i]);
+        }
+        arr(c, TMP, "x.grad", 0, 4, x);    /* computed, not checked */
+        c->at[0] = calloc((size_t)ts[1], sizeof(long));
+        c->at[1] = calloc((size_t)ts[3], sizeof(long));
+        if (!c->at[0] || !c->at[1])
+            fail("%s", "out of memory");
+        c->flops[0] = (double)(conv_flops(&c->k[0]) + conv_flops(&c->k[1])) +
+                      2.0 * (double)(n * (256 * 120 + 120 * 84 + 84 * 10));
+        c->flops[1] = 3 * c->flops[0];
+    } else {
+        fail("unknown op '%s'", op);
+    }
+    naive_run(c, 1);                /* the reference */
+}
+
+/* ---- the naive loops ---- */
+
+static void relu(float *v, long n)
+{
+    for (long i = 0; i < n; i++)
+        v[i] = v[i] > 0 ? v[i] : 0;
+}
+
+/* g *= (h > 0) */
+static void relu_back(float *g, const float *h, long n)
+{
+    for (long i = 0; i < n; i++)
+        g[i] = h[i] > 0 ? g[i] : 0;
+}
+
+static void naive_lenet(Case *c, int backward)
+{
+    const Conv *k1 = &c->k[0], *k2 = &c->k[1];
+    long n = k1->n;
+    const float *x = V(IN, 0), *t = V(IN, 1);
+    float *pw[10], *pg[10], *a[7], *ga[7];
+    for (int i = 0; i < 10; i++)
+        pw[i] = V(IN, 2 + i), pg[i] = V(OUT, 1 + i);
+    for (int i = 0; i < 7; i++)
+        a[i] = V(TMP, 2 * i), ga[i] = V(TMP, 2 * i + 1);
+    naive_conv_forward(k1, x, pw[0], pw[1], a[0]);
+    relu(a[0], n * 6 * 576);
+    naive_max_pool2_forward(n * 6, 24, 24, a[0], a[1], c->at[0]);
+    naive_conv_forward(k2, a[1], pw[2], pw[3], a[2]);
+    relu(a[2], n * 16 * 64);
+    naive_max_pool2_forward(n * 16, 8, 8, a[2], a[3], c->at[1]);
+    naive_linear_forward(n, 256, 120, a[3], pw[4], pw[5], a[4]);
+    relu(a[4], n * 120);
+    naive_linear_forward(n, 120, 84, a[4], pw[6], pw[7], a[5]);
+    relu(a[5], n * 84);
+    naive_linear_forward(n, 84, 10, a[5], pw[8], pw[9], a[6]);
+    /* loss = -sum(t * log_softmax(logits)) / n */
+    float *ls = ga[6];
+    naive_log_softmax_forward(n, 10, a[6], ls);
+    float loss = 0;
+    for (long i = 0; i < n * 10; i++)
+        loss -= t[i] * ls[i];
+    V(OUT, 0)[0] = loss / (float)n;
+    if (!backward)
+        return;
+    for (long i = 0; i < n; i++) {  /* d loss / d logits */
+        float ts = 0;
+        for (long j = 0; j < 10; j++)
+            ts += t[i * 10 + j];
+        for (long j = 0; j < 10; j++)
+            ga[6][i * 10 + j] = (expf(ls[i * 10 + j]) * ts - t[i * 10 + j]) /
+                                (float)n;
+    }
+    naive_linear_backward(n, 84, 10, a[5], pw[8], ga[6], ga[5], pg[8], pg[9]);
+    relu_back(ga[5], a[5], n * 84);
+    naive_linear_backward(n, 120, 84, a[4], pw[6], ga[5], ga[4], pg[6],
+                          pg[7]);
+    relu_back(ga[4], a[4], n * 120);
+    naive_linear_backward(n, 256, 120, a[3], pw[4], ga[4], ga[3], pg[4],
+                          pg[5]);
+    naive_max_pool2_backward(n * 16, 8, 8, c->at[1], ga[3], ga[2]);
+    relu_back(ga[2], a[2], n * 16 * 64);
+    naive_conv_backward(k2, a[1], pw[2], ga[2], ga[1], pg[2], pg[3]);
+    naive_max_pool2_backward(n * 6, 24, 24, c->at[0], ga[1], ga[0]);
+    relu_back(ga[0], a[0], n * 6 * 576);
+    naive_conv_backward(k1, x, pw[0], ga[0], V(TMP, 14), pg[0], pg[1]);
+}
+
+/* Forward, then backward too when asked, into the OUT (and TMP) arrays. */
+static void naive_run(Case *c, int backward)
+{
+    const char *op = c->op;
+    if (!strcmp(op, "expr")) {
+        long n = c->a[IN][0].n;
+        V(OUT, 0)[0] = naive_expr_forward(V(IN, 0), n);
+        if (backward)
+            naive_expr_backward(V(IN, 0), n, V(OUT, 1));
+    } else if (!strcmp(op, "conv1d") || !strcmp(op, "conv2d")) {
+        naive_conv_forward(&c->k[0], V(IN, 0), V(IN, 1), V(IN, 2),
+                           V(OUT, 0));
+        if (backward)
+            naive_conv_backward(&c->k[0], V(IN, 0), V(IN, 1), V(IN, 3),
+                                V(OUT, 1), V(OUT, 2), V(OUT, 3));
+    } else if (!strcmp(op, "linear")) {
+        naive_linear_forward(c->d[0], c->d[1], c->d[2], V(IN, 0), V(IN, 1),
+                             V(IN, 2), V(OUT, 0));
+        if (backward)
+            naive_linear_backward(c->d[0], c->d[1], c->d[2], V(IN, 0),
+                                  V(IN, 1), V(IN, 3), V(OUT, 1), V(OUT, 2),
+                                  V(OUT, 3));
+    } else if (!strcmp(op, "mlp")) {
+        /* IN: x, then w and b per layer, then y.grad; OUT: x.grad, then
+         * w.grad and b.grad per layer, then y; TMP: h and h.grad */
+        long m = c->d[0];
+        int layers = c->nd - 2;
+        for (int l = 0; l < layers; l++) {
+            const float *in = l ? V(TMP, 2 * (l - 1)) : V(IN, 0);
+            float *h = l == layers - 1 ? V(OUT, 1 + 2 * layers) : V(TMP, 2 * l);
+            naive_linear_forward(m, c->d[l + 1], c->d[l + 2], in,
+                                 V(IN, 1 + 2 * l), V(IN, 2 + 2 * l), h);
+            if (l < layers - 1)
+                relu(h, m * c->d[l + 2]);
+        }
+        if (!backward)
+            return;
+        for (int l = layers - 1; l >= 0; l--) {
+            const float *in = l ? V(TMP, 2 * (l - 1)) : V(IN, 0);
+            const float *g = l == layers - 1 ? V(IN, 1 + 2 * layers)
+                                             : V(TMP, 2 * l + 1);
+            float *gin = l ? V(TMP, 2 * (l - 1) + 1) : V(OUT, 0);
+            naive_linear_backward(m, c->d[l + 1], c->d[l + 2], in,
+                                  V(IN, 1 + 2 * l), g, gin, V(OUT, 1 + 2 * l),
+                                  V(OUT, 2 + 2 * l));
+            if (l)
+                relu_back(gin, in, m * c->d[l + 1]);
+        }
+    } else if (!strcmp(op, "softmax")) {
+        naive_log_softmax_forward(c->d[0], c->d[1], V(IN, 0), V(OUT, 0));
+        if (backward)
+            naive_log_softmax_backward(c->d[0], c->d[1], V(OUT, 0), V(IN, 1),
+                                       V(OUT, 1));
+    } else {
+        naive_lenet(c, backward);
+    }
 }
 
 /* ---- the naive loops as a contender ---- */
 
 static int naive_fwd(void *ctx)
 {
-    Case *c = ctx;
-    if (c->is_conv)
-        naive_conv_forward(&c->k, c->x, c->w, c->b, c->y);
-    else
-        c->a = naive_expr_forward(c->x, c->nx);
+    naive_run(ctx, 0);
     return 0;
 }
 
 static int naive_fwdbwd(void *ctx)
 {
-    Case *c = ctx;
-    naive_fwd(c);
-    if (c->is_conv)
-        naive_conv_backward(&c->k, c->x, c->w, c->gy, c->gx, c->gw, c->gb);
-    else
-        naive_expr_backward(c->x, c->nx, c->gx);
+    naive_run(ctx, 1);
     return 0;
 }
 
@@ -307,7 +560,7 @@ int main(int argc, char **argv)
     if (naive)
         contender = "naive";
 
-    Case c;
+    static Case c;
     if (!naive) {
         char err[512] = "";
         int ok = model_open(argc == 8 ? argv[7] : NULL, &bm, err, sizeof err);
@@ -317,6 +570,7 @@ int main(int argc, char **argv)
             fail("%s", ok == 0 ? "this driver has no model" : err);
     }
     setup(&c, argv + 2);
+    printf("flops %s %.0f %.0f\n", case_name, c.flops[0], c.flops[1]);
 
     int n;
     double t[2];
@@ -327,35 +581,22 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    /* bind the case's data, then time, then check what the last call left */
-    Shape scalar = {0, {0}};
-    float *mx = tensor("x", &c.xs), *ma = NULL, *my = NULL;
-    float *mgx = tensor("x.grad", &c.xs), *mgw = NULL, *mgb = NULL;
-    memcpy(mx, c.x, sizeof(float) * (size_t)c.nx);
-    if (c.is_conv) {
-        memcpy(tensor("w", &c.ws), c.w, sizeof(float) * (size_t)c.nw);
-        memcpy(tensor("b", &c.bs), c.b, sizeof(float) * (size_t)c.nb);
-        memcpy(tensor("y.grad", &c.ys), c.gy, sizeof(float) * (size_t)c.ny);
-        my = tensor("y", &c.ys);
-        mgw = tensor("w.grad", &c.ws);
-        mgb = tensor("b.grad", &c.bs);
-    } else {
-        ma = tensor("a", &scalar);
-    }
+    /* bind the case's data, check the model's results against the naive
+     * loops' (before timing: the timed calls must not change them), time */
+    float *got[MAXARR];
+    for (int i = 0; i < c.na[IN]; i++)
+        memcpy(tensor(c.a[IN][i].name, &c.a[IN][i].s), c.a[IN][i].v,
+               sizeof(float) * (size_t)c.a[IN][i].n);
+    for (int i = 0; i < c.na[OUT]; i++)
+        got[i] = tensor(c.a[OUT][i].name, &c.a[OUT][i].s);
     if (model_fwdbwd(NULL))
         fail("%s", "forward or backward returned an error");
+    double e = 0;
+    for (int i = 0; i < c.na[OUT]; i++)
+        e = fmax(e, rel_err(got[i], c.a[OUT][i].v, c.a[OUT][i].n));
     measure((int (*[2])(void *)){model_fwd, model_fwdbwd}, NULL, t, &n);
     printf("result %s %s %.0f %.0f %d\n", case_name, contender, t[0] * 1e9,
            t[1] * 1e9, n);
-
-    double e = rel_err(mgx, c.gx, c.nx);
-    if (c.is_conv) {
-        e = fmax(e, rel_err(my, c.y, c.ny));
-        e = fmax(e, rel_err(mgw, c.gw, c.nw));
-        e = fmax(e, rel_err(mgb, c.gb, c.nb));
-    } else {
-        e = fmax(e, rel_err(ma, &c.a, 1));
-    }
     printf("check %s %s %s %.2g\n", case_name, contender,
            e <= 1e-4 ? "ok" : "MISMATCH", e);
     return 0;

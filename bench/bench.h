@@ -39,7 +39,8 @@ int model_open(const char *spec, BenchModel *bm, char *err, size_t errlen);
 /* A 2-D convolution; conv1d is the case h = kh = 1, stride_h = 1, pad_h = 0. */
 typedef struct Conv {
     long n, c, h, w;                /* input */
-    long o, kh, kw;                 /* weight [o, c, kh, kw] */
+    long o, kh, kw;                 /* weight [o, c / g, kh, kw] */
+    long g;                         /* groups */
     long sh, sw, ph, pw;            /* stride, zero padding */
     long oh, ow;                    /* output */
 } Conv;
@@ -49,6 +50,29 @@ void naive_conv_forward(const Conv *k, const float *x, const float *w,
 /* Overwrites gx, gw, gb from the output gradient gy. */
 void naive_conv_backward(const Conv *k, const float *x, const float *w,
                          const float *gy, float *gx, float *gw, float *gb);
+
+/* y[i][j] = b[j] + sum over k of x[i][k] * w[j][k]; x [m, k], w [n, k] */
+void naive_linear_forward(long m, long k, long n, const float *x,
+                          const float *w, const float *b, float *y);
+/* Overwrites gx = gy w, gw = gy^T x and gb = the column sums of gy. */
+void naive_linear_backward(long m, long k, long n, const float *x,
+                           const float *w, const float *gy, float *gx,
+                           float *gw, float *gb);
+
+/* y = log(softmax(x)) along rows of cols elements */
+void naive_log_softmax_forward(long rows, long cols, const float *x,
+                               float *y);
+/* gx = gy - softmax(x) * (row sum of gy), from y = log(softmax(x)) */
+void naive_log_softmax_backward(long rows, long cols, const float *y,
+                                const float *gy, float *gx);
+
+/* 2x2 max pooling, stride 2, of planes h x w (even); at[] gets the offset
+ * in x of each output's maximum */
+void naive_max_pool2_forward(long planes, long h, long w, const float *x,
+                             float *y, long *at);
+/* Overwrites gx: each gy goes to its window's maximum. */
+void naive_max_pool2_backward(long planes, long h, long w, const long *at,
+                              const float *gy, float *gx);
 
 /* a = mean(3 * (x - 2)^2) */
 float naive_expr_forward(const float *x, long n);

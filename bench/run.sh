@@ -11,6 +11,10 @@
 # then the wall time of `agc run specs/autograd.yaml`, and prints the
 # results as markdown tables ready for README.md; then bench/backend.sh
 # (agc run --backend cc against the gcc build and against tcc).  Raw lines go to
+# results as markdown tables ready for README.md, with agc's GFLOP/s and
+# its share of this core's peak (measured by peak.c's multiply-add loop).
+# PyTorch's matmul is libblas.so.3: run.sh installs libopenblas0-pthread
+# when it can (as root), else says that PyTorch runs the reference BLAS.  Raw lines go to
 # bench/build/results.txt.  It never fails: whatever cannot run is
 # reported as n/a with the reason, and the exit status is 0.
 #
@@ -78,6 +82,12 @@ if ! $CC $W $CFLAGS -Ibench -o $B/bench_naive bench/bench.c bench/naive.c \
     rm -f $B/bench_naive
 fi
 $CC $W -O2 -o $B/walltime bench/walltime.c 2> $B/cc.err || rm -f $B/walltime
+if $CC $W $CFLAGS -ffp-contract=fast -o $B/peak bench/peak.c 2> $B/cc.err; then
+    echo "bench: this core's peak (multiply-add loop)"
+    $B/peak | tee -a $OUT | sed 's/^/  /'
+else
+    echo "bench: cannot build bench/peak.c: no % of peak"
+fi
 [ -x $JIT ] || echo "bench: no $JIT (make builds it): tcc results are n/a"
 [ -x "$AGC" ] || echo "bench: no $AGC: agc results are n/a"
 
@@ -111,12 +121,28 @@ for c in $cases; do
 done
 
 # ---- PyTorch: one process for every case ----
+# PyTorch's matmul is libblas.so.3's: OpenBLAS's, or the reference BLAS
+if ! dpkg-query -W -f '${Status}' libopenblas0-pthread 2> /dev/null |
+        grep -q 'ok installed'; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+        echo "bench: installing libopenblas0-pthread (PyTorch's matmul)"
+        apt-get install -y -q libopenblas0-pthread > $B/apt.out 2>&1 ||
+            echo "bench: apt-get install libopenblas0-pthread failed"
+    else
+        echo "bench: libopenblas0-pthread is not installed: PyTorch's matmul"
+        echo "bench: is the reference BLAS, far slower than OpenBLAS"
+    fi
+fi
 if "$PYTHON" -c 'import torch' > /dev/null 2>&1; then
     echo "bench: PyTorch ($PYTHON)"
     # glibc malloc keeps freed memory (no trim, no mmap below 32 MiB, the
     # heap grown 256 MiB at a time): PyTorch reuses warm pages instead of
     # paying page faults on every call
-    env MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
+    # OpenBLAS on one thread, choosing its kernel for this CPU itself
+    # (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set on some machines for older
+    # builds, would slow it down); torch_bench.py says which kernel runs
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
+        MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
         MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=1 \
         timeout 600 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
         > $B/run.out 2> $B/run.err

@@ -1,7 +1,10 @@
 # table.awk: bench/run.sh's results as markdown tables for README.md.
 #   awk -v cases="NAME..." -f bench/table.awk bench/cases.txt RESULTS
 # The first file gives each case's description, the second holds the lines
-# the drivers print (result, check, fail, wall, info).
+# the drivers print (result, check, fail, flops, wall, info).  agc's GFLOP/s
+# are the case's floating-point operations (flops lines: multiply-adds
+# counted as two) over the gcc build's time, and "% of peak" their share of
+# peak.c's multiply-add rate on this core (info peak).
 
 function fmt(ns) {
     if (ns < 1e4) return sprintf("%.2f µs", ns / 1e3)
@@ -26,12 +29,28 @@ function pair(s,    v) {
     return v[1] == v[2] ? v[1] : "(" v[1] ", " v[2] ")"
 }
 
-function describe(op, x, w, st, pad,    v, n, k, s) {
+function describe(op, x, w, st, pad,    v, n, k, s, xv, i) {
     if (op == "expr")
         return "y = x - 2; z = 3 y^2; a = mean(z), " dims(x) " elements"
+    split(x, xv, ",")
+    if (op == "linear") {
+        split(w, v, ",")
+        return "Linear(" v[2] ", " v[1] ") on " dims(x)
+    }
+    if (op == "mlp") {
+        n = split(w, v, ",")
+        s = "MLP " xv[2]
+        for (i = 1; i <= n; i++) s = s "-" v[i]
+        return s ", relu between, on " dims(x)
+    }
+    if (op == "softmax")
+        return "log(softmax(x, dim=1)) on " dims(x)
+    if (op == "lenet")
+        return "LeNet-5 training step (conv 1-6 k5, pool, conv 6-16 k5, pool, linear 256-120-84-10, cross-entropy) on " dims(x)
     n = split(w, v, ",")
     k = n == 3 ? v[3] : pair(v[3] "," v[4])
-    s = (op == "conv1d" ? "Conv1d(" : "Conv2d(") v[2] ", " v[1] ", " k ")"
+    s = (op == "conv1d" ? "Conv1d(" : "Conv2d(") xv[2] ", " v[1] ", " k ")"
+    if (v[2] != xv[2]) s = s ", groups " xv[2] / v[2]
     if (pair(st) != "1") s = s ", stride " pair(st)
     if (pair(pad) != "0") s = s ", padding " pair(pad)
     return s " on " dims(x)
@@ -48,18 +67,28 @@ function cell(c, who, i) {
     return "n/a"
 }
 
+# agc's GFLOP/s and % of peak, from the gcc build's time
+function rate(c, i,    g, r) {
+    g = get(c, "gcc", i)
+    if (g == "" || g <= 0 || !((c, i) in flops)) return "n/a"
+    r = flops[c, i] / g
+    if (!("peak" in info) || info["peak"] <= 0) return sprintf("%.1f", r)
+    return sprintf("%.1f (%.0f%%)", r, 100 * r / info["peak"])
+}
+
 function table(i, title,    k, c, g) {
     print "**" title "** (median time per call)"
     print ""
-    print "| case | agc, gcc -O3 | agc, tcc JIT | PyTorch | naive loops | PyTorch / agc | tcc / gcc | naive / agc |"
-    print "|---|--:|--:|--:|--:|--:|--:|--:|"
+    print "| case | agc, gcc -O3 | agc, tcc JIT | PyTorch | naive loops | PyTorch / agc | tcc / gcc | naive / agc | agc GFLOP/s (% of peak) |"
+    print "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
     for (k = 1; k <= ncase; k++) {
         c = order[k]
         g = get(c, "gcc", i)
-        printf "| `%s` %s | %s | %s | %s | %s | %s | %s | %s |\n", c, esc(desc[c]),
+        printf "| `%s` %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c, esc(desc[c]),
             cell(c, "gcc", i), cell(c, "tcc", i), cell(c, "torch", i),
             cell(c, "naive", i), ratio(get(c, "torch", i), g),
-            ratio(get(c, "tcc", i), g), ratio(get(c, "naive", i), g)
+            ratio(get(c, "tcc", i), g), ratio(get(c, "naive", i), g),
+            rate(c, i)
     }
     print ""
 }
@@ -69,6 +98,7 @@ FNR == NR {                         # cases.txt
     next
 }
 $1 == "result" { t[$2, $3, 1] = $4; t[$2, $3, 2] = $5 }
+$1 == "flops" { flops[$2, 1] = $3; flops[$2, 2] = $4 }
 $1 == "check" && $4 != "ok" { bad[$2, $3] = "max rel. error " $5 " vs naive" }
 $1 == "fail" {
     r = $0
@@ -100,9 +130,14 @@ END {
         or_unknown("tcc")
     if ("torch" in info) {
         split(info["torch"], tv, " ")
-        printf "PyTorch %s%s, %s thread.\n", tv[1],
-            ("torchdeb" in info ? " (" info["torchdeb"] ")" : ""), tv[2]
+        printf "PyTorch %s%s, %s thread, BLAS: %s; ", tv[1],
+            ("torchdeb" in info ? " (" info["torchdeb"] ")" : ""), tv[2],
+            or_unknown("blas")
     } else {
-        print "no PyTorch."
+        printf "no PyTorch; "
     }
+    if ("peak" in info)
+        print "peak (one core, multiply-add loop): " info["peak"] " GFLOP/s."
+    else
+        print "peak unknown."
 }

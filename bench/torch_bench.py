@@ -13,7 +13,9 @@ samples after a warm-up; a sample times a batch of calls lasting at least
     result CASE torch FWD_NS FWDBWD_NS SAMPLES
     fail CASE torch REASON...
 
-One thread (torch.set_num_threads(1)), as agc's code is single-threaded.
+One thread (torch.set_num_threads(1), and OpenBLAS's own threads held to
+one by run.sh), as agc's code is single-threaded.  Its matmul (linear, the
+MLP) is whatever libblas.so.3 is: run.sh sees that it is OpenBLAS.
 The inputs and weights require grad, so forward records the autograd graph
 as it does in training; backward is torch.autograd.grad of y with a random
 seed (of the scalar a for the expression), which returns fresh gradients
@@ -71,6 +73,11 @@ def shape(s):
     return [int(v) for v in s.split(",")]
 
 
+def uniform(shape_, r, grad=True):
+    t = torch.empty(shape_).uniform_(-r, r)
+    return t.requires_grad_() if grad else t
+
+
 def make_case(op, inp, weight, stride, padding):
     """The forward and forward+backward closures of one case."""
     if op == "expr":
@@ -84,6 +91,69 @@ def make_case(op, inp, weight, stride, padding):
         def fwdbwd():
             return torch.autograd.grad(fwd(), (x,))
         return fwd, fwdbwd
+    if op == "linear":
+        xs, ws = shape(inp), shape(weight)
+        x, w, b = uniform(xs, 1), uniform(ws, 0.1), uniform(ws[:1], 0.1)
+        gy = uniform([xs[0], ws[0]], 1, False)
+
+        def fwd():
+            return F.linear(x, w, b)
+
+        def fwdbwd():
+            return torch.autograd.grad(fwd(), (x, w, b), gy)
+        return fwd, fwdbwd
+    if op == "mlp":
+        xs, widths = shape(inp), shape(weight)
+        x = uniform(xs, 1)
+        params, fan_in = [], xs[1]
+        for n in widths:
+            params += [uniform([n, fan_in], 0.1), uniform([n], 0.1)]
+            fan_in = n
+        gy = uniform([xs[0], widths[-1]], 1, False)
+
+        def fwd():
+            h = x
+            for i in range(0, len(params), 2):
+                h = F.linear(h, params[i], params[i + 1])
+                if i + 2 < len(params):
+                    h = F.relu(h)
+            return h
+
+        def fwdbwd():
+            return torch.autograd.grad(fwd(), [x] + params, gy)
+        return fwd, fwdbwd
+    if op == "softmax":
+        x = uniform(shape(inp), 2)
+        gy = uniform(shape(inp), 1, False)
+
+        def fwd():
+            return torch.log(torch.softmax(x, dim=1))
+
+        def fwdbwd():
+            return torch.autograd.grad(fwd(), (x,), gy)
+        return fwd, fwdbwd
+    if op == "lenet":
+        xs = shape(inp)
+        x = uniform(xs, 1, False)
+        t = torch.zeros(xs[0], 10)
+        for i in range(xs[0]):
+            t[i, (i * 7 + 3) % 10] = 1
+        p = [uniform([6, 1, 5, 5], 0.3), uniform([6], 0.3),
+             uniform([16, 6, 5, 5], 0.3), uniform([16], 0.3),
+             uniform([120, 256], 0.1), uniform([120], 0.1),
+             uniform([84, 120], 0.1), uniform([84], 0.1),
+             uniform([10, 84], 0.1), uniform([10], 0.1)]
+
+        def fwd():
+            a = F.max_pool2d(F.relu(F.conv2d(x, p[0], p[1])), 2)
+            a = F.max_pool2d(F.relu(F.conv2d(a, p[2], p[3])), 2)
+            h = F.relu(F.linear(torch.flatten(a, 1), p[4], p[5]))
+            h = F.relu(F.linear(h, p[6], p[7]))
+            return F.cross_entropy(F.linear(h, p[8], p[9]), t)
+
+        def fwdbwd():
+            return torch.autograd.grad(fwd(), p)
+        return fwd, fwdbwd
     conv = {"conv1d": F.conv1d, "conv2d": F.conv2d}[op]
     w_shape = shape(weight)
     x = torch.empty(shape(inp)).uniform_(-1, 1).requires_grad_()
@@ -92,15 +162,33 @@ def make_case(op, inp, weight, stride, padding):
     st, pad = shape(stride), shape(padding)
     st = st[0] if len(st) == 1 else tuple(st)
     pad = pad[0] if len(pad) == 1 else tuple(pad)
+    groups = shape(inp)[1] // w_shape[1]
     with torch.no_grad():
-        gy = torch.empty_like(conv(x, w, b, stride=st, padding=pad)).uniform_(-1, 1)
+        gy = torch.empty_like(conv(x, w, b, stride=st, padding=pad,
+                                   groups=groups)).uniform_(-1, 1)
 
     def fwd():
-        return conv(x, w, b, stride=st, padding=pad)
+        return conv(x, w, b, stride=st, padding=pad, groups=groups)
 
     def fwdbwd():
         return torch.autograd.grad(fwd(), (x, w, b), gy)
     return fwd, fwdbwd
+
+
+def blas():
+    """Which BLAS torch's matmul runs: OpenBLAS's config and kernel, or
+    what libblas.so.3 is when it is not OpenBLAS."""
+    try:
+        import ctypes
+        lib = ctypes.CDLL("libblas.so.3")
+        for f in ("openblas_get_config", "openblas_get_corename"):
+            getattr(lib, f).restype = ctypes.c_char_p
+        return "%s, kernel %s" % (
+            lib.openblas_get_config().decode().strip(),
+            lib.openblas_get_corename().decode().strip())
+    except (OSError, AttributeError):
+        path = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+        return "not OpenBLAS (libblas.so.3 is %s)" % path
 
 
 def main():
@@ -108,6 +196,7 @@ def main():
     torch.manual_seed(0)
     print("info torch %s %d" % (torch.__version__, torch.get_num_threads()),
           flush=True)
+    print("info blas %s" % blas(), flush=True)
     want = set(sys.argv[2:])
     with open(sys.argv[1]) as f:
         lines = [l.split() for l in f if l.strip() and not l.startswith("#")]

@@ -19,6 +19,7 @@
  * the first, recomputing from the tape what it needs of the body. */
 #include "agc.h"
 
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -124,6 +125,7 @@ typedef struct Emitter {
     long arena_count, arena_bound;  /* elements: planned, and lower bound */
     int cblocks;
     Node **block_node;              /* per block: what it computes */
+    unsigned mm_tiles[8];           /* matmul tiles written: bit ku of [mr] */
 } Emitter;
 
 static int taken(Emitter *E, const char *s)
@@ -485,6 +487,7 @@ static const struct {
 #define HELPER(name, params, body) {#name, params, body},
 #include "ops.def"
 };
+enum { H_EXPF = 128 };              /* agc_expf (float32 exp) */
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -496,6 +499,24 @@ static const char *bare(const char *v);
 
 /* An ops.def template with $a $b $c (the operands ops[]), $T and $f
  * filled in; an operand alone in parentheses loses its own. */
+/* In float32 code, libm's expf( calls in s become agc_expf( (bench and
+ * vectorisation: see agc_expf_text). */
+static const char *with_agc_expf(Emitter *E, const char *s)
+{
+    if (!E->f32)
+        return s;
+    const char *r = "", *at;
+    while ((at = strstr(s, "expf(")) != NULL) {
+        int whole = at == s || !(isalnum((unsigned char)at[-1]) ||
+                                 at[-1] == '_');
+        r = agc_fmt("%s%.*s%s", r, (int)(at - s), s, whole ? "agc_" : "");
+        r = agc_fmt("%s%s", r, "expf(");
+        E->helpers |= whole ? H_EXPF : 0;
+        s = at + 5;
+    }
+    return agc_fmt("%s%s", r, s);
+}
+
 static const char *subst(Emitter *E, const char *t, const char **ops)
 {
     const char *r = "";
@@ -538,7 +559,7 @@ static const char *op_expr(Emitter *E, Node *n, const Loop *L)
         return "0";
     if (op_c[n->op].helper != HELP_NONE)
         E->helpers |= H_OP(op_c[n->op].helper);
-    return subst(E, op_c[n->op].c, ops);
+    return with_agc_expf(E, subst(E, op_c[n->op].c, ops));
 }
 
 static const char *expr(Emitter *E, Node *n, const Loop *L)
@@ -657,6 +678,25 @@ static void assign(Emitter *E, Out *o, const char *dst, Node *n, int copy)
     assign_op(E, o, dst, n, copy, "=");
 }
 
+/* Sums run in T, float in float32 code (no double arithmetic, so that it
+ * runs on single-precision FPUs), blocked for accuracy: a contiguous sum
+ * keeps RED_LANES partial sums, each over at most RED_BLOCK / RED_LANES
+ * elements, which compilers vectorise; the lanes are added pairwise into
+ * the block's sum, and the blocks' sums into the total.  A sum over
+ * leading dims adds whole rows into the output, in blocks of RED_BLOCK
+ * rows; any other runs through a partial sum of RED_BLOCK terms. */
+#define RED_LANES 16
+#define RED_BLOCK 4096
+
+/* acc += the lanes' sum, added pairwise; the lanes start again at 0 */
+static void add_lanes(Out *o)
+{
+    for (int w = RED_LANES / 2; w >= 1; w /= 2)
+        put(o, "for (int l = 0; l < %d; l++)\n    lane[l] += lane[l + %d];\n",
+            w, w);
+    put(o, "acc += lane[0];\n");
+}
+
 /* sum, amax, amin, norm over the dims in attr[0]. */
 static void emit_reduce(Emitter *E, Out *o, Node *n)
 {
@@ -671,31 +711,82 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         *(k < p ? &outer : &inner) *= s.d[k];
     int suffix = mask == ((r ? (1u << r) - 1 : 0) & ~((1u << p) - 1));
     const char *dst = base(E, n), *T = E->T;
-    const char *acc_type = n->op == OP_SUM || n->op == OP_NORM ? "double" : T;
+    int sum = n->op == OP_SUM || n->op == OP_NORM;
     const char *init = n->op == OP_AMAX ? "-INFINITY"
                        : n->op == OP_AMIN ? "INFINITY" : "0";
     const char *step = n->op == OP_SUM ? "acc += v;"
-                       : n->op == OP_NORM ? "acc += (double)v * v;"
+                       : n->op == OP_NORM ? "acc += v * v;"
                        : n->op == OP_AMAX ? "if (v > acc || v != v)\n    acc = v;"
                        : "if (v < acc || v != v)\n    acc = v;";
-    const char *fin = n->op == OP_NORM ? "sqrt(acc)" : "acc";
+    const char *fin = n->op == OP_NORM ? agc_fmt("%s(acc)", fn(E, "sqrt"))
+                                       : "acc";
+    const char *sq = n->op == OP_NORM ? " * v" : "";
+    if (suffix && flat_ok(E, a, &s) && sum && inner >= RED_LANES) {
+        /* lanes over blocks of RED_BLOCK elements of each row */
+        long block = inner < RED_BLOCK ? inner / RED_LANES * RED_LANES
+                                       : RED_BLOCK;
+        const char *row = outer == 1 ? "" : agc_fmt("i * %ld + ", inner);
+        Loop L = {s, agc_fmt("%sj + l", row)};
+        put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
+            outer);
+        o->indent++;
+        put(o, "%s acc = 0, lane[%d];\n", T, RED_LANES);
+        put(o, "long j = 0;\n");
+        put(o, "for (long jb = 0; jb + %ld <= %ld; jb += %ld) {\n", block,
+            inner, block);
+        o->indent++;
+        put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
+        put(o, "for (j = jb; j < jb + %ld; j += %d)\n", block, RED_LANES);
+        put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
+        put(o, "        %s v = %s;\n", T, bare(expr(E, a, &L)));
+        put(o, "        lane[l] += v%s;\n    }\n", sq);
+        add_lanes(o);
+        o->indent--;
+        put(o, "}\n");
+        if (inner % block) {        /* the rest, one at a time */
+            L.flat = agc_fmt("%sj", row);
+            put(o, "for (; j < %ld; j++) {\n", inner);
+            put(o, "    %s v = %s;\n    acc += v%s;\n}\n", T,
+                bare(expr(E, a, &L)), sq);
+        }
+        put(o, "%s[%s] = %s;\n", dst, outer == 1 ? "0" : "i", fin);
+        o->indent--;
+        put(o, "}\n");
+        return;
+    }
     if (suffix && flat_ok(E, a, &s)) {
         Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
-        put(o, "%s acc = %s;\n", acc_type, init);
+        put(o, "%s acc = %s;\n", T, init);
         put(o, "for (long j = 0; j < %ld; j++) {\n", inner);
         o->indent++;
         put(o, "%s v = %s;\n%s\n", T, bare(expr(E, a, &L)), step);
         o->indent--;
-        put(o, "}\n%s[%s] = (%s)%s;\n", dst, outer == 1 ? "0" : "i", T, fin);
+        put(o, "}\n%s[%s] = %s;\n", dst, outer == 1 ? "0" : "i", fin);
         o->indent--;
         put(o, "}\n");
         return;
     }
+    int prefix = r && mask == (1u << p) - 1 && p < r && p > 0 &&
+                 n->op == OP_SUM;
+    long lead = 1;                  /* prefix: the rows added up */
+    for (int k = 0; prefix && k < r; k++)
+        if (mask >> k & 1)
+            lead *= s.d[k];
+    if (prefix && flat_ok(E, a, &s) && lead <= RED_BLOCK) {
+        /* whole rows added into the output, which compilers vectorise */
+        long cols = shape_count(&s) / lead;
+        Loop L = {s, agc_fmt("i * %ld + j", cols)};
+        put(o, "for (long j = 0; j < %ld; j++)\n    %s[j] = 0;\n", cols, dst);
+        put(o, "for (long i = 0; i < %ld; i++)\n", lead);
+        put(o, "    for (long j = 0; j < %ld; j++)\n", cols);
+        put(o, "        %s[j] += %s;\n", dst, bare(expr(E, a, &L)));
+        return;
+    }
     /* any other dims: a loop over the kept dims around one over the
-     * reduced ones, each sum in a double */
+     * reduced ones; a sum adds RED_BLOCK terms at a time into part */
     Node kept;
     memset(&kept, 0, sizeof kept);
     kept.shape = s;
@@ -708,15 +799,24 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "{\n");
         o->indent++;
     }
-    put(o, "%s acc = %s;\n", acc_type, init);
+    put(o, "%s acc = %s;\n", T, init);
+    if (sum)
+        put(o, "%s part = 0;\nlong terms = 0;\n", T);
     int nr = open_dims(o, &s, mask, 1, 1);
-    put(o, "%s v = %s;\n%s\n", T, bare(expr(E, a, &L)), step);
+    if (sum)
+        put(o, "%s v = %s;\npart += v%s;\nif (++terms == %d) {\n"
+            "    acc += part;\n    part = 0;\n    terms = 0;\n}\n", T,
+            bare(expr(E, a, &L)), sq, RED_BLOCK);
+    else
+        put(o, "%s v = %s;\n%s\n", T, bare(expr(E, a, &L)), step);
     if (nr) {
         o->indent--;
         put(o, "}\n");
         o->indent -= nr - 1;
     }
-    put(o, "%s[%s] = (%s)%s;\n", dst, index_of(&kept, &L), T, fin);
+    if (sum)
+        put(o, "acc += part;\n");
+    put(o, "%s[%s] = %s;\n", dst, index_of(&kept, &L), fin);
     o->indent--;
     put(o, "}\n");
     if (nk)
@@ -733,11 +833,182 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
     return agc_fmt("%s[%s * %ld + %s]", base(E, x), r, x->shape.d[1], c);
 }
 
+/* ---- matmul ----
+ *
+ * C = A B for A [M, K] and B [K, N], either possibly a transpose read in
+ * place.  Small products, and those of fewer than MM_MIN_N columns, run
+ * as plain loops.  The others run in blocks:
+ *
+ *   C = 0
+ *   for each block of MM_NB columns of C (jb) and MM_KB rows of B (kb):
+ *       pack B[kb.., jb..] row by row into a panel (L1-sized)
+ *       for each MM_MR rows of C (i), for each MM_KU rows of the panel (k):
+ *           tile: c[r][j] += sum over u of a[i + r][k + u] * b[k + u][j]
+ *
+ * A tile holds its MR x KU values of A in scalars and runs along a row
+ * of C and the panel; gcc and clang vectorise that loop (one multiply-add
+ * per lane and term, as in conv.c's tiles), tcc compiles it as it stands.
+ * Rows of C past the last whole MR and rows of B past the last whole KU
+ * go through smaller tiles. */
+#define MM_MR 6                     /* rows of C per tile */
+#define MM_KU 4                     /* terms of the dot product per tile */
+#define MM_NB 128                   /* columns of C per block */
+#define MM_KB 64                    /* rows of B per packed panel */
+#define MM_MIN_N 16                 /* fewer columns: plain loops */
+#define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
+
+static const char *add_scratch(void *ctx, const char *type,
+                               const char *want, long count, const char *note);
+
+/* Where a matmul operand's element (r, c) is: base[r * rs + c * cs]. */
+static const char *operand(Emitter *E, Node *x, long *rs, long *cs)
+{
+    if (P(E, x)->store == ST_TRANSPOSED) {
+        *rs = 1;
+        *cs = x->shape.d[0];
+        return base(E, x->in[0]);
+    }
+    *rs = x->shape.d[1];
+    *cs = 1;
+    return base(E, x);
+}
+
+/* The tile of mr rows and ku terms, written once per program. */
+static const char *mm_tile(Emitter *E, int mr, int ku)
+{
+    const char *name = agc_fmt("agc_mm_%dx%d", mr, ku), *T = E->T;
+    if (E->mm_tiles[mr] >> ku & 1)
+        return name;
+    E->mm_tiles[mr] |= 1u << ku;
+    Out *o = &E->kern.fns;
+    if (!o->s)                      /* conv.c writes the same otherwise */
+        put(o, "/* a * b + c, in one rounding where the target has a fast "
+            "fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does not fuse "
+            "a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
+            "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
+            "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
+            "#endif\n\n", E->f32 ? "F" : "", E->f32 ? "F" : "",
+            E->f32 ? "f" : "");
+    put(o, "/* c[r][j] += a[r][u] * b[u][j] for r < %d, u < %d, j < n: a[r][u] "
+        "at\n * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */\n",
+        mr, ku);
+    put(o, "static void %s(%s *restrict c, long ldc, const %s *restrict a,\n"
+        "    long ars, long acs, const %s *restrict b, long ldb, long n)\n{\n",
+        name, T, T, T);
+    for (int r = 0; r < mr; r++) {
+        put(o, "    const %s", T);
+        for (int u = 0; u < ku; u++)
+            put(o, "%s a%d%d = a[%s%s%s]", u ? "," : "", r, u,
+                r ? agc_fmt("%d * ars", r) : "", r && u ? " + " : "",
+                u ? agc_fmt("%d * acs", u) : r ? "" : "0");
+        put(o, ";\n");
+    }
+    if (mr == 1)                    /* one row: no row strides */
+        put(o, "    (void)ldc, (void)ars;\n");
+    if (ku == 1)                    /* one term: no term strides */
+        put(o, "    (void)acs, (void)ldb;\n");
+    put(o, "    for (long j = 0; j < n; j++) {\n");
+    for (int u = 0; u < ku; u++)
+        put(o, "        const %s b%d = b[%sj];\n", T, u,
+            u ? agc_fmt("%d * ldb + ", u) : "");
+    for (int r = 0; r < mr; r++) {
+        const char *c = r ? agc_fmt("c[%d * ldc + j]", r) : "c[j]", *e = c;
+        for (int u = 0; u < ku; u++)
+            e = agc_fmt("AGC_FMA(a%d%d, b%d, %s)", r, u, u, e);
+        put(o, "        %s = %s;\n", c, e);
+    }
+    put(o, "    }\n}\n\n");
+    return name;
+}
+
+/* Calls of the tiles over rows [0, M) of C and k in [k0, k0 + kn) of a
+ * panel b (rows nb long) for columns jb.., at the current indent. */
+static void mm_calls(Emitter *E, Out *o, long M, long N, const char *C,
+                     const char *A, long ars, long acs, const char *bp,
+                     const char *kn, long kn_max, int ktail)
+{
+    long full = M / MM_MR * MM_MR;
+    for (int part = 0; part < 2; part++) {
+        int mr = part ? (int)(M - full) : MM_MR;
+        if (mr == 0 || (part == 0 && full == 0))
+            continue;
+        const char *i = part ? agc_fmt("%ld", full) : "i";
+        if (!part)
+            put(o, "for (long i = 0; i < %ld; i += %d) {\n", full, MM_MR);
+        else
+            put(o, "{                               /* the last %d rows */\n",
+                mr);
+        o->indent++;
+        const char *cij = agc_fmt("%s + %s * %ld + jb", C, i, N);
+        const char *aik = agc_fmt("%s + %s%s + (kb + k)%s", A, i,
+                                  ars == 1 ? "" : agc_fmt(" * %ld", ars),
+                                  acs == 1 ? "" : agc_fmt(" * %ld", acs));
+        if (kn_max >= MM_KU && !ktail) {
+            put(o, "for (long k = 0; k < %s; k += %d)\n", kn, MM_KU);
+            put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
+                mm_tile(E, mr, MM_KU), cij, N, aik, ars, acs, bp);
+            o->indent--;
+            put(o, "}\n");
+            continue;
+        }
+        if (kn_max >= MM_KU) {
+            put(o, "long k = 0;\n");
+            put(o, "for (; k + %d <= %s; k += %d)\n", MM_KU, kn, MM_KU);
+            put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
+                mm_tile(E, mr, MM_KU), cij, N, aik, ars, acs, bp);
+            put(o, "for (; k < %s; k++)\n", kn);
+        } else {
+            put(o, "for (long k = 0; k < %s; k++)\n", kn);
+        }
+        put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
+            mm_tile(E, mr, 1), cij, N, aik, ars, acs, bp);
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
 static void emit_matmul(Emitter *E, Out *o, Node *n)
 {
     Node *a = n->in[0], *b = n->in[1];
     const char *C = base(E, n), *T = E->T;
     long M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1];
+    if (N >= MM_MIN_N && M * N * K >= MM_MIN_WORK) {
+        long ars, acs, brs, bcs;
+        const char *A = operand(E, a, &ars, &acs);
+        const char *B = operand(E, b, &brs, &bcs);
+        long nb = N < MM_NB ? N : MM_NB, kb = K < MM_KB ? K : MM_KB;
+        const char *bp = add_scratch(E, T, "mm_panel", nb * kb,
+                                     "a panel of B, packed for matmul tiles");
+        put(o, "/* blocked: %ld columns by %ld rows of B at a time, tiles of "
+            "%d rows */\n", nb, kb, MM_MR);
+        put(o, "memset(%s, 0, sizeof(%s) * %ld);\n", C, T, M * N);
+        put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
+        put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
+            N, nb);
+        put(o, "    for (long kb = 0; kb < %ld; kb += %ld) {\n", K, kb);
+        put(o, "        const long kn = %ld - kb < %ld ? %ld - kb : %ld;\n", K,
+            kb, K, kb);
+        /* the panel p[k][j] = B[kb + k][jb + j], read along B's rows or,
+         * when B is a transpose, along its columns */
+        const char *src = agc_fmt("%s[(kb + k)%s + (jb + j)%s]", B,
+                                  brs == 1 ? "" : agc_fmt(" * %ld", brs),
+                                  bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
+        if (bcs == 1)
+            put(o, "        for (long k = 0; k < kn; k++)\n"
+                "            for (long j = 0; j < nb; j++)\n");
+        else
+            put(o, "        for (long j = 0; j < nb; j++)\n"
+                "            for (long k = 0; k < kn; k++)\n");
+        put(o, "                %s[k * nb + j] = %s;\n", bp, src);
+        o->indent += 2;
+        /* the panels hold kb rows, the last one K % kb: whether either
+         * leaves rows past a whole tile */
+        int ktail = kb % MM_KU != 0 || K % kb % MM_KU != 0;
+        mm_calls(E, o, M, N, C, A, ars, acs, bp, "kn", kb, ktail);
+        o->indent -= 2;
+        put(o, "    }\n}\n");
+        return;
+    }
     if (N == 1) {                   /* matrix-vector: dot products */
         put(o, "for (long i = 0; i < %ld; i++) {\n", M);
         put(o, "    %s acc = 0;\n", T);
@@ -1315,13 +1586,61 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "}\n\n");
 }
 
+/* expf of float32 code: Cephes' polynomial (within 1 ulp of the exact
+ * result, as glibc's), without branches and with the tests made on the
+ * bits, so that gcc and clang vectorise a loop of it under the default
+ * -ftrapping-math, which libm's calls never are.  (A logf written the same
+ * way is vectorised by clang but not by gcc 12, and scalar it is slower
+ * than glibc's: log stays libm's.) */
+static const char agc_expf_bits[] =
+"/* a float's bits and back */\n"
+"static uint32_t agc_bits(float f)\n{\n"
+"    union { uint32_t u; float f; } v;\n    v.f = f;\n    return v.u;\n}\n\n"
+"static float agc_from_bits(uint32_t u)\n{\n"
+"    union { uint32_t u; float f; } v;\n    v.u = u;\n    return v.f;\n}\n\n"
+"/* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to\n"
+" * sink the float arithmetic of a or b into */\n"
+"static float agc_pick(uint32_t c, float a, float b)\n{\n"
+"    uint32_t m = 0u - c;\n"
+"    return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));\n}\n\n";
+
+static const char agc_expf_text[] =
+"/* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two\n"
+" * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that\n"
+" * results past the float range come out 0, subnormal or inf */\n"
+"static float agc_expf(float x)\n{\n"
+"    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
+"    uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */\n"
+"    float c = agc_pick(out, 0.0f, x);\n"
+"    int32_t k = (int32_t)(c * 1.44269504f + 256.5f) - 256;  /* rounded */\n"
+"    float n = (float)k;\n"
+"    float r = c - n * 0.693359375f;\n"
+"    r = r + n * 2.12194440e-4f;\n"
+"    float p = 1.9875691500e-4f;\n"
+"    p = p * r + 1.3981999507e-3f;\n"
+"    p = p * r + 8.3334519073e-3f;\n"
+"    p = p * r + 4.1665795894e-2f;\n"
+"    p = p * r + 1.6666665459e-1f;\n"
+"    p = p * r + 5.0000001201e-1f;\n"
+"    p = p * r * r + r + 1.0f;\n"
+"    int32_t k1 = k / 2;\n"
+"    p = p * agc_from_bits((uint32_t)(k1 + 127) << 23) *\n"
+"        agc_from_bits((uint32_t)(k - k1 + 127) << 23);\n"
+"    p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);\n"
+"    return agc_pick(a > 0x7f800000u, x, p);     /* NaN */\n}\n\n";
+
 static void emit_helpers(Emitter *E, Out *o)
 {
+    Out ops = {0};
     for (int i = 0; i < HELP_NONE; i++)
         if (E->helpers & H_OP(i))
-            put(o, "static %s agc_%s(%s)\n{\n    %s\n}\n\n", E->T,
+            put(&ops, "static %s agc_%s(%s)\n{\n    %s\n}\n\n", E->T,
                 helper_fns[i].name, subst(E, helper_fns[i].params, NULL),
-                subst(E, helper_fns[i].body, NULL));
+                with_agc_expf(E, subst(E, helper_fns[i].body, NULL)));
+    if (E->helpers & H_EXPF)        /* the helpers may call it */
+        put(o, "%s%s", agc_expf_bits, agc_expf_text);
+    if (ops.s)
+        put(o, "%s", ops.s);
     if (E->helpers & (H_UNIFORM | H_NORMAL)) {
         put(o, "/* splitmix64; agc_uniform is in [0, 1) */\n");
         put(o, "static double agc_uniform(uint64_t *s)\n{\n");

@@ -262,7 +262,12 @@ static void rule(Grads *gr, Node *n, Node *gy)
     case OP_MATMUL:                 /* da = gy b^T, db = a^T gy */
         if (a->needs_grad)
             accumulate(gr, a, g_matmul(g, gy, g_transpose(g, b, 0, 1)));
-        if (b->needs_grad)
+        if (b->needs_grad && b->op == OP_TRANSPOSE)
+            /* b = w^T (linear): dw = gy^T a made directly, not as the
+             * transpose of a^T gy, which would be copied */
+            accumulate(gr, b, g_transpose(g, g_matmul(g, g_transpose(g, gy, 0,
+                                              1), a), 0, 1));
+        else if (b->needs_grad)
             accumulate(gr, b, g_matmul(g, g_transpose(g, a, 0, 1), gy));
         break;
     case OP_TRANSPOSE:              /* da = transpose(gy) */

@@ -28,12 +28,12 @@ int autograd_forward(autograd_t *m)
     /* z = 3 * y^2  [../specs/autograd.yaml:10] */
     /* a = mean(z)  [../specs/autograd.yaml:11] */
     {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 4; j++) {
             float v = agc_square(m->x[j] - 2.0f) * 3.0f;
             acc += v;
         }
-        a_sum[0] = (float)acc;
+        a_sum[0] = acc;
     }
 
     /* a = mean(z)  [../specs/autograd.yaml:11] */
@@ -53,12 +53,12 @@ int autograd_infer(autograd_t *m)
     /* z = 3 * y^2  [../specs/autograd.yaml:10] */
     /* a = mean(z)  [../specs/autograd.yaml:11] */
     {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 4; j++) {
             float v = agc_square(m->x[j] - 2.0f) * 3.0f;
             acc += v;
         }
-        a_sum[0] = (float)acc;
+        a_sum[0] = acc;
     }
 
     /* a = mean(z)  [../specs/autograd.yaml:11] */

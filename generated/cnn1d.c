@@ -4,6 +4,55 @@
 #include <math.h>
 #include <string.h>
 
+/* a float's bits and back */
+static uint32_t agc_bits(float f)
+{
+    union { uint32_t u; float f; } v;
+    v.f = f;
+    return v.u;
+}
+
+static float agc_from_bits(uint32_t u)
+{
+    union { uint32_t u; float f; } v;
+    v.u = u;
+    return v.f;
+}
+
+/* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to
+ * sink the float arithmetic of a or b into */
+static float agc_pick(uint32_t c, float a, float b)
+{
+    uint32_t m = 0u - c;
+    return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));
+}
+
+/* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two
+ * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that
+ * results past the float range come out 0, subnormal or inf */
+static float agc_expf(float x)
+{
+    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
+    uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */
+    float c = agc_pick(out, 0.0f, x);
+    int32_t k = (int32_t)(c * 1.44269504f + 256.5f) - 256;  /* rounded */
+    float n = (float)k;
+    float r = c - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t k1 = k / 2;
+    p = p * agc_from_bits((uint32_t)(k1 + 127) << 23) *
+        agc_from_bits((uint32_t)(k - k1 + 127) << 23);
+    p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);
+    return agc_pick(a > 0x7f800000u, x, p);     /* NaN */
+}
+
 static float agc_relu(float x)
 {
     return x > 0 ? x : 0;
@@ -199,6 +248,71 @@ static void agc_conv18_forward(float *restrict y, const float *restrict x, const
                 for (long t = 0; t < 5; t++)
                     wp[((g * 16 + c) * 5 + t) * 8 + o] = w[((g * 8 + o) * 16 + c) * 5 + t];
     agc_conv18(y, x, wp, acc);
+}
+
+/* c[r][j] += a[r][u] * b[u][j] for r < 4, u < 4, j < n: a[r][u] at
+ * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
+static void agc_mm_4x4(float *restrict c, long ldc, const float *restrict a,
+    long ars, long acs, const float *restrict b, long ldb, long n)
+{
+    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
+    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
+    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
+    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
+    for (long j = 0; j < n; j++) {
+        const float b0 = b[j];
+        const float b1 = b[1 * ldb + j];
+        const float b2 = b[2 * ldb + j];
+        const float b3 = b[3 * ldb + j];
+        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
+        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
+        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
+        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
+    }
+}
+
+/* c[r][j] += a[r][u] * b[u][j] for r < 4, u < 1, j < n: a[r][u] at
+ * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
+static void agc_mm_4x1(float *restrict c, long ldc, const float *restrict a,
+    long ars, long acs, const float *restrict b, long ldb, long n)
+{
+    const float a00 = a[0];
+    const float a10 = a[1 * ars];
+    const float a20 = a[2 * ars];
+    const float a30 = a[3 * ars];
+    (void)acs, (void)ldb;
+    for (long j = 0; j < n; j++) {
+        const float b0 = b[j];
+        c[j] = AGC_FMA(a00, b0, c[j]);
+        c[1 * ldc + j] = AGC_FMA(a10, b0, c[1 * ldc + j]);
+        c[2 * ldc + j] = AGC_FMA(a20, b0, c[2 * ldc + j]);
+        c[3 * ldc + j] = AGC_FMA(a30, b0, c[3 * ldc + j]);
+    }
+}
+
+/* c[r][j] += a[r][u] * b[u][j] for r < 6, u < 4, j < n: a[r][u] at
+ * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
+static void agc_mm_6x4(float *restrict c, long ldc, const float *restrict a,
+    long ars, long acs, const float *restrict b, long ldb, long n)
+{
+    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
+    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
+    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
+    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
+    const float a40 = a[4 * ars], a41 = a[4 * ars + 1 * acs], a42 = a[4 * ars + 2 * acs], a43 = a[4 * ars + 3 * acs];
+    const float a50 = a[5 * ars], a51 = a[5 * ars + 1 * acs], a52 = a[5 * ars + 2 * acs], a53 = a[5 * ars + 3 * acs];
+    for (long j = 0; j < n; j++) {
+        const float b0 = b[j];
+        const float b1 = b[1 * ldb + j];
+        const float b2 = b[2 * ldb + j];
+        const float b3 = b[3 * ldb + j];
+        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
+        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
+        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
+        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
+        c[4 * ldc + j] = AGC_FMA(a43, b3, AGC_FMA(a42, b2, AGC_FMA(a41, b1, AGC_FMA(a40, b0, c[4 * ldc + j]))));
+        c[5 * ldc + j] = AGC_FMA(a53, b3, AGC_FMA(a52, b2, AGC_FMA(a51, b1, AGC_FMA(a50, b0, c[5 * ldc + j]))));
+    }
 }
 
 /* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] ---- */
@@ -731,22 +845,22 @@ int cnn1d_forward(cnn1d_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        target_amax[i] = (float)acc;
+        target_amax[i] = acc;
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
-            target_exp[i0 * 10 + i1] = expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
+            target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 10; j++) {
             float v = target_exp[i * 10 + j];
             acc += v;
         }
-        target_sum[i] = (float)acc;
+        target_sum[i] = acc;
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
@@ -763,7 +877,7 @@ int cnn1d_forward(cnn1d_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        loss_amax[i0] = (float)acc;
+        loss_amax[i0] = acc;
     }
 
     /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
@@ -774,16 +888,16 @@ int cnn1d_forward(cnn1d_t *m)
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 40; i++)
-        loss_exp[i] = expf(loss_sub[i]);
+        loss_exp[i] = agc_expf(loss_sub[i]);
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 10; j++) {
             float v = loss_exp[i * 10 + j];
             acc += v;
         }
-        loss_sum[i] = (float)acc;
+        loss_sum[i] = acc;
     }
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
@@ -792,13 +906,21 @@ int cnn1d_forward(cnn1d_t *m)
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     {
-        double acc = 0;
+        float acc = 0;
+        float part = 0;
+        long terms = 0;
         for (long i0 = 0; i0 < 4; i0++)
             for (long i1 = 0; i1 < 10; i1++) {
                 float v = target_out[i0 * 10 + i1] * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
-                acc += v;
+                part += v;
+                if (++terms == 4096) {
+                    acc += part;
+                    part = 0;
+                    terms = 0;
+                }
             }
-        loss_sum_1[0] = (float)acc;
+        acc += part;
+        loss_sum_1[0] = acc;
     }
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
@@ -913,22 +1035,22 @@ int cnn1d_infer(cnn1d_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        target_amax[i] = (float)acc;
+        target_amax[i] = acc;
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
-            target_exp[i0 * 10 + i1] = expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
+            target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 10; j++) {
             float v = target_exp[i * 10 + j];
             acc += v;
         }
-        target_sum[i] = (float)acc;
+        target_sum[i] = acc;
     }
 
     /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
@@ -940,7 +1062,7 @@ int cnn1d_infer(cnn1d_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        loss_amax[i0] = (float)acc;
+        loss_amax[i0] = acc;
     }
 
     /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
@@ -951,12 +1073,12 @@ int cnn1d_infer(cnn1d_t *m)
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 10; j++) {
-            float v = expf(loss_sub[i * 10 + j]);
+            float v = agc_expf(loss_sub[i * 10 + j]);
             acc += v;
         }
-        loss_sum[i] = (float)acc;
+        loss_sum[i] = acc;
     }
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
@@ -966,13 +1088,21 @@ int cnn1d_infer(cnn1d_t *m)
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     {
-        double acc = 0;
+        float acc = 0;
+        float part = 0;
+        long terms = 0;
         for (long i0 = 0; i0 < 4; i0++)
             for (long i1 = 0; i1 < 10; i1++) {
                 float v = (target_exp[i0 * 10 + i1] / target_sum[i0]) * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
-                acc += v;
+                part += v;
+                if (++terms == 4096) {
+                    acc += part;
+                    part = 0;
+                    terms = 0;
+                }
             }
-        loss_sum_1[0] = (float)acc;
+        acc += part;
+        loss_sum_1[0] = acc;
     }
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
@@ -995,12 +1125,13 @@ int cnn1d_backward(cnn1d_t *m)
     float *const loss_grad_div = m->arena + 4224; /* [4] */
     float *const loss_grad_add = m->arena + 6384; /* [40] */
     float *const fc_grad_matmul = m->arena + 5904; /* [480] */
-    float *const fc_grad_matmul_1 = m->arena + 4224; /* [1200] */
     float *const maxpool1d4_grad_maxpool_bwd = m->arena + 4224; /* [992] */
     float *const relu3_grad_where = m->arena + 15424; /* [992] */
     float *const conv2_grad_conv_bwd_input = m->arena + 4224; /* [4224] */
     float *const conv2_grad_padmode_bwd = m->arena + 0; /* [3968] */
     float *const relu1_grad_where = m->arena + 8448; /* [3968] */
+    float *const fc_grad_matmul_panel = m->arena + 4224; /* [1200] */
+    float *const fc_weight_grad_panel = m->arena + 4224; /* [480] */
     float *const conv2_grad_conv_bwd_input_gz = m->arena + 12416; /* [1952] */
     float *const conv2_grad_conv_bwd_input_wpack = m->arena + 16416; /* [640] */
     float *const conv2_grad_conv_bwd_input_acc = m->arena + 14368; /* [1056] */
@@ -1015,12 +1146,12 @@ int cnn1d_backward(cnn1d_t *m)
 
     /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 10; j++) {
             float v = -(target_out[i * 10 + j] * (-0.25f));
             acc += v;
         }
-        loss_grad_sum[i] = (float)acc;
+        loss_grad_sum[i] = acc;
     }
 
     /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
@@ -1034,40 +1165,62 @@ int cnn1d_backward(cnn1d_t *m)
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     for (long i1 = 0; i1 < 10; i1++) {
-        double acc = 0;
+        float acc = 0;
+        float part = 0;
+        long terms = 0;
         for (long i0 = 0; i0 < 4; i0++) {
             float v = loss_grad_add[i0 * 10 + i1];
-            acc += v;
+            part += v;
+            if (++terms == 4096) {
+                acc += part;
+                part = 0;
+                terms = 0;
+            }
         }
-        m->fc_bias_grad[i1] = (float)acc;
+        acc += part;
+        m->fc_bias_grad[i1] = acc;
     }
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    for (long i = 0; i < 4; i++) {
-        for (long j = 0; j < 120; j++)
-            fc_grad_matmul[i * 120 + j] = 0;
-        for (long k = 0; k < 10; k++) {
-            float aik = loss_grad_add[i * 10 + k];
-            for (long j = 0; j < 120; j++)
-                fc_grad_matmul[i * 120 + j] += aik * m->fc_weight[k * 120 + j];
+    /* blocked: 120 columns by 10 rows of B at a time, tiles of 6 rows */
+    memset(fc_grad_matmul, 0, sizeof(float) * 480);
+    for (long jb = 0; jb < 120; jb += 120) {
+        const long nb = 120 - jb < 120 ? 120 - jb : 120;
+        for (long kb = 0; kb < 10; kb += 10) {
+            const long kn = 10 - kb < 10 ? 10 - kb : 10;
+            for (long k = 0; k < kn; k++)
+                for (long j = 0; j < nb; j++)
+                    fc_grad_matmul_panel[k * nb + j] = m->fc_weight[(kb + k) * 120 + (jb + j)];
+            {                               /* the last 4 rows */
+                long k = 0;
+                for (; k + 4 <= kn; k += 4)
+                    agc_mm_4x4(fc_grad_matmul + 0 * 120 + jb, 120, loss_grad_add + 0 * 10 + (kb + k), 10, 1, fc_grad_matmul_panel + k * nb, nb, nb);
+                for (; k < kn; k++)
+                    agc_mm_4x1(fc_grad_matmul + 0 * 120 + jb, 120, loss_grad_add + 0 * 10 + (kb + k), 10, 1, fc_grad_matmul_panel + k * nb, nb, nb);
+            }
         }
     }
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    for (long i = 0; i < 120; i++) {
-        for (long j = 0; j < 10; j++)
-            fc_grad_matmul_1[i * 10 + j] = 0;
-        for (long k = 0; k < 4; k++) {
-            float aik = maxpool1d4_maxpool[k * 120 + i];
-            for (long j = 0; j < 10; j++)
-                fc_grad_matmul_1[i * 10 + j] += aik * loss_grad_add[k * 10 + j];
+    /* blocked: 120 columns by 4 rows of B at a time, tiles of 6 rows */
+    memset(m->fc_weight_grad, 0, sizeof(float) * 1200);
+    for (long jb = 0; jb < 120; jb += 120) {
+        const long nb = 120 - jb < 120 ? 120 - jb : 120;
+        for (long kb = 0; kb < 4; kb += 4) {
+            const long kn = 4 - kb < 4 ? 4 - kb : 4;
+            for (long k = 0; k < kn; k++)
+                for (long j = 0; j < nb; j++)
+                    fc_weight_grad_panel[k * nb + j] = maxpool1d4_maxpool[(kb + k) * 120 + (jb + j)];
+            for (long i = 0; i < 6; i += 6) {
+                for (long k = 0; k < kn; k += 4)
+                    agc_mm_6x4(m->fc_weight_grad + i * 120 + jb, 120, loss_grad_add + i + (kb + k) * 10, 1, 10, fc_weight_grad_panel + k * nb, nb, nb);
+            }
+            {                               /* the last 4 rows */
+                for (long k = 0; k < kn; k += 4)
+                    agc_mm_4x4(m->fc_weight_grad + 6 * 120 + jb, 120, loss_grad_add + 6 + (kb + k) * 10, 1, 10, fc_weight_grad_panel + k * nb, nb, nb);
+            }
         }
     }
-
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    for (long i0 = 0; i0 < 10; i0++)
-        for (long i1 = 0; i1 < 120; i1++)
-            m->fc_weight_grad[i0 * 120 + i1] = fc_grad_matmul_1[i0 + i1 * 10];
 
     /* grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:22] */
     memset(maxpool1d4_grad_maxpool_bwd, 0, 992 * sizeof *maxpool1d4_grad_maxpool_bwd);
@@ -1097,13 +1250,21 @@ int cnn1d_backward(cnn1d_t *m)
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
-            double acc = 0;
+            float acc = 0;
+            float part = 0;
+            long terms = 0;
             for (long i0 = 0; i0 < 4; i0++)
                 for (long i3 = 0; i3 < 31; i3++) {
                     float v = relu3_grad_where[i0 * 248 + i1 * 31 + i3];
-                    acc += v;
+                    part += v;
+                    if (++terms == 4096) {
+                        acc += part;
+                        part = 0;
+                        terms = 0;
+                    }
                 }
-            m->conv2_bias_grad[i1] = (float)acc;
+            acc += part;
+            m->conv2_bias_grad[i1] = acc;
         }
 
     /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
@@ -1135,13 +1296,21 @@ int cnn1d_backward(cnn1d_t *m)
     /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
-            double acc = 0;
+            float acc = 0;
+            float part = 0;
+            long terms = 0;
             for (long i0 = 0; i0 < 4; i0++)
                 for (long i3 = 0; i3 < 62; i3++) {
                     float v = relu1_grad_where[i0 * 992 + i1 * 62 + i3];
-                    acc += v;
+                    part += v;
+                    if (++terms == 4096) {
+                        acc += part;
+                        part = 0;
+                        terms = 0;
+                    }
                 }
-            m->conv1_bias_grad[i1] = (float)acc;
+            acc += part;
+            m->conv1_bias_grad[i1] = acc;
         }
 
     /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */

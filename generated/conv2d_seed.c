@@ -245,15 +245,23 @@ int conv2d_seed_forward(conv2d_seed_t *m)
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     {
-        double acc = 0;
+        float acc = 0;
+        float part = 0;
+        long terms = 0;
         for (long i0 = 0; i0 < 1; i0++)
             for (long i1 = 0; i1 < 16; i1++)
                 for (long i2 = 0; i2 < 62; i2++)
                     for (long i3 = 0; i3 < 124; i3++) {
                         float v = y_conv[i1 * 7688 + i2 * 124 + i3] + m->b[i1];
-                        acc += v;
+                        part += v;
+                        if (++terms == 4096) {
+                            acc += part;
+                            part = 0;
+                            terms = 0;
+                        }
                     }
-        loss_sum[0] = (float)acc;
+        acc += part;
+        loss_sum[0] = acc;
     }
 
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
@@ -278,15 +286,23 @@ int conv2d_seed_infer(conv2d_seed_t *m)
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     {
-        double acc = 0;
+        float acc = 0;
+        float part = 0;
+        long terms = 0;
         for (long i0 = 0; i0 < 1; i0++)
             for (long i1 = 0; i1 < 16; i1++)
                 for (long i2 = 0; i2 < 62; i2++)
                     for (long i3 = 0; i3 < 124; i3++) {
                         float v = y_conv[i1 * 7688 + i2 * 124 + i3] + m->b[i1];
-                        acc += v;
+                        part += v;
+                        if (++terms == 4096) {
+                            acc += part;
+                            part = 0;
+                            terms = 0;
+                        }
                     }
-        loss_sum[0] = (float)acc;
+        acc += part;
+        loss_sum[0] = acc;
     }
 
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */

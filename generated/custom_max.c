@@ -25,7 +25,7 @@ int custom_max_forward(custom_max_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        m->m[0] = (float)acc;
+        m->m[0] = acc;
     }
 
     return custom_max_OK;
@@ -43,7 +43,7 @@ int custom_max_infer(custom_max_t *m)
             if (v > acc || v != v)
                 acc = v;
         }
-        m->m[0] = (float)acc;
+        m->m[0] = acc;
     }
 
     return custom_max_OK;

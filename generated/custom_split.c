@@ -26,12 +26,12 @@ int custom_split_forward(custom_split_t *m)
     /* z = c * c + c  [../specs/custom_split.yaml:23] */
     /* loss = sum(z)  [../specs/custom_split.yaml:24] */
     {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 3; j++) {
             float v = (y_out[j] * y_out[j]) + y_out[j];
             acc += v;
         }
-        m->loss[0] = (float)acc;
+        m->loss[0] = acc;
     }
 
     return custom_split_OK;
@@ -50,12 +50,12 @@ int custom_split_infer(custom_split_t *m)
     /* z = c * c + c  [../specs/custom_split.yaml:23] */
     /* loss = sum(z)  [../specs/custom_split.yaml:24] */
     {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 3; j++) {
             float v = (y_out[j] * y_out[j]) + y_out[j];
             acc += v;
         }
-        m->loss[0] = (float)acc;
+        m->loss[0] = acc;
     }
 
     return custom_split_OK;

@@ -37,12 +37,12 @@ int custom_wrong_forward(custom_wrong_t *m)
 
     /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:24] */
     {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 3; j++) {
             float v = tmp_mul[j] + (m->c[j] * m->c[j]);
             acc += v;
         }
-        m->y[0] = (float)acc;
+        m->y[0] = acc;
     }
 
     return custom_wrong_OK;
@@ -60,12 +60,12 @@ int custom_wrong_infer(custom_wrong_t *m)
 
     /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:24] */
     {
-        double acc = 0;
+        float acc = 0;
         for (long j = 0; j < 3; j++) {
             float v = tmp_mul[j] + (m->c[j] * m->c[j]);
             acc += v;
         }
-        m->y[0] = (float)acc;
+        m->y[0] = acc;
     }
 
     return custom_wrong_OK;

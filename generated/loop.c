@@ -35,12 +35,12 @@ int loop_forward(loop_t *m)
     for (long iter = 0;; iter++) {
         /* y: while norm(v) < 1000  [../specs/loop.yaml:17] */
         {
-            double acc = 0;
+            float acc = 0;
             for (long j = 0; j < 3; j++) {
                 float v = m->y[j];
-                acc += (double)v * v;
+                acc += v * v;
             }
-            y_norm[0] = (float)sqrt(acc);
+            y_norm[0] = sqrtf(acc);
         }
         if (!(y_norm[0] < 1000.0f)) {
             m->i[0] = iter;
@@ -73,12 +73,12 @@ int loop_infer(loop_t *m)
     for (long iter = 0;; iter++) {
         /* y: while norm(v) < 1000  [../specs/loop.yaml:17] */
         {
-            double acc = 0;
+            float acc = 0;
             for (long j = 0; j < 3; j++) {
                 float v = m->y[j];
-                acc += (double)v * v;
+                acc += v * v;
             }
-            y_norm[0] = (float)sqrt(acc);
+            y_norm[0] = sqrtf(acc);
         }
         if (!(y_norm[0] < 1000.0f)) {
             m->i[0] = iter;

@@ -1063,6 +1063,78 @@ def norm(x):
     return {"y": torch.norm(x)}
 
 
+# Float sums (emit.c, RED_*: 16 lanes over blocks of 4096 elements): a row
+# past whole blocks, a row shorter than a block with a rest past the
+# lanes, a norm, a sum over the leading dim (whole rows added), one over
+# a middle dim past a block of terms, and softmax rows.
+
+@case("""
+inputs:
+  x: {shape: [3, 4133], requires_grad: true}
+graph:
+  y: sum(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_rows_blocked(x):
+    return {"y": torch.sum(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [1000], requires_grad: true}
+graph:
+  y: mean(x)
+  z: norm(x)
+  loss: y + z
+backward: loss
+outputs: [y, z]
+""")
+def mean_norm_lanes(x):
+    y, z = torch.mean(x), torch.norm(x)
+    return {"y": y, "z": z, "loss": y + z}
+
+
+@case("""
+inputs:
+  x: {shape: [70, 33], requires_grad: true}
+graph:
+  y: sum(x, dim=0)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_leading(x):
+    return {"y": torch.sum(x, dim=0)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 5000, 3], requires_grad: true}
+graph:
+  y: sum(x, dim=1)
+backward: {of: y}
+outputs: [y]
+""")
+def sum_middle_blocked(x):
+    return {"y": torch.sum(x, dim=1)}
+
+
+@case("""
+inputs:
+  x: {shape: [5, 40], requires_grad: true}
+graph:
+  y: log(softmax(x, dim=1))
+  z: log_softmax(x, dim=1)
+  loss: y + 2 * z
+backward: {of: loss}
+outputs: [y, z]
+""")
+def softmax_rows(x):
+    y = torch.log(torch.softmax(x, dim=1))
+    z = torch.log_softmax(x, dim=1)
+    return {"y": y, "z": z, "loss": y + 2 * z}
+
+
 # --- matmul and .T ----------------------------------------------------------
 
 @case("""
@@ -1142,6 +1214,78 @@ outputs: [y, z]
 def matmul_T(a, b):
     y = a.T @ b
     return {"y": y, "z": (a.T @ b).T * 2}
+
+
+# The blocked matmul (emit.c, MM_*: tiles of 6 rows and 4 terms, panels of
+# 128 columns by 64 rows): rows, terms and columns past whole tiles and
+# panels, fewer rows than a tile, fewer terms than a tile, and each
+# operand read transposed in place.
+
+@case("""
+inputs:
+  a: {shape: [13, 37], requires_grad: true}
+  b: {shape: [37, 150], requires_grad: true}
+graph:
+  y: a @ b
+backward: {of: y}
+outputs: [y]
+""")
+def matmul_blocked(a, b):
+    return {"y": a @ b}
+
+
+@case("""
+inputs:
+  a: {shape: [70, 5], requires_grad: true}
+  b: {shape: [131, 70], requires_grad: true}
+graph:
+  y: a.T @ b.T
+backward: {of: y}
+outputs: [y]
+""")
+def matmul_blocked_T(a, b):
+    return {"y": a.T @ b.T}
+
+
+@case("""
+inputs:
+  x: {shape: [7, 70], requires_grad: true}
+  w: {shape: [131, 70], requires_grad: true}
+  b: {shape: [131], requires_grad: true}
+graph:
+  y: linear(x, w, b)
+backward: {of: y}
+outputs: [y]
+""", x=U(-0.5, 0.5), w=U(-0.5, 0.5))
+def linear_blocked(x, w, b):
+    return {"y": F.linear(x, w, b)}
+
+
+@case("""
+inputs:
+  x: {shape: [100, 3], requires_grad: true}
+  w: {shape: [20, 3], requires_grad: true}
+graph:
+  y: linear(x, w)
+backward: {of: y}
+outputs: [y]
+""")
+def linear_blocked_k3(x, w):
+    return {"y": F.linear(x, w)}
+
+
+@case("""
+inputs:
+  x: {shape: [2, 50], requires_grad: true}
+  w: {shape: [64, 50], requires_grad: true}
+  b: {shape: [64], requires_grad: true}
+graph:
+  y: linear(x, w, b)
+backward: {of: y}
+outputs: [y]
+""")
+def linear_blocked_m2(x, w, b):
+    return {"y": F.linear(x, w, b)}
 
 
 @case("""
