@@ -3,7 +3,9 @@
  * BatchNorm: the golden cases with *.eval.expected.npy (make_golden_norm.py)
  * run NAME_forward EVAL_STEPS times, the k-th on x + k, then NAME_infer on
  * x, and compare the outputs and the running statistics with PyTorch's
- * module after as many train-mode forwards and one in eval mode.
+ * module after as many train-mode forwards and one in eval mode; the same
+ * parameters and buffers, saved as a checkpoint and baked into an
+ * inference build (--weights), give the same eval-mode outputs.
  *
  * Dropout: its mask follows agc's generator, not PyTorch's, so it is held
  * to what the mask must be: over a large tensor the fraction of zeros is
@@ -25,8 +27,11 @@
 #include <cmocka.h>
 
 #include "harness.h"
+#include "npz.h"
 
 #define EVAL_STEPS 3                /* make_golden_norm.py's */
+
+static char tmpdir[64];             /* specs and checkpoints made here */
 
 static void compare(Case *k, const char *name, const char *file)
 {
@@ -81,9 +86,67 @@ static void test_eval_after_steps(void **state)
     case_close(&k);
 }
 
-/* ---- dropout ---- */
+/* A checkpoint of the parameters and buffers after EVAL_STEPS train
+ * steps, baked into an inference build (compile --infer --weights): its
+ * NAME_infer gives what the training build's gives. */
+static void test_weights_buffers(void **state)
+{
+    const char *dir = *state;
+    char npz[128], err[256];
+    snprintf(npz, sizeof npz, "%s/w.npz", tmpdir);
+    Case k;
+    const char *e = case_open(&k, dir, 0, 0);
+    if (e)
+        fail_msg("%s", e);
+    for (int step = 0; step < EVAL_STEPS; step++) {
+        assert_int_equal(k.jit->forward(k.jit->m), 0);
+        shift(&k, 1);
+    }
+    shift(&k, -EVAL_STEPS);
+    Program *p = k.c.prog;
+    NpzEntry *entries = calloc((size_t)p->ntensors, sizeof *entries);
+    int n = 0;
+    for (int i = 0; i < p->ntensors; i++) {
+        const Tensor *t = &p->tensors[i];
+        const AgcTensorInfo *info;
+        if (t->role != ROLE_BUFFER && (t->role != ROLE_INPUT ||
+                                       !p->decls[t->decl].requires_grad))
+            continue;
+        NpzEntry *en = &entries[n++];
+        en->name = t->name;
+        en->data = jit_tensor(k.jit, t->name, &info);
+        en->kind = info->is_int ? 'i' : 'f';
+        en->itemsize = info->is_int ? 8 : 4;
+        en->rank = info->rank;
+        en->shape = info->shape;
+    }
+    if (npz_write(npz, entries, n, err, sizeof err))
+        fail_msg("%s", err);
+    free(entries);
+    assert_int_equal(k.jit->infer(k.jit->m), 0);
+    long ny;
+    double *want = case_tensor(&k, "y", &ny);
+    case_close(&k);
+    agc_weights = npz;
+    e = case_open(&k, dir, 0, AGC_INFER);
+    agc_weights = NULL;
+    if (e)
+        fail_msg("%s", e);
+    assert_int_equal(k.jit->infer(k.jit->m), 0);
+    long m;
+    double *got = case_tensor(&k, "y", &m);
+    assert_int_equal(ny, m);
+    for (long i = 0; i < m; i++)
+        if (!(fabs(got[i] - want[i]) <= 1e-6 + 1e-6 * fabs(want[i])))
+            fail_msg("%s: baked y[%ld] = %.9g, trained %.9g", dir, i,
+                     got[i], want[i]);
+    free(want);
+    free(got);
+    case_close(&k);
+    remove(npz);
+}
 
-static char tmpdir[64];
+/* ---- dropout ---- */
 
 /* Compiles spec text (what follows name:, dtype: and seed:) as a case. */
 static void open_spec(Case *k, long seed, const char *body)
@@ -272,7 +335,7 @@ int main(void)
         return 1;
     int n, m = 0;
     char **cases = golden_cases(&n);
-    struct CMUnitTest *tests = calloc((size_t)n + 8, sizeof *tests);
+    struct CMUnitTest *tests = calloc(2 * (size_t)n + 8, sizeof *tests);
     for (int i = 0; i < n; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/y.eval.expected.npy", cases[i]);
@@ -280,6 +343,10 @@ int main(void)
             continue;
         tests[m] = (struct CMUnitTest)cmocka_unit_test(test_eval_after_steps);
         tests[m].name = cases[i];
+        tests[m++].initial_state = cases[i];
+        tests[m] = (struct CMUnitTest)cmocka_unit_test(test_weights_buffers);
+        tests[m].name = strcat(strcpy(malloc(strlen(cases[i]) + 16),
+                                      cases[i]), " --weights");
         tests[m++].initial_state = cases[i];
     }
     tests[m++] = (struct CMUnitTest)cmocka_unit_test(test_dropout_statistics);
