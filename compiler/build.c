@@ -745,7 +745,7 @@ static Node *dropout(Build *b, const Expr *e, int depth)
                   pr);
     if (pr == 0)
         return x;
-    if (b->loop || g != p->g)
+    if (b->loop || g->phase)
         agc_error(e->pos, "dropout() is not supported inside a loop or a "
                   "function's backward");
     Node *step = rng_step(b);
