@@ -65,9 +65,10 @@ def module_tensors(modules):
     return params, buffers
 
 
-def run(build, real, arrays, pvals, seeds, inputs):
-    """One train-mode forward and backward; returns nodes, leaves (inputs
-    and parameters, with .grad), buffers, and the modules."""
+def run(build, real, arrays, pvals, inputs):
+    """A fresh model (parameters pvals) and one train-mode forward of the
+    inputs; returns the nodes, the input leaves, the parameters, the
+    buffers, the modules and the forward function."""
     dtype = torch.float64 if real is mg.f64 else torch.float32
     torch.manual_seed(0)
     modules, forward = build()
@@ -105,14 +106,13 @@ def make_case(name, text, build, eval_steps, draws):
     back = spec["backward"]
     of = back if isinstance(back, str) else back["of"]
     # the graph from the float32 run, as a user's would be
-    nodes, leaves, params, _, _, _ = run(build, real, arrays, pvals, None,
-                                          inputs)
+    nodes, leaves, params, _, _, _ = run(build, real, arrays, pvals, inputs)
     named = dict(leaves)
     named.update(params)
     graph_text = mg.grad_fn_text(nodes[of].grad_fn, named)
     # the values from float64
     nodes, leaves, params, buffers, modules, forward = run(
-        build, mg.f64, arrays, pvals, None, inputs)
+        build, mg.f64, arrays, pvals, inputs)
     if isinstance(back, str):
         nodes[back].backward()
     else:
@@ -137,7 +137,7 @@ def make_case(name, text, build, eval_steps, draws):
     if eval_steps:
         # a fresh model: eval_steps train-mode forwards on x + k, then eval
         nodes, leaves, params, buffers, modules, forward = run(
-            build, mg.f64, arrays, pvals, None, inputs)
+            build, mg.f64, arrays, pvals, inputs)
         x = torch.tensor(arrays["x"], dtype=torch.float64)
         with torch.no_grad():
             for k in range(1, eval_steps):
