@@ -142,6 +142,9 @@ typedef struct Decl {               /* inputs: NAME -> tensor declaration */
     Literal value;                  /* INIT_VALUE; checked against shape */
     const double *baked;            /* --weights: its values, which the */
                                     /* code holds as a static const array */
+    int buffer;                     /* 1: a layer's buffer (ROLE_BUFFER), */
+                                    /* 2: the generator's step (ROLE_RNG) */
+    int is_int;                     /* int64_t elements */
 } Decl;
 
 /* An expression string and where its first character sits in the file;
@@ -399,6 +402,15 @@ Node *g_padmode(Graph *g, Node *x, const long *attr);
 Node *g_padmode_bwd(Graph *g, Node *gy, const long *attr, Shape s);
 Node *g_maxpool(Graph *g, Node *x, const long *attr);
 Node *g_maxpool_bwd(Graph *g, Node *x, Node *gy, const long *attr);
+/* Train and eval mode (ops.def): the value train in NAME_forward, eval in
+ * NAME_infer; buffer := value in train mode (value NULL: buffer += 1);
+ * a dropout mask of shape s from the generator at step (attr DO_*). */
+Node *g_mode(Graph *g, Node *train, Node *eval);
+Node *g_assign(Graph *g, Node *buffer, Node *value);
+Node *g_dropout(Graph *g, Shape s, Node *step, const long *attr, double p);
+/* attr[] of OP_DROPOUT: the stream (which dropout of the program), and
+ * how many of the 2^53 draws per element drop it: p * 2^53, rounded up */
+enum { DO_STREAM, DO_DROP };
 
 int op_is_elementwise(Op op);
 int op_is_reduction(Op op);
@@ -451,7 +463,9 @@ typedef enum {
     ROLE_GRAD,                      /* gradient of a leaf requiring grad */
     ROLE_SEED,                      /* backward's seed, set at run time */
     ROLE_COUNT,                     /* a loop's iteration count (int64) */
-    ROLE_STATE                      /* the optimizer's (emit.c's own) */
+    ROLE_STATE,                     /* the optimizer's (emit.c's own) */
+    ROLE_BUFFER,                    /* a layer's state: running_mean... */
+    ROLE_RNG                        /* the dropout generator's step */
 } Role;
 
 typedef struct Tensor {
@@ -511,6 +525,9 @@ typedef struct Program {
     int bwd_fn;                     /* bwd_of's grad_fn, or -1 (None) */
     int infer_only;                 /* compile --infer: NAME_infer alone */
     struct Optim *optim;            /* NULL: no optimizer */
+    Node *rng_step;                 /* dropout's step counter, or NULL */
+    int ndropouts;                  /* dropouts lowered: streams */
+    int has_modes;                  /* train and eval mode differ */
 } Program;
 
 /* Lowers the spec's model and graph, then appends the backward graph. */

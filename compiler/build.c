@@ -519,6 +519,256 @@ static Node *linear(Build *b, const Expr *e, int depth)
     return bias ? g_binary(g, OP_ADD, y, bias) : y;
 }
 
+/* ---- normalisation and dropout (section 11) ----
+ *
+ * Written in primitives, so that their gradients are the primitives':
+ * the same as PyTorch's native kernels' up to rounding.  Batch norm and
+ * dropout differ between train and eval mode: OP_MODE holds both values,
+ * NAME_forward computes the first and NAME_infer the second, and the
+ * running statistics are updated by OP_ASSIGN nodes, which forward alone
+ * runs. */
+
+/* x normalised over the dims in mask (keepdim): (x - mean) / sqrt(var +
+ * eps), var biased; *mean_out and *var_out get the statistics. */
+static Node *normalise(Graph *g, Node *x, unsigned mask, double eps,
+                       Node **mean_out, Node **var_out)
+{
+    Node *inv_n = g_scalar(g, 1.0 / (double)reduced_count(x, mask));
+    Node *mean = g_binary(g, OP_MUL, g_reduce(g, OP_SUM, x, mask, 1), inv_n);
+    Node *xc = g_binary(g, OP_SUB, x, mean);
+    Node *var = g_binary(g, OP_MUL, g_reduce(g, OP_SUM, g_binary(
+                             g, OP_MUL, xc, xc), mask, 1), inv_n);
+    Node *rstd = g_binary(g, OP_DIV, g_scalar(g, 1), g_unary(
+                              g, OP_SQRT, g_binary(g, OP_ADD, var,
+                                                   g_scalar(g, eps))));
+    if (mean_out)
+        *mean_out = mean;
+    if (var_out)
+        *var_out = var;
+    return g_binary(g, OP_MUL, xc, rstd);
+}
+
+/* layer_norm(x, w, b, eps=1e-5, normalized_shape): F.layer_norm over the
+ * trailing dims of w's shape (b's, when w is omitted; else
+ * normalized_shape, an int or a tuple; else the last dim). */
+static Node *layer_norm(Build *b, const Expr *e, int depth)
+{
+    Graph *g = b->g;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "w", "b", "eps", "normalized_shape",
+                             NULL}, 1, a);
+    Node *x = tensor_arg(b, a[0], depth);
+    Node *w = a[1] ? tensor_arg(b, a[1], depth) : NULL;
+    Node *bias = a[2] ? tensor_arg(b, a[2], depth) : NULL;
+    double eps = a[3] ? want_num(a[3], "eps") : 1e-5;
+    const Shape *xs = &x->shape;
+    Shape ns = {0, {0}};
+    if (w || bias) {
+        ns = (w ? w : bias)->shape;
+    } else if (a[4]) {
+        const Expr *t = a[4];
+        int n = t->kind == E_TUPLE ? t->nargs : 1;
+        if (n > AGC_MAX_RANK)
+            agc_error(t->pos, "layer_norm(): more than %d dims",
+                      AGC_MAX_RANK);
+        for (int i = 0; i < n; i++) {
+            const Expr *d = t->kind == E_TUPLE ? t->args[i] : t;
+            if ((ns.d[ns.rank++] = want_int(d, "normalized_shape")) < 1)
+                agc_error(d->pos, "layer_norm(): normalized_shape must be "
+                          "positive, not %s", expr_str(t));
+        }
+    } else if (xs->rank) {
+        ns = shape_of(1, &xs->d[xs->rank - 1]);
+    }
+    if (w && bias && !shape_eq(&w->shape, &bias->shape))
+        agc_error(a[2]->pos, "layer_norm(): bias %s does not match weight "
+                  "%s", shape_str(&bias->shape), shape_str(&w->shape));
+    if (a[4] && (w || bias))
+        agc_error(a[4]->pos, "layer_norm(): give normalized_shape or a "
+                  "weight, not both (the weight's shape is the one "
+                  "normalised over)");
+    int ok = ns.rank >= 1 && ns.rank <= xs->rank;
+    for (int i = 0; ok && i < ns.rank; i++)
+        ok = xs->d[xs->rank - ns.rank + i] == ns.d[i];
+    if (!ok)
+        agc_error(e->pos, "layer_norm(): normalized shape %s does not trail "
+                  "the input's shape %s (expected an input [*, %s])",
+                  shape_str(&ns), shape_str(xs),
+                  agc_strndup(shape_str(&ns) + 1,
+                              strlen(shape_str(&ns)) - 2));
+    unsigned mask = 0;
+    for (int i = xs->rank - ns.rank; i < xs->rank; i++)
+        mask |= 1u << i;
+    g->pos = e->pos;
+    Node *y = normalise(g, x, mask, eps, NULL, NULL);
+    if (w)
+        y = g_binary(g, OP_MUL, y, w);
+    if (bias)
+        y = g_binary(g, OP_ADD, y, bias);
+    return y;
+}
+
+/* The buffer a batch_norm argument names: a layer's own (an input node
+ * of a buffer declaration), as in[0] of an OP_ASSIGN. */
+static Node *buffer_arg(Build *b, const Expr *e, int depth, const char *what)
+{
+    Node *n = tensor_arg(b, e, depth);
+    if (n->op != OP_INPUT || !b->p->decls[n->decl].buffer)
+        agc_error(e->pos, "batch_norm(): %s must be a batchnorm layer's "
+                  "buffer, not %s", what, expr_str(e));
+    return n;
+}
+
+/* batch_norm(x, running_mean, running_var, weight, bias,
+ * num_batches_tracked, momentum=0.1, eps=1e-5): what the batchnorm
+ * layers lower to.  Train mode normalises with the batch's mean and
+ * biased variance over every dim but 1 (the channels) and updates the
+ * running statistics as nn.BatchNorm does:
+ *   running = (1 - momentum) running + momentum stat
+ * with the unbiased variance, momentum none being the cumulative average
+ * (momentum = 1 / num_batches_tracked after its increment); eval mode
+ * normalises with the running statistics.  Without them, both modes use
+ * the batch's (track_running_stats=false). */
+static Node *batch_norm(Build *b, const Expr *e, int depth)
+{
+    Graph *g = b->g;
+    Program *p = b->p;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "running_mean", "running_var", "weight",
+                             "bias", "num_batches_tracked", "momentum",
+                             "eps", NULL}, 1, a);
+    Node *x = tensor_arg(b, a[0], depth);
+    Node *w = a[3] ? tensor_arg(b, a[3], depth) : NULL;
+    Node *bias = a[4] ? tensor_arg(b, a[4], depth) : NULL;
+    Node *rm = a[1] ? buffer_arg(b, a[1], depth, "running_mean") : NULL;
+    Node *rv = a[2] ? buffer_arg(b, a[2], depth, "running_var") : NULL;
+    Node *nbt = a[5] ? buffer_arg(b, a[5], depth, "num_batches_tracked")
+                     : NULL;
+    double eps = a[7] ? want_num(a[7], "eps") : 1e-5, momentum = 0.1;
+    int cumulative = 0;
+    if (a[6] && a[6]->kind == E_NAME &&
+        (!strcmp(a[6]->name, "none") || !strcmp(a[6]->name, "None") ||
+         !strcmp(a[6]->name, "null")))
+        cumulative = 1;
+    else if (a[6])
+        momentum = want_num(a[6], "momentum");
+    const Shape *xs = &x->shape;
+    if (xs->rank < 2)
+        agc_error(e->pos, "batch_norm() takes an input [N, C, *], not %s",
+                  shape_str(xs));
+    long C = xs->d[1], n = shape_count(xs) / C;
+    Node *chan[5] = {rm, rv, w, bias, NULL};
+    for (int i = 0; i < 4; i++)
+        if (chan[i] && (chan[i]->shape.rank != 1 ||
+                        chan[i]->shape.d[0] != C))
+            agc_error(a[i + 1]->pos, "batch_norm(): %s %s does not match "
+                      "the %ld channels of input %s", expr_str(a[i + 1]),
+                      shape_str(&chan[i]->shape), C, shape_str(xs));
+    if ((rm == NULL) != (rv == NULL) || (nbt && !rm))
+        agc_error(e->pos, "batch_norm(): give running_mean, running_var "
+                  "and num_batches_tracked together");
+    if (b->loop)
+        agc_error(e->pos, "batch_norm() is not supported inside a loop");
+    if (n < 2)
+        agc_error(e->pos, "batch_norm(): expected more than 1 value per "
+                  "channel when training, got input %s", shape_str(xs));
+    unsigned mask = ((1u << xs->rank) - 1) & ~2u;
+    Shape cs = {xs->rank, {1, C, 1, 1, 1, 1, 1, 1}};   /* [1, C, 1...] */
+    g->pos = e->pos;
+    Node *mean, *var;
+    Node *y = normalise(g, x, mask, eps, &mean, &var);
+    if (rm) {
+        /* train mode: the running statistics' update */
+        Shape c1 = shape_of(1, &C);
+        Node *f = g_scalar(g, momentum);
+        if (cumulative && nbt)
+            f = g_binary(g, OP_DIV, g_scalar(g, 1), g_binary(
+                             g, OP_ADD, nbt, g_scalar(g, 1)));
+        else if (cumulative)
+            f = g_scalar(g, 0);     /* no count: as torch, momentum 0 */
+        Node *keep = g_binary(g, OP_SUB, g_scalar(g, 1), f);
+        Node *unbiased = g_binary(g, OP_MUL, g_reshape(g, var, c1),
+                                  g_scalar(g, (double)n / (double)(n - 1)));
+        g_assign(g, rm, g_binary(g, OP_ADD, g_binary(g, OP_MUL, rm, keep),
+                                 g_binary(g, OP_MUL, g_reshape(g, mean, c1),
+                                          f)));
+        g_assign(g, rv, g_binary(g, OP_ADD, g_binary(g, OP_MUL, rv, keep),
+                                 g_binary(g, OP_MUL, unbiased, f)));
+        if (nbt)                    /* after the reads of the count above */
+            g_assign(g, nbt, NULL);
+        /* eval mode: the running statistics */
+        Node *rstd = g_binary(g, OP_DIV, g_scalar(g, 1), g_unary(
+                                  g, OP_SQRT, g_binary(g, OP_ADD, g_reshape(
+                                      g, rv, cs), g_scalar(g, eps))));
+        Node *ye = g_binary(g, OP_MUL, g_binary(g, OP_SUB, x, g_reshape(
+                                                    g, rm, cs)), rstd);
+        y = g_mode(g, y, ye);
+        p->has_modes = 1;
+    }
+    if (w)
+        y = g_binary(g, OP_MUL, y, g_reshape(g, w, cs));
+    if (bias)
+        y = g_binary(g, OP_ADD, y, g_reshape(g, bias, cs));
+    return y;
+}
+
+/* The program's dropout step counter, made at the first dropout: an
+ * int64 0-d leaf of role ROLE_RNG, "rng.step". */
+static Node *rng_step(Build *b)
+{
+    Program *p = b->p;
+    if (p->rng_step)
+        return p->rng_step;
+    int i = p->ndecls;
+    Decl *d = AGC_PUSH(p->decls, p->ndecls, p->dcap);
+    memset(d, 0, sizeof *d);
+    d->name = "rng.step";
+    d->pos = p->spec->pos;
+    d->init = INIT_ZEROS;
+    d->buffer = 2;
+    d->is_int = 1;
+    p->leaves = agc_grow(p->leaves, sizeof(Node *) * (size_t)(i + 1),
+                         sizeof(Node *) * (size_t)(i + 2));
+    Graph *g = p->g;
+    Pos pos = g->pos;
+    g->pos = d->pos;
+    p->rng_step = p->leaves[i] = g_input(g, d->shape, i, 0);
+    p->rng_step->name = d->name;
+    g->pos = pos;
+    program_add_tensor(p, d->name, ROLE_RNG, p->rng_step, d->pos)->decl = i;
+    return p->rng_step;
+}
+
+/* dropout(x, p=0.5): in train mode each element is zeroed with
+ * probability p and the others scaled by 1 / (1 - p) (p = 1: zeros); in
+ * eval mode, and for p = 0, x itself.  The mask comes from agc's
+ * generator (emit.c, agc_dropout_keep), not PyTorch's. */
+static Node *dropout(Build *b, const Expr *e, int depth)
+{
+    Graph *g = b->g;
+    Program *p = b->p;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "p", NULL}, 1, a);
+    Node *x = tensor_arg(b, a[0], depth);
+    double pr = a[1] ? want_num(a[1], "p") : 0.5;
+    if (!(pr >= 0 && pr <= 1))
+        agc_error(a[1]->pos, "dropout(): p must be between 0 and 1, not %g",
+                  pr);
+    if (pr == 0)
+        return x;
+    if (b->loop || g->phase)
+        agc_error(e->pos, "dropout() is not supported inside a loop or a "
+                  "function's backward");
+    Node *step = rng_step(b);
+    g->pos = e->pos;
+    long attr[AGC_NATTR] = {0};
+    attr[DO_STREAM] = p->ndropouts++;
+    attr[DO_DROP] = (long)ceil(pr * 9007199254740992.0);   /* 2^53 */
+    Node *mask = g_dropout(g, x->shape, step, attr, pr);
+    p->has_modes = 1;
+    return g_mode(g, g_binary(g, OP_MUL, x, mask), x);
+}
+
 static int is_word(const char *dflt)
 {
     char *end;
@@ -777,6 +1027,12 @@ static Node *call(Build *b, const Expr *e, int depth)
         return pool(b, e, f[8] - '0', 0, depth);
     if (!strcmp(f, "linear"))
         return linear(b, e, depth);
+    if (!strcmp(f, "layer_norm"))
+        return layer_norm(b, e, depth);
+    if (!strcmp(f, "batch_norm"))
+        return batch_norm(b, e, depth);
+    if (!strcmp(f, "dropout"))
+        return dropout(b, e, depth);
     if (!strcmp(f, "detach")) {
         bind(e, (const char *[]){"x", NULL}, 1, a);
         x = tensor_arg(b, a[0], depth);
@@ -1094,6 +1350,9 @@ static const struct {
     {"mse_loss", "MseLossBackward0"},
     {"max_pool2d", "MaxPool2DWithIndicesBackward0"},
     {"avg_pool2d", "AvgPool2DBackward0"},
+    {"layer_norm", "NativeLayerNormBackward0"},
+    {"batch_norm", "NativeBatchNormBackward0"},
+    {"dropout", "NativeDropoutBackward0"},
 };
 
 /* The grad_fn of expression e, lowered to n; its operands' in op[]. */
@@ -1226,7 +1485,8 @@ static const char *const builtins[] = {
     "leaky_relu", "clamp", "sum", "mean", "max", "min", "norm", "reshape",
     "flatten", "transpose", "cat", "narrow", "conv1d", "conv2d", "linear",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "softmax",
-    "log_softmax", "mse_loss", "cross_entropy", "detach", NULL,
+    "log_softmax", "mse_loss", "cross_entropy", "detach", "layer_norm",
+    "batch_norm", "dropout", NULL,
 };
 
 /* "; did you mean 'f'?" for a function, built in or custom, close to
@@ -1410,7 +1670,9 @@ static void build_inputs(Build *b)
         Node *n = g_input(b->g, d->shape, i, d->requires_grad);
         p->leaves[i] = n;
         define(b, d->name, n, d->pos);
-        Tensor *t = program_add_tensor(p, d->name, ROLE_INPUT, n, d->pos);
+        Tensor *t = program_add_tensor(p, d->name, d->buffer ? ROLE_BUFFER
+                                                             : ROLE_INPUT,
+                                       n, d->pos);
         t->decl = i;
     }
 }
@@ -1663,13 +1925,19 @@ Program *build_program(Spec *spec)
     if (spec->has_model)
         model_build(&b, p);
     build_graph(&b);
+    if (p->rng_step) {              /* after every mask that reads it */
+        b.g->pos = spec->pos;
+        b.g->note = "dropout's generator: one step per forward";
+        g_assign(b.g, p->rng_step, NULL);
+    }
     build_outputs(&b);
     build_counts(&b);
     build_backward(&b);
     /* gradients are named NAME.grad; no user name may take their C name */
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        if (t->role != ROLE_GRAD && t->role != ROLE_SEED)
+        if (t->role != ROLE_GRAD && t->role != ROLE_SEED &&
+            t->role != ROLE_RNG)
             continue;
         for (int k = 0; k < b.nsyms; k++)
             if (!strcmp(mangle(b.syms[k].name), mangle(t->name)))

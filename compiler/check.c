@@ -14,8 +14,14 @@
 #define RTOL 1e-5
 #define ATOL 1e-7
 
+/* Dropout's step counter, when there is one: every forward of the check
+ * starts from the same step, so that it draws the same masks. */
+static int64_t *rng_step, rng_start;
+
 static double loss(Program *p, Jit *j, const double *y, const double *seed)
 {
+    if (rng_step)
+        *rng_step = rng_start;
     if (j->forward(j->m) != 0)
         return NAN;
     long n = shape_count(&p->bwd_of->shape);
@@ -45,6 +51,9 @@ int check_gradients(Program *p, Jit *j, CheckRow **rows, int *nrows)
         memcpy(seed, jit_tensor(j, p->seed->name, NULL),
                sizeof(double) * (size_t)ny);
 
+    rng_step = p->rng_step ? jit_tensor(j, p->rng_step->name, NULL) : NULL;
+    if (rng_step)
+        rng_start = *rng_step;
     if (j->forward(j->m) != 0 || j->backward(j->m) != 0)
         agc_error(p->spec->pos, "check: forward or backward failed");
     int failed = 0;
@@ -84,5 +93,6 @@ int check_gradients(Program *p, Jit *j, CheckRow **rows, int *nrows)
         failed += !r->ok;
     }
     loss(p, j, y, seed);            /* leave the instance as it was */
+    rng_step = NULL;
     return failed;
 }

@@ -13,10 +13,12 @@ const char *agc_weights;
 AgcDefine agc_defines[AGC_MAX_DEFINES];
 int agc_ndefines;
 
-/* --weights: every parameter (a leaf that requires grad) takes its
- * values from the checkpoint, strictly as load_state_dict(strict=True):
- * a missing, extra or mis-shaped member is an error naming it.  Baked
- * parameters leave the struct and its tensor table. */
+/* --weights: every parameter (a leaf that requires grad) and buffer
+ * (running statistics; num_batches_tracked, int64, which eval mode does
+ * not read) takes its values from the checkpoint, strictly as
+ * load_state_dict(strict=True): a missing, extra or mis-shaped member is
+ * an error naming it.  Baked tensors leave the struct and its tensor
+ * table. */
 static void bake_weights(Program *p, const char *file)
 {
     NpzFile z;
@@ -26,19 +28,22 @@ static void bake_weights(Program *p, const char *file)
     int esize = p->spec->dtype == DT_F32 ? 4 : 8;
     for (int i = 0; i < p->ndecls; i++) {
         Decl *d = &p->decls[i];
-        if (!d->requires_grad)
+        if (!d->requires_grad && d->buffer != 1)
             continue;
         long n = shape_count(&d->shape);
-        char *raw = malloc((size_t)(n ? n : 1) * (size_t)esize);
-        if (!raw || npz_read(&z, d->name, 'f', esize, d->shape.rank,
-                             d->shape.d, raw, err, sizeof err)) {
+        int isize = d->is_int ? 8 : esize;
+        char *raw = malloc((size_t)(n ? n : 1) * (size_t)isize);
+        if (!raw || npz_read(&z, d->name, d->is_int ? 'i' : 'f', isize,
+                             d->shape.rank, d->shape.d, raw, err,
+                             sizeof err)) {
             free(raw);
             npz_free(&z);
             agc_error(d->pos, "--weights: %s", raw ? err : "out of memory");
         }
         double *v = agc_alloc(sizeof(double) * (size_t)(n ? n : 1));
         for (long k = 0; k < n; k++)
-            v[k] = esize == 4 ? ((float *)(void *)raw)[k]
+            v[k] = d->is_int ? (double)((int64_t *)(void *)raw)[k]
+                   : esize == 4 ? ((float *)(void *)raw)[k]
                               : ((double *)(void *)raw)[k];
         free(raw);
         d->baked = v;
@@ -50,7 +55,8 @@ static void bake_weights(Program *p, const char *file)
                   "spec)", err);
     int k = 0;
     for (int i = 0; i < p->ntensors; i++)
-        if (p->tensors[i].role != ROLE_INPUT ||
+        if ((p->tensors[i].role != ROLE_INPUT &&
+             p->tensors[i].role != ROLE_BUFFER) ||
             !p->decls[p->tensors[i].decl].baked)
             p->tensors[k++] = p->tensors[i];
     p->ntensors = k;
@@ -101,6 +107,14 @@ int agc_compile(const char *path, int dtype_override, int flags,
         out->prog->optim = optim_parse(out->prog);
     if (agc_weights)
         bake_weights(out->prog, agc_weights);
+    if (out->prog->infer_only) {    /* eval mode draws no dropout mask */
+        Program *p = out->prog;
+        int k = 0;
+        for (int i = 0; i < p->ntensors; i++)
+            if (p->tensors[i].role != ROLE_RNG)
+                p->tensors[k++] = p->tensors[i];
+        p->ntensors = k;
+    }
     out->em = emit_program(out->prog, agc_cite_path ? agc_cite_path : path);
     agc_error_jmp = saved;
     return 0;

@@ -164,7 +164,15 @@ static int is_splat(const Node *n)
  * reductions and the copies into output members. */
 static int reads_by_expr(const Node *user)
 {
-    return !user || op_is_elementwise(user->op) || op_is_reduction(user->op);
+    return !user || op_is_elementwise(user->op) || op_is_reduction(user->op) ||
+           user->op == OP_ASSIGN;
+}
+
+/* The node whose storage an ST_ALIAS node n shares: its operand, or for
+ * OP_MODE the value of the mode being emitted. */
+static Node *aliased(const Emitter *E, const Node *n)
+{
+    return n->in[n->op == OP_MODE ? E->infer : 0];
 }
 
 static void mark(Emitter *E, Node *n, int bit)
@@ -172,6 +180,10 @@ static void mark(Emitter *E, Node *n, int bit)
     if (P(E, n)->live & bit)
         return;
     P(E, n)->live |= bit;
+    if (n->op == OP_MODE) {         /* train or eval: one of the two */
+        mark(E, aliased(E, n), bit);
+        return;
+    }
     for (int i = 0; i < n->nin; i++)
         mark(E, n->in[i], bit);
 }
@@ -207,6 +219,8 @@ static void count_uses(Emitter *E)
         for (int j = 0; j < u->nin; j++) {
             Node *a = u->in[j];
             Plan *pa = P(E, a);
+            if (u->op == OP_MODE && a != aliased(E, u))
+                continue;           /* the other mode's value */
             a->nuses++;
             pa->user = u;
             if (!reads_by_expr(u))
@@ -229,6 +243,10 @@ static void plan(Emitter *E)
         if (!E->infer || t->role != ROLE_GRAD)
             mark(E, t->node, t->role == ROLE_GRAD ? 2 : 1);
     }
+    /* train mode's side effects: running statistics, counters */
+    for (int i = 0; i < g->n && !E->infer; i++)
+        if (g->nodes[i]->op == OP_ASSIGN)
+            mark(E, g->nodes[i], 1);
     /* forward nodes that backward reads are computed in forward */
     for (int i = g->n - 1; i >= 0; i--) {
         Node *n = g->nodes[i];
@@ -279,7 +297,7 @@ static void plan_storage(Emitter *E, int in_loop)
         } else if (n->op == OP_INPUT || n->op == OP_ARG) {
             pl->store = ST_FIELD;
         } else if (n->op == OP_RESHAPE || n->op == OP_DETACH ||
-                   n->op == OP_CUSTOM) {
+                   n->op == OP_CUSTOM || n->op == OP_MODE) {
             pl->store = ST_ALIAS;   /* custom: in[0], its forward result */
         } else if (n->op == OP_TRANSPOSE && n->shape.rank == 2) {
             pl->store = pl->users & U_NOT_MATMUL ? ST_FIELD : ST_TRANSPOSED;
@@ -409,7 +427,7 @@ static const char *use_val(Emitter *E, int v)
 static const char *base(Emitter *E, Node *n)
 {
     while (P(E, n)->store == ST_ALIAS)
-        n = n->in[0];
+        n = aliased(E, n);
     Plan *pl = P(E, n);
     if (pl->at)
         return pl->at;
@@ -1108,6 +1126,56 @@ static void emit_blocks(Emitter *E, Out *o, Node *n)
 static void emit_loop(Emitter *E, Out *o, Node *n);
 static void emit_loop_grad(Emitter *E, Out *o, Node *n);
 
+enum { H_UNIFORM = 32, H_NORMAL = 64, H_MIX = 128 };
+
+/* Train mode's update of a buffer: in[0] = in[1], or in[0] += 1. */
+static void emit_assign(Emitter *E, Out *o, Node *n)
+{
+    const char *dst = base(E, n->in[0]);
+    put(o, "/* train mode: %s %s */\n", E->p->decls[n->in[0]->decl].name,
+        n->nin == 1 ? "+= 1" : "updated");
+    if (n->nin == 1)
+        put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] += 1;\n",
+            shape_count(&n->shape), dst);
+    else
+        assign(E, o, dst, n->in[1], 1);
+}
+
+/* 64-bit odd constants: splitmix64's increment, and the stream's. */
+#define GOLDEN 0x9e3779b97f4a7c15ULL
+
+static unsigned long long mix64(unsigned long long z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* A dropout mask (README, "Dropout's generator"): element i at step s
+ * of stream k keeps when the (s * count + i + 1)-th output of splitmix64
+ * from the state key = mix64(mix64(seed) + k * GOLDEN), shifted right by
+ * 11 (53 bits), is at least p * 2^53; it then holds 1 / (1 - p). */
+static void emit_dropout(Emitter *E, Out *o, Node *n)
+{
+    long count = shape_count(&n->shape);
+    double p = n->cval;
+    unsigned long long key = mix64(mix64((unsigned long long)
+                                         E->p->spec->seed) +
+                                   (unsigned long long)n->attr[DO_STREAM] *
+                                       GOLDEN);
+    E->helpers |= H_MIX;
+    put(o, "/* dropout mask %ld, p = %.17g: agc_mix64 of splitmix64's "
+        "state at step * %ld + i + 1 */\n", n->attr[DO_STREAM], p, count);
+    put(o, "{\n    uint64_t state = UINT64_C(0x%016llx) + (uint64_t)%s[0] * "
+        "UINT64_C(%ld) * UINT64_C(0x%016llx);\n", key, base(E, n->in[0]),
+        count, GOLDEN);
+    put(o, "    for (long i = 0; i < %ld; i++) {\n", count);
+    put(o, "        state += UINT64_C(0x%016llx);\n", GOLDEN);
+    put(o, "        %s[i] = agc_mix64(state) >> 11 >= UINT64_C(%ld) ? %s : "
+        "0;\n    }\n}\n", base(E, n), n->attr[DO_DROP],
+        p < 1 ? lit(E, 1 / (1 - p)) : "0");
+}
+
 static void emit_node(Emitter *E, Out *o, Node *n)
 {
     const char *last = NULL;
@@ -1127,6 +1195,10 @@ static void emit_node(Emitter *E, Out *o, Node *n)
         emit_loop(E, o, n);
     else if (n->op == OP_LOOP_GRAD)
         emit_loop_grad(E, o, n);
+    else if (n->op == OP_ASSIGN)
+        emit_assign(E, o, n);
+    else if (n->op == OP_DROPOUT)
+        emit_dropout(E, o, n);
     else if (n->op >= OP_CONV && n->op <= OP_MAXPOOL_BWD)
         kernel_emit(&E->kern, o, n, base(E, n), (const char *[]){
             base(E, n->in[0]), n->nin > 1 ? base(E, n->in[1]) : NULL});
@@ -1437,7 +1509,8 @@ static void name_fields(Emitter *E)
     /* names the user chose come first and keep their names */
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        if (t->role == ROLE_INPUT || t->role == ROLE_SEED) {
+        if (t->role == ROLE_INPUT || t->role == ROLE_SEED ||
+            t->role == ROLE_BUFFER || t->role == ROLE_RNG) {
             t->cname = new_field(E, t->name);
             P(E, t->node)->field = t->cname;
         }
@@ -1452,7 +1525,7 @@ static void name_fields(Emitter *E)
         /* computed straight into it, through reshapes used only here */
         Node *n = t->node;
         while (pl->store == ST_ALIAS) {
-            n = n->in[0];
+            n = aliased(E, n);
             pl = P(E, n);
         }
         if (pl->store == ST_FIELD && !pl->field && n->op != OP_INPUT &&
@@ -1465,6 +1538,10 @@ static void name_fields(Emitter *E)
         Plan *pl = P(E, n);
         if (!pl->live || pl->store != ST_FIELD || pl->field)
             continue;
+        if (n->op == OP_ASSIGN) {       /* writes its buffer's member */
+            pl->field = P(E, n->in[0])->field;
+            continue;
+        }
         if (n->op == OP_LOOP_COUNT) {   /* int64_t: a member of its own */
             pl->field = new_field(E, n->name ? n->name : agc_fmt("t%d", i));
             continue;
@@ -1493,10 +1570,19 @@ static void name_fields(Emitter *E)
     }
 }
 
+/* Whether a tensor holds int64_t: a loop count, num_batches_tracked,
+ * dropout's step. */
+static int tensor_int(Emitter *E, const Tensor *t)
+{
+    return t->role == ROLE_COUNT ||
+           (t->role != ROLE_GRAD && t->decl >= 0 &&
+            E->p->decls[t->decl].is_int);
+}
+
 static const char *role_name(Role r)
 {
     static const char *const names[] = {"INPUT", "OUTPUT", "GRAD", "SEED",
-                                        "COUNT", "STATE"};
+                                        "COUNT", "STATE", "BUFFER", "RNG"};
     return names[r];
 }
 
@@ -1515,8 +1601,6 @@ static unsigned long long fnv1a(const char *s)
     return h;
 }
 
-enum { H_UNIFORM = 32, H_NORMAL = 64 };
-
 static void emit_init(Emitter *E, Out *o, Out *tables)
 {
     Program *p = E->p;
@@ -1529,7 +1613,8 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
             lit(E, p->optim->lr));
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        if (t->decl < 0 || (t->role != ROLE_INPUT && t->role != ROLE_SEED))
+        if (t->decl < 0 || (t->role != ROLE_INPUT && t->role != ROLE_SEED &&
+                            t->role != ROLE_BUFFER))
             continue;
         Decl *d = &p->decls[t->decl];
         const char *f = agc_fmt("m->%s", t->cname);
@@ -1650,6 +1735,13 @@ static void emit_helpers(Emitter *E, Out *o)
         put(o, "    return (double)((z ^ (z >> 31)) >> 11) * "
             "(1.0 / 9007199254740992.0);\n}\n\n");
     }
+    if (E->helpers & H_MIX) {
+        put(o, "/* splitmix64's output function: dropout's generator */\n");
+        put(o, "static uint64_t agc_mix64(uint64_t z)\n{\n");
+        put(o, "    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);\n");
+        put(o, "    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);\n");
+        put(o, "    return z ^ (z >> 31);\n}\n\n");
+    }
     if (E->helpers & H_NORMAL) {
         put(o, "/* Box-Muller */\nstatic double agc_normal(uint64_t *s)\n{\n");
         put(o, "    double u = 1 - agc_uniform(s), v = agc_uniform(s);\n");
@@ -1677,7 +1769,7 @@ static void emit_table(Emitter *E, Out *o)
             dims = agc_fmt("%s%s%ld", dims, k ? ", " : "", s->d[k]);
         put(o, "    {\"%s\", %s_%s, %d, {%s}, offsetof(%s_t, %s), %ld, %d},\n",
             t->name, E->name, role_name(t->role), s->rank, *dims ? dims : "0",
-            E->name, t->cname, shape_count(s), t->role == ROLE_COUNT);
+            E->name, t->cname, shape_count(s), tensor_int(E, t));
     }
     if (E->lr) {
         const char *N = E->name;
@@ -1712,6 +1804,8 @@ static const char *role_text(Emitter *E, const Tensor *t)
     case ROLE_SEED: return "backward seed (ones unless set)";
     case ROLE_COUNT: return "loop count";
     case ROLE_STATE: return "optimizer state";
+    case ROLE_BUFFER: return "buffer, updated in train mode";
+    case ROLE_RNG: return "dropout's generator: steps taken";
     }
     return "";
 }
@@ -1738,7 +1832,7 @@ static void emit_header(Emitter *E, Out *h)
         "float type */\n");
     put(h, "} agc_tensor;\n\n");
     put(h, "enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, "
-        "AGC_STATE };\n");
+        "AGC_STATE, AGC_BUFFER,\n       AGC_RNG };\n");
     put(h, "#endif\n\n");
     put(h, "/* every tensor of %s, C order */\ntypedef struct %s_t {\n", N, N);
     h->indent++;
@@ -1746,7 +1840,7 @@ static void emit_header(Emitter *E, Out *h)
         Tensor *t = &p->tensors[i];
         Shape s = t->node->shape;
         put(h, "%s %s[%ld];%*s/* %s %s */\n",
-            t->role == ROLE_COUNT ? "int64_t" : T, t->cname, shape_count(&s),
+            tensor_int(E, t) ? "int64_t" : T, t->cname, shape_count(&s),
             1, "", shape_str(&s), role_text(E, t));
     }
     for (int i = 0; i < E->g->n; i++) {
@@ -1796,7 +1890,8 @@ static void emit_header(Emitter *E, Out *h)
     put(h, "} %s_t;\n\n", N);
     put(h, "/* roles in %s_tensors[].role */\n", N);
     put(h, "enum { %s_INPUT, %s_OUTPUT, %s_GRAD, %s_SEED, %s_COUNT, "
-        "%s_STATE };\n\n", N, N, N, N, N, N);
+        "%s_STATE, %s_BUFFER,\n       %s_RNG };\n\n", N, N, N, N, N, N, N,
+        N);
     put(h, "/* what %s's functions return */\n", N);
     put(h, "enum { %s_OK = 0, %s_ERR_MAX_ITER = 1 };\n\n", N, N);
     put(h, "typedef agc_tensor %s_tensor;\n\n", N);
@@ -1863,7 +1958,7 @@ static void measure(Emitter *E, long *bytes_out, long *temp_out,
     long bytes = 0, temp_bytes = 0;
     for (int i = 0; i < p->ntensors; i++)
         member(&bytes, &align, shape_count(&p->tensors[i].node->shape),
-               p->tensors[i].role == ROLE_COUNT ? 8 : esize);
+               tensor_int(E, &p->tensors[i]) ? 8 : esize);
     for (int i = 0; i < E->g->n; i++) {
         Plan *pl = &E->plan[i];
         if (!pl->live || pl->store != ST_FIELD || pl->val)
@@ -1943,7 +2038,7 @@ static int dying_operand(Emitter *E, Node *n, Node *at, int block)
     for (int i = 0; i < at->nin; i++) {
         Node *read = at->in[i], *a = read;  /* read as its reshape */
         while (P(E, a)->store == ST_ALIAS)
-            a = a->in[0];
+            a = aliased(E, a);
         Plan *pa = P(E, a);
         if (pa->store == ST_INLINE && !is_splat(a)) {
             int v = dying_operand(E, n, a, block);
@@ -2132,7 +2227,8 @@ Emitted emit_program(Program *p, const char *spec_path)
     fwd.indent = bwd.indent = 1;
     emit_phase(&E, &fwd, 0);
     emit_phase(&E, &bwd, 1);
-    char *infer = p->infer_only || !bwd.s ? NULL : emit_infer(&E);
+    char *infer = p->infer_only || (!bwd.s && !p->has_modes)
+                      ? NULL : emit_infer(&E);
     plan_arena(&E);
     int esize = E.f32 ? 4 : 8;
     if (E.lr) {                     /* the optimizer's members */

@@ -339,6 +339,12 @@ static void rule(Grads *gr, Node *n, Node *gy)
     case OP_MAXPOOL:                /* da[first argmax of window] += gy */
         accumulate(gr, a, g_maxpool_bwd(g, a, gy, n->attr));
         break;
+    case OP_MODE:                   /* backward follows train mode: */
+        accumulate(gr, a, gy);      /* da = gy, nothing to the eval value */
+        break;
+    case OP_ASSIGN:                 /* side effects and random masks: */
+    case OP_DROPOUT:                /* no gradient */
+        break;
     }
 #undef B
 #undef U

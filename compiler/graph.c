@@ -567,3 +567,34 @@ Node *g_maxpool_bwd(Graph *g, Node *x, Node *gy, const long *a)
     Node *in[2] = {x, gy};
     return add(g, window(OP_MAXPOOL_BWD, x->shape, 2, in, a, PL_PW + 1));
 }
+
+/* ---- train and eval mode ---- */
+
+Node *g_mode(Graph *g, Node *train, Node *eval)
+{
+    if (!shape_eq(&train->shape, &eval->shape))
+        agc_error(g->pos, "internal error: mode of %s and %s",
+                  shape_str(&train->shape), shape_str(&eval->shape));
+    Node *in[2] = {train, eval};
+    return add(g, proto(OP_MODE, train->shape, 2, in));
+}
+
+Node *g_assign(Graph *g, Node *buffer, Node *value)
+{
+    if (buffer->op != OP_INPUT ||
+        (value && !shape_eq(&buffer->shape, &value->shape)))
+        agc_error(g->pos, "internal error: assign to a %s",
+                  op_name(buffer->op));
+    Node *in[2] = {buffer, value};
+    return add(g, proto(OP_ASSIGN, buffer->shape, value ? 2 : 1, in));
+}
+
+Node *g_dropout(Graph *g, Shape s, Node *step, const long *attr, double p)
+{
+    Node *in[1] = {step};
+    Node n = proto(OP_DROPOUT, s, 1, in);
+    n.attr[DO_STREAM] = attr[DO_STREAM];
+    n.attr[DO_DROP] = attr[DO_DROP];
+    n.cval = p;
+    return add(g, n);
+}

@@ -1261,7 +1261,7 @@ static void info_memory(const Compiled *c)
                flops, live);
         b = e;
     }
-    long esize = p->spec->dtype == DT_F32 ? 4 : 8, role[5] = {0};
+    long esize = p->spec->dtype == DT_F32 ? 4 : 8, role[ROLE_RNG + 1] = {0};
     long params = 0;
     for (int i = 0; i < p->ntensors; i++) {
         const Tensor *t = &p->tensors[i];

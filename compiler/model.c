@@ -13,7 +13,8 @@
 /* A layer kind: its YAML key, the function it calls, the arguments it
  * takes (those marked '!' required; those marked '-' consumed here, not
  * passed on), and which parameters it has. */
-typedef enum { NO_PARAMS, CONV_PARAMS, LINEAR_PARAMS } Params;
+typedef enum { NO_PARAMS, CONV_PARAMS, LINEAR_PARAMS, BN_PARAMS,
+               LN_PARAMS } Params;
 
 static const struct LayerKind {
     const char *kind, *fn;
@@ -41,6 +42,13 @@ static const struct LayerKind {
     {"flatten", "flatten", {"start_dim", "end_dim"}, NO_PARAMS, 0},
     {"softmax", "softmax", {"!dim"}, NO_PARAMS, 0},
     {"logsoftmax", "log_softmax", {"!dim"}, NO_PARAMS, 0},
+    {"batchnorm1d", "batch_norm", {"!-num_features", "eps", "momentum",
+     "-affine", "-track_running_stats"}, BN_PARAMS, 1},
+    {"batchnorm2d", "batch_norm", {"!-num_features", "eps", "momentum",
+     "-affine", "-track_running_stats"}, BN_PARAMS, 2},
+    {"layernorm", "layer_norm", {"!-normalized_shape", "eps",
+     "-elementwise_affine"}, LN_PARAMS, 0},
+    {"dropout", "dropout", {"p"}, NO_PARAMS, 0},
 };
 
 /* The layers above, then the activation layers of ops.def, which take
@@ -120,15 +128,26 @@ static long positive_int(const Layer *l, const char *name)
     return (long)v->num[0];
 }
 
-static int has_bias(const Layer *l)
+/* A true/false argument, default true when absent. */
+static int flag(const Layer *l, const char *name)
 {
-    const KwVal *v = arg(l, "bias");
+    const KwVal *v = arg(l, name);
     if (!v)
         return 1;
     if (v->kind == KW_WORD && (!strcmp(v->word, "true") ||
                                !strcmp(v->word, "false")))
         return v->word[0] == 't';
-    agc_error(v->pos, "layer '%s': bias must be true or false", l->name);
+    agc_error(v->pos, "layer '%s': %s must be true or false", l->name, name);
+}
+
+/* Whether the layer has a bias (and, for the norm layers, a weight). */
+static int has_bias(const Layer *l)
+{
+    for (int i = 0; i < l->nargs; i++)
+        if (!strcmp(l->keys[i], "elementwise_affine") ||
+            !strcmp(l->keys[i], "affine"))
+            return flag(l, l->keys[i]);
+    return flag(l, "bias");
 }
 
 static void add_param(Program *p, const Layer *l, const char *what,
@@ -145,6 +164,40 @@ static void add_param(Program *p, const Layer *l, const char *what,
     d->b = bound;
     if (shape_count(&s) > AGC_MAX_ELEMS / 2)
         agc_error(l->pos, "layer '%s': %s is too large", l->name, what);
+}
+
+/* A parameter or buffer of a norm layer, initialised as PyTorch does:
+ * ones (weight, running_var) or zeros. */
+static Decl *add_state(Program *p, const Layer *l, const char *what,
+                       Shape s, InitKind init, int buffer)
+{
+    Decl *d = AGC_PUSH(p->decls, p->ndecls, p->dcap);
+    memset(d, 0, sizeof *d);
+    d->name = agc_fmt("%s.%s", l->name, what);
+    d->pos = l->pos;
+    d->shape = s;
+    d->requires_grad = !buffer;
+    d->init = init;
+    d->buffer = buffer;
+    return d;
+}
+
+/* normalized_shape: an int or a list of positive ints. */
+static Shape norm_shape(const Layer *l)
+{
+    const KwVal *v = arg(l, "normalized_shape");
+    Shape s = {0, {0}};
+    int n = v->kind == KW_TUPLE ? v->n : 1;
+    long total = 1;
+    for (int i = 0; i < n; i++) {
+        double d = v->num[i];
+        if (v->kind == KW_WORD || d != floor(d) || d < 1 ||
+            d > AGC_MAX_ELEMS || (total *= (long)d) > AGC_MAX_ELEMS)
+            agc_error(v->pos, "layer '%s': normalized_shape must be a "
+                      "positive integer or a list of them", l->name);
+        s.d[s.rank++] = (long)d;
+    }
+    return s;
 }
 
 void model_declare(Program *p)
@@ -197,6 +250,22 @@ void model_declare(Program *p)
             add_param(p, l, "weight", w, bound);
             if (has_bias(l))
                 add_param(p, l, "bias", shape_of(1, (long[]){out}), bound);
+        } else if (k->params == BN_PARAMS || k->params == LN_PARAMS) {
+            Shape s = k->params == LN_PARAMS
+                          ? norm_shape(l)
+                          : shape_of(1, (long[]){positive_int(
+                                l, "num_features")});
+            if (has_bias(l)) {
+                add_state(p, l, "weight", s, INIT_ONES, 0);
+                add_state(p, l, "bias", s, INIT_ZEROS, 0);
+            }
+            if (k->params == BN_PARAMS && flag(l, "track_running_stats")) {
+                Shape s0 = {0, {0}};
+                add_state(p, l, "running_mean", s, INIT_ZEROS, 1);
+                add_state(p, l, "running_var", s, INIT_ONES, 1);
+                add_state(p, l, "num_batches_tracked", s0, INIT_ZEROS,
+                          1)->is_int = 1;
+            }
         }
     }
 }
@@ -216,6 +285,33 @@ static Expr *mk_name(const char *name, Pos pos)
     Expr *e = mk(E_NAME, pos);
     e->name = name;
     return e;
+}
+
+/* Adds name=value to a call. */
+static void mk_kw(Expr *call, const char *name, Expr *value)
+{
+    call->kwnames[call->nkw] = name;
+    call->kwpos[call->nkw] = value->pos;
+    call->kwargs[call->nkw++] = value;
+}
+
+/* A batchnorm layer's input: [N, C] or [N, C, L] (1d), [N, C, H, W] (2d),
+ * with num_features channels. */
+static void check_bn_input(Build *b, const Layer *l,
+                           const struct LayerKind *k, const char *prev,
+                           Pos prev_pos)
+{
+    Node *x = build_expr(b, mk_name(prev, prev_pos));
+    int r = x->shape.rank;
+    if (k->spatial == 1 ? r != 2 && r != 3 : r != 4)
+        agc_error(l->pos, "layer '%s' (%s): expected a %s input, not %s",
+                  l->name, l->kind, k->spatial == 1 ? "2-D [N, C] or 3-D "
+                  "[N, C, L]" : "4-D [N, C, H, W]", shape_str(&x->shape));
+    long c = positive_int(l, "num_features");
+    if (x->shape.d[1] != c)
+        agc_error(arg(l, "num_features")->pos, "layer '%s': num_features "
+                  "%ld does not match the %ld channels of its input %s",
+                  l->name, c, x->shape.d[1], shape_str(&x->shape));
 }
 
 static Expr *mk_const(const KwVal *v)
@@ -250,16 +346,28 @@ void model_build(Build *b, Program *p)
         call->name = k->fn;
         call->args = agc_alloc(sizeof(Expr *) * 3);
         call->args[call->nargs++] = mk_name(prev, prev_pos);
-        if (k->params) {
+        call->kwnames = agc_alloc(sizeof(char *) * 10);
+        call->kwpos = agc_alloc(sizeof(Pos) * 10);
+        call->kwargs = agc_alloc(sizeof(Expr *) * 10);
+        if (k->params == BN_PARAMS) {
+            check_bn_input(b, l, k, prev, prev_pos);
+            static const char *const state[] = {
+                "weight", "bias", "running_mean", "running_var",
+                "num_batches_tracked"};
+            for (int j = 0; j < 5; j++)
+                if (j < 2 ? has_bias(l) : flag(l, "track_running_stats"))
+                    mk_kw(call, state[j], mk_name(agc_fmt(
+                              "%s.%s", l->name, state[j]), l->pos));
+        } else if (k->params == LN_PARAMS && !has_bias(l)) {
+            KwVal ns = *arg(l, "normalized_shape");
+            mk_kw(call, "normalized_shape", mk_const(&ns));
+        } else if (k->params) {
             call->args[call->nargs++] =
                 mk_name(agc_fmt("%s.weight", l->name), l->pos);
             if (has_bias(l))
                 call->args[call->nargs++] =
                     mk_name(agc_fmt("%s.bias", l->name), l->pos);
         }
-        call->kwnames = agc_alloc(sizeof(char *) * 10);
-        call->kwpos = agc_alloc(sizeof(Pos) * 10);
-        call->kwargs = agc_alloc(sizeof(Expr *) * 10);
         for (int j = 0; k->args[j]; j++) {
             const char *a = k->args[j] + strspn(k->args[j], "!");
             const KwVal *v = arg(l, a);

@@ -36,8 +36,9 @@ static int in_state(Program *p, const AgcTensorInfo *t)
         return 1;
     for (int i = 0; i < p->ntensors; i++)
         if (!strcmp(p->tensors[i].name, t->name))
-            return p->tensors[i].role == ROLE_INPUT &&
-                   p->decls[p->tensors[i].decl].requires_grad;
+            return p->tensors[i].role == ROLE_BUFFER ||
+                   (p->tensors[i].role == ROLE_INPUT &&
+                    p->decls[p->tensors[i].decl].requires_grad);
     return 0;
 }
 

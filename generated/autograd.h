@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of autograd, C order */
@@ -34,7 +35,8 @@ typedef struct autograd_t {
 } autograd_t;
 
 /* roles in autograd_tensors[].role */
-enum { autograd_INPUT, autograd_OUTPUT, autograd_GRAD, autograd_SEED, autograd_COUNT, autograd_STATE };
+enum { autograd_INPUT, autograd_OUTPUT, autograd_GRAD, autograd_SEED, autograd_COUNT, autograd_STATE, autograd_BUFFER,
+       autograd_RNG };
 
 /* what autograd's functions return */
 enum { autograd_OK = 0, autograd_ERR_MAX_ITER = 1 };

@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of cnn1d, C order */
@@ -46,7 +47,8 @@ typedef struct cnn1d_t {
 } cnn1d_t;
 
 /* roles in cnn1d_tensors[].role */
-enum { cnn1d_INPUT, cnn1d_OUTPUT, cnn1d_GRAD, cnn1d_SEED, cnn1d_COUNT, cnn1d_STATE };
+enum { cnn1d_INPUT, cnn1d_OUTPUT, cnn1d_GRAD, cnn1d_SEED, cnn1d_COUNT, cnn1d_STATE, cnn1d_BUFFER,
+       cnn1d_RNG };
 
 /* what cnn1d's functions return */
 enum { cnn1d_OK = 0, cnn1d_ERR_MAX_ITER = 1 };

@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of conv2d_seed, C order */
@@ -37,7 +38,8 @@ typedef struct conv2d_seed_t {
 } conv2d_seed_t;
 
 /* roles in conv2d_seed_tensors[].role */
-enum { conv2d_seed_INPUT, conv2d_seed_OUTPUT, conv2d_seed_GRAD, conv2d_seed_SEED, conv2d_seed_COUNT, conv2d_seed_STATE };
+enum { conv2d_seed_INPUT, conv2d_seed_OUTPUT, conv2d_seed_GRAD, conv2d_seed_SEED, conv2d_seed_COUNT, conv2d_seed_STATE, conv2d_seed_BUFFER,
+       conv2d_seed_RNG };
 
 /* what conv2d_seed's functions return */
 enum { conv2d_seed_OK = 0, conv2d_seed_ERR_MAX_ITER = 1 };

@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of custom_add, C order */
@@ -35,7 +36,8 @@ typedef struct custom_add_t {
 } custom_add_t;
 
 /* roles in custom_add_tensors[].role */
-enum { custom_add_INPUT, custom_add_OUTPUT, custom_add_GRAD, custom_add_SEED, custom_add_COUNT, custom_add_STATE };
+enum { custom_add_INPUT, custom_add_OUTPUT, custom_add_GRAD, custom_add_SEED, custom_add_COUNT, custom_add_STATE, custom_add_BUFFER,
+       custom_add_RNG };
 
 /* what custom_add's functions return */
 enum { custom_add_OK = 0, custom_add_ERR_MAX_ITER = 1 };

@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of custom_max, C order */
@@ -33,7 +34,8 @@ typedef struct custom_max_t {
 } custom_max_t;
 
 /* roles in custom_max_tensors[].role */
-enum { custom_max_INPUT, custom_max_OUTPUT, custom_max_GRAD, custom_max_SEED, custom_max_COUNT, custom_max_STATE };
+enum { custom_max_INPUT, custom_max_OUTPUT, custom_max_GRAD, custom_max_SEED, custom_max_COUNT, custom_max_STATE, custom_max_BUFFER,
+       custom_max_RNG };
 
 /* what custom_max's functions return */
 enum { custom_max_OK = 0, custom_max_ERR_MAX_ITER = 1 };

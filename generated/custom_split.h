@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of custom_split, C order */
@@ -34,7 +35,8 @@ typedef struct custom_split_t {
 } custom_split_t;
 
 /* roles in custom_split_tensors[].role */
-enum { custom_split_INPUT, custom_split_OUTPUT, custom_split_GRAD, custom_split_SEED, custom_split_COUNT, custom_split_STATE };
+enum { custom_split_INPUT, custom_split_OUTPUT, custom_split_GRAD, custom_split_SEED, custom_split_COUNT, custom_split_STATE, custom_split_BUFFER,
+       custom_split_RNG };
 
 /* what custom_split's functions return */
 enum { custom_split_OK = 0, custom_split_ERR_MAX_ITER = 1 };

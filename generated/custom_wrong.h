@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of custom_wrong, C order */
@@ -38,7 +39,8 @@ typedef struct custom_wrong_t {
 } custom_wrong_t;
 
 /* roles in custom_wrong_tensors[].role */
-enum { custom_wrong_INPUT, custom_wrong_OUTPUT, custom_wrong_GRAD, custom_wrong_SEED, custom_wrong_COUNT, custom_wrong_STATE };
+enum { custom_wrong_INPUT, custom_wrong_OUTPUT, custom_wrong_GRAD, custom_wrong_SEED, custom_wrong_COUNT, custom_wrong_STATE, custom_wrong_BUFFER,
+       custom_wrong_RNG };
 
 /* what custom_wrong's functions return */
 enum { custom_wrong_OK = 0, custom_wrong_ERR_MAX_ITER = 1 };

@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of dot, C order */
@@ -36,7 +37,8 @@ typedef struct dot_t {
 } dot_t;
 
 /* roles in dot_tensors[].role */
-enum { dot_INPUT, dot_OUTPUT, dot_GRAD, dot_SEED, dot_COUNT, dot_STATE };
+enum { dot_INPUT, dot_OUTPUT, dot_GRAD, dot_SEED, dot_COUNT, dot_STATE, dot_BUFFER,
+       dot_RNG };
 
 /* what dot's functions return */
 enum { dot_OK = 0, dot_ERR_MAX_ITER = 1 };

@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of loop, C order */
@@ -35,7 +36,8 @@ typedef struct loop_t {
 } loop_t;
 
 /* roles in loop_tensors[].role */
-enum { loop_INPUT, loop_OUTPUT, loop_GRAD, loop_SEED, loop_COUNT, loop_STATE };
+enum { loop_INPUT, loop_OUTPUT, loop_GRAD, loop_SEED, loop_COUNT, loop_STATE, loop_BUFFER,
+       loop_RNG };
 
 /* what loop's functions return */
 enum { loop_OK = 0, loop_ERR_MAX_ITER = 1 };

@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of seed_conv1d, C order */
@@ -35,7 +36,8 @@ typedef struct seed_conv1d_t {
 } seed_conv1d_t;
 
 /* roles in seed_conv1d_tensors[].role */
-enum { seed_conv1d_INPUT, seed_conv1d_OUTPUT, seed_conv1d_GRAD, seed_conv1d_SEED, seed_conv1d_COUNT, seed_conv1d_STATE };
+enum { seed_conv1d_INPUT, seed_conv1d_OUTPUT, seed_conv1d_GRAD, seed_conv1d_SEED, seed_conv1d_COUNT, seed_conv1d_STATE, seed_conv1d_BUFFER,
+       seed_conv1d_RNG };
 
 /* what seed_conv1d's functions return */
 enum { seed_conv1d_OK = 0, seed_conv1d_ERR_MAX_ITER = 1 };

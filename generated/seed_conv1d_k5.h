@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of seed_conv1d_k5, C order */
@@ -35,7 +36,8 @@ typedef struct seed_conv1d_k5_t {
 } seed_conv1d_k5_t;
 
 /* roles in seed_conv1d_k5_tensors[].role */
-enum { seed_conv1d_k5_INPUT, seed_conv1d_k5_OUTPUT, seed_conv1d_k5_GRAD, seed_conv1d_k5_SEED, seed_conv1d_k5_COUNT, seed_conv1d_k5_STATE };
+enum { seed_conv1d_k5_INPUT, seed_conv1d_k5_OUTPUT, seed_conv1d_k5_GRAD, seed_conv1d_k5_SEED, seed_conv1d_k5_COUNT, seed_conv1d_k5_STATE, seed_conv1d_k5_BUFFER,
+       seed_conv1d_k5_RNG };
 
 /* what seed_conv1d_k5's functions return */
 enum { seed_conv1d_k5_OK = 0, seed_conv1d_k5_ERR_MAX_ITER = 1 };

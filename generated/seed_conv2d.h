@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of seed_conv2d, C order */
@@ -35,7 +36,8 @@ typedef struct seed_conv2d_t {
 } seed_conv2d_t;
 
 /* roles in seed_conv2d_tensors[].role */
-enum { seed_conv2d_INPUT, seed_conv2d_OUTPUT, seed_conv2d_GRAD, seed_conv2d_SEED, seed_conv2d_COUNT, seed_conv2d_STATE };
+enum { seed_conv2d_INPUT, seed_conv2d_OUTPUT, seed_conv2d_GRAD, seed_conv2d_SEED, seed_conv2d_COUNT, seed_conv2d_STATE, seed_conv2d_BUFFER,
+       seed_conv2d_RNG };
 
 /* what seed_conv2d's functions return */
 enum { seed_conv2d_OK = 0, seed_conv2d_ERR_MAX_ITER = 1 };

@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of seed_conv2d_pad, C order */
@@ -35,7 +36,8 @@ typedef struct seed_conv2d_pad_t {
 } seed_conv2d_pad_t;
 
 /* roles in seed_conv2d_pad_tensors[].role */
-enum { seed_conv2d_pad_INPUT, seed_conv2d_pad_OUTPUT, seed_conv2d_pad_GRAD, seed_conv2d_pad_SEED, seed_conv2d_pad_COUNT, seed_conv2d_pad_STATE };
+enum { seed_conv2d_pad_INPUT, seed_conv2d_pad_OUTPUT, seed_conv2d_pad_GRAD, seed_conv2d_pad_SEED, seed_conv2d_pad_COUNT, seed_conv2d_pad_STATE, seed_conv2d_pad_BUFFER,
+       seed_conv2d_pad_RNG };
 
 /* what seed_conv2d_pad's functions return */
 enum { seed_conv2d_pad_OK = 0, seed_conv2d_pad_ERR_MAX_ITER = 1 };

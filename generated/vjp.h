@@ -22,7 +22,8 @@ typedef struct agc_tensor {
     int is_int;         /* int64_t elements, else the model's float type */
 } agc_tensor;
 
-enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE };
+enum { AGC_INPUT, AGC_OUTPUT, AGC_GRAD, AGC_SEED, AGC_COUNT, AGC_STATE, AGC_BUFFER,
+       AGC_RNG };
 #endif
 
 /* every tensor of vjp, C order */
@@ -33,7 +34,8 @@ typedef struct vjp_t {
 } vjp_t;
 
 /* roles in vjp_tensors[].role */
-enum { vjp_INPUT, vjp_OUTPUT, vjp_GRAD, vjp_SEED, vjp_COUNT, vjp_STATE };
+enum { vjp_INPUT, vjp_OUTPUT, vjp_GRAD, vjp_SEED, vjp_COUNT, vjp_STATE, vjp_BUFFER,
+       vjp_RNG };
 
 /* what vjp's functions return */
 enum { vjp_OK = 0, vjp_ERR_MAX_ITER = 1 };

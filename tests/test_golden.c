@@ -2,8 +2,9 @@
  * make_golden.py, conv by make_golden_conv.py, both with PyTorch)
  * compiled, JIT-run in float32, and compared with PyTorch's outputs and
  * gradients: |agc - torch| <= 1e-6 + 1e-5 |torch|; loop counts exactly;
- * and the backward graph agc draws (grad_fn records) against the one
- * torch built (grad_fn.txt).  The convolution cases run again with the
+ * the buffers after one train-mode forward (running statistics); and
+ * the backward graph agc draws (grad_fn records) against the one torch
+ * built (grad_fn.txt).  The convolution cases run again with the
  * unroll limit at 1 and 3 taps, which rolls the window loops that the
  * default limit writes out. */
 #include <math.h>
@@ -97,6 +98,14 @@ static void run_case(const char *dir, long unroll)
         if (t->role == ROLE_OUTPUT || t->role == ROLE_GRAD ||
             t->role == ROLE_COUNT)
             compare(&k, t->name, t->name, t->role == ROLE_COUNT);
+        if (t->role == ROLE_BUFFER) {   /* after one train-mode forward */
+            long n;
+            double *want = case_expected(&k, t->name, &n);
+            if (!want)
+                fail_msg("%s: %s.expected.npy missing", dir, t->name);
+            free(want);
+            compare(&k, t->name, t->name, t->is_int);
+        }
     }
     compare_grad_fns(&k);
     case_close(&k);
