@@ -68,6 +68,9 @@ Jit *jit_new(Program *p, const Emitted *em)
     j->tensors = symbol(j, p, "tensors");
     j->ntensors = *(const int *)symbol(j, p, "num_tensors");
     j->size = *(const size_t *)symbol(j, p, "size");
+    const size_t *bad = tcc_get_symbol(j->tcc, agc_fmt("%s_bad_target_offset",
+                                                       p->spec->name));
+    j->bad_target_offset = bad ? (long)*bad : -1;
     j->m = calloc(1, j->size);
     if (!j->m) {
         jit_free(j);

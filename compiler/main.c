@@ -186,8 +186,9 @@ static void bind_npy(Program *p, Jit *j, const Tensor *t, const char *file)
     const AgcTensorInfo *info;
     void *data = jit_tensor(j, t->name, &info);
     char err[512];
-    if (npy_read(file, 'f', dtype_size(p), info->rank, info->shape, data, err,
-                 sizeof err))
+    if (npy_read(file, info->is_int ? 'i' : 'f',
+                 info->is_int ? 8 : dtype_size(p), info->rank, info->shape,
+                 data, err, sizeof err))
         agc_error(t->pos, "%s (for '%s')", err, t->name);
 }
 
@@ -219,7 +220,7 @@ static void print_tensor(Program *p, Jit *j, const char *label,
     void *data = jit_tensor(j, t->name, &info);
     char *s;
     if (info->is_int) {
-        s = tensor_format_int((long)*(int64_t *)data);
+        s = tensor_format_int64(data, info->rank, info->shape);
     } else {
         double *v = malloc(sizeof(double) * (size_t)info->count);
         if (!v)
@@ -276,7 +277,16 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
         agc_error(p->spec->bwd_pos, "backward of '%s' needs a seed: give "
                   "--grad %s=FILE.npy", p->spec->bwd_of, p->spec->bwd_of);
     }
-    if (j->forward(j->m) != 0) {    /* NAME_ERR_MAX_ITER */
+    int rc = j->forward(j->m);
+    if (rc == 2 && j->bad_target_offset >= 0)   /* NAME_ERR_TARGET */
+        agc_error(p->spec->pos, "forward failed: class index %lld is out of "
+                  "bounds (PyTorch: Target %lld is out of bounds): an int64 "
+                  "target or one_hot argument holds it",
+                  (long long)*(int64_t *)((char *)j->m +
+                                          j->bad_target_offset),
+                  (long long)*(int64_t *)((char *)j->m +
+                                          j->bad_target_offset));
+    if (rc != 0) {                  /* NAME_ERR_MAX_ITER */
         if (p->nloops == 1)
             agc_error(p->loops[0]->pos, "forward failed: loop '%s' exceeded "
                       "its max_iter: the condition still held after %ld "
