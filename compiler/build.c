@@ -701,7 +701,7 @@ static Node *int_call(Build *b, const Expr *e, int depth)
 {
     Graph *g = b->g;
     const char *f = e->name;
-    Expr *a[MAXP];
+    Expr *a[MAXP] = {NULL};
     Node *x, *y;
     if (!strcmp(f, "cross_entropy") || !strcmp(f, "nll_loss")) {
         int ce = f[0] == 'c';
@@ -1423,7 +1423,11 @@ static int expr_fn(Build *b, const Expr *e, Node *n, const Operand *op,
         /* -sum(target * log_softmax(input)) / N, as torch 1.13 computes
          * it for class probabilities */
         Shape s0 = {0, {0}};
+        const Expr *ls = arg_of(e, 2, "label_smoothing");
         next[0] = fn1(b, "LogSoftmaxBackward0", op[0].node->shape, next[0]);
+        if (ls && is_num(ls) && num_of(ls) != 0)  /* t (1 - eps) + eps / C */
+            next[1] = fn1(b, "AddBackward1", op[1].node->shape,
+                          fn1(b, "MulBackward1", op[1].node->shape, next[1]));
         int m = fn_add(b, "MulBackward0", op[0].node->shape, next, 2);
         m = fn1(b, "SumBackward0", s0, m);
         return fn1(b, "DivBackward1", s0, fn1(b, "NegBackward0", s0, m));
