@@ -279,13 +279,11 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
     }
     int rc = j->forward(j->m);
     if (rc == 2 && j->bad_target_offset >= 0)   /* NAME_ERR_TARGET */
-        agc_error(p->spec->pos, "forward failed: class index %lld is out of "
-                  "bounds (PyTorch: Target %lld is out of bounds): an int64 "
-                  "target or one_hot argument holds it",
-                  (long long)*(int64_t *)((char *)j->m +
-                                          j->bad_target_offset),
-                  (long long)*(int64_t *)((char *)j->m +
-                                          j->bad_target_offset));
+        agc_error(p->spec->pos, "forward failed: Target %lld is out of "
+                  "bounds: class indices (int64 targets of cross_entropy "
+                  "and nll_loss, one_hot's argument) must be in [0, number "
+                  "of classes)", (long long)*(int64_t *)(
+                      (char *)j->m + j->bad_target_offset));
     if (rc != 0) {                  /* NAME_ERR_MAX_ITER */
         if (p->nloops == 1)
             agc_error(p->loops[0]->pos, "forward failed: loop '%s' exceeded "
