@@ -601,10 +601,10 @@ static void decl_dtype(Ctx *c, yaml_node_t *v)
 static const Key decl_keys[] = {
     {.key = "shape", .fn = decl_shape,
      .need = "e.g. shape: [3], or [] for a scalar"},
-    {.key = "dtype", .fn = decl_dtype},
     {.key = "requires_grad", .fn = decl_requires_grad},
     {.key = "value", .fn = decl_value},
     {.key = "init", .fn = decl_init},
+    {.key = "dtype", .fn = decl_dtype},
     {.key = NULL}};
 
 /* The first node where a literal's shape departs from want. */
