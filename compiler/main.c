@@ -444,8 +444,9 @@ static void info_memory(const Compiled *c)
     long params = 0;
     for (int i = 0; i < p->ntensors; i++) {
         const Tensor *t = &p->tensors[i];
-        long b = shape_count(&t->node->shape) * (t->role == ROLE_COUNT ? 8
-                                                                       : esize);
+        int is_int = t->role == ROLE_COUNT ||   /* int64_t members */
+                     (t->role != ROLE_GRAD && t->node->is_int);
+        long b = shape_count(&t->node->shape) * (is_int ? 8 : esize);
         if (t->role == ROLE_INPUT && p->decls[t->decl].requires_grad)
             params += b;
         else
