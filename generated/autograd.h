@@ -37,7 +37,7 @@ typedef struct autograd_t {
 enum { autograd_INPUT, autograd_OUTPUT, autograd_GRAD, autograd_SEED, autograd_COUNT, autograd_STATE };
 
 /* what autograd's functions return */
-enum { autograd_OK = 0, autograd_ERR_MAX_ITER = 1 };
+enum { autograd_OK = 0, autograd_ERR_MAX_ITER = 1, autograd_ERR_TARGET = 2 };
 
 typedef agc_tensor autograd_tensor;
 

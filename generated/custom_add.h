@@ -38,7 +38,7 @@ typedef struct custom_add_t {
 enum { custom_add_INPUT, custom_add_OUTPUT, custom_add_GRAD, custom_add_SEED, custom_add_COUNT, custom_add_STATE };
 
 /* what custom_add's functions return */
-enum { custom_add_OK = 0, custom_add_ERR_MAX_ITER = 1 };
+enum { custom_add_OK = 0, custom_add_ERR_MAX_ITER = 1, custom_add_ERR_TARGET = 2 };
 
 typedef agc_tensor custom_add_tensor;
 

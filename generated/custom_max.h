@@ -36,7 +36,7 @@ typedef struct custom_max_t {
 enum { custom_max_INPUT, custom_max_OUTPUT, custom_max_GRAD, custom_max_SEED, custom_max_COUNT, custom_max_STATE };
 
 /* what custom_max's functions return */
-enum { custom_max_OK = 0, custom_max_ERR_MAX_ITER = 1 };
+enum { custom_max_OK = 0, custom_max_ERR_MAX_ITER = 1, custom_max_ERR_TARGET = 2 };
 
 typedef agc_tensor custom_max_tensor;
 

@@ -41,7 +41,7 @@ typedef struct custom_wrong_t {
 enum { custom_wrong_INPUT, custom_wrong_OUTPUT, custom_wrong_GRAD, custom_wrong_SEED, custom_wrong_COUNT, custom_wrong_STATE };
 
 /* what custom_wrong's functions return */
-enum { custom_wrong_OK = 0, custom_wrong_ERR_MAX_ITER = 1 };
+enum { custom_wrong_OK = 0, custom_wrong_ERR_MAX_ITER = 1, custom_wrong_ERR_TARGET = 2 };
 
 typedef agc_tensor custom_wrong_tensor;
 

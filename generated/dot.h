@@ -39,7 +39,7 @@ typedef struct dot_t {
 enum { dot_INPUT, dot_OUTPUT, dot_GRAD, dot_SEED, dot_COUNT, dot_STATE };
 
 /* what dot's functions return */
-enum { dot_OK = 0, dot_ERR_MAX_ITER = 1 };
+enum { dot_OK = 0, dot_ERR_MAX_ITER = 1, dot_ERR_TARGET = 2 };
 
 typedef agc_tensor dot_tensor;
 

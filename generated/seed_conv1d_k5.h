@@ -38,7 +38,7 @@ typedef struct seed_conv1d_k5_t {
 enum { seed_conv1d_k5_INPUT, seed_conv1d_k5_OUTPUT, seed_conv1d_k5_GRAD, seed_conv1d_k5_SEED, seed_conv1d_k5_COUNT, seed_conv1d_k5_STATE };
 
 /* what seed_conv1d_k5's functions return */
-enum { seed_conv1d_k5_OK = 0, seed_conv1d_k5_ERR_MAX_ITER = 1 };
+enum { seed_conv1d_k5_OK = 0, seed_conv1d_k5_ERR_MAX_ITER = 1, seed_conv1d_k5_ERR_TARGET = 2 };
 
 typedef agc_tensor seed_conv1d_k5_tensor;
 

@@ -38,7 +38,7 @@ typedef struct seed_conv2d_pad_t {
 enum { seed_conv2d_pad_INPUT, seed_conv2d_pad_OUTPUT, seed_conv2d_pad_GRAD, seed_conv2d_pad_SEED, seed_conv2d_pad_COUNT, seed_conv2d_pad_STATE };
 
 /* what seed_conv2d_pad's functions return */
-enum { seed_conv2d_pad_OK = 0, seed_conv2d_pad_ERR_MAX_ITER = 1 };
+enum { seed_conv2d_pad_OK = 0, seed_conv2d_pad_ERR_MAX_ITER = 1, seed_conv2d_pad_ERR_TARGET = 2 };
 
 typedef agc_tensor seed_conv2d_pad_tensor;
 
