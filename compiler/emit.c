@@ -1079,6 +1079,12 @@ static void emit_phase(Emitter *E, Out *o, int phase)
         next_block(E, t->node);
         if (!strcmp(dst, base(E, t->node)))
             continue;               /* computed in place */
+        if (tensor_is_int(t)) {     /* argmax: its index, held as a float */
+            put(o, "/* output %s, int64 */\n", t->name);
+            put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = (int64_t)%s[i];"
+                "\n\n", shape_count(&t->node->shape), dst, base(E, t->node));
+            continue;
+        }
         const char *last = NULL;
         if (P(E, t->node)->store == ST_INLINE)
             comments(E, o, t->node, &last);

@@ -186,9 +186,9 @@ int classify_forward(classify_t *m)
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.166666667f);
 
-    /* output pred */
+    /* output pred, int64 */
     for (long i = 0; i < 6; i++)
-        m->pred[i] = pred_out[i];
+        m->pred[i] = (int64_t)pred_out[i];
 
     /* acc = mean(pred == y)  [specs/classify.yaml:21] */
     /* output acc */
@@ -309,9 +309,9 @@ int classify_infer(classify_t *m)
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.166666667f);
 
-    /* output pred */
+    /* output pred, int64 */
     for (long i = 0; i < 6; i++)
-        m->pred[i] = pred_out[i];
+        m->pred[i] = (int64_t)pred_out[i];
 
     /* acc = mean(pred == y)  [specs/classify.yaml:21] */
     /* output acc */
