@@ -639,6 +639,24 @@ static Shape insert_dim(Graph *g, Shape s, int dim, long n)
     return s;
 }
 
+/* 0, 1, ... n-1 along dim of shape ks (1 elsewhere): one node per graph
+ * and shape, so that equal argmax or one_hot expressions are one. */
+static Node *arange_at(Graph *g, Shape ks, long n)
+{
+    for (int i = 0; i < g->n; i++) {
+        Node *c = g->nodes[i];
+        int same = c->op == OP_CONST && c->cdata && shape_eq(&c->shape, &ks);
+        for (long k = 0; same && k < n; k++)
+            same = c->cdata[k] == (double)k;
+        if (same)
+            return c;
+    }
+    double *v = agc_alloc(sizeof(double) * (size_t)n);
+    for (long k = 0; k < n; k++)
+        v[k] = (double)k;
+    return g_const_data(g, ks, v);
+}
+
 /* The rows of one_hot(t, classes) along dim of a tensor of shape s
  * (t's shape with classes inserted at dim): 1 where t's index is k. */
 static Node *one_hot_at(Graph *g, Node *t, long classes, int dim)
@@ -650,12 +668,9 @@ static Node *one_hot_at(Graph *g, Node *t, long classes, int dim)
     Shape ks = s;
     for (int k = 0; k < ks.rank; k++)
         ks.d[k] = k == dim ? classes : 1;
-    double *v = agc_alloc(sizeof(double) * (size_t)classes);
-    for (long k = 0; k < classes; k++)
-        v[k] = (double)k;
     Shape one = insert_dim(g, t->shape, dim, 1);
     return g_binary(g, OP_EQ, g_reshape(g, c, one),
-                    g_const_data(g, ks, v));
+                    arange_at(g, ks, classes));
 }
 
 /* The class dim of logits x: 1, or 0 for unbatched [C]. */
@@ -740,7 +755,6 @@ static Node *int_call(Build *b, const Expr *e, int depth)
             agc_error(a[0]->pos, "argmax() takes a float tensor, not int64");
         int keep = a[2] ? want_bool(a[2], "keepdim") : 0;
         g->pos = e->pos;
-        x = g_detach(g, x);
         if (!a[1]) {                /* over the flattened tensor */
             x = g_reshape(g, x, shape_of(1, (long[]){shape_count(&x->shape)}));
             keep = 0;
@@ -756,16 +770,13 @@ static Node *int_call(Build *b, const Expr *e, int depth)
         Shape ks = x->shape;
         for (int k = 0; k < ks.rank; k++)
             ks.d[k] = k == d ? n : 1;
-        double *v = agc_alloc(sizeof(double) * (size_t)n);
-        for (long k = 0; k < n; k++)
-            v[k] = (double)k;
         /* the first index holding the maximum, or a NaN as torch */
         Node *hit = g_binary(g, OP_MAXIMUM,
-                             g_binary(g, OP_EQ, x,
-                                      g_reduce(g, OP_AMAX, x, m, 1)),
+                             g_binary(g, OP_EQ, x, g_detach(g,
+                                      g_reduce(g, OP_AMAX, x, m, 1))),
                              g_binary(g, OP_NE, x, x));
         Node *r = g_reduce(g, OP_AMIN,
-                           g_where(g, hit, g_const_data(g, ks, v),
+                           g_where(g, hit, arange_at(g, ks, n),
                                    g_scalar(g, (double)n)), m, keep);
         if (r->op == OP_CONST)      /* a node of its own, flagged int64 */
             r = g_const_data(g, r->shape, agc_alloc(sizeof(double) *
@@ -1531,6 +1542,9 @@ static Node *custom_call(Build *b, const Expr *e, int fi, int depth)
     bind(e, f->params, na, a);
     for (int i = 0; i < na; i++)
         x[i] = tensor_arg(b, a[i], depth);
+    /* at the call, before its forward expression meets the int64 value */
+    if (na)
+        int_use(e, b->ops + b->nops - na, na);
     g->pos = e->pos;
     for (int i = 0; i < na; i++)
         d[i] = g_detach(g, x[i]);

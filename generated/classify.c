@@ -30,11 +30,6 @@ static const float classify_k8[4] = {
     0.0f, 1.0f, 2.0f, 3.0f
 };
 
-/* pred = argmax(fc, dim=1)  [specs/classify.yaml:20] */
-static const float classify_k32[4] = {
-    0.0f, 1.0f, 2.0f, 3.0f
-};
-
 static const int64_t classify_y_value[6] = {
     0, 3, 1, 1, 2, 0
 };
@@ -67,16 +62,15 @@ void classify_init(classify_t *m)
 int classify_forward(classify_t *m)
 {
     float *const fc_matmul = m->arena + 0; /* [24] */
-    float *const fc_out = m->arena + 0; /* [24] */
     float *const loss_class_index = m->arena + 24; /* [6] */
     float *const loss_add = m->arena + 32; /* [24] */
     float *const loss_amax = m->arena + 24; /* [6] */
-    float *const loss_exp = m->arena + 56; /* [24] */
-    float *const loss_sum = m->arena + 80; /* [6] */
-    float *const loss_log = m->arena + 86; /* [6] */
+    float *const loss_sub = m->arena + 56; /* [24] */
+    float *const loss_exp = m->arena + 80; /* [24] */
+    float *const loss_sum = m->arena + 104; /* [6] */
+    float *const loss_log = m->arena + 110; /* [6] */
     float *const loss_sum_1 = m->arena + 30; /* [1] */
-    float *const pred_amax = m->arena + 24; /* [6] */
-    float *const pred_out = m->arena + 86; /* [6] */
+    float *const pred_out = m->arena + 56; /* [6] */
     float *const acc_sum = m->arena + 0; /* [1] */
 
     /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
@@ -89,11 +83,6 @@ int classify_forward(classify_t *m)
                 fc_matmul[i * 4 + j] += aik * m->fc_weight[j * 8 + k];
         }
     }
-
-    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
-    for (long i0 = 0; i0 < 6; i0++)
-        for (long i1 = 0; i1 < 4; i1++)
-            fc_out[i0 * 4 + i1] = fc_matmul[i0 * 4 + i1] + m->fc_bias[i1];
 
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
@@ -109,21 +98,27 @@ int classify_forward(classify_t *m)
         for (long i1 = 0; i1 < 4; i1++)
             loss_add[i0 * 4 + i1] = ((float)(loss_class_index[i0] == classify_k8[i1]) * 0.9f) + 0.025f;
 
+    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
-    for (long i = 0; i < 6; i++) {
+    for (long i0 = 0; i0 < 6; i0++) {
         float acc = -INFINITY;
-        for (long j = 0; j < 4; j++) {
-            float v = fc_out[i * 4 + j];
+        for (long i1 = 0; i1 < 4; i1++) {
+            float v = fc_matmul[i0 * 4 + i1] + m->fc_bias[i1];
             if (v > acc || v != v)
                 acc = v;
         }
-        loss_amax[i] = (float)acc;
+        loss_amax[i0] = (float)acc;
     }
 
+    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
     for (long i0 = 0; i0 < 6; i0++)
         for (long i1 = 0; i1 < 4; i1++)
-            loss_exp[i0 * 4 + i1] = expf(fc_out[i0 * 4 + i1] - loss_amax[i0]);
+            loss_sub[i0 * 4 + i1] = (fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) - loss_amax[i0];
+
+    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
+    for (long i = 0; i < 24; i++)
+        loss_exp[i] = expf(loss_sub[i]);
 
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
@@ -144,28 +139,20 @@ int classify_forward(classify_t *m)
         double acc = 0;
         for (long i0 = 0; i0 < 6; i0++)
             for (long i1 = 0; i1 < 4; i1++) {
-                float v = loss_add[i0 * 4 + i1] * ((fc_out[i0 * 4 + i1] - loss_amax[i0]) - loss_log[i0]);
+                float v = loss_add[i0 * 4 + i1] * (loss_sub[i0 * 4 + i1] - loss_log[i0]);
                 acc += v;
             }
         loss_sum_1[0] = (float)acc;
     }
 
+    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
     /* pred = argmax(fc, dim=1)  [specs/classify.yaml:20] */
-    for (long i = 0; i < 6; i++) {
-        float acc = -INFINITY;
-        for (long j = 0; j < 4; j++) {
-            float v = fc_out[i * 4 + j];
-            if (v > acc || v != v)
-                acc = v;
-        }
-        pred_amax[i] = (float)acc;
-    }
-
+    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
     /* pred = argmax(fc, dim=1)  [specs/classify.yaml:20] */
     for (long i0 = 0; i0 < 6; i0++) {
         float acc = INFINITY;
         for (long i1 = 0; i1 < 4; i1++) {
-            float v = agc_max((float)(fc_out[i0 * 4 + i1] == pred_amax[i0]), (float)(fc_out[i0 * 4 + i1] != fc_out[i0 * 4 + i1])) != 0 ? classify_k32[i1] : 4.0f;
+            float v = agc_max((float)((fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) == loss_amax[i0]), (float)((fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) != (fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]))) != 0 ? classify_k8[i1] : 4.0f;
             if (v < acc || v != v)
                 acc = v;
         }
@@ -202,14 +189,13 @@ int classify_forward(classify_t *m)
 int classify_infer(classify_t *m)
 {
     float *const fc_matmul = m->arena + 0; /* [24] */
-    float *const fc_out = m->arena + 0; /* [24] */
-    float *const loss_class_index = m->arena + 24; /* [6] */
-    float *const loss_amax = m->arena + 30; /* [6] */
-    float *const loss_sum = m->arena + 36; /* [6] */
-    float *const loss_log = m->arena + 36; /* [6] */
-    float *const loss_sum_1 = m->arena + 42; /* [1] */
-    float *const pred_amax = m->arena + 24; /* [6] */
-    float *const pred_out = m->arena + 30; /* [6] */
+    float *const loss_class_index = m->arena + 48; /* [6] */
+    float *const loss_amax = m->arena + 54; /* [6] */
+    float *const loss_sub = m->arena + 24; /* [24] */
+    float *const loss_sum = m->arena + 60; /* [6] */
+    float *const loss_log = m->arena + 60; /* [6] */
+    float *const loss_sum_1 = m->arena + 66; /* [1] */
+    float *const pred_out = m->arena + 24; /* [6] */
     float *const acc_sum = m->arena + 0; /* [1] */
 
     /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
@@ -223,11 +209,6 @@ int classify_infer(classify_t *m)
         }
     }
 
-    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
-    for (long i0 = 0; i0 < 6; i0++)
-        for (long i1 = 0; i1 < 4; i1++)
-            fc_out[i0 * 4 + i1] = fc_matmul[i0 * 4 + i1] + m->fc_bias[i1];
-
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
         if (!(m->y[i] >= 0 && m->y[i] < 4)) {
@@ -237,25 +218,32 @@ int classify_infer(classify_t *m)
         loss_class_index[i] = (float)m->y[i];
     }
 
+    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
-    for (long i = 0; i < 6; i++) {
+    for (long i0 = 0; i0 < 6; i0++) {
         float acc = -INFINITY;
-        for (long j = 0; j < 4; j++) {
-            float v = fc_out[i * 4 + j];
+        for (long i1 = 0; i1 < 4; i1++) {
+            float v = fc_matmul[i0 * 4 + i1] + m->fc_bias[i1];
             if (v > acc || v != v)
                 acc = v;
         }
-        loss_amax[i] = (float)acc;
+        loss_amax[i0] = (float)acc;
     }
 
+    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
-    for (long i0 = 0; i0 < 6; i0++) {
+    for (long i0 = 0; i0 < 6; i0++)
+        for (long i1 = 0; i1 < 4; i1++)
+            loss_sub[i0 * 4 + i1] = (fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) - loss_amax[i0];
+
+    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
+    for (long i = 0; i < 6; i++) {
         double acc = 0;
-        for (long i1 = 0; i1 < 4; i1++) {
-            float v = expf(fc_out[i0 * 4 + i1] - loss_amax[i0]);
+        for (long j = 0; j < 4; j++) {
+            float v = expf(loss_sub[i * 4 + j]);
             acc += v;
         }
-        loss_sum[i0] = (float)acc;
+        loss_sum[i] = (float)acc;
     }
 
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [specs/classify.yaml:19] */
@@ -267,28 +255,20 @@ int classify_infer(classify_t *m)
         double acc = 0;
         for (long i0 = 0; i0 < 6; i0++)
             for (long i1 = 0; i1 < 4; i1++) {
-                float v = (((float)(loss_class_index[i0] == classify_k8[i1]) * 0.9f) + 0.025f) * ((fc_out[i0 * 4 + i1] - loss_amax[i0]) - loss_log[i0]);
+                float v = (((float)(loss_class_index[i0] == classify_k8[i1]) * 0.9f) + 0.025f) * (loss_sub[i0 * 4 + i1] - loss_log[i0]);
                 acc += v;
             }
         loss_sum_1[0] = (float)acc;
     }
 
+    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
     /* pred = argmax(fc, dim=1)  [specs/classify.yaml:20] */
-    for (long i = 0; i < 6; i++) {
-        float acc = -INFINITY;
-        for (long j = 0; j < 4; j++) {
-            float v = fc_out[i * 4 + j];
-            if (v > acc || v != v)
-                acc = v;
-        }
-        pred_amax[i] = (float)acc;
-    }
-
+    /* fc = linear(x, fc.weight, fc.bias)  [specs/classify.yaml:17] */
     /* pred = argmax(fc, dim=1)  [specs/classify.yaml:20] */
     for (long i0 = 0; i0 < 6; i0++) {
         float acc = INFINITY;
         for (long i1 = 0; i1 < 4; i1++) {
-            float v = agc_max((float)(fc_out[i0 * 4 + i1] == pred_amax[i0]), (float)(fc_out[i0 * 4 + i1] != fc_out[i0 * 4 + i1])) != 0 ? classify_k32[i1] : 4.0f;
+            float v = agc_max((float)((fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) == loss_amax[i0]), (float)((fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) != (fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]))) != 0 ? classify_k8[i1] : 4.0f;
             if (v < acc || v != v)
                 acc = v;
         }
@@ -323,8 +303,8 @@ int classify_infer(classify_t *m)
 int classify_backward(classify_t *m)
 {
     float *const loss_add = m->arena + 32; /* [24] */
-    float *const loss_exp = m->arena + 56; /* [24] */
-    float *const loss_sum = m->arena + 80; /* [6] */
+    float *const loss_exp = m->arena + 80; /* [24] */
+    float *const loss_sum = m->arena + 104; /* [6] */
     float *const loss_grad_sum = m->arena + 0; /* [6] */
     float *const loss_grad_div = m->arena + 0; /* [6] */
     float *const loss_grad_add = m->arena + 32; /* [24] */

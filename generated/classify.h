@@ -37,7 +37,7 @@ typedef struct classify_t {
     float fc_weight_grad[32]; /* [4, 8] gradient */
     float fc_bias_grad[4]; /* [4] gradient */
     int64_t bad_target; /* the class index out of range when a function returns classify_ERR_TARGET */
-    float arena[92]; /* temporaries and scratch, planned by liveness */
+    float arena[116]; /* temporaries and scratch, planned by liveness */
 } classify_t;
 
 /* roles in classify_tensors[].role */
@@ -51,7 +51,7 @@ typedef agc_tensor classify_tensor;
 /* sizes, as constant expressions */
 #define classify_NUM_TENSORS 9
 #define classify_SIZE sizeof(classify_t)
-#define classify_ARENA_BYTES 368
+#define classify_ARENA_BYTES 464
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void classify_init(classify_t *m);
