@@ -278,12 +278,22 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
                   "--grad %s=FILE.npy", p->spec->bwd_of, p->spec->bwd_of);
     }
     int rc = j->forward(j->m);
-    if (rc == 2 && j->bad_target_offset >= 0)   /* NAME_ERR_TARGET */
+    if (rc == 2 && j->bad_target_offset >= 0) { /* NAME_ERR_TARGET */
+        long long bad = *(int64_t *)((char *)j->m + j->bad_target_offset);
+        Node *at = NULL;            /* the one check, if there is one */
+        int nchecks = 0;
+        for (int i = 0; i < p->g->n; i++)
+            if (p->g->nodes[i]->op == OP_CLASS_INDEX && nchecks++ == 0)
+                at = p->g->nodes[i];
+        if (nchecks == 1 && p->nloops == 0)
+            agc_error(at->pos, "forward failed: Target %lld is out of "
+                      "bounds: class indices must be in [0, %ld)", bad,
+                      at->attr[0]);
         agc_error(p->spec->pos, "forward failed: Target %lld is out of "
                   "bounds: class indices (int64 targets of cross_entropy "
                   "and nll_loss, one_hot's argument) must be in [0, number "
-                  "of classes)", (long long)*(int64_t *)(
-                      (char *)j->m + j->bad_target_offset));
+                  "of classes)", bad);
+    }
     if (rc != 0) {                  /* NAME_ERR_MAX_ITER */
         if (p->nloops == 1)
             agc_error(p->loops[0]->pos, "forward failed: loop '%s' exceeded "

@@ -251,7 +251,7 @@ backward: loss
 EOF
 mkdir "$tmp/target"
 expect 1 $agc run "$tmp/target.yaml" --out "$tmp/target"
-contains "error: forward failed: Target 7 is out of bounds"
+contains "target.yaml:5:9: error: forward failed: Target 7 is out of bounds: class indices must be in [0, 4)"
 [ -z "$(ls -A "$tmp/target")" ] && ok || bad "failed target run left files"
 sed 's/value: \[1, 7, 0\]/value: [1, -1, 0]/' "$tmp/target.yaml" > "$tmp/neg.yaml"
 expect 1 $agc run "$tmp/neg.yaml"; contains "Target -1 is out of bounds"
