@@ -20,7 +20,9 @@ help:
 	@echo "make check-generated  fail when generated/ is stale"
 	@echo "make check-cc         compile generated code with gcc, clang, tcc"
 	@echo "make bench            agc against PyTorch, tcc and naive loops"
-	@echo "make graphs           SVGs of the example specs' graphs (graphviz)"
+	@echo "make graphs           SVGs and PNGs of the example specs' graphs (graphviz)"
+	@echo "make install          agc, its man page and agc.cmake into PREFIX (/usr/local)"
+	@echo "make uninstall        remove what make install put there"
 
 # Debian packages: installed when missing if we are root, else named.
 DEPS = libyaml-dev libtcc-dev tcc libcmocka-dev
@@ -72,9 +74,11 @@ $(BUILD)/tests/harness.o: tests/harness.c tests/harness.h compiler/agc.h compile
 test: agc $(TESTS)
 	@set -e; for t in $(TESTS); do echo "== $$t"; $$t; done
 	@sh tests/cli.sh ./agc
+	@sh tests/install.sh
 	@$(MAKE) -s check-cc
 	@$(MAKE) -s check-cxx
-	@$(MAKE) -s -C examples/train_cnn clean run
+	@$(MAKE) -s -C examples/train_cnn clean
+	@$(MAKE) -s -C examples/train_cnn run
 
 # ---- generated/: the committed output of agc compile for specs/*.yaml ----
 SPECS = $(wildcard specs/*.yaml)
@@ -83,8 +87,10 @@ generated: agc
 	@set -e; for s in $(SPECS); do ./agc compile $$s -o generated; done
 	@echo "generated/ updated from $(words $(SPECS)) specs"
 
+# (into a directory beside generated/: the files name their spec relative
+# to the directory they are in)
 check-generated: agc
-	@set -e; t=$$(mktemp -d); trap 'rm -rf $$t' EXIT; \
+	@set -e; t=$$(mktemp -d .generated.XXXXXX); trap 'rm -rf $$t' EXIT; \
 	for s in $(SPECS); do ./agc compile $$s -o $$t; done; \
 	if diff -r $$t generated >/dev/null; then echo "generated/ is up to date"; \
 	else diff -r $$t generated | head -20; echo "generated/ is stale: run make generated"; exit 1; fi
@@ -124,8 +130,9 @@ test-bins: $(TESTS) $(BUILD)/agc
 
 .PHONY: generated check-generated check-cc check-cxx test test-san test-bins
 
-# SVGs of every example spec's forward graph (NAME.svg) and backward graph
-# (NAME.backward.svg, when the spec has a backward), if graphviz is there
+# SVGs and PNGs of every example spec's forward graph (NAME.svg), its IR
+# (NAME.ir.svg) and backward graph (NAME.backward.svg, when the spec has a
+# backward), if graphviz is there
 GRAPHS = $(BUILD)/graphs
 graphs: agc
 	@if ! command -v dot >/dev/null 2>&1; then \
@@ -134,12 +141,13 @@ graphs: agc
 	set -e; mkdir -p $(GRAPHS); \
 	for s in $(SPECS); do n=$$(basename $$s .yaml); \
 	  ./agc graph $$s > $(GRAPHS)/$$n.dot; \
-	  dot -Tsvg -o $(GRAPHS)/$$n.svg $(GRAPHS)/$$n.dot; \
+	  ./agc graph --ir $$s > $(GRAPHS)/$$n.ir.dot; \
 	  if grep -q '^backward:' $$s; then \
-	    ./agc graph $$s --backward > $(GRAPHS)/$$n.backward.dot; \
-	    dot -Tsvg -o $(GRAPHS)/$$n.backward.svg $(GRAPHS)/$$n.backward.dot; \
-	  fi; done; \
-	echo "make graphs: SVGs of $(words $(SPECS)) specs in $(GRAPHS)/"
+	    ./agc graph $$s --backward > $(GRAPHS)/$$n.backward.dot; fi; \
+	  done; \
+	for d in $(GRAPHS)/*.dot; do \
+	  dot -Tsvg -o $${d%.dot}.svg $$d; dot -Tpng -o $${d%.dot}.png $$d; done; \
+	echo "make graphs: SVGs and PNGs of $(words $(SPECS)) specs in $(GRAPHS)/"
 
 .PHONY: graphs
 
@@ -161,3 +169,25 @@ $(BENCH_JIT): $(BENCH_SRC) bench/model_jit.c bench/bench.h $(OBJS)
 	$(CC) $(CPPFLAGS) -Ibench $(WFLAGS) $(CFLAGS) -o $@ $(BENCH_SRC) bench/model_jit.c $(OBJS) $(LDLIBS)
 
 .PHONY: bench
+
+# ---- install: agc, its man page, and the CMake function agc_add_model ----
+PREFIX  ?= /usr/local
+INSTALLED = bin/agc share/man/man1/agc.1 share/agc/cmake/agc.cmake
+
+install-check:
+	@case '$(DESTDIR)$(PREFIX)' in *[[:space:]]*) \
+	  echo "make: PREFIX and DESTDIR may not contain spaces" \
+	    "(PREFIX='$(PREFIX)', DESTDIR='$(DESTDIR)')" >&2; exit 1;; esac
+
+install: install-check agc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/agc/cmake
+	install -m 755 agc $(DESTDIR)$(PREFIX)/bin/agc
+	install -m 644 share/man/man1/agc.1 $(DESTDIR)$(PREFIX)/share/man/man1/agc.1
+	install -m 644 share/agc/cmake/agc.cmake $(DESTDIR)$(PREFIX)/share/agc/cmake/agc.cmake
+
+uninstall: install-check
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/,$(INSTALLED))
+	-rmdir $(DESTDIR)$(PREFIX)/share/agc/cmake $(DESTDIR)$(PREFIX)/share/agc 2>/dev/null
+
+.PHONY: install install-check uninstall

@@ -9,7 +9,8 @@
 #   naive  plain loop nests (naive.c), same compiler and flags as gcc
 #
 # then the wall time of `agc run specs/autograd.yaml`, and prints the
-# results as markdown tables ready for README.md.  Raw lines go to
+# results as markdown tables ready for README.md; then bench/backend.sh
+# (agc run --backend cc against the gcc build and against tcc).  Raw lines go to
 # bench/build/results.txt.  It never fails: whatever cannot run is
 # reported as n/a with the reason, and the exit status is 0.
 #
@@ -148,4 +149,8 @@ tv=$(dpkg-query -W -f '${Version}' python3-torch 2> /dev/null)
 
 echo
 awk -v cases="$cases" -f bench/table.awk bench/cases.txt $OUT
+
+# ---- agc run --backend cc against the agc compile build and tcc ----
+echo "bench: agc run --backend cc (bench/backend.sh)"
+AGC="$AGC" sh bench/backend.sh
 exit 0

@@ -4,7 +4,9 @@
  * expression string into an Expr tree, build.c lowers the trees into the
  * graph IR of graph.c (shape inference and simplification happen as each
  * node is made), grad.c appends the backward graph, emit.c writes C, and
- * jit.c compiles that C in memory with libtcc.  main.c is the command line.
+ * jit.c compiles that C in memory with libtcc (or, with --backend cc, with
+ * the system compiler into a cached shared object).  main.c is the command
+ * line.
  *
  * Errors anywhere go through agc_error(), which formats
  * "FILE:LINE:COL: error: MESSAGE" and longjmps back to the entry point that
@@ -28,6 +30,7 @@
 #define AGC_MAX_DEPTH 200           /* expression nesting */
 #define AGC_MAX_NAME 64             /* characters in a name */
 #define AGC_MAX_ITER 2147483647L    /* a loop's max_iter */
+#define AGC_MAX_SPEC_BYTES (16L << 20)  /* a spec file's size */
 
 /* ---- util.c: arena, errors, strings ---- */
 
@@ -47,7 +50,8 @@ extern char agc_errmsg[4096];       /* the last error, formatted */
 #define AGC_NORETURN
 #endif
 
-/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps. */
+/* Formats "FILE:LINE:COL: error: MSG" into agc_errmsg and longjmps; a
+ * Pos with no file gives "agc: error: MSG". */
 AGC_NORETURN void agc_error(Pos pos, const char *fmt, ...) AGC_PRINTF(2, 3);
 void *agc_alloc(size_t size);       /* zeroed; exits on out-of-memory */
 void *agc_grow(void *p, size_t old_size, size_t new_size);
@@ -83,6 +87,14 @@ int agc_valid_name(const char *s, const char **why);
  * one that C99 <stddef.h> <stdint.h> <stdlib.h> <string.h> <math.h>
  * declare, such as size_t or int_fast16_t. */
 int agc_valid_prefix(const char *s, const char **why);
+
+/* The candidate closest to word by edit distance (transpositions count
+ * one), when it is close enough to be a likely typo; else NULL. */
+const char *agc_suggest(const char *word, const char *const *candidates,
+                        int n);
+/* "; did you mean 'X'?" for agc_suggest's X, or "" (for error messages). */
+const char *agc_did_you_mean(const char *word,
+                             const char *const *candidates, int n);
 
 /* ---- spec.c: the YAML spec (the only file that includes <yaml.h>) ---- */
 
@@ -603,6 +615,7 @@ typedef struct Kernels {
     const char *(*scratch)(void *ctx, const char *type, const char *want,
                            long count, const char *note);
     void *ctx;
+    void *shared;                   /* conv.c: the kernels written so far */
 } Kernels;
 
 /* Writes the code that computes n (a window op) into out, its operands
@@ -610,10 +623,14 @@ typedef struct Kernels {
 void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
                  const char *const *in);
 
-/* ---- jit.c: the same C compiled in memory by libtcc ---- */
+/* ---- jit.c: the same C compiled by libtcc in memory, or by cc ---- */
+
+enum { AGC_BACKEND_TCC, AGC_BACKEND_CC };
+extern int agc_backend;            /* jit.c: --backend (tcc or cc) */
 
 typedef struct Jit {
-    void *tcc;                      /* TCCState */
+    void *tcc;                      /* TCCState (--backend tcc) */
+    void *dl;                       /* dlopen handle (--backend cc) */
     void (*init)(void *m);
     int (*forward)(void *m);
     int (*backward)(void *m);       /* NULL in an --infer build */
@@ -627,7 +644,8 @@ typedef struct Jit {
     void *m;                        /* one instance, initialised */
 } Jit;
 
-/* Compiles em->body (with em->h) for p; agc_error on failure. */
+/* Compiles em->body (with em->h) for p with agc_backend's compiler;
+ * agc_error on failure. */
 Jit *jit_new(Program *p, const Emitted *em);
 void jit_free(Jit *j);
 /* The element pointer of a named tensor, or NULL. */
@@ -648,6 +666,9 @@ typedef struct Compiled {
 enum { AGC_FOR_CHECK = 1, AGC_INFER = 2 };
 /* Kernel taps written out per unrolled body (--unroll N; default 64). */
 extern long agc_unroll;
+/* What generated files call the spec (main.c: its path relative to the
+ * output directory); NULL: the path as given. */
+extern const char *agc_cite_path;
 /* 0: every temporary gets arena bytes of its own (tests compare). */
 extern int agc_share_arena;
 /* --weights FILE.npz (with AGC_INFER): parameters baked into the code. */

@@ -49,6 +49,17 @@ static Sym *lookup(Build *b, const char *name)
     return NULL;
 }
 
+/* "; did you mean 'x'?" for a name in scope close to name, or "". */
+static const char *name_hint(Build *b, const char *name)
+{
+    const char **names = agc_alloc(sizeof(char *) * (size_t)(b->nsyms + 1));
+    for (int i = 0; i < b->nsyms; i++)
+        names[i] = b->syms[i].name;
+    return agc_did_you_mean(name, names, b->nsyms);
+}
+
+static const char *function_hint(Build *b, const char *name);
+
 static const char *mangle(const char *name)
 {
     char *s = agc_strdup(name);
@@ -1028,7 +1039,7 @@ static Node *call(Build *b, const Expr *e, int depth)
         g->pos = e->pos;
         return g_detach(g, x);
     }
-    agc_error(e->pos, "unknown function '%s'", f);
+    agc_error(e->pos, "unknown function '%s'%s", f, function_hint(b, f));
 }
 
 static const struct {
@@ -1055,9 +1066,11 @@ static Node *lower_node(Build *b, const Expr *e, int depth)
     case E_NAME:
         s = lookup(b, e->name);
         if (!s && b->where)
-            agc_error(e->pos, "undefined name '%s' (%s)", e->name, b->where);
+            agc_error(e->pos, "undefined name '%s' (%s)%s", e->name, b->where,
+                      name_hint(b, e->name));
         if (!s)
-            agc_error(e->pos, "undefined name '%s'", e->name);
+            agc_error(e->pos, "undefined name '%s'%s", e->name,
+                      name_hint(b, e->name));
         if (s->node->op == OP_LOOP_COUNT)
             agc_error(e->pos, "'%s' is the count of loop '%s', an integer "
                       "output; it cannot be used in an expression", e->name,
@@ -1512,6 +1525,22 @@ static const char *const builtins[] = {
     "argmax", "one_hot", NULL,
 };
 
+/* "; did you mean 'f'?" for a function, built in or custom, close to
+ * name, or "". */
+static const char *function_hint(Build *b, const char *name)
+{
+    int n = (int)(sizeof builtins / sizeof *builtins) - 1;
+    const char **names = agc_alloc(sizeof(char *) *
+                                   (size_t)(n + OP_LAST + b->p->nfuncs));
+    memcpy(names, builtins, sizeof(char *) * (size_t)n);
+    for (int op = 0; op < OP_LAST; op++)    /* ops.def's functions */
+        if (op_info[op].call)
+            names[n++] = op_info[op].name;
+    for (int i = 0; i < b->p->nfuncs; i++)
+        names[n++] = b->p->funcs[i].def->name;
+    return agc_did_you_mean(name, names, n);
+}
+
 Node *build_lower_scoped(Program *p, Graph *g, const Expr *e, int n,
                          const char *const *names, Node *const *nodes,
                          const char *where, int depth)
@@ -1829,8 +1858,8 @@ static void build_outputs(Build *b)
     for (int i = 0; i < s->noutputs; i++) {
         Sym *sym = lookup(b, s->outputs[i]);
         if (!sym)
-            agc_error(s->output_pos[i], "output '%s' is not defined",
-                      s->outputs[i]);
+            agc_error(s->output_pos[i], "output '%s' is not defined%s",
+                      s->outputs[i], name_hint(b, s->outputs[i]));
         for (int j = 0; j < i; j++)
             if (!strcmp(s->outputs[i], s->outputs[j]))
                 agc_error(s->output_pos[i], "output '%s' is listed twice",
@@ -1867,8 +1896,8 @@ static void build_backward(Build *b)
         return;
     Sym *sym = lookup(b, s->bwd_of);
     if (!sym)
-        agc_error(s->bwd_pos, "backward of '%s', which is not defined",
-                  s->bwd_of);
+        agc_error(s->bwd_pos, "backward of '%s', which is not defined%s",
+                  s->bwd_of, name_hint(b, s->bwd_of));
     Node *of = sym->node;
     g->pos = s->bwd_pos;
     g->note = agc_fmt("backward of %s", s->bwd_of);

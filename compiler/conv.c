@@ -24,6 +24,14 @@
  * written out as calls with constant offsets up to the unroll limit
  * (agc_unroll taps), and looped beyond it.
  *
+ * Fewer than VEC_MIN_CHANNELS output channels per group (depthwise)
+ * would leave the channel vectors empty: those layers run row-vector
+ * kernels instead (see there), vectors along the output row.
+ *
+ * Kernels are shared: each is written once per distinct shape (its
+ * signature, corr_sig) and called by every layer that has it, so that the
+ * source grows with the distinct layer shapes, not the layers.
+ *
  * Padding modes and max pooling are plain loops. */
 #include "agc.h"
 
@@ -57,6 +65,12 @@ static const char *sum3(const char *a, const char *b, long c)
 
 /* ---- correlations ---- */
 
+/* Row-vector kernels (below) for fewer output channels per group than
+ * this (depthwise): the tiles' vectors run along the channels, which
+ * would leave their lanes empty.  (Measured: for longer channel rows the
+ * tiles win, their sums staying in registers over a whole window.) */
+enum { VEC_MIN_CHANNELS = 8 };
+
 typedef struct Corr {               /* over [N, G*CI, H, W] */
     long N, G, CI, CO;              /* batch, groups, channels per group */
     long H, W, OH, OW;              /* input and output sizes */
@@ -66,6 +80,9 @@ typedef struct Corr {               /* over [N, G*CI, H, W] */
     int unroll_kh;                  /* window rows written out as calls */
     int cols;                       /* border columns get tiles of theirs */
     long CV;                        /* CO rounded up to whole vectors */
+    long zh;                        /* > 1: only every zh-th input row is
+                                     * not zero (gy zero-stuffed by the
+                                     * stride): the others are skipped */
 } Corr;
 
 /* The outputs [lo, hi) whose taps all fall inside [0, n). */
@@ -330,13 +347,33 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
             put(o, "const %s *restrict wr = %s;\n", T,
                 plus_expr("wg", times("c", kk * c->CV)));
         const char *acc = wgrad ? "ar" : "acc", *v = wgrad ? "gt" : "wr";
-        if (c->unroll_kh) {
+        if (c->unroll_kh && c->zh > 1) {
+            /* the window rows on rows of gy, by the residue of top */
+            put(o, "const long zr = (%s) %% %ld;\n", top, c->zh);
+            for (long r = 0, first = 1; r < c->zh; r++) {
+                int any = 0;
+                for (long kh = 0; kh < c->KH; kh++)
+                    any |= (r + kh * c->dh) % c->zh == 0;
+                if (!any)
+                    continue;
+                put(o, "%sif (zr == %ld) {\n", first ? "" : "} else ", r);
+                first = 0;
+                for (long kh = 0; kh < c->KH; kh++)
+                    if ((r + kh * c->dh) % c->zh == 0)
+                        put(o, "    %s_row(%s, %s, %s);\n", name, acc,
+                            plus("xr", kh * rowoff), plus(v, kh * slot));
+            }
+            put(o, "}\n");
+        } else if (c->unroll_kh) {
             for (long kh = 0; kh < c->KH; kh++)
                 put(o, "%s_row(%s, %s, %s);\n", name,
                     wgrad ? plus(acc, kh * slot) : acc,
                     plus("xr", kh * rowoff), wgrad ? v : plus(v, kh * slot));
         } else {
             put(o, "for (long kh = 0; kh < %ld; kh++)\n", c->KH);
+            if (c->zh > 1)
+                put(o, "    if ((%s) %% %ld == 0)\n    ",
+                    plus_expr(top, times("kh", c->dh)), c->zh);
             put(o, "    %s_row(%s, %s, %s);\n", name,
                 wgrad ? plus_expr(acc, times("kh", slot)) : acc,
                 plus_expr("xr", times("kh", rowoff)),
@@ -360,6 +397,9 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
             (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
         put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
         put(o, "    for (long kh = lo; kh < hi; kh++)\n");
+        if (c->zh > 1)
+            put(o, "        if ((top + %s) %% %ld == 0)\n    ",
+                times("kh", c->dh), c->zh);
         put(o, "        %s_row(%s, xg + (%s) * %ld, %s);\n", name,
             wgrad ? agc_fmt("ag + (%s) * %ld", plus_expr(times("c", c->KH),
                                                           "kh"), slot)
@@ -379,9 +419,10 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
  * x, wp, acc): y [N, G*CO, OH, OW] from x and the packed weights wp
  * [G][CI][KH][KW][CO], a row at a time in acc [OW][CO].  Wgrad, NAME(sum,
  * acc, x, gy, gt): the packed weight gradient [G][CI][KH][KW][CO] from x
- * and gy, a gy row at a time transposed in gt [OW][CO]; in float32 each
- * row's sums go from acc (one group) into sum, a double, which keeps the
- * rounding of sums over a whole batch down. */
+ * and gy, a gy row at a time transposed in gt [OW][CO].  In float32 the
+ * sums are blocked, all in float (no double arithmetic): acc holds one
+ * output row's sums (one group), img an image's rows, and sum the batch's
+ * images, which keeps the rounding of sums over a whole batch down. */
 static void emit_corr(Kernels *K, const char *name, int wgrad,
                       const Corr *c)
 {
@@ -392,9 +433,9 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
     emit_row_fn(K, name, wgrad, c);
     if (dsum)
-        put(o, "static void %s(double *restrict sum, %s *restrict acc, "
-            "const %s *restrict x, const %s *restrict gy, %s *restrict gt)"
-            "\n{\n", name, T, T, T, T);
+        put(o, "static void %s(%s *restrict sum, %s *restrict img, "
+            "%s *restrict acc, const %s *restrict x, const %s *restrict gy, "
+            "%s *restrict gt)\n{\n", name, T, T, T, T, T, T);
     else if (wgrad)
         put(o, "static void %s(%s *restrict acc, const %s *restrict x, "
             "const %s *restrict gy, %s *restrict gt)\n{\n", name, T, T, T, T);
@@ -406,7 +447,9 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     const char *gof = c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wsize) : "";
     if (dsum)
         put(o, "memset(sum, 0, %ld * sizeof *sum);\n"
-            "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize, wsize);
+            "memset(img, 0, %ld * sizeof *img);\n"
+            "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize, wsize,
+            wsize);
     else if (wgrad)
         put(o, "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize);
     put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
@@ -419,7 +462,7 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
         put(o, "%s *restrict ag = %s;\n", T, dsum ? "acc"
                                                   : plus_expr("acc", gof));
         if (dsum)
-            put(o, "double *restrict sg = %s;\n", plus_expr("sum", gof));
+            put(o, "%s *restrict sg = %s;\n", T, plus_expr("sum", gof));
     } else {
         put(o, "const %s *restrict wg = %s;\n", T, plus_expr("wp", gof));
         put(o, "%s *restrict yg = %s;\n", T, plus_expr("y", times("i", ohw)));
@@ -437,7 +480,7 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     emit_rows(K, o, name, wgrad, c);
     if (dsum) {
         put(o, "for (long k = 0; k < %ld; k++) {\n", wsize);
-        put(o, "    sg[k] += ag[k];\n    ag[k] = 0;\n}\n");
+        put(o, "    img[k] += ag[k];\n    ag[k] = 0;\n}\n");
     } else if (!wgrad) {
         put(o, "for (long o = 0; o < %ld; o++)\n", c->CO);
         put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
@@ -446,6 +489,10 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     }
     o->indent--;
     put(o, "}\n");
+    if (dsum) {
+        put(o, "for (long k = 0; k < %ld; k++) {\n", wsize);
+        put(o, "    sg[k] += img[k];\n    img[k] = 0;\n}\n");
+    }
     o->indent--;
     put(o, "}\n");
     o->indent--;
@@ -462,18 +509,10 @@ static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
     Corr c = {x->d[0], a[CV_GROUPS], x->d[1] / a[CV_GROUPS],
               w->d[0] / a[CV_GROUPS], x->d[2], x->d[3], y->d[2], y->d[3],
               w->d[2], w->d[3], a[CV_SH], a[CV_SW], a[CV_DH], a[CV_DW],
-              a[CV_PH], a[CV_PW], 0, 0, 0, 0, 0, 0, 0, 0, 0};
+              a[CV_PH], a[CV_PW], 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
     return c;
 }
 
-/* A scratch member named after n: "t5_wpack", of type (NULL: T). */
-static const char *scratch(Kernels *K, const Node *n, const char *type,
-                           const char *what, long count, const char *note)
-{
-    const char *base = n->name ? n->name : agc_fmt("t%d", n->id);
-    return K->scratch(K->ctx, type ? type : K->T,
-                      agc_fmt("%s_%s", base, what), count, note);
-}
 
 static void kernels_comment(Kernels *K, const Node *n, const char *what)
 {
@@ -487,6 +526,509 @@ static void kernels_comment(Kernels *K, const Node *n, const char *what)
             K->f32 ? "f" : "");
     put(&K->fns, "/* ---- %s%s%s  [%s:%d] ---- */\n\n", what,
         n->note ? ": " : "", n->note ? n->note : "", K->path, n->pos.line);
+}
+
+/* The kernels written so far.  A kernel's C is a function of its kind
+ * (wgrad) and its correlation, so that every layer of the same shape calls
+ * the first one's: source size and compile time grow with the distinct
+ * shapes, not with the layers (section 14). */
+typedef struct Shared {
+    const char *sig, *name;         /* what makes the kernel; its C name */
+    struct {                        /* the scratch arguments it takes */
+        const char *what, *note;
+        long count;
+    } scr[4];
+    int nscr;
+    struct Shared *next;
+} Shared;
+
+/* Adds a scratch argument of count elements to kernel s. */
+static void add_scr(Shared *s, const char *what, long count,
+                    const char *note)
+{
+    s->scr[s->nscr].what = what;
+    s->scr[s->nscr].note = note;
+    s->scr[s->nscr++].count = count;
+}
+
+/* The scratch arguments of kernel s for a call from n: members of n's
+ * own ("t5_wpack"), as the storage plan places scratch per node. */
+static const char *scr_args(Kernels *K, const Node *n, const Shared *s)
+{
+    const char *base = n->name ? n->name : agc_fmt("t%d", n->id);
+    const char *args = "";
+    for (int i = 0; i < s->nscr; i++)
+        args = agc_fmt("%s, %s", args, K->scratch(K->ctx, K->T,
+                       agc_fmt("%s_%s", base, s->scr[i].what),
+                       s->scr[i].count, s->scr[i].note));
+    return args;
+}
+
+/* What makes the kernels of correlation c (wgrad: the weight gradient's) */
+static const char *corr_sig(int wgrad, const Corr *c)
+{
+    return agc_fmt("%d %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld %ld "
+                   "%ld %ld %ld %ld %ld %ld %ld %ld %ld %d %d %ld %ld", wgrad,
+                   c->N, c->G, c->CI, c->CO, c->H, c->W, c->OH, c->OW, c->KH,
+                   c->KW, c->sh, c->sw, c->dh, c->dw, c->ph, c->pw, c->r0,
+                   c->r1, c->c0, c->c1, c->np, c->tp, c->unroll_kh, c->cols,
+                   c->CV, c->zh);
+}
+
+/* The name of the kernel of correlation c, written for n unless a layer
+ * before it has the same one. */
+static const char *corr_kernel(Kernels *K, const Node *n, const char *what,
+                               int wgrad, const Corr *c)
+{
+    const char *sig = corr_sig(wgrad, c);
+    for (Shared *s = K->shared; s; s = s->next)
+        if (!strcmp(s->sig, sig))
+            return s->name;
+    Shared *s = agc_alloc(sizeof *s);
+    s->sig = sig;
+    s->name = agc_fmt("agc_conv%d", n->id);
+    s->next = K->shared;
+    K->shared = s;
+    kernels_comment(K, n, what);
+    emit_corr(K, s->name, wgrad, c);
+    return s->name;
+}
+
+/* ---- row-vector correlations (stride 1 along the row) ----
+ *
+ * The other way round from the tiles above: the innermost loop runs along
+ * an output row, contiguous in y [N, G*CO, OH, OW] itself, and the scalars
+ * are the weights of a block of OB output channels and one window row:
+ *
+ *   y[b][ow] += x[ow - pw + k*dw] * w[b][k]      b < OB, k < KW
+ *
+ * so y needs no transposed copy, w no packing (the weights are read where
+ * they are, at constant strides, flipped for the input gradient), and a
+ * depthwise layer (one output channel per group) still runs whole
+ * vectors.  The interior columns run all the row's taps in one loop; each
+ * border column gets the taps inside the input, as constants; rows wider
+ * than the unroll limit loop over their taps, each over the columns where
+ * it falls inside. */
+
+/* Where the weight of (g, o, c, kh, kw) is: base + g*G + o*O + c*C + kh*H +
+ * kw*K (the input gradient reads w flipped and transposed). */
+typedef struct WAt {
+    long G, O, C, H, K, base;
+} WAt;
+
+/* Output channels per block: the weights of a window row, OB * KW, stay
+ * at most 12 scalars, for 16 vector registers. */
+static long vec_block(const Corr *c)
+{
+    long ob = 12 / (c->KW < 12 ? c->KW : 12);
+    if (ob > 8)
+        ob = 8;
+    return ob > c->CO ? c->CO : ob < 1 ? 1 : ob;
+}
+
+/* static void NAME(T *y, const T *x, const T *w): one window row of nb
+ * output channels over one output row, y the rows of acc [nb][OW] (rows
+ * of y itself, OH * OW apart, would alias every 4 KiB and stall the
+ * loads behind the stores), x at column 0 of the input row, w at tap 0. */
+static void emit_vec_row(Kernels *K, const char *name, long nb,
+                         const Corr *c, const WAt *wa)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    long ohw = c->OW, KW = c->KW;   /* channel rows OW apart in acc */
+    int fused = c->tp == KW && c->cols;
+    put(o, "/* y[b][ow] += x[ow%s%s] * w[b][k], b < %ld, k < %ld: "
+        "row y[b] at y + b * %ld,\n * w[b][k] at w[%s%s] */\n",
+        c->pw ? agc_fmt(" - %ld", c->pw) : "",
+        c->dw == 1 ? " + k" : agc_fmt(" + k * %ld", c->dw), nb, KW, ohw,
+        times("b", wa->O), wa->K < 0 ? " - k" : " + k");
+    put(o, "static void %s(%s *restrict y, const %s *restrict x, "
+        "const %s *restrict w)\n{\n", name, T, T, T);
+    o->indent++;
+    if (fused) {
+        const char **names = agc_alloc(sizeof(char *) * (size_t)(nb * KW));
+        const char **vals = agc_alloc(sizeof(char *) * (size_t)(nb * KW));
+        char *used = agc_alloc((size_t)KW);  /* taps that read the input */
+        long nbord = c->c0 + c->OW - c->c1, nw = 0;
+        for (long k = 0; k < KW; k++)
+            used[k] = c->c1 > c->c0;
+        for (long i = 0; i < nbord; i++) {
+            long ow = i < c->c0 ? i : c->c1 + i - c->c0, lo, hi;
+            col_taps(c, ow, &lo, &hi);
+            for (long k = lo; k < hi; k++)
+                used[k] = 1;
+        }
+        for (long b = 0; b < nb; b++)
+            for (long k = 0; k < KW; k++)
+                if (used[k]) {
+                    names[nw] = agc_fmt("w%ld_%ld", b, k);
+                    vals[nw++] = agc_fmt("w[%ld]", b * wa->O + k * wa->K);
+                }
+        if (nw)
+            decls(o, T, (int)nw, names, vals);
+        else                        /* every column reads only padding */
+            put(o, "(void)y;\n(void)x;\n(void)w;\n");
+        if (c->c1 > c->c0) {
+            put(o, "for (long ow = %ld; ow < %ld; ow++) {\n", c->c0, c->c1);
+            o->indent++;
+            for (long k = 0; k < KW; k++) {
+                names[k] = agc_fmt("x%ld", k);
+                vals[k] = agc_fmt("x[%s]", plus("ow", k * c->dw - c->pw));
+            }
+            decls(o, T, (int)KW, names, vals);
+            for (long b = 0; b < nb; b++) {
+                const char *a = plus("ow", b * ohw), *e = agc_fmt("y[%s]", a);
+                for (long k = 0; k < KW; k++)
+                    e = agc_fmt("AGC_FMA(x%ld, w%ld_%ld,%s%s)", k, b, k,
+                                k && k % 3 == 0 ? "\n    " : " ", e);
+                put(o, "y[%s] = %s;\n", a, e);
+            }
+            o->indent--;
+            put(o, "}\n");
+        }
+        if (nbord && nw)
+            put(o, "/* border columns: the taps inside the input */\n");
+        for (long i = 0; i < nbord; i++) {
+            long ow = i < c->c0 ? i : c->c1 + i - c->c0, lo, hi;
+            col_taps(c, ow, &lo, &hi);
+            for (long b = 0; b < nb && hi > lo; b++) {
+                const char *e = agc_fmt("y[%ld]", ow + b * ohw);
+                for (long k = lo; k < hi; k++)
+                    e = agc_fmt("AGC_FMA(x[%ld], w%ld_%ld, %s)",
+                                ow - c->pw + k * c->dw, b, k, e);
+                put(o, "y[%ld] = %s;\n", ow + b * ohw, e);
+            }
+        }
+    } else {
+        /* each tap over the columns where it falls inside the input */
+        put(o, "for (long k = 0; k < %ld; k++) {\n", KW);
+        o->indent++;
+        const char *first = sum3("", times("k", -c->dw), c->pw);
+        put(o, "const long lo = %s > 0 ? %s : 0;\n", first, first);
+        const char *last = sum3("", times("k", -c->dw), c->W + c->pw);
+        put(o, "const long hi = %s < %ld ? %s : %ld;\n", last, c->OW, last,
+            c->OW);
+        put(o, "const %s *restrict xk = %s;\n", T,
+            plus_expr(agc_fmt("x - %ld", c->pw), times("k", c->dw)));
+        for (long b = 0; b < nb; b++)
+            put(o, "const %s w%ld = w[%s];\n", T, b,
+                plus_expr(agc_fmt("%ld", b * wa->O),
+                          times("k", wa->K)));
+        put(o, "for (long ow = lo; ow < hi; ow++) {\n");
+        put(o, "    const %s xv = xk[ow];\n", T);
+        for (long b = 0; b < nb; b++)
+            put(o, "    y[%s] = AGC_FMA(xv, w%ld, y[%s]);\n",
+                plus("ow", b * ohw), b, plus("ow", b * ohw));
+        put(o, "}\n");
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* The window rows of one output row oh over input channels c: all of
+ * them in the interior rows, those inside the input in a border row:
+ * calls row(a, the input row, base + c * wa->C + kh * wa->H), base
+ * pointing to const T unless wgrad. */
+static void emit_vec_rows(Out *o, const char *row, const Corr *c,
+                          const WAt *wa, const char *T, int wgrad)
+{
+    const char *a = wgrad ? "gr" : "acc", *base = wgrad ? "part" : "wo";
+    int interior = c->r1 > c->r0, border = c->r0 > 0 || c->r1 < c->OH;
+    const char *top = sum3(times("oh", c->sh), "", -c->ph);
+    long rowoff = c->dh * c->W;
+    if (interior && border) {
+        put(o, "if (oh >= %ld && oh < %ld) {\n", c->r0, c->r1);
+        o->indent++;
+    }
+    if (interior) {
+        put(o, "for (long c = 0; c < %ld; c++) {\n", c->CI);
+        o->indent++;
+        put(o, "const %s *restrict xr = xg + (%s) * %ld;\n", T,
+            plus_expr(times("c", c->H), top), c->W);
+        put(o, "%s%s *restrict wr = %s;\n", wgrad ? "" : "const ", T,
+            plus_expr(base, times("c", wa->C)));
+        if (c->unroll_kh)
+            for (long kh = 0; kh < c->KH; kh++)
+                put(o, "%s(%s, %s, %s);\n", row, a, plus("xr", kh * rowoff),
+                    plus("wr", kh * wa->H));
+        else
+            put(o, "for (long kh = 0; kh < %ld; kh++)\n"
+                "    %s(%s, %s, %s);\n", c->KH, row, a,
+                plus_expr("xr", times("kh", rowoff)),
+                plus_expr("wr", times("kh", wa->H)));
+        o->indent--;
+        put(o, "}\n");
+    }
+    if (interior && border) {
+        o->indent--;
+        put(o, "} else {\n");
+        o->indent++;
+    }
+    if (border) {
+        put(o, "/* a border row: the window rows inside the input */\n");
+        put(o, "const long top = %s;\n", top);
+        put(o, "const long lo = top < 0 ? (%ld - top) / %ld : 0;\n",
+            c->dh - 1, c->dh);
+        put(o, "const long hi = top + %ld < %ld ? %ld\n"
+            "                : top < %ld ? (%ld - top) / %ld + 1 : 0;\n",
+            (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
+        put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
+        put(o, "    for (long kh = lo; kh < hi; kh++)\n");
+        put(o, "        %s(%s, xg + (%s) * %ld, %s);\n", row, a,
+            plus_expr(plus_expr(times("c", c->H), "top"),
+                      times("kh", c->dh)), c->W,
+            plus_expr(plus_expr(base, times("c", wa->C)),
+                      times("kh", wa->H)));
+    }
+    if (interior && border) {
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
+/* static void NAME(T *y, const T *x, const T *w, T *acc): y [N, G*CO, OH,
+ * OW] = the correlation of x [N, G*CI, H, W] with the weights where wa
+ * says, OB output channels at a time (and a last block of the rest), an
+ * output row of them at a time summed in acc [OB][OW]. */
+static void emit_vec(Kernels *K, const char *name, const Corr *c,
+                     const WAt *wa)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    long ob = vec_block(c), full = c->CO / ob * ob, rest = c->CO - full;
+    long ohw = c->OH * c->OW;
+    emit_vec_row(K, agc_fmt("%s_row", name), ob, c, wa);
+    if (rest)
+        emit_vec_row(K, agc_fmt("%s_rest", name), rest, c, wa);
+    put(o, "static void %s(%s *restrict y, const %s *restrict x, "
+        "const %s *restrict w, %s *restrict acc)\n{\n", name, T, T, T, T);
+    o->indent++;
+    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    o->indent++;
+    put(o, "const %s *restrict xg = %s;\n", T,
+        plus_expr("x", times("i", c->CI * c->H * c->W)));
+    put(o, "const %s *restrict wg = %s;\n", T,
+        plus_expr(plus("w", wa->base),
+                  c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wa->G) : ""));
+    put(o, "%s *restrict yi = %s;\n", T,
+        plus_expr("y", times("i", c->CO * ohw)));
+    for (int part = 0; part < 2; part++) {
+        if (part ? !rest : !full)
+            continue;
+        const char *row = agc_fmt("%s_%s", name, part ? "rest" : "row");
+        if (part)
+            put(o, "/* the last %ld channels */\n{\n", rest);
+        else
+            put(o, "for (long o = 0; o < %ld; o += %ld) {\n", full, ob);
+        o->indent++;
+        const char *oc = part ? agc_fmt("%ld", full) : "o";
+        put(o, "const %s *restrict wo = %s;\n", T,
+            plus_expr("wg", times(oc, wa->O)));
+        put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+        o->indent++;
+        long nb = part ? rest : ob;
+        put(o, "%s *restrict yr = yi + (%s) * %ld;\n", T,
+            plus_expr(times(oc, c->OH), "oh"), c->OW);
+        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", nb * c->OW);
+        emit_vec_rows(o, row, c, wa, T, 0);
+        put(o, "for (long b = 0; b < %ld; b++)\n", nb);
+        put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+        put(o, "        yr[b * %ld + ow] = acc[b * %ld + ow];\n", ohw,
+            c->OW);
+        o->indent--;
+        put(o, "}\n");
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* static void NAME(const T *g, const T *x, T *part): the products of nb
+ * gradient rows g (OH * OW apart) with one input row x, tap by tap, each
+ * over the columns where the tap falls inside the input, added per
+ * column into part [nb][KW][OW]. */
+static void emit_vec_taps(Kernels *K, const char *name, long nb,
+                          const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    long ohw = c->OH * c->OW, KW = c->KW, OW = c->OW;
+    put(o, "/* part[b][k][ow] += g[b][ow] * x[ow%s%s], b < %ld, k < %ld: "
+        "row g[b] at\n * g + b * %ld */\n",
+        c->pw ? agc_fmt(" - %ld", c->pw) : "",
+        c->dw == 1 ? " + k" : agc_fmt(" + k * %ld", c->dw), nb, KW, ohw);
+    put(o, "static void %s(const %s *restrict g, const %s *restrict x, "
+        "%s *restrict part)\n{\n", name, T, T, T);
+    o->indent++;
+    if (c->tp == KW) {
+        int any = 0;
+        for (long k = 0; k < KW; k++) {
+            long off = k * c->dw - c->pw;
+            long lo = -off > 0 ? -off : 0, hi = c->W - off < OW ? c->W - off
+                                                                : OW;
+            any |= hi > lo;
+        }
+        if (!any)                   /* every tap reads only padding */
+            put(o, "(void)g;\n(void)x;\n(void)part;\n");
+        for (long k = 0; k < KW; k++) {
+            long off = k * c->dw - c->pw;
+            long lo = -off > 0 ? -off : 0, hi = c->W - off < OW ? c->W - off
+                                                                : OW;
+            if (hi <= lo)
+                continue;
+            put(o, "for (long ow = %ld; ow < %ld; ow++) {\n", lo, hi);
+            put(o, "    const %s xv = x[%s];\n", T, plus("ow", off));
+            for (long b = 0; b < nb; b++) {
+                const char *at = plus("ow", (b * KW + k) * OW);
+                put(o, "    part[%s] = AGC_FMA(g[%s], xv, part[%s]);\n", at,
+                    plus("ow", b * ohw), at);
+            }
+            put(o, "}\n");
+        }
+    } else {                        /* past the unroll limit: a tap loop */
+        put(o, "for (long k = 0; k < %ld; k++) {\n", KW);
+        o->indent++;
+        const char *first = sum3("", times("k", -c->dw), c->pw);
+        put(o, "const long lo = %s > 0 ? %s : 0;\n", first, first);
+        const char *last = sum3("", times("k", -c->dw), c->W + c->pw);
+        put(o, "const long hi = %s < %ld ? %s : %ld;\n", last, OW, last, OW);
+        put(o, "const %s *restrict xk = %s;\n", T,
+            plus_expr(agc_fmt("x - %ld", c->pw), times("k", c->dw)));
+        put(o, "for (long ow = lo; ow < hi; ow++)\n");
+        put(o, "    for (long b = 0; b < %ld; b++)\n", nb);
+        put(o, "        part[(b * %ld + k) * %ld + ow] = AGC_FMA(g[b * %ld + "
+            "ow], xk[ow], part[(b * %ld + k) * %ld + ow]);\n", KW, OW, ohw,
+            KW, OW);
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* static void NAME(T *dw, const T *x, const T *gy, T *part): the weight
+ * gradient dw [G*CO, CI, KH, KW] (in place, no unpacking) of the
+ * correlation of x with gy, OB output channels at a time.  The sums are
+ * blocked in float: per column over an image's rows in part [CI][KH][OB]
+ * [KW][OW], then over the columns, then over the batch in dw. */
+static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    long ob = vec_block(c), full = c->CO / ob * ob, rest = c->CO - full;
+    long ohw = c->OH * c->OW, kk = c->KH * c->KW;
+    emit_vec_taps(K, agc_fmt("%s_taps", name), ob, c);
+    if (rest)
+        emit_vec_taps(K, agc_fmt("%s_rest", name), rest, c);
+    put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
+        "const %s *restrict gy, %s *restrict part)\n{\n", name, T, T, T, T);
+    o->indent++;
+    put(o, "memset(dw, 0, %ld * sizeof *dw);\n", c->G * c->CO * c->CI * kk);
+    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    o->indent++;
+    put(o, "const %s *restrict xg = %s;\n", T,
+        plus_expr("x", times("i", c->CI * c->H * c->W)));
+    put(o, "const %s *restrict gi = %s;\n", T,
+        plus_expr("gy", times("i", c->CO * ohw)));
+    put(o, "%s *restrict dg = %s;\n", T,
+        plus_expr("dw", c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
+                                           c->CO * c->CI * kk) : ""));
+    for (int part = 0; part < 2; part++) {
+        if (part ? !rest : !full)
+            continue;
+        long nb = part ? rest : ob, slot = nb * c->KW * c->OW;
+        WAt wa = {0, 0, c->KH * slot, slot, 0, 0};
+        const char *row = agc_fmt("%s_%s", name, part ? "rest" : "taps");
+        if (part)
+            put(o, "/* the last %ld channels */\n{\n", rest);
+        else
+            put(o, "for (long o = 0; o < %ld; o += %ld) {\n", full, ob);
+        o->indent++;
+        const char *oc = part ? agc_fmt("%ld", full) : "o";
+        put(o, "memset(part, 0, %ld * sizeof *part);\n", c->CI * c->KH *
+            slot);
+        put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+        o->indent++;
+        put(o, "const %s *restrict gr = gi + (%s) * %ld;\n", T,
+            plus_expr(times(oc, c->OH), "oh"), c->OW);
+        emit_vec_rows(o, row, c, &wa, T, 1);
+        o->indent--;
+        put(o, "}\n");
+        put(o, "/* the image's sums over the columns, added into dw */\n");
+        put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
+        put(o, "    for (long kh = 0; kh < %ld; kh++)\n", c->KH);
+        put(o, "        for (long b = 0; b < %ld; b++)\n", nb);
+        put(o, "            for (long k = 0; k < %ld; k++) {\n", c->KW);
+        put(o, "                const %s *restrict pk = part + (((c * %ld + kh)"
+            " * %ld + b) * %ld + k) * %ld;\n", T, c->KH, nb, c->KW, c->OW);
+        put(o, "                %s s = 0;\n", T);
+        put(o, "                for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+        put(o, "                    s += pk[ow];\n");
+        put(o, "                dg[((%s) * %ld + c) * %ld + kh * %ld + k] += "
+            "s;\n", plus_expr(oc, "b"), c->CI, kk, c->KW);
+        put(o, "            }\n");
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n\n");
+}
+
+/* Row vectors when the row has stride 1 and is long enough for whole
+ * vectors, or when too few output channels fill a vector (depthwise). */
+static int use_vec(const Corr *c)
+{
+    return c->sw == 1 && c->CO < VEC_MIN_CHANNELS;
+}
+
+/* The row-vector weight gradient of c (shared), with its scratch
+ * argument. */
+static Shared *vec_wgrad_kernel(Kernels *K, const Node *n, const Corr *c)
+{
+    const char *sig = agc_fmt("vecw %s", corr_sig(1, c));
+    for (Shared *s = K->shared; s; s = s->next)
+        if (!strcmp(s->sig, sig))
+            return s;
+    Shared *s = agc_alloc(sizeof *s);
+    s->sig = sig;
+    s->name = agc_fmt("agc_conv%d", n->id);
+    s->next = K->shared;
+    K->shared = s;
+    add_scr(s, "part", c->CI * c->KH * vec_block(c) * c->KW * c->OW,
+            "products summed per column [c][kh][b][k][ow]");
+    kernels_comment(K, n, "gradient of the weight");
+    emit_vec_wgrad(K, s->name, c);
+    return s;
+}
+
+/* The row-vector kernel of c, weights at wa (shared), with its scratch
+ * argument. */
+static Shared *vec_kernel(Kernels *K, const Node *n, const char *what,
+                              const Corr *c, const WAt *wa)
+{
+    const char *sig = agc_fmt("vec %s %ld %ld %ld %ld %ld %ld",
+                              corr_sig(0, c), wa->G, wa->O, wa->C, wa->H,
+                              wa->K, wa->base);
+    for (Shared *s = K->shared; s; s = s->next)
+        if (!strcmp(s->sig, sig))
+            return s;
+    Shared *s = agc_alloc(sizeof *s);
+    s->sig = sig;
+    s->name = agc_fmt("agc_conv%d", n->id);
+    s->next = K->shared;
+    K->shared = s;
+    add_scr(s, "acc", vec_block(c) * c->OW, "an output row of a block of "
+            "channels [b][ow]");
+    kernels_comment(K, n, what);
+    emit_vec(K, s->name, c, wa);
+    return s;
 }
 
 /* Packs w [G*CO, CI, KH, KW] as wp[g][c][kh][kw][o]; flip: as the
@@ -511,24 +1053,76 @@ static void emit_pack(Out *o, const Corr *c, const char *wp, const char *w,
             stride, w, c->CO, c->CI, kk);
 }
 
+/* The wrapper of an op's kernel: NAME(out, in0, in1, scratch...), which
+ * does the packing around the correlation.  Found by what makes it (sig),
+ * or NULL, in which case the caller writes it. */
+static Shared *find_wrapper(Kernels *K, const char *sig)
+{
+    for (Shared *s = K->shared; s; s = s->next)
+        if (!strcmp(s->sig, sig))
+            return s;
+    return NULL;
+}
+
+static Shared *new_wrapper(Kernels *K, const char *sig, const char *name)
+{
+    Shared *s = agc_alloc(sizeof *s);
+    s->sig = sig;
+    s->name = name;
+    s->next = K->shared;
+    K->shared = s;
+    return s;
+}
+
 /* y = conv(x, w) */
 static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
                          const char *x, const char *w)
 {
+    const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
-    const char *fn = agc_fmt("agc_conv%d", n->id);
-    kernels_comment(K, n, "forward");
-    emit_corr(K, fn, 0, &c);
-    const char *wp = scratch(K, n, NULL, "wpack",
-                             c.G * c.CI * c.KH * c.KW * c.CV,
-                             "weights packed [g][c][kh][kw][o]");
-    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CV,
-                              "an output row [ow][o]");
-    put(o, "/* w %s packed as [g][c][kh][kw][o] */\n",
-        shape_str(&n->in[1]->shape));
-    emit_pack(o, &c, wp, w, 0, c.CV);
-    put(o, "%s(%s, %s, %s, %s);\n", fn, y, x, wp, acc);
+    if (use_vec(&c)) {              /* w read where it is */
+        long kk = c.KH * c.KW;
+        WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
+        Shared *v = vec_kernel(K, n, "forward", &c, &wa);
+        put(o, "%s(%s, %s, %s%s);\n", v->name, y, x, w, scr_args(K, n, v));
+        return;
+    }
+    const char *sig = agc_fmt("forward %s", corr_sig(0, &c));
+    Shared *s = find_wrapper(K, sig);
+    if (!s) {
+        const char *core = corr_kernel(K, n, "forward", 0, &c);
+        s = new_wrapper(K, sig, agc_fmt("agc_conv%d_forward", n->id));
+        add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
+                "weights packed [g][c][kh][kw][o]");
+        add_scr(s, "acc", c.OW * c.CV, "an output row [ow][o]");
+        Out *f = &K->fns;
+        put(f, "/* y %s = conv(x %s, w %s): w packed as [g][c][kh][kw][o] "
+            "into wp, then %s */\n", shape_str(&n->shape),
+            shape_str(&n->in[0]->shape), shape_str(&n->in[1]->shape), core);
+        put(f, "static void %s(%s *restrict y, const %s *restrict x, "
+            "const %s *restrict w, %s *restrict wp, %s *restrict acc)\n{\n",
+            s->name, T, T, T, T, T);
+        f->indent++;
+        emit_pack(f, &c, "wp", "w", 0, c.CV);
+        put(f, "%s(y, x, wp, acc);\n", core);
+        f->indent--;
+        put(f, "}\n\n");
+    }
+    put(o, "%s(%s, %s, %s%s);\n", s->name, y, x, w, scr_args(K, n, s));
+}
+
+/* gz [no, hz, wz] = gy zero-stuffed by the stride of f */
+static void emit_stuff(Out *b, const Corr *f, long no, long hz, long wz)
+{
+    put(b, "/* gz [%ld, %ld, %ld] */\n", no, hz, wz);
+    put(b, "memset(gz, 0, %ld * sizeof *gz);\n", no * hz * wz);
+    put(b, "for (long i = 0; i < %ld; i++)\n", no);
+    put(b, "    for (long oh = 0; oh < %ld; oh++)\n", f->OH);
+    put(b, "        for (long ow = 0; ow < %ld; ow++)\n", f->OW);
+    put(b, "            gz[(i * %ld + %s) * %ld + %s] = gy[(i * %ld + "
+        "oh) * %ld + ow];\n", hz, times("oh", f->sh), wz,
+        times("ow", f->sw), f->OH, f->OW);
 }
 
 /* dx = conv_bwd_input(gy, w): for every tap, dx[ih] += w * gy[oh] where
@@ -539,40 +1133,73 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
 static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
                        const char *gy, const char *w)
 {
+    const char *T = K->T;
     const Shape *gs = &n->in[0]->shape, *ws = &n->in[1]->shape;
     Corr f = conv_corr(n, &n->shape, ws, gs);   /* the forward one */
     long hz = (f.OH - 1) * f.sh + 1, wz = (f.OW - 1) * f.sw + 1;
     Corr c = {f.N, f.G, f.CO, f.CI, hz, wz, f.H, f.W, f.KH, f.KW, 1, 1,
               f.dh, f.dw, f.dh * (f.KH - 1) - f.ph, f.dw * (f.KW - 1) - f.pw,
-              0, 0, 0, 0, 0, 0, 0, 0, 0};
+              0, 0, 0, 0, 0, 0, 0, 0, 0, f.sh};
     plan_corr(&c, K->unroll);
-    const char *fn = agc_fmt("agc_conv%d", n->id);
-    kernels_comment(K, n, "gradient of the input");
-    emit_corr(K, fn, 0, &c);
-    const char *gz = gy;
-    if (f.sh != 1 || f.sw != 1) {
-        long no = f.N * f.G * f.CO;
-        gz = scratch(K, n, NULL, "gz", no * hz * wz,
-                     "gy zero-stuffed by the stride");
-        put(o, "/* gy %s zero-stuffed by the stride (%ld, %ld): [%ld, %ld, "
-            "%ld] */\n", shape_str(gs), f.sh, f.sw, no, hz, wz);
-        put(o, "memset(%s, 0, %ld * sizeof *%s);\n", gz, no * hz * wz, gz);
-        put(o, "for (long i = 0; i < %ld; i++)\n", no);
-        put(o, "    for (long oh = 0; oh < %ld; oh++)\n", f.OH);
-        put(o, "        for (long ow = 0; ow < %ld; ow++)\n", f.OW);
-        put(o, "            %s[(i * %ld + %s) * %ld + %s] = %s[(i * %ld + oh) "
-            "* %ld + ow];\n", gz, hz, times("oh", f.sh), wz,
-            times("ow", f.sw), gy, f.OH, f.OW);
+    plan_corr(&f, K->unroll);
+    const char *sig = agc_fmt("input %s", corr_sig(0, &f));
+    Shared *s = find_wrapper(K, sig);
+    int stuff = f.sh != 1 || f.sw != 1;
+    long no = f.N * f.G * f.CO, kk = f.KH * f.KW;
+    /* the weight of (g, ci, co, kh, kw) is w[g][co][ci][KH-1-kh][KW-1-kw] */
+    WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
+    if (!s && use_vec(&c) && !stuff) {
+        Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
+        put(o, "%s(%s, %s, %s%s);\n", v->name, dx, gy, w,
+            scr_args(K, n, v));
+        return;
     }
-    const char *wq = scratch(K, n, NULL, "wpack",
-                             c.G * c.CI * c.KH * c.KW * c.CV,
-                             "weights flipped, packed [g][o][kh][kw][c]");
-    const char *acc = scratch(K, n, NULL, "acc", c.OW * c.CV,
-                              "a row of the input gradient [iw][c]");
-    put(o, "/* w %s flipped, packed as [g][o][kh][kw][c] */\n",
-        shape_str(ws));
-    emit_pack(o, &f, wq, w, 1, c.CV);
-    put(o, "%s(%s, %s, %s, %s);\n", fn, dx, gz, wq, acc);
+    if (!s && use_vec(&c)) {
+        Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
+        const char *core = v->name;
+        s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
+        add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
+        for (int i = 0; i < v->nscr; i++)
+            add_scr(s, v->scr[i].what, v->scr[i].count, v->scr[i].note);
+        Out *b = &K->fns;
+        put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: gy "
+            "zero-stuffed by\n * the stride into gz, then %s */\n",
+            shape_str(&n->shape), shape_str(ws), shape_str(gs), core);
+        put(b, "static void %s(%s *restrict dx, const %s *restrict gy, "
+            "const %s *restrict w, %s *restrict gz, %s *restrict acc)\n"
+            "{\n", s->name, T, T, T, T, T);
+        b->indent++;
+        emit_stuff(b, &f, no, hz, wz);
+        put(b, "%s(dx, gz, w, acc);\n", core);
+        b->indent--;
+        put(b, "}\n\n");
+    }
+    if (!s) {
+        const char *core = corr_kernel(K, n, "gradient of the input", 0, &c);
+        s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
+        if (stuff)
+            add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
+        add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
+                "weights flipped, packed [g][o][kh][kw][c]");
+        add_scr(s, "acc", c.OW * c.CV, "a row of the input gradient [iw][c]");
+        Out *b = &K->fns;
+        put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: w "
+            "flipped, packed as\n * [g][o][kh][kw][c] into wq, %sthen %s "
+            "*/\n", shape_str(&n->shape), shape_str(ws), shape_str(gs),
+            stuff ? "gy zero-stuffed by the stride into gz, " : "", core);
+        put(b, "static void %s(%s *restrict dx, const %s *restrict gy, "
+            "const %s *restrict w, %s%s *restrict wq, %s *restrict acc)\n"
+            "{\n", s->name, T, T, T, stuff ? agc_fmt("%s *restrict gz, ", T)
+                                           : "", T, T);
+        b->indent++;
+        if (stuff)
+            emit_stuff(b, &f, no, hz, wz);
+        emit_pack(b, &f, "wq", "w", 1, c.CV);
+        put(b, "%s(dx, %s, wq, acc);\n", core, stuff ? "gz" : "gy");
+        b->indent--;
+        put(b, "}\n\n");
+    }
+    put(o, "%s(%s, %s, %s%s);\n", s->name, dx, gy, w, scr_args(K, n, s));
 }
 
 /* dw = conv_bwd_weight(x, gy): dw[o][c][kh][kw] = sum over the batch and
@@ -580,34 +1207,62 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
 static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
                         const char *x, const char *gy)
 {
+    const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->shape, &n->in[1]->shape);
     plan_corr(&c, K->unroll);
-    const char *fn = agc_fmt("agc_conv%d", n->id);
-    kernels_comment(K, n, "gradient of the weight");
-    emit_corr(K, fn, 1, &c);
-    long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
-    int dsum = strcmp(K->T, "double") != 0;
-    const char *sum = dsum ? scratch(K, n, "double", "sum", size,
-                                     "the gradient packed "
-                                     "[g][c][kh][kw][o]") : NULL;
-    const char *acc = scratch(K, n, NULL, "acc", dsum ? size / c.G : size,
-                              dsum ? "a row's share of it, one group"
-                                   : "the gradient packed "
-                                     "[g][c][kh][kw][o]");
-    const char *gt = scratch(K, n, NULL, "gt", c.OW * c.CV,
-                             "a row of gy transposed [ow][o]");
-    if (dsum)
-        put(o, "%s(%s, %s, %s, %s, %s);\n", fn, sum, acc, x, gy, gt);
-    else
-        put(o, "%s(%s, %s, %s, %s);\n", fn, acc, x, gy, gt);
-    put(o, "/* unpacked into [o][c][kh][kw] */\n");
-    put(o, "for (long g = 0; g < %ld; g++)\n", c.G);
-    put(o, "    for (long o = 0; o < %ld; o++)\n", c.CO);
-    put(o, "        for (long c = 0; c < %ld; c++)\n", c.CI);
-    put(o, "            for (long t = 0; t < %ld; t++)\n", kk);
-    put(o, "                %s[((g * %ld + o) * %ld + c) * %ld + t] = "
-        "%s%s[((g * %ld + c) * %ld + t) * %ld + o];\n", dw, c.CO, c.CI, kk,
-        dsum ? agc_fmt("(%s)", K->T) : "", dsum ? sum : acc, c.CI, kk, c.CV);
+    if (use_vec(&c)) {              /* dw written in place */
+        Shared *v = vec_wgrad_kernel(K, n, &c);
+        put(o, "%s(%s, %s, %s%s);\n", v->name, dw, x, gy,
+            scr_args(K, n, v));
+        return;
+    }
+    const char *sig = agc_fmt("weight %s", corr_sig(1, &c));
+    Shared *s = find_wrapper(K, sig);
+    if (!s) {
+        const char *core = corr_kernel(K, n, "gradient of the weight", 1,
+                                       &c);
+        s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
+        long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
+        int dsum = strcmp(T, "double") != 0;
+        if (dsum) {
+            add_scr(s, "sum", size, "the gradient packed [g][c][kh][kw][o]");
+            add_scr(s, "img", size / c.G, "an image's share of it, one "
+                    "group");
+        }
+        add_scr(s, "acc", dsum ? size / c.G : size,
+                dsum ? "a row's share of it, one group"
+                     : "the gradient packed [g][c][kh][kw][o]");
+        add_scr(s, "gt", c.OW * c.CV, "a row of gy transposed [ow][o]");
+        Out *b = &K->fns;
+        put(b, "/* dw %s = the gradient of conv(x %s, w) for gy %s: %s, "
+            "then\n * unpacked from [g][c][kh][kw][o] */\n",
+            shape_str(&n->shape), shape_str(&n->in[0]->shape),
+            shape_str(&n->in[1]->shape), core);
+        if (dsum)
+            put(b, "static void %s(%s *restrict dw, const %s *restrict x, "
+                "const %s *restrict gy,\n    %s *restrict sum, %s *restrict "
+                "img, %s *restrict acc, %s *restrict gt)\n{\n", s->name, T,
+                T, T, T, T, T, T);
+        else
+            put(b, "static void %s(%s *restrict dw, const %s *restrict x, "
+                "const %s *restrict gy,\n    %s *restrict acc, %s *restrict "
+                "gt)\n{\n", s->name, T, T, T, T, T);
+        b->indent++;
+        if (dsum)
+            put(b, "%s(sum, img, acc, x, gy, gt);\n", core);
+        else
+            put(b, "%s(acc, x, gy, gt);\n", core);
+        put(b, "for (long g = 0; g < %ld; g++)\n", c.G);
+        put(b, "    for (long o = 0; o < %ld; o++)\n", c.CO);
+        put(b, "        for (long c = 0; c < %ld; c++)\n", c.CI);
+        put(b, "            for (long t = 0; t < %ld; t++)\n", kk);
+        put(b, "                dw[((g * %ld + o) * %ld + c) * %ld + t] = "
+            "%s[((g * %ld + c) * %ld + t) * %ld + o];\n", c.CO, c.CI, kk,
+            dsum ? "sum" : "acc", c.CI, kk, c.CV);
+        b->indent--;
+        put(b, "}\n\n");
+    }
+    put(o, "%s(%s, %s, %s%s);\n", s->name, dw, x, gy, scr_args(K, n, s));
 }
 
 /* ---- padding modes ---- */

@@ -7,6 +7,7 @@
 #include "npz.h"
 
 long agc_unroll = 64;
+const char *agc_cite_path;
 int agc_share_arena = 1;
 const char *agc_weights;
 AgcDefine agc_defines[AGC_MAX_DEFINES];
@@ -100,7 +101,7 @@ int agc_compile(const char *path, int dtype_override, int flags,
         out->prog->optim = optim_parse(out->prog);
     if (agc_weights)
         bake_weights(out->prog, agc_weights);
-    out->em = emit_program(out->prog, path);
+    out->em = emit_program(out->prog, agc_cite_path ? agc_cite_path : path);
     agc_error_jmp = saved;
     return 0;
 }

@@ -1873,7 +1873,7 @@ Emitted emit_program(Program *p, const char *spec_path)
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);
 
     E.kern = (Kernels){E.T, E.f32, E.path, agc_unroll, {0}, add_scratch,
-                       &E};
+                       &E, NULL};
     Out fwd = {0}, bwd = {0}, init = {0}, tables = {0}, body = {0};
     fwd.indent = bwd.indent = 1;
     emit_phase(&E, &fwd, 0);

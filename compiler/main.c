@@ -1,105 +1,164 @@
-/* main.c: the command line of section 8. */
+/* main.c: the command line of sections 8 and 13.
+ *
+ * Options are parsed as GNU getopt_long does: options and SPEC in any
+ * order, --opt=value or --opt value, -oDIR or -o DIR, short flags
+ * bundled (-qv), a unique prefix of a long option, "--" ending the
+ * options and "-" as SPEC for standard input.  Every option is one row
+ * of the table `options`; `agc help CMD` and `agc CMD --help` print the
+ * rows that apply to CMD. */
+#define _XOPEN_SOURCE 700             /* realpath */
 #include "agc.h"
 
 #include "npy.h"
 #include "print.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
-static const char *const usage_text =
-    "usage: agc COMMAND SPEC [OPTIONS]\n"
-    "\n"
-    "commands:\n"
-    "  compile SPEC [-o DIR]          write DIR/NAME.h and DIR/NAME.c\n"
-    "  run SPEC [--set NAME=FILE.npy]... [--grad NAME=FILE.npy] [--out DIR]\n"
-    "                                 JIT-compile with libtcc, run forward "
-    "and\n"
-    "                                 backward, print outputs and gradients\n"
-    "  check SPEC                     finite-difference gradient check "
-    "(float64)\n"
-    "  info SPEC                      every tensor's shape, parameter count,\n"
-    "                                 FLOPs, memory\n"
-    "  graph SPEC [--backward]        Graphviz DOT of the forward (or "
-    "backward)\n"
-    "                                 graph\n"
-    "  help COMMAND                   help on one command\n"
-    "\n"
-    "  compile and run also take --unroll N: convolution window taps "
-    "written out\n"
-    "  per unrolled body (default 64); every command takes -D NAME=N, a "
-    "size of the\n"
-    "  spec's dims\n"
-    "\n"
-    "  agc --help | agc --version\n";
+/* ---- commands and options ---- */
 
-static const struct {
-    const char *cmd, *help;
-} helps[] = {
-    {"compile", "usage: agc compile SPEC [-o DIR] [--unroll N] [--infer]\n\n"
-                "Writes DIR/NAME.h and DIR/NAME.c (DIR defaults to '.'), "
-                "where NAME is the spec's\nname. The files are plain C99 "
-                "with no dependency beyond the C library: one\nstruct "
-                "NAME_t holding every tensor, NAME_init, NAME_forward, "
-                "NAME_backward,\nand the table NAME_tensors describing each "
-                "tensor. On any error nothing is\nwritten.\n\n"
-                "  --unroll N   write out at most N taps of a convolution "
-                "window in one\n"
-                "               unrolled body (default 64); wider windows "
-                "loop over smaller\n"
-                "               bodies, which bounds the code's size\n"
-                "  --infer      inference only: NAME_infer, and no backward, "
-                "gradients or\n"
-                "               optimizer; the struct holds inputs, "
-                "parameters, outputs and\n"
-                "               the arena\n"
-                "  --weights FILE.npz  with --infer: parameters from the "
-                "checkpoint, as\n"
-                "               static const arrays in NAME.c (flash on a "
-                "microcontroller)\n"},
-    {"run", "usage: agc run SPEC [--set NAME=FILE.npy]... "
-            "[--grad NAME=FILE.npy] [--out DIR]\n"
-            "               [--unroll N]\n\n"
-            "Compiles the spec in memory with libtcc, runs forward and "
-            "backward, and prints\neach output and then each gradient "
-            "(NAME.grad) as PyTorch prints tensors.\n\n"
-            "  --set NAME=FILE.npy   the value of input NAME (an input with "
-            "no value or init\n"
-            "                        in the spec must be set); dtype and "
-            "shape must match\n"
-            "  --grad NAME=FILE.npy  the seed of backward: {of: NAME}\n"
-            "  --out DIR             also write NAME.npy and NAME.grad.npy "
-            "files into DIR\n"
-            "  --unroll N            as for agc compile (default 64)\n"},
-    {"check", "usage: agc check SPEC [--set NAME=FILE.npy]...\n\n"
-              "Compiles the spec in float64 and compares every gradient "
-              "with central finite\ndifferences of sum(seed * y), where y "
-              "is the node backward differentiates.\nPrints a table; exits "
-              "1 when any gradient is off by more than 1e-5 relative.\n"
-              "Tensors above 2000 elements are checked at 2000 evenly "
-              "spaced elements.\n"},
-    {"info", "usage: agc info SPEC [--infer]\n\n"
-             "Prints every tensor with its shape and role, the parameter "
-             "count, the FLOPs\nof forward and backward, and the memory of "
-             "the generated struct.\n"},
-    {"graph", "usage: agc graph SPEC [--backward]\n\n"
-              "Prints the forward graph in Graphviz DOT: one node per "
-              "operation of the IR.\nWith --backward, prints the backward "
-              "graph as PyTorch builds it: one box per\ngrad_fn "
-              "(MulBackward0, MeanBackward0...) of each operation of the "
-              "spec, an\narrow to each of its next_functions, and an "
-              "AccumulateGrad box per leaf\nrequiring grad. Render it "
-              "with: agc graph SPEC | dot -Tsvg > graph.svg\n"},
+enum {
+    CMD_COMPILE = 1, CMD_RUN = 2, CMD_CHECK = 4, CMD_INFO = 8, CMD_GRAPH = 16,
+    CMD_ALL = 31
 };
 
-static int usage_error(const char *fmt, const char *arg)
+static const struct Command {
+    const char *name;
+    unsigned bit;
+    const char *synopsis;           /* after "agc NAME " */
+    const char *about;
+} commands[] = {
+    {"compile", CMD_COMPILE, "SPEC [-o DIR] [--unroll N] [--infer] "
+     "[--weights FILE.npz]",
+     "Writes DIR/NAME.h and DIR/NAME.c (DIR defaults to '.', and is created\n"
+     "when missing), where NAME is the spec's name. The files are plain C99\n"
+     "with no dependency beyond the C library: one struct NAME_t holding\n"
+     "every tensor, NAME_init, NAME_forward, NAME_backward, and the table\n"
+     "NAME_tensors describing each tensor. They name the spec by its path\n"
+     "relative to DIR; a file whose content would not change is not\n"
+     "rewritten. On any error nothing is written."},
+    {"run", CMD_RUN, "SPEC [--set NAME=FILE.npy]... [--grad NAME=FILE.npy] "
+     "[--out DIR]",
+     "Compiles the spec in memory with libtcc, runs forward and backward,\n"
+     "and prints each output and then each gradient (NAME.grad) as PyTorch\n"
+     "prints tensors."},
+    {"check", CMD_CHECK, "SPEC [--set NAME=FILE.npy]...",
+     "Compiles the spec in float64 and compares every gradient with central\n"
+     "finite differences of sum(seed * y), where y is the node backward\n"
+     "differentiates. Prints a table; exits 1 when any gradient is off by\n"
+     "more than 1e-5 relative. Tensors above 2000 elements are checked at\n"
+     "2000 evenly spaced elements."},
+    {"info", CMD_INFO, "SPEC [--infer]",
+     "Prints every tensor with its shape and role, the parameter count, the\n"
+     "FLOPs of forward and backward, and the memory of the generated struct."},
+    {"graph", CMD_GRAPH, "SPEC [--backward | --ir]",
+     "Prints the forward graph in Graphviz DOT: one box per input, graph\n"
+     "node and model layer of the spec, by name. With --ir, one box per\n"
+     "operation of agc's IR instead. With --backward, the backward graph as\n"
+     "PyTorch builds it: one box per grad_fn (MulBackward0, MeanBackward0...)\n"
+     "of each operation of the spec, an arrow to each of its\n"
+     "next_functions, and an AccumulateGrad box per leaf requiring grad.\n"
+     "Render it with: agc graph SPEC | dot -Tsvg > graph.svg"},
+};
+
+typedef struct Binding {
+    const char *name, *file;
+} Binding;
+
+/* What the options set. */
+typedef struct Opts {
+    const struct Command *cmd;
+    const char *spec;
+    const char *dir;                /* -o */
+    const char *outdir;             /* --out */
+    Binding *sets;
+    int nsets;
+    Binding grad;
+    int has_grad;
+    int backward, ir;
+    int quiet, verbose, help, version;
+    int flags;                      /* AGC_INFER with --infer */
+} Opts;
+
+static int opt_dir(Opts *o, const char *opt, const char *v);
+static int opt_out(Opts *o, const char *opt, const char *v);
+static int opt_set(Opts *o, const char *opt, const char *v);
+static int opt_grad(Opts *o, const char *opt, const char *v);
+static int opt_flag(Opts *o, const char *opt, const char *v);
+static int opt_unroll(Opts *o, const char *opt, const char *v);
+static int opt_backend(Opts *o, const char *opt, const char *v);
+static int opt_define(Opts *o, const char *opt, const char *v);
+static int opt_weights(Opts *o, const char *opt, const char *v);
+
+/* One row per option: adding an option is adding a row (and its handler
+ * when no existing one fits).  arg is the value's name, NULL for a flag. */
+static const struct Option {
+    char short_name;                /* 0: none */
+    const char *long_name;          /* without "--"; NULL: none */
+    const char *arg;
+    unsigned cmds;                  /* the commands that take it */
+    int (*set)(Opts *o, const char *opt, const char *value);
+    const char *help;
+} options[] = {
+    {'o', NULL, "DIR", CMD_COMPILE, opt_dir,
+     "write the files into DIR (default '.'); created when\n"
+     "missing"},
+    {0, "set", "NAME=FILE.npy", CMD_RUN | CMD_CHECK, opt_set,
+     "the value of input NAME (an input with no value or\n"
+     "init in the spec must be set), or of a seed NAME.grad;\n"
+     "dtype and shape must match"},
+    {0, "grad", "NAME=FILE.npy", CMD_RUN, opt_grad,
+     "the seed of backward: {of: NAME}"},
+    {0, "out", "DIR", CMD_RUN, opt_out,
+     "also write NAME.npy for each output and NAME.grad.npy\n"
+     "for each gradient into DIR; created when missing"},
+    {'D', NULL, "NAME=N", CMD_ALL, opt_define,
+     "the size of the spec's named dimension NAME (its dims)"},
+    {0, "infer", NULL, CMD_COMPILE | CMD_INFO, opt_flag,
+     "inference only: NAME_infer, and no backward, gradients\n"
+     "or optimizer; the struct holds inputs, parameters,\n"
+     "outputs and the arena"},
+    {0, "weights", "FILE.npz", CMD_COMPILE | CMD_INFO, opt_weights,
+     "with --infer: parameters from the checkpoint, as static\n"
+     "const arrays in NAME.c (flash on a microcontroller)"},
+    {0, "unroll", "N", CMD_COMPILE | CMD_RUN, opt_unroll,
+     "write out at most N taps of a convolution window in\n"
+     "one unrolled body (default 64); wider windows loop\n"
+     "over smaller bodies"},
+    {0, "backend", "tcc|cc", CMD_RUN | CMD_CHECK, opt_backend,
+     "compile the generated C with libtcc (default), or with\n"
+     "the system's C compiler ($CC, else cc) into a cached\n"
+     "shared object"},
+    {0, "backward", NULL, CMD_GRAPH, opt_flag,
+     "draw the backward graph, as PyTorch's grad_fn chain"},
+    {0, "ir", NULL, CMD_GRAPH, opt_flag,
+     "draw agc's IR: one box per operation"},
+    {'q', "quiet", NULL, CMD_ALL, opt_flag,
+     "no progress line on standard error"},
+    {'v', "verbose", NULL, CMD_ALL, opt_flag,
+     "print the time each phase takes on standard error"},
+    {'h', "help", NULL, CMD_ALL, opt_flag, "print this help and exit"},
+    {0, "version", NULL, CMD_ALL, opt_flag, "print agc's version and exit"},
+};
+#define NOPTIONS ((int)(sizeof options / sizeof *options))
+#define NCOMMANDS ((int)(sizeof commands / sizeof *commands))
+
+static int usage_error(const char *fmt, ...) AGC_PRINTF(1, 2);
+static int usage_error(const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "agc: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n(run 'agc --help' for usage)\n");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
     return 1;
 }
 
@@ -109,63 +168,717 @@ static int fail(void)
     return 1;
 }
 
-/* ---- compile ---- */
-
-/* Writes text to dir/name through a temporary file; returns the temporary
- * path so that the caller can rename all files at once. */
-static char *write_temp(const char *dir, const char *name, const char *text)
+/* "-o" or "--out", as the user wrote it. */
+static const char *option_str(const struct Option *op)
 {
-    char *tmp = agc_fmt("%s/.%s.XXXXXX", dir, name);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return NULL;
-    FILE *f = fdopen(fd, "w");
-    size_t n = strlen(text);
-    if (!f || fwrite(text, 1, n, f) != n || fclose(f) != 0) {
-        if (!f)
-            close(fd);
-        unlink(tmp);
-        return NULL;
-    }
-    chmod(tmp, 0644);
-    return tmp;
+    return op->long_name ? agc_fmt("--%s", op->long_name)
+                         : agc_fmt("-%c", op->short_name);
 }
 
-static int compile_flags;           /* AGC_INFER with --infer */
-
-static int cmd_compile(const char *spec, const char *dir)
+static void print_option(const struct Option *op)
 {
-    Compiled c;
-    if (agc_compile(spec, -1, compile_flags, &c))
-        return fail();
-    const char *name = c.spec->name;
-    char *h = agc_fmt("%s.h", name), *cf = agc_fmt("%s.c", name);
-    char *th = write_temp(dir, h, c.em.h);
-    char *tc = th ? write_temp(dir, cf, c.em.c) : NULL;
-    if (!th || !tc) {
-        int e = errno;
-        if (th)
-            unlink(th);
-        fprintf(stderr, "agc: error: cannot write into '%s': %s\n", dir,
-                strerror(e));
-        return 1;
+    char head[64];
+    if (op->short_name && op->long_name)
+        snprintf(head, sizeof head, "-%c, --%s%s%s", op->short_name,
+                 op->long_name, op->arg ? " " : "", op->arg ? op->arg : "");
+    else
+        snprintf(head, sizeof head, "%s%s%s", option_str(op),
+                 op->arg ? " " : "", op->arg ? op->arg : "");
+    printf("  %-22s", head);
+    if (strlen(head) > 22)
+        printf("\n  %-22s", "");
+    for (const char *s = op->help; *s; s++) {
+        putchar(*s);
+        if (*s == '\n')
+            printf("  %-22s", "");
     }
-    if (rename(th, agc_fmt("%s/%s", dir, h)) ||
-        rename(tc, agc_fmt("%s/%s", dir, cf))) {
-        fprintf(stderr, "agc: error: cannot write into '%s': %s\n", dir,
-                strerror(errno));
-        unlink(th);
-        unlink(tc);
-        return 1;
+    putchar('\n');
+}
+
+static void print_usage(void)
+{
+    printf("usage: agc COMMAND [OPTIONS] SPEC\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++)
+        printf("  agc %s %s\n", commands[i].name, commands[i].synopsis);
+    printf("  agc help COMMAND\n  agc --help | agc --version\n\n"
+           "options (each says the commands that take it):\n");
+    for (int i = 0; i < NOPTIONS; i++) {
+        const struct Option *op = &options[i];
+        print_option(op);
+        if (op->cmds != CMD_ALL) {
+            printf("  %-22s(", "");
+            for (int k = 0, first = 1; k < NCOMMANDS; k++)
+                if (op->cmds & commands[k].bit) {
+                    printf("%s%s", first ? "" : ", ", commands[k].name);
+                    first = 0;
+                }
+            printf(")\n");
+        }
     }
+    printf("\nOptions may come before or after SPEC; --opt=value is --opt "
+           "value; -- ends\nthe options; SPEC '-' reads standard input. "
+           "'agc CMD --help' is 'agc help CMD'.\n");
+}
+
+static void print_help(const struct Command *c)
+{
+    printf("usage: agc %s %s\n\n%s\n\noptions:\n", c->name, c->synopsis,
+           c->about);
+    for (int i = 0; i < NOPTIONS; i++)
+        if (options[i].cmds & c->bit)
+            print_option(&options[i]);
+}
+
+static const struct Command *find_command(const char *name)
+{
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+    return NULL;
+}
+
+/* " (did you mean 'compile'?)" when a command is close to name. */
+static const char *command_hint(const char *name)
+{
+    const char *names[NCOMMANDS + 1];
+    for (int i = 0; i < NCOMMANDS; i++)
+        names[i] = commands[i].name;
+    names[NCOMMANDS] = "help";
+    return agc_did_you_mean(name, names, NCOMMANDS + 1);
+}
+
+/* ---- option handlers: 0, or 1 after printing the error ---- */
+
+static int opt_dir(Opts *o, const char *opt, const char *v)
+{
+    if (!*v)
+        return usage_error("%s wants a directory, not ''", opt);
+    o->dir = v;
     return 0;
 }
 
-/* ---- run ---- */
+static int opt_out(Opts *o, const char *opt, const char *v)
+{
+    if (!*v)
+        return usage_error("%s wants a directory, not ''", opt);
+    o->outdir = v;
+    return 0;
+}
 
-typedef struct Binding {
-    const char *name, *file;
-} Binding;
+/* NAME=FILE, FILE a regular file when it exists (a FIFO or a device would
+ * block or never end; a missing file is reported when it is read). */
+static int parse_binding(const char *opt, const char *v, Binding *b)
+{
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v || !eq[1])
+        return usage_error("%s wants NAME=FILE.npy, not '%s'", opt, v);
+    b->name = agc_strndup(v, (size_t)(eq - v));
+    b->file = eq + 1;
+    struct stat st;
+    if (stat(b->file, &st) == 0 && !S_ISREG(st.st_mode))
+        return usage_error("%s %s: '%s' is not a regular file", opt, v,
+                           b->file);
+    return 0;
+}
+
+static int opt_set(Opts *o, const char *opt, const char *v)
+{
+    return parse_binding(opt, v, &o->sets[o->nsets++]);
+}
+
+static int opt_grad(Opts *o, const char *opt, const char *v)
+{
+    if (o->has_grad)
+        return usage_error("%s is given twice: backward has one seed", opt);
+    o->has_grad = 1;
+    return parse_binding(opt, v, &o->grad);
+}
+
+static int opt_flag(Opts *o, const char *opt, const char *v)
+{
+    (void)v;
+    if (!strcmp(opt, "--backward"))
+        o->backward = 1;
+    else if (!strcmp(opt, "--ir"))
+        o->ir = 1;
+    else if (!strcmp(opt, "--infer"))
+        o->flags |= AGC_INFER;
+    else if (!strcmp(opt, "--quiet"))
+        o->quiet = 1;
+    else if (!strcmp(opt, "--verbose"))
+        o->verbose = 1;
+    else if (!strcmp(opt, "--help"))
+        o->help = 1;
+    else if (!strcmp(opt, "--version"))
+        o->version = 1;
+    return 0;
+}
+
+static int opt_unroll(Opts *o, const char *opt, const char *v)
+{
+    char *end;
+    (void)o;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end || end == v || n < 1 || n > 1 << 20)
+        return usage_error("%s wants a number of taps from 1 to 1048576, "
+                           "not '%s'", opt, v);
+    agc_unroll = n;
+    return 0;
+}
+
+static int opt_backend(Opts *o, const char *opt, const char *v)
+{
+    static const char *const names[] = {"tcc", "cc"};
+    (void)o;
+    if (!strcmp(v, "tcc"))
+        agc_backend = AGC_BACKEND_TCC;
+    else if (!strcmp(v, "cc"))
+        agc_backend = AGC_BACKEND_CC;
+    else
+        return usage_error("%s wants tcc or cc, not '%s'%s", opt, v,
+                           agc_did_you_mean(v, names, 2));
+    return 0;
+}
+
+static int opt_define(Opts *o, const char *opt, const char *d)
+{
+    const char *eq = strchr(d, '=');
+    char *end;
+    (void)o;
+    errno = 0;
+    long v = eq ? strtol(eq + 1, &end, 10) : 0;
+    if (!eq || eq == d || errno || *end || end == eq + 1 || v < 1 ||
+        v > AGC_MAX_ELEMS)
+        return usage_error("%s wants NAME=N with N a positive integer, not "
+                           "'%s'", opt, d);
+    if (agc_ndefines == AGC_MAX_DEFINES)
+        return usage_error("more than %d %s options", AGC_MAX_DEFINES, opt);
+    agc_defines[agc_ndefines++] =
+        (AgcDefine){agc_strndup(d, (size_t)(eq - d)), v};
+    return 0;
+}
+
+static int opt_weights(Opts *o, const char *opt, const char *v)
+{
+    (void)o;
+    (void)opt;
+    agc_weights = v;
+    return 0;
+}
+
+/* ---- parsing ---- */
+
+/* The option --name (or a unique prefix of one); NULL after an error. */
+static const struct Option *find_long(const char *arg, const char *name,
+                                      size_t len, unsigned cmd)
+{
+    const struct Option *found = NULL;
+    int nfound = 0;
+    for (int i = 0; i < NOPTIONS; i++) {
+        const char *l = options[i].long_name;
+        if (!l || strncmp(l, name, len))
+            continue;
+        if (strlen(l) == len)
+            return &options[i];
+        if (options[i].cmds & cmd) {  /* a prefix: only the command's own */
+            found = &options[i];
+            nfound++;
+        }
+    }
+    if (nfound == 1)
+        return found;
+    if (nfound > 1) {
+        usage_error("option '%s' is ambiguous", arg);
+        return NULL;
+    }
+    const char *names[NOPTIONS];
+    int n = 0;
+    for (int i = 0; i < NOPTIONS; i++)
+        if (options[i].long_name && (options[i].cmds & cmd))
+            names[n++] = agc_fmt("--%s", options[i].long_name);
+    usage_error("unknown option '%.*s'%s", (int)len + 2, arg,
+                agc_did_you_mean(agc_strndup(arg, len + 2), names, n));
+    return NULL;
+}
+
+static const struct Option *find_short(char c)
+{
+    for (int i = 0; i < NOPTIONS; i++)
+        if (options[i].short_name == c)
+            return &options[i];
+    return NULL;
+}
+
+/* Applies option op with value v (NULL for a flag). */
+static int apply(Opts *o, const struct Option *op, const char *v)
+{
+    const char *name = option_str(op);
+    if (!(op->cmds & o->cmd->bit))
+        return usage_error("agc %s takes no option %s (see 'agc help %s')",
+                           o->cmd->name, name, o->cmd->name);
+    return op->set(o, name, v);
+}
+
+/* Parses argv[2..]; 0, or 1 after printing the error. */
+static int parse(Opts *o, int argc, char **argv)
+{
+    int npos = 0, dashdash = 0;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (dashdash || a[0] != '-' || !a[1]) {      /* SPEC, or "-" */
+            if (npos++)
+                return usage_error("unexpected argument '%s': agc %s takes "
+                                   "one SPEC (it has '%s')", a, o->cmd->name,
+                                   o->spec);
+            o->spec = a;
+        } else if (!strcmp(a, "--")) {
+            dashdash = 1;
+        } else if (a[1] == '-') {                   /* --name[=value] */
+            const char *eq = strchr(a, '=');
+            size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            const struct Option *op = find_long(a, a + 2, len, o->cmd->bit);
+            if (!op)
+                return 1;
+            if (!op->arg && eq)
+                return usage_error("option --%s takes no value (given '%s')",
+                                   op->long_name, eq + 1);
+            const char *v = NULL;
+            if (op->arg) {
+                if (eq)
+                    v = eq + 1;
+                else if (i + 1 < argc)
+                    v = argv[++i];
+                else
+                    return usage_error("option --%s needs a value: --%s %s",
+                                       op->long_name, op->long_name,
+                                       op->arg);
+            }
+            if (apply(o, op, v))
+                return 1;
+        } else {                                    /* -x, -xy, -oDIR */
+            for (const char *c = a + 1; *c; c++) {
+                const struct Option *op = find_short(*c);
+                if (!op)
+                    return usage_error("unknown option '-%c'%s", *c,
+                                       strlen(a) == 2 ? ""
+                                       : agc_fmt(" in '%s'", a));
+                if (!op->arg) {
+                    if (apply(o, op, NULL))
+                        return 1;
+                    continue;
+                }
+                const char *v = c[1] ? c + 1 : i + 1 < argc ? argv[++i]
+                                                            : NULL;
+                if (!v)
+                    return usage_error("option -%c needs a value: -%c %s",
+                                       *c, *c, op->arg);
+                if (apply(o, op, v))
+                    return 1;
+                break;
+            }
+        }
+    }
+    if (o->help || o->version)
+        return 0;
+    if (!o->spec)
+        return usage_error("agc %s: no spec file given (usage: agc %s %s)",
+                           o->cmd->name, o->cmd->name, o->cmd->synopsis);
+    if (agc_weights && !(o->flags & AGC_INFER))
+        return usage_error("--weights goes with --infer (parameters baked "
+                           "into the code cannot train)");
+    if (o->backward && o->ir)
+        return usage_error("agc graph: --backward and --ir exclude each "
+                           "other");
+    return 0;
+}
+
+/* ---- feedback: a progress line, and -v's timings ---- */
+
+static struct {
+    int verbose, tty;               /* -v; stderr is a terminal, no -q */
+    const char *what;               /* the phase running */
+    struct timespec start;
+    volatile sig_atomic_t shown;    /* the progress line is on screen */
+    volatile sig_atomic_t seconds;
+} phase;
+
+static double now_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) +
+           1e-9 * (double)(t.tv_nsec - t0->tv_nsec);
+}
+
+/* Once a second while a phase runs: "\ragc: running... 3 s". */
+static void on_tick(int sig)
+{
+    char buf[96];
+    size_t n = 0;
+    (void)sig;
+    phase.seconds++;
+    const char *s = "\ragc: ";
+    while (*s)
+        buf[n++] = *s++;
+    for (s = phase.what; *s && n < 60; s++)
+        buf[n++] = *s;
+    s = "... ";
+    while (*s)
+        buf[n++] = *s++;
+    char digits[16];
+    int k = 0;
+    for (long v = phase.seconds; v || !k; v /= 10)
+        digits[k++] = (char)('0' + v % 10);
+    while (k)
+        buf[n++] = digits[--k];
+    buf[n++] = ' ';
+    buf[n++] = 's';
+    phase.shown = 1;
+    ssize_t w = write(STDERR_FILENO, buf, n);
+    (void)w;
+}
+
+static void set_timer(long seconds)
+{
+    struct itimerval t = {{seconds, 0}, {seconds, 0}};
+    setitimer(ITIMER_REAL, &t, NULL);
+}
+
+static void phase_begin(const char *what)
+{
+    phase.what = what;
+    phase.shown = 0;
+    phase.seconds = 0;
+    clock_gettime(CLOCK_MONOTONIC, &phase.start);
+    if (phase.tty)
+        set_timer(1);
+}
+
+static void phase_end(void)
+{
+    if (!phase.what)
+        return;
+    if (phase.tty) {
+        set_timer(0);
+        if (phase.shown)
+            fputs("\r\033[K", stderr);
+    }
+    if (phase.verbose)
+        fprintf(stderr, "agc: %s: %.3f s\n", phase.what,
+                now_since(&phase.start));
+    phase.what = NULL;
+}
+
+static void feedback_init(const Opts *o)
+{
+    phase.verbose = o->verbose;
+    phase.tty = !o->quiet && isatty(STDERR_FILENO);
+    if (phase.tty) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_tick;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+    }
+}
+
+/* agc_compile as a phase. */
+static int compile_spec(const char *spec, int dtype, int flags, Compiled *c)
+{
+    phase_begin("compiling");
+    int rc = agc_compile(spec, dtype, flags, c);
+    phase_end();
+    return rc;
+}
+
+static Jit *jit_phase(Program *p, const Emitted *em)
+{
+    phase_begin(agc_backend == AGC_BACKEND_CC ? "building with cc"
+                                              : "JIT-compiling");
+    Jit *j = jit_new(p, em);
+    phase_end();
+    return j;
+}
+
+/* ---- paths ---- */
+
+/* p made absolute and normalised, whether or not it exists: realpath of
+ * its longest existing prefix, and the rest with "." and ".." resolved. */
+static char *abs_path(const char *p)
+{
+    char *real = realpath(p, NULL);
+    if (real) {
+        char *r = agc_strdup(real);
+        free(real);
+        return r;
+    }
+    char *copy = agc_strdup(p);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/')
+        copy[--n] = 0;
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    char *parent = slash ? (slash == copy ? "/" : (*slash = 0, copy)) : ".";
+    char *dir = abs_path(parent);
+    if (!strcmp(base, ".") || !*base)
+        return dir;
+    if (!strcmp(base, "..")) {
+        char *s = strrchr(dir, '/');
+        if (s && s != dir)
+            *s = 0;
+        else
+            dir = "/";
+        return dir;
+    }
+    return agc_fmt("%s%s%s", dir, strcmp(dir, "/") ? "/" : "", base);
+}
+
+/* The spec as generated files name it: its path relative to the output
+ * directory dir, so that output does not depend on where agc runs. */
+static const char *cite_path(const char *spec, const char *dir)
+{
+    if (!strcmp(spec, "-"))
+        return "<stdin>";
+    char *to = abs_path(spec), *from = abs_path(dir);
+    if (!strcmp(from, "/"))
+        return to + 1;
+    size_t common = 0;              /* the shared leading components */
+    for (size_t i = 0;; i++) {
+        if ((from[i] == 0 || from[i] == '/') && (to[i] == '/' || !to[i]))
+            common = i;
+        if (!from[i] || from[i] != to[i])
+            break;
+    }
+    char *up = "";
+    for (const char *s = from + common; *s; s++)
+        if (*s == '/')
+            up = agc_fmt("%s../", up);
+    return agc_fmt("%s%s", up, to + common + (to[common] == '/'));
+}
+
+/* ---- outputs: all of them, or none ---- */
+
+/* Files are written into a hidden directory inside the output directory,
+ * then renamed over their targets once all are written; an existing
+ * target is kept as a hard link until every rename has succeeded, so that
+ * a failure puts back every file as it was.  A target whose content would
+ * not change is left alone (its mtime too). */
+typedef struct Stage {
+    const char *opt;                /* "-o" or "--out", for messages */
+    const char *dir, *tmp;
+    int n, cap;
+    const char **names;
+    int nmade;                      /* directories made, to undo */
+    const char *made[64];
+} Stage;
+
+static int stage_error(Stage *s, const char *fmt, ...) AGC_PRINTF(2, 3);
+
+/* Checks, before anything runs, that dir (created when missing) will be a
+ * writable directory. */
+static int check_outdir(const char *opt, const char *dir)
+{
+    struct stat st;
+    const char *p = dir;
+    for (;;) {
+        if (stat(p, &st) == 0) {
+            if (!S_ISDIR(st.st_mode))
+                return usage_error("%s %s: '%s' is not a directory", opt, dir,
+                                   p);
+            if (access(p, W_OK | X_OK))
+                return usage_error("%s %s: cannot write into '%s': %s", opt,
+                                   dir, p, strerror(errno));
+            return 0;
+        }
+        if (errno != ENOENT && errno != ENOTDIR)
+            return usage_error("%s %s: '%s': %s", opt, dir, p,
+                               strerror(errno));
+        char *parent = agc_strdup(p);
+        size_t n = strlen(parent);
+        while (n > 1 && parent[n - 1] == '/')
+            parent[--n] = 0;
+        char *slash = strrchr(parent, '/');
+        p = !slash ? "." : slash == parent ? "/" : (*slash = 0, parent);
+    }
+}
+
+/* Checks that no target DIR/NAME is something a file cannot replace. */
+static int check_target(const char *opt, const char *dir, const char *name)
+{
+    struct stat st;
+    const char *path = agc_fmt("%s/%s", dir, name);
+    if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return usage_error("%s %s: '%s' is a directory; nothing was written",
+                           opt, dir, path);
+    return 0;
+}
+
+static void mkdir_p(Stage *s, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) == 0 || errno != ENOENT)
+        return;
+    char *parent = agc_strdup(dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = 0;
+        mkdir_p(s, parent);
+    }
+    if (mkdir(dir, 0777) == 0 && s->nmade < 64)
+        s->made[s->nmade++] = dir;
+}
+
+static void stage_clean(Stage *s)
+{
+    if (!s->tmp)
+        return;
+    DIR *d = opendir(s->tmp);
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            unlink(agc_fmt("%s/%s", s->tmp, e->d_name));
+    if (d)
+        closedir(d);
+    rmdir(s->tmp);
+    s->tmp = NULL;
+}
+
+/* Undoes everything: the staged files, the directories made. */
+static int stage_error(Stage *s, const char *fmt, ...)
+{
+    int e = errno;
+    stage_clean(s);
+    while (s->nmade > 0)
+        rmdir(s->made[--s->nmade]);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "agc: error: %s %s: ", s->opt, s->dir);
+    errno = e;
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "; nothing was written\n");
+    return 1;
+}
+
+/* Creates dir (and its parents) and the hidden directory. */
+static int stage_begin(Stage *s, const char *opt, const char *dir)
+{
+    memset(s, 0, sizeof *s);
+    s->opt = opt;
+    s->dir = dir;
+    mkdir_p(s, dir);
+    char *tmp = agc_fmt("%s/.agc-XXXXXX", dir);
+    if (!mkdtemp(tmp))
+        return stage_error(s, "cannot write into '%s': %s", dir,
+                           strerror(errno));
+    s->tmp = tmp;
+    return 0;
+}
+
+static const char *staged(Stage *s, const char *name)
+{
+    return agc_fmt("%s/%s", s->tmp, name);
+}
+
+static int stage_text(Stage *s, const char *name, const char *text)
+{
+    const char *path = staged(s, name);
+    FILE *f = fopen(path, "w");
+    size_t n = strlen(text);
+    int ok = f && fwrite(text, 1, n, f) == n;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok)
+        return stage_error(s, "cannot write '%s': %s", name, strerror(errno));
+    *AGC_PUSH(s->names, s->n, s->cap) = name;
+    return 0;
+}
+
+/* 1 when files a and b hold the same bytes. */
+static int same_content(const char *a, const char *b)
+{
+    FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+    int same = fa && fb;
+    while (same) {
+        char x[8192], y[8192];
+        size_t na = fread(x, 1, sizeof x, fa), nb = fread(y, 1, sizeof y, fb);
+        same = na == nb && !memcmp(x, y, na);
+        if (na < sizeof x)
+            break;
+    }
+    if (fa)
+        fclose(fa);
+    if (fb)
+        fclose(fb);
+    return same;
+}
+
+/* Renames every staged file over its target, or puts everything back. */
+static int stage_commit(Stage *s)
+{
+    char *skip = agc_alloc((size_t)s->n + 1);
+    char *kept = agc_alloc((size_t)s->n + 1);
+    for (int i = 0; i < s->n; i++) {
+        const char *target = agc_fmt("%s/%s", s->dir, s->names[i]);
+        struct stat st;
+        if (lstat(target, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode))
+            return stage_error(s, "'%s' is a directory", target);
+        skip[i] = S_ISREG(st.st_mode) &&
+                  same_content(staged(s, s->names[i]), target);
+    }
+    for (int i = 0; i < s->n; i++) {
+        if (skip[i])
+            continue;
+        const char *target = agc_fmt("%s/%s", s->dir, s->names[i]);
+        const char *old = agc_fmt("%s.old", staged(s, s->names[i]));
+        kept[i] = link(target, old) == 0;
+        if (rename(staged(s, s->names[i]), target)) {
+            int e = errno;
+            for (int k = i; k >= 0; k--) {     /* put back what was there */
+                const char *t = agc_fmt("%s/%s", s->dir, s->names[k]);
+                const char *o = agc_fmt("%s.old", staged(s, s->names[k]));
+                if (skip[k] || k == i)
+                    continue;
+                if (kept[k])
+                    rename(o, t);
+                else
+                    unlink(t);
+            }
+            errno = e;
+            return stage_error(s, "cannot write '%s': %s", target,
+                               strerror(e));
+        }
+    }
+    stage_clean(s);
+    return 0;
+}
+
+/* ---- compile ---- */
+
+static int cmd_compile(const Opts *o)
+{
+    Compiled c;
+    const char *dir = o->dir ? o->dir : ".";
+    if (check_outdir("-o", dir))
+        return 1;
+    agc_cite_path = cite_path(o->spec, dir);
+    if (compile_spec(o->spec, -1, o->flags, &c))
+        return fail();
+    const char *h = agc_fmt("%s.h", c.spec->name);
+    const char *cf = agc_fmt("%s.c", c.spec->name);
+    Stage s;
+    if (check_target("-o", dir, h) || check_target("-o", dir, cf) ||
+        stage_begin(&s, "-o", dir) || stage_text(&s, h, c.em.h) ||
+        stage_text(&s, cf, c.em.c))
+        return 1;
+    return stage_commit(&s);
+}
+
+/* ---- run ---- */
 
 static const Tensor *find_tensor(Program *p, const char *name, Role role)
 {
@@ -200,9 +913,18 @@ static void bind_sets(Program *p, Jit *j, const Binding *sets, int nsets)
         const Tensor *t = find_tensor(p, sets[i].name, ROLE_INPUT);
         if (!t)
             t = find_tensor(p, sets[i].name, ROLE_SEED);
-        if (!t)
-            agc_error(p->spec->pos, "--set %s: the spec has no input '%s'",
-                      sets[i].name, sets[i].name);
+        if (!t) {
+            const char **names = agc_alloc(sizeof(char *) *
+                                           (size_t)(p->ntensors + 1));
+            int n = 0;
+            for (int k = 0; k < p->ntensors; k++)
+                if (p->tensors[k].role == ROLE_INPUT ||
+                    p->tensors[k].role == ROLE_SEED)
+                    names[n++] = p->tensors[k].name;
+            agc_error(p->spec->pos, "--set %s: the spec has no input '%s'%s",
+                      sets[i].name, sets[i].name,
+                      agc_did_you_mean(sets[i].name, names, n));
+        }
         bind_npy(p, j, t, sets[i].file);
     }
 }
@@ -237,33 +959,69 @@ static void print_tensor(Program *p, Jit *j, const char *label,
     free(s);
 }
 
-static int cmd_run(const char *spec, Binding *sets, int nsets,
-                   const Binding *grad, const char *outdir)
+static int is_written(const Tensor *t)
+{
+    return t->role == ROLE_OUTPUT || t->role == ROLE_GRAD ||
+           t->role == ROLE_COUNT;
+}
+
+/* Writes every output and gradient into the stage. */
+static int stage_npys(Stage *s, Program *p, Jit *j)
+{
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        if (!is_written(t))
+            continue;
+        const AgcTensorInfo *info;
+        void *data = jit_tensor(j, t->name, &info);
+        char err[512];
+        const char *name = agc_fmt("%s.npy", t->name);
+        if (npy_write(staged(s, name), info->is_int ? 'i' : 'f',
+                      info->is_int ? 8 : dtype_size(p), info->rank,
+                      info->shape, data, err, sizeof err))
+            return stage_error(s, "cannot write '%s': %s", name,
+                               strstr(err, ": ") ? strstr(err, ": ") + 2
+                                                 : err);
+        *AGC_PUSH(s->names, s->n, s->cap) = name;
+    }
+    return 0;
+}
+
+static int cmd_run(const Opts *o)
 {
     Compiled c;
     Jit *volatile j = NULL;         /* read after longjmp */
-    if (agc_compile(spec, -1, 0, &c))
+    if (o->outdir && check_outdir("--out", o->outdir))
+        return 1;
+    if (compile_spec(o->spec, -1, 0, &c))
         return fail();
     Program *p = c.prog;
+    for (int i = 0; o->outdir && i < p->ntensors; i++)
+        if (is_written(&p->tensors[i]) &&
+            check_target("--out", o->outdir,
+                         agc_fmt("%s.npy", p->tensors[i].name)))
+            return 1;
     jmp_buf jb;
     agc_error_jmp = &jb;
     if (setjmp(jb)) {
+        phase_end();
         jit_free(j);
         return fail();
     }
-    j = jit_new(p, &c.em);
-    bind_sets(p, j, sets, nsets);
+    j = jit_phase(p, &c.em);
+    bind_sets(p, j, o->sets, o->nsets);
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
         int set = 0;
-        for (int k = 0; k < nsets; k++)
-            set |= !strcmp(sets[k].name, t->name);
+        for (int k = 0; k < o->nsets; k++)
+            set |= !strcmp(o->sets[k].name, t->name);
         if (t->role == ROLE_INPUT && p->decls[t->decl].init == INIT_NONE &&
             !set)
             agc_error(t->pos, "input '%s' has no value: give --set "
                       "%s=FILE.npy", t->name, t->name);
     }
-    if (grad) {
+    if (o->has_grad) {
+        const Binding *grad = &o->grad;
         const Tensor *t = p->seed_runtime
                               ? find_tensor(p, agc_fmt("%s.grad", grad->name),
                                             ROLE_SEED)
@@ -277,6 +1035,7 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
         agc_error(p->spec->bwd_pos, "backward of '%s' needs a seed: give "
                   "--grad %s=FILE.npy", p->spec->bwd_of, p->spec->bwd_of);
     }
+    phase_begin("running");
     int rc = j->forward(j->m);
     if (rc == 2 && j->bad_target_offset >= 0) { /* NAME_ERR_TARGET */
         long long bad = *(int64_t *)((char *)j->m + j->bad_target_offset);
@@ -304,35 +1063,20 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
     }
     if (p->bwd_of && j->backward(j->m) != 0)
         agc_error(p->spec->pos, "backward failed");
+    phase_end();
+    agc_error_jmp = NULL;
 
-    /* write every file to a temporary first: all of them or none */
-    int nfiles = 0;
-    char **tmps = agc_alloc(sizeof(char *) * (size_t)(p->ntensors + 1));
-    char **finals = agc_alloc(sizeof(char *) * (size_t)(p->ntensors + 1));
-    for (int i = 0; outdir && i < p->ntensors; i++) {
-        Tensor *t = &p->tensors[i];
-        if (t->role != ROLE_OUTPUT && t->role != ROLE_GRAD &&
-            t->role != ROLE_COUNT)
-            continue;
-        const AgcTensorInfo *info;
-        void *data = jit_tensor(j, t->name, &info);
-        char err[512];
-        finals[nfiles] = agc_fmt("%s/%s.npy", outdir, t->name);
-        tmps[nfiles] = agc_fmt("%s/.%s.npy.part", outdir, t->name);
-        if (npy_write(tmps[nfiles], info->is_int ? 'i' : 'f',
-                      info->is_int ? 8 : dtype_size(p), info->rank,
-                      info->shape, data, err, sizeof err)) {
-            for (int k = 0; k < nfiles; k++)
-                unlink(tmps[k]);
-            agc_error(p->spec->pos, "--out: %s", err);
-        }
-        nfiles++;
+    Stage s;
+    if (o->outdir && (stage_begin(&s, "--out", o->outdir) ||
+                      stage_npys(&s, p, j) || stage_commit(&s))) {
+        jit_free(j);
+        return 1;
     }
-    for (int k = 0; k < nfiles; k++)
-        if (rename(tmps[k], finals[k]))
-            agc_error(p->spec->pos, "--out: cannot write '%s': %s", finals[k],
-                      strerror(errno));
-
+    if (setjmp(jb)) {               /* out of memory while printing */
+        jit_free(j);
+        return fail();
+    }
+    agc_error_jmp = &jb;
     for (int i = 0; i < p->ntensors; i++)
         if (p->tensors[i].role == ROLE_OUTPUT ||
             p->tensors[i].role == ROLE_COUNT)
@@ -345,39 +1089,32 @@ static int cmd_run(const char *spec, Binding *sets, int nsets,
     return 0;
 }
 
-static int parse_binding(const char *arg, Binding *b)
-{
-    const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || !eq[1])
-        return 0;
-    b->name = agc_strndup(arg, (size_t)(eq - arg));
-    b->file = eq + 1;
-    return 1;
-}
-
 /* ---- check ---- */
 
-static int cmd_check(const char *spec, Binding *sets, int nsets)
+static int cmd_check(const Opts *o)
 {
     Compiled c;
     Jit *volatile j = NULL;         /* read after longjmp */
-    if (agc_compile(spec, DT_F64, AGC_FOR_CHECK, &c))
+    if (compile_spec(o->spec, DT_F64, AGC_FOR_CHECK, &c))
         return fail();
     Program *p = c.prog;
     jmp_buf jb;
     agc_error_jmp = &jb;
     if (setjmp(jb)) {
+        phase_end();
         jit_free(j);
         return fail();
     }
     if (!p->bwd_of)
         agc_error(p->spec->pos, "nothing to check: the spec has no "
                   "backward");
-    j = jit_new(p, &c.em);
-    bind_sets(p, j, sets, nsets);
+    j = jit_phase(p, &c.em);
+    bind_sets(p, j, o->sets, o->nsets);
     CheckRow *rows;
     int nrows;
+    phase_begin("checking gradients");
     int failed = check_gradients(p, j, &rows, &nrows);
+    phase_end();
     printf("%-24s %12s %12s %10s  %s\n", "tensor", "max abs err",
            "max rel err", "checked", "verdict");
     for (int i = 0; i < nrows; i++)
@@ -476,10 +1213,10 @@ static void info_memory(const Compiled *c)
            "\n", em->arena_bytes, em->arena_bound);
 }
 
-static int cmd_info(const char *spec)
+static int cmd_info(const Opts *o)
 {
     Compiled c;
-    if (agc_compile(spec, -1, compile_flags, &c))
+    if (compile_spec(o->spec, -1, o->flags, &c))
         return fail();
     Program *p = c.prog;
     printf("%s: %s\n", p->spec->name,
@@ -579,27 +1316,35 @@ static void graph_backward(Program *p)
     printf("}\n");
 }
 
-static int cmd_graph(const char *spec, int backward)
+/* Marks in live[] the forward nodes the outputs (and backward's node)
+ * read: the rest is dead and not drawn. */
+static char *live_nodes(Program *p)
 {
-    Compiled c;
-    if (agc_compile(spec, -1, 0, &c))
-        return fail();
-    Program *p = c.prog;
     Graph *g = p->g;
-    if (backward) {
-        jmp_buf jb;
-        agc_error_jmp = &jb;
-        if (setjmp(jb))
-            return fail();
-        graph_backward(p);
-        agc_error_jmp = NULL;
-        return 0;
-    }
+    char *live = agc_alloc((size_t)g->n);
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].role == ROLE_OUTPUT ||
+            p->tensors[i].role == ROLE_COUNT)
+            live[p->tensors[i].node->id] = 1;
+    if (p->bwd_of)
+        live[p->bwd_of->id] = 1;
+    for (int i = g->n - 1; i >= 0; i--)     /* ids are topological */
+        if (live[i])
+            for (int k = 0; k < g->nodes[i]->nin; k++)
+                live[g->nodes[i]->in[k]->id] = 1;
+    return live;
+}
+
+/* The IR: one box per live forward node. */
+static void graph_ir(Program *p)
+{
+    Graph *g = p->g;
+    char *live = live_nodes(p);
     printf("digraph %s {\n  rankdir=LR;\n  node [shape=box, "
            "fontname=\"Helvetica\"];\n", p->spec->name);
     for (int i = 0; i < g->n; i++) {
         Node *n = g->nodes[i];
-        if (n->phase)
+        if (n->phase || !live[i])
             continue;
         const char *label = n->op == OP_INPUT ? p->decls[n->decl].name
                                               : op_name(n->op);
@@ -614,24 +1359,171 @@ static int cmd_graph(const char *spec, int backward)
     }
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        if (t->role == ROLE_INPUT || t->role == ROLE_GRAD)
+        if (t->role == ROLE_INPUT || t->role == ROLE_GRAD ||
+            t->role == ROLE_SEED)
             continue;
         printf("  t%d [label=\"%s\", shape=ellipse];\n  n%d -> t%d;\n", i,
                t->name, t->node->id, i);
     }
     printf("}\n");
+}
+
+/* A box of the spec's own graph: an input, a model layer or a graph
+ * entry (or a loop's count), and the boxes it reads. */
+typedef struct Box {
+    const char *name, *label;
+    int is_input, live, ndeps, cdeps;
+    int *deps;
+} Box;
+
+static int box_index(Box *boxes, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(boxes[i].name, name))
+            return i;
+    return -1;
+}
+
+/* Adds to box i an arrow from every box that e names. */
+static void expr_deps(Box *boxes, int n, int i, const Expr *e,
+                      const char *local)
+{
+    if (e->kind == E_NAME && (!local || strcmp(e->name, local))) {
+        int d = box_index(boxes, n, e->name);
+        int dup = d < 0 || d == i;
+        for (int k = 0; k < boxes[i].ndeps; k++)
+            dup |= boxes[i].deps[k] == d;
+        if (!dup)
+            *AGC_PUSH(boxes[i].deps, boxes[i].ndeps, boxes[i].cdeps) = d;
+    }
+    for (int k = 0; k < e->nargs; k++)
+        expr_deps(boxes, n, i, e->args[k], local);
+    for (int k = 0; k < e->nkw; k++)
+        expr_deps(boxes, n, i, e->kwargs[k], local);
+}
+
+static void mark_live(Box *boxes, int i)
+{
+    if (i < 0 || boxes[i].live)
+        return;
+    boxes[i].live = 1;
+    for (int k = 0; k < boxes[i].ndeps; k++)
+        mark_live(boxes, boxes[i].deps[k]);
+}
+
+/* The spec's own graph: a box per input, model layer (name and kind) and
+ * graph entry, by name, with an arrow from each name an entry reads (a
+ * layer reads the layer before it); a layer's parameters are part of its
+ * box.  Only what the outputs and backward's node read is drawn. */
+static void graph_spec(Program *p)
+{
+    Spec *s = p->spec;
+    int n = 0, cap = 0;
+    Box *boxes = NULL;
+    const char *shape;
+    for (int i = 0; i < s->ndecls; i++) {
+        Box *b = AGC_PUSH(boxes, n, cap);
+        memset(b, 0, sizeof *b);
+        b->name = s->decls[i].name;
+        b->label = agc_fmt("%s\\n%s", b->name, shape_str(&s->decls[i].shape));
+        b->is_input = 1;
+    }
+    for (int i = 0; i < s->nlayers; i++) {
+        Box *b = AGC_PUSH(boxes, n, cap);
+        memset(b, 0, sizeof *b);
+        b->name = s->layers[i].name;
+        shape = "";
+        for (int k = 0; k < p->nnamed; k++)
+            if (!strcmp(p->named[k].name, b->name))
+                shape = shape_str(&p->named[k].node->shape);
+        b->label = agc_fmt("%s\\n%s %s", b->name, s->layers[i].kind, shape);
+        int d = box_index(boxes, n - 1, i ? s->layers[i - 1].name
+                                          : s->model_input);
+        if (d >= 0)
+            *AGC_PUSH(b->deps, b->ndeps, b->cdeps) = d;
+    }
+    for (int i = 0; i < s->ngraph; i++) {
+        const GraphEntry *ge = &s->graph[i];
+        Box *b = AGC_PUSH(boxes, n, cap);
+        memset(b, 0, sizeof *b);
+        b->name = ge->name;
+        shape = "";
+        for (int k = 0; k < p->nnamed; k++)
+            if (!strcmp(p->named[k].name, b->name))
+                shape = shape_str(&p->named[k].node->shape);
+        b->label = agc_fmt("%s\\n%s%s", b->name, ge->is_loop ? "loop " : "",
+                           shape);
+        if (ge->is_loop) {
+            expr_deps(boxes, n, n - 1, expr_parse(ge->init), NULL);
+            expr_deps(boxes, n, n - 1, expr_parse(ge->cond), ge->as);
+            expr_deps(boxes, n, n - 1, expr_parse(ge->body), ge->as);
+        } else {
+            expr_deps(boxes, n, n - 1, expr_parse(ge->expr), NULL);
+        }
+        if (ge->is_loop && ge->count) {
+            Box *c = AGC_PUSH(boxes, n, cap);
+            memset(c, 0, sizeof *c);
+            c->name = ge->count;
+            c->label = agc_fmt("%s\\ncount of %s", ge->count, ge->name);
+            *AGC_PUSH(c->deps, c->ndeps, c->cdeps) = n - 2;
+        }
+    }
+    for (int i = 0; i < p->ntensors; i++)
+        if (p->tensors[i].role == ROLE_OUTPUT ||
+            p->tensors[i].role == ROLE_COUNT)
+            mark_live(boxes, box_index(boxes, n, p->tensors[i].name));
+    if (s->has_backward)
+        mark_live(boxes, box_index(boxes, n, s->bwd_of));
+
+    printf("digraph %s {\n  rankdir=LR;\n  node [shape=box, "
+           "fontname=\"Helvetica\"];\n", s->name);
+    for (int i = 0; i < n; i++) {
+        if (!boxes[i].live)
+            continue;
+        printf("  b%d [label=\"%s\"%s];\n", i, boxes[i].label,
+               boxes[i].is_input ? ", style=filled, fillcolor=lightblue"
+                                 : "");
+        for (int k = 0; k < boxes[i].ndeps; k++)
+            printf("  b%d -> b%d;\n", boxes[i].deps[k], i);
+    }
+    for (int i = 0; i < p->ntensors; i++) {
+        Tensor *t = &p->tensors[i];
+        int b = box_index(boxes, n, t->name);
+        if ((t->role == ROLE_OUTPUT || t->role == ROLE_COUNT) && b >= 0)
+            printf("  t%d [label=\"%s\", shape=ellipse];\n  b%d -> t%d;\n",
+                   i, t->name, b, i);
+    }
+    printf("}\n");
+}
+
+static int cmd_graph(const Opts *o)
+{
+    Compiled c;
+    if (compile_spec(o->spec, -1, 0, &c))
+        return fail();
+    jmp_buf jb;
+    agc_error_jmp = &jb;
+    if (setjmp(jb))
+        return fail();
+    if (o->backward)
+        graph_backward(c.prog);
+    else if (o->ir)
+        graph_ir(c.prog);
+    else
+        graph_spec(c.prog);
+    agc_error_jmp = NULL;
     return 0;
 }
 
 /* ---- main ---- */
 
-int main(int argc, char **argv)
+static int agc_main(int argc, char **argv)
 {
     if (argc < 2)
-        return usage_error("no command given", "");
+        return usage_error("no command given (run 'agc --help' for usage)");
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        fputs(usage_text, stdout);
+        print_usage();
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
@@ -640,96 +1532,60 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "help")) {
         if (argc < 3) {
-            fputs(usage_text, stdout);
+            print_usage();
             return 0;
         }
-        for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
-            if (!strcmp(argv[2], helps[i].cmd)) {
-                fputs(helps[i].help, stdout);
-                return 0;
-            }
-        return usage_error("no command '%s'", argv[2]);
+        const struct Command *c = find_command(argv[2]);
+        if (!c)
+            return usage_error("no command '%s'%s", argv[2],
+                               command_hint(argv[2]));
+        print_help(c);
+        return 0;
     }
-    int known = 0;
-    for (size_t i = 0; i < sizeof helps / sizeof *helps; i++)
-        known |= !strcmp(cmd, helps[i].cmd);
-    if (!known)
-        return usage_error("unknown command '%s'", cmd);
-    if (argc < 3)
-        return usage_error("%s: no spec file given", cmd);
-    const char *spec = argv[2];
-    const char *dir = ".", *outdir = NULL;
-    int backward = 0, nsets = 0;
-    Binding *sets = calloc((size_t)argc, sizeof *sets), grad, *gradp = NULL;
-    if (!sets)
-        return usage_error("out of memory%s", "");
-    for (int i = 3; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (!strcmp(cmd, "compile") && !strcmp(a, "-o") && more)
-            dir = argv[++i];
-        else if ((!strcmp(cmd, "run") || !strcmp(cmd, "check")) &&
-                 !strcmp(a, "--set") && more) {
-            if (!parse_binding(argv[++i], &sets[nsets++]))
-                return usage_error("--set wants NAME=FILE.npy, not '%s'",
-                                   argv[i]);
-        } else if (!strcmp(cmd, "run") && !strcmp(a, "--grad") && more) {
-            if (gradp || !parse_binding(argv[++i], &grad))
-                return usage_error("--grad wants one NAME=FILE.npy, not '%s'",
-                                   argv[i]);
-            gradp = &grad;
-        } else if (!strcmp(cmd, "run") && !strcmp(a, "--out") && more)
-            outdir = argv[++i];
-        else if (!strcmp(cmd, "graph") && !strcmp(a, "--backward"))
-            backward = 1;
-        else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "info")) &&
-                 !strcmp(a, "--infer"))
-            compile_flags |= AGC_INFER;
-        else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "info")) &&
-                 !strcmp(a, "--weights") && more)
-            agc_weights = argv[++i];
-        else if (!strncmp(a, "-D", 2) && (a[2] || more)) {
-            const char *d = a[2] ? a + 2 : argv[++i], *eq = strchr(d, '=');
-            char *end;
-            errno = 0;
-            long v = eq ? strtol(eq + 1, &end, 10) : 0;
-            if (!eq || eq == d || errno || *end || end == eq + 1 || v < 1 ||
-                v > AGC_MAX_ELEMS)
-                return usage_error("-D wants NAME=N with N a positive "
-                                   "integer, not '%s'", d);
-            if (agc_ndefines == AGC_MAX_DEFINES)
-                return usage_error("more than 64 -D options%s", "");
-            agc_defines[agc_ndefines++] =
-                (AgcDefine){agc_strndup(d, (size_t)(eq - d)), v};
+    Opts o;
+    memset(&o, 0, sizeof o);
+    o.cmd = find_command(cmd);
+    if (!o.cmd && *command_hint(cmd))
+        return usage_error("unknown command '%s'%s", cmd, command_hint(cmd));
+    if (!o.cmd)
+        return usage_error("unknown command '%s' (run 'agc --help' for "
+                           "usage)", cmd);
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            print_help(o.cmd);
+            return 0;
         }
-        else if ((!strcmp(cmd, "compile") || !strcmp(cmd, "run")) &&
-                 !strcmp(a, "--unroll") && more) {
-            char *end;
-            errno = 0;
-            agc_unroll = strtol(argv[++i], &end, 10);
-            if (errno || *end || end == argv[i] || agc_unroll < 1 ||
-                agc_unroll > 1 << 20)
-                return usage_error("--unroll wants a number of taps from 1 "
-                                   "to 1048576, not '%s'", argv[i]);
-        } else {
-            return usage_error("unexpected argument '%s'", a);
-        }
+    o.sets = agc_alloc(sizeof *o.sets * (size_t)argc);
+    if (parse(&o, argc, argv))
+        return 1;
+    if (o.help || o.version) {
+        if (o.help)
+            print_help(o.cmd);
+        else
+            printf("agc %s\n", AGC_VERSION);
+        return 0;
     }
-    if (agc_weights && !(compile_flags & AGC_INFER))
-        return usage_error("--weights goes with --infer (parameters baked "
-                           "into the code cannot train)%s", "");
-    int rc;
-    if (!strcmp(cmd, "compile"))
-        rc = cmd_compile(spec, dir);
-    else if (!strcmp(cmd, "run"))
-        rc = cmd_run(spec, sets, nsets, gradp, outdir);
-    else if (!strcmp(cmd, "check"))
-        rc = cmd_check(spec, sets, nsets);
-    else if (!strcmp(cmd, "info"))
-        rc = cmd_info(spec);
-    else
-        rc = cmd_graph(spec, backward);
-    free(sets);
-    agc_arena_free();
+    if (!strcmp(o.spec, "-") && isatty(STDIN_FILENO))
+        return usage_error("SPEC '-' reads standard input, which is a "
+                           "terminal: pipe a spec in or name a file");
+    feedback_init(&o);
+    switch (o.cmd->bit) {
+    case CMD_COMPILE: return cmd_compile(&o);
+    case CMD_RUN: return cmd_run(&o);
+    case CMD_CHECK: return cmd_check(&o);
+    case CMD_INFO: return cmd_info(&o);
+    default: return cmd_graph(&o);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int rc = agc_main(argc, argv);
+    if (fflush(stdout) != 0 && !rc) {
+        fprintf(stderr, "agc: error: cannot write the output: %s\n",
+                strerror(errno));
+        rc = 1;
+    }
+    agc_arena_free();               /* everything, on every path */
     return rc;
 }

@@ -63,13 +63,20 @@ static const struct LayerKind *kind_of(const Layer *l)
             return k;
         }
     char *known = "";
-    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+    const char **names = agc_alloc(sizeof(char *) *
+                                   (sizeof kinds / sizeof *kinds + OP_LAST));
+    int n = 0;
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
         known = agc_fmt("%s%s%s", known, i ? ", " : "", kinds[i].kind);
+        names[n++] = kinds[i].kind;
+    }
     for (int op = 0; op < OP_LAST; op++)
-        if (op_info[op].layer)
+        if (op_info[op].layer) {
             known = agc_fmt("%s, %s", known, op_info[op].layer);
-    agc_error(l->pos, "unknown layer '%s' (expected one of: %s)", l->kind,
-              known);
+            names[n++] = op_info[op].layer;
+        }
+    agc_error(l->pos, "unknown layer '%s' (expected one of: %s)%s", l->kind,
+              known, agc_did_you_mean(l->kind, names, n));
 }
 
 static const KwVal *arg(const Layer *l, const char *name)
@@ -87,9 +94,14 @@ static void check_args(const Layer *l, const struct LayerKind *k)
         int ok = 0;
         for (int j = 0; k->args[j]; j++)
             ok |= !strcmp(l->keys[i], k->args[j] + strspn(k->args[j], "!-"));
+        const char *names[10];
+        int n = 0;
+        for (int j = 0; k->args[j]; j++)
+            names[n++] = k->args[j] + strspn(k->args[j], "!-");
         if (!ok)
             agc_error(l->vals[i].pos, "layer '%s' (%s) has no argument "
-                      "'%s'", l->name, l->kind, l->keys[i]);
+                      "'%s'%s", l->name, l->kind, l->keys[i],
+                      agc_did_you_mean(l->keys[i], names, n));
     }
     for (int j = 0; k->args[j]; j++)
         if (k->args[j][0] == '!' && !arg(l, k->args[j] + strspn(k->args[j],

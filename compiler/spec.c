@@ -20,6 +20,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <yaml.h>
 
 static yaml_parser_t parser;
@@ -478,11 +479,15 @@ static void walk_map(yaml_node_t *n, const char *what, const Key *keys,
         while (c.h->key && strcmp(c.h->key, str(c.key)) != 0)
             c.h++;
         if (!c.h->key) {
-            const char *list = keys->key;
+            const char *list = keys->key, *names[32];
+            int n = 0;
+            for (const Key *h = keys; h->key && n < 32; h++)
+                names[n++] = h->key;
             for (const Key *h = keys + 1; h->key; h++)
                 list = agc_fmt("%s, %s", list, h->key);
             agc_error(pos_of(c.key), "unknown key '%s' in %s (expected one "
-                      "of: %s)", str(c.key), what, list);
+                      "of: %s)%s", str(c.key), what, list,
+                      agc_did_you_mean(str(c.key), names, n));
         }
         c.h->fn(&c, node(p->value));
     }
@@ -1035,23 +1040,41 @@ static const Key top_keys[] = {
 
 /* ---- loading ---- */
 
+/* Reads the spec: a regular file, or standard input when the path is
+ * "-" (positions then say <stdin>), at most AGC_MAX_SPEC_BYTES. */
 static void read_text(void)
 {
     Pos p = {path, 1, 1};
-    FILE *f = fopen(path, "rb");
+    int from_stdin = !strcmp(path, "<stdin>");
+    struct stat st;
+    if (!from_stdin && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        agc_error(p, "cannot read file: not a regular file");
+    FILE *f = from_stdin ? stdin : fopen(path, "rb");
     if (!f)
         agc_error(p, "cannot read file: %s", strerror(errno));
     size_t cap = 4096, n = 0, got;
     char *buf = agc_alloc(cap);
     while ((got = fread(buf + n, 1, cap - n, f)) > 0)
         if ((n += got) == cap) {
+            if (n > (size_t)AGC_MAX_SPEC_BYTES) {
+                if (!from_stdin)
+                    fclose(f);
+                agc_error(p, "the spec is larger than the limit of %ld "
+                          "bytes (16 MiB)", AGC_MAX_SPEC_BYTES);
+            }
             buf = agc_grow(buf, cap, 2 * cap);
             cap *= 2;
         }
     int err = ferror(f) ? errno : 0;
-    fclose(f);
+    if (!from_stdin)
+        fclose(f);
     if (err)
         agc_error(p, "cannot read file: %s", strerror(err));
+    if (n > (size_t)AGC_MAX_SPEC_BYTES)
+        agc_error(p, "the spec is larger than the limit of %ld bytes "
+                  "(16 MiB)", AGC_MAX_SPEC_BYTES);
+    if (from_stdin && n == 0)
+        agc_error(p, "standard input is empty: expected a spec");
     text = buf;
     text_len = n;
 }
@@ -1154,6 +1177,8 @@ static Spec *load(void)
         agc_error(S->pos, "the spec needs a 'graph' or a 'model'");
     if (!S->has_model && S->ngraph == 0)
         agc_error(S->pos, "the graph has no nodes");
+    if (!S->name && !strcmp(path, "<stdin>"))
+        agc_error(S->pos, "a spec read from standard input needs 'name:'");
     const char *why;
     if (S->name && !agc_valid_prefix(S->name, &why))
         agc_error(S->name_pos, "spec name '%s' is not usable: it %s",
@@ -1183,7 +1208,7 @@ Spec *spec_load(const char *file)
 {
     jmp_buf here;
     jmp_buf *saved = agc_error_jmp;
-    path = agc_strdup(file);
+    path = agc_strdup(strcmp(file, "-") ? file : "<stdin>");
     agc_error_jmp = &here;
     if (setjmp(here)) {             /* free libyaml's memory, then re-raise */
         cleanup();

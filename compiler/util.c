@@ -95,8 +95,11 @@ char *agc_fmt(const char *fmt, ...)
 
 void agc_error(Pos pos, const char *fmt, ...)
 {
-    int n = snprintf(agc_errmsg, sizeof agc_errmsg, "%s:%d:%d: error: ",
-                     pos.file ? pos.file : "agc", pos.line, pos.col);
+    int n = pos.file ? snprintf(agc_errmsg, sizeof agc_errmsg,
+                                "%s:%d:%d: error: ", pos.file, pos.line,
+                                pos.col)
+                     : snprintf(agc_errmsg, sizeof agc_errmsg,
+                                "agc: error: ");   /* of no spec */
     if (n < 0 || (size_t)n >= sizeof agc_errmsg)
         n = 0;
     va_list ap;
@@ -264,4 +267,61 @@ void put(Out *o, const char *fmt, ...)
         put_raw(o, p, k);
         p += k;
     }
+}
+
+/* ---- "did you mean" ---- */
+
+/* Edit distance with adjacent transpositions (optimal string alignment),
+ * or a number above limit when it is larger. */
+static int edit_distance(const char *a, const char *b, int limit)
+{
+    int n = (int)strlen(a), m = (int)strlen(b);
+    if (n > 64 || m > 64 || abs(n - m) > limit)
+        return limit + 1;
+    int d[65][65];
+    for (int i = 0; i <= n; i++)
+        d[i][0] = i;
+    for (int j = 0; j <= m; j++)
+        d[0][j] = j;
+    for (int i = 1; i <= n; i++)
+        for (int j = 1; j <= m; j++) {
+            int cost = a[i - 1] != b[j - 1];
+            int v = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < v)
+                v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v)
+                v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+                a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+const char *agc_suggest(const char *word, const char *const *candidates,
+                        int n)
+{
+    int len = (int)strlen(word);
+    int limit = len < 3 ? 1 : len / 3 + 1, best = limit + 1;
+    const char *found = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!candidates[i] || !strcmp(word, candidates[i]))
+            continue;
+        int d = edit_distance(word, candidates[i], limit);
+        int longer = (int)strlen(candidates[i]) > len
+                         ? (int)strlen(candidates[i]) : len;
+        if (d < best && d < longer) {
+            best = d;
+            found = candidates[i];
+        }
+    }
+    return found;
+}
+
+const char *agc_did_you_mean(const char *word,
+                             const char *const *candidates, int n)
+{
+    const char *s = agc_suggest(word, candidates, n);
+    return s ? agc_fmt("; did you mean '%s'?", s) : "";
 }

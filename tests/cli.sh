@@ -40,8 +40,9 @@ mkdir "$tmp/empty"
 expect 1 $agc compile specs/fail/no_grad.yaml -o "$tmp/empty"
 contains "does not have a grad_fn"
 [ -z "$(ls -A "$tmp/empty")" ] && ok || bad "failed compile left files: $(ls -A "$tmp/empty")"
-expect 1 $agc compile specs/autograd.yaml -o "$tmp/missing/dir"
-contains "cannot write into"
+# -o creates a missing directory, and its parents
+expect 0 $agc compile specs/autograd.yaml -o "$tmp/missing/dir"
+[ -f "$tmp/missing/dir/autograd.c" ] && ok || bad "-o did not create the directory"
 
 # run --out writes .npy files; a failing run writes none
 mkdir "$tmp/out1"
@@ -259,6 +260,267 @@ sed 's/value: \[1, 7, 0\]/value: [1, 3, 0]/' "$tmp/target.yaml" > "$tmp/inb.yaml
 expect 0 $agc run "$tmp/inb.yaml"; contains "x.grad = tensor("
 sed 's/loss: cross_entropy(x, y)/loss: sum(one_hot(y, 4) * x)/' "$tmp/target.yaml" > "$tmp/oh.yaml"
 expect 1 $agc run "$tmp/oh.yaml"; contains "Target 7 is out of bounds"
+expect 1 env XDG_CACHE_HOME="$tmp/cache_target" $agc run "$tmp/target.yaml" --backend cc
+contains "target.yaml:5:9: error: forward failed: Target 7 is out of bounds"
+
+# --backend cc: the system compiler's shared object, cached in a private
+# directory; the same values as tcc, a second run loads the cached object
+# without compiling, and a damaged or foreign object is rebuilt
+cache="$tmp/cache"
+cc_run() { env XDG_CACHE_HOME="$cache" "$@"; }
+for s in specs/autograd.yaml specs/conv2d_seed.yaml specs/loop.yaml; do
+    $agc run $s >"$tmp/tcc.txt" 2>&1
+    expect 0 cc_run $agc run $s --backend cc
+    cmp -s "$tmp/tcc.txt" "$tmp/out" && ok || bad "--backend cc prints other values than tcc for $s"
+done
+$agc check specs/loop.yaml >"$tmp/tcc.txt" 2>&1
+expect 0 cc_run $agc check specs/loop.yaml --backend cc; contains "0 failed"
+cmp -s "$tmp/tcc.txt" "$tmp/out" && ok || bad "check --backend cc differs from tcc"
+[ "$(stat -c %a "$cache/agc")" = 700 ] && ok || bad "cache directory mode $(stat -c %a "$cache/agc")"
+obj=$(ls "$cache"/agc/conv2d_seed-*.so)
+[ -f "$obj" ] && ok || bad "no cached object for conv2d_seed"
+$agc run specs/conv2d_seed.yaml >"$tmp/tcc.txt" 2>&1
+was=$(stat -c '%i %Y %s' "$obj")
+expect 0 cc_run $agc run specs/conv2d_seed.yaml --backend cc
+[ "$(stat -c '%i %Y %s' "$obj")" = "$was" ] && ok || bad "the cached object was rebuilt"
+truncate -s 4096 "$obj"
+expect 0 cc_run $agc run specs/conv2d_seed.yaml --backend cc
+cmp -s "$tmp/tcc.txt" "$tmp/out" && ok || bad "wrong values after truncating the cached object"
+[ "$(stat -c %s "$obj")" = "${was##* }" ] && ok || bad "the truncated object was not rebuilt"
+cp "$(ls "$cache"/agc/autograd-*.so)" "$obj"
+expect 0 cc_run $agc run specs/conv2d_seed.yaml --backend cc
+cmp -s "$tmp/tcc.txt" "$tmp/out" && ok || bad "wrong values after a foreign cached object"
+[ -z "$(ls -A "$cache/agc" | grep build)" ] && ok || bad "build directories left in the cache"
+expect 1 cc_run env CC=/nonexistent $agc run specs/autograd.yaml --backend cc
+contains "agc: error: --backend cc: cannot run '/nonexistent': No such file or directory"
+expect 1 cc_run env CC=false $agc check specs/autograd.yaml --backend cc
+contains "agc: error: internal error: --backend cc: 'false' failed (exit status 1)"
+chmod 770 "$cache/agc"
+expect 1 cc_run $agc run specs/autograd.yaml --backend cc
+contains "others may write to the cache directory"
+chmod 700 "$cache/agc"
+expect 0 env -u HOME -u XDG_CACHE_HOME $agc run specs/autograd.yaml --backend cc
+contains "a = tensor(4.5000)"
+expect 1 $agc run specs/autograd.yaml --backend gcc; contains "--backend wants tcc or cc, not 'gcc'"
+
+# ---- the command line as GNU tools have it (section 13) ----
+agc_abs=$(cd "$(dirname "$agc")" && pwd)/$(basename "$agc")
+A=specs/autograd.yaml
+# every option before or after SPEC, --opt=value, -oDIR, --, - for stdin
+mkdir "$tmp/o1" "$tmp/o2" "$tmp/o3"
+expect 0 $agc run --out "$tmp/o1" $A; contains "a = tensor(4.5000)"
+[ -f "$tmp/o1/a.npy" ] && ok || bad "run --out DIR SPEC wrote nothing"
+expect 0 $agc run $A --out="$tmp/o2"
+[ -f "$tmp/o2/x.grad.npy" ] && ok || bad "--out=DIR wrote nothing"
+expect 0 $agc run --out="$tmp/o3" -- $A
+[ -f "$tmp/o3/a.npy" ] && ok || bad "-- SPEC after --out=DIR wrote nothing"
+expect 0 $agc graph --backward $A; contains "digraph autograd_backward"
+expect 0 $agc graph --backw $A; contains "digraph autograd_backward"
+expect 0 $agc compile -o "$tmp/c1" $A
+expect 0 $agc compile -o"$tmp/c2" $A
+expect 0 $agc compile $A -o "$tmp/c3"
+expect 0 $agc compile --unroll=8 $A -o "$tmp/c4" -q
+cmp -s "$tmp/c1/autograd.c" "$tmp/c2/autograd.c" && cmp -s "$tmp/c1/autograd.c" "$tmp/c4/autograd.c" &&
+    ok || bad "-o DIR, -oDIR and options after SPEC differ"
+d=tests/golden/ops/seed_vjp
+expect 0 $agc run --grad=y=$d/y.seed.npy --set x=$d/x.npy $d/spec.yaml --unroll 4
+expect 0 $agc check --set=x="$tmp/f64/x2.npy" $d/spec.yaml --set y.grad="$tmp/f64/x2.npy"
+contains "1 passed, 0 failed"
+expect 0 $agc run --backend tcc $A; contains "a = tensor(4.5000)"
+expect 0 $agc check $A --backend=tcc; contains "1 passed, 0 failed"
+expect 1 $agc run $A --backend gcc; contains "--backend wants tcc or cc, not 'gcc'"
+expect 1 $agc compile $A --backend tcc; contains "agc compile takes no option --backend"
+cp $A "$tmp/-dash.yaml"
+(cd "$tmp" && "$agc_abs" info -- -dash.yaml) >"$tmp/out" 2>&1 && ok || bad "-- does not end the options"
+contains "autograd: float32"
+(cd "$tmp" && "$agc_abs" info -dash.yaml) >"$tmp/out" 2>&1 && bad "-dash.yaml taken as SPEC" || ok
+contains "unknown option '-d' in '-dash.yaml'"
+# SPEC - reads standard input; positions say <stdin>
+$agc run - < $A >"$tmp/out" 2>&1 && ok || bad "agc run - < SPEC failed"
+contains "a = tensor(4.5000)"
+printf 'name: s\ngraph:\n  y: exp(q)\n' | $agc run - >"$tmp/out" 2>&1 && bad "bad stdin spec ran" || ok
+contains "<stdin>:3:10: error: undefined name 'q'"
+: >"$tmp/emptyin"
+$agc info - <"$tmp/emptyin" >"$tmp/out" 2>&1 && bad "empty stdin accepted" || ok
+contains "<stdin>:1:1: error: standard input is empty"
+sed '/^name:/d' $A | $agc info - >"$tmp/out" 2>&1 && bad "stdin without name: accepted" || ok
+contains "a spec read from standard input needs 'name:'"
+if command -v script >/dev/null 2>&1; then
+    script -qec "$agc_abs info -" "$tmp/typescript" <"$tmp/emptyin" >"$tmp/out" 2>&1
+    contains "reads standard input, which is a terminal"
+fi
+# every option of every command before and after SPEC, and as --opt=value
+# (-oVALUE): the same output each way, as GNU getopt_long permutes
+perm() {   # perm CMD SPEC "FIXED ARGS" OPT [VALUE]
+    c=$1 s=$2 f=$3 o=$4 v=$5
+    if [ -n "$v" ]; then
+        $agc $c $f $o "$v" $s >"$tmp/p1" 2>&1; r1=$?
+        $agc $c $s $o "$v" $f >"$tmp/p2" 2>&1; r2=$?
+        case $o in --*) $agc $c $s $f "$o=$v" >"$tmp/p3" 2>&1; r3=$? ;;
+                   *) $agc $c $s $f "$o$v" >"$tmp/p3" 2>&1; r3=$? ;; esac
+    else
+        $agc $c $f $o $s >"$tmp/p1" 2>&1; r1=$?
+        $agc $c $s $o $f >"$tmp/p2" 2>&1; r2=$?
+        $agc $c $f $o -- $s >"$tmp/p3" 2>&1; r3=$?
+    fi
+    if [ $r1 = 0 ] && [ $r2 = 0 ] && [ $r3 = 0 ] && cmp -s "$tmp/p1" "$tmp/p2" &&
+       cmp -s "$tmp/p1" "$tmp/p3"; then ok; else
+        bad "agc $c $o $v: not the same before and after SPEC"; cat "$tmp/p1" "$tmp/p2" "$tmp/p3"; fi
+}
+seeds="--set x=$d/x.npy --grad y=$d/y.seed.npy"
+perm compile $A "-o $tmp/perm" --unroll 7
+perm compile specs/cnn1d.yaml "-o $tmp/perm" -D B=2
+perm compile $A "-o $tmp/perm" --infer
+perm info specs/cnn1d.yaml "" -D B=3
+perm compile $A "-o $tmp/perm" -q
+perm run $A "" --out "$tmp/perm2"
+perm run $A "" --unroll 3
+perm run $A "" --backend tcc
+perm run $A "" --quiet
+perm run $A "" -q
+perm run $d/spec.yaml "--grad y=$d/y.seed.npy" --set x=$d/x.npy
+perm run $d/spec.yaml "--set x=$d/x.npy" --grad y=$d/y.seed.npy
+perm check $d/spec.yaml "--set x=$tmp/f64/x2.npy" --set y.grad="$tmp/f64/x2.npy"
+perm check $A "" --backend tcc
+perm check $A "" --quiet
+perm info $A "" --quiet
+perm info $A "" -q
+perm graph $A "" --backward
+perm graph $A "" --ir
+perm graph $A "" -q
+# agc CMD --help is agc help CMD, wherever --help stands
+for c in compile run check info graph; do
+    $agc help $c >"$tmp/h1"
+    for form in "$c --help" "$c -h" "$c $A --help" "$c --quiet --help $A"; do
+        $agc $form >"$tmp/h2" 2>&1 && cmp -s "$tmp/h1" "$tmp/h2" && ok ||
+            bad "agc $form is not agc help $c"
+    done
+done
+# every option of the table is listed in the help of the commands that take it
+$agc help compile >"$tmp/out"; contains "--unroll N"; contains "-o DIR"
+$agc help run >"$tmp/out"; for o in --set --grad --out --unroll --backend --quiet --verbose; do contains "$o"; done
+$agc help graph >"$tmp/out"; for o in --backward --ir; do contains "$o"; done
+# bad options: named, with a suggestion; missing values; numbers
+expect 1 $agc run $A --sett x=y; contains "agc: error: unknown option '--sett'; did you mean '--set'?"
+expect 1 $agc run $A --frobnicate; contains "unknown option '--frobnicate'"
+expect 1 $agc compil $A; contains "unknown command 'compil'; did you mean 'compile'?"
+expect 1 $agc help gaph; contains "no command 'gaph'; did you mean 'graph'?"
+expect 1 $agc run $A --out; contains "option --out needs a value: --out DIR"
+expect 1 $agc compile $A -o; contains "option -o needs a value: -o DIR"
+expect 1 $agc run $A --set; contains "option --set needs a value"
+expect 1 $agc run $A --set x; contains "--set wants NAME=FILE.npy, not 'x'"
+expect 1 $agc compile $A --unroll=2x; contains "--unroll wants a number of taps from 1 to 1048576, not '2x'"
+expect 1 $agc compile $A --unroll ''; contains "--unroll wants a number"
+expect 1 $agc compile $A -o ''; contains "-o wants a directory, not ''"
+expect 1 $agc run $A --out=; contains "--out wants a directory, not ''"
+expect 1 $agc graph $A --backward=yes; contains "option --backward takes no value"
+expect 1 $agc graph $A --backward --ir; contains "exclude each other"
+expect 1 $agc compile $A --out "$tmp/x"; contains "agc compile takes no option --out (see 'agc help compile')"
+expect 1 $agc run $A $A; contains "unexpected argument"
+expect 1 $agc run -q; contains "no spec file given"
+expect 0 $agc run --version $A; contains "agc 0.1.0"
+expect 1 $agc run $d/spec.yaml --set y=$d/x.npy; contains "has no input 'y'"
+expect 1 $agc run $d/spec.yaml --set xx=$d/x.npy; contains "has no input 'xx'; did you mean 'x'?"
+expect 1 $agc run $A --grad y=$d/x.npy --grad y=$d/x.npy; contains "--grad is given twice"
+# -q, -v: no progress line when stderr is not a terminal; -v times each phase
+$agc run $A 2>"$tmp/err" >"$tmp/out"; [ ! -s "$tmp/err" ] && ok || bad "stderr not empty: $(cat "$tmp/err")"
+expect 0 $agc run -v $A; contains "agc: compiling: "; contains "agc: JIT-compiling: "; contains "agc: running: "
+expect 0 $agc check -qv $A; contains "agc: checking gradients: "
+cat > "$tmp/slow.yaml" <<'YAML'
+name: slow
+dtype: float64
+inputs:
+  x: {shape: [1], value: [0]}
+graph:
+  y:
+    loop: {init: x, as: v, while: sum(v) < 150000000, body: v + 1, max_iter: 2000000000}
+YAML
+if command -v script >/dev/null 2>&1; then
+    t0=$(date +%s)
+    script -qec "$agc_abs run $tmp/slow.yaml" "$tmp/typescript" >"$tmp/out" 2>&1
+    t1=$(date +%s)
+    contains "y = tensor([1.5000e+08], dtype=torch.float64)"
+    if [ $((t1 - t0)) -ge 3 ]; then contains "agc: running... 1 s"; fi
+    script -qec "$agc_abs run -q $tmp/slow.yaml" "$tmp/typescript" >"$tmp/out" 2>&1
+    grep -q "running\.\.\." "$tmp/out" && bad "-q shows a progress line" || ok
+fi
+
+# outputs: created directories; byte-identical for absolute and relative
+# SPEC; unchanged files keep their mtime; the spec named relative to DIR
+expect 0 $agc compile specs/cnn1d.yaml -o "$tmp/rel"
+expect 0 $agc compile "$(pwd)/specs/cnn1d.yaml" -o "$tmp/abs"
+(cd / && "$agc_abs" compile "$OLDPWD/specs/cnn1d.yaml" -o "$tmp/root") >/dev/null 2>&1
+cmp -s "$tmp/rel/cnn1d.c" "$tmp/abs/cnn1d.c" && cmp -s "$tmp/rel/cnn1d.c" "$tmp/root/cnn1d.c" &&
+    cmp -s "$tmp/rel/cnn1d.h" "$tmp/abs/cnn1d.h" && ok || bad "output depends on how SPEC is given"
+grep -q "$tmp" "$tmp/rel/cnn1d.c" && bad "the .c names the temp dir" || ok
+mkdir -p "$tmp/proj/gen" "$tmp/proj/specs"; cp $A "$tmp/proj/specs/"
+(cd "$tmp/proj" && "$agc_abs" compile specs/autograd.yaml -o gen) && ok || bad "compile in proj failed"
+grep -q "from ../specs/autograd.yaml; do not edit" "$tmp/proj/gen/autograd.c" && ok || bad "the spec is not named relative to DIR"
+touch -d '2001-01-01 00:00' "$tmp/rel/cnn1d.c" "$tmp/rel/cnn1d.h"
+before=$(ls -l --time-style=+%s "$tmp/rel")
+expect 0 $agc compile specs/cnn1d.yaml -o "$tmp/rel"
+[ "$before" = "$(ls -l --time-style=+%s "$tmp/rel")" ] && ok || bad "an unchanged compile rewrote files"
+expect 0 $agc run $A --out "$tmp/o1"
+touch -d '2001-01-01 00:00' "$tmp/o1/a.npy"
+expect 0 $agc run $A --out "$tmp/o1"
+[ "$(date -r "$tmp/o1/a.npy" +%Y)" = 2001 ] && ok || bad "an unchanged .npy was rewritten"
+expect 0 $agc run $A --out "$tmp/new/deep/dir"
+[ -f "$tmp/new/deep/dir/a.npy" ] && ok || bad "--out did not create its directory"
+# --out: checked before the run, naming the directory
+echo file > "$tmp/afile"
+expect 1 $agc run $A --out "$tmp/afile"; contains "--out $tmp/afile: '$tmp/afile' is not a directory"
+grep -q "tensor" "$tmp/out" && bad "--out to a file ran the spec" || ok
+expect 1 $agc run $A --out "$tmp/afile/sub"; contains "'$tmp/afile' is not a directory"
+expect 1 $agc compile $A -o "$tmp/afile"; contains "-o $tmp/afile: '$tmp/afile' is not a directory"
+if [ "$(id -u)" != 0 ]; then
+    mkdir "$tmp/ro"; chmod 555 "$tmp/ro"
+    expect 1 $agc run $A --out "$tmp/ro/x"; contains "cannot write into '$tmp/ro'"
+    grep -q "\.part\|\.tmp" "$tmp/out" && bad "the message names a temp file" || ok
+fi
+# issue 13, item 4: a target that cannot be replaced fails before any file
+# is written, and old files stay as they were
+mkdir -p "$tmp/oc/autograd.c"
+expect 1 $agc compile $A -o "$tmp/oc"; contains "is a directory"
+[ "$(ls -A "$tmp/oc")" = "autograd.c" ] && ok || bad "failed compile left: $(ls -A "$tmp/oc")"
+mkdir -p "$tmp/op/x.grad.npy"; echo old > "$tmp/op/a.npy"
+expect 1 $agc run $A --out "$tmp/op"; contains "'$tmp/op/x.grad.npy' is a directory"
+[ "$(cat "$tmp/op/a.npy")" = old ] && ok || bad "failed run changed a.npy"
+[ "$(ls -A "$tmp/op" | tr '\n' ' ')" = "a.npy x.grad.npy " ] && ok || bad "failed run left: $(ls -A "$tmp/op")"
+# issue 13, item 8: no FIFO, device or huge spec
+expect 1 $agc compile /dev/zero; contains "/dev/zero:1:1: error: cannot read file: not a regular file"
+mkfifo "$tmp/fifo"
+expect 1 $agc info "$tmp/fifo"; contains "not a regular file"
+expect 1 $agc run $d/spec.yaml --set x="$tmp/fifo"; contains "'$tmp/fifo' is not a regular file"
+expect 1 $agc run $d/spec.yaml --grad y="$tmp/fifo"; contains "'$tmp/fifo' is not a regular file"
+expect 1 $agc run $d/spec.yaml --set x=/dev/zero; contains "not a regular file"
+head -c 17000000 /dev/zero | tr '\0' '#' > "$tmp/big.yaml"
+expect 1 $agc info "$tmp/big.yaml"; contains "the spec is larger than the limit of 16777216 bytes (16 MiB)"
+$agc info - < /dev/zero >"$tmp/out" 2>&1; contains "<stdin>:1:1: error: the spec is larger than the limit"
+
+# issue 13, item 11: nothing leaks on error returns (the --set list was)
+if command -v valgrind >/dev/null 2>&1 && ! grep -q __asan_init "$agc_abs"; then
+    for args in "run $A --set nope=x.npy" "run $A --set x" "compile $A -o $tmp/afile"; do
+        valgrind --leak-check=full $agc $args >"$tmp/out" 2>&1
+        contains "in use at exit: 0 bytes in 0 blocks"
+    done
+fi
+
+# agc graph: the spec's boxes by name, layers by name and kind; no dead
+# nodes in either graph
+expect 0 $agc graph specs/cnn1d.yaml
+contains 'label="conv1\nconv1d [4, 16, 62]"'; contains 'label="maxpool1d4\nmaxpool1d [4, 8, 15]"'
+contains 'label="fc\nlinear [4, 10]"'; contains 'label="target\n[4, 10]"'
+grep -q reshape "$tmp/out" && bad "the spec graph draws IR reshapes" || ok
+nodes_ok() {   # every box has an arrow, and reaches an output ellipse
+    awk '/\[label=/ { n[$1] = 1 } / -> / { e[$1] = 1; e[$3] = 1; sub(";", "", $3); e[$3] = 1 }
+         END { for (k in n) if (!(k in e)) { print "isolated " k; bad = 1 } exit bad }' "$tmp/out"
+}
+for s in specs/*.yaml; do
+    for mode in "" --ir; do
+        $agc graph $mode $s >"$tmp/out" 2>&1 && nodes_ok && ok || bad "agc graph $mode $s has dead nodes"
+    done
+done
+expect 0 $agc graph --ir specs/cnn1d.yaml; contains "conv1.weight"; contains 'label="reshape'
 
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]

@@ -175,6 +175,23 @@ conv_case("c2d_padded_lanes", 2, (1, 20, 3, 6), (12, 20, 2, 3), padding=1)
 conv_case("c1d_pad_only", 1, (1, 1, 2), (1, 1, 2), padding=1, dilation=3)
 conv_case("c2d_pad_only_cols", 2, (1, 2, 3, 2), (2, 2, 2, 2), padding=(0, 1),
           dilation=(1, 3))
+# fewer than 8 output channels per group: the row-vector kernels (rows in
+# whole vectors and a tail, blocks of 12 / kw channels and the rest)
+conv_case("c2d_dw_rows", 2, (2, 5, 6, 21), (5, 1, 3, 3), groups=5,
+          padding=1)
+conv_case("c2d_dw_stride", 2, (2, 3, 7, 17), (3, 1, 3, 3), groups=3,
+          stride=2, padding=1, bias=False)
+conv_case("c2d_grouped_dil", 2, (1, 14, 5, 19), (14, 7, 3, 3), groups=2,
+          dilation=(1, 2), padding=(1, 2))
+conv_case("c2d_vec_k5", 2, (1, 3, 4, 20), (5, 3, 2, 5), padding=(0, 2))
+conv_case("c1d_vec_long", 1, (2, 3, 70), (7, 3, 5), padding=2,
+          dilation=2)
+# 8 and more channels both ways with a stride: the input gradient's tiles
+# skip the window rows that fall on the zero-stuffed rows of gy
+conv_case("c2d_stride2_tiles", 2, (2, 9, 7, 10), (8, 9, 3, 3), stride=2,
+          padding=1)
+conv_case("c2d_stride_dil_tiles", 2, (1, 10, 9, 11), (12, 10, 3, 2),
+          stride=(3, 2), dilation=(2, 1), padding=(2, 1))
 
 
 # --- linear -------------------------------------------------------------------

@@ -476,7 +476,7 @@ static void test_spec_unknown_keys(void **state)
     load_err("top", GRAPH "outputz: [y]\n",
              "3:1: error: unknown key 'outputz' in the spec (expected one "
              "of: name, dtype, dims, seed, inputs, functions, model, graph, "
-             "outputs, backward, optimizer)");
+             "outputs, backward, optimizer); did you mean 'outputs'?");
     load_err("input", "inputs:\n  x: {shape: [2], grad: true}\n" GRAPH,
              "2:19: error: unknown key 'grad' in input 'x' (expected one "
              "of: shape, requires_grad, value, init, dtype)");
@@ -489,7 +489,7 @@ static void test_spec_unknown_keys(void **state)
              "of: init, as, while, body, max_iter, count)");
     load_err("entry", "graph:\n  y: {lop: 1}\n",
              "2:7: error: unknown key 'lop' in node 'y' (expected one of: "
-             "loop)");
+             "loop); did you mean 'loop'?");
     load_err("func", "functions:\n  f: {args: [a], forward: a, fwd: a}\n"
              GRAPH,
              "2:30: error: unknown key 'fwd' in function 'f' (expected one "
