@@ -137,6 +137,7 @@ typedef struct Decl {               /* inputs: NAME -> tensor declaration */
     Pos pos;                        /* of the key */
     Shape shape;
     int requires_grad;
+    int is_int;                     /* dtype: int64 (section 10) */
     InitKind init;
     double a, b;
     Literal value;                  /* INIT_VALUE; checked against shape */
@@ -144,7 +145,6 @@ typedef struct Decl {               /* inputs: NAME -> tensor declaration */
                                     /* code holds as a static const array */
     int buffer;                     /* 1: a layer's buffer (ROLE_BUFFER), */
                                     /* 2: the generator's step (ROLE_RNG) */
-    int is_int;                     /* int64_t elements */
 } Decl;
 
 /* An expression string and where its first character sits in the file;
@@ -335,6 +335,8 @@ typedef struct Node {
     const double *cdata;
     int decl;                       /* OP_INPUT: index in Program.decls */
     int needs_grad;                 /* depends on a leaf requiring grad */
+    int is_int;                     /* an int64 value (an int64 input, */
+                                    /* argmax): see build.c's int_use */
     int phase;                      /* 0 forward, 1 backward */
     Pos pos;                        /* the spec line it implements */
     const char *note;               /* for comments: "y = x - 2" */
@@ -375,6 +377,8 @@ Node *g_matmul(Graph *g, Node *a, Node *b);   /* torch.matmul, 1-D/2-D */
 Node *g_transpose(Graph *g, Node *a, int d0, int d1);
 Node *g_reshape(Graph *g, Node *a, Shape s);
 Node *g_detach(Graph *g, Node *a);
+/* int64 class indices a, checked to be in [0, classes) at run time */
+Node *g_class_index(Graph *g, Node *a, long classes);
 Node *g_cat(Graph *g, Node **xs, int n, int dim);
 Node *g_narrow(Graph *g, Node *a, int dim, long start, long len);
 Node *g_pad(Graph *g, Node *a, int dim, long start, long full);
@@ -652,6 +656,7 @@ typedef struct Jit {
     const AgcTensorInfo *tensors;
     int ntensors;
     size_t size;
+    long bad_target_offset;         /* of int64_t bad_target, or -1 */
     void *m;                        /* one instance, initialised */
 } Jit;
 

@@ -213,6 +213,7 @@ static Node *capture(LoopDef *L, Node *n)
     L->cap_arg = agc_grow(L->cap_arg, sizeof(Node *) * (size_t)i,
                           sizeof(Node *) * (size_t)L->ncap);
     L->cap_arg[i] = g_arg(L->g, n->shape, ARG_CAPTURE + i, n->needs_grad);
+    L->cap_arg[i]->is_int = n->is_int;
     return L->cap_arg[i];
 }
 
@@ -734,6 +735,7 @@ static Node *rng_step(Build *b)
     g->pos = d->pos;
     p->rng_step = p->leaves[i] = g_input(g, d->shape, i, 0);
     p->rng_step->name = d->name;
+    p->rng_step->is_int = 1;
     g->pos = pos;
     program_add_tensor(p, d->name, ROLE_RNG, p->rng_step, d->pos)->decl = i;
     return p->rng_step;
@@ -828,6 +830,275 @@ static Node *table_call(Build *b, const Expr *e, Op op, int depth)
             in[n++] = g_scalar(g, a[i] ? want_num(a[i], names[i])
                                        : strtod(dflt[i], NULL));
     return g_elementwise(g, op, in, n);
+}
+
+/* ---- int64 tensors and the losses and index ops (sections 10, 11) ----
+ *
+ * An int64 value (an int64 input, argmax's result) is read only by
+ * comparisons, where's condition, and through OP_CLASS_INDEX, which
+ * checks each class index at run time and gives it as a float: one_hot
+ * compares it with 0, 1, ... C-1, and cross_entropy and nll_loss take
+ * the one-hot rows as the target, so that no index ever addresses memory.
+ * argmax is the first index where x equals its maximum, a float in the
+ * graph that is int64 in the struct (exact: at most 2^24 along dim). */
+
+static const char *const int_uses =
+    "int64 tensors may be the target of cross_entropy or nll_loss, the "
+    "argument of one_hot, an operand of a comparison or the condition of "
+    "where";
+
+/* Whether e may take an int64 tensor as its i-th tensor operand. */
+static int int_allowed(const Expr *e, int i)
+{
+    if (e->kind == E_BINARY)
+        return e->op == X_LT || e->op == X_LE || e->op == X_GT ||
+               e->op == X_GE || e->op == X_EQ || e->op == X_NE;
+    if (e->kind != E_CALL)
+        return e->kind == E_NAME;
+    if (!strcmp(e->name, "where") || !strcmp(e->name, "one_hot"))
+        return i == 0;
+    if (!strcmp(e->name, "cross_entropy") || !strcmp(e->name, "nll_loss"))
+        return i == 1;
+    if (!strcmp(e->name, "batch_norm"))     /* its num_batches_tracked */
+        return i > 0;
+    return 0;
+}
+
+static void int_use(const Expr *e, const Operand *op, int nop)
+{
+    for (int i = 0; i < nop; i++) {
+        if (!op[i].node->is_int || int_allowed(e, i))
+            continue;
+        const char *what = op[i].node->name
+                                ? agc_fmt("int64 tensor '%s'",
+                                          op[i].node->name)
+                                : "an int64 tensor";
+        const char *in = e->kind == E_CALL ? agc_fmt("%s()", e->name)
+                         : e->kind == E_UNARY ? "unary '-'"
+                         : e->kind == E_TRANSPOSE ? "'.T'"
+                         : e->op == X_LE ? "'<='" : e->op == X_GE ? "'>='"
+                         : e->op == X_EQ ? "'=='" : e->op == X_NE ? "'!='"
+                         : agc_fmt("'%c'", e->op);
+        agc_error(e->pos, "%s cannot be used in %s; %s", what, in, int_uses);
+    }
+}
+
+/* The mean over all elements of x. */
+static Node *mean_all(Graph *g, Node *x)
+{
+    unsigned m = x->shape.rank ? (1u << x->shape.rank) - 1 : 0;
+    return g_binary(g, OP_MUL, g_reduce(g, OP_SUM, x, m, 0),
+                    g_scalar(g, 1.0 / (double)shape_count(&x->shape)));
+}
+
+/* x's shape with a dim of size n inserted at dim. */
+static Shape insert_dim(Graph *g, Shape s, int dim, long n)
+{
+    if (s.rank == AGC_MAX_RANK)
+        agc_error(g->pos, "more than %d dims", AGC_MAX_RANK);
+    for (int k = s.rank; k > dim; k--)
+        s.d[k] = s.d[k - 1];
+    s.d[dim] = n;
+    s.rank++;
+    return s;
+}
+
+/* 0, 1, ... n-1 along dim of shape ks (1 elsewhere): one node per graph
+ * and shape, so that equal argmax or one_hot expressions are one. */
+static Node *arange_at(Graph *g, Shape ks, long n)
+{
+    for (int i = 0; i < g->n; i++) {
+        Node *c = g->nodes[i];
+        int same = c->op == OP_CONST && c->cdata && shape_eq(&c->shape, &ks);
+        for (long k = 0; same && k < n; k++)
+            same = c->cdata[k] == (double)k;
+        if (same)
+            return c;
+    }
+    double *v = agc_alloc(sizeof(double) * (size_t)n);
+    for (long k = 0; k < n; k++)
+        v[k] = (double)k;
+    return g_const_data(g, ks, v);
+}
+
+/* The rows of one_hot(t, classes) along dim of a tensor of shape s
+ * (t's shape with classes inserted at dim): 1 where t's index is k. */
+static Node *one_hot_at(Graph *g, Node *t, long classes, int dim)
+{
+    if (classes > (1L << 24))
+        agc_error(g->pos, "more than %ld classes", 1L << 24);
+    Node *c = g_class_index(g, t, classes);
+    Shape s = insert_dim(g, t->shape, dim, classes);
+    Shape ks = s;
+    for (int k = 0; k < ks.rank; k++)
+        ks.d[k] = k == dim ? classes : 1;
+    Shape one = insert_dim(g, t->shape, dim, 1);
+    return g_binary(g, OP_EQ, g_reshape(g, c, one),
+                    arange_at(g, ks, classes));
+}
+
+/* The class dim of logits x: 1, or 0 for unbatched [C]. */
+static int class_dim(const Expr *e, const Node *x)
+{
+    if (x->shape.rank < 1)
+        agc_error(e->pos, "%s() takes input [C], [N, C] or [N, C, d1, ...], "
+                  "not a 0-d scalar", e->name);
+    return x->shape.rank == 1 ? 0 : 1;
+}
+
+/* The target of cross_entropy or nll_loss as probabilities of x's shape:
+ * one-hot rows of int64 class indices t (x's shape without the class
+ * dim), or t itself. */
+static Node *target_probs(Build *b, const Expr *e, Node *x, Node *t,
+                          int cdim)
+{
+    Graph *g = b->g;
+    Shape want = x->shape;
+    for (int k = cdim; k < want.rank - 1; k++)
+        want.d[k] = want.d[k + 1];
+    want.rank--;
+    if (!t->is_int) {
+        if (!shape_eq(&x->shape, &t->shape))
+            agc_error(e->pos, "%s(): input %s takes a target of int64 class "
+                      "indices of shape %s or class probabilities of shape "
+                      "%s, not %s", e->name, shape_str(&x->shape),
+                      shape_str(&want), shape_str(&x->shape),
+                      shape_str(&t->shape));
+        return t;
+    }
+    if (!shape_eq(&want, &t->shape))
+        agc_error(e->pos, "%s(): input %s expects int64 class indices of "
+                  "shape %s, not %s", e->name, shape_str(&x->shape),
+                  shape_str(&want), shape_str(&t->shape));
+    return one_hot_at(g, t, x->shape.d[cdim], cdim);
+}
+
+/* cross_entropy, nll_loss, binary_cross_entropy_with_logits, l1_loss,
+ * smooth_l1_loss (means, as PyTorch's reduction='mean'), argmax and
+ * one_hot. */
+static Node *int_call(Build *b, const Expr *e, int depth)
+{
+    Graph *g = b->g;
+    const char *f = e->name;
+    Expr *a[MAXP] = {NULL};
+    Node *x, *y;
+    if (!strcmp(f, "cross_entropy") || !strcmp(f, "nll_loss")) {
+        int ce = f[0] == 'c';
+        bind(e, ce ? (const char *[]){"input", "target", "label_smoothing",
+                                      NULL}
+                   : (const char *[]){"input", "target", NULL}, 2, a);
+        x = tensor_arg(b, a[0], depth);
+        y = tensor_arg(b, a[1], depth);
+        double eps = a[2] ? want_num(a[2], "label_smoothing") : 0;
+        if (eps < 0 || eps > 1)
+            agc_error(a[2]->pos, "cross_entropy(): label_smoothing must be "
+                      "between 0.0 and 1.0, not %g", eps);
+        if (!ce && !y->is_int)
+            agc_error(a[1]->pos, "nll_loss() takes int64 class indices as "
+                      "its target");
+        if (x->is_int)
+            agc_error(a[0]->pos, "%s() takes a float input, not int64", f);
+        g->pos = e->pos;
+        int cdim = class_dim(e, x);
+        long C = x->shape.d[cdim];
+        Node *q = target_probs(b, e, x, y, cdim);
+        if (eps > 0)                /* (1 - eps) q + eps / C */
+            q = g_binary(g, OP_ADD, g_binary(g, OP_MUL, q,
+                                             g_scalar(g, 1 - eps)),
+                         g_scalar(g, eps / (double)C));
+        Node *lp = ce ? log_softmax(g, x, cdim, NULL) : x;
+        Node *s = g_reduce(g, OP_SUM, g_binary(g, OP_MUL, q, lp),
+                           dims_mask(b, NULL, x), 0);
+        double n = (double)(shape_count(&x->shape) / C);
+        return g_binary(g, OP_MUL, s, g_scalar(g, -1.0 / n));
+    }
+    if (!strcmp(f, "argmax")) {
+        bind(e, (const char *[]){"x", "dim", "keepdim", NULL}, 1, a);
+        x = tensor_arg(b, a[0], depth);
+        if (x->is_int)
+            agc_error(a[0]->pos, "argmax() takes a float tensor, not int64");
+        int keep = a[2] ? want_bool(a[2], "keepdim") : 0;
+        g->pos = e->pos;
+        if (!a[1]) {                /* over the flattened tensor */
+            x = g_reshape(g, x, shape_of(1, (long[]){shape_count(&x->shape)}));
+            keep = 0;
+        }
+        if (x->shape.rank == 0)
+            x = g_reshape(g, x, shape_of(1, (long[]){1}));
+        int d = a[1] ? want_dim(a[1], x, "dim") : 0;
+        long n = x->shape.d[d];
+        if (n > (1L << 24))
+            agc_error(e->pos, "argmax() over more than %ld elements",
+                      1L << 24);
+        unsigned m = 1u << d;
+        Shape ks = x->shape;
+        for (int k = 0; k < ks.rank; k++)
+            ks.d[k] = k == d ? n : 1;
+        /* the first index holding the maximum, or a NaN as torch */
+        Node *hit = g_binary(g, OP_MAXIMUM,
+                             g_binary(g, OP_EQ, x, g_detach(g,
+                                      g_reduce(g, OP_AMAX, x, m, 1))),
+                             g_binary(g, OP_NE, x, x));
+        Node *r = g_reduce(g, OP_AMIN,
+                           g_where(g, hit, arange_at(g, ks, n),
+                                   g_scalar(g, (double)n)), m, keep);
+        if (r->op == OP_CONST)      /* a node of its own, flagged int64 */
+            r = g_const_data(g, r->shape, agc_alloc(sizeof(double) *
+                                 (size_t)shape_count(&r->shape)));
+        r->is_int = 1;
+        return r;
+    }
+    if (!strcmp(f, "one_hot")) {
+        bind(e, (const char *[]){"t", "num_classes", NULL}, 1, a);
+        x = tensor_arg(b, a[0], depth);
+        if (!x->is_int)
+            agc_error(a[0]->pos, "one_hot() takes int64 class indices "
+                      "(PyTorch: one_hot is only applicable to index "
+                      "tensor)");
+        long C = a[1] ? want_int(a[1], "num_classes") : -1;
+        if (C < 1)
+            agc_error(a[1] ? a[1]->pos : e->pos, "one_hot() needs "
+                      "num_classes, at least 1 (agc's shapes are known "
+                      "when compiling)");
+        g->pos = e->pos;
+        return one_hot_at(g, x, C, x->shape.rank);
+    }
+    /* two float tensors of one shape (broadcast as torch does) */
+    int smooth = f[0] == 's';
+    bind(e, smooth ? (const char *[]){"input", "target", "beta", NULL}
+                   : (const char *[]){"input", "target", NULL}, 2, a);
+    x = tensor_arg(b, a[0], depth);
+    y = tensor_arg(b, a[1], depth);
+    double beta = a[2] ? want_num(a[2], "beta") : 1;
+    if (beta < 0)
+        agc_error(a[2]->pos, "smooth_l1_loss() does not support negative "
+                  "values for beta, found %g", beta);
+    g->pos = e->pos;
+    if (f[0] == 'b') {
+        if (!shape_eq(&x->shape, &y->shape))
+            agc_error(e->pos, "binary_cross_entropy_with_logits(): target "
+                      "size %s must be the same as input size %s",
+                      shape_str(&y->shape), shape_str(&x->shape));
+        /* (1 - t) x + log(1 + exp(-x)), the log term as softplus(-x): the
+         * stable form, whose gradient is exactly sigmoid(x) - t */
+        Node *sp = g_elementwise(g, OP_SOFTPLUS, (Node *[]){
+            g_unary(g, OP_NEG, x), g_scalar(g, 1), g_scalar(g, 20)}, 3);
+        return mean_all(g, g_binary(g, OP_ADD,
+                                    g_binary(g, OP_MUL,
+                                             g_binary(g, OP_SUB,
+                                                      g_scalar(g, 1), y),
+                                             x), sp));
+    }
+    Node *d = g_binary(g, OP_SUB, x, y);
+    Node *ad = g_unary(g, OP_ABS, d);
+    if (!smooth || beta == 0)
+        return mean_all(g, ad);
+    /* |d| < beta ? 0.5 d^2 / beta : |d| - 0.5 beta */
+    return mean_all(g, g_where(g, g_binary(g, OP_LT, ad, g_scalar(g, beta)),
+                               g_binary(g, OP_MUL, g_binary(g, OP_MUL, d, d),
+                                        g_scalar(g, 0.5 / beta)),
+                               g_binary(g, OP_SUB, ad,
+                                        g_scalar(g, 0.5 * beta))));
 }
 
 static Node *custom_call(Build *b, const Expr *e, int fi, int depth);
@@ -1002,23 +1273,11 @@ static Node *call(Build *b, const Expr *e, int depth)
         return g_binary(g, OP_MUL, s,
                         g_scalar(g, 1.0 / (double)shape_count(&d->shape)));
     }
-    if (!strcmp(f, "cross_entropy")) {
-        bind(e, (const char *[]){"input", "target", NULL}, 2, a);
-        x = tensor_arg(b, a[0], depth);
-        y = tensor_arg(b, a[1], depth);
-        g->pos = e->pos;
-        if (x->shape.rank < 1 || x->shape.rank > 2 ||
-            !shape_eq(&x->shape, &y->shape))
-            agc_error(e->pos, "cross_entropy() takes logits [N, C] or [C] "
-                      "and class probabilities of the same shape, not %s "
-                      "and %s", shape_str(&x->shape), shape_str(&y->shape));
-        int cdim = x->shape.rank - 1;
-        Node *ls = log_softmax(g, x, cdim, NULL);
-        Node *s = g_reduce(g, OP_SUM, g_binary(g, OP_MUL, y, ls),
-                           dims_mask(b, NULL, x), 0);
-        double n = x->shape.rank == 2 ? (double)x->shape.d[0] : 1.0;
-        return g_binary(g, OP_MUL, s, g_scalar(g, -1.0 / n));
-    }
+    if (!strcmp(f, "cross_entropy") || !strcmp(f, "nll_loss") ||
+        !strcmp(f, "binary_cross_entropy_with_logits") ||
+        !strcmp(f, "l1_loss") || !strcmp(f, "smooth_l1_loss") ||
+        !strcmp(f, "argmax") || !strcmp(f, "one_hot"))
+        return int_call(b, e, depth);
     if (!strcmp(f, "conv1d") || !strcmp(f, "conv2d"))
         return conv(b, e, f[4] - '0', depth);
     if (!strcmp(f, "max_pool1d") || !strcmp(f, "max_pool2d"))
@@ -1348,6 +1607,9 @@ static const struct {
     {"softmax", "SoftmaxBackward0"},
     {"log_softmax", "LogSoftmaxBackward0"},
     {"mse_loss", "MseLossBackward0"},
+    {"binary_cross_entropy_with_logits",
+     "BinaryCrossEntropyWithLogitsBackward0"},
+    {"smooth_l1_loss", "SmoothL1LossBackward0"},
     {"max_pool2d", "MaxPool2DWithIndicesBackward0"},
     {"avg_pool2d", "AvgPool2DBackward0"},
     {"layer_norm", "NativeLayerNormBackward0"},
@@ -1443,15 +1705,48 @@ static int expr_fn(Build *b, const Expr *e, Node *n, const Operand *op,
                                       : "AvgPool2DBackward0", n->shape,
                        fn1(b, "UnsqueezeBackward0", op[0].node->shape,
                            next[0])));
-    if (!strcmp(f, "cross_entropy")) {
+    if (!strcmp(f, "cross_entropy") && !op[1].node->is_int) {
         /* -sum(target * log_softmax(input)) / N, as torch 1.13 computes
          * it for class probabilities */
         Shape s0 = {0, {0}};
+        const Expr *ls = arg_of(e, 2, "label_smoothing");
         next[0] = fn1(b, "LogSoftmaxBackward0", op[0].node->shape, next[0]);
+        if (ls && is_num(ls) && num_of(ls) != 0)  /* t (1 - eps) + eps / C */
+            next[1] = fn1(b, "AddBackward1", op[1].node->shape,
+                          fn1(b, "MulBackward1", op[1].node->shape, next[1]));
         int m = fn_add(b, "MulBackward0", op[0].node->shape, next, 2);
         m = fn1(b, "SumBackward0", s0, m);
         return fn1(b, "DivBackward1", s0, fn1(b, "NegBackward0", s0, m));
     }
+    if (!strcmp(f, "cross_entropy") || !strcmp(f, "nll_loss")) {
+        /* class indices: nll_loss(log_softmax(input)), 2-D for more
+         * than 2 dims (a view first for 3); with label_smoothing, torch
+         * adds the mean of -sum(log_softmax) over the classes, masked */
+        Shape s0 = {0, {0}}, xs = op[0].node->shape;
+        int lp = f[0] == 'c' ? fn1(b, "LogSoftmaxBackward0", xs, next[0])
+                             : next[0], in = lp;
+        if (xs.rank == 3)
+            in = fn1(b, "ViewBackward0", xs, in);
+        int nll = fn1(b, xs.rank > 2 ? "NllLoss2DBackward0"
+                                     : "NllLossBackward0", s0, in);
+        const Expr *ls = arg_of(e, 2, "label_smoothing");
+        if (f[0] == 'n' || !ls || !is_num(ls) || num_of(ls) == 0)
+            return nll;
+        int sm = fn1(b, "NegBackward0", xs, fn1(b, "SumBackward1", xs, lp));
+        sm = fn1(b, "MaskedSelectBackward0", xs,
+                 fn1(b, "IndexPutBackward0", xs, sm));
+        int two[2] = {fn1(b, "MulBackward1", s0, nll),
+                      fn1(b, "MulBackward1", s0,
+                          fn1(b, "MeanBackward0", s0, sm))};
+        return fn_add(b, "AddBackward0", s0, two, 2);
+    }
+    if (!strcmp(f, "l1_loss")) {    /* (input - target).abs().mean() */
+        Shape s0 = {0, {0}};
+        int d = fn_add(b, "SubBackward0", n->shape, next, 2);
+        return fn1(b, "MeanBackward0", s0, fn1(b, "AbsBackward0", s0, d));
+    }
+    if (!strcmp(f, "argmax") || !strcmp(f, "one_hot"))
+        return -1;
     for (size_t i = 0; i < sizeof fn_names / sizeof *fn_names; i++)
         if (!strcmp(f, fn_names[i].fn))
             return fn_add(b, fn_names[i].torch, n->shape, next, nop);
@@ -1467,6 +1762,8 @@ static Node *lower(Build *b, const Expr *e, int depth)
 {
     int base = b->nops;
     Node *n = lower_node(b, e, depth);
+    if (b->ops)
+        int_use(e, b->ops + base, b->nops - base);
     /* b->ops is NULL until the first push: NULL + 0 is undefined */
     int fn = expr_fn(b, e, n, b->ops ? b->ops + base : NULL, b->nops - base);
     b->nops = base;
@@ -1486,7 +1783,8 @@ static const char *const builtins[] = {
     "flatten", "transpose", "cat", "narrow", "conv1d", "conv2d", "linear",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "softmax",
     "log_softmax", "mse_loss", "cross_entropy", "detach", "layer_norm",
-    "batch_norm", "dropout", NULL,
+    "batch_norm", "dropout", "nll_loss", "binary_cross_entropy_with_logits",
+    "l1_loss", "smooth_l1_loss", "argmax", "one_hot", NULL,
 };
 
 /* "; did you mean 'f'?" for a function, built in or custom, close to
@@ -1535,6 +1833,9 @@ static Node *custom_call(Build *b, const Expr *e, int fi, int depth)
     bind(e, f->params, na, a);
     for (int i = 0; i < na; i++)
         x[i] = tensor_arg(b, a[i], depth);
+    /* at the call, before its forward expression meets the int64 value */
+    if (na)
+        int_use(e, b->ops + b->nops - na, na);
     g->pos = e->pos;
     for (int i = 0; i < na; i++)
         d[i] = g_detach(g, x[i]);
@@ -1668,6 +1969,7 @@ static void build_inputs(Build *b)
             check_literal(&d->value, &d->shape,
                           agc_fmt("the value of '%s'", d->name));
         Node *n = g_input(b->g, d->shape, i, d->requires_grad);
+        n->is_int = d->is_int;
         p->leaves[i] = n;
         define(b, d->name, n, d->pos);
         Tensor *t = program_add_tensor(p, d->name, d->buffer ? ROLE_BUFFER

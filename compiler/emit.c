@@ -121,12 +121,23 @@ typedef struct Emitter {
     int nstate;                     /* state arrays per tensor */
     const char *state_names[3];
     const char *lr, *step;          /* members: learning rate, step count */
+    const char *bad_target;         /* member: the class index out of */
+                                    /* range, or NULL (no class_index) */
     const char *arena;              /* the arena's member name */
     long arena_count, arena_bound;  /* elements: planned, and lower bound */
     int cblocks;
     Node **block_node;              /* per block: what it computes */
     unsigned mm_tiles[8];           /* matmul tiles written: bit ku of [mr] */
 } Emitter;
+
+/* Whether t's member holds int64_t: a loop count, an int64 input or
+ * an int64 output (argmax). */
+/* int64_t elements: loop counts, int64 inputs and outputs (argmax),
+ * buffers such as num_batches_tracked. */
+static int tensor_is_int(const Tensor *t)
+{
+    return t->role == ROLE_COUNT || (t->role != ROLE_GRAD && t->node->is_int);
+}
 
 static int taken(Emitter *E, const char *s)
 {
@@ -505,7 +516,7 @@ static const struct {
 #define HELPER(name, params, body) {#name, params, body},
 #include "ops.def"
 };
-enum { H_EXPF = 128 };              /* agc_expf (float32 exp) */
+enum { H_EXPF = 16 };               /* agc_expf (float32 exp) */
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -1176,6 +1187,19 @@ static void emit_dropout(Emitter *E, Out *o, Node *n)
         p < 1 ? lit(E, 1 / (1 - p)) : "0");
 }
 
+/* Class indices, as PyTorch checks them ("Target N is out of bounds"):
+ * the first out of [0, C) is kept in m->bad_target and the function
+ * returns NAME_ERR_TARGET; no index is used as an address. */
+static void emit_class_index(Emitter *E, Out *o, Node *n)
+{
+    const char *src = base(E, n->in[0]), *dst = base(E, n);
+    put(o, "for (long i = 0; i < %ld; i++) {\n", shape_count(&n->shape));
+    put(o, "    if (!(%s[i] >= 0 && %s[i] < %ld)) {\n", src, src, n->attr[0]);
+    put(o, "        m->%s = (int64_t)%s[i];\n", E->bad_target, src);
+    put(o, "        return %s_ERR_TARGET;\n    }\n", E->name);
+    put(o, "    %s[i] = (%s)%s[i];\n}\n", dst, E->T, src);
+}
+
 static void emit_node(Emitter *E, Out *o, Node *n)
 {
     const char *last = NULL;
@@ -1199,6 +1223,8 @@ static void emit_node(Emitter *E, Out *o, Node *n)
         emit_assign(E, o, n);
     else if (n->op == OP_DROPOUT)
         emit_dropout(E, o, n);
+    else if (n->op == OP_CLASS_INDEX)
+        emit_class_index(E, o, n);
     else if (n->op >= OP_CONV && n->op <= OP_MAXPOOL_BWD)
         kernel_emit(&E->kern, o, n, base(E, n), (const char *[]){
             base(E, n->in[0]), n->nin > 1 ? base(E, n->in[1]) : NULL});
@@ -1396,6 +1422,12 @@ static void emit_phase(Emitter *E, Out *o, int phase)
         next_block(E, t->node);
         if (!strcmp(dst, base(E, t->node)))
             continue;               /* computed in place */
+        if (tensor_is_int(t)) {     /* argmax: its index, held as a float */
+            put(o, "/* output %s, int64 */\n", t->name);
+            put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = (int64_t)%s[i];"
+                "\n\n", shape_count(&t->node->shape), dst, base(E, t->node));
+            continue;
+        }
         const char *last = NULL;
         if (P(E, t->node)->store == ST_INLINE)
             comments(E, o, t->node, &last);
@@ -1529,10 +1561,18 @@ static void name_fields(Emitter *E)
             pl = P(E, n);
         }
         if (pl->store == ST_FIELD && !pl->field && n->op != OP_INPUT &&
-            (t->role == ROLE_GRAD) == (n->phase == 1))
+            !t->node->is_int && (t->role == ROLE_GRAD) == (n->phase == 1))
             pl->field = t->cname;
     }
     E->arena = new_field(E, "arena");
+    for (int i = 0; i < E->g->n; i++)
+        if (E->g->nodes[i]->op == OP_CLASS_INDEX && !E->bad_target)
+            E->bad_target = new_field(E, "bad_target");
+    for (int k = 0; k < E->p->nloops; k++)
+        for (int i = 0; i < E->p->loops[k]->g->n; i++)
+            if (E->p->loops[k]->g->nodes[i]->op == OP_CLASS_INDEX &&
+                !E->bad_target)
+                E->bad_target = new_field(E, "bad_target");
     for (int i = 0; i < E->g->n; i++) {
         Node *n = E->g->nodes[i];
         Plan *pl = P(E, n);
@@ -1572,13 +1612,6 @@ static void name_fields(Emitter *E)
 
 /* Whether a tensor holds int64_t: a loop count, num_batches_tracked,
  * dropout's step. */
-static int tensor_int(Emitter *E, const Tensor *t)
-{
-    return t->role == ROLE_COUNT ||
-           (t->role != ROLE_GRAD && t->decl >= 0 &&
-            E->p->decls[t->decl].is_int);
-}
-
 static const char *role_name(Role r)
 {
     static const char *const names[] = {"INPUT", "OUTPUT", "GRAD", "SEED",
@@ -1629,7 +1662,20 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
         case INIT_VALUE:
             put(o, "/* %s: value  [%s:%d] */\n", t->name, E->path,
                 d->pos.line);
-            if (d->value.shape.rank == 0) {
+            if (d->is_int && d->value.shape.rank == 0) {
+                put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %lld;\n",
+                    n, f, (long long)d->value.v[0]);
+            } else if (d->is_int) {
+                put(tables, "static const int64_t %s_%s_value[%ld] = {\n",
+                    E->name, t->cname, n);
+                for (long i = 0; i < n; i++)
+                    put(tables, "%s%lld%s", i % 8 ? " " : "    ",
+                        (long long)d->value.v[i], i == n - 1 ? "\n"
+                        : i % 8 == 7 ? ",\n" : ",");
+                put(tables, "};\n\n");
+                put(o, "memcpy(%s, %s_%s_value, sizeof %s);\n", f, E->name,
+                    t->cname, f);
+            } else if (d->value.shape.rank == 0) {
                 put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
                     n, f, lit(E, d->value.v[0]));
             } else {
@@ -1648,7 +1694,7 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
         case INIT_ARANGE:
             put(o, "/* %s: arange */\n", t->name);
             put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = (%s)i;\n", n,
-                f, T);
+                f, d->is_int ? "int64_t" : T);
             break;
         case INIT_UNIFORM:
         case INIT_NORMAL:
@@ -1769,7 +1815,7 @@ static void emit_table(Emitter *E, Out *o)
             dims = agc_fmt("%s%s%ld", dims, k ? ", " : "", s->d[k]);
         put(o, "    {\"%s\", %s_%s, %d, {%s}, offsetof(%s_t, %s), %ld, %d},\n",
             t->name, E->name, role_name(t->role), s->rank, *dims ? dims : "0",
-            E->name, t->cname, shape_count(s), tensor_int(E, t));
+            E->name, t->cname, shape_count(s), tensor_is_int(t));
     }
     if (E->lr) {
         const char *N = E->name;
@@ -1791,6 +1837,9 @@ static void emit_table(Emitter *E, Out *o)
     }
     put(o, "};\nconst int %s_num_tensors = %d;\n", E->name, num_tensors(E));
     put(o, "const size_t %s_size = sizeof(%s_t);\n", E->name, E->name);
+    if (E->bad_target)
+        put(o, "const size_t %s_bad_target_offset = offsetof(%s_t, %s);\n",
+            E->name, E->name, E->bad_target);
 }
 
 static const char *role_text(Emitter *E, const Tensor *t)
@@ -1840,7 +1889,7 @@ static void emit_header(Emitter *E, Out *h)
         Tensor *t = &p->tensors[i];
         Shape s = t->node->shape;
         put(h, "%s %s[%ld];%*s/* %s %s */\n",
-            tensor_int(E, t) ? "int64_t" : T, t->cname, shape_count(&s),
+            tensor_is_int(t) ? "int64_t" : T, t->cname, shape_count(&s),
             1, "", shape_str(&s), role_text(E, t));
     }
     for (int i = 0; i < E->g->n; i++) {
@@ -1868,6 +1917,9 @@ static void emit_header(Emitter *E, Out *h)
                 shape_str(&s) + 1, L->name, L->as);
         }
     }
+    if (E->bad_target)
+        put(h, "int64_t %s;%*s/* the class index out of range when a "
+            "function returns %s_ERR_TARGET */\n", E->bad_target, 1, "", N);
     if (E->lr) {
         put(h, "%s %s;%*s/* optimizer: learning rate, settable between "
             "steps */\n", T, E->lr, 1, "");
@@ -1893,7 +1945,8 @@ static void emit_header(Emitter *E, Out *h)
         "%s_STATE, %s_BUFFER,\n       %s_RNG };\n\n", N, N, N, N, N, N, N,
         N);
     put(h, "/* what %s's functions return */\n", N);
-    put(h, "enum { %s_OK = 0, %s_ERR_MAX_ITER = 1 };\n\n", N, N);
+    put(h, "enum { %s_OK = 0, %s_ERR_MAX_ITER = 1, %s_ERR_TARGET = 2 };\n\n",
+        N, N, N);
     put(h, "typedef agc_tensor %s_tensor;\n\n", N);
     put(h, "/* sizes, as constant expressions */\n");
     put(h, "#define %s_NUM_TENSORS %d\n", N, num_tensors(E));
@@ -1919,7 +1972,10 @@ static void emit_header(Emitter *E, Out *h)
     put(h, "\n");
     put(h, "extern const %s_tensor %s_tensors[%d];\n", N, N, num_tensors(E));
     put(h, "extern const int %s_num_tensors;\n", N);
-    put(h, "extern const size_t %s_size;\n\n", N);
+    put(h, "extern const size_t %s_size;\n", N);
+    if (E->bad_target)
+        put(h, "extern const size_t %s_bad_target_offset;\n", N);
+    put(h, "\n");
     put(h, "#ifdef __cplusplus\n}\n#endif\n\n#endif\n");
 }
 
@@ -1958,7 +2014,7 @@ static void measure(Emitter *E, long *bytes_out, long *temp_out,
     long bytes = 0, temp_bytes = 0;
     for (int i = 0; i < p->ntensors; i++)
         member(&bytes, &align, shape_count(&p->tensors[i].node->shape),
-               tensor_int(E, &p->tensors[i]) ? 8 : esize);
+               tensor_is_int(&p->tensors[i]) ? 8 : esize);
     for (int i = 0; i < E->g->n; i++) {
         Plan *pl = &E->plan[i];
         if (!pl->live || pl->store != ST_FIELD || pl->val)
@@ -1992,6 +2048,8 @@ static void measure(Emitter *E, long *bytes_out, long *temp_out,
         if (bytes > AGC_MAX_BYTES)
             break;                  /* emit_program reports it */
     }
+    if (E->bad_target)
+        member(&bytes, &align, 1, 8);
     *bytes_out = bytes;
     *temp_out = temp_bytes;
     *ntemps_out = ntemps;

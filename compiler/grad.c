@@ -92,6 +92,7 @@ static void rule(Grads *gr, Node *n, Node *gy)
     case OP_LOOP_GRAD:
     case OP_LOOP_CAPGRAD:
     case OP_DETACH:
+    case OP_CLASS_INDEX:
     case OP_SIGN:
     case OP_LT: case OP_LE: case OP_GT: case OP_GE: case OP_EQ: case OP_NE:
     case OP_LAST:

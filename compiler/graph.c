@@ -334,6 +334,14 @@ Node *g_detach(Graph *g, Node *a)
     return add(g, proto(OP_DETACH, a->shape, 1, in));
 }
 
+Node *g_class_index(Graph *g, Node *a, long classes)
+{
+    Node *in[1] = {a};
+    Node n = proto(OP_CLASS_INDEX, a->shape, 1, in);
+    n.attr[0] = classes;
+    return add(g, n);
+}
+
 Node *g_transpose(Graph *g, Node *a, int d0, int d1)
 {
     if (d0 > d1) {

@@ -546,6 +546,10 @@ Jit *jit_new(Program *p, const Emitted *em)
     j->tensors = symbol(j, p, "tensors");
     j->ntensors = *(const int *)symbol(j, p, "num_tensors");
     j->size = *(const size_t *)symbol(j, p, "size");
+    /* only a spec with class indices has it (NAME_ERR_TARGET) */
+    const char *bn = agc_fmt("%s_bad_target_offset", p->spec->name);
+    const size_t *bad = j->dl ? dlsym(j->dl, bn) : tcc_get_symbol(j->tcc, bn);
+    j->bad_target_offset = bad ? (long)*bad : -1;
     j->m = calloc(1, j->size);
     if (!j->m) {
         jit_free(j);

@@ -984,8 +984,9 @@ static void bind_npy(Program *p, Jit *j, const Tensor *t, const char *file)
     const AgcTensorInfo *info;
     void *data = jit_tensor(j, t->name, &info);
     char err[512];
-    if (npy_read(file, 'f', dtype_size(p), info->rank, info->shape, data, err,
-                 sizeof err))
+    if (npy_read(file, info->is_int ? 'i' : 'f',
+                 info->is_int ? 8 : dtype_size(p), info->rank, info->shape,
+                 data, err, sizeof err))
         agc_error(t->pos, "%s (for '%s')", err, t->name);
 }
 
@@ -1026,7 +1027,7 @@ static void print_tensor(Program *p, Jit *j, const char *label,
     void *data = jit_tensor(j, t->name, &info);
     char *s;
     if (info->is_int) {
-        s = tensor_format_int((long)*(int64_t *)data);
+        s = tensor_format_int64(data, info->rank, info->shape);
     } else {
         double *v = malloc(sizeof(double) * (size_t)info->count);
         if (!v)
@@ -1124,8 +1125,24 @@ static int cmd_run(const Opts *o)
                   "--grad %s=FILE.npy", p->spec->bwd_of, p->spec->bwd_of);
     }
     phase_begin("running");
-    if ((o->eval ? j->infer : j->forward)(j->m) != 0) {
-        /* NAME_ERR_MAX_ITER */
+    int rc = (o->eval ? j->infer : j->forward)(j->m);
+    if (rc == 2 && j->bad_target_offset >= 0) { /* NAME_ERR_TARGET */
+        long long bad = *(int64_t *)((char *)j->m + j->bad_target_offset);
+        Node *at = NULL;            /* the one check, if there is one */
+        int nchecks = 0;
+        for (int i = 0; i < p->g->n; i++)
+            if (p->g->nodes[i]->op == OP_CLASS_INDEX && nchecks++ == 0)
+                at = p->g->nodes[i];
+        if (nchecks == 1 && p->nloops == 0)
+            agc_error(at->pos, "forward failed: Target %lld is out of "
+                      "bounds: class indices must be in [0, %ld)", bad,
+                      at->attr[0]);
+        agc_error(p->spec->pos, "forward failed: Target %lld is out of "
+                  "bounds: class indices (int64 targets of cross_entropy "
+                  "and nll_loss, one_hot's argument) must be in [0, number "
+                  "of classes)", bad);
+    }
+    if (rc != 0) {                  /* NAME_ERR_MAX_ITER */
         if (p->nloops == 1)
             agc_error(p->loops[0]->pos, "forward failed: loop '%s' exceeded "
                       "its max_iter: the condition still held after %ld "
@@ -1265,8 +1282,9 @@ static void info_memory(const Compiled *c)
     long params = 0;
     for (int i = 0; i < p->ntensors; i++) {
         const Tensor *t = &p->tensors[i];
-        long b = shape_count(&t->node->shape) * (t->role == ROLE_COUNT ? 8
-                                                                       : esize);
+        int is_int = t->role == ROLE_COUNT ||   /* int64_t members */
+                     (t->role != ROLE_GRAD && t->node->is_int);
+        long b = shape_count(&t->node->shape) * (is_int ? 8 : esize);
         if (t->role == ROLE_INPUT && p->decls[t->decl].requires_grad)
             params += b;
         else

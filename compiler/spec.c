@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -589,12 +590,26 @@ static void decl_init(Ctx *c, yaml_node_t *v)
               c->what, describe(v));
 }
 
+/* dtype: int64 (section 10); the spec's float dtype is the default */
+static void decl_dtype(Ctx *c, yaml_node_t *v)
+{
+    Decl *d = c->obj;
+    const char *dt = v->type == YAML_SCALAR_NODE ? str(v) : "";
+    if (strcmp(dt, "int64") && strcmp(dt, S->dtype == DT_F64 ? "float64"
+                                                             : "float32"))
+        agc_error(pos_of(v), "the dtype of %s must be int64 or the spec's "
+                  "dtype %s, found %s", c->what,
+                  S->dtype == DT_F64 ? "float64" : "float32", describe(v));
+    d->is_int = !strcmp(dt, "int64");
+}
+
 static const Key decl_keys[] = {
     {.key = "shape", .fn = decl_shape,
      .need = "e.g. shape: [3], or [] for a scalar"},
     {.key = "requires_grad", .fn = decl_requires_grad},
     {.key = "value", .fn = decl_value},
     {.key = "init", .fn = decl_init},
+    {.key = "dtype", .fn = decl_dtype},
     {.key = NULL}};
 
 /* The first node where a literal's shape departs from want. */
@@ -624,6 +639,24 @@ static void decl(yaml_node_t *k, yaml_node_t *v, Decl *d)
         agc_error(pos_of(mismatch_at(node(value->value), have, want)),
                   "the value of %s has shape %s, expected %s or a single "
                   "number", what, dims_str(have), dims_str(want));
+    if (!d->is_int)
+        return;
+    /* int64: never requires grad; integer values only */
+    yaml_node_pair_t *rg = lookup(v, "requires_grad");
+    if (d->requires_grad)
+        agc_error(pos_of(node(rg->value)), "%s is int64 and cannot require "
+                  "grad (PyTorch: only Tensors of floating point dtype can "
+                  "require gradients)", what);
+    if (init && (d->init == INIT_UNIFORM || d->init == INIT_NORMAL))
+        agc_error(pos_of(node(init->value)), "%s is int64: init must be "
+                  "zeros, ones, arange or a value of integers, not %s", what,
+                  d->init == INIT_UNIFORM ? "uniform" : "normal");
+    for (long i = 0; value && i < d->value.n; i++) {
+        double x = d->value.v[i];
+        if (x != floor(x) || fabs(x) > 9007199254740992.0)
+            agc_error(d->value.pos, "%s is int64: its value must be "
+                      "integers, found %g", what, x);
+    }
 }
 
 static void top_inputs(Ctx *c, yaml_node_t *v)

@@ -39,7 +39,7 @@ enum { autograd_INPUT, autograd_OUTPUT, autograd_GRAD, autograd_SEED, autograd_C
        autograd_RNG };
 
 /* what autograd's functions return */
-enum { autograd_OK = 0, autograd_ERR_MAX_ITER = 1 };
+enum { autograd_OK = 0, autograd_ERR_MAX_ITER = 1, autograd_ERR_TARGET = 2 };
 
 typedef agc_tensor autograd_tensor;
 

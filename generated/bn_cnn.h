@@ -63,7 +63,7 @@ enum { bn_cnn_INPUT, bn_cnn_OUTPUT, bn_cnn_GRAD, bn_cnn_SEED, bn_cnn_COUNT, bn_c
        bn_cnn_RNG };
 
 /* what bn_cnn's functions return */
-enum { bn_cnn_OK = 0, bn_cnn_ERR_MAX_ITER = 1 };
+enum { bn_cnn_OK = 0, bn_cnn_ERR_MAX_ITER = 1, bn_cnn_ERR_TARGET = 2 };
 
 typedef agc_tensor bn_cnn_tensor;
 

@@ -67,14 +67,6 @@ static double agc_uniform(uint64_t *s)
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-/* splitmix64's output function: dropout's generator */
-static uint64_t agc_mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
 /* Box-Muller */
 static double agc_normal(uint64_t *s)
 {

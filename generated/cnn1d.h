@@ -51,7 +51,7 @@ enum { cnn1d_INPUT, cnn1d_OUTPUT, cnn1d_GRAD, cnn1d_SEED, cnn1d_COUNT, cnn1d_STA
        cnn1d_RNG };
 
 /* what cnn1d's functions return */
-enum { cnn1d_OK = 0, cnn1d_ERR_MAX_ITER = 1 };
+enum { cnn1d_OK = 0, cnn1d_ERR_MAX_ITER = 1, cnn1d_ERR_TARGET = 2 };
 
 typedef agc_tensor cnn1d_tensor;
 

@@ -42,7 +42,7 @@ enum { conv2d_seed_INPUT, conv2d_seed_OUTPUT, conv2d_seed_GRAD, conv2d_seed_SEED
        conv2d_seed_RNG };
 
 /* what conv2d_seed's functions return */
-enum { conv2d_seed_OK = 0, conv2d_seed_ERR_MAX_ITER = 1 };
+enum { conv2d_seed_OK = 0, conv2d_seed_ERR_MAX_ITER = 1, conv2d_seed_ERR_TARGET = 2 };
 
 typedef agc_tensor conv2d_seed_tensor;
 

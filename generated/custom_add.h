@@ -40,7 +40,7 @@ enum { custom_add_INPUT, custom_add_OUTPUT, custom_add_GRAD, custom_add_SEED, cu
        custom_add_RNG };
 
 /* what custom_add's functions return */
-enum { custom_add_OK = 0, custom_add_ERR_MAX_ITER = 1 };
+enum { custom_add_OK = 0, custom_add_ERR_MAX_ITER = 1, custom_add_ERR_TARGET = 2 };
 
 typedef agc_tensor custom_add_tensor;
 

@@ -38,7 +38,7 @@ enum { custom_max_INPUT, custom_max_OUTPUT, custom_max_GRAD, custom_max_SEED, cu
        custom_max_RNG };
 
 /* what custom_max's functions return */
-enum { custom_max_OK = 0, custom_max_ERR_MAX_ITER = 1 };
+enum { custom_max_OK = 0, custom_max_ERR_MAX_ITER = 1, custom_max_ERR_TARGET = 2 };
 
 typedef agc_tensor custom_max_tensor;
 

@@ -39,7 +39,7 @@ enum { custom_split_INPUT, custom_split_OUTPUT, custom_split_GRAD, custom_split_
        custom_split_RNG };
 
 /* what custom_split's functions return */
-enum { custom_split_OK = 0, custom_split_ERR_MAX_ITER = 1 };
+enum { custom_split_OK = 0, custom_split_ERR_MAX_ITER = 1, custom_split_ERR_TARGET = 2 };
 
 typedef agc_tensor custom_split_tensor;
 

@@ -43,7 +43,7 @@ enum { custom_wrong_INPUT, custom_wrong_OUTPUT, custom_wrong_GRAD, custom_wrong_
        custom_wrong_RNG };
 
 /* what custom_wrong's functions return */
-enum { custom_wrong_OK = 0, custom_wrong_ERR_MAX_ITER = 1 };
+enum { custom_wrong_OK = 0, custom_wrong_ERR_MAX_ITER = 1, custom_wrong_ERR_TARGET = 2 };
 
 typedef agc_tensor custom_wrong_tensor;
 

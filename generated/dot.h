@@ -41,7 +41,7 @@ enum { dot_INPUT, dot_OUTPUT, dot_GRAD, dot_SEED, dot_COUNT, dot_STATE, dot_BUFF
        dot_RNG };
 
 /* what dot's functions return */
-enum { dot_OK = 0, dot_ERR_MAX_ITER = 1 };
+enum { dot_OK = 0, dot_ERR_MAX_ITER = 1, dot_ERR_TARGET = 2 };
 
 typedef agc_tensor dot_tensor;
 

@@ -40,7 +40,7 @@ enum { loop_INPUT, loop_OUTPUT, loop_GRAD, loop_SEED, loop_COUNT, loop_STATE, lo
        loop_RNG };
 
 /* what loop's functions return */
-enum { loop_OK = 0, loop_ERR_MAX_ITER = 1 };
+enum { loop_OK = 0, loop_ERR_MAX_ITER = 1, loop_ERR_TARGET = 2 };
 
 typedef agc_tensor loop_tensor;
 

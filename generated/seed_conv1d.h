@@ -40,7 +40,7 @@ enum { seed_conv1d_INPUT, seed_conv1d_OUTPUT, seed_conv1d_GRAD, seed_conv1d_SEED
        seed_conv1d_RNG };
 
 /* what seed_conv1d's functions return */
-enum { seed_conv1d_OK = 0, seed_conv1d_ERR_MAX_ITER = 1 };
+enum { seed_conv1d_OK = 0, seed_conv1d_ERR_MAX_ITER = 1, seed_conv1d_ERR_TARGET = 2 };
 
 typedef agc_tensor seed_conv1d_tensor;
 

@@ -40,7 +40,7 @@ enum { seed_conv1d_k5_INPUT, seed_conv1d_k5_OUTPUT, seed_conv1d_k5_GRAD, seed_co
        seed_conv1d_k5_RNG };
 
 /* what seed_conv1d_k5's functions return */
-enum { seed_conv1d_k5_OK = 0, seed_conv1d_k5_ERR_MAX_ITER = 1 };
+enum { seed_conv1d_k5_OK = 0, seed_conv1d_k5_ERR_MAX_ITER = 1, seed_conv1d_k5_ERR_TARGET = 2 };
 
 typedef agc_tensor seed_conv1d_k5_tensor;
 

@@ -40,7 +40,7 @@ enum { seed_conv2d_INPUT, seed_conv2d_OUTPUT, seed_conv2d_GRAD, seed_conv2d_SEED
        seed_conv2d_RNG };
 
 /* what seed_conv2d's functions return */
-enum { seed_conv2d_OK = 0, seed_conv2d_ERR_MAX_ITER = 1 };
+enum { seed_conv2d_OK = 0, seed_conv2d_ERR_MAX_ITER = 1, seed_conv2d_ERR_TARGET = 2 };
 
 typedef agc_tensor seed_conv2d_tensor;
 

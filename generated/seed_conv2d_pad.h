@@ -40,7 +40,7 @@ enum { seed_conv2d_pad_INPUT, seed_conv2d_pad_OUTPUT, seed_conv2d_pad_GRAD, seed
        seed_conv2d_pad_RNG };
 
 /* what seed_conv2d_pad's functions return */
-enum { seed_conv2d_pad_OK = 0, seed_conv2d_pad_ERR_MAX_ITER = 1 };
+enum { seed_conv2d_pad_OK = 0, seed_conv2d_pad_ERR_MAX_ITER = 1, seed_conv2d_pad_ERR_TARGET = 2 };
 
 typedef agc_tensor seed_conv2d_pad_tensor;
 

@@ -38,7 +38,7 @@ enum { vjp_INPUT, vjp_OUTPUT, vjp_GRAD, vjp_SEED, vjp_COUNT, vjp_STATE, vjp_BUFF
        vjp_RNG };
 
 /* what vjp's functions return */
-enum { vjp_OK = 0, vjp_ERR_MAX_ITER = 1 };
+enum { vjp_OK = 0, vjp_ERR_MAX_ITER = 1, vjp_ERR_TARGET = 2 };
 
 typedef agc_tensor vjp_tensor;
 

@@ -76,13 +76,16 @@ static double to_dtype(double x, int is_float64)
 
 typedef struct Formatter {
     int int_mode, sci_mode, max_width;
+    int int64;                      /* an int64 tensor: "3", never "3." */
 } Formatter;
 
 /* The text of one value, unpadded, into buf (at least 512 bytes: "%.4f"
  * of 1e308 is 314 characters). */
 static void format_value(const Formatter *fm, double x, char *buf, size_t n)
 {
-    if (isnan(x))
+    if (fm->int64)
+        snprintf(buf, n, "%.0f", x);
+    else if (isnan(x))
         snprintf(buf, n, "nan");    /* Python never prints "-nan" */
     else if (isinf(x))
         snprintf(buf, n, x < 0 ? "-inf" : "inf");
@@ -104,12 +107,20 @@ static void put_value(Buf *b, const Formatter *fm, double x)
 }
 
 /* _Formatter.__init__ over the n values v. */
-static Formatter make_formatter(const double *v, long n)
+static Formatter make_formatter(const double *v, long n, int int64)
 {
-    Formatter fm = {1, 0, 1};
+    Formatter fm = {1, 0, 1, int64};
     double lo = HUGE_VAL, hi = 0, ratio;
     char s[512];
     long i, nz = 0;
+
+    for (i = 0; int64 && i < n; i++) {  /* every value counts */
+        format_value(&fm, v[i], s, sizeof s);
+        fm.max_width = (int)strlen(s) > fm.max_width ? (int)strlen(s)
+                                                     : fm.max_width;
+    }
+    if (int64)
+        return fm;
 
     for (i = 0; i < n; i++) {
         double a = fabs(v[i]);
@@ -264,8 +275,9 @@ static void add_suffix(Buf *b, const char *suffix)
     put(b, suffix);
 }
 
-char *tensor_format(const double *v, int rank, const long *shape,
-                    int is_float64)
+/* is_float64: 2 for an int64 tensor (values exact, no suffix) */
+static char *format_tensor(const double *v, int rank, const long *shape,
+                           int is_float64)
 {
     Buf b = {NULL, 0, 0, 0};
     long numel = 1;
@@ -302,7 +314,7 @@ char *tensor_format(const double *v, int rank, const long *shape,
             return NULL;
         }
         collect(v, rank, shape, summarize, is_float64, seen, &n);
-        fm = make_formatter(seen, n);
+        fm = make_formatter(seen, n, is_float64 == 2);
         free(seen);
         p.b = &b;
         p.fm = &fm;
@@ -310,7 +322,7 @@ char *tensor_format(const double *v, int rank, const long *shape,
         p.is_float64 = is_float64;
         tensor_str(&p, v, rank, shape, (int)strlen(PREFIX));
     }
-    if (is_float64)
+    if (is_float64 == 1)
         add_suffix(&b, "dtype=torch.float64");
     put(&b, ")");
     if (b.failed) {
@@ -318,6 +330,30 @@ char *tensor_format(const double *v, int rank, const long *shape,
         return NULL;
     }
     return b.s;
+}
+
+char *tensor_format(const double *v, int rank, const long *shape,
+                    int is_float64)
+{
+    return format_tensor(v, rank, shape, is_float64 != 0);
+}
+
+char *tensor_format_int64(const int64_t *v, int rank, const long *shape)
+{
+    long n = 1, i;
+    double *d;
+    char *s;
+
+    for (i = 0; i < rank; i++)
+        n *= shape[i];
+    d = malloc((n ? n : 1) * sizeof *d);
+    if (!d)
+        return NULL;
+    for (i = 0; i < n; i++)
+        d[i] = (double)v[i];
+    s = format_tensor(d, rank, shape, 2);
+    free(d);
+    return s;
 }
 
 char *tensor_format_int(long v)

@@ -9,6 +9,8 @@
 #ifndef PRINT_H
 #define PRINT_H
 
+#include <stdint.h>
+
 /* Formats a float tensor of the given shape (C order, rank 0 for a 0-d
  * tensor) as "tensor([[-1.5000,  0.0000],\n        [ 1.5000,  3.0000]])".
  * With is_float64 0 the values are those of a float32 tensor (each is
@@ -16,6 +18,10 @@
  * Returns a malloc'd string (the caller frees it), or NULL if out of memory. */
 char *tensor_format(const double *v, int rank, const long *shape,
                     int is_float64);
+
+/* Formats an int64 tensor: "tensor([1, 0, 3])" (values beyond 2^53 are
+ * rounded).  malloc'd, NULL if out of memory. */
+char *tensor_format_int64(const int64_t *v, int rank, const long *shape);
 
 /* Formats a 0-d int64 tensor: "tensor(9)". malloc'd, NULL if out of memory. */
 char *tensor_format_int(long v);

@@ -233,6 +233,36 @@ expect 1 $agc compile specs/cnn1d.yaml --infer --weights "$tmp/none.npz" -o "$tm
 contains "--weights: $tmp/none.npz: cannot open"
 [ -z "$(ls "$tmp/empty")" ] && ok || bad "a failed --weights compile wrote files"
 
+# int64 tensors: class indices read as <i8, argmax printed and written as
+# int64, and a target out of range a run-time error (exit 1, no file)
+d=tests/golden/ops/accuracy
+mkdir "$tmp/acc"
+expect 0 $agc run $d/spec.yaml --set x=$d/x.npy --set w=$d/w.npy --set y=$d/y.npy --out "$tmp/acc"
+contains "pred = tensor(["; contains "acc = tensor("
+grep -q "'descr': '<i8'" "$tmp/acc/pred.npy" && ok || bad "argmax not written as <i8"
+expect 1 $agc run $d/spec.yaml --set x=$d/x.npy --set w=$d/w.npy --set y=$d/x.npy
+contains "error:"
+cat > "$tmp/target.yaml" <<'EOF'
+inputs:
+  x: {shape: [3, 4], requires_grad: true, init: {uniform: [-1, 1]}}
+  y: {shape: [3], dtype: int64, value: [1, 7, 0]}
+graph:
+  loss: cross_entropy(x, y)
+backward: loss
+EOF
+mkdir "$tmp/target"
+expect 1 $agc run "$tmp/target.yaml" --out "$tmp/target"
+contains "target.yaml:5:9: error: forward failed: Target 7 is out of bounds: class indices must be in [0, 4)"
+[ -z "$(ls -A "$tmp/target")" ] && ok || bad "failed target run left files"
+sed 's/value: \[1, 7, 0\]/value: [1, -1, 0]/' "$tmp/target.yaml" > "$tmp/neg.yaml"
+expect 1 $agc run "$tmp/neg.yaml"; contains "Target -1 is out of bounds"
+sed 's/value: \[1, 7, 0\]/value: [1, 3, 0]/' "$tmp/target.yaml" > "$tmp/inb.yaml"
+expect 0 $agc run "$tmp/inb.yaml"; contains "x.grad = tensor("
+sed 's/loss: cross_entropy(x, y)/loss: sum(one_hot(y, 4) * x)/' "$tmp/target.yaml" > "$tmp/oh.yaml"
+expect 1 $agc run "$tmp/oh.yaml"; contains "Target 7 is out of bounds"
+expect 1 env XDG_CACHE_HOME="$tmp/cache_target" $agc run "$tmp/target.yaml" --backend cc
+contains "target.yaml:5:9: error: forward failed: Target 7 is out of bounds"
+
 # --backend cc: the system compiler's shared object, cached in a private
 # directory; the same values as tcc, a second run loads the cached object
 # without compiling, and a damaged or foreign object is rebuilt

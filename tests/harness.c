@@ -17,9 +17,14 @@ static const char *bind_file(Case *k, const AgcTensorInfo *t, void *data,
     char err[512];
     if (npy_load(path, &a, err, sizeof err))
         return snprintf(msg, sizeof msg, "%s", err), msg;
-    if (a.count != t->count || a.kind != 'f') {
+    if (a.count != t->count || a.kind != (t->is_int ? 'i' : 'f')) {
         npy_free(&a);
         return snprintf(msg, sizeof msg, "%s: wrong size or kind", path), msg;
+    }
+    if (t->is_int) {                /* int64 class indices, <i8 */
+        memcpy(data, a.data, sizeof(int64_t) * (size_t)a.count);
+        npy_free(&a);
+        return NULL;
     }
     for (long i = 0; i < a.count; i++) {
         double v = a.itemsize == 4 ? ((float *)a.data)[i]

@@ -1,10 +1,11 @@
 /* test_golden.c: every case of tests/golden/DIR/ (ops made by
  * make_golden.py, conv by make_golden_conv.py, both with PyTorch)
  * compiled, JIT-run in float32, and compared with PyTorch's outputs and
- * gradients: |agc - torch| <= 1e-6 + 1e-5 |torch|; loop counts exactly;
- * the buffers after one train-mode forward (running statistics); and
- * the backward graph agc draws (grad_fn records) against the one torch
- * built (grad_fn.txt).  The convolution cases run again with the
+ * gradients: |agc - torch| <= 1e-6 + 1e-5 |torch|; loop counts and
+ * int64 outputs (argmax) exactly; the buffers after one train-mode
+ * forward (running statistics); and the backward graph agc draws
+ * (grad_fn records) against the one torch built (grad_fn.txt).  The
+ * convolution cases run again with the
  * unroll limit at 1 and 3 taps, which rolls the window loops that the
  * default limit writes out. */
 #include <math.h>
@@ -97,7 +98,7 @@ static void run_case(const char *dir, long unroll)
         const AgcTensorInfo *t = &k.jit->tensors[i];
         if (t->role == ROLE_OUTPUT || t->role == ROLE_GRAD ||
             t->role == ROLE_COUNT)
-            compare(&k, t->name, t->name, t->role == ROLE_COUNT);
+            compare(&k, t->name, t->name, t->is_int);
         if (t->role == ROLE_BUFFER) {   /* after one train-mode forward */
             long n;
             double *want = case_expected(&k, t->name, &n);

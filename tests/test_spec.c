@@ -479,7 +479,7 @@ static void test_spec_unknown_keys(void **state)
              "outputs, backward, optimizer); did you mean 'outputs'?");
     load_err("input", "inputs:\n  x: {shape: [2], grad: true}\n" GRAPH,
              "2:19: error: unknown key 'grad' in input 'x' (expected one "
-             "of: shape, requires_grad, value, init)");
+             "of: shape, requires_grad, value, init, dtype)");
     load_err("bwd", GRAPH "backward: {of: y, seed: 1}\n",
              "3:19: error: unknown key 'seed' in 'backward' (expected one "
              "of: of, grad)");
