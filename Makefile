@@ -83,6 +83,8 @@ test: agc $(TESTS)
 	@sh tests/embedded.sh ./agc
 	@$(MAKE) -s -C examples/train_cnn clean
 	@$(MAKE) -s -C examples/train_cnn run
+	@$(MAKE) -s -C examples/digits clean
+	@$(MAKE) -s -C examples/digits run
 
 # ---- generated/: the committed output of agc compile for specs/*.yaml ----
 SPECS = $(wildcard specs/*.yaml)

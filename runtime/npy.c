@@ -352,7 +352,7 @@ int npy_parse(const char *path, const void *buf, size_t len, NpyArray *out,
 {
     const unsigned char *b = buf;
     unsigned long hlen;
-    size_t lensize, want;
+    size_t lensize = 0, want;
 
     memset(out, 0, sizeof *out);
     if (check_preamble(path, b, len < 8 ? len : 8, &lensize, err,
