@@ -179,4 +179,7 @@ awk -v cases="$cases" -f bench/table.awk bench/cases.txt $OUT
 # ---- agc run --backend cc against the agc compile build and tcc ----
 echo "bench: agc run --backend cc (bench/backend.sh)"
 AGC="$AGC" sh bench/backend.sh
+# ---- agc train against a PyTorch training loop ----
+echo "bench: an epoch of the digits CNN (bench/train.sh)"
+AGC="$AGC" BENCH_PYTHON="$PYTHON" sh bench/train.sh
 exit 0

@@ -581,5 +581,10 @@ contains "--load: "
 head -c 200 "$tmp/tr/ck.npz" > "$tmp/tr/cut.npz"
 expect 1 $agc train "$tmp/tr/fit.yaml" $D --load "$tmp/tr/cut.npz"; contains "--load: $tmp/tr/cut.npz"
 
+# a loop body reading a capture's transpose through cat (found by
+# difftest; issue 13 defect 1): PyTorch's values
+expect 0 $agc run tests/fuzz/findings/loop_capture_transpose_cat.yaml
+contains "s = tensor(3.0750)"; contains "d.grad = tensor([[5.]])"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
