@@ -1101,7 +1101,8 @@ static int cmd_run(const Opts *o)
     bind_sets(p, j, o->sets, o->nsets);
     for (int i = 0; i < p->ntensors; i++) {
         Tensor *t = &p->tensors[i];
-        int set = o->load && p->decls[t->decl].requires_grad;
+        int set = o->load && t->role == ROLE_INPUT &&
+                  p->decls[t->decl].requires_grad;  /* from the checkpoint */
         for (int k = 0; k < o->nsets; k++)
             set |= !strcmp(o->sets[k].name, t->name);
         if (t->role == ROLE_INPUT && p->decls[t->decl].init == INIT_NONE &&
