@@ -442,6 +442,85 @@ static Node *conv(Build *b, const Expr *e, int sd, int depth)
     return from_4d(g, y, sd, batched);
 }
 
+/* conv_transpose1d/2d(x, w, b, stride, padding, output_padding, groups,
+ * dilation) for w [C_in, C_out / groups, k...], as PyTorch: the gradient
+ * of the input of the convolution y -> x of weight w (OP_CONV_BWD_INPUT,
+ * the weight read as is), over an output of length
+ * (n - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1. */
+static Node *conv_transpose(Build *b, const Expr *e, int sd, int depth)
+{
+    Graph *g = b->g;
+    const char *f = e->name;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "w", "b", "stride", "padding",
+                             "output_padding", "groups", "dilation", NULL},
+         2, a);
+    Node *x = tensor_arg(b, a[0], depth), *w = tensor_arg(b, a[1], depth);
+    Node *bias = a[2] ? tensor_arg(b, a[2], depth) : NULL;
+    long n[2], k[2] = {1, 1}, st[2] = {1, 1}, dil[2] = {1, 1};
+    long p[2] = {0, 0}, op[2] = {0, 0}, out[2], groups = 1;
+    int batched = spatial(e, x, sd, n);
+    const char *xs = shape_str(&x->shape), *ws = shape_str(&w->shape);
+    if (w->shape.rank != sd + 2)
+        agc_error(e->pos, "%s() takes a weight [in_channels, out_channels / "
+                  "groups, %s], not %s", f, sd == 1 ? "kL" : "kH, kW", ws);
+    k[2 - sd] = w->shape.d[2];
+    k[1] = w->shape.d[sd + 1];
+    if (a[3])
+        want_ints(a[3], sd, 1, f, "stride", st);
+    if (a[4])
+        want_ints(a[4], sd, 0, f, "padding", p);
+    if (a[5])
+        want_ints(a[5], sd, 0, f, "output_padding", op);
+    if (a[6] && (groups = want_int(a[6], "groups")) < 1)
+        agc_error(a[6]->pos, "%s(): groups must be at least 1, not %ld", f,
+                  groups);
+    if (a[7])
+        want_ints(a[7], sd, 1, f, "dilation", dil);
+    long C = x->shape.d[batched], O = w->shape.d[1] * groups;
+    if (C % groups)
+        agc_error(e->pos, "%s(): input channels %ld are not divisible by "
+                  "groups %ld (input %s, weight %s)", f, C, groups, xs, ws);
+    if (w->shape.d[0] != C)
+        agc_error(e->pos, "%s(): weight %s expects the input to have %ld "
+                  "channels, but input %s has %ld", f, ws, w->shape.d[0],
+                  xs, C);
+    if (bias && (bias->shape.rank != 1 || bias->shape.d[0] != O))
+        agc_error(a[2]->pos, "%s(): bias %s does not match the %ld output "
+                  "channels of weight %s with groups=%ld", f,
+                  shape_str(&bias->shape), O, ws, groups);
+    for (int i = 0; i < 2; i++) {
+        if (op[i] >= st[i] && op[i] >= dil[i])
+            agc_error(a[5]->pos, "%s(): output padding must be smaller than "
+                      "either stride or dilation, but got output_padding "
+                      "%s, stride %s, dilation %s", f, dims_str(op, sd),
+                      dims_str(st, sd), dims_str(dil, sd));
+        out[i] = (n[i] - 1) * st[i] - 2 * p[i] + dil[i] * (k[i] - 1) +
+                 op[i] + 1;
+        if (out[i] < 1)
+            agc_error(e->pos, "%s(): the output size %s is too small "
+                      "(input %s, weight %s, padding %s)", f,
+                      dims_str(out, sd), xs, ws, dims_str(p, sd));
+    }
+    if ((double)out[0] * (double)out[1] * (double)O *
+            (double)(batched ? x->shape.d[0] : 1) > AGC_MAX_ELEMS)
+        agc_error(e->pos, "%s(): the output of input %s and weight %s is "
+                  "too large", f, xs, ws);
+    g->pos = e->pos;
+    Node *x4 = to_4d(g, x, sd, batched);
+    Node *w4 = g_reshape(g, w, shape_of(4, (long[]){C, O / groups, k[0],
+                                                    k[1]}));
+    Node *y = g_conv_bwd(g, OP_CONV_BWD_INPUT, x4, w4,
+                         (long[]){groups, st[0], st[1], dil[0], dil[1], p[0],
+                                  p[1], p[0], p[1]},
+                         shape_of(4, (long[]){x4->shape.d[0], O, out[0],
+                                              out[1]}));
+    if (bias)
+        y = g_binary(g, OP_ADD, y,
+                     g_reshape(g, bias, shape_of(3, (long[]){O, 1, 1})));
+    return from_4d(g, y, sd, batched);
+}
+
 /* max_pool1d/2d, avg_pool1d/2d(x, kernel_size, stride=kernel_size,
  * padding=0), as PyTorch's defaults: no dilation, floor mode, and an
  * average over the whole window, padding included.  An average pool is
@@ -1280,6 +1359,8 @@ static Node *call(Build *b, const Expr *e, int depth)
         return int_call(b, e, depth);
     if (!strcmp(f, "conv1d") || !strcmp(f, "conv2d"))
         return conv(b, e, f[4] - '0', depth);
+    if (!strcmp(f, "conv_transpose1d") || !strcmp(f, "conv_transpose2d"))
+        return conv_transpose(b, e, f[14] - '0', depth);
     if (!strcmp(f, "max_pool1d") || !strcmp(f, "max_pool2d"))
         return pool(b, e, f[8] - '0', 1, depth);
     if (!strcmp(f, "avg_pool1d") || !strcmp(f, "avg_pool2d"))
@@ -1696,6 +1777,14 @@ static int expr_fn(Build *b, const Expr *e, Node *n, const Operand *op,
     }
     if (!strcmp(f, "conv1d") || !strcmp(f, "conv2d"))
         return conv_fn(b, e, n, op, nop);
+    if (!strncmp(f, "conv_transpose", 14)) {
+        /* as conv: an unbatched input unsqueezed around it */
+        int unbatched = op[0].node->shape.rank == f[14] - '0' + 1;
+        next[0] = unbatched ? fn1(b, "UnsqueezeBackward0",
+                                  op[0].node->shape, next[0]) : next[0];
+        int c = fn_add(b, "ConvolutionBackward0", n->shape, next, 3);
+        return unbatched ? fn1(b, "SqueezeBackward1", n->shape, c) : c;
+    }
     if (!strcmp(f, "linear") && nop >= 2)
         return linear_fn(b, n, op, nop);
     if (!strcmp(f, "max_pool1d") || !strcmp(f, "avg_pool1d"))
@@ -1784,7 +1873,8 @@ static const char *const builtins[] = {
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "softmax",
     "log_softmax", "mse_loss", "cross_entropy", "detach", "layer_norm",
     "batch_norm", "dropout", "nll_loss", "binary_cross_entropy_with_logits",
-    "l1_loss", "smooth_l1_loss", "argmax", "one_hot", NULL,
+    "l1_loss", "smooth_l1_loss", "argmax", "one_hot", "conv_transpose1d",
+    "conv_transpose2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", NULL,
 };
 
 /* "; did you mean 'f'?" for a function, built in or custom, close to

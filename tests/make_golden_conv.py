@@ -194,6 +194,76 @@ conv_case("c2d_stride_dil_tiles", 2, (1, 10, 9, 11), (12, 10, 3, 2),
           stride=(3, 2), dilation=(2, 1), padding=(2, 1))
 
 
+# --- transposed convolutions -------------------------------------------------
+
+def convt_case(name, sd, x, w, bias=True, **kw):
+    """conv_transpose1d/2d(x, w[, b], **kw) against F's; x, w are shapes
+    (w [C_in, C_out / groups, k...]); the init scale of
+    nn.ConvTranspose's, fan_in = w.size(1) * prod(k)."""
+    groups = kw.get("groups", 1)
+    spec = """
+inputs:
+  x: {shape: %s, requires_grad: true}
+  w: {shape: %s, requires_grad: true}
+%sgraph:
+  y: conv_transpose%dd(x, w%s%s)
+backward: {of: y}
+outputs: [y]
+""" % (list(x), list(w), "  b: {shape: [%d], requires_grad: true}\n"
+       % (w[1] * groups) if bias else "", sd, ", b" if bias else "",
+       ", " + args_text(**kw) if kw else "")
+    fn = F.conv_transpose1d if sd == 1 else F.conv_transpose2d
+
+    if bias:
+        def ref(x, w, b):
+            return {"y": fn(x, w, b, **kw)}
+    else:
+        def ref(x, w):
+            return {"y": fn(x, w, None, **kw)}
+    fan_in = 1
+    for d in w[1:]:
+        fan_in *= d
+    draws = {"w": init_scale(fan_in)}
+    if bias:
+        draws["b"] = init_scale(fan_in)
+    add(name, spec, ref, **draws)
+
+
+def convt_grid():
+    """stride x padding x output_padding x groups x dilation, 1-D and 2-D
+    (output_padding only where PyTorch allows it: below stride or
+    dilation)"""
+    combos = itertools.product((1, 2), (1, 2), (0, 1), (0, 1), (1, 2),
+                               (1, 3))
+    for i, (sd, stride, pad, opad, groups, dil) in enumerate(combos):
+        if opad >= stride and opad >= dil:
+            continue
+        C, O = 4, 6
+        if sd == 1:
+            x, w = (2, C, 7), (C, O // groups, 3)
+        else:
+            x, w = (2, C, 5, 4), (C, O // groups, 3, 2)
+        kw = dict(stride=stride, padding=pad, output_padding=opad,
+                  groups=groups, dilation=dil)
+        kw = {k: v for k, v in kw.items()
+              if v != (0 if k in ("padding", "output_padding") else 1)}
+        name = "ct%dd_s%d_p%d_op%d_g%d_d%d" % (sd, stride, pad, opad, groups,
+                                              dil)
+        convt_case(name, sd, x, w, i % 2 == 0, **kw)
+
+
+convt_grid()
+convt_case("ct2d_pairs", 2, (2, 3, 4, 5), (3, 2, 3, 4), stride=(2, 3),
+           padding=(1, 2), output_padding=(1, 0), dilation=(1, 2))
+convt_case("ct1d_unbatched", 1, (3, 6), (3, 2, 4), stride=2, padding=1)
+convt_case("ct2d_unbatched", 2, (3, 4, 4), (3, 5, 3, 3), stride=2,
+           bias=False)
+convt_case("ct2d_decoder", 2, (1, 8, 6, 6), (8, 16, 4, 4), stride=2,
+           padding=1)
+convt_case("ct2d_dw", 2, (2, 4, 4, 5), (4, 1, 3, 3), groups=4, stride=2,
+           padding=1, output_padding=1)
+
+
 # --- linear -------------------------------------------------------------------
 
 def linear_case(name, x, w, bias=True):
