@@ -521,51 +521,112 @@ static Node *conv_transpose(Build *b, const Expr *e, int sd, int depth)
     return from_4d(g, y, sd, batched);
 }
 
-/* max_pool1d/2d, avg_pool1d/2d(x, kernel_size, stride=kernel_size,
- * padding=0), as PyTorch's defaults: no dilation, floor mode, and an
- * average over the whole window, padding included.  An average pool is
- * a convolution of each channel with a constant 1/(kH kW) window. */
+/* PyTorch's pooling output length: windows of span d (k - 1) + 1 every
+ * s over n padded by p each side, floor or ceil; in ceil mode a last
+ * window that would start in the right padding is dropped. */
+static long pool_len(long n, long k, long s, long p, long d, int ceil_mode)
+{
+    long span = n + 2 * p - d * (k - 1) - 1;
+    if (span < 0)
+        return 0;
+    long out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if (ceil_mode && (out - 1) * s >= n + p)
+        out--;
+    return out;
+}
+
+/* max_pool1d/2d(x, kernel_size, stride=kernel_size, padding=0,
+ * dilation=1, ceil_mode=false), avg_pool1d/2d(x, kernel_size,
+ * stride=kernel_size, padding=0, ceil_mode=false,
+ * count_include_pad=true), as PyTorch: ceil mode pads the bottom and
+ * right further (by e) for the last window.  An average pool is a
+ * convolution of each channel with a constant window: 1/(kH kW) when
+ * every window has that divisor, else ones and then a constant 1/divisor
+ * per output position, the divisor of PyTorch's avg_pool2d: the window
+ * clipped to the padded input (count_include_pad) or to the input. */
 static Node *pool(Build *b, const Expr *e, int sd, int is_max, int depth)
 {
     Graph *g = b->g;
     const char *f = e->name;
     Expr *a[MAXP];
-    bind(e, (const char *[]){"x", "kernel_size", "stride", "padding", NULL},
-         2, a);
+    bind(e, is_max ? (const char *[]){"x", "kernel_size", "stride",
+                                       "padding", "dilation", "ceil_mode",
+                                       NULL}
+                   : (const char *[]){"x", "kernel_size", "stride",
+                                      "padding", "ceil_mode",
+                                      "count_include_pad", NULL}, 2, a);
     Node *x = tensor_arg(b, a[0], depth);
-    long n[2], k[2] = {1, 1}, st[2] = {1, 1}, p[2] = {0, 0};
+    long n[2], k[2] = {1, 1}, st[2] = {1, 1}, p[2] = {0, 0}, d[2] = {1, 1};
+    long out[2], ext[2];
     int batched = spatial(e, x, sd, n);
+    const Expr *ce = a[is_max ? 5 : 4];
+    int ceil_mode = ce ? want_bool(ce, "ceil_mode") : 0;
+    int include_pad = !is_max && a[5] ? want_bool(a[5], "count_include_pad")
+                                      : 1;
     want_ints(a[1], sd, 1, f, "kernel_size", k);
     memcpy(st, k, sizeof st);
     if (a[2])
         want_ints(a[2], sd, 1, f, "stride", st);
     if (a[3])
         want_ints(a[3], sd, 0, f, "padding", p);
+    if (is_max && a[4])
+        want_ints(a[4], sd, 1, f, "dilation", d);
     for (int i = 0; i < 2; i++) {
         if (p[i] > k[i] / 2)
-            agc_error(a[3]->pos, "%s(): padding %s must be at most half the "
-                      "kernel size %s", f, dims_str(p, sd), dims_str(k, sd));
-        if (n[i] + 2 * p[i] < k[i])
-            agc_error(e->pos, "%s(): kernel size %s is larger than the "
-                      "padded input size %s (input %s)", f, dims_str(k, sd),
+            agc_error(a[3]->pos, "%s(): pad should be at most half of kernel "
+                      "size, but got padding %s and kernel_size %s", f,
+                      dims_str(p, sd), dims_str(k, sd));
+        long span = d[i] * (k[i] - 1) + 1;
+        if (n[i] + 2 * p[i] < span)
+            agc_error(e->pos, "%s(): %skernel size %s is larger than the "
+                      "padded input size %s (input %s)", f,
+                      d[0] * d[1] > 1 ? "dilated " : "",
+                      dims_str((long[]){d[0] * (k[0] - 1) + 1,
+                                        d[1] * (k[1] - 1) + 1}, sd),
                       dims_str((long[]){n[0] + 2 * p[0], n[1] + 2 * p[1]},
                                sd), shape_str(&x->shape));
+        out[i] = pool_len(n[i], k[i], st[i], p[i], d[i], ceil_mode);
+        /* what the last window reads past the padded input */
+        ext[i] = (out[i] - 1) * st[i] + span - (n[i] + 2 * p[i]);
+        if (ext[i] < 0)
+            ext[i] = 0;
     }
     g->pos = e->pos;
     Node *x4 = to_4d(g, x, sd, batched), *y;
     if (is_max) {
-        y = g_maxpool(g, x4, (long[]){k[0], k[1], st[0], st[1], p[0], p[1]});
-    } else {
-        const long *d = x4->shape.d;
-        Node *xc = g_reshape(g, x4, shape_of(4, (long[]){d[0] * d[1], 1,
-                                                          d[2], d[3]}));
-        Node *w = g_const(g, shape_of(4, (long[]){1, 1, k[0], k[1]}),
-                          1.0 / (double)(k[0] * k[1]));
-        y = g_conv(g, xc, w, (long[]){1, st[0], st[1], 1, 1, p[0], p[1],
-                                      p[0], p[1]});
-        y = g_reshape(g, y, shape_of(4, (long[]){d[0], d[1], y->shape.d[2],
-                                                 y->shape.d[3]}));
+        y = g_maxpool(g, x4, (long[]){k[0], k[1], st[0], st[1], p[0], p[1],
+                                      d[0], d[1], ext[0], ext[1]});
+        return from_4d(g, y, sd, batched);
     }
+    /* the divisor of each output position */
+    double *inv = agc_alloc(sizeof(double) * (size_t)(out[0] * out[1]));
+    int uniform = 1;
+    for (long i = 0; i < out[0]; i++)
+        for (long j = 0; j < out[1]; j++) {
+            long h0 = i * st[0] - p[0], w0 = j * st[1] - p[1];
+            long h1 = h0 + k[0] < n[0] + p[0] ? h0 + k[0] : n[0] + p[0];
+            long w1 = w0 + k[1] < n[1] + p[1] ? w0 + k[1] : n[1] + p[1];
+            if (!include_pad) {
+                h0 = h0 < 0 ? 0 : h0;
+                w0 = w0 < 0 ? 0 : w0;
+                h1 = h1 < n[0] ? h1 : n[0];
+                w1 = w1 < n[1] ? w1 : n[1];
+            }
+            long div = (h1 - h0) * (w1 - w0);
+            inv[i * out[1] + j] = 1.0 / (double)div;
+            uniform &= div == k[0] * k[1];
+        }
+    const long *xd = x4->shape.d;
+    Node *xc = g_reshape(g, x4, shape_of(4, (long[]){xd[0] * xd[1], 1,
+                                                      xd[2], xd[3]}));
+    Node *w = g_const(g, shape_of(4, (long[]){1, 1, k[0], k[1]}),
+                      uniform ? 1.0 / (double)(k[0] * k[1]) : 1.0);
+    y = g_conv(g, xc, w, (long[]){1, st[0], st[1], 1, 1, p[0], p[1],
+                                  p[0] + ext[0], p[1] + ext[1]});
+    if (!uniform)
+        y = g_binary(g, OP_MUL, y, g_const_data(g, shape_of(2, out), inv));
+    y = g_reshape(g, y, shape_of(4, (long[]){xd[0], xd[1], y->shape.d[2],
+                                             y->shape.d[3]}));
     return from_4d(g, y, sd, batched);
 }
 

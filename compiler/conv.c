@@ -1343,6 +1343,47 @@ static void emit_padmode(Kernels *K, Out *o, Node *n, const char *y,
 /* y = maxpool(x), or dx = maxpool_bwd(x, gy): gy goes to the first
  * maximum of each window in row-major order, as PyTorch's indices; NaN
  * counts as the maximum. */
+/* The rest of emit_maxpool's loop body for a dilated window: its taps
+ * h0 + i dh, w0 + j dw, those in the input; the argmax starts at the
+ * first of them, as PyTorch's. */
+static void dilated_window(Kernels *K, Out *o, Node *n, const char *y,
+                           const char *const *in)
+{
+    const long *a = n->attr;
+    int bwd = n->op == OP_MAXPOOL_BWD;
+    const Shape *xs = &n->in[0]->shape, *ys = bwd ? &n->in[1]->shape
+                                                  : &n->shape;
+    long h = xs->d[2], w = xs->d[3], nh = ys->d[2], nw = ys->d[3];
+    long dh = a[PL_DH], dw = a[PL_DW];
+    put(o, "%s top = -INFINITY;\n", K->T);
+    if (bwd) {
+        put(o, "const long hs = h0 < 0 ? h0 + (%ld - h0) / %ld * %ld : h0;\n",
+            dh - 1, dh, dh);
+        put(o, "const long ws = w0 < 0 ? w0 + (%ld - w0) / %ld * %ld : w0;\n",
+            dw - 1, dw, dw);
+        put(o, "long at = (p * %ld + hs) * %ld + ws;\n", h, w);
+    }
+    put(o, "for (long ki = 0; ki < %ld; ki++) {\n", a[PL_KH]);
+    put(o, "    const long i = h0 + ki * %ld;\n", dh);
+    put(o, "    if (i < 0 || i >= %ld)\n        continue;\n", h);
+    put(o, "    for (long kj = 0; kj < %ld; kj++) {\n", a[PL_KW]);
+    put(o, "        const long j = w0 + kj * %ld;\n", dw);
+    put(o, "        if (j < 0 || j >= %ld)\n            continue;\n", w);
+    put(o, "        const %s v = %s[(p * %ld + i) * %ld + j];\n", K->T, in[0],
+        h, w);
+    put(o, "        if (v > top || v != v) {\n            top = v;\n");
+    if (bwd)
+        put(o, "            at = (p * %ld + i) * %ld + j;\n", h, w);
+    put(o, "        }\n    }\n}\n");
+    if (bwd)
+        put(o, "%s[at] += %s[(p * %ld + oh) * %ld + ow];\n", y, in[1], nh,
+            nw);
+    else
+        put(o, "%s[(p * %ld + oh) * %ld + ow] = top;\n", y, nh, nw);
+    o->indent -= 3;
+    put(o, "        }\n");
+}
+
 static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
                          const char *const *in)
 {
@@ -1362,6 +1403,10 @@ static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
     put(o, "const long h0 = %s, w0 = %s;\n",
         sum3(times("oh", a[PL_SH]), "", -a[PL_PH]),
         sum3(times("ow", a[PL_SW]), "", -a[PL_PW]));
+    if (a[PL_DH] > 1 || a[PL_DW] > 1) {
+        dilated_window(K, o, n, y, in);
+        return;
+    }
     put(o, "const long h1 = h0 + %ld < %ld ? h0 + %ld : %ld;\n", a[PL_KH], h,
         a[PL_KH], h);
     put(o, "const long w1 = w0 + %ld < %ld ? w0 + %ld : %ld;\n", a[PL_KW], w,

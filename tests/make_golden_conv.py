@@ -335,6 +335,61 @@ pool_case("avg_pool2d_unbatched", "avg_pool2d", (3, 6, 5), kernel_size=3,
           stride=2, padding=1)
 
 
+# every option: ceil_mode x padding x dilation (max) or count_include_pad
+# (avg), on sizes where ceil mode adds a window (and, with padding, one
+# that it drops for starting in the padding)
+def pool_grid():
+    opts = itertools.product(("max", "avg"), (1, 2), (False, True), (0, 1),
+                             (1, 2))
+    for kind, sd, ceil, pad, third in opts:
+        fn = "%s_pool%dd" % (kind, sd)
+        kw = dict(kernel_size=3, stride=2)
+        if pad:
+            kw["padding"] = pad
+        if ceil:
+            kw["ceil_mode"] = "true"
+        if kind == "max" and third == 2:
+            kw["dilation"] = 2
+        if kind == "avg" and third == 2:
+            kw["count_include_pad"] = "false"
+        x = (2, 2, 8) if sd == 1 else (1, 2, 6, 8)
+        name = "%sp%dd_c%d_p%d_%s%d" % (kind, sd, ceil, pad,
+                                        "d" if kind == "max" else "i", third)
+        pool_words_case(name, fn, x, **kw)
+
+
+def pool_words_case(name, kind, x, **kw):
+    """pool_case with true/false written as agc's words"""
+    spec = """
+inputs:
+  x: {shape: %s, requires_grad: true}
+graph:
+  y: %s(x, %s)
+backward: {of: y}
+outputs: [y]
+""" % (list(x), kind, args_text(**kw))
+    fn = getattr(F, kind)
+    tkw = {k: (v == "true") if v in ("true", "false") else v
+           for k, v in kw.items()}
+
+    def ref(x):
+        return {"y": fn(x, **tkw)}
+    add(name, spec, ref)
+
+
+pool_grid()
+pool_words_case("maxp2d_pairs_all", "max_pool2d", (2, 2, 7, 9),
+                kernel_size=(3, 2), stride=(2, 3), padding=(1, 1),
+                dilation=(2, 1), ceil_mode="true")
+pool_words_case("avgp2d_pairs_all", "avg_pool2d", (2, 2, 7, 9),
+                kernel_size=(3, 2), stride=(2, 3), padding=(1, 1),
+                ceil_mode="true", count_include_pad="false")
+pool_words_case("avgp1d_ceil_tail", "avg_pool1d", (1, 1, 5), kernel_size=2,
+                ceil_mode="true")
+pool_words_case("maxp1d_unbatched_dil", "max_pool1d", (3, 11), kernel_size=3,
+                dilation=3, padding=1, ceil_mode="true", stride=2)
+
+
 # --- a small network: conv, relu, pool, flatten, linear, loss ----------------
 
 NET = """

@@ -295,6 +295,24 @@ layer_case("convtranspose1d_layer", (2, 3, 5),
                                              output_padding=2)})
 
 
+layer_case("pool_layers", (2, 3, 7, 8),
+           ["maxpool2d: {name: mp, kernel_size: 3, stride: 2, padding: 1, "
+            "dilation: [1, 2], ceil_mode: true}",
+            "avgpool2d: {name: ap, kernel_size: 2, padding: 1, "
+            "ceil_mode: true, count_include_pad: false}"],
+           lambda: {"mp": nn.MaxPool2d(3, 2, 1, dilation=(1, 2),
+                                       ceil_mode=True),
+                    "ap": nn.AvgPool2d(2, padding=1, ceil_mode=True,
+                                       count_include_pad=False)})
+layer_case("pool1d_layers", (2, 3, 9),
+           ["maxpool1d: {name: mp, kernel_size: 2, dilation: 2, "
+            "ceil_mode: true}",
+            "avgpool1d: {name: ap, kernel_size: 3, stride: 2, padding: 1, "
+            "ceil_mode: true}"],
+           lambda: {"mp": nn.MaxPool1d(2, dilation=2, ceil_mode=True),
+                    "ap": nn.AvgPool1d(3, 2, 1, ceil_mode=True)})
+
+
 def main():
     names = [c[0] for c in CASES]
     assert len(set(names)) == len(names), "duplicate case name"
