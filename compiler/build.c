@@ -630,6 +630,61 @@ static Node *pool(Build *b, const Expr *e, int sd, int is_max, int depth)
     return from_4d(g, y, sd, batched);
 }
 
+/* The [n, m] matrix of an adaptive average over n into m: column i
+ * averages PyTorch's window [floor(i n / m), ceil((i + 1) n / m)). */
+static Node *adaptive_matrix(Graph *g, long n, long m)
+{
+    double *a = agc_alloc(sizeof(double) * (size_t)(n * m));
+    for (long i = 0; i < m; i++) {
+        long start = i * n / m, end = ((i + 1) * n + m - 1) / m;
+        for (long j = start; j < end; j++)
+            a[j * m + i] = 1.0 / (double)(end - start);
+    }
+    return g_const_data(g, shape_of(2, (long[]){n, m}), a);
+}
+
+/* adaptive_avg_pool1d/2d(x, output_size), as PyTorch: output position i
+ * of a dim n -> m averages [floor(i n / m), ceil((i + 1) n / m)).  The
+ * windows are fixed, so each dim is a matmul with a constant matrix
+ * (none where m = n). */
+static Node *adaptive_pool(Build *b, const Expr *e, int sd, int depth)
+{
+    Graph *g = b->g;
+    const char *f = e->name;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "output_size", NULL}, 2, a);
+    Node *x = tensor_arg(b, a[0], depth);
+    long n[2], m[2] = {1, 1};
+    int batched = spatial(e, x, sd, n);
+    want_ints(a[1], sd, 1, f, "output_size", m);
+    if ((double)m[0] * (double)m[1] * (double)shape_count(&x->shape) /
+            (double)(n[0] * n[1]) > AGC_MAX_ELEMS)
+        agc_error(a[1]->pos, "%s(): the output of input %s is too large", f,
+                  shape_str(&x->shape));
+    g->pos = e->pos;
+    Node *y = to_4d(g, x, sd, batched);
+    long nc = y->shape.d[0] * y->shape.d[1];
+    if (m[1] != n[1])               /* along W: [nc h, w] @ [w, mw] */
+        y = g_matmul(g, g_reshape(g, y, shape_of(2, (long[]){nc * n[0],
+                                                             n[1]})),
+                     adaptive_matrix(g, n[1], m[1]));
+    if (m[0] != n[0]) {             /* along H, with H made the last dim */
+        y = g_transpose(g, g_reshape(g, y, shape_of(3, (long[]){nc, n[0],
+                                                                m[1]})),
+                        1, 2);
+        y = g_matmul(g, g_reshape(g, y, shape_of(2, (long[]){nc * m[1],
+                                                             n[0]})),
+                     adaptive_matrix(g, n[0], m[0]));
+        y = g_transpose(g, g_reshape(g, y, shape_of(3, (long[]){nc, m[1],
+                                                                m[0]})),
+                        1, 2);
+    }
+    const long *d = x->shape.d;
+    y = g_reshape(g, y, shape_of(4, (long[]){batched ? d[0] : 1,
+                                             d[batched], m[0], m[1]}));
+    return from_4d(g, y, sd, batched);
+}
+
 /* linear(x, w, b) = x @ w.T + b for x [..., in], w [out, in], b [out]. */
 static Node *linear(Build *b, const Expr *e, int depth)
 {
@@ -1422,6 +1477,9 @@ static Node *call(Build *b, const Expr *e, int depth)
         return conv(b, e, f[4] - '0', depth);
     if (!strcmp(f, "conv_transpose1d") || !strcmp(f, "conv_transpose2d"))
         return conv_transpose(b, e, f[14] - '0', depth);
+    if (!strcmp(f, "adaptive_avg_pool1d") ||
+        !strcmp(f, "adaptive_avg_pool2d"))
+        return adaptive_pool(b, e, f[17] - '0', depth);
     if (!strcmp(f, "max_pool1d") || !strcmp(f, "max_pool2d"))
         return pool(b, e, f[8] - '0', 1, depth);
     if (!strcmp(f, "avg_pool1d") || !strcmp(f, "avg_pool2d"))
@@ -1754,6 +1812,7 @@ static const struct {
     {"smooth_l1_loss", "SmoothL1LossBackward0"},
     {"max_pool2d", "MaxPool2DWithIndicesBackward0"},
     {"avg_pool2d", "AvgPool2DBackward0"},
+    {"adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0"},
     {"layer_norm", "NativeLayerNormBackward0"},
     {"batch_norm", "NativeBatchNormBackward0"},
     {"dropout", "NativeDropoutBackward0"},
@@ -1848,11 +1907,21 @@ static int expr_fn(Build *b, const Expr *e, Node *n, const Operand *op,
     }
     if (!strcmp(f, "linear") && nop >= 2)
         return linear_fn(b, n, op, nop);
-    if (!strcmp(f, "max_pool1d") || !strcmp(f, "avg_pool1d"))
+    /* an adaptive pool to one element is a mean in PyTorch */
+    int to_one = !strncmp(f, "adaptive", 8) &&
+                 n->shape.d[n->shape.rank - 1] == 1 &&
+                 (f[17] == '1' || n->shape.d[n->shape.rank - 2] == 1);
+    if (to_one && f[17] == '2')
+        return fn1(b, "MeanBackward1", n->shape, next[0]);
+    if (!strcmp(f, "max_pool1d") || !strcmp(f, "avg_pool1d") ||
+        !strcmp(f, "adaptive_avg_pool1d"))
         /* as a 2-D pool over an unsqueezed input */
         return fn1(b, "SqueezeBackward1", n->shape,
                    fn1(b, f[0] == 'm' ? "MaxPool2DWithIndicesBackward0"
-                                      : "AvgPool2DBackward0", n->shape,
+                          : to_one ? "MeanBackward1"
+                          : f[0] == 'a' && f[1] == 'd'
+                                ? "AdaptiveAvgPool2DBackward0"
+                                : "AvgPool2DBackward0", n->shape,
                        fn1(b, "UnsqueezeBackward0", op[0].node->shape,
                            next[0])));
     if (!strcmp(f, "cross_entropy") && !op[1].node->is_int) {

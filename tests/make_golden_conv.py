@@ -390,6 +390,23 @@ pool_words_case("maxp1d_unbatched_dil", "max_pool1d", (3, 11), kernel_size=3,
                 dilation=3, padding=1, ceil_mode="true", stride=2)
 
 
+# adaptive pools: sizes that divide, that do not (overlapping windows),
+# and outputs larger than the input
+pool_case("adaptive1d", "adaptive_avg_pool1d", (2, 3, 10), output_size=5)
+pool_case("adaptive1d_uneven", "adaptive_avg_pool1d", (2, 3, 10),
+          output_size=4)
+pool_case("adaptive1d_grow", "adaptive_avg_pool1d", (3, 5), output_size=7)
+pool_case("adaptive2d_uneven", "adaptive_avg_pool2d", (2, 3, 7, 9),
+          output_size=(3, 4))
+pool_case("adaptive2d_one", "adaptive_avg_pool2d", (2, 4, 5, 6),
+          output_size=1)
+pool_case("adaptive1d_one", "adaptive_avg_pool1d", (2, 3, 6), output_size=1)
+pool_case("adaptive2d_rows_only", "adaptive_avg_pool2d", (1, 2, 7, 5),
+          output_size=(3, 5))
+pool_case("adaptive2d_unbatched", "adaptive_avg_pool2d", (3, 5, 11),
+          output_size=(6, 3))
+
+
 # --- a small network: conv, relu, pool, flatten, linear, loss ----------------
 
 NET = """

@@ -313,6 +313,15 @@ layer_case("pool1d_layers", (2, 3, 9),
                     "ap": nn.AvgPool1d(3, 2, 1, ceil_mode=True)})
 
 
+layer_case("adaptive_layers", (2, 3, 7, 10),
+           ["adaptiveavgpool2d: {name: ap, output_size: [3, 4]}",
+            "flatten: {name: fl, start_dim: 2}",
+            "adaptiveavgpool1d: {name: ap1, output_size: 5}"],
+           lambda: {"ap": nn.AdaptiveAvgPool2d((3, 4)),
+                    "fl": nn.Flatten(2),
+                    "ap1": nn.AdaptiveAvgPool1d(5)})
+
+
 def main():
     names = [c[0] for c in CASES]
     assert len(set(names)) == len(names), "duplicate case name"
