@@ -260,6 +260,10 @@ convt_case("ct2d_unbatched", 2, (3, 4, 4), (3, 5, 3, 3), stride=2,
            bias=False)
 convt_case("ct2d_decoder", 2, (1, 8, 6, 6), (8, 16, 4, 4), stride=2,
            padding=1)
+convt_case("ct2d_pairs_f64", 2, (2, 3, 4, 5), (3, 2, 3, 4), stride=(2, 3),
+           padding=(1, 2), output_padding=(1, 0), dilation=(1, 2))
+convt_case("ct1d_groups_f64", 1, (2, 4, 6), (4, 3, 3), groups=2, stride=2,
+           padding=1, output_padding=1)
 convt_case("ct2d_dw", 2, (2, 4, 4, 5), (4, 1, 3, 3), groups=4, stride=2,
            padding=1, output_padding=1)
 
@@ -401,6 +405,14 @@ pool_case("adaptive2d_uneven", "adaptive_avg_pool2d", (2, 3, 7, 9),
 pool_case("adaptive2d_one", "adaptive_avg_pool2d", (2, 4, 5, 6),
           output_size=1)
 pool_case("adaptive1d_one", "adaptive_avg_pool1d", (2, 3, 6), output_size=1)
+pool_case("adaptive2d_uneven_f64", "adaptive_avg_pool2d", (2, 3, 7, 9),
+          output_size=(3, 4))
+pool_words_case("avgp2d_pairs_all_f64", "avg_pool2d", (2, 2, 7, 9),
+                kernel_size=(3, 2), stride=(2, 3), padding=(1, 1),
+                ceil_mode="true", count_include_pad="false")
+pool_words_case("maxp2d_pairs_all_f64", "max_pool2d", (2, 2, 7, 9),
+                kernel_size=(3, 2), stride=(2, 3), padding=(1, 1),
+                dilation=(2, 1), ceil_mode="true")
 pool_case("adaptive2d_rows_only", "adaptive_avg_pool2d", (1, 2, 7, 5),
           output_size=(3, 5))
 pool_case("adaptive2d_unbatched", "adaptive_avg_pool2d", (3, 5, 11),
