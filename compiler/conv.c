@@ -1143,19 +1143,22 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     plan_corr(&c, K->unroll);
     plan_corr(&f, K->unroll);
     const char *sig = agc_fmt("input %s", corr_sig(0, &f));
+    /* in the forward pass: conv_transpose's (build.c) */
+    const char *what = n->phase ? "gradient of the input"
+                                : "transposed convolution";
     Shared *s = find_wrapper(K, sig);
     int stuff = f.sh != 1 || f.sw != 1;
     long no = f.N * f.G * f.CO, kk = f.KH * f.KW;
     /* the weight of (g, ci, co, kh, kw) is w[g][co][ci][KH-1-kh][KW-1-kw] */
     WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
     if (!s && use_vec(&c) && !stuff) {
-        Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
+        Shared *v = vec_kernel(K, n, what, &c, &wa);
         put(o, "%s(%s, %s, %s%s);\n", v->name, dx, gy, w,
             scr_args(K, n, v));
         return;
     }
     if (!s && use_vec(&c)) {
-        Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
+        Shared *v = vec_kernel(K, n, what, &c, &wa);
         const char *core = v->name;
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
         add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
@@ -1175,7 +1178,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         put(b, "}\n\n");
     }
     if (!s) {
-        const char *core = corr_kernel(K, n, "gradient of the input", 0, &c);
+        const char *core = corr_kernel(K, n, what, 0, &c);
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
         if (stuff)
             add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");

@@ -192,7 +192,7 @@ static void agc_conv60_forward(float *restrict y, const float *restrict x, const
     agc_conv60(y, x, wp, acc);
 }
 
-/* ---- gradient of the input: dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] ---- */
+/* ---- transposed convolution: dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 4, k = 0..3 */
 static void agc_conv75_tail(float *restrict acc, const float *restrict x, const float *restrict w)
@@ -319,7 +319,7 @@ static void agc_conv75_input(float *restrict dx, const float *restrict gy, const
     agc_conv75(dx, gz, wq, acc);
 }
 
-/* ---- gradient of the input: dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] ---- */
+/* ---- transposed convolution: dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] ---- */
 
 /* y[b][ow] += x[ow - 1 + k] * w[b][k], b < 1, k < 3: row y[b] at y + b * 16,
  * w[b][k] at w[b * 9 - k] */
