@@ -318,8 +318,10 @@ enum { ARG_VAR, ARG_GRAD, ARG_CAPTURE };
 /* attr[] of OP_CONV and its adjoints: padding before (PH, PW) and after
  * (PH1, PW1) the input, which is zeros. */
 enum { CV_GROUPS, CV_SH, CV_SW, CV_DH, CV_DW, CV_PH, CV_PW, CV_PH1, CV_PW1 };
-/* attr[] of OP_MAXPOOL(_BWD): window, stride, padding (-inf) */
-enum { PL_KH, PL_KW, PL_SH, PL_SW, PL_PH, PL_PW };
+/* attr[] of OP_MAXPOOL(_BWD): window, stride, padding (-inf), dilation,
+ * and the extra padding after the input of ceil mode's last window */
+enum { PL_KH, PL_KW, PL_SH, PL_SW, PL_PH, PL_PW, PL_DH, PL_DW, PL_EH,
+       PL_EW };
 /* attr[] of OP_PADMODE(_BWD): the mode and the rows and columns added */
 enum { PM_MODE, PM_TOP, PM_BOTTOM, PM_LEFT, PM_RIGHT };
 enum { PAD_CIRCULAR = 1, PAD_REFLECT, PAD_REPLICATE };

@@ -442,51 +442,246 @@ static Node *conv(Build *b, const Expr *e, int sd, int depth)
     return from_4d(g, y, sd, batched);
 }
 
-/* max_pool1d/2d, avg_pool1d/2d(x, kernel_size, stride=kernel_size,
- * padding=0), as PyTorch's defaults: no dilation, floor mode, and an
- * average over the whole window, padding included.  An average pool is
- * a convolution of each channel with a constant 1/(kH kW) window. */
+/* conv_transpose1d/2d(x, w, b, stride, padding, output_padding, groups,
+ * dilation) for w [C_in, C_out / groups, k...], as PyTorch: the gradient
+ * of the input of the convolution y -> x of weight w (OP_CONV_BWD_INPUT,
+ * the weight read as is), over an output of length
+ * (n - 1) stride - 2 padding + dilation (k - 1) + output_padding + 1. */
+static Node *conv_transpose(Build *b, const Expr *e, int sd, int depth)
+{
+    Graph *g = b->g;
+    const char *f = e->name;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "w", "b", "stride", "padding",
+                             "output_padding", "groups", "dilation", NULL},
+         2, a);
+    Node *x = tensor_arg(b, a[0], depth), *w = tensor_arg(b, a[1], depth);
+    Node *bias = a[2] ? tensor_arg(b, a[2], depth) : NULL;
+    long n[2], k[2] = {1, 1}, st[2] = {1, 1}, dil[2] = {1, 1};
+    long p[2] = {0, 0}, op[2] = {0, 0}, out[2], groups = 1;
+    int batched = spatial(e, x, sd, n);
+    const char *xs = shape_str(&x->shape), *ws = shape_str(&w->shape);
+    if (w->shape.rank != sd + 2)
+        agc_error(e->pos, "%s() takes a weight [in_channels, out_channels / "
+                  "groups, %s], not %s", f, sd == 1 ? "kL" : "kH, kW", ws);
+    k[2 - sd] = w->shape.d[2];
+    k[1] = w->shape.d[sd + 1];
+    if (a[3])
+        want_ints(a[3], sd, 1, f, "stride", st);
+    if (a[4])
+        want_ints(a[4], sd, 0, f, "padding", p);
+    if (a[5])
+        want_ints(a[5], sd, 0, f, "output_padding", op);
+    if (a[6] && (groups = want_int(a[6], "groups")) < 1)
+        agc_error(a[6]->pos, "%s(): groups must be at least 1, not %ld", f,
+                  groups);
+    if (a[7])
+        want_ints(a[7], sd, 1, f, "dilation", dil);
+    long C = x->shape.d[batched], O = w->shape.d[1] * groups;
+    if (C % groups)
+        agc_error(e->pos, "%s(): input channels %ld are not divisible by "
+                  "groups %ld (input %s, weight %s)", f, C, groups, xs, ws);
+    if (w->shape.d[0] != C)
+        agc_error(e->pos, "%s(): weight %s expects the input to have %ld "
+                  "channels, but input %s has %ld", f, ws, w->shape.d[0],
+                  xs, C);
+    if (bias && (bias->shape.rank != 1 || bias->shape.d[0] != O))
+        agc_error(a[2]->pos, "%s(): bias %s does not match the %ld output "
+                  "channels of weight %s with groups=%ld", f,
+                  shape_str(&bias->shape), O, ws, groups);
+    for (int i = 0; i < 2; i++) {
+        if (op[i] >= st[i] && op[i] >= dil[i])
+            agc_error(a[5]->pos, "%s(): output padding must be smaller than "
+                      "either stride or dilation, but got output_padding "
+                      "%s, stride %s, dilation %s", f, dims_str(op, sd),
+                      dims_str(st, sd), dims_str(dil, sd));
+        out[i] = (n[i] - 1) * st[i] - 2 * p[i] + dil[i] * (k[i] - 1) +
+                 op[i] + 1;
+        if (out[i] < 1)
+            agc_error(e->pos, "%s(): the output size %s is too small "
+                      "(input %s, weight %s, padding %s)", f,
+                      dims_str(out, sd), xs, ws, dims_str(p, sd));
+    }
+    if ((double)out[0] * (double)out[1] * (double)O *
+            (double)(batched ? x->shape.d[0] : 1) > AGC_MAX_ELEMS)
+        agc_error(e->pos, "%s(): the output of input %s and weight %s is "
+                  "too large", f, xs, ws);
+    g->pos = e->pos;
+    Node *x4 = to_4d(g, x, sd, batched);
+    Node *w4 = g_reshape(g, w, shape_of(4, (long[]){C, O / groups, k[0],
+                                                    k[1]}));
+    Node *y = g_conv_bwd(g, OP_CONV_BWD_INPUT, x4, w4,
+                         (long[]){groups, st[0], st[1], dil[0], dil[1], p[0],
+                                  p[1], p[0], p[1]},
+                         shape_of(4, (long[]){x4->shape.d[0], O, out[0],
+                                              out[1]}));
+    if (bias)
+        y = g_binary(g, OP_ADD, y,
+                     g_reshape(g, bias, shape_of(3, (long[]){O, 1, 1})));
+    return from_4d(g, y, sd, batched);
+}
+
+/* PyTorch's pooling output length: windows of span d (k - 1) + 1 every
+ * s over n padded by p each side, floor or ceil; in ceil mode a last
+ * window that would start in the right padding is dropped. */
+static long pool_len(long n, long k, long s, long p, long d, int ceil_mode)
+{
+    long span = n + 2 * p - d * (k - 1) - 1;
+    if (span < 0)
+        return 0;
+    long out = (span + (ceil_mode ? s - 1 : 0)) / s + 1;
+    if (ceil_mode && (out - 1) * s >= n + p)
+        out--;
+    return out;
+}
+
+/* max_pool1d/2d(x, kernel_size, stride=kernel_size, padding=0,
+ * dilation=1, ceil_mode=false), avg_pool1d/2d(x, kernel_size,
+ * stride=kernel_size, padding=0, ceil_mode=false,
+ * count_include_pad=true), as PyTorch: ceil mode pads the bottom and
+ * right further (by e) for the last window.  An average pool is a
+ * convolution of each channel with a constant window: 1/(kH kW) when
+ * every window has that divisor, else ones and then a constant 1/divisor
+ * per output position, the divisor of PyTorch's avg_pool2d: the window
+ * clipped to the padded input (count_include_pad) or to the input. */
 static Node *pool(Build *b, const Expr *e, int sd, int is_max, int depth)
 {
     Graph *g = b->g;
     const char *f = e->name;
     Expr *a[MAXP];
-    bind(e, (const char *[]){"x", "kernel_size", "stride", "padding", NULL},
-         2, a);
+    bind(e, is_max ? (const char *[]){"x", "kernel_size", "stride",
+                                       "padding", "dilation", "ceil_mode",
+                                       NULL}
+                   : (const char *[]){"x", "kernel_size", "stride",
+                                      "padding", "ceil_mode",
+                                      "count_include_pad", NULL}, 2, a);
     Node *x = tensor_arg(b, a[0], depth);
-    long n[2], k[2] = {1, 1}, st[2] = {1, 1}, p[2] = {0, 0};
+    long n[2], k[2] = {1, 1}, st[2] = {1, 1}, p[2] = {0, 0}, d[2] = {1, 1};
+    long out[2], ext[2];
     int batched = spatial(e, x, sd, n);
+    const Expr *ce = a[is_max ? 5 : 4];
+    int ceil_mode = ce ? want_bool(ce, "ceil_mode") : 0;
+    int include_pad = !is_max && a[5] ? want_bool(a[5], "count_include_pad")
+                                      : 1;
     want_ints(a[1], sd, 1, f, "kernel_size", k);
     memcpy(st, k, sizeof st);
     if (a[2])
         want_ints(a[2], sd, 1, f, "stride", st);
     if (a[3])
         want_ints(a[3], sd, 0, f, "padding", p);
+    if (is_max && a[4])
+        want_ints(a[4], sd, 1, f, "dilation", d);
     for (int i = 0; i < 2; i++) {
         if (p[i] > k[i] / 2)
-            agc_error(a[3]->pos, "%s(): padding %s must be at most half the "
-                      "kernel size %s", f, dims_str(p, sd), dims_str(k, sd));
-        if (n[i] + 2 * p[i] < k[i])
-            agc_error(e->pos, "%s(): kernel size %s is larger than the "
-                      "padded input size %s (input %s)", f, dims_str(k, sd),
+            agc_error(a[3]->pos, "%s(): pad should be at most half of kernel "
+                      "size, but got padding %s and kernel_size %s", f,
+                      dims_str(p, sd), dims_str(k, sd));
+        long span = d[i] * (k[i] - 1) + 1;
+        if (n[i] + 2 * p[i] < span)
+            agc_error(e->pos, "%s(): %skernel size %s is larger than the "
+                      "padded input size %s (input %s)", f,
+                      d[0] * d[1] > 1 ? "dilated " : "",
+                      dims_str((long[]){d[0] * (k[0] - 1) + 1,
+                                        d[1] * (k[1] - 1) + 1}, sd),
                       dims_str((long[]){n[0] + 2 * p[0], n[1] + 2 * p[1]},
                                sd), shape_str(&x->shape));
+        out[i] = pool_len(n[i], k[i], st[i], p[i], d[i], ceil_mode);
+        /* what the last window reads past the padded input */
+        ext[i] = (out[i] - 1) * st[i] + span - (n[i] + 2 * p[i]);
+        if (ext[i] < 0)
+            ext[i] = 0;
     }
     g->pos = e->pos;
     Node *x4 = to_4d(g, x, sd, batched), *y;
     if (is_max) {
-        y = g_maxpool(g, x4, (long[]){k[0], k[1], st[0], st[1], p[0], p[1]});
-    } else {
-        const long *d = x4->shape.d;
-        Node *xc = g_reshape(g, x4, shape_of(4, (long[]){d[0] * d[1], 1,
-                                                          d[2], d[3]}));
-        Node *w = g_const(g, shape_of(4, (long[]){1, 1, k[0], k[1]}),
-                          1.0 / (double)(k[0] * k[1]));
-        y = g_conv(g, xc, w, (long[]){1, st[0], st[1], 1, 1, p[0], p[1],
-                                      p[0], p[1]});
-        y = g_reshape(g, y, shape_of(4, (long[]){d[0], d[1], y->shape.d[2],
-                                                 y->shape.d[3]}));
+        y = g_maxpool(g, x4, (long[]){k[0], k[1], st[0], st[1], p[0], p[1],
+                                      d[0], d[1], ext[0], ext[1]});
+        return from_4d(g, y, sd, batched);
     }
+    /* the divisor of each output position */
+    double *inv = agc_alloc(sizeof(double) * (size_t)(out[0] * out[1]));
+    int uniform = 1;
+    for (long i = 0; i < out[0]; i++)
+        for (long j = 0; j < out[1]; j++) {
+            long h0 = i * st[0] - p[0], w0 = j * st[1] - p[1];
+            long h1 = h0 + k[0] < n[0] + p[0] ? h0 + k[0] : n[0] + p[0];
+            long w1 = w0 + k[1] < n[1] + p[1] ? w0 + k[1] : n[1] + p[1];
+            if (!include_pad) {
+                h0 = h0 < 0 ? 0 : h0;
+                w0 = w0 < 0 ? 0 : w0;
+                h1 = h1 < n[0] ? h1 : n[0];
+                w1 = w1 < n[1] ? w1 : n[1];
+            }
+            long div = (h1 - h0) * (w1 - w0);
+            inv[i * out[1] + j] = 1.0 / (double)div;
+            uniform &= div == k[0] * k[1];
+        }
+    const long *xd = x4->shape.d;
+    Node *xc = g_reshape(g, x4, shape_of(4, (long[]){xd[0] * xd[1], 1,
+                                                      xd[2], xd[3]}));
+    Node *w = g_const(g, shape_of(4, (long[]){1, 1, k[0], k[1]}),
+                      uniform ? 1.0 / (double)(k[0] * k[1]) : 1.0);
+    y = g_conv(g, xc, w, (long[]){1, st[0], st[1], 1, 1, p[0], p[1],
+                                  p[0] + ext[0], p[1] + ext[1]});
+    if (!uniform)
+        y = g_binary(g, OP_MUL, y, g_const_data(g, shape_of(2, out), inv));
+    y = g_reshape(g, y, shape_of(4, (long[]){xd[0], xd[1], y->shape.d[2],
+                                             y->shape.d[3]}));
+    return from_4d(g, y, sd, batched);
+}
+
+/* The [n, m] matrix of an adaptive average over n into m: column i
+ * averages PyTorch's window [floor(i n / m), ceil((i + 1) n / m)). */
+static Node *adaptive_matrix(Graph *g, long n, long m)
+{
+    double *a = agc_alloc(sizeof(double) * (size_t)(n * m));
+    for (long i = 0; i < m; i++) {
+        long start = i * n / m, end = ((i + 1) * n + m - 1) / m;
+        for (long j = start; j < end; j++)
+            a[j * m + i] = 1.0 / (double)(end - start);
+    }
+    return g_const_data(g, shape_of(2, (long[]){n, m}), a);
+}
+
+/* adaptive_avg_pool1d/2d(x, output_size), as PyTorch: output position i
+ * of a dim n -> m averages [floor(i n / m), ceil((i + 1) n / m)).  The
+ * windows are fixed, so each dim is a matmul with a constant matrix
+ * (none where m = n). */
+static Node *adaptive_pool(Build *b, const Expr *e, int sd, int depth)
+{
+    Graph *g = b->g;
+    const char *f = e->name;
+    Expr *a[MAXP];
+    bind(e, (const char *[]){"x", "output_size", NULL}, 2, a);
+    Node *x = tensor_arg(b, a[0], depth);
+    long n[2], m[2] = {1, 1};
+    int batched = spatial(e, x, sd, n);
+    want_ints(a[1], sd, 1, f, "output_size", m);
+    if ((double)m[0] * (double)m[1] * (double)shape_count(&x->shape) /
+            (double)(n[0] * n[1]) > AGC_MAX_ELEMS)
+        agc_error(a[1]->pos, "%s(): the output of input %s is too large", f,
+                  shape_str(&x->shape));
+    g->pos = e->pos;
+    Node *y = to_4d(g, x, sd, batched);
+    long nc = y->shape.d[0] * y->shape.d[1];
+    if (m[1] != n[1])               /* along W: [nc h, w] @ [w, mw] */
+        y = g_matmul(g, g_reshape(g, y, shape_of(2, (long[]){nc * n[0],
+                                                             n[1]})),
+                     adaptive_matrix(g, n[1], m[1]));
+    if (m[0] != n[0]) {             /* along H, with H made the last dim */
+        y = g_transpose(g, g_reshape(g, y, shape_of(3, (long[]){nc, n[0],
+                                                                m[1]})),
+                        1, 2);
+        y = g_matmul(g, g_reshape(g, y, shape_of(2, (long[]){nc * m[1],
+                                                             n[0]})),
+                     adaptive_matrix(g, n[0], m[0]));
+        y = g_transpose(g, g_reshape(g, y, shape_of(3, (long[]){nc, m[1],
+                                                                m[0]})),
+                        1, 2);
+    }
+    const long *d = x->shape.d;
+    y = g_reshape(g, y, shape_of(4, (long[]){batched ? d[0] : 1,
+                                             d[batched], m[0], m[1]}));
     return from_4d(g, y, sd, batched);
 }
 
@@ -1280,6 +1475,11 @@ static Node *call(Build *b, const Expr *e, int depth)
         return int_call(b, e, depth);
     if (!strcmp(f, "conv1d") || !strcmp(f, "conv2d"))
         return conv(b, e, f[4] - '0', depth);
+    if (!strcmp(f, "conv_transpose1d") || !strcmp(f, "conv_transpose2d"))
+        return conv_transpose(b, e, f[14] - '0', depth);
+    if (!strcmp(f, "adaptive_avg_pool1d") ||
+        !strcmp(f, "adaptive_avg_pool2d"))
+        return adaptive_pool(b, e, f[17] - '0', depth);
     if (!strcmp(f, "max_pool1d") || !strcmp(f, "max_pool2d"))
         return pool(b, e, f[8] - '0', 1, depth);
     if (!strcmp(f, "avg_pool1d") || !strcmp(f, "avg_pool2d"))
@@ -1612,6 +1812,7 @@ static const struct {
     {"smooth_l1_loss", "SmoothL1LossBackward0"},
     {"max_pool2d", "MaxPool2DWithIndicesBackward0"},
     {"avg_pool2d", "AvgPool2DBackward0"},
+    {"adaptive_avg_pool2d", "AdaptiveAvgPool2DBackward0"},
     {"layer_norm", "NativeLayerNormBackward0"},
     {"batch_norm", "NativeBatchNormBackward0"},
     {"dropout", "NativeDropoutBackward0"},
@@ -1696,13 +1897,31 @@ static int expr_fn(Build *b, const Expr *e, Node *n, const Operand *op,
     }
     if (!strcmp(f, "conv1d") || !strcmp(f, "conv2d"))
         return conv_fn(b, e, n, op, nop);
+    if (!strncmp(f, "conv_transpose", 14)) {
+        /* as conv: an unbatched input unsqueezed around it */
+        int unbatched = op[0].node->shape.rank == f[14] - '0' + 1;
+        next[0] = unbatched ? fn1(b, "UnsqueezeBackward0",
+                                  op[0].node->shape, next[0]) : next[0];
+        int c = fn_add(b, "ConvolutionBackward0", n->shape, next, 3);
+        return unbatched ? fn1(b, "SqueezeBackward1", n->shape, c) : c;
+    }
     if (!strcmp(f, "linear") && nop >= 2)
         return linear_fn(b, n, op, nop);
-    if (!strcmp(f, "max_pool1d") || !strcmp(f, "avg_pool1d"))
+    /* an adaptive pool to one element is a mean in PyTorch */
+    int to_one = !strncmp(f, "adaptive", 8) &&
+                 n->shape.d[n->shape.rank - 1] == 1 &&
+                 (f[17] == '1' || n->shape.d[n->shape.rank - 2] == 1);
+    if (to_one && f[17] == '2')
+        return fn1(b, "MeanBackward1", n->shape, next[0]);
+    if (!strcmp(f, "max_pool1d") || !strcmp(f, "avg_pool1d") ||
+        !strcmp(f, "adaptive_avg_pool1d"))
         /* as a 2-D pool over an unsqueezed input */
         return fn1(b, "SqueezeBackward1", n->shape,
                    fn1(b, f[0] == 'm' ? "MaxPool2DWithIndicesBackward0"
-                                      : "AvgPool2DBackward0", n->shape,
+                          : to_one ? "MeanBackward1"
+                          : f[0] == 'a' && f[1] == 'd'
+                                ? "AdaptiveAvgPool2DBackward0"
+                                : "AvgPool2DBackward0", n->shape,
                        fn1(b, "UnsqueezeBackward0", op[0].node->shape,
                            next[0])));
     if (!strcmp(f, "cross_entropy") && !op[1].node->is_int) {
@@ -1784,7 +2003,8 @@ static const char *const builtins[] = {
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "softmax",
     "log_softmax", "mse_loss", "cross_entropy", "detach", "layer_norm",
     "batch_norm", "dropout", "nll_loss", "binary_cross_entropy_with_logits",
-    "l1_loss", "smooth_l1_loss", "argmax", "one_hot", NULL,
+    "l1_loss", "smooth_l1_loss", "argmax", "one_hot", "conv_transpose1d",
+    "conv_transpose2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d", NULL,
 };
 
 /* "; did you mean 'f'?" for a function, built in or custom, close to

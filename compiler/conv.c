@@ -1143,19 +1143,22 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     plan_corr(&c, K->unroll);
     plan_corr(&f, K->unroll);
     const char *sig = agc_fmt("input %s", corr_sig(0, &f));
+    /* in the forward pass: conv_transpose's (build.c) */
+    const char *what = n->phase ? "gradient of the input"
+                                : "transposed convolution";
     Shared *s = find_wrapper(K, sig);
     int stuff = f.sh != 1 || f.sw != 1;
     long no = f.N * f.G * f.CO, kk = f.KH * f.KW;
     /* the weight of (g, ci, co, kh, kw) is w[g][co][ci][KH-1-kh][KW-1-kw] */
     WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
     if (!s && use_vec(&c) && !stuff) {
-        Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
+        Shared *v = vec_kernel(K, n, what, &c, &wa);
         put(o, "%s(%s, %s, %s%s);\n", v->name, dx, gy, w,
             scr_args(K, n, v));
         return;
     }
     if (!s && use_vec(&c)) {
-        Shared *v = vec_kernel(K, n, "gradient of the input", &c, &wa);
+        Shared *v = vec_kernel(K, n, what, &c, &wa);
         const char *core = v->name;
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
         add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
@@ -1175,7 +1178,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         put(b, "}\n\n");
     }
     if (!s) {
-        const char *core = corr_kernel(K, n, "gradient of the input", 0, &c);
+        const char *core = corr_kernel(K, n, what, 0, &c);
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
         if (stuff)
             add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
@@ -1343,6 +1346,47 @@ static void emit_padmode(Kernels *K, Out *o, Node *n, const char *y,
 /* y = maxpool(x), or dx = maxpool_bwd(x, gy): gy goes to the first
  * maximum of each window in row-major order, as PyTorch's indices; NaN
  * counts as the maximum. */
+/* The rest of emit_maxpool's loop body for a dilated window: its taps
+ * h0 + i dh, w0 + j dw, those in the input; the argmax starts at the
+ * first of them, as PyTorch's. */
+static void dilated_window(Kernels *K, Out *o, Node *n, const char *y,
+                           const char *const *in)
+{
+    const long *a = n->attr;
+    int bwd = n->op == OP_MAXPOOL_BWD;
+    const Shape *xs = &n->in[0]->shape, *ys = bwd ? &n->in[1]->shape
+                                                  : &n->shape;
+    long h = xs->d[2], w = xs->d[3], nh = ys->d[2], nw = ys->d[3];
+    long dh = a[PL_DH], dw = a[PL_DW];
+    put(o, "%s top = -INFINITY;\n", K->T);
+    if (bwd) {
+        put(o, "const long hs = h0 < 0 ? h0 + (%ld - h0) / %ld * %ld : h0;\n",
+            dh - 1, dh, dh);
+        put(o, "const long ws = w0 < 0 ? w0 + (%ld - w0) / %ld * %ld : w0;\n",
+            dw - 1, dw, dw);
+        put(o, "long at = (p * %ld + hs) * %ld + ws;\n", h, w);
+    }
+    put(o, "for (long ki = 0; ki < %ld; ki++) {\n", a[PL_KH]);
+    put(o, "    const long i = h0 + ki * %ld;\n", dh);
+    put(o, "    if (i < 0 || i >= %ld)\n        continue;\n", h);
+    put(o, "    for (long kj = 0; kj < %ld; kj++) {\n", a[PL_KW]);
+    put(o, "        const long j = w0 + kj * %ld;\n", dw);
+    put(o, "        if (j < 0 || j >= %ld)\n            continue;\n", w);
+    put(o, "        const %s v = %s[(p * %ld + i) * %ld + j];\n", K->T, in[0],
+        h, w);
+    put(o, "        if (v > top || v != v) {\n            top = v;\n");
+    if (bwd)
+        put(o, "            at = (p * %ld + i) * %ld + j;\n", h, w);
+    put(o, "        }\n    }\n}\n");
+    if (bwd)
+        put(o, "%s[at] += %s[(p * %ld + oh) * %ld + ow];\n", y, in[1], nh,
+            nw);
+    else
+        put(o, "%s[(p * %ld + oh) * %ld + ow] = top;\n", y, nh, nw);
+    o->indent -= 3;
+    put(o, "        }\n");
+}
+
 static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
                          const char *const *in)
 {
@@ -1362,6 +1406,10 @@ static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
     put(o, "const long h0 = %s, w0 = %s;\n",
         sum3(times("oh", a[PL_SH]), "", -a[PL_PH]),
         sum3(times("ow", a[PL_SW]), "", -a[PL_PW]));
+    if (a[PL_DH] > 1 || a[PL_DW] > 1) {
+        dilated_window(K, o, n, y, in);
+        return;
+    }
     put(o, "const long h1 = h0 + %ld < %ld ? h0 + %ld : %ld;\n", a[PL_KH], h,
         a[PL_KH], h);
     put(o, "const long w1 = w0 + %ld < %ld ? w0 + %ld : %ld;\n", a[PL_KW], w,

@@ -98,7 +98,7 @@ static void rule(Grads *gr, Node *n, Node *gy)
     case OP_LAST:
         break;
     /* the adjoints only appear in the backward graph: no double backward */
-    case OP_CONV_BWD_INPUT: case OP_CONV_BWD_WEIGHT:
+    case OP_CONV_BWD_WEIGHT:
     case OP_PADMODE_BWD: case OP_MAXPOOL_BWD:
         break;
     case OP_COPY:                   /* da = sum_to(gy) */
@@ -332,6 +332,23 @@ static void rule(Grads *gr, Node *n, Node *gy)
                                          n->attr, a->shape));
         if (b->needs_grad)
             accumulate(gr, b, g_conv_bwd(g, OP_CONV_BWD_WEIGHT, a, gy,
+                                         n->attr, b->shape));
+        break;
+    case OP_CONV_BWD_INPUT:
+        /* y = conv_bwd_input(a, w), a transposed convolution: linear in
+         * each, with <conv(z, w), a> = <z, y>.  So da = conv(gy, w) and
+         * dw = conv_bwd_weight(gy, a), x and gy of conv's swapped.
+         * An output_padding of at least the stride (allowed below the
+         * dilation) makes conv's output longer than a: its first rows */
+        if (a->needs_grad) {
+            Node *c = g_conv(g, gy, b, n->attr);
+            for (int d = 2; d < 4; d++)
+                if (c->shape.d[d] != a->shape.d[d])
+                    c = g_narrow(g, c, d, 0, a->shape.d[d]);
+            accumulate(gr, a, c);
+        }
+        if (b->needs_grad)
+            accumulate(gr, b, g_conv_bwd(g, OP_CONV_BWD_WEIGHT, gy, a,
                                          n->attr, b->shape));
         break;
     case OP_PADMODE:                /* da[src(i)] += gy[i]: pad's adjoint */

@@ -564,16 +564,18 @@ Node *g_padmode_bwd(Graph *g, Node *gy, const long *a, Shape s)
 Node *g_maxpool(Graph *g, Node *x, const long *a)
 {
     Shape s = x->shape;
-    s.d[2] = out_len(g, s.d[2], a[PL_PH], a[PL_PH], a[PL_KH], 1, a[PL_SH]);
-    s.d[3] = out_len(g, s.d[3], a[PL_PW], a[PL_PW], a[PL_KW], 1, a[PL_SW]);
+    s.d[2] = out_len(g, s.d[2], a[PL_PH], a[PL_PH] + a[PL_EH], a[PL_KH],
+                     a[PL_DH], a[PL_SH]);
+    s.d[3] = out_len(g, s.d[3], a[PL_PW], a[PL_PW] + a[PL_EW], a[PL_KW],
+                     a[PL_DW], a[PL_SW]);
     Node *in[1] = {x};
-    return add(g, window(OP_MAXPOOL, s, 1, in, a, PL_PW + 1));
+    return add(g, window(OP_MAXPOOL, s, 1, in, a, PL_EW + 1));
 }
 
 Node *g_maxpool_bwd(Graph *g, Node *x, Node *gy, const long *a)
 {
     Node *in[2] = {x, gy};
-    return add(g, window(OP_MAXPOOL_BWD, x->shape, 2, in, a, PL_PW + 1));
+    return add(g, window(OP_MAXPOOL_BWD, x->shape, 2, in, a, PL_EW + 1));
 }
 
 /* ---- train and eval mode ---- */

@@ -14,7 +14,7 @@
  * takes (those marked '!' required; those marked '-' consumed here, not
  * passed on), and which parameters it has. */
 typedef enum { NO_PARAMS, CONV_PARAMS, LINEAR_PARAMS, BN_PARAMS,
-               LN_PARAMS } Params;
+               LN_PARAMS, CONVT_PARAMS } Params;
 
 static const struct LayerKind {
     const char *kind, *fn;
@@ -28,16 +28,26 @@ static const struct LayerKind {
     {"conv2d", "conv2d", {"!-in_channels", "!-out_channels", "!-kernel_size",
      "stride", "padding", "dilation", "groups", "-bias", "padding_mode"},
      CONV_PARAMS, 2},
+    {"convtranspose1d", "conv_transpose1d", {"!-in_channels",
+     "!-out_channels", "!-kernel_size", "stride", "padding", "output_padding",
+     "groups", "-bias", "dilation"}, CONVT_PARAMS, 1},
+    {"convtranspose2d", "conv_transpose2d", {"!-in_channels",
+     "!-out_channels", "!-kernel_size", "stride", "padding", "output_padding",
+     "groups", "-bias", "dilation"}, CONVT_PARAMS, 2},
     {"linear", "linear", {"!-in_features", "!-out_features", "-bias"},
      LINEAR_PARAMS, 0},
     {"leakyrelu", "leaky_relu", {"negative_slope"}, NO_PARAMS, 0},
-    {"maxpool1d", "max_pool1d", {"!kernel_size", "stride", "padding"},
+    {"maxpool1d", "max_pool1d", {"!kernel_size", "stride", "padding",
+     "dilation", "ceil_mode"}, NO_PARAMS, 0},
+    {"maxpool2d", "max_pool2d", {"!kernel_size", "stride", "padding",
+     "dilation", "ceil_mode"}, NO_PARAMS, 0},
+    {"avgpool1d", "avg_pool1d", {"!kernel_size", "stride", "padding",
+     "ceil_mode", "count_include_pad"}, NO_PARAMS, 0},
+    {"avgpool2d", "avg_pool2d", {"!kernel_size", "stride", "padding",
+     "ceil_mode", "count_include_pad"}, NO_PARAMS, 0},
+    {"adaptiveavgpool1d", "adaptive_avg_pool1d", {"!output_size"},
      NO_PARAMS, 0},
-    {"maxpool2d", "max_pool2d", {"!kernel_size", "stride", "padding"},
-     NO_PARAMS, 0},
-    {"avgpool1d", "avg_pool1d", {"!kernel_size", "stride", "padding"},
-     NO_PARAMS, 0},
-    {"avgpool2d", "avg_pool2d", {"!kernel_size", "stride", "padding"},
+    {"adaptiveavgpool2d", "adaptive_avg_pool2d", {"!output_size"},
      NO_PARAMS, 0},
     {"flatten", "flatten", {"start_dim", "end_dim"}, NO_PARAMS, 0},
     {"softmax", "softmax", {"!dim"}, NO_PARAMS, 0},
@@ -214,7 +224,7 @@ void model_declare(Program *p)
             add_param(p, l, "weight", shape_of(2, (long[]){out, in}), bound);
             if (has_bias(l))
                 add_param(p, l, "bias", shape_of(1, (long[]){out}), bound);
-        } else if (k->params == CONV_PARAMS) {
+        } else if (k->params == CONV_PARAMS || k->params == CONVT_PARAMS) {
             long in = positive_int(l, "in_channels");
             long out = positive_int(l, "out_channels");
             long groups = 1;
@@ -230,9 +240,12 @@ void model_declare(Program *p)
                 agc_error(l->pos, "layer '%s': in_channels %ld and "
                           "out_channels %ld must be divisible by groups %ld",
                           l->name, in, out, groups);
+            /* a transposed one's weight is [in, out / groups, k...], and
+             * its fan_in (torch's, from the weight) out / groups * k... */
+            int tr = k->params == CONVT_PARAMS;
             const KwVal *kv = arg(l, "kernel_size");
-            Shape w = {2, {out, in / groups}};
-            long fan_in = in / groups;
+            Shape w = {2, {tr ? in : out, (tr ? out : in) / groups}};
+            long fan_in = w.d[1];
             for (int d = 0; d < k->spatial; d++) {
                 int n = kv->kind == KW_TUPLE ? kv->n : 1;
                 double v = kv->kind == KW_TUPLE ? kv->num[n == 1 ? 0 : d]

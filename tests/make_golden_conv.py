@@ -194,6 +194,80 @@ conv_case("c2d_stride_dil_tiles", 2, (1, 10, 9, 11), (12, 10, 3, 2),
           stride=(3, 2), dilation=(2, 1), padding=(2, 1))
 
 
+# --- transposed convolutions -------------------------------------------------
+
+def convt_case(name, sd, x, w, bias=True, **kw):
+    """conv_transpose1d/2d(x, w[, b], **kw) against F's; x, w are shapes
+    (w [C_in, C_out / groups, k...]); the init scale of
+    nn.ConvTranspose's, fan_in = w.size(1) * prod(k)."""
+    groups = kw.get("groups", 1)
+    spec = """
+inputs:
+  x: {shape: %s, requires_grad: true}
+  w: {shape: %s, requires_grad: true}
+%sgraph:
+  y: conv_transpose%dd(x, w%s%s)
+backward: {of: y}
+outputs: [y]
+""" % (list(x), list(w), "  b: {shape: [%d], requires_grad: true}\n"
+       % (w[1] * groups) if bias else "", sd, ", b" if bias else "",
+       ", " + args_text(**kw) if kw else "")
+    fn = F.conv_transpose1d if sd == 1 else F.conv_transpose2d
+
+    if bias:
+        def ref(x, w, b):
+            return {"y": fn(x, w, b, **kw)}
+    else:
+        def ref(x, w):
+            return {"y": fn(x, w, None, **kw)}
+    fan_in = 1
+    for d in w[1:]:
+        fan_in *= d
+    draws = {"w": init_scale(fan_in)}
+    if bias:
+        draws["b"] = init_scale(fan_in)
+    add(name, spec, ref, **draws)
+
+
+def convt_grid():
+    """stride x padding x output_padding x groups x dilation, 1-D and 2-D
+    (output_padding only where PyTorch allows it: below stride or
+    dilation)"""
+    combos = itertools.product((1, 2), (1, 2), (0, 1), (0, 1), (1, 2),
+                               (1, 3))
+    for i, (sd, stride, pad, opad, groups, dil) in enumerate(combos):
+        if opad >= stride and opad >= dil:
+            continue
+        C, O = 4, 6
+        if sd == 1:
+            x, w = (2, C, 7), (C, O // groups, 3)
+        else:
+            x, w = (2, C, 5, 4), (C, O // groups, 3, 2)
+        kw = dict(stride=stride, padding=pad, output_padding=opad,
+                  groups=groups, dilation=dil)
+        kw = {k: v for k, v in kw.items()
+              if v != (0 if k in ("padding", "output_padding") else 1)}
+        name = "ct%dd_s%d_p%d_op%d_g%d_d%d" % (sd, stride, pad, opad, groups,
+                                              dil)
+        convt_case(name, sd, x, w, i % 2 == 0, **kw)
+
+
+convt_grid()
+convt_case("ct2d_pairs", 2, (2, 3, 4, 5), (3, 2, 3, 4), stride=(2, 3),
+           padding=(1, 2), output_padding=(1, 0), dilation=(1, 2))
+convt_case("ct1d_unbatched", 1, (3, 6), (3, 2, 4), stride=2, padding=1)
+convt_case("ct2d_unbatched", 2, (3, 4, 4), (3, 5, 3, 3), stride=2,
+           bias=False)
+convt_case("ct2d_decoder", 2, (1, 8, 6, 6), (8, 16, 4, 4), stride=2,
+           padding=1)
+convt_case("ct2d_pairs_f64", 2, (2, 3, 4, 5), (3, 2, 3, 4), stride=(2, 3),
+           padding=(1, 2), output_padding=(1, 0), dilation=(1, 2))
+convt_case("ct1d_groups_f64", 1, (2, 4, 6), (4, 3, 3), groups=2, stride=2,
+           padding=1, output_padding=1)
+convt_case("ct2d_dw", 2, (2, 4, 4, 5), (4, 1, 3, 3), groups=4, stride=2,
+           padding=1, output_padding=1)
+
+
 # --- linear -------------------------------------------------------------------
 
 def linear_case(name, x, w, bias=True):
@@ -263,6 +337,86 @@ pool_case("avg_pool2d_pairs", "avg_pool2d", (2, 2, 7, 9), kernel_size=(3, 2),
           stride=(2, 1), padding=(1, 1))
 pool_case("avg_pool2d_unbatched", "avg_pool2d", (3, 6, 5), kernel_size=3,
           stride=2, padding=1)
+
+
+# every option: ceil_mode x padding x dilation (max) or count_include_pad
+# (avg), on sizes where ceil mode adds a window (and, with padding, one
+# that it drops for starting in the padding)
+def pool_grid():
+    opts = itertools.product(("max", "avg"), (1, 2), (False, True), (0, 1),
+                             (1, 2))
+    for kind, sd, ceil, pad, third in opts:
+        fn = "%s_pool%dd" % (kind, sd)
+        kw = dict(kernel_size=3, stride=2)
+        if pad:
+            kw["padding"] = pad
+        if ceil:
+            kw["ceil_mode"] = "true"
+        if kind == "max" and third == 2:
+            kw["dilation"] = 2
+        if kind == "avg" and third == 2:
+            kw["count_include_pad"] = "false"
+        x = (2, 2, 8) if sd == 1 else (1, 2, 6, 8)
+        name = "%sp%dd_c%d_p%d_%s%d" % (kind, sd, ceil, pad,
+                                        "d" if kind == "max" else "i", third)
+        pool_words_case(name, fn, x, **kw)
+
+
+def pool_words_case(name, kind, x, **kw):
+    """pool_case with true/false written as agc's words"""
+    spec = """
+inputs:
+  x: {shape: %s, requires_grad: true}
+graph:
+  y: %s(x, %s)
+backward: {of: y}
+outputs: [y]
+""" % (list(x), kind, args_text(**kw))
+    fn = getattr(F, kind)
+    tkw = {k: (v == "true") if v in ("true", "false") else v
+           for k, v in kw.items()}
+
+    def ref(x):
+        return {"y": fn(x, **tkw)}
+    add(name, spec, ref)
+
+
+pool_grid()
+pool_words_case("maxp2d_pairs_all", "max_pool2d", (2, 2, 7, 9),
+                kernel_size=(3, 2), stride=(2, 3), padding=(1, 1),
+                dilation=(2, 1), ceil_mode="true")
+pool_words_case("avgp2d_pairs_all", "avg_pool2d", (2, 2, 7, 9),
+                kernel_size=(3, 2), stride=(2, 3), padding=(1, 1),
+                ceil_mode="true", count_include_pad="false")
+pool_words_case("avgp1d_ceil_tail", "avg_pool1d", (1, 1, 5), kernel_size=2,
+                ceil_mode="true")
+pool_words_case("maxp1d_unbatched_dil", "max_pool1d", (3, 11), kernel_size=3,
+                dilation=3, padding=1, ceil_mode="true", stride=2)
+
+
+# adaptive pools: sizes that divide, that do not (overlapping windows),
+# and outputs larger than the input
+pool_case("adaptive1d", "adaptive_avg_pool1d", (2, 3, 10), output_size=5)
+pool_case("adaptive1d_uneven", "adaptive_avg_pool1d", (2, 3, 10),
+          output_size=4)
+pool_case("adaptive1d_grow", "adaptive_avg_pool1d", (3, 5), output_size=7)
+pool_case("adaptive2d_uneven", "adaptive_avg_pool2d", (2, 3, 7, 9),
+          output_size=(3, 4))
+pool_case("adaptive2d_one", "adaptive_avg_pool2d", (2, 4, 5, 6),
+          output_size=1)
+pool_case("adaptive1d_one", "adaptive_avg_pool1d", (2, 3, 6), output_size=1)
+pool_case("adaptive2d_uneven_f64", "adaptive_avg_pool2d", (2, 3, 7, 9),
+          output_size=(3, 4))
+pool_words_case("avgp2d_pairs_all_f64", "avg_pool2d", (2, 2, 7, 9),
+                kernel_size=(3, 2), stride=(2, 3), padding=(1, 1),
+                ceil_mode="true", count_include_pad="false")
+pool_words_case("maxp2d_pairs_all_f64", "max_pool2d", (2, 2, 7, 9),
+                kernel_size=(3, 2), stride=(2, 3), padding=(1, 1),
+                dilation=(2, 1), ceil_mode="true")
+pool_case("adaptive2d_rows_only", "adaptive_avg_pool2d", (1, 2, 7, 5),
+          output_size=(3, 5))
+pool_case("adaptive2d_unbatched", "adaptive_avg_pool2d", (3, 5, 11),
+          output_size=(6, 3))
 
 
 # --- a small network: conv, relu, pool, flatten, linear, loss ----------------

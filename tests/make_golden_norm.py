@@ -276,6 +276,52 @@ layer_case("bn_eval", (4, 3, 5),
            eval_steps=EVAL_STEPS)
 
 
+# transposed convolutions (the state_dict names and weight shapes of
+# nn.ConvTranspose1d/2d), and the pools' layers
+layer_case("convtranspose_layers", (2, 4, 3, 3),
+           ["convtranspose2d: {name: ct, in_channels: 4, out_channels: 6, "
+            "kernel_size: 3, stride: 2, padding: 1, output_padding: 1, "
+            "groups: 2}",
+            "convtranspose2d: {name: ct2, in_channels: 6, out_channels: 2, "
+            "kernel_size: [2, 3], dilation: [1, 2], bias: false}"],
+           lambda: {"ct": nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1,
+                                             output_padding=1, groups=2),
+                    "ct2": nn.ConvTranspose2d(6, 2, (2, 3), dilation=(1, 2),
+                                              bias=False)})
+layer_case("convtranspose1d_layer", (2, 3, 5),
+           ["convtranspose1d: {name: ct, in_channels: 3, out_channels: 4, "
+            "kernel_size: 4, stride: 3, padding: 2, output_padding: 2}"],
+           lambda: {"ct": nn.ConvTranspose1d(3, 4, 4, stride=3, padding=2,
+                                             output_padding=2)})
+
+
+layer_case("pool_layers", (2, 3, 7, 8),
+           ["maxpool2d: {name: mp, kernel_size: 3, stride: 2, padding: 1, "
+            "dilation: [1, 2], ceil_mode: true}",
+            "avgpool2d: {name: ap, kernel_size: 2, padding: 1, "
+            "ceil_mode: true, count_include_pad: false}"],
+           lambda: {"mp": nn.MaxPool2d(3, 2, 1, dilation=(1, 2),
+                                       ceil_mode=True),
+                    "ap": nn.AvgPool2d(2, padding=1, ceil_mode=True,
+                                       count_include_pad=False)})
+layer_case("pool1d_layers", (2, 3, 9),
+           ["maxpool1d: {name: mp, kernel_size: 2, dilation: 2, "
+            "ceil_mode: true}",
+            "avgpool1d: {name: ap, kernel_size: 3, stride: 2, padding: 1, "
+            "ceil_mode: true}"],
+           lambda: {"mp": nn.MaxPool1d(2, dilation=2, ceil_mode=True),
+                    "ap": nn.AvgPool1d(3, 2, 1, ceil_mode=True)})
+
+
+layer_case("adaptive_layers", (2, 3, 7, 10),
+           ["adaptiveavgpool2d: {name: ap, output_size: [3, 4]}",
+            "flatten: {name: fl, start_dim: 2}",
+            "adaptiveavgpool1d: {name: ap1, output_size: 5}"],
+           lambda: {"ap": nn.AdaptiveAvgPool2d((3, 4)),
+                    "fl": nn.Flatten(2),
+                    "ap1": nn.AdaptiveAvgPool1d(5)})
+
+
 def main():
     names = [c[0] for c in CASES]
     assert len(set(names)) == len(names), "duplicate case name"
