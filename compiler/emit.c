@@ -2245,6 +2245,7 @@ static char *emit_infer(Emitter *T)
     plan_arena(&E);
     if (E.arena_count > T->arena_count)
         T->arena_count = E.arena_count;
+    T->helpers |= E.helpers;        /* its own fusion may call others */
     for (int i = 0; i < p->ntensors; i++)
         p->tensors[i].cname = cnames[i];
     return agc_fmt("/* Eval mode: the outputs alone, keeping nothing for "

@@ -586,5 +586,10 @@ expect 1 $agc train "$tmp/tr/fit.yaml" $D --load "$tmp/tr/cut.npz"; contains "--
 expect 0 $agc run tests/fuzz/findings/loop_capture_transpose_cat.yaml
 contains "s = tensor(3.0750)"; contains "d.grad = tensor([[5.]])"
 
+# NAME_infer fuses pow(x, 2) where forward stores it for backward: the
+# helper it calls is emitted too (found by difftest)
+printf 'name: infer_helper\ndtype: float64\ninputs:\n  b: {shape: [4, 3], requires_grad: true, init: {uniform: [-1.5, 1.5]}}\ngraph:\n  n1: sqrt(sigmoid(abs(b) ^ 2) + 0.2)\n  loss: sum(n1 * n1)\nbackward: loss\noutputs: [n1, loss]\n' > "$tmp/infer_helper.yaml"
+expect 0 $agc run "$tmp/infer_helper.yaml"; contains "loss = tensor("
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
