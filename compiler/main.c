@@ -1074,6 +1074,26 @@ static int stage_npys(Stage *s, Program *p, Jit *j)
     return 0;
 }
 
+/* NAME_ERR_TARGET: a class index out of range, as PyTorch says it. */
+static void target_error(Program *p, Jit *j, const char *what)
+{
+    long long bad = j->bad_target_offset >= 0
+                        ? *(int64_t *)((char *)j->m + j->bad_target_offset)
+                        : -1;
+    Node *at = NULL;                /* the one check, if there is one */
+    int nchecks = 0;
+    for (int i = 0; i < p->g->n; i++)
+        if (p->g->nodes[i]->op == OP_CLASS_INDEX && nchecks++ == 0)
+            at = p->g->nodes[i];
+    if (nchecks == 1 && p->nloops == 0)
+        agc_error(at->pos, "%s: Target %lld is out of bounds: class indices "
+                  "must be in [0, %ld)", what, bad, at->attr[0]);
+    agc_error(p->spec->pos, "%s: Target %lld is out of bounds: class "
+              "indices (int64 targets of cross_entropy and nll_loss, "
+              "one_hot's argument) must be in [0, number of classes)", what,
+              bad);
+}
+
 static int cmd_run(const Opts *o)
 {
     Compiled c;
@@ -1127,22 +1147,8 @@ static int cmd_run(const Opts *o)
     }
     phase_begin("running");
     int rc = (o->eval ? j->infer : j->forward)(j->m);
-    if (rc == 2 && j->bad_target_offset >= 0) { /* NAME_ERR_TARGET */
-        long long bad = *(int64_t *)((char *)j->m + j->bad_target_offset);
-        Node *at = NULL;            /* the one check, if there is one */
-        int nchecks = 0;
-        for (int i = 0; i < p->g->n; i++)
-            if (p->g->nodes[i]->op == OP_CLASS_INDEX && nchecks++ == 0)
-                at = p->g->nodes[i];
-        if (nchecks == 1 && p->nloops == 0)
-            agc_error(at->pos, "forward failed: Target %lld is out of "
-                      "bounds: class indices must be in [0, %ld)", bad,
-                      at->attr[0]);
-        agc_error(p->spec->pos, "forward failed: Target %lld is out of "
-                  "bounds: class indices (int64 targets of cross_entropy "
-                  "and nll_loss, one_hot's argument) must be in [0, number "
-                  "of classes)", bad);
-    }
+    if (rc == 2)                    /* NAME_ERR_TARGET */
+        target_error(p, j, "forward failed");
     if (rc != 0) {                  /* NAME_ERR_MAX_ITER */
         if (p->nloops == 1)
             agc_error(p->loops[0]->pos, "forward failed: loop '%s' exceeded "
@@ -1375,6 +1381,8 @@ static int cmd_train(const Opts *o)
     TrainOpts t = {o->data, o->val, o->ndata, o->nval, o->epochs,
                    o->shuffle, o->seed, train_tick};
     int rc = train_run(p, j, &t);
+    if (rc == 2)
+        target_error(p, j, "training stopped");
     if (rc)
         agc_error(p->spec->pos, "training stopped: the generated code "
                   "returned %s_%s", p->spec->name,

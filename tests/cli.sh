@@ -591,5 +591,35 @@ contains "s = tensor(3.0750)"; contains "d.grad = tensor([[5.]])"
 printf 'name: infer_helper\ndtype: float64\ninputs:\n  b: {shape: [4, 3], requires_grad: true, init: {uniform: [-1.5, 1.5]}}\ngraph:\n  n1: sqrt(sigmoid(abs(b) ^ 2) + 0.2)\n  loss: sum(n1 * n1)\nbackward: loss\noutputs: [n1, loss]\n' > "$tmp/infer_helper.yaml"
 expect 0 $agc run "$tmp/infer_helper.yaml"; contains "loss = tensor("
 
+# agc train with a label out of range stops with PyTorch's message
+cat > "$tmp/tr/cls.yaml" <<'EOF'
+name: cls
+dims: {B: 4}
+inputs:
+  x: {shape: [B, 3]}
+  y: {shape: [B], dtype: int64}
+model:
+  input: x
+  layers:
+    - linear: {name: fc, in_features: 3, out_features: 2}
+graph:
+  loss: cross_entropy(fc, y)
+outputs: [loss]
+backward: loss
+optimizer:
+  sgd: {lr: 0.1}
+EOF
+cat > "$tmp/tr/mklabels.yaml" <<'EOF'
+name: mklabels
+inputs:
+  r: {shape: [40], dtype: int64, value: 2}
+graph:
+  labels: argmax(one_hot(r, 3), dim=1)
+outputs: [labels]
+EOF
+expect 0 $agc run "$tmp/tr/mklabels.yaml" --out "$tmp/tr/lab"
+expect 1 $agc train "$tmp/tr/cls.yaml" --data x="$tmp/tr/data/xs.npy" --data y="$tmp/tr/lab/labels.npy" --backend tcc
+contains "training stopped: Target 2 is out of bounds: class indices must be in [0, 2)"
+
 echo "cli: $pass passed, $failn failed"
 [ "$failn" = 0 ]
