@@ -1654,6 +1654,8 @@ static int node_fn(Build *b, Node *n)
 static int loop_fn(Build *b, const LoopDef *L, int init_fn,
                    const GraphEntry *ge)
 {
+    if (!L->node->needs_grad)       /* e.g. captures read through detach */
+        return -1;
     int *next = agc_alloc(sizeof(int) * (size_t)(L->ncap + 1)), k = 0;
     next[k++] = init_fn;
     for (int i = 0; i < L->ncap; i++)
