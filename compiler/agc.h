@@ -447,6 +447,7 @@ typedef struct LoopDef {
     Graph *g;
     Node *var;                      /* OP_ARG ARG_VAR */
     Node *cond, *body;              /* in g */
+    int body_fn;                    /* build.c: the body's grad_fn or -1 */
     int ncap, ccap;
     Node **cap;                     /* captured outer nodes */
     Node **cap_arg;                 /* their OP_ARGs in g */

@@ -1654,8 +1654,8 @@ static int node_fn(Build *b, Node *n)
 static int loop_fn(Build *b, const LoopDef *L, int init_fn,
                    const GraphEntry *ge)
 {
-    if (!L->node->needs_grad)       /* e.g. captures read through detach */
-        return -1;
+    if (init_fn < 0 && L->body_fn < 0)  /* as PyTorch records it: none */
+        return -1;                  /* (e.g. captures read through detach) */
     int *next = agc_alloc(sizeof(int) * (size_t)(L->ncap + 1)), k = 0;
     next[k++] = init_fn;
     for (int i = 0; i < L->ncap; i++)
@@ -2256,6 +2256,7 @@ static LoopDef *lower_loop(Build *b, const GraphEntry *ge, Node *init,
     L->g->note = agc_fmt("%s: %s = %s", ge->name, ge->as,
                          expr_excerpt(body));
     L->body = lower(b, body, 0);
+    L->body_fn = b->lowered_fn;
     b->nsyms--;
     b->g = outer;
     b->loop = NULL;
