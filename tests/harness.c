@@ -4,6 +4,7 @@
 #include "npy.h"
 
 #include <dirent.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,4 +172,53 @@ char **golden_cases(int *n)
     }
     free(dirs);
     return all;
+}
+
+/* ---- a temporary directory per test group ---- */
+
+char test_tmpdir[64];
+
+int tmpdir_make(const char *stem)
+{
+    snprintf(test_tmpdir, sizeof test_tmpdir, "/tmp/%s.XXXXXX", stem);
+    return mkdtemp(test_tmpdir) ? 0 : -1;
+}
+
+int tmpdir_remove(void)
+{
+    DIR *d = opendir(test_tmpdir);
+    struct dirent *e;
+    char path[512];
+    while (d && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", test_tmpdir, e->d_name);
+        if (remove(path) != 0) {
+            closedir(d);
+            return -1;
+        }
+    }
+    if (d)
+        closedir(d);
+    return rmdir(test_tmpdir);
+}
+
+const char *tmp_path(const char *name)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", test_tmpdir, name);
+    return path;
+}
+
+int tmpdir_count(const char *prefix)
+{
+    DIR *d = opendir(test_tmpdir);
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    closedir(d);
+    return n;
 }

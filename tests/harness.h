@@ -31,4 +31,15 @@ char **read_lines(const char *path, int *n);
  * tests/golden/DIR/cases.txt, DIRs in name order (malloc'd, NULL-ended). */
 char **golden_cases(int *n);
 
+/* A temporary directory for a test group: tmpdir_make("agc_test_x") in
+ * cmocka's setup makes /tmp/agc_test_x.XXXXXX, tmpdir_remove in its
+ * teardown empties and removes it. */
+extern char test_tmpdir[64];
+int tmpdir_make(const char *stem);
+int tmpdir_remove(void);
+/* test_tmpdir/name, in a static buffer (one at a time). */
+const char *tmp_path(const char *name);
+/* Entries of test_tmpdir whose name starts with prefix. */
+int tmpdir_count(const char *prefix);
+
 #endif

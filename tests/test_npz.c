@@ -19,60 +19,25 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include "npz.h"
 
 #define GOLDEN "tests/golden/npz/"
 #define FIXTURES "/usr/bin/python3 tests/make_npz_fixtures.py"
 
-static char tmpdir[64];
 static char err[1024];
-
-/* tmpdir/name, in a static buffer (one at a time). */
-static const char *tmp(const char *name)
-{
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(tmpdir, "/tmp/agc_test_npz.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make("agc_test_npz");
 }
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    char path[512];
-
     (void)state;
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        if (remove(path) != 0)
-            return -1;
-    }
-    if (d)
-        closedir(d);
-    return rmdir(tmpdir);
-}
-
-/* Number of entries in tmpdir whose name starts with prefix. */
-static int count_files(const char *prefix)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
+    return tmpdir_remove();
 }
 
 static unsigned char *read_all(const char *path, size_t *len)
@@ -209,23 +174,23 @@ static void test_npz_roundtrip(void **state)
     NpzFile z;
 
     (void)state;
-    assert_int_equal(npz_write(tmp("rt.npz"), e, n, err, sizeof err), 0);
-    assert_int_equal(npz_load(tmp("rt.npz"), &z, err, sizeof err), 0);
+    assert_int_equal(npz_write(tmp_path("rt.npz"), e, n, err, sizeof err), 0);
+    assert_int_equal(npz_load(tmp_path("rt.npz"), &z, err, sizeof err), 0);
     expect_entries(&z, e, n);
     assert_null(npz_find(&z, "conv1"));
     assert_null(npz_find(&z, "conv1.weight.npy"));
     npz_free(&z);
     assert_null(z.members);
-    assert_int_equal(count_files("rt.npz.tmp"), 0);
+    assert_int_equal(tmpdir_count("rt.npz.tmp"), 0);
 
     /* no members at all, and one */
-    assert_int_equal(npz_write(tmp("rt.npz"), e, 0, err, sizeof err), 0);
-    assert_int_equal(npz_load(tmp("rt.npz"), &z, err, sizeof err), 0);
+    assert_int_equal(npz_write(tmp_path("rt.npz"), e, 0, err, sizeof err), 0);
+    assert_int_equal(npz_load(tmp_path("rt.npz"), &z, err, sizeof err), 0);
     assert_int_equal(z.count, 0);
     assert_null(npz_find(&z, "y"));
     npz_free(&z);
-    assert_int_equal(npz_write(tmp("rt.npz"), e + 4, 1, err, sizeof err), 0);
-    assert_int_equal(npz_load(tmp("rt.npz"), &z, err, sizeof err), 0);
+    assert_int_equal(npz_write(tmp_path("rt.npz"), e + 4, 1, err, sizeof err), 0);
+    assert_int_equal(npz_load(tmp_path("rt.npz"), &z, err, sizeof err), 0);
     expect_entries(&z, e + 4, 1);
     npz_free(&z);
 }
@@ -339,8 +304,8 @@ static void test_npz_numpy_loads_ours(void **state)
         printf("skipped: /usr/bin/python3 with numpy is not installed\n");
         skip();
     }
-    assert_int_equal(npz_write(tmp("ours.npz"), e, n, err, sizeof err), 0);
-    snprintf(cmd, sizeof cmd, FIXTURES " --check %s", tmp("ours.npz"));
+    assert_int_equal(npz_write(tmp_path("ours.npz"), e, n, err, sizeof err), 0);
+    snprintf(cmd, sizeof cmd, FIXTURES " --check %s", tmp_path("ours.npz"));
     assert_int_equal(system(cmd), 0);
 }
 
@@ -356,19 +321,19 @@ static void test_npz_read_mismatch(void **state)
     char want[512];
 
     (void)state;
-    assert_int_equal(npz_write(tmp("m.npz"), e, n, err, sizeof err), 0);
-    assert_int_equal(npz_load(tmp("m.npz"), &z, err, sizeof err), 0);
+    assert_int_equal(npz_write(tmp_path("m.npz"), e, n, err, sizeof err), 0);
+    assert_int_equal(npz_load(tmp_path("m.npz"), &z, err, sizeof err), 0);
 
     assert_int_equal(npz_read(&z, "fc.bias", 'f', 4, 1, s4, f, err,
                               sizeof err), -1);
     snprintf(want, sizeof want, "%s: missing member 'fc.bias'",
-             tmp("m.npz"));
+             tmp_path("m.npz"));
     assert_string_equal(err, want);
 
     assert_int_equal(npz_read(&z, "conv1.bias", 'f', 4, 1, s4, f, err,
                               sizeof err), -1);
     snprintf(want, sizeof want, "%s: member 'conv1.bias': shape (2,) does "
-             "not match the expected (4,)", tmp("m.npz"));
+             "not match the expected (4,)", tmp_path("m.npz"));
     assert_string_equal(err, want);
     assert_int_equal(npz_read(&z, "conv1.bias", 'f', 4, 2, s21, f, err,
                               sizeof err), -1);
@@ -378,7 +343,7 @@ static void test_npz_read_mismatch(void **state)
     assert_int_equal(npz_read(&z, "y", 'f', 4, 1, s_y, f, err, sizeof err),
                      -1);
     snprintf(want, sizeof want, "%s: member 'y': dtype '<i8' does not match "
-             "the expected '<f4'", tmp("m.npz"));
+             "the expected '<f4'", tmp_path("m.npz"));
     assert_string_equal(err, want);
     assert_int_equal(npz_read(&z, "fc.weight", 'f', 4, 2, s_fc_w, f, err,
                               sizeof err), -1);
@@ -399,7 +364,7 @@ static void test_npz_read_mismatch(void **state)
                      0);
     assert_int_equal(npz_check_used(&z, NULL, err, sizeof err), -1);
     snprintf(want, sizeof want, "%s: unexpected member 'conv1.bias'",
-             tmp("m.npz"));
+             tmp_path("m.npz"));
     assert_string_equal(err, want);
     z.members[1].used = 1;
     z.members[2].used = 1;
@@ -422,44 +387,44 @@ static void test_npz_write_errors(void **state)
     size_t n1, n2;
 
     (void)state;
-    assert_int_equal(npz_write(tmp("w.npz"), e, n, err, sizeof err), 0);
-    before = read_all(tmp("w.npz"), &n1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), e, n, err, sizeof err), 0);
+    before = read_all(tmp_path("w.npz"), &n1);
 
     bad[0] = e[0];
     bad[1] = e[0];
-    assert_int_equal(npz_write(tmp("w.npz"), bad, 2, err, sizeof err), -1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), bad, 2, err, sizeof err), -1);
     snprintf(want, sizeof want, "%s: member 'conv1.weight': cannot write: "
-             "the name appears twice", tmp("w.npz"));
+             "the name appears twice", tmp_path("w.npz"));
     assert_string_equal(err, want);
 
     bad[1].name = "";
-    assert_int_equal(npz_write(tmp("w.npz"), bad, 2, err, sizeof err), -1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), bad, 2, err, sizeof err), -1);
     assert_non_null(strstr(err, "cannot write member name '': it is empty"));
     bad[1].name = "tab\there";
-    assert_int_equal(npz_write(tmp("w.npz"), bad, 2, err, sizeof err), -1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), bad, 2, err, sizeof err), -1);
     assert_non_null(strstr(err, "member name 'tab?here': it has a byte that "
                            "is not printable ASCII"));
     memset(longname, 'a', 256);
     longname[256] = '\0';
     bad[1].name = longname;
-    assert_int_equal(npz_write(tmp("w.npz"), bad, 2, err, sizeof err), -1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), bad, 2, err, sizeof err), -1);
     assert_non_null(strstr(err, "is too long"));
     longname[255] = '\0';           /* 255 is the limit */
-    assert_int_equal(npz_write(tmp("long.npz"), bad, 2, err, sizeof err), 0);
+    assert_int_equal(npz_write(tmp_path("long.npz"), bad, 2, err, sizeof err), 0);
 
     bad[1] = e[1];
     bad[1].kind = 'c';
-    assert_int_equal(npz_write(tmp("w.npz"), bad, 2, err, sizeof err), -1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), bad, 2, err, sizeof err), -1);
     assert_non_null(strstr(err, "member 'conv1.bias': cannot write: "
                             "unsupported dtype"));
     bad[1] = e[1];
     bad[1].shape = neg;
-    assert_int_equal(npz_write(tmp("w.npz"), bad, 2, err, sizeof err), -1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), bad, 2, err, sizeof err), -1);
     assert_non_null(strstr(err, "unsupported shape"));
     bad[1].rank = NPY_MAX_RANK + 1;
-    assert_int_equal(npz_write(tmp("w.npz"), bad, 2, err, sizeof err), -1);
-    assert_int_equal(npz_write(tmp("w.npz"), e, -1, err, sizeof err), -1);
-    assert_int_equal(npz_write(tmp("w.npz"), e, NPZ_MAX_MEMBERS + 1, err,
+    assert_int_equal(npz_write(tmp_path("w.npz"), bad, 2, err, sizeof err), -1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), e, -1, err, sizeof err), -1);
+    assert_int_equal(npz_write(tmp_path("w.npz"), e, NPZ_MAX_MEMBERS + 1, err,
                                sizeof err), -1);
     assert_non_null(strstr(err, "the limit is 65534"));
 
@@ -469,10 +434,10 @@ static void test_npz_write_errors(void **state)
     assert_string_equal(err, "/nonexistent/dir/x.npz: cannot write: No such "
                         "file or directory");
 
-    after = read_all(tmp("w.npz"), &n2);
+    after = read_all(tmp_path("w.npz"), &n2);
     assert_int_equal(n1, n2);
     assert_memory_equal(before, after, n1);
-    assert_int_equal(count_files("w.npz.tmp"), 0);
+    assert_int_equal(tmpdir_count("w.npz.tmp"), 0);
     free(before);
     free(after);
 }
@@ -485,7 +450,7 @@ typedef struct Zip {
     size_t n;
 } Zip;
 
-static void put(Zip *z, const void *p, size_t n)
+static void zput(Zip *z, const void *p, size_t n)
 {
     assert_true(z->n + n <= sizeof z->b);
     if (n)
@@ -496,7 +461,7 @@ static void put(Zip *z, const void *p, size_t n)
 static void put16(Zip *z, unsigned v)
 {
     unsigned char b[2] = {(unsigned char)v, (unsigned char)(v >> 8)};
-    put(z, b, 2);
+    zput(z, b, 2);
 }
 
 static void put32(Zip *z, uint32_t v)
@@ -555,9 +520,9 @@ static void local_header(Zip *z, Member *m)
     put32(z, m->size);
     put16(z, (unsigned)strlen(m->name));
     put16(z, (unsigned)m->extra_len);
-    put(z, m->name, strlen(m->name));
-    put(z, m->extra, m->extra_len);
-    put(z, m->data, m->len);
+    zput(z, m->name, strlen(m->name));
+    zput(z, m->extra, m->extra_len);
+    zput(z, m->data, m->len);
 }
 
 static void central_entry(Zip *z, const Member *m)
@@ -579,7 +544,7 @@ static void central_entry(Zip *z, const Member *m)
     put16(z, 0);
     put32(z, 0);
     put32(z, m->offset);
-    put(z, m->name, strlen(m->name));
+    zput(z, m->name, strlen(m->name));
 }
 
 static void end_record(Zip *z, int n, uint32_t dir_start)
@@ -626,11 +591,11 @@ static size_t npy_bytes(unsigned char *b, const char *dict, size_t nbytes)
 static unsigned char good_npy[256];
 static size_t good_len;
 
-/* Writes z to tmp("h.npz") and expects npz_load to fail with msg. */
+/* Writes z to tmp_path("h.npz") and expects npz_load to fail with msg. */
 static void expect_zip_error(const Zip *z, const char *msg)
 {
-    write_bytes(tmp("h.npz"), z->b, z->n);
-    expect_load_error(tmp("h.npz"), msg);
+    write_bytes(tmp_path("h.npz"), z->b, z->n);
+    expect_load_error(tmp_path("h.npz"), msg);
 }
 
 static void test_npz_rejects_bad_zip_fields(void **state)
@@ -647,8 +612,8 @@ static void test_npz_rejects_bad_zip_fields(void **state)
     m[0] = member("a.npy", good_npy, good_len);
     m[1] = member("b.npy", good_npy, good_len);
     build(&z, m, 2);
-    write_bytes(tmp("h.npz"), z.b, z.n);
-    assert_int_equal(npz_load(tmp("h.npz"), &f, err, sizeof err), 0);
+    write_bytes(tmp_path("h.npz"), z.b, z.n);
+    assert_int_equal(npz_load(tmp_path("h.npz"), &f, err, sizeof err), 0);
     assert_int_equal(f.count, 2);
     npz_free(&f);
 
@@ -671,8 +636,8 @@ static void test_npz_rejects_bad_zip_fields(void **state)
     expect_zip_error(&z, "member 'a': unsupported zip flags 0x0010");
     m[0].flags = 0x0800;            /* UTF-8 names: harmless */
     build(&z, m, 2);
-    write_bytes(tmp("h.npz"), z.b, z.n);
-    assert_int_equal(npz_load(tmp("h.npz"), &f, err, sizeof err), 0);
+    write_bytes(tmp_path("h.npz"), z.b, z.n);
+    assert_int_equal(npz_load(tmp_path("h.npz"), &f, err, sizeof err), 0);
     npz_free(&f);
     m[0].flags = 0;
 
@@ -751,7 +716,7 @@ static void test_npz_rejects_bad_layout(void **state)
     m[0] = member("a.npy", good_npy, good_len);
     z.n = 0;
     local_header(&z, &m[0]);
-    put(&z, "junk", 4);
+    zput(&z, "junk", 4);
     local_header(&z, &m[1]);
     dir = z.n;
     central_entry(&z, &m[0]);
@@ -759,7 +724,7 @@ static void test_npz_rejects_bad_layout(void **state)
     end_record(&z, 2, (uint32_t)dir);
     expect_zip_error(&z, "member 'b': 4 unexpected bytes before it");
     z.n = 0;
-    put(&z, "junk", 4);
+    zput(&z, "junk", 4);
     local_header(&z, &m[0]);
     dir = z.n;
     central_entry(&z, &m[0]);
@@ -767,7 +732,7 @@ static void test_npz_rejects_bad_layout(void **state)
     expect_zip_error(&z, "member 'a': 4 unexpected bytes before it");
     z.n = 0;
     local_header(&z, &m[0]);
-    put(&z, "junk", 4);
+    zput(&z, "junk", 4);
     dir = z.n;
     central_entry(&z, &m[0]);
     end_record(&z, 1, (uint32_t)dir);
@@ -787,10 +752,10 @@ static void test_npz_rejects_bad_layout(void **state)
     m[0].extra = extra;
     m[0].extra_len = 20;
     build(&z, m, 2);
-    write_bytes(tmp("h.npz"), z.b, z.n);
+    write_bytes(tmp_path("h.npz"), z.b, z.n);
     {
         NpzFile f;
-        assert_int_equal(npz_load(tmp("h.npz"), &f, err, sizeof err), 0);
+        assert_int_equal(npz_load(tmp_path("h.npz"), &f, err, sizeof err), 0);
         npz_free(&f);
     }
     extra[12] = 1;
@@ -896,14 +861,14 @@ static void test_npz_rejects_bad_end_record(void **state)
     /* an end record with a comment, and junk after it */
     build(&z, m, 2);
     set16(z.b + z.n - 2, 5);
-    put(&z, "hello", 5);
-    write_bytes(tmp("h.npz"), z.b, z.n);
+    zput(&z, "hello", 5);
+    write_bytes(tmp_path("h.npz"), z.b, z.n);
     {
         NpzFile f;
-        assert_int_equal(npz_load(tmp("h.npz"), &f, err, sizeof err), 0);
+        assert_int_equal(npz_load(tmp_path("h.npz"), &f, err, sizeof err), 0);
         npz_free(&f);
     }
-    put(&z, "!", 1);
+    zput(&z, "!", 1);
     expect_zip_error(&z, "the zip end record is missing");
 }
 
@@ -1083,8 +1048,8 @@ static void expect_deflate(const Bits *w, uint32_t size, uint32_t crc,
         expect_zip_error(&z, msg);
         return;
     }
-    write_bytes(tmp("h.npz"), z.b, z.n);
-    if (npz_load(tmp("h.npz"), &f, err, sizeof err) != 0)
+    write_bytes(tmp_path("h.npz"), z.b, z.n);
+    if (npz_load(tmp_path("h.npz"), &f, err, sizeof err) != 0)
         fail_msg("%s", err);
     assert_int_equal(f.count, 1);
     assert_int_equal(f.members[0].count, 2);
@@ -1279,16 +1244,16 @@ static void test_npz_rejects_bad_deflate(void **state)
 static void test_npz_rejects_bad_files(void **state)
 {
     (void)state;
-    expect_load_error(tmp("missing.npz"), "cannot open: No such file or "
+    expect_load_error(tmp_path("missing.npz"), "cannot open: No such file or "
                       "directory");
-    expect_load_error(tmpdir, "not a regular file");
-    write_bytes(tmp("empty.npz"), "", 0);
-    expect_load_error(tmp("empty.npz"), "not an .npz file (no zip end "
+    expect_load_error(test_tmpdir, "not a regular file");
+    write_bytes(tmp_path("empty.npz"), "", 0);
+    expect_load_error(tmp_path("empty.npz"), "not an .npz file (no zip end "
                       "record)");
-    write_bytes(tmp("x.npz"), "\x93NUMPY\x01\x00", 8);
-    expect_load_error(tmp("x.npz"), "not an .npz file (it is a .npy file)");
-    write_bytes(tmp("x.npz"), "hello, world, this is not a zip file", 36);
-    expect_load_error(tmp("x.npz"), "not an .npz file (no zip end record)");
+    write_bytes(tmp_path("x.npz"), "\x93NUMPY\x01\x00", 8);
+    expect_load_error(tmp_path("x.npz"), "not an .npz file (it is a .npy file)");
+    write_bytes(tmp_path("x.npz"), "hello, world, this is not a zip file", 36);
+    expect_load_error(tmp_path("x.npz"), "not an .npz file (no zip end record)");
 }
 
 /* path cut at every length, and with every byte flipped: a clean error
@@ -1303,18 +1268,18 @@ static int cut_and_flip(const char *path)
 
     b = read_all(path, &len);
     for (i = 0; i < len; i++) {
-        write_bytes(tmp("cut.npz"), b, i);
-        expect_load_error(tmp("cut.npz"), "");
+        write_bytes(tmp_path("cut.npz"), b, i);
+        expect_load_error(tmp_path("cut.npz"), "");
     }
     for (i = 0; i < len; i++) {
         b[i] ^= 0xff;
-        write_bytes(tmp("flip.npz"), b, len);
-        if (npz_load(tmp("flip.npz"), &z, err, sizeof err) == 0) {
+        write_bytes(tmp_path("flip.npz"), b, len);
+        if (npz_load(tmp_path("flip.npz"), &z, err, sizeof err) == 0) {
             ok++;
             npz_free(&z);
         } else {
-            assert_int_equal(strncmp(err, tmp("flip.npz"),
-                                     strlen(tmp("flip.npz"))), 0);
+            assert_int_equal(strncmp(err, tmp_path("flip.npz"),
+                                     strlen(tmp_path("flip.npz"))), 0);
             assert_null(z.bytes);
         }
         b[i] ^= 0xff;
@@ -1329,11 +1294,11 @@ static void test_npz_truncated_and_flipped(void **state)
     int n = state_dict(e);
 
     (void)state;
-    assert_int_equal(npz_write(tmp("t.npz"), e, n, err, sizeof err), 0);
+    assert_int_equal(npz_write(tmp_path("t.npz"), e, n, err, sizeof err), 0);
     /* only the version, time, date, made-by and attribute bytes of the
      * headers may change unnoticed: 2+4 per local header, 2+2+4+2+4 per
      * central entry */
-    assert_int_equal(cut_and_flip(tmp("t.npz")), n * (6 + 14));
+    assert_int_equal(cut_and_flip(tmp_path("t.npz")), n * (6 + 14));
     /* deflated members: the inflater meets every corruption first */
     cut_and_flip(GOLDEN "compressed.npz");
     cut_and_flip(GOLDEN "deflate0.npz");

@@ -19,61 +19,26 @@
 
 #include <cmocka.h>
 
+#include "harness.h"
+
 #include "fdiff.h"
 #include "npy.h"
 #include "print.h"
 
 #define GOLDEN "tests/golden/print/"
 
-static char tmpdir[64];
 static char err[512];
-
-/* tmpdir/name, in a static buffer (one at a time). */
-static const char *tmp(const char *name)
-{
-    static char path[256];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    return path;
-}
 
 static int setup(void **state)
 {
     (void)state;
-    strcpy(tmpdir, "/tmp/agc_test_runtime.XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return tmpdir_make("agc_test_runtime");
 }
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    char path[512];
-
     (void)state;
-    while (d && (e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
-        if (remove(path) != 0)
-            return -1;
-    }
-    if (d)
-        closedir(d);
-    return rmdir(tmpdir);
-}
-
-/* Number of entries in tmpdir whose name starts with prefix. */
-static int count_files(const char *prefix)
-{
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    int n = 0;
-
-    assert_non_null(d);
-    while ((e = readdir(d)) != NULL)
-        n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
-    closedir(d);
-    return n;
+    return tmpdir_remove();
 }
 
 static void *read_all(const char *path, size_t *len)
@@ -103,7 +68,7 @@ static void write_bytes(const char *path, const void *data, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-/* Writes tmp(name): magic, version major.0, header (as given, plus '\n'),
+/* Writes tmp_path(name): magic, version major.0, header (as given, plus '\n'),
  * then nbytes of data (bytes 0, 1, 2, ...). */
 static const char *write_npy(const char *name, int major, const char *header,
                              size_t nbytes)
@@ -121,9 +86,9 @@ static const char *write_npy(const char *name, int major, const char *header,
     b[pre + hlen - 1] = '\n';
     for (i = 0; i < nbytes; i++)
         b[pre + hlen + i] = (unsigned char)i;
-    write_bytes(tmp(name), b, pre + hlen + nbytes);
+    write_bytes(tmp_path(name), b, pre + hlen + nbytes);
     free(b);
-    return tmp(name);
+    return tmp_path(name);
 }
 
 /* npy_read of path as (kind, itemsize, shape) fails with "PATH: msg". */
@@ -154,7 +119,7 @@ static void expect_load_error(const char *path, const char *msg)
 static void roundtrip(char kind, int itemsize, int rank, const long *shape,
                       const void *data, long n)
 {
-    const char *path = tmp("rt.npy");
+    const char *path = tmp_path("rt.npy");
     unsigned char back[256];
     NpyArray a;
 
@@ -175,7 +140,7 @@ static void roundtrip(char kind, int itemsize, int rank, const long *shape,
     assert_memory_equal(a.data, data, n * itemsize);
     npy_free(&a);
     assert_null(a.data);
-    assert_int_equal(count_files("rt.npy.tmp"), 0);
+    assert_int_equal(tmpdir_count("rt.npy.tmp"), 0);
 }
 
 static void test_npy_roundtrip_f4(void **state)
@@ -239,10 +204,10 @@ static void test_npy_write_matches_numpy(void **state)
         char *want, *got;
         snprintf(path, sizeof path, GOLDEN "%s.npy", names[i]);
         assert_int_equal(npy_load(path, &a, err, sizeof err), 0);
-        assert_int_equal(npy_write(tmp("w.npy"), a.kind, a.itemsize, a.rank,
+        assert_int_equal(npy_write(tmp_path("w.npy"), a.kind, a.itemsize, a.rank,
                                    a.shape, a.data, err, sizeof err), 0);
         want = read_all(path, &n1);
-        got = read_all(tmp("w.npy"), &n2);
+        got = read_all(tmp_path("w.npy"), &n2);
         assert_int_equal(n1, n2);
         assert_memory_equal(want, got, n1);
         free(want);
@@ -355,26 +320,26 @@ static void test_npy_rejects_bad_files(void **state)
     p = write_npy("ver.npy", 9, "{}", 0);
     expect_read_error(p, 'f', 4, 2, s22, "unsupported .npy version 9.0");
 
-    write_bytes(tmp("magic.npy"), "\x93NUMPZ\x01\x00", 8);
-    expect_read_error(tmp("magic.npy"), 'f', 4, 2, s22,
+    write_bytes(tmp_path("magic.npy"), "\x93NUMPZ\x01\x00", 8);
+    expect_read_error(tmp_path("magic.npy"), 'f', 4, 2, s22,
                       "not a .npy file (bad magic)");
-    write_bytes(tmp("empty.npy"), "", 0);
-    expect_load_error(tmp("empty.npy"), "not a .npy file (bad magic)");
-    write_bytes(tmp("short.npy"), "\x93NUMPY\x01\x00\x40", 9);
-    expect_load_error(tmp("short.npy"), "truncated header");
-    write_bytes(tmp("short2.npy"), "\x93NUMPY\x01\x00\x40\x00{'de", 14);
-    expect_load_error(tmp("short2.npy"), "truncated header");
+    write_bytes(tmp_path("empty.npy"), "", 0);
+    expect_load_error(tmp_path("empty.npy"), "not a .npy file (bad magic)");
+    write_bytes(tmp_path("short.npy"), "\x93NUMPY\x01\x00\x40", 9);
+    expect_load_error(tmp_path("short.npy"), "truncated header");
+    write_bytes(tmp_path("short2.npy"), "\x93NUMPY\x01\x00\x40\x00{'de", 14);
+    expect_load_error(tmp_path("short2.npy"), "truncated header");
 
     memcpy(big, "\x93NUMPY\x02\x00\xff\xff\xff\xff{}\n", 15);
-    write_bytes(tmp("hdr.npy"), big, 15);
-    expect_read_error(tmp("hdr.npy"), 'f', 4, 2, s22, "header too large "
+    write_bytes(tmp_path("hdr.npy"), big, 15);
+    expect_read_error(tmp_path("hdr.npy"), 'f', 4, 2, s22, "header too large "
                       "(4294967295 bytes; the limit is 1048576)");
     memcpy(big, "\x93NUMPY\x03\x00\x01\x00\x10\x00{}\n", 15);
-    write_bytes(tmp("hdr3.npy"), big, 15);
-    expect_load_error(tmp("hdr3.npy"), "header too large "
+    write_bytes(tmp_path("hdr3.npy"), big, 15);
+    expect_load_error(tmp_path("hdr3.npy"), "header too large "
                       "(1048577 bytes; the limit is 1048576)");
 
-    expect_load_error(tmp("missing.npy"),
+    expect_load_error(tmp_path("missing.npy"),
                       "cannot open: No such file or directory");
 }
 
@@ -443,39 +408,39 @@ static void test_npy_write_is_atomic(void **state)
 
     (void)state;
     /* A missing directory: an error and no file. */
-    snprintf(path, sizeof path, "%s/no/such/dir/x.npy", tmpdir);
+    snprintf(path, sizeof path, "%s/no/such/dir/x.npy", test_tmpdir);
     assert_int_equal(npy_write(path, 'f', 8, 1, s, v, err, sizeof err), -1);
     assert_true(strstr(err, "x.npy: cannot write: No such file or directory")
                 != NULL);
-    assert_int_equal(count_files("no"), 0);
+    assert_int_equal(tmpdir_count("no"), 0);
 
     /* The target is a directory: rename fails, the temporary is removed. */
-    assert_int_equal(mkdir(tmp("isdir.npy"), 0755), 0);
-    assert_int_equal(npy_write(tmp("isdir.npy"), 'f', 8, 1, s, v, err,
+    assert_int_equal(mkdir(tmp_path("isdir.npy"), 0755), 0);
+    assert_int_equal(npy_write(tmp_path("isdir.npy"), 'f', 8, 1, s, v, err,
                                sizeof err), -1);
-    assert_int_equal(count_files("isdir.npy"), 1);
-    assert_int_equal(rmdir(tmp("isdir.npy")), 0);
+    assert_int_equal(tmpdir_count("isdir.npy"), 1);
+    assert_int_equal(rmdir(tmp_path("isdir.npy")), 0);
 
     /* Bad arguments: nothing is created. */
-    assert_int_equal(npy_write(tmp("bad.npy"), 'f', 2, 1, s, v, err,
+    assert_int_equal(npy_write(tmp_path("bad.npy"), 'f', 2, 1, s, v, err,
                                sizeof err), -1);
     s[0] = -1;
-    assert_int_equal(npy_write(tmp("bad.npy"), 'f', 8, 1, s, v, err,
+    assert_int_equal(npy_write(tmp_path("bad.npy"), 'f', 8, 1, s, v, err,
                                sizeof err), -1);
     s[0] = 2;
-    assert_int_equal(count_files("bad.npy"), 0);
+    assert_int_equal(tmpdir_count("bad.npy"), 0);
 
     /* Replacing an existing file; the new one has mode 0666 & ~umask. */
-    assert_int_equal(npy_write(tmp("re.npy"), 'f', 8, 1, s, v, err,
+    assert_int_equal(npy_write(tmp_path("re.npy"), 'f', 8, 1, s, v, err,
                                sizeof err), 0);
-    assert_int_equal(npy_write(tmp("re.npy"), 'f', 8, 1, s, w, err,
+    assert_int_equal(npy_write(tmp_path("re.npy"), 'f', 8, 1, s, w, err,
                                sizeof err), 0);
-    assert_int_equal(npy_read(tmp("re.npy"), 'f', 8, 1, s, back, err,
+    assert_int_equal(npy_read(tmp_path("re.npy"), 'f', 8, 1, s, back, err,
                               sizeof err), 0);
     assert_memory_equal(back, w, sizeof w);
-    assert_int_equal(stat(tmp("re.npy"), &st), 0);
+    assert_int_equal(stat(tmp_path("re.npy"), &st), 0);
     assert_int_equal(st.st_mode & 0777, 0644);
-    assert_int_equal(count_files("re.npy"), 1);
+    assert_int_equal(tmpdir_count("re.npy"), 1);
     umask(old);
 }
 
