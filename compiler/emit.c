@@ -128,6 +128,9 @@ typedef struct Emitter {
     int cblocks;
     Node **block_node;              /* per block: what it computes */
     unsigned mm_tiles[8];           /* matmul tiles written: bit ku of [mr] */
+    struct Shares *sh;              /* shared loops, with NAME_infer's */
+    struct Outline *ol;             /* writing loops as a shared function */
+    const char *last_note;          /* the last block's last comment */
 } Emitter;
 
 /* Whether t's member holds int64_t: a loop count, an int64 input or
@@ -433,9 +436,11 @@ static const char *use_val(Emitter *E, int v)
     return a->name;
 }
 
+static const char *ol_param(Emitter *E, const Node *n, const char *s);
+
 /* Where a stored node's elements are: "m->y", an arena value's local
  * pointer, or a table's name. */
-static const char *base(Emitter *E, Node *n)
+static const char *stored_at(Emitter *E, Node *n)
 {
     while (P(E, n)->store == ST_ALIAS)
         n = aliased(E, n);
@@ -447,6 +452,13 @@ static const char *base(Emitter *E, Node *n)
     if (pl->val)
         return use_val(E, pl->val - 1);
     return agc_fmt("m->%s", pl->field);
+}
+
+/* The same, or a shared function's parameter while one is written. */
+static const char *base(Emitter *E, Node *n)
+{
+    const char *s = stored_at(E, n);
+    return E->ol ? ol_param(E, n, s) : s;
 }
 
 /* The loop an expression is evaluated in: over shape, either with one
@@ -1200,17 +1212,175 @@ static void emit_class_index(Emitter *E, Out *o, Node *n)
     put(o, "    %s[i] = (%s)%s[i];\n}\n", dst, E->T, src);
 }
 
+/* ---- shared loops ----
+ * An elementwise or reduction block's loops are a function of its
+ * arrays.  Each block's loops are written twice: inline, and with the
+ * arrays as parameters (y its result, a, b... what it reads); blocks whose
+ * loops are the same (the layers of a stack, NAME_infer's copy of the
+ * forward) call one static function, written once, so that the source
+ * grows with the distinct blocks, not the layers (section 14).  The
+ * blocks are markers in the text until every block is known
+ * (shares_resolve); a block like no other stays inline. */
+#define OL_MAX 8                    /* parameters besides y */
+
+typedef struct Outline {            /* the function being written */
+    const char *own;                /* the block's own array: y */
+    const char *arg[OL_MAX];        /* the arrays it reads, in order */
+    int n;
+    int bad;                        /* cannot be a function: inline */
+} Outline;
+
+typedef struct Shares {
+    struct {                        /* the distinct loops */
+        const char *sig;            /* parameters and body */
+        const char *params, *body, *note, *op;
+        int uses;
+        const char *name;           /* once called twice */
+    } *fn;
+    int nfn, cfn;
+    struct {                        /* the blocks, by marker */
+        int fn, indent;
+        const char *plain, *args;
+    } *blk;
+    int nblk, cblk;
+    Out defs;                       /* the functions, in order of naming */
+    int named;
+} Shares;
+
+static const char *ol_param(Emitter *E, const Node *n, const char *s)
+{
+    static const char *const names[OL_MAX] = {"a", "b", "c", "d", "e", "f",
+                                              "g", "h"};
+    Outline *q = E->ol;
+    if (n->is_int)
+        q->bad = 1;
+    if (!strcmp(s, q->own))
+        return "y";
+    for (int i = 0; i < q->n; i++)
+        if (!strcmp(q->arg[i], s))
+            return names[i];
+    if (q->n == OL_MAX) {
+        q->bad = 1;
+        return s;
+    }
+    q->arg[q->n] = s;
+    return names[q->n++];
+}
+
+static void emit_loops(Emitter *E, Out *o, Node *n)
+{
+    if (op_is_elementwise(n->op))
+        assign(E, o, base(E, n), n, 0);
+    else
+        emit_reduce(E, o, n);
+}
+
+/* Block n's loops, inline or as a call (see above). */
+static void emit_shared(Emitter *E, Out *o, Node *n)
+{
+    Shares *S = E->sh;
+    Out plain = {0}, body = {0}, note = {0};
+    emit_loops(E, &plain, n);
+    Outline q;
+    memset(&q, 0, sizeof q);
+    q.own = stored_at(E, n);
+    q.bad = n->is_int || E->g != E->p->g || !S;
+    if (!q.bad) {
+        E->ol = &q;
+        body.indent = 1;
+        emit_loops(E, &body, n);
+        E->ol = NULL;
+    }
+    if (q.bad || strstr(body.s, "m->")) {
+        put(o, "%s", plain.s);
+        return;
+    }
+    const char *params = agc_fmt("%s *y", E->T), *args = q.own;
+    for (int i = 0; i < q.n; i++) {
+        params = agc_fmt("%s, const %s *%c", params, E->T, 'a' + i);
+        args = agc_fmt("%s, %s", args, q.arg[i]);
+    }
+    const char *sig = agc_fmt("%s\n%s", params, body.s);
+    int f = 0;
+    while (f < S->nfn && strcmp(S->fn[f].sig, sig))
+        f++;
+    if (f == S->nfn) {
+        const char *last = NULL;
+        comments(E, &note, n, &last);
+        AGC_PUSH(S->fn, S->nfn, S->cfn);
+        memset(&S->fn[f], 0, sizeof S->fn[f]);
+        S->fn[f].sig = sig;
+        S->fn[f].params = params;
+        S->fn[f].body = body.s;
+        S->fn[f].note = note.s ? note.s : "";
+        S->fn[f].op = op_name(n->op);
+    }
+    S->fn[f].uses++;
+    AGC_PUSH(S->blk, S->nblk, S->cblk);
+    S->blk[S->nblk - 1].fn = f;
+    S->blk[S->nblk - 1].indent = o->indent;
+    S->blk[S->nblk - 1].plain = plain.s;
+    S->blk[S->nblk - 1].args = args;
+    int indent = o->indent;
+    o->indent = 0;
+    put(o, "\001%d\002\n", S->nblk - 1);
+    o->indent = indent;
+}
+
+/* Text s with its markers replaced: a call of the shared function, or
+ * the loops inline; the functions called are added to S->defs. */
+static char *shares_resolve(Shares *S, const char *s)
+{
+    Out r = {0};
+    const char *m;
+    while (s && (m = strchr(s, '\001')) != NULL) {
+        put(&r, "%.*s", (int)(m - s), s);
+        int k = atoi(m + 1);
+        s = strchr(m, '\002') + 2;      /* and its newline */
+        Out b = {0};
+        b.indent = S->blk[k].indent;
+        int f = S->blk[k].fn;
+        if (S->fn[f].uses < 2) {
+            put(&b, "%s", S->blk[k].plain);
+        } else {
+            if (!S->fn[f].name) {
+                S->fn[f].name = agc_fmt("agc_%s_loops%d", S->fn[f].op,
+                                        ++S->named);
+                const char *t = S->fn[f].note, *e;
+                put(&S->defs, "/* Shared loops (y the result, a, b... what "
+                    "they read), first of");
+                while ((e = strstr(t, " */\n")) != NULL) {
+                    put(&S->defs, "\n *   %.*s", (int)(e - t - 3), t + 3);
+                    t = e + 4;
+                }
+                put(&S->defs, " */\n");
+                put(&S->defs, "static void %s(%s)\n{\n%s}\n\n",
+                    S->fn[f].name, S->fn[f].params, S->fn[f].body);
+            }
+            put(&b, "%s(%s);\n", S->fn[f].name, S->blk[k].args);
+        }
+        put(&r, "%s", b.s);
+    }
+    if (s)
+        put(&r, "%s", s);
+    return r.s;
+}
+
 static void emit_node(Emitter *E, Out *o, Node *n)
 {
-    const char *last = NULL;
+    int top = E->g == E->p->g;      /* a block: comments as the last one's */
+    const char *last = top ? E->last_note : NULL;
     comments(E, o, n, &last);
+    if (top && last == E->last_note && E->last_note && o->n >= 2 &&
+        !strcmp(o->s + o->n - 2, "\n\n"))
+        o->s[--o->n] = 0;           /* the same node's: no blank line */
+    if (top)
+        E->last_note = last;
     if (n->op == OP_CONST)
         put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
             shape_count(&n->shape), base(E, n), lit(E, n->cval));
-    else if (op_is_elementwise(n->op))
-        assign(E, o, base(E, n), n, 0);
-    else if (op_is_reduction(n->op))
-        emit_reduce(E, o, n);
+    else if (op_is_elementwise(n->op) || op_is_reduction(n->op))
+        emit_shared(E, o, n);
     else if (n->op == OP_MATMUL)
         emit_matmul(E, o, n);
     else if (n->op == OP_TRANSPOSE)
@@ -1400,6 +1570,7 @@ static void emit_phase(Emitter *E, Out *o, int phase)
 {
     Program *p = E->p;
     E->phase = phase;
+    E->last_note = NULL;
     for (int i = 0; i < E->g->n; i++) {
         Node *n = E->g->nodes[i];
         Plan *pl = P(E, n);
@@ -1641,6 +1812,8 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "void %s_init(%s_t *m)\n{\n", E->name, E->name);
     o->indent++;
     put(o, "memset(m, 0, sizeof *m);\n");
+    Out random = {0};               /* the table of uniform and normal */
+    random.indent = 2;
     if (E->lr)
         put(o, "m->%s = %s;   /* the optimizer's learning rate */\n", E->lr,
             lit(E, p->optim->lr));
@@ -1699,19 +1872,26 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
         case INIT_UNIFORM:
         case INIT_NORMAL:
             E->helpers |= d->init == INIT_UNIFORM ? H_UNIFORM : H_NORMAL;
-            put(o, "/* %s: %s(%s, %s), seed %ld */\n", t->name,
-                d->init == INIT_UNIFORM ? "uniform" : "normal",
-                lit(E, d->a), lit(E, d->b), p->spec->seed);
-            put(o, "{\n    uint64_t s = UINT64_C(0x%016llx);\n", st);
-            put(o, "    for (long i = 0; i < %ld; i++)\n", n);
-            if (d->init == INIT_UNIFORM)
-                put(o, "        %s[i] = (%s)(%.17g + %.17g * "
-                    "agc_uniform(&s));\n}\n", f, T, d->a, d->b - d->a);
-            else
-                put(o, "        %s[i] = (%s)(%.17g + %.17g * "
-                    "agc_normal(&s));\n}\n", f, T, d->a, d->b);
+            put(&random, "{agc_fill_%s, offsetof(%s_t, %s), %ld, "
+                "UINT64_C(0x%016llx), %.17g, %.17g},\n",
+                d->init == INIT_UNIFORM ? "uniform" : "normal", E->name,
+                t->cname, n, st, d->a,
+                d->init == INIT_UNIFORM ? d->b - d->a : d->b);
             break;
         }
+    }
+    if (random.s) {                 /* a loop, not a call each: fast to compile */
+        put(o, "/* random values, seed %ld: uniform(a, b) as a + (b - a) * "
+            "agc_uniform, normal(mean,\n * std) as mean + std * agc_normal, "
+            "from a stream per tensor */\n", p->spec->seed);
+        put(o, "{\n    static const struct {\n        void (*fill)(%s *a, long "
+            "n, uint64_t s, double lo, double w);\n        size_t at;\n"
+            "        long n;\n        uint64_t s;\n        double lo, w;\n"
+            "    } fills[] = {\n%s    };\n", T, random.s);
+        put(o, "    for (size_t k = 0; k < sizeof fills / sizeof *fills; "
+            "k++)\n        fills[k].fill((%s *)(void *)((char *)m + "
+            "fills[k].at), fills[k].n,\n                      "
+            "fills[k].s, fills[k].lo, fills[k].w);\n}\n", T);
     }
     o->indent--;
     put(o, "}\n\n");
@@ -1794,6 +1974,13 @@ static void emit_helpers(Emitter *E, Out *o)
         put(o, "    return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);"
             "\n}\n\n");
     }
+    for (int k = 0; k < 2; k++)     /* NAME_init's: a[i] = lo + w * r */
+        if (E->helpers & (k ? H_NORMAL : H_UNIFORM))
+            put(o, "static void agc_fill_%s(%s *a, long n, uint64_t s, "
+                "double lo, double w)\n{\n    for (long i = 0; i < n; i++)\n"
+                "        a[i] = (%s)(lo + w * agc_%s(&s));\n}\n\n",
+                k ? "normal" : "uniform", E->T, E->T,
+                k ? "normal" : "uniform");
 }
 
 /* Entries of NAME_tensors: the program's, then the optimizer's. */
@@ -2236,6 +2423,7 @@ static char *emit_infer(Emitter *T)
     E.kern = T->kern;
     E.kern.fns = (Out){0};
     E.kern.ctx = &E;
+    E.sh = T->sh;
     Out o = {0};
     o.indent = 1;
     emit_phase(&E, &o, 0);
@@ -2282,6 +2470,8 @@ Emitted emit_program(Program *p, const char *spec_path)
 
     E.kern = (Kernels){E.T, E.f32, E.path, agc_unroll, {0}, add_scratch,
                        &E, NULL};
+    E.sh = agc_alloc(sizeof *E.sh);
+    memset(E.sh, 0, sizeof *E.sh);
     Out fwd = {0}, bwd = {0}, init = {0}, tables = {0}, body = {0};
     fwd.indent = bwd.indent = 1;
     emit_phase(&E, &fwd, 0);
@@ -2332,11 +2522,16 @@ Emitted emit_program(Program *p, const char *spec_path)
         }
     }
     emit_init(&E, &init, &tables);
+    fwd.s = shares_resolve(E.sh, fwd.s);
+    infer = shares_resolve(E.sh, infer);
+    bwd.s = shares_resolve(E.sh, bwd.s);
 
     put(&body, "\n#include <math.h>\n#include <string.h>\n\n");
     emit_helpers(&E, &body);
     if (E.kern.fns.s)
         put(&body, "%s", E.kern.fns.s);
+    if (E.sh->defs.s)
+        put(&body, "%s", E.sh->defs.s);
     if (tables.s)
         put(&body, "%s", tables.s);
     put(&body, "%s", init.s);
