@@ -539,6 +539,7 @@ typedef struct Shared {
         long count;
     } scr[4];
     int nscr;
+    const char *scr_of;             /* its first caller: whose scratch */
     struct Shared *next;
 } Shared;
 
@@ -551,11 +552,14 @@ static void add_scr(Shared *s, const char *what, long count,
     s->scr[s->nscr++].count = count;
 }
 
-/* The scratch arguments of kernel s for a call from n: members of n's
- * own ("t5_wpack"), as the storage plan places scratch per node. */
-static const char *scr_args(Kernels *K, const Node *n, const Shared *s)
+/* The scratch arguments of kernel s for a call from n: those of its first
+ * caller ("t5_wpack"), which every call of it uses while it runs (the
+ * storage plan keeps them from the first call to the last). */
+static const char *scr_args(Kernels *K, const Node *n, Shared *s)
 {
-    const char *base = n->name ? n->name : agc_fmt("t%d", n->id);
+    if (!s->scr_of)
+        s->scr_of = n->name ? n->name : agc_fmt("t%d", n->id);
+    const char *base = s->scr_of;
     const char *args = "";
     for (int i = 0; i < s->nscr; i++)
         args = agc_fmt("%s, %s", args, K->scratch(K->ctx, K->T,

@@ -85,6 +85,8 @@ typedef struct ArenaVal {
     int end;                        /* the last block of its slot */
     int local;                      /* a loop body's: computed and used */
                                     /* within each block that names it */
+    const char *scratch_of;         /* a kernel's scratch: what conv.c */
+                                    /* asked for, for its next calls */
 } ArenaVal;
 
 /* A tensor the optimizer updates: its arrays, and its state's members. */
@@ -1537,12 +1539,19 @@ static const char *add_scratch(void *ctx, const char *type,
                                const char *want, long count, const char *note)
 {
     Emitter *E = ctx;
-    const char *what = strrchr(want, '_');
+    const char *what = strrchr(want, '_'), *asked = want;
     if (E->cur && what)             /* named after the value it serves */
         want = agc_fmt("%s%s", E->cur, what);
     if (!strcmp(type, E->T)) {
         (void)note;
-        return use_val(E, new_val(E, new_field(E, want), count));
+        for (int i = 0; i < E->nvals; i++)  /* a shared kernel's, again */
+            if (E->vals[i].scratch_of && !strcmp(E->vals[i].scratch_of,
+                                                 asked) &&
+                E->vals[i].count == count)
+                return use_val(E, i);
+        int v = new_val(E, new_field(E, want), count);
+        E->vals[v].scratch_of = asked;
+        return use_val(E, v);
     }
     Scratch *s = AGC_PUSH(E->scratch, E->nscratch, E->cscratch);
     s->type = type;
