@@ -10,7 +10,9 @@
 #
 # then the wall time of `agc run specs/autograd.yaml`, and prints the
 # results as markdown tables ready for README.md; then bench/backend.sh
-# (agc run --backend cc against the gcc build and against tcc).  Raw lines go to
+# (agc run --backend cc against the gcc build and against tcc), then
+# bench/compile.sh (source size and compile time of a 64- and a 512-layer
+# conv stack).  Raw lines go to
 # results as markdown tables ready for README.md, with agc's GFLOP/s and
 # its share of this core's peak (measured by peak.c's multiply-add loop).
 # PyTorch's matmul is libblas.so.3: run.sh installs libopenblas0-pthread
@@ -179,6 +181,9 @@ awk -v cases="$cases" -f bench/table.awk bench/cases.txt $OUT
 # ---- agc run --backend cc against the agc compile build and tcc ----
 echo "bench: agc run --backend cc (bench/backend.sh)"
 AGC="$AGC" sh bench/backend.sh
+# ---- compile time of a stack of identical layers ----
+echo "bench: a stack of identical layers: agc compile and $CC -O2 (bench/compile.sh)"
+AGC="$AGC" BENCH_CC="$CC" sh bench/compile.sh
 # ---- agc train against a PyTorch training loop ----
 echo "bench: an epoch of the digits CNN (bench/train.sh)"
 AGC="$AGC" BENCH_PYTHON="$PYTHON" sh bench/train.sh
