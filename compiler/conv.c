@@ -539,7 +539,6 @@ typedef struct Shared {
         long count;
     } scr[4];
     int nscr;
-    const char *scr_of;             /* its first caller: whose scratch */
     struct Shared *next;
 } Shared;
 
@@ -552,14 +551,13 @@ static void add_scr(Shared *s, const char *what, long count,
     s->scr[s->nscr++].count = count;
 }
 
-/* The scratch arguments of kernel s for a call from n: those of its first
- * caller ("t5_wpack"), which every call of it uses while it runs (the
- * storage plan keeps them from the first call to the last). */
-static const char *scr_args(Kernels *K, const Node *n, Shared *s)
+/* The scratch arguments of kernel s, named after it ("conv5_forward_wpack"
+ * for agc_conv5_forward): every call uses them while it runs, and the
+ * storage plan keeps them from a function's first call to its last. */
+static const char *scr_args(Kernels *K, const Node *n, const Shared *s)
 {
-    if (!s->scr_of)
-        s->scr_of = n->name ? n->name : agc_fmt("t%d", n->id);
-    const char *base = s->scr_of;
+    const char *base = s->name + strlen("agc_");
+    (void)n;
     const char *args = "";
     for (int i = 0; i < s->nscr; i++)
         args = agc_fmt("%s, %s", args, K->scratch(K->ctx, K->T,

@@ -1539,18 +1539,15 @@ static const char *add_scratch(void *ctx, const char *type,
                                const char *want, long count, const char *note)
 {
     Emitter *E = ctx;
-    const char *what = strrchr(want, '_'), *asked = want;
-    if (E->cur && what)             /* named after the value it serves */
-        want = agc_fmt("%s%s", E->cur, what);
-    if (!strcmp(type, E->T)) {
+    if (!strcmp(type, E->T)) {      /* the kernel's, made at its first call */
         (void)note;
-        for (int i = 0; i < E->nvals; i++)  /* a shared kernel's, again */
+        for (int i = 0; i < E->nvals; i++)
             if (E->vals[i].scratch_of && !strcmp(E->vals[i].scratch_of,
-                                                 asked) &&
+                                                 want) &&
                 E->vals[i].count == count)
                 return use_val(E, i);
         int v = new_val(E, new_field(E, want), count);
-        E->vals[v].scratch_of = asked;
+        E->vals[v].scratch_of = want;
         return use_val(E, v);
     }
     Scratch *s = AGC_PUSH(E->scratch, E->nscratch, E->cscratch);
