@@ -1222,7 +1222,9 @@ static void emit_class_index(Emitter *E, Out *o, Node *n)
  * forward) call one static function, written once, so that the source
  * grows with the distinct blocks, not the layers (section 14).  The
  * blocks are markers in the text until every block is known
- * (shares_resolve); a block like no other stays inline. */
+ * (shares_resolve).  Loops that fewer than three blocks have stay
+ * inline: a layer's forward and NAME_infer's copy of it read better
+ * with their loops in place, and save little by a call. */
 #define OL_MAX 8                    /* parameters besides y */
 
 typedef struct Outline {            /* the function being written */
@@ -1277,6 +1279,26 @@ static void emit_loops(Emitter *E, Out *o, Node *n)
         emit_reduce(E, o, n);
 }
 
+/* A function body that is one compound statement "{ ... }", as a block
+ * with locals of its own is, without those braces. */
+static char *unbrace(char *s)
+{
+    size_t n = strlen(s);
+    if (strncmp(s, "    {\n", 6) || n < 12 || strcmp(s + n - 6, "    }\n"))
+        return s;
+    for (const char *l = s + 6; l < s + n - 6; l = strchr(l, '\n') + 1)
+        if (!strncmp(l, "    ", 4) && l[4] != ' ' && l[4] != '\n')
+            return s;               /* another statement at the top */
+    Out r = {0};
+    for (const char *l = s + 6; l < s + n - 6;) {
+        const char *e = strchr(l, '\n') + 1;
+        put(&r, "%.*s", (int)(e - l - (e - l > 4 ? 4 : 0)),
+            l + (e - l > 4 ? 4 : 0));
+        l = e;
+    }
+    return r.s;
+}
+
 /* Block n's loops, inline or as a call (see above). */
 static void emit_shared(Emitter *E, Out *o, Node *n)
 {
@@ -1297,6 +1319,7 @@ static void emit_shared(Emitter *E, Out *o, Node *n)
         put(o, "%s", plain.s);
         return;
     }
+    body.s = unbrace(body.s);
     const char *params = agc_fmt("%s *y", E->T), *args = q.own;
     for (int i = 0; i < q.n; i++) {
         params = agc_fmt("%s, const %s *%c", params, E->T, 'a' + i);
@@ -1342,7 +1365,7 @@ static char *shares_resolve(Shares *S, const char *s)
         Out b = {0};
         b.indent = S->blk[k].indent;
         int f = S->blk[k].fn;
-        if (S->fn[f].uses < 2) {
+        if (S->fn[f].uses < 3) {
             put(&b, "%s", S->blk[k].plain);
         } else {
             if (!S->fn[f].name) {

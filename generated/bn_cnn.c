@@ -82,6 +82,18 @@ static double agc_normal(uint64_t *s)
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_uniform(&s));
+}
+
+static void agc_fill_normal(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_normal(&s));
+}
+
 /* a * b + c, in one rounding where the target has a fast fused
  * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
  * in ISO C mode (-std=c99) on its own */
@@ -317,65 +329,70 @@ static void agc_conv193_weight(float *restrict dw, const float *restrict x, cons
                     dw[((g * 16 + o) * 2 + c) * 3 + t] = sum[((g * 2 + c) * 3 + t) * 16 + o];
 }
 
+/* Shared loops (y the result, a, b... what they read), first of
+ *   bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+static void agc_mul_loops1(float *y, const float *a)
+{
+    for (long i = 0; i < 16; i++)
+        y[i] = a[i] * 0.00403225806f;
+}
+
+/* Shared loops (y the result, a, b... what they read), first of
+ *   ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+static void agc_mul_loops2(float *y, const float *a)
+{
+    for (long i = 0; i < 4; i++)
+        y[i] = a[i] * 0.03125f;
+}
+
+/* Shared loops (y the result, a, b... what they read), first of
+ *   target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
+static void agc_sum_loops3(float *y, const float *a)
+{
+    for (long i = 0; i < 4; i++) {
+        float acc = 0;
+        for (long j = 0; j < 10; j++) {
+            float v = a[i * 10 + j];
+            acc += v;
+        }
+        y[i] = acc;
+    }
+}
+
 void bn_cnn_init(bn_cnn_t *m)
 {
     memset(m, 0, sizeof *m);
-    /* x: normal(0.0f, 1.0f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x31548cf5f9486b12);
-        for (long i = 0; i < 512; i++)
-            m->x[i] = (float)(0 + 1 * agc_normal(&s));
-    }
-    /* target_logits: normal(0.0f, 2.0f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x80d1c41d265c4da0);
-        for (long i = 0; i < 40; i++)
-            m->target_logits[i] = (float)(0 + 2 * agc_normal(&s));
-    }
-    /* conv.weight: uniform((-0.40824829f), 0.40824829f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0xe758f441f01ca592);
-        for (long i = 0; i < 96; i++)
-            m->conv_weight[i] = (float)(-0.40824829046386307 + 0.81649658092772615 * agc_uniform(&s));
-    }
-    /* conv.bias: uniform((-0.40824829f), 0.40824829f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x6a90c41f870ea397);
-        for (long i = 0; i < 16; i++)
-            m->conv_bias[i] = (float)(-0.40824829046386307 + 0.81649658092772615 * agc_uniform(&s));
-    }
     /* bn.weight: ones */
     for (long i = 0; i < 16; i++)
         m->bn_weight[i] = 1;
     /* bn.running_var: ones */
     for (long i = 0; i < 16; i++)
         m->bn_running_var[i] = 1;
-    /* fc1.weight: uniform((-0.0449013255f), 0.0449013255f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x91f2d2daf62815f8);
-        for (long i = 0; i < 15872; i++)
-            m->fc1_weight[i] = (float)(-0.044901325506693728 + 0.089802651013387455 * agc_uniform(&s));
-    }
-    /* fc1.bias: uniform((-0.0449013255f), 0.0449013255f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x6b65746f0304392d);
-        for (long i = 0; i < 32; i++)
-            m->fc1_bias[i] = (float)(-0.044901325506693728 + 0.089802651013387455 * agc_uniform(&s));
-    }
     /* ln.weight: ones */
     for (long i = 0; i < 32; i++)
         m->ln_weight[i] = 1;
-    /* fc2.weight: uniform((-0.176776695f), 0.176776695f), seed 1 */
+    /* random values, seed 1: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
+     * std) as mean + std * agc_normal, from a stream per tensor */
     {
-        uint64_t s = UINT64_C(0x472dfe790d6b08c3);
-        for (long i = 0; i < 320; i++)
-            m->fc2_weight[i] = (float)(-0.17677669529663687 + 0.35355339059327373 * agc_uniform(&s));
-    }
-    /* fc2.bias: uniform((-0.176776695f), 0.176776695f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x0e129c9d9bc20296);
-        for (long i = 0; i < 10; i++)
-            m->fc2_bias[i] = (float)(-0.17677669529663687 + 0.35355339059327373 * agc_uniform(&s));
+        static const struct {
+            void (*fill)(float *a, long n, uint64_t s, double lo, double w);
+            size_t at;
+            long n;
+            uint64_t s;
+            double lo, w;
+        } fills[] = {
+            {agc_fill_normal, offsetof(bn_cnn_t, x), 512, UINT64_C(0x31548cf5f9486b12), 0, 1},
+            {agc_fill_normal, offsetof(bn_cnn_t, target_logits), 40, UINT64_C(0x80d1c41d265c4da0), 0, 2},
+            {agc_fill_uniform, offsetof(bn_cnn_t, conv_weight), 96, UINT64_C(0xe758f441f01ca592), -0.40824829046386307, 0.81649658092772615},
+            {agc_fill_uniform, offsetof(bn_cnn_t, conv_bias), 16, UINT64_C(0x6a90c41f870ea397), -0.40824829046386307, 0.81649658092772615},
+            {agc_fill_uniform, offsetof(bn_cnn_t, fc1_weight), 15872, UINT64_C(0x91f2d2daf62815f8), -0.044901325506693728, 0.089802651013387455},
+            {agc_fill_uniform, offsetof(bn_cnn_t, fc1_bias), 32, UINT64_C(0x6b65746f0304392d), -0.044901325506693728, 0.089802651013387455},
+            {agc_fill_uniform, offsetof(bn_cnn_t, fc2_weight), 320, UINT64_C(0x472dfe790d6b08c3), -0.17677669529663687, 0.35355339059327373},
+            {agc_fill_uniform, offsetof(bn_cnn_t, fc2_bias), 10, UINT64_C(0x0e129c9d9bc20296), -0.17677669529663687, 0.35355339059327373},
+        };
+        for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
+            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
+                          fills[k].s, fills[k].lo, fills[k].w);
     }
 }
 
@@ -413,14 +430,12 @@ int bn_cnn_forward(bn_cnn_t *m)
     float *const loss_sum = m->arena + 80; /* [4] */
     float *const loss_log = m->arena + 84; /* [4] */
     float *const loss_sum_1 = m->arena + 88; /* [1] */
-    float *const conv_conv_wpack = m->arena + 992; /* [96] */
-    float *const conv_conv_acc = m->arena + 0; /* [992] */
-    float *const fc1_matmul_panel = m->arena + 0; /* [2048] */
+    float *const conv17_forward_wpack = m->arena + 992; /* [96] */
+    float *const conv17_forward_acc = m->arena + 0; /* [992] */
+    float *const mm_panel = m->arena + 0; /* [2048] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
-    agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
-
-    /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
+    agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv17_forward_wpack, conv17_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -445,12 +460,7 @@ int bn_cnn_forward(bn_cnn_t *m)
         acc += part;
         bn_sum[i1] = acc;
     }
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
-    for (long i = 0; i < 16; i++)
-        bn_mul[i] = bn_sum[i] * 0.00403225806f;
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    agc_mul_loops1(bn_mul, bn_sum);
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
         float part = 0;
@@ -468,41 +478,25 @@ int bn_cnn_forward(bn_cnn_t *m)
         acc += part;
         bn_sum_1[i1] = acc;
     }
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
-    for (long i = 0; i < 16; i++)
-        bn_mul_1[i] = bn_sum_1[i] * 0.00403225806f;
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    agc_mul_loops1(bn_mul_1, bn_sum_1);
     for (long i = 0; i < 16; i++)
         bn_sqrt[i] = sqrtf(bn_mul_1[i] + 1e-05f);
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i = 0; i < 16; i++)
         bn_div[i] = 1.0f / bn_sqrt[i];
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
                 bn_mul_2[i0 * 992 + i1 * 62 + i2] = (conv_add[i0 * 992 + i1 * 62 + i2] - bn_mul[i1]) * bn_div[i1];
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* train mode: bn.running_mean updated */
     for (long i = 0; i < 16; i++)
         m->bn_running_mean[i] = (m->bn_running_mean[i] * 0.9f) + (bn_mul[i] * 0.1f);
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* train mode: bn.running_var updated */
     for (long i = 0; i < 16; i++)
         m->bn_running_var[i] = (m->bn_running_var[i] * 0.9f) + (bn_mul_1[i] * 0.100404858f);
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* train mode: bn.num_batches_tracked += 1 */
     for (long i = 0; i < 1; i++)
         m->bn_num_batches_tracked[i] += 1;
 
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* relu2 = relu(bn)  [../specs/bn_cnn.yaml:21] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
@@ -536,8 +530,6 @@ int bn_cnn_forward(bn_cnn_t *m)
             drop_dropout_mask[i] = agc_mix64(state) >> 11 >= UINT64_C(2251799813685248) ? 1.33333333f : 0;
         }
     }
-
-    /* drop = dropout(flatten4, p=0.25)  [../specs/bn_cnn.yaml:24] */
     for (long i = 0; i < 1984; i++)
         drop_mul[i] = maxpool1d3_maxpool[i] * drop_dropout_mask[i];
 
@@ -550,15 +542,14 @@ int bn_cnn_forward(bn_cnn_t *m)
             const long kn = 496 - kb < 64 ? 496 - kb : 64;
             for (long j = 0; j < nb; j++)
                 for (long k = 0; k < kn; k++)
-                    fc1_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) + (jb + j) * 496];
+                    mm_panel[k * nb + j] = m->fc1_weight[(kb + k) + (jb + j) * 496];
             {                               /* the last 4 rows */
                 for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_matmul + 0 * 32 + jb, 32, drop_mul + 0 * 496 + (kb + k), 496, 1, fc1_matmul_panel + k * nb, nb, nb);
+                    agc_mm_4x4(fc1_matmul + 0 * 32 + jb, 32, drop_mul + 0 * 496 + (kb + k), 496, 1, mm_panel + k * nb, nb, nb);
             }
         }
     }
 
-    /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = 0;
@@ -576,18 +567,13 @@ int bn_cnn_forward(bn_cnn_t *m)
         acc += part;
         ln_sum[i0] = acc;
     }
-
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
-    for (long i = 0; i < 4; i++)
-        ln_mul[i] = ln_sum[i] * 0.03125f;
+    agc_mul_loops2(ln_mul, ln_sum);
 
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             ln_sub[i0 * 32 + i1] = (fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1]) - ln_mul[i0];
-
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
         float acc = 0, lane[16];
         long j = 0;
@@ -611,16 +597,11 @@ int bn_cnn_forward(bn_cnn_t *m)
         }
         ln_sum_1[i] = acc;
     }
-
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++)
         ln_sqrt[i] = sqrtf((ln_sum_1[i] * 0.03125f) + 1e-05f);
-
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++)
         ln_div[i] = 1.0f / ln_sqrt[i];
 
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     /* relu8 = relu(ln)  [../specs/bn_cnn.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
@@ -647,23 +628,10 @@ int bn_cnn_forward(bn_cnn_t *m)
         }
         target_amax[i] = acc;
     }
-
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
-
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
-    for (long i = 0; i < 4; i++) {
-        float acc = 0;
-        for (long j = 0; j < 10; j++) {
-            float v = target_exp[i * 10 + j];
-            acc += v;
-        }
-        target_sum[i] = acc;
-    }
-
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
+    agc_sum_loops3(target_sum, target_exp);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_out[i0 * 10 + i1] = target_exp[i0 * 10 + i1] / target_sum[i0];
@@ -685,26 +653,11 @@ int bn_cnn_forward(bn_cnn_t *m)
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc2_matmul[i0 * 10 + i1] + m->fc2_bias[i1]) - loss_amax[i0];
-
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 40; i++)
         loss_exp[i] = agc_expf(loss_sub[i]);
-
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
-    for (long i = 0; i < 4; i++) {
-        float acc = 0;
-        for (long j = 0; j < 10; j++) {
-            float v = loss_exp[i * 10 + j];
-            acc += v;
-        }
-        loss_sum[i] = acc;
-    }
-
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    agc_sum_loops3(loss_sum, loss_exp);
     for (long i = 0; i < 4; i++)
         loss_log[i] = logf(loss_sum[i]);
-
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     {
         float acc = 0;
         float part = 0;
@@ -761,14 +714,12 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const loss_sum = m->arena + 84; /* [4] */
     float *const loss_log = m->arena + 84; /* [4] */
     float *const loss_sum_1 = m->arena + 88; /* [1] */
-    float *const conv_conv_wpack = m->arena + 4960; /* [96] */
-    float *const conv_conv_acc = m->arena + 3968; /* [992] */
-    float *const fc1_matmul_panel = m->arena + 0; /* [2048] */
+    float *const conv17_forward_wpack = m->arena + 4960; /* [96] */
+    float *const conv17_forward_acc = m->arena + 3968; /* [992] */
+    float *const mm_panel = m->arena + 0; /* [2048] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
-    agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
-
-    /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
+    agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv17_forward_wpack, conv17_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -778,14 +729,11 @@ int bn_cnn_infer(bn_cnn_t *m)
     /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i = 0; i < 16; i++)
         bn_div[i] = 1.0f / sqrtf(m->bn_running_var[i] + 1e-05f);
-
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
                 bn_mul[i0 * 992 + i1 * 62 + i2] = (conv_add[i0 * 992 + i1 * 62 + i2] - m->bn_running_mean[i1]) * bn_div[i1];
 
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* relu2 = relu(bn)  [../specs/bn_cnn.yaml:21] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
@@ -819,15 +767,14 @@ int bn_cnn_infer(bn_cnn_t *m)
             const long kn = 496 - kb < 64 ? 496 - kb : 64;
             for (long j = 0; j < nb; j++)
                 for (long k = 0; k < kn; k++)
-                    fc1_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) + (jb + j) * 496];
+                    mm_panel[k * nb + j] = m->fc1_weight[(kb + k) + (jb + j) * 496];
             {                               /* the last 4 rows */
                 for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_matmul + 0 * 32 + jb, 32, maxpool1d3_maxpool + 0 * 496 + (kb + k), 496, 1, fc1_matmul_panel + k * nb, nb, nb);
+                    agc_mm_4x4(fc1_matmul + 0 * 32 + jb, 32, maxpool1d3_maxpool + 0 * 496 + (kb + k), 496, 1, mm_panel + k * nb, nb, nb);
             }
         }
     }
 
-    /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = 0;
@@ -845,18 +792,13 @@ int bn_cnn_infer(bn_cnn_t *m)
         acc += part;
         ln_sum[i0] = acc;
     }
-
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
-    for (long i = 0; i < 4; i++)
-        ln_mul[i] = ln_sum[i] * 0.03125f;
+    agc_mul_loops2(ln_mul, ln_sum);
 
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             ln_sub[i0 * 32 + i1] = (fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1]) - ln_mul[i0];
-
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
         float acc = 0, lane[16];
         long j = 0;
@@ -880,12 +822,9 @@ int bn_cnn_infer(bn_cnn_t *m)
         }
         ln_sum_1[i] = acc;
     }
-
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++)
         ln_div[i] = 1.0f / sqrtf((ln_sum_1[i] * 0.03125f) + 1e-05f);
 
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     /* relu8 = relu(ln)  [../specs/bn_cnn.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
@@ -912,21 +851,10 @@ int bn_cnn_infer(bn_cnn_t *m)
         }
         target_amax[i] = acc;
     }
-
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
-
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
-    for (long i = 0; i < 4; i++) {
-        float acc = 0;
-        for (long j = 0; j < 10; j++) {
-            float v = target_exp[i * 10 + j];
-            acc += v;
-        }
-        target_sum[i] = acc;
-    }
+    agc_sum_loops3(target_sum, target_exp);
 
     /* fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
@@ -945,8 +873,6 @@ int bn_cnn_infer(bn_cnn_t *m)
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc2_matmul[i0 * 10 + i1] + m->fc2_bias[i1]) - loss_amax[i0];
-
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++) {
         float acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -955,8 +881,6 @@ int bn_cnn_infer(bn_cnn_t *m)
         }
         loss_sum[i] = acc;
     }
-
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++)
         loss_log[i] = logf(loss_sum[i]);
 
@@ -1027,12 +951,12 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const bn_grad_sum_1 = m->arena + 0; /* [16] */
     float *const bn_grad_mul_2 = m->arena + 0; /* [16] */
     float *const bn_grad_add_1 = m->arena + 12032; /* [3968] */
-    float *const fc1_grad_matmul_panel = m->arena + 0; /* [4096] */
-    float *const fc1_weight_grad_panel = m->arena + 0; /* [512] */
-    float *const conv_weight_grad_sum = m->arena + 992; /* [96] */
-    float *const conv_weight_grad_img = m->arena + 1088; /* [96] */
-    float *const conv_weight_grad_acc = m->arena + 1184; /* [96] */
-    float *const conv_weight_grad_gt = m->arena + 0; /* [992] */
+    float *const mm_panel_1 = m->arena + 0; /* [4096] */
+    float *const mm_panel_2 = m->arena + 0; /* [512] */
+    float *const conv193_weight_sum = m->arena + 992; /* [96] */
+    float *const conv193_weight_img = m->arena + 1088; /* [96] */
+    float *const conv193_weight_acc = m->arena + 1184; /* [96] */
+    float *const conv193_weight_gt = m->arena + 0; /* [992] */
 
     /* grad of loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++) {
@@ -1043,12 +967,8 @@ int bn_cnn_backward(bn_cnn_t *m)
         }
         loss_grad_sum[i] = acc;
     }
-
-    /* grad of loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++)
         loss_grad_div[i] = loss_grad_sum[i] / loss_sum[i];
-
-    /* grad of loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
@@ -1070,8 +990,6 @@ int bn_cnn_backward(bn_cnn_t *m)
         acc += part;
         m->fc2_bias_grad[i1] = acc;
     }
-
-    /* grad of fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 32; j++)
             fc2_grad_matmul[i * 32 + j] = 0;
@@ -1081,8 +999,6 @@ int bn_cnn_backward(bn_cnn_t *m)
                 fc2_grad_matmul[i * 32 + j] += aik * m->fc2_weight[k * 32 + j];
         }
     }
-
-    /* grad of fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
     for (long i = 0; i < 10; i++) {
         for (long j = 0; j < 32; j++)
             m->fc2_weight_grad[i * 32 + j] = 0;
@@ -1133,8 +1049,6 @@ int bn_cnn_backward(bn_cnn_t *m)
         acc += part;
         m->ln_weight_grad[i1] = acc;
     }
-
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = 0;
         float part = 0;
@@ -1151,22 +1065,14 @@ int bn_cnn_backward(bn_cnn_t *m)
         acc += part;
         ln_grad_sum[i0] = acc;
     }
-
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++)
         ln_grad_mul[i] = (((-ln_grad_sum[i]) / (ln_sqrt[i] * ln_sqrt[i])) / (ln_sqrt[i] * 2.0f)) * 0.03125f;
-
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             ln_grad_mul_1[i0 * 32 + i1] = ln_grad_mul[i0] * ln_sub[i0 * 32 + i1];
-
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             ln_grad_add[i0 * 32 + i1] = (((relu8_grad_where[i0 * 32 + i1] * m->ln_weight[i1]) * ln_div[i0]) + ln_grad_mul_1[i0 * 32 + i1]) + ln_grad_mul_1[i0 * 32 + i1];
-
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
         float acc = 0, lane[16];
         long j = 0;
@@ -1190,12 +1096,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         }
         ln_grad_sum_1[i] = acc;
     }
-
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
-    for (long i = 0; i < 4; i++)
-        ln_grad_mul_2[i] = ln_grad_sum_1[i] * 0.03125f;
-
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    agc_mul_loops2(ln_grad_mul_2, ln_grad_sum_1);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             ln_grad_add_1[i0 * 32 + i1] = ln_grad_add[i0 * 32 + i1] + ln_grad_mul_2[i0];
@@ -1217,8 +1118,6 @@ int bn_cnn_backward(bn_cnn_t *m)
         acc += part;
         m->fc1_bias_grad[i1] = acc;
     }
-
-    /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* blocked: 128 columns by 32 rows of B at a time, tiles of 6 rows */
     memset(fc1_grad_matmul, 0, sizeof(float) * 1984);
     for (long jb = 0; jb < 496; jb += 128) {
@@ -1227,15 +1126,13 @@ int bn_cnn_backward(bn_cnn_t *m)
             const long kn = 32 - kb < 32 ? 32 - kb : 32;
             for (long k = 0; k < kn; k++)
                 for (long j = 0; j < nb; j++)
-                    fc1_grad_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) * 496 + (jb + j)];
+                    mm_panel_1[k * nb + j] = m->fc1_weight[(kb + k) * 496 + (jb + j)];
             {                               /* the last 4 rows */
                 for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_grad_matmul + 0 * 496 + jb, 496, ln_grad_add_1 + 0 * 32 + (kb + k), 32, 1, fc1_grad_matmul_panel + k * nb, nb, nb);
+                    agc_mm_4x4(fc1_grad_matmul + 0 * 496 + jb, 496, ln_grad_add_1 + 0 * 32 + (kb + k), 32, 1, mm_panel_1 + k * nb, nb, nb);
             }
         }
     }
-
-    /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* blocked: 128 columns by 4 rows of B at a time, tiles of 6 rows */
     memset(m->fc1_weight_grad, 0, sizeof(float) * 15872);
     for (long jb = 0; jb < 496; jb += 128) {
@@ -1244,14 +1141,14 @@ int bn_cnn_backward(bn_cnn_t *m)
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
             for (long k = 0; k < kn; k++)
                 for (long j = 0; j < nb; j++)
-                    fc1_weight_grad_panel[k * nb + j] = drop_mul[(kb + k) * 496 + (jb + j)];
+                    mm_panel_2[k * nb + j] = drop_mul[(kb + k) * 496 + (jb + j)];
             for (long i = 0; i < 30; i += 6) {
                 for (long k = 0; k < kn; k += 4)
-                    agc_mm_6x4(m->fc1_weight_grad + i * 496 + jb, 496, ln_grad_add_1 + i + (kb + k) * 32, 1, 32, fc1_weight_grad_panel + k * nb, nb, nb);
+                    agc_mm_6x4(m->fc1_weight_grad + i * 496 + jb, 496, ln_grad_add_1 + i + (kb + k) * 32, 1, 32, mm_panel_2 + k * nb, nb, nb);
             }
             {                               /* the last 2 rows */
                 for (long k = 0; k < kn; k += 4)
-                    agc_mm_2x4(m->fc1_weight_grad + 30 * 496 + jb, 496, ln_grad_add_1 + 30 + (kb + k) * 32, 1, 32, fc1_weight_grad_panel + k * nb, nb, nb);
+                    agc_mm_2x4(m->fc1_weight_grad + 30 * 496 + jb, 496, ln_grad_add_1 + 30 + (kb + k) * 32, 1, 32, mm_panel_2 + k * nb, nb, nb);
             }
         }
     }
@@ -1303,8 +1200,6 @@ int bn_cnn_backward(bn_cnn_t *m)
         acc += part;
         m->bn_bias_grad[i1] = acc;
     }
-
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
         float part = 0;
@@ -1323,7 +1218,6 @@ int bn_cnn_backward(bn_cnn_t *m)
         m->bn_weight_grad[i1] = acc;
     }
 
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
@@ -1343,26 +1237,19 @@ int bn_cnn_backward(bn_cnn_t *m)
         acc += part;
         bn_grad_sum[i1] = acc;
     }
-
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i = 0; i < 16; i++)
         bn_grad_mul[i] = (((-bn_grad_sum[i]) / (bn_sqrt[i] * bn_sqrt[i])) / (bn_sqrt[i] * 2.0f)) * 0.00403225806f;
 
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
                 bn_grad_mul_1[i0 * 992 + i1 * 62 + i2] = bn_grad_mul[i1] * (conv_add[i0 * 992 + i1 * 62 + i2] - bn_mul[i1]);
-
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
                 bn_grad_add[i0 * 992 + i1 * 62 + i2] = (((relu2_grad_where[i0 * 992 + i1 * 62 + i2] * m->bn_weight[i1]) * bn_div[i1]) + bn_grad_mul_1[i0 * 992 + i1 * 62 + i2]) + bn_grad_mul_1[i0 * 992 + i1 * 62 + i2];
-
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
         float part = 0;
@@ -1380,12 +1267,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         acc += part;
         bn_grad_sum_1[i1] = acc;
     }
-
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
-    for (long i = 0; i < 16; i++)
-        bn_grad_mul_2[i] = bn_grad_sum_1[i] * 0.00403225806f;
-
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    agc_mul_loops1(bn_grad_mul_2, bn_grad_sum_1);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
@@ -1410,9 +1292,7 @@ int bn_cnn_backward(bn_cnn_t *m)
             acc += part;
             m->conv_bias_grad[i1] = acc;
         }
-
-    /* grad of conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
-    agc_conv193_weight(m->conv_weight_grad, m->x, bn_grad_add_1, conv_weight_grad_sum, conv_weight_grad_img, conv_weight_grad_acc, conv_weight_grad_gt);
+    agc_conv193_weight(m->conv_weight_grad, m->x, bn_grad_add_1, conv193_weight_sum, conv193_weight_img, conv193_weight_acc, conv193_weight_gt);
 
     return bn_cnn_OK;
 }

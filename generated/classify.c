@@ -74,6 +74,18 @@ static double agc_normal(uint64_t *s)
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_uniform(&s));
+}
+
+static void agc_fill_normal(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_normal(&s));
+}
+
 /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
 static const float classify_k8[4] = {
     0.0f, 1.0f, 2.0f, 3.0f
@@ -86,25 +98,25 @@ static const int64_t classify_y_value[6] = {
 void classify_init(classify_t *m)
 {
     memset(m, 0, sizeof *m);
-    /* x: normal(0.0f, 1.0f), seed 3 */
-    {
-        uint64_t s = UINT64_C(0x75c59860fbdd6338);
-        for (long i = 0; i < 48; i++)
-            m->x[i] = (float)(0 + 1 * agc_normal(&s));
-    }
     /* y: value  [../specs/classify.yaml:13] */
     memcpy(m->y, classify_y_value, sizeof m->y);
-    /* fc.weight: uniform((-0.353553391f), 0.353553391f), seed 3 */
+    /* random values, seed 3: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
+     * std) as mean + std * agc_normal, from a stream per tensor */
     {
-        uint64_t s = UINT64_C(0xa35d458b2bdcb39f);
-        for (long i = 0; i < 32; i++)
-            m->fc_weight[i] = (float)(-0.35355339059327373 + 0.70710678118654746 * agc_uniform(&s));
-    }
-    /* fc.bias: uniform((-0.353553391f), 0.353553391f), seed 3 */
-    {
-        uint64_t s = UINT64_C(0xcef84d2685213fba);
-        for (long i = 0; i < 4; i++)
-            m->fc_bias[i] = (float)(-0.35355339059327373 + 0.70710678118654746 * agc_uniform(&s));
+        static const struct {
+            void (*fill)(float *a, long n, uint64_t s, double lo, double w);
+            size_t at;
+            long n;
+            uint64_t s;
+            double lo, w;
+        } fills[] = {
+            {agc_fill_normal, offsetof(classify_t, x), 48, UINT64_C(0x75c59860fbdd6338), 0, 1},
+            {agc_fill_uniform, offsetof(classify_t, fc_weight), 32, UINT64_C(0xa35d458b2bdcb39f), -0.35355339059327373, 0.70710678118654746},
+            {agc_fill_uniform, offsetof(classify_t, fc_bias), 4, UINT64_C(0xcef84d2685213fba), -0.35355339059327373, 0.70710678118654746},
+        };
+        for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
+            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
+                          fills[k].s, fills[k].lo, fills[k].w);
     }
 }
 
@@ -141,8 +153,6 @@ int classify_forward(classify_t *m)
         }
         loss_class_index[i] = (float)m->y[i];
     }
-
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i0 = 0; i0 < 6; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             loss_add[i0 * 4 + i1] = ((float)(loss_class_index[i0] == classify_k8[i1]) * 0.9f) + 0.025f;
@@ -164,12 +174,8 @@ int classify_forward(classify_t *m)
     for (long i0 = 0; i0 < 6; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             loss_sub[i0 * 4 + i1] = (fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) - loss_amax[i0];
-
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i = 0; i < 24; i++)
         loss_exp[i] = agc_expf(loss_sub[i]);
-
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
         float acc = 0;
         for (long j = 0; j < 4; j++) {
@@ -178,12 +184,8 @@ int classify_forward(classify_t *m)
         }
         loss_sum[i] = acc;
     }
-
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++)
         loss_log[i] = logf(loss_sum[i]);
-
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     {
         float acc = 0;
         float part = 0;
@@ -292,8 +294,6 @@ int classify_infer(classify_t *m)
     for (long i0 = 0; i0 < 6; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             loss_sub[i0 * 4 + i1] = (fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) - loss_amax[i0];
-
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
         float acc = 0;
         for (long j = 0; j < 4; j++) {
@@ -302,12 +302,8 @@ int classify_infer(classify_t *m)
         }
         loss_sum[i] = acc;
     }
-
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++)
         loss_log[i] = logf(loss_sum[i]);
-
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     {
         float acc = 0;
         float part = 0;
@@ -383,12 +379,8 @@ int classify_backward(classify_t *m)
         }
         loss_grad_sum[i] = acc;
     }
-
-    /* grad of loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++)
         loss_grad_div[i] = loss_grad_sum[i] / loss_sum[i];
-
-    /* grad of loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i0 = 0; i0 < 6; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             loss_grad_add[i0 * 4 + i1] = (loss_add[i0 * 4 + i1] * (-0.166666667f)) + (loss_grad_div[i0] * loss_exp[i0 * 4 + i1]);
@@ -410,8 +402,6 @@ int classify_backward(classify_t *m)
         acc += part;
         m->fc_bias_grad[i1] = acc;
     }
-
-    /* grad of fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 8; j++)
             m->fc_weight_grad[i * 8 + j] = 0;

@@ -74,6 +74,18 @@ static double agc_normal(uint64_t *s)
     return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
 }
 
+static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_uniform(&s));
+}
+
+static void agc_fill_normal(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_normal(&s));
+}
+
 /* a * b + c, in one rounding where the target has a fast fused
  * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
  * in ISO C mode (-std=c99) on its own */
@@ -687,56 +699,45 @@ static void agc_conv85_weight(float *restrict dw, const float *restrict x, const
                     dw[((g * 16 + o) * 2 + c) * 3 + t] = sum[((g * 2 + c) * 3 + t) * 16 + o];
 }
 
+/* Shared loops (y the result, a, b... what they read), first of
+ *   target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+static void agc_sum_loops1(float *y, const float *a)
+{
+    for (long i = 0; i < 4; i++) {
+        float acc = 0;
+        for (long j = 0; j < 10; j++) {
+            float v = a[i * 10 + j];
+            acc += v;
+        }
+        y[i] = acc;
+    }
+}
+
 void cnn1d_init(cnn1d_t *m)
 {
     memset(m, 0, sizeof *m);
-    /* x: normal(0.0f, 1.0f), seed 1 */
+    /* random values, seed 1: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
+     * std) as mean + std * agc_normal, from a stream per tensor */
     {
-        uint64_t s = UINT64_C(0x31548cf5f9486b12);
-        for (long i = 0; i < 512; i++)
-            m->x[i] = (float)(0 + 1 * agc_normal(&s));
-    }
-    /* target_logits: normal(0.0f, 2.0f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x80d1c41d265c4da0);
-        for (long i = 0; i < 40; i++)
-            m->target_logits[i] = (float)(0 + 2 * agc_normal(&s));
-    }
-    /* conv1.weight: uniform((-0.40824829f), 0.40824829f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0xf795e395910dae41);
-        for (long i = 0; i < 96; i++)
-            m->conv1_weight[i] = (float)(-0.40824829046386307 + 0.81649658092772615 * agc_uniform(&s));
-    }
-    /* conv1.bias: uniform((-0.40824829f), 0.40824829f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x0628bd1c48bbfd5c);
-        for (long i = 0; i < 16; i++)
-            m->conv1_bias[i] = (float)(-0.40824829046386307 + 0.81649658092772615 * agc_uniform(&s));
-    }
-    /* conv2.weight: uniform((-0.111803399f), 0.111803399f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0xbcb1b50b057fe9da);
-        for (long i = 0; i < 640; i++)
-            m->conv2_weight[i] = (float)(-0.11180339887498948 + 0.22360679774997896 * agc_uniform(&s));
-    }
-    /* conv2.bias: uniform((-0.111803399f), 0.111803399f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0xce6a81eee21797cf);
-        for (long i = 0; i < 8; i++)
-            m->conv2_bias[i] = (float)(-0.11180339887498948 + 0.22360679774997896 * agc_uniform(&s));
-    }
-    /* fc.weight: uniform((-0.0912870929f), 0.0912870929f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0xe7cc511e2949bbb5);
-        for (long i = 0; i < 1200; i++)
-            m->fc_weight[i] = (float)(-0.091287092917527679 + 0.18257418583505536 * agc_uniform(&s));
-    }
-    /* fc.bias: uniform((-0.0912870929f), 0.0912870929f), seed 1 */
-    {
-        uint64_t s = UINT64_C(0x8a6959b387b43790);
-        for (long i = 0; i < 10; i++)
-            m->fc_bias[i] = (float)(-0.091287092917527679 + 0.18257418583505536 * agc_uniform(&s));
+        static const struct {
+            void (*fill)(float *a, long n, uint64_t s, double lo, double w);
+            size_t at;
+            long n;
+            uint64_t s;
+            double lo, w;
+        } fills[] = {
+            {agc_fill_normal, offsetof(cnn1d_t, x), 512, UINT64_C(0x31548cf5f9486b12), 0, 1},
+            {agc_fill_normal, offsetof(cnn1d_t, target_logits), 40, UINT64_C(0x80d1c41d265c4da0), 0, 2},
+            {agc_fill_uniform, offsetof(cnn1d_t, conv1_weight), 96, UINT64_C(0xf795e395910dae41), -0.40824829046386307, 0.81649658092772615},
+            {agc_fill_uniform, offsetof(cnn1d_t, conv1_bias), 16, UINT64_C(0x0628bd1c48bbfd5c), -0.40824829046386307, 0.81649658092772615},
+            {agc_fill_uniform, offsetof(cnn1d_t, conv2_weight), 640, UINT64_C(0xbcb1b50b057fe9da), -0.11180339887498948, 0.22360679774997896},
+            {agc_fill_uniform, offsetof(cnn1d_t, conv2_bias), 8, UINT64_C(0xce6a81eee21797cf), -0.11180339887498948, 0.22360679774997896},
+            {agc_fill_uniform, offsetof(cnn1d_t, fc_weight), 1200, UINT64_C(0xe7cc511e2949bbb5), -0.091287092917527679, 0.18257418583505536},
+            {agc_fill_uniform, offsetof(cnn1d_t, fc_bias), 10, UINT64_C(0x8a6959b387b43790), -0.091287092917527679, 0.18257418583505536},
+        };
+        for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
+            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
+                          fills[k].s, fills[k].lo, fills[k].w);
     }
 }
 
@@ -761,15 +762,13 @@ int cnn1d_forward(cnn1d_t *m)
     float *const loss_sum = m->arena + 4304; /* [4] */
     float *const loss_log = m->arena + 4308; /* [4] */
     float *const loss_sum_1 = m->arena + 4312; /* [1] */
-    float *const conv1_conv_wpack = m->arena + 992; /* [96] */
-    float *const conv1_conv_acc = m->arena + 0; /* [992] */
-    float *const conv2_conv_wpack = m->arena + 4224; /* [640] */
-    float *const conv2_conv_acc = m->arena + 4864; /* [248] */
+    float *const conv10_forward_wpack = m->arena + 992; /* [96] */
+    float *const conv10_forward_acc = m->arena + 0; /* [992] */
+    float *const conv18_forward_wpack = m->arena + 4224; /* [640] */
+    float *const conv18_forward_acc = m->arena + 4864; /* [248] */
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
-    agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv1_conv_wpack, conv1_conv_acc);
-
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv10_forward_wpack, conv10_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -793,11 +792,7 @@ int cnn1d_forward(cnn1d_t *m)
             for (long j = 64; j < 66; j++)
                 dst[j] = src[j - 64];
         }
-
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
-    agc_conv18_forward(conv2_conv, conv2_padmode, m->conv2_weight, conv2_conv_wpack, conv2_conv_acc);
-
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
+    agc_conv18_forward(conv2_conv, conv2_padmode, m->conv2_weight, conv18_forward_wpack, conv18_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -847,23 +842,10 @@ int cnn1d_forward(cnn1d_t *m)
         }
         target_amax[i] = acc;
     }
-
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
-
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
-    for (long i = 0; i < 4; i++) {
-        float acc = 0;
-        for (long j = 0; j < 10; j++) {
-            float v = target_exp[i * 10 + j];
-            acc += v;
-        }
-        target_sum[i] = acc;
-    }
-
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+    agc_sum_loops1(target_sum, target_exp);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_out[i0 * 10 + i1] = target_exp[i0 * 10 + i1] / target_sum[i0];
@@ -885,26 +867,11 @@ int cnn1d_forward(cnn1d_t *m)
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc_matmul[i0 * 10 + i1] + m->fc_bias[i1]) - loss_amax[i0];
-
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 40; i++)
         loss_exp[i] = agc_expf(loss_sub[i]);
-
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
-    for (long i = 0; i < 4; i++) {
-        float acc = 0;
-        for (long j = 0; j < 10; j++) {
-            float v = loss_exp[i * 10 + j];
-            acc += v;
-        }
-        loss_sum[i] = acc;
-    }
-
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    agc_sum_loops1(loss_sum, loss_exp);
     for (long i = 0; i < 4; i++)
         loss_log[i] = logf(loss_sum[i]);
-
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     {
         float acc = 0;
         float part = 0;
@@ -951,15 +918,13 @@ int cnn1d_infer(cnn1d_t *m)
     float *const loss_sum = m->arena + 44; /* [4] */
     float *const loss_log = m->arena + 44; /* [4] */
     float *const loss_sum_1 = m->arena + 48; /* [1] */
-    float *const conv1_conv_wpack = m->arena + 992; /* [96] */
-    float *const conv1_conv_acc = m->arena + 0; /* [992] */
-    float *const conv2_conv_wpack = m->arena + 5216; /* [640] */
-    float *const conv2_conv_acc = m->arena + 5856; /* [248] */
+    float *const conv10_forward_wpack = m->arena + 992; /* [96] */
+    float *const conv10_forward_acc = m->arena + 0; /* [992] */
+    float *const conv18_forward_wpack = m->arena + 5216; /* [640] */
+    float *const conv18_forward_acc = m->arena + 5856; /* [248] */
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
-    agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv1_conv_wpack, conv1_conv_acc);
-
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv10_forward_wpack, conv10_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -983,11 +948,7 @@ int cnn1d_infer(cnn1d_t *m)
             for (long j = 64; j < 66; j++)
                 dst[j] = src[j - 64];
         }
-
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
-    agc_conv18_forward(conv2_conv, conv2_padmode, m->conv2_weight, conv2_conv_wpack, conv2_conv_acc);
-
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
+    agc_conv18_forward(conv2_conv, conv2_padmode, m->conv2_weight, conv18_forward_wpack, conv18_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 1; i2++)
@@ -1037,21 +998,10 @@ int cnn1d_infer(cnn1d_t *m)
         }
         target_amax[i] = acc;
     }
-
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
-
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
-    for (long i = 0; i < 4; i++) {
-        float acc = 0;
-        for (long j = 0; j < 10; j++) {
-            float v = target_exp[i * 10 + j];
-            acc += v;
-        }
-        target_sum[i] = acc;
-    }
+    agc_sum_loops1(target_sum, target_exp);
 
     /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
@@ -1070,8 +1020,6 @@ int cnn1d_infer(cnn1d_t *m)
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc_matmul[i0 * 10 + i1] + m->fc_bias[i1]) - loss_amax[i0];
-
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
         float acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -1080,8 +1028,6 @@ int cnn1d_infer(cnn1d_t *m)
         }
         loss_sum[i] = acc;
     }
-
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
         loss_log[i] = logf(loss_sum[i]);
 
@@ -1130,19 +1076,19 @@ int cnn1d_backward(cnn1d_t *m)
     float *const conv2_grad_conv_bwd_input = m->arena + 4224; /* [4224] */
     float *const conv2_grad_padmode_bwd = m->arena + 0; /* [3968] */
     float *const relu1_grad_where = m->arena + 8448; /* [3968] */
-    float *const fc_grad_matmul_panel = m->arena + 4224; /* [1200] */
-    float *const fc_weight_grad_panel = m->arena + 4224; /* [480] */
-    float *const conv2_grad_conv_bwd_input_gz = m->arena + 12416; /* [1952] */
-    float *const conv2_grad_conv_bwd_input_wpack = m->arena + 16416; /* [640] */
-    float *const conv2_grad_conv_bwd_input_acc = m->arena + 14368; /* [1056] */
-    float *const conv2_weight_grad_sum = m->arena + 12416; /* [640] */
-    float *const conv2_weight_grad_img = m->arena + 13056; /* [640] */
-    float *const conv2_weight_grad_acc = m->arena + 13696; /* [640] */
-    float *const conv2_weight_grad_gt = m->arena + 14336; /* [248] */
-    float *const conv1_weight_grad_sum = m->arena + 992; /* [96] */
-    float *const conv1_weight_grad_img = m->arena + 1088; /* [96] */
-    float *const conv1_weight_grad_acc = m->arena + 1184; /* [96] */
-    float *const conv1_weight_grad_gt = m->arena + 0; /* [992] */
+    float *const mm_panel = m->arena + 4224; /* [1200] */
+    float *const mm_panel_1 = m->arena + 4224; /* [480] */
+    float *const conv74_input_gz = m->arena + 12416; /* [1952] */
+    float *const conv74_input_wpack = m->arena + 16416; /* [640] */
+    float *const conv74_input_acc = m->arena + 14368; /* [1056] */
+    float *const conv75_weight_sum = m->arena + 12416; /* [640] */
+    float *const conv75_weight_img = m->arena + 13056; /* [640] */
+    float *const conv75_weight_acc = m->arena + 13696; /* [640] */
+    float *const conv75_weight_gt = m->arena + 14336; /* [248] */
+    float *const conv85_weight_sum = m->arena + 992; /* [96] */
+    float *const conv85_weight_img = m->arena + 1088; /* [96] */
+    float *const conv85_weight_acc = m->arena + 1184; /* [96] */
+    float *const conv85_weight_gt = m->arena + 0; /* [992] */
 
     /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
@@ -1153,12 +1099,8 @@ int cnn1d_backward(cnn1d_t *m)
         }
         loss_grad_sum[i] = acc;
     }
-
-    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
         loss_grad_div[i] = loss_grad_sum[i] / loss_sum[i];
-
-    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
@@ -1180,8 +1122,6 @@ int cnn1d_backward(cnn1d_t *m)
         acc += part;
         m->fc_bias_grad[i1] = acc;
     }
-
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     /* blocked: 120 columns by 10 rows of B at a time, tiles of 6 rows */
     memset(fc_grad_matmul, 0, sizeof(float) * 480);
     for (long jb = 0; jb < 120; jb += 120) {
@@ -1190,18 +1130,16 @@ int cnn1d_backward(cnn1d_t *m)
             const long kn = 10 - kb < 10 ? 10 - kb : 10;
             for (long k = 0; k < kn; k++)
                 for (long j = 0; j < nb; j++)
-                    fc_grad_matmul_panel[k * nb + j] = m->fc_weight[(kb + k) * 120 + (jb + j)];
+                    mm_panel[k * nb + j] = m->fc_weight[(kb + k) * 120 + (jb + j)];
             {                               /* the last 4 rows */
                 long k = 0;
                 for (; k + 4 <= kn; k += 4)
-                    agc_mm_4x4(fc_grad_matmul + 0 * 120 + jb, 120, loss_grad_add + 0 * 10 + (kb + k), 10, 1, fc_grad_matmul_panel + k * nb, nb, nb);
+                    agc_mm_4x4(fc_grad_matmul + 0 * 120 + jb, 120, loss_grad_add + 0 * 10 + (kb + k), 10, 1, mm_panel + k * nb, nb, nb);
                 for (; k < kn; k++)
-                    agc_mm_4x1(fc_grad_matmul + 0 * 120 + jb, 120, loss_grad_add + 0 * 10 + (kb + k), 10, 1, fc_grad_matmul_panel + k * nb, nb, nb);
+                    agc_mm_4x1(fc_grad_matmul + 0 * 120 + jb, 120, loss_grad_add + 0 * 10 + (kb + k), 10, 1, mm_panel + k * nb, nb, nb);
             }
         }
     }
-
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     /* blocked: 120 columns by 4 rows of B at a time, tiles of 6 rows */
     memset(m->fc_weight_grad, 0, sizeof(float) * 1200);
     for (long jb = 0; jb < 120; jb += 120) {
@@ -1210,14 +1148,14 @@ int cnn1d_backward(cnn1d_t *m)
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
             for (long k = 0; k < kn; k++)
                 for (long j = 0; j < nb; j++)
-                    fc_weight_grad_panel[k * nb + j] = maxpool1d4_maxpool[(kb + k) * 120 + (jb + j)];
+                    mm_panel_1[k * nb + j] = maxpool1d4_maxpool[(kb + k) * 120 + (jb + j)];
             for (long i = 0; i < 6; i += 6) {
                 for (long k = 0; k < kn; k += 4)
-                    agc_mm_6x4(m->fc_weight_grad + i * 120 + jb, 120, loss_grad_add + i + (kb + k) * 10, 1, 10, fc_weight_grad_panel + k * nb, nb, nb);
+                    agc_mm_6x4(m->fc_weight_grad + i * 120 + jb, 120, loss_grad_add + i + (kb + k) * 10, 1, 10, mm_panel_1 + k * nb, nb, nb);
             }
             {                               /* the last 4 rows */
                 for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(m->fc_weight_grad + 6 * 120 + jb, 120, loss_grad_add + 6 + (kb + k) * 10, 1, 10, fc_weight_grad_panel + k * nb, nb, nb);
+                    agc_mm_4x4(m->fc_weight_grad + 6 * 120 + jb, 120, loss_grad_add + 6 + (kb + k) * 10, 1, 10, mm_panel_1 + k * nb, nb, nb);
             }
         }
     }
@@ -1266,14 +1204,8 @@ int cnn1d_backward(cnn1d_t *m)
             acc += part;
             m->conv2_bias_grad[i1] = acc;
         }
-
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
-    agc_conv74_input(conv2_grad_conv_bwd_input, relu3_grad_where, m->conv2_weight, conv2_grad_conv_bwd_input_gz, conv2_grad_conv_bwd_input_wpack, conv2_grad_conv_bwd_input_acc);
-
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
-    agc_conv75_weight(m->conv2_weight_grad, conv2_padmode, relu3_grad_where, conv2_weight_grad_sum, conv2_weight_grad_img, conv2_weight_grad_acc, conv2_weight_grad_gt);
-
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
+    agc_conv74_input(conv2_grad_conv_bwd_input, relu3_grad_where, m->conv2_weight, conv74_input_gz, conv74_input_wpack, conv74_input_acc);
+    agc_conv75_weight(m->conv2_weight_grad, conv2_padmode, relu3_grad_where, conv75_weight_sum, conv75_weight_img, conv75_weight_acc, conv75_weight_gt);
     /* circular padding, rows 0 + 0, columns 2 + 2: its adjoint */
     memset(conv2_grad_padmode_bwd, 0, 3968 * sizeof *conv2_grad_padmode_bwd);
     for (long p = 0; p < 64; p++)
@@ -1312,9 +1244,7 @@ int cnn1d_backward(cnn1d_t *m)
             acc += part;
             m->conv1_bias_grad[i1] = acc;
         }
-
-    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
-    agc_conv85_weight(m->conv1_weight_grad, m->x, relu1_grad_where, conv1_weight_grad_sum, conv1_weight_grad_img, conv1_weight_grad_acc, conv1_weight_grad_gt);
+    agc_conv85_weight(m->conv1_weight_grad, m->x, relu1_grad_where, conv85_weight_sum, conv85_weight_img, conv85_weight_acc, conv85_weight_gt);
 
     return cnn1d_OK;
 }

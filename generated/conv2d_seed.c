@@ -13,6 +13,12 @@ static double agc_uniform(uint64_t *s)
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_uniform(&s));
+}
+
 /* a * b + c, in one rounding where the target has a fast fused
  * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
  * in ISO C mode (-std=c99) on its own */
@@ -212,23 +218,23 @@ static void agc_conv16_weight(float *restrict dw, const float *restrict x, const
 void conv2d_seed_init(conv2d_seed_t *m)
 {
     memset(m, 0, sizeof *m);
-    /* x: uniform(0.0f, 1.0f), seed 0 */
+    /* random values, seed 0: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
+     * std) as mean + std * agc_normal, from a stream per tensor */
     {
-        uint64_t s = UINT64_C(0xaf63f54c86021707);
-        for (long i = 0; i < 163840; i++)
-            m->x[i] = (float)(0 + 1 * agc_uniform(&s));
-    }
-    /* w: uniform((-0.0577350269f), 0.0577350269f), seed 0 */
-    {
-        uint64_t s = UINT64_C(0xaf63ea4c86020456);
-        for (long i = 0; i < 4800; i++)
-            m->w[i] = (float)(-0.057735026918962581 + 0.11547005383792516 * agc_uniform(&s));
-    }
-    /* b: uniform((-0.0577350269f), 0.0577350269f), seed 0 */
-    {
-        uint64_t s = UINT64_C(0xaf63df4c8601f1a5);
-        for (long i = 0; i < 16; i++)
-            m->b[i] = (float)(-0.057735026918962581 + 0.11547005383792516 * agc_uniform(&s));
+        static const struct {
+            void (*fill)(float *a, long n, uint64_t s, double lo, double w);
+            size_t at;
+            long n;
+            uint64_t s;
+            double lo, w;
+        } fills[] = {
+            {agc_fill_uniform, offsetof(conv2d_seed_t, x), 163840, UINT64_C(0xaf63f54c86021707), 0, 1},
+            {agc_fill_uniform, offsetof(conv2d_seed_t, w), 4800, UINT64_C(0xaf63ea4c86020456), -0.057735026918962581, 0.11547005383792516},
+            {agc_fill_uniform, offsetof(conv2d_seed_t, b), 16, UINT64_C(0xaf63df4c8601f1a5), -0.057735026918962581, 0.11547005383792516},
+        };
+        for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
+            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
+                          fills[k].s, fills[k].lo, fills[k].w);
     }
 }
 
@@ -236,13 +242,12 @@ int conv2d_seed_forward(conv2d_seed_t *m)
 {
     float *const y_conv = m->arena + 0; /* [123008] */
     float *const loss_sum = m->arena + 123008; /* [1] */
-    float *const y_conv_wpack = m->arena + 123008; /* [4800] */
-    float *const y_conv_acc = m->arena + 127808; /* [1984] */
+    float *const conv3_forward_wpack = m->arena + 123008; /* [4800] */
+    float *const conv3_forward_acc = m->arena + 127808; /* [1984] */
 
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
-    agc_conv3_forward(y_conv, m->x, m->w, y_conv_wpack, y_conv_acc);
+    agc_conv3_forward(y_conv, m->x, m->w, conv3_forward_wpack, conv3_forward_acc);
 
-    /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     {
         float acc = 0;
@@ -277,13 +282,12 @@ int conv2d_seed_infer(conv2d_seed_t *m)
 {
     float *const y_conv = m->arena + 0; /* [123008] */
     float *const loss_sum = m->arena + 123008; /* [1] */
-    float *const y_conv_wpack = m->arena + 123008; /* [4800] */
-    float *const y_conv_acc = m->arena + 127808; /* [1984] */
+    float *const conv3_forward_wpack = m->arena + 123008; /* [4800] */
+    float *const conv3_forward_acc = m->arena + 127808; /* [1984] */
 
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
-    agc_conv3_forward(y_conv, m->x, m->w, y_conv_wpack, y_conv_acc);
+    agc_conv3_forward(y_conv, m->x, m->w, conv3_forward_wpack, conv3_forward_acc);
 
-    /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     {
         float acc = 0;
@@ -315,17 +319,17 @@ int conv2d_seed_infer(conv2d_seed_t *m)
 int conv2d_seed_backward(conv2d_seed_t *m)
 {
     float *const loss_grad_const = m->arena + 0; /* [123008] */
-    float *const w_grad_sum = m->arena + 123008; /* [4800] */
-    float *const w_grad_img = m->arena + 127808; /* [4800] */
-    float *const w_grad_acc = m->arena + 132608; /* [4800] */
-    float *const w_grad_gt = m->arena + 137408; /* [1984] */
+    float *const conv16_weight_sum = m->arena + 123008; /* [4800] */
+    float *const conv16_weight_img = m->arena + 127808; /* [4800] */
+    float *const conv16_weight_acc = m->arena + 132608; /* [4800] */
+    float *const conv16_weight_gt = m->arena + 137408; /* [1984] */
 
     /* grad of loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     for (long i = 0; i < 123008; i++)
         loss_grad_const[i] = 8.12955255e-06f;
 
     /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
-    agc_conv16_weight(m->w_grad, m->x, loss_grad_const, w_grad_sum, w_grad_img, w_grad_acc, w_grad_gt);
+    agc_conv16_weight(m->w_grad, m->x, loss_grad_const, conv16_weight_sum, conv16_weight_img, conv16_weight_acc, conv16_weight_gt);
 
     /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* gradient b.grad */

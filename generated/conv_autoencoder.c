@@ -18,6 +18,12 @@ static double agc_uniform(uint64_t *s)
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_uniform(&s));
+}
+
 /* a * b + c, in one rounding where the target has a fast fused
  * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
  * in ISO C mode (-std=c99) on its own */
@@ -1063,6 +1069,14 @@ static void agc_conv153_weight(float *restrict dw, const float *restrict x, cons
                     dw[((g * 8 + o) * 1 + c) * 9 + t] = sum[((g * 1 + c) * 9 + t) * 8 + o];
 }
 
+/* Shared loops (y the result, a, b... what they read), first of
+ *   bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+static void agc_mul_loops1(float *y, const float *a)
+{
+    for (long i = 0; i < 8; i++)
+        y[i] = a[i] * 0.0009765625f;
+}
+
 /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
 static const float conv_autoencoder_k64[24] = {
     0.5f, 0.0f, 0.0f, 0.0f, 0.5f, 0.5f, 0.0f, 0.0f,
@@ -1080,65 +1094,35 @@ static const float conv_autoencoder_k69[24] = {
 void conv_autoencoder_init(conv_autoencoder_t *m)
 {
     memset(m, 0, sizeof *m);
-    /* x: uniform(0.0f, 1.0f), seed 5 */
-    {
-        uint64_t s = UINT64_C(0xb87695d3fa767b6e);
-        for (long i = 0; i < 1024; i++)
-            m->x[i] = (float)(0 + 1 * agc_uniform(&s));
-    }
-    /* enc1.weight: uniform((-0.333333333f), 0.333333333f), seed 5 */
-    {
-        uint64_t s = UINT64_C(0xdf5510cb1e16a8c9);
-        for (long i = 0; i < 72; i++)
-            m->enc1_weight[i] = (float)(-0.33333333333333331 + 0.66666666666666663 * agc_uniform(&s));
-    }
-    /* enc1.bias: uniform((-0.333333333f), 0.333333333f), seed 5 */
-    {
-        uint64_t s = UINT64_C(0xcb84ede45c7e6cec);
-        for (long i = 0; i < 8; i++)
-            m->enc1_bias[i] = (float)(-0.33333333333333331 + 0.66666666666666663 * agc_uniform(&s));
-    }
     /* bn.weight: ones */
     for (long i = 0; i < 8; i++)
         m->bn_weight[i] = 1;
     /* bn.running_var: ones */
     for (long i = 0; i < 8; i++)
         m->bn_running_var[i] = 1;
-    /* enc2.weight: uniform((-0.11785113f), 0.11785113f), seed 5 */
+    /* random values, seed 5: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
+     * std) as mean + std * agc_normal, from a stream per tensor */
     {
-        uint64_t s = UINT64_C(0x1870ea1633146fe2);
-        for (long i = 0; i < 576; i++)
-            m->enc2_weight[i] = (float)(-0.11785113019775793 + 0.23570226039551587 * agc_uniform(&s));
-    }
-    /* enc2.bias: uniform((-0.11785113f), 0.11785113f), seed 5 */
-    {
-        uint64_t s = UINT64_C(0xc5f0a80f3b14197f);
-        for (long i = 0; i < 8; i++)
-            m->enc2_bias[i] = (float)(-0.11785113019775793 + 0.23570226039551587 * agc_uniform(&s));
-    }
-    /* dec1.weight: uniform((-0.0883883476f), 0.0883883476f), seed 5 */
-    {
-        uint64_t s = UINT64_C(0x6aa49c4a2ef805f1);
-        for (long i = 0; i < 1024; i++)
-            m->dec1_weight[i] = (float)(-0.088388347648318433 + 0.17677669529663687 * agc_uniform(&s));
-    }
-    /* dec1.bias: uniform((-0.0883883476f), 0.0883883476f), seed 5 */
-    {
-        uint64_t s = UINT64_C(0x98c4758eb05e7e44);
-        for (long i = 0; i < 8; i++)
-            m->dec1_bias[i] = (float)(-0.088388347648318433 + 0.17677669529663687 * agc_uniform(&s));
-    }
-    /* dec2.weight: uniform((-0.333333333f), 0.333333333f), seed 5 */
-    {
-        uint64_t s = UINT64_C(0x23d82ee7e0cca12a);
-        for (long i = 0; i < 72; i++)
-            m->dec2_weight[i] = (float)(-0.33333333333333331 + 0.66666666666666663 * agc_uniform(&s));
-    }
-    /* dec2.bias: uniform((-0.333333333f), 0.333333333f), seed 5 */
-    {
-        uint64_t s = UINT64_C(0x261f2e918cd53d97);
-        for (long i = 0; i < 1; i++)
-            m->dec2_bias[i] = (float)(-0.33333333333333331 + 0.66666666666666663 * agc_uniform(&s));
+        static const struct {
+            void (*fill)(float *a, long n, uint64_t s, double lo, double w);
+            size_t at;
+            long n;
+            uint64_t s;
+            double lo, w;
+        } fills[] = {
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, x), 1024, UINT64_C(0xb87695d3fa767b6e), 0, 1},
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc1_weight), 72, UINT64_C(0xdf5510cb1e16a8c9), -0.33333333333333331, 0.66666666666666663},
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc1_bias), 8, UINT64_C(0xcb84ede45c7e6cec), -0.33333333333333331, 0.66666666666666663},
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc2_weight), 576, UINT64_C(0x1870ea1633146fe2), -0.11785113019775793, 0.23570226039551587},
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc2_bias), 8, UINT64_C(0xc5f0a80f3b14197f), -0.11785113019775793, 0.23570226039551587},
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec1_weight), 1024, UINT64_C(0x6aa49c4a2ef805f1), -0.088388347648318433, 0.17677669529663687},
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec1_bias), 8, UINT64_C(0x98c4758eb05e7e44), -0.088388347648318433, 0.17677669529663687},
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec2_weight), 72, UINT64_C(0x23d82ee7e0cca12a), -0.33333333333333331, 0.66666666666666663},
+            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec2_bias), 1, UINT64_C(0x261f2e918cd53d97), -0.33333333333333331, 0.66666666666666663},
+        };
+        for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
+            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
+                          fills[k].s, fills[k].lo, fills[k].w);
     }
 }
 
@@ -1165,20 +1149,19 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
     float *const dec2_conv_bwd_input = m->arena + 37024; /* [1024] */
     float *const loss_sub = m->arena + 37024; /* [1024] */
     float *const loss_sum = m->arena + 24576; /* [1] */
-    float *const enc1_conv_wpack = m->arena + 8320; /* [72] */
-    float *const enc1_conv_acc = m->arena + 8192; /* [128] */
-    float *const enc2_conv_wpack = m->arena + 24576; /* [576] */
-    float *const enc2_conv_acc = m->arena + 25152; /* [48] */
-    float *const dec1_conv_bwd_input_gz = m->arena + 24576; /* [1568] */
-    float *const dec1_conv_bwd_input_wpack = m->arena + 26144; /* [1024] */
-    float *const dec1_conv_bwd_input_acc = m->arena + 27168; /* [64] */
-    float *const dec2_conv_bwd_input_gz = m->arena + 24576; /* [7200] */
-    float *const dec2_conv_bwd_input_acc = m->arena + 38048; /* [16] */
+    float *const conv14_forward_wpack = m->arena + 8320; /* [72] */
+    float *const conv14_forward_acc = m->arena + 8192; /* [128] */
+    float *const conv60_forward_wpack = m->arena + 24576; /* [576] */
+    float *const conv60_forward_acc = m->arena + 25152; /* [48] */
+    float *const conv75_input_gz = m->arena + 24576; /* [1568] */
+    float *const conv75_input_wpack = m->arena + 26144; /* [1024] */
+    float *const conv75_input_acc = m->arena + 27168; /* [64] */
+    float *const conv79_input_gz = m->arena + 24576; /* [7200] */
+    float *const conv79_input_acc = m->arena + 38048; /* [16] */
 
     /* enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
-    agc_conv14_forward(enc1_conv, m->x, m->enc1_weight, enc1_conv_wpack, enc1_conv_acc);
+    agc_conv14_forward(enc1_conv, m->x, m->enc1_weight, conv14_forward_wpack, conv14_forward_acc);
 
-    /* enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
     /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
@@ -1198,10 +1181,7 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
         acc += part;
         bn_sum[i1] = acc;
     }
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
-    for (long i = 0; i < 8; i++)
-        bn_mul[i] = bn_sum[i] * 0.0009765625f;
+    agc_mul_loops1(bn_mul, bn_sum);
 
     /* enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
     /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
@@ -1210,8 +1190,6 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
             for (long i2 = 0; i2 < 16; i2++)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_sub[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = (enc1_conv[i0 * 2048 + i1 * 256 + i2 * 16 + i3] + m->enc1_bias[i1]) - bn_mul[i1];
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         float part = 0;
@@ -1230,42 +1208,26 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
         acc += part;
         bn_sum_1[i1] = acc;
     }
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
-    for (long i = 0; i < 8; i++)
-        bn_mul_1[i] = bn_sum_1[i] * 0.0009765625f;
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+    agc_mul_loops1(bn_mul_1, bn_sum_1);
     for (long i = 0; i < 8; i++)
         bn_sqrt[i] = sqrtf(bn_mul_1[i] + 1e-05f);
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i = 0; i < 8; i++)
         bn_div[i] = 1.0f / bn_sqrt[i];
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 16; i2++)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_mul_2[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = bn_sub[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * bn_div[i1];
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     /* train mode: bn.running_mean updated */
     for (long i = 0; i < 8; i++)
         m->bn_running_mean[i] = (m->bn_running_mean[i] * 0.9f) + (bn_mul[i] * 0.1f);
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     /* train mode: bn.running_var updated */
     for (long i = 0; i < 8; i++)
         m->bn_running_var[i] = (m->bn_running_var[i] * 0.9f) + (bn_mul_1[i] * 0.100097752f);
-
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     /* train mode: bn.num_batches_tracked += 1 */
     for (long i = 0; i < 1; i++)
         m->bn_num_batches_tracked[i] += 1;
 
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     /* relu2 = relu(bn)  [../specs/conv_autoencoder.yaml:25] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
@@ -1292,9 +1254,8 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
             }
 
     /* enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
-    agc_conv60_forward(enc2_conv, maxpool2d3_out, m->enc2_weight, enc2_conv_wpack, enc2_conv_acc);
+    agc_conv60_forward(enc2_conv, maxpool2d3_out, m->enc2_weight, conv60_forward_wpack, conv60_forward_acc);
 
-    /* enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
     /* relu5 = relu(enc2)  [../specs/conv_autoencoder.yaml:28] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
@@ -1312,14 +1273,10 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
                 code_matmul[i * 4 + j] += aik * conv_autoencoder_k64[k * 4 + j];
         }
     }
-
-    /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i0 = 0; i0 < 32; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             for (long i2 = 0; i2 < 6; i2++)
                 code_transpose[i0 * 24 + i1 * 6 + i2] = code_matmul[i0 * 24 + i1 + i2 * 4];
-
-    /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i = 0; i < 128; i++) {
         for (long j = 0; j < 4; j++)
             code_matmul_1[i * 4 + j] = 0;
@@ -1329,17 +1286,14 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
                 code_matmul_1[i * 4 + j] += aik * conv_autoencoder_k69[k * 4 + j];
         }
     }
-
-    /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i0 = 0; i0 < 32; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             for (long i2 = 0; i2 < 4; i2++)
                 m->code[i0 * 16 + i1 * 4 + i2] = code_matmul_1[i0 * 16 + i1 + i2 * 4];
 
     /* dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
-    agc_conv75_input(dec1_conv_bwd_input, m->code, m->dec1_weight, dec1_conv_bwd_input_gz, dec1_conv_bwd_input_wpack, dec1_conv_bwd_input_acc);
+    agc_conv75_input(dec1_conv_bwd_input, m->code, m->dec1_weight, conv75_input_gz, conv75_input_wpack, conv75_input_acc);
 
-    /* dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
     /* relu8 = relu(dec1)  [../specs/conv_autoencoder.yaml:32] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
@@ -1348,14 +1302,11 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
                     relu8_out[i0 * 512 + i1 * 64 + i2 * 8 + i3] = agc_relu(dec1_conv_bwd_input[i0 * 512 + i1 * 64 + i2 * 8 + i3] + m->dec1_bias[i1]);
 
     /* dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
-    agc_conv79_input(dec2_conv_bwd_input, relu8_out, m->dec2_weight, dec2_conv_bwd_input_gz, dec2_conv_bwd_input_acc);
+    agc_conv79_input(dec2_conv_bwd_input, relu8_out, m->dec2_weight, conv79_input_gz, conv79_input_acc);
 
-    /* dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
     /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
     for (long i = 0; i < 1024; i++)
         loss_sub[i] = (dec2_conv_bwd_input[i] + m->dec2_bias[0]) - m->x[i];
-
-    /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
     {
         float acc = 0, lane[16];
         long j = 0;
@@ -1406,18 +1357,18 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
     float *const dec2_conv_bwd_input = m->arena + 9248; /* [1024] */
     float *const loss_sub = m->arena + 9248; /* [1024] */
     float *const loss_sum = m->arena + 0; /* [1] */
-    float *const enc1_conv_wpack = m->arena + 8320; /* [72] */
-    float *const enc1_conv_acc = m->arena + 8192; /* [128] */
-    float *const enc2_conv_wpack = m->arena + 1152; /* [576] */
-    float *const enc2_conv_acc = m->arena + 1728; /* [48] */
-    float *const dec1_conv_bwd_input_gz = m->arena + 0; /* [1568] */
-    float *const dec1_conv_bwd_input_wpack = m->arena + 1568; /* [1024] */
-    float *const dec1_conv_bwd_input_acc = m->arena + 2592; /* [64] */
-    float *const dec2_conv_bwd_input_gz = m->arena + 0; /* [7200] */
-    float *const dec2_conv_bwd_input_acc = m->arena + 10272; /* [16] */
+    float *const conv14_forward_wpack = m->arena + 8320; /* [72] */
+    float *const conv14_forward_acc = m->arena + 8192; /* [128] */
+    float *const conv60_forward_wpack = m->arena + 1152; /* [576] */
+    float *const conv60_forward_acc = m->arena + 1728; /* [48] */
+    float *const conv75_input_gz = m->arena + 0; /* [1568] */
+    float *const conv75_input_wpack = m->arena + 1568; /* [1024] */
+    float *const conv75_input_acc = m->arena + 2592; /* [64] */
+    float *const conv79_input_gz = m->arena + 0; /* [7200] */
+    float *const conv79_input_acc = m->arena + 10272; /* [16] */
 
     /* enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
-    agc_conv14_forward(enc1_conv, m->x, m->enc1_weight, enc1_conv_wpack, enc1_conv_acc);
+    agc_conv14_forward(enc1_conv, m->x, m->enc1_weight, conv14_forward_wpack, conv14_forward_acc);
 
     /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i = 0; i < 8; i++)
@@ -1431,7 +1382,6 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_mul[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = ((enc1_conv[i0 * 2048 + i1 * 256 + i2 * 16 + i3] + m->enc1_bias[i1]) - m->bn_running_mean[i1]) * bn_div[i1];
 
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     /* relu2 = relu(bn)  [../specs/conv_autoencoder.yaml:25] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
@@ -1458,9 +1408,8 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
             }
 
     /* enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
-    agc_conv60_forward(enc2_conv, maxpool2d3_out, m->enc2_weight, enc2_conv_wpack, enc2_conv_acc);
+    agc_conv60_forward(enc2_conv, maxpool2d3_out, m->enc2_weight, conv60_forward_wpack, conv60_forward_acc);
 
-    /* enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
     /* relu5 = relu(enc2)  [../specs/conv_autoencoder.yaml:28] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
@@ -1478,14 +1427,10 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                 code_matmul[i * 4 + j] += aik * conv_autoencoder_k64[k * 4 + j];
         }
     }
-
-    /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i0 = 0; i0 < 32; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             for (long i2 = 0; i2 < 6; i2++)
                 code_transpose[i0 * 24 + i1 * 6 + i2] = code_matmul[i0 * 24 + i1 + i2 * 4];
-
-    /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i = 0; i < 128; i++) {
         for (long j = 0; j < 4; j++)
             code_matmul_1[i * 4 + j] = 0;
@@ -1495,17 +1440,14 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                 code_matmul_1[i * 4 + j] += aik * conv_autoencoder_k69[k * 4 + j];
         }
     }
-
-    /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i0 = 0; i0 < 32; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             for (long i2 = 0; i2 < 4; i2++)
                 m->code[i0 * 16 + i1 * 4 + i2] = code_matmul_1[i0 * 16 + i1 + i2 * 4];
 
     /* dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
-    agc_conv75_input(dec1_conv_bwd_input, m->code, m->dec1_weight, dec1_conv_bwd_input_gz, dec1_conv_bwd_input_wpack, dec1_conv_bwd_input_acc);
+    agc_conv75_input(dec1_conv_bwd_input, m->code, m->dec1_weight, conv75_input_gz, conv75_input_wpack, conv75_input_acc);
 
-    /* dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
     /* relu8 = relu(dec1)  [../specs/conv_autoencoder.yaml:32] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
@@ -1514,14 +1456,11 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                     relu8_out[i0 * 512 + i1 * 64 + i2 * 8 + i3] = agc_relu(dec1_conv_bwd_input[i0 * 512 + i1 * 64 + i2 * 8 + i3] + m->dec1_bias[i1]);
 
     /* dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
-    agc_conv79_input(dec2_conv_bwd_input, relu8_out, m->dec2_weight, dec2_conv_bwd_input_gz, dec2_conv_bwd_input_acc);
+    agc_conv79_input(dec2_conv_bwd_input, relu8_out, m->dec2_weight, conv79_input_gz, conv79_input_acc);
 
-    /* dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
     /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
     for (long i = 0; i < 1024; i++)
         loss_sub[i] = (dec2_conv_bwd_input[i] + m->dec2_bias[0]) - m->x[i];
-
-    /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
     {
         float acc = 0, lane[16];
         long j = 0;
@@ -1583,28 +1522,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     float *const bn_grad_sum_1 = m->arena + 0; /* [8] */
     float *const bn_grad_mul_2 = m->arena + 0; /* [8] */
     float *const bn_grad_add_1 = m->arena + 16384; /* [8192] */
-    float *const dec2_grad_conv_wpack = m->arena + 26624; /* [72] */
-    float *const dec2_grad_conv_acc = m->arena + 26696; /* [64] */
-    float *const dec2_weight_grad_sum = m->arena + 26624; /* [72] */
-    float *const dec2_weight_grad_img = m->arena + 26696; /* [72] */
-    float *const dec2_weight_grad_acc = m->arena + 26768; /* [72] */
-    float *const dec2_weight_grad_gt = m->arena + 26840; /* [64] */
-    float *const dec1_grad_conv_wpack = m->arena + 24576; /* [1024] */
-    float *const dec1_grad_conv_acc = m->arena + 25600; /* [32] */
-    float *const dec1_weight_grad_sum = m->arena + 24576; /* [1024] */
-    float *const dec1_weight_grad_img = m->arena + 25600; /* [1024] */
-    float *const dec1_weight_grad_acc = m->arena + 26624; /* [1024] */
-    float *const dec1_weight_grad_gt = m->arena + 28160; /* [32] */
-    float *const enc2_grad_conv_bwd_input_wpack = m->arena + 24576; /* [576] */
-    float *const enc2_grad_conv_bwd_input_acc = m->arena + 25152; /* [64] */
-    float *const enc2_weight_grad_sum = m->arena + 24576; /* [576] */
-    float *const enc2_weight_grad_img = m->arena + 25152; /* [576] */
-    float *const enc2_weight_grad_acc = m->arena + 25728; /* [576] */
-    float *const enc2_weight_grad_gt = m->arena + 26304; /* [48] */
-    float *const enc1_weight_grad_sum = m->arena + 128; /* [72] */
-    float *const enc1_weight_grad_img = m->arena + 200; /* [72] */
-    float *const enc1_weight_grad_acc = m->arena + 272; /* [72] */
-    float *const enc1_weight_grad_gt = m->arena + 0; /* [128] */
+    float *const conv96_forward_wpack = m->arena + 26624; /* [72] */
+    float *const conv96_forward_acc = m->arena + 26696; /* [64] */
+    float *const conv97_weight_sum = m->arena + 26624; /* [72] */
+    float *const conv97_weight_img = m->arena + 26696; /* [72] */
+    float *const conv97_weight_acc = m->arena + 26768; /* [72] */
+    float *const conv97_weight_gt = m->arena + 26840; /* [64] */
+    float *const conv103_forward_wpack = m->arena + 24576; /* [1024] */
+    float *const conv103_forward_acc = m->arena + 25600; /* [32] */
+    float *const conv104_weight_sum = m->arena + 24576; /* [1024] */
+    float *const conv104_weight_img = m->arena + 25600; /* [1024] */
+    float *const conv104_weight_acc = m->arena + 26624; /* [1024] */
+    float *const conv104_weight_gt = m->arena + 28160; /* [32] */
+    float *const conv121_input_wpack = m->arena + 24576; /* [576] */
+    float *const conv121_input_acc = m->arena + 25152; /* [64] */
+    float *const conv122_weight_sum = m->arena + 24576; /* [576] */
+    float *const conv122_weight_img = m->arena + 25152; /* [576] */
+    float *const conv122_weight_acc = m->arena + 25728; /* [576] */
+    float *const conv122_weight_gt = m->arena + 26304; /* [48] */
+    float *const conv153_weight_sum = m->arena + 128; /* [72] */
+    float *const conv153_weight_img = m->arena + 200; /* [72] */
+    float *const conv153_weight_acc = m->arena + 272; /* [72] */
+    float *const conv153_weight_gt = m->arena + 0; /* [128] */
 
     /* grad of loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
     for (long i = 0; i < 1024; i++)
@@ -1629,12 +1568,8 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         acc += part;
         m->dec2_bias_grad[0] = acc;
     }
-
-    /* grad of dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
-    agc_conv96_forward(dec2_grad_conv, loss_grad_mul, m->dec2_weight, dec2_grad_conv_wpack, dec2_grad_conv_acc);
-
-    /* grad of dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
-    agc_conv97_weight(m->dec2_weight_grad, loss_grad_mul, relu8_out, dec2_weight_grad_sum, dec2_weight_grad_img, dec2_weight_grad_acc, dec2_weight_grad_gt);
+    agc_conv96_forward(dec2_grad_conv, loss_grad_mul, m->dec2_weight, conv96_forward_wpack, conv96_forward_acc);
+    agc_conv97_weight(m->dec2_weight_grad, loss_grad_mul, relu8_out, conv97_weight_sum, conv97_weight_img, conv97_weight_acc, conv97_weight_gt);
 
     /* grad of relu8 = relu(dec1)  [../specs/conv_autoencoder.yaml:32] */
     for (long i = 0; i < 2048; i++)
@@ -1659,20 +1594,14 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         acc += part;
         m->dec1_bias_grad[i1] = acc;
     }
-
-    /* grad of dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
-    agc_conv103_forward(dec1_grad_conv, relu8_grad_where, m->dec1_weight, dec1_grad_conv_wpack, dec1_grad_conv_acc);
-
-    /* grad of dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
-    agc_conv104_weight(m->dec1_weight_grad, relu8_grad_where, m->code, dec1_weight_grad_sum, dec1_weight_grad_img, dec1_weight_grad_acc, dec1_weight_grad_gt);
+    agc_conv103_forward(dec1_grad_conv, relu8_grad_where, m->dec1_weight, conv103_forward_wpack, conv103_forward_acc);
+    agc_conv104_weight(m->dec1_weight_grad, relu8_grad_where, m->code, conv104_weight_sum, conv104_weight_img, conv104_weight_acc, conv104_weight_gt);
 
     /* grad of code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i0 = 0; i0 < 32; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             for (long i2 = 0; i2 < 4; i2++)
                 code_grad_transpose[i0 * 16 + i1 * 4 + i2] = dec1_grad_conv[i0 * 16 + i1 + i2 * 4];
-
-    /* grad of code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i = 0; i < 128; i++) {
         for (long j = 0; j < 6; j++)
             code_grad_matmul[i * 6 + j] = 0;
@@ -1682,14 +1611,10 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 code_grad_matmul[i * 6 + j] += aik * conv_autoencoder_k69[j * 4 + k];
         }
     }
-
-    /* grad of code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i0 = 0; i0 < 32; i0++)
         for (long i1 = 0; i1 < 6; i1++)
             for (long i2 = 0; i2 < 4; i2++)
                 code_grad_transpose_1[i0 * 24 + i1 * 4 + i2] = code_grad_matmul[i0 * 24 + i1 + i2 * 6];
-
-    /* grad of code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
     for (long i = 0; i < 192; i++) {
         for (long j = 0; j < 6; j++)
             code_grad_matmul_1[i * 6 + j] = 0;
@@ -1723,12 +1648,8 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         acc += part;
         m->enc2_bias_grad[i1] = acc;
     }
-
-    /* grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
-    agc_conv121_input(enc2_grad_conv_bwd_input, relu5_grad_where, m->enc2_weight, enc2_grad_conv_bwd_input_wpack, enc2_grad_conv_bwd_input_acc);
-
-    /* grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
-    agc_conv122_weight(m->enc2_weight_grad, maxpool2d3_out, relu5_grad_where, enc2_weight_grad_sum, enc2_weight_grad_img, enc2_weight_grad_acc, enc2_weight_grad_gt);
+    agc_conv121_input(enc2_grad_conv_bwd_input, relu5_grad_where, m->enc2_weight, conv121_input_wpack, conv121_input_acc);
+    agc_conv122_weight(m->enc2_weight_grad, maxpool2d3_out, relu5_grad_where, conv122_weight_sum, conv122_weight_img, conv122_weight_acc, conv122_weight_gt);
 
     /* grad of maxpool2d3 = max_pool2d(relu2, kernel_size=2)  [../specs/conv_autoencoder.yaml:26] */
     memset(maxpool2d3_grad_maxpool_bwd, 0, 8192 * sizeof *maxpool2d3_grad_maxpool_bwd);
@@ -1774,8 +1695,6 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         acc += part;
         m->bn_bias_grad[i1] = acc;
     }
-
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         float part = 0;
@@ -1794,8 +1713,6 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         acc += part;
         m->bn_weight_grad[i1] = acc;
     }
-
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         float part = 0;
@@ -1814,26 +1731,18 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         acc += part;
         bn_grad_sum[i1] = acc;
     }
-
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i = 0; i < 8; i++)
         bn_grad_mul[i] = (((-bn_grad_sum[i]) / (bn_sqrt[i] * bn_sqrt[i])) / (bn_sqrt[i] * 2.0f)) * 0.0009765625f;
-
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 16; i2++)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_grad_mul_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = bn_grad_mul[i1] * bn_sub[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 16; i2++)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_grad_add[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = (((relu2_grad_where[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * m->bn_weight[i1]) * bn_div[i1]) + bn_grad_mul_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3]) + bn_grad_mul_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         float part = 0;
@@ -1852,12 +1761,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         acc += part;
         bn_grad_sum_1[i1] = acc;
     }
-
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
-    for (long i = 0; i < 8; i++)
-        bn_grad_mul_2[i] = bn_grad_sum_1[i] * 0.0009765625f;
-
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+    agc_mul_loops1(bn_grad_mul_2, bn_grad_sum_1);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 16; i2++)
@@ -1883,9 +1787,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         acc += part;
         m->enc1_bias_grad[i1] = acc;
     }
-
-    /* grad of enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
-    agc_conv153_weight(m->enc1_weight_grad, m->x, bn_grad_add_1, enc1_weight_grad_sum, enc1_weight_grad_img, enc1_weight_grad_acc, enc1_weight_grad_gt);
+    agc_conv153_weight(m->enc1_weight_grad, m->x, bn_grad_add_1, conv153_weight_sum, conv153_weight_img, conv153_weight_acc, conv153_weight_gt);
 
     return conv_autoencoder_OK;
 }

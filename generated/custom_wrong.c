@@ -34,8 +34,6 @@ int custom_wrong_forward(custom_wrong_t *m)
     /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:15] */
     for (long i = 0; i < 3; i++)
         tmp_mul[i] = m->a[i] * m->b[i];
-
-    /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:24] */
     {
         float acc = 0;
         for (long j = 0; j < 3; j++) {
@@ -57,8 +55,6 @@ int custom_wrong_infer(custom_wrong_t *m)
     /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:15] */
     for (long i = 0; i < 3; i++)
         tmp_mul[i] = m->a[i] * m->b[i];
-
-    /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:24] */
     {
         float acc = 0;
         for (long j = 0; j < 3; j++) {

@@ -53,8 +53,6 @@ int dot_backward(dot_t *m)
     /* grad of z = w @ x  [../specs/dot.yaml:8] */
     for (long i = 0; i < 1; i++)
         z_grad_const[i] = 1.0f;
-
-    /* grad of z = w @ x  [../specs/dot.yaml:8] */
     for (long i = 0; i < 1; i++) {
         for (long j = 0; j < 5; j++)
             m->w_grad[i * 5 + j] = 0;
@@ -64,8 +62,6 @@ int dot_backward(dot_t *m)
                 m->w_grad[i * 5 + j] += aik * m->x[j * 1 + k];
         }
     }
-
-    /* grad of z = w @ x  [../specs/dot.yaml:8] */
     for (long i = 0; i < 5; i++) {
         float acc = 0;
         for (long k = 0; k < 1; k++)

@@ -13,6 +13,12 @@ static double agc_uniform(uint64_t *s)
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_uniform(&s));
+}
+
 /* a * b + c, in one rounding where the target has a fast fused
  * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
  * in ISO C mode (-std=c99) on its own */
@@ -99,36 +105,34 @@ static void agc_conv5_forward(float *restrict y, const float *restrict x, const 
 void seed_conv1d_init(seed_conv1d_t *m)
 {
     memset(m, 0, sizeof *m);
-    /* x: uniform(0.0f, 1.0f), seed 0 */
+    /* random values, seed 0: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
+     * std) as mean + std * agc_normal, from a stream per tensor */
     {
-        uint64_t s = UINT64_C(0xaf63f54c86021707);
-        for (long i = 0; i < 128; i++)
-            m->x[i] = (float)(0 + 1 * agc_uniform(&s));
-    }
-    /* conv.weight: uniform((-0.40824829f), 0.40824829f), seed 0 */
-    {
-        uint64_t s = UINT64_C(0x796f8df88f56d987);
-        for (long i = 0; i < 96; i++)
-            m->conv_weight[i] = (float)(-0.40824829046386307 + 0.81649658092772615 * agc_uniform(&s));
-    }
-    /* conv.bias: uniform((-0.40824829f), 0.40824829f), seed 0 */
-    {
-        uint64_t s = UINT64_C(0xf4a7bda6f844df82);
-        for (long i = 0; i < 16; i++)
-            m->conv_bias[i] = (float)(-0.40824829046386307 + 0.81649658092772615 * agc_uniform(&s));
+        static const struct {
+            void (*fill)(float *a, long n, uint64_t s, double lo, double w);
+            size_t at;
+            long n;
+            uint64_t s;
+            double lo, w;
+        } fills[] = {
+            {agc_fill_uniform, offsetof(seed_conv1d_t, x), 128, UINT64_C(0xaf63f54c86021707), 0, 1},
+            {agc_fill_uniform, offsetof(seed_conv1d_t, conv_weight), 96, UINT64_C(0x796f8df88f56d987), -0.40824829046386307, 0.81649658092772615},
+            {agc_fill_uniform, offsetof(seed_conv1d_t, conv_bias), 16, UINT64_C(0xf4a7bda6f844df82), -0.40824829046386307, 0.81649658092772615},
+        };
+        for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
+            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
+                          fills[k].s, fills[k].lo, fills[k].w);
     }
 }
 
 int seed_conv1d_forward(seed_conv1d_t *m)
 {
     float *const conv_conv = m->arena + 0; /* [992] */
-    float *const conv_conv_wpack = m->arena + 1984; /* [96] */
-    float *const conv_conv_acc = m->arena + 992; /* [992] */
+    float *const conv5_forward_wpack = m->arena + 1984; /* [96] */
+    float *const conv5_forward_acc = m->arena + 992; /* [992] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/seed_conv1d.yaml:10] */
-    agc_conv5_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
-
-    /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/seed_conv1d.yaml:10] */
+    agc_conv5_forward(conv_conv, m->x, m->conv_weight, conv5_forward_wpack, conv5_forward_acc);
     for (long i0 = 0; i0 < 1; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 1; i2++)

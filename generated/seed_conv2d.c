@@ -13,6 +13,12 @@ static double agc_uniform(uint64_t *s)
     return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
 }
 
+static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
+{
+    for (long i = 0; i < n; i++)
+        a[i] = (float)(lo + w * agc_uniform(&s));
+}
+
 /* a * b + c, in one rounding where the target has a fast fused
  * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
  * in ISO C mode (-std=c99) on its own */
@@ -111,34 +117,34 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
 void seed_conv2d_init(seed_conv2d_t *m)
 {
     memset(m, 0, sizeof *m);
-    /* x: uniform(0.0f, 1.0f), seed 0 */
+    /* random values, seed 0: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
+     * std) as mean + std * agc_normal, from a stream per tensor */
     {
-        uint64_t s = UINT64_C(0xaf63f54c86021707);
-        for (long i = 0; i < 163840; i++)
-            m->x[i] = (float)(0 + 1 * agc_uniform(&s));
-    }
-    /* conv.weight: uniform((-0.0577350269f), 0.0577350269f), seed 0 */
-    {
-        uint64_t s = UINT64_C(0x796f8df88f56d987);
-        for (long i = 0; i < 4800; i++)
-            m->conv_weight[i] = (float)(-0.057735026918962568 + 0.11547005383792514 * agc_uniform(&s));
-    }
-    /* conv.bias: uniform((-0.0577350269f), 0.0577350269f), seed 0 */
-    {
-        uint64_t s = UINT64_C(0xf4a7bda6f844df82);
-        for (long i = 0; i < 16; i++)
-            m->conv_bias[i] = (float)(-0.057735026918962568 + 0.11547005383792514 * agc_uniform(&s));
+        static const struct {
+            void (*fill)(float *a, long n, uint64_t s, double lo, double w);
+            size_t at;
+            long n;
+            uint64_t s;
+            double lo, w;
+        } fills[] = {
+            {agc_fill_uniform, offsetof(seed_conv2d_t, x), 163840, UINT64_C(0xaf63f54c86021707), 0, 1},
+            {agc_fill_uniform, offsetof(seed_conv2d_t, conv_weight), 4800, UINT64_C(0x796f8df88f56d987), -0.057735026918962568, 0.11547005383792514},
+            {agc_fill_uniform, offsetof(seed_conv2d_t, conv_bias), 16, UINT64_C(0xf4a7bda6f844df82), -0.057735026918962568, 0.11547005383792514},
+        };
+        for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
+            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
+                          fills[k].s, fills[k].lo, fills[k].w);
     }
 }
 
 int seed_conv2d_forward(seed_conv2d_t *m)
 {
     float *const conv_conv = m->arena + 0; /* [123008] */
-    float *const conv_conv_wpack = m->arena + 123008; /* [4800] */
-    float *const conv_conv_acc = m->arena + 127808; /* [1984] */
+    float *const conv3_forward_wpack = m->arena + 123008; /* [4800] */
+    float *const conv3_forward_acc = m->arena + 127808; /* [1984] */
 
     /* conv = conv2d(x, conv.weight, conv.bias)  [../specs/seed_conv2d.yaml:9] */
-    agc_conv3_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
+    agc_conv3_forward(conv_conv, m->x, m->conv_weight, conv3_forward_wpack, conv3_forward_acc);
 
     /* conv = conv2d(x, conv.weight, conv.bias)  [../specs/seed_conv2d.yaml:9] */
     /* output conv */
