@@ -1292,8 +1292,8 @@ static char *unbrace(char *s)
     Out r = {0};
     for (const char *l = s + 6; l < s + n - 6;) {
         const char *e = strchr(l, '\n') + 1;
-        put(&r, "%.*s", (int)(e - l - (e - l > 4 ? 4 : 0)),
-            l + (e - l > 4 ? 4 : 0));
+        int cut = strncmp(l, "    ", 4) ? 0 : 4;  /* not a #pragma's */
+        put(&r, "%.*s", (int)(e - l - cut), l + cut);
         l = e;
     }
     return r.s;
