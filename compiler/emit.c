@@ -516,7 +516,8 @@ static const struct {
 #define HELPER(name, params, body) {#name, params, body},
 #include "ops.def"
 };
-enum { H_EXPF = 16 };               /* agc_expf (float32 exp) */
+enum { H_ORDER = 4, H_LOGF = 8, H_EXPF = 16 }; /* float32: agc_order, */
+                                                /* agc_logf, agc_expf */
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -528,19 +529,23 @@ static const char *bare(const char *v);
 
 /* An ops.def template with $a $b $c (the operands ops[]), $T and $f
  * filled in; an operand alone in parentheses loses its own. */
-/* In float32 code, libm's expf( calls in s become agc_expf( (bench and
- * vectorisation: see agc_expf_text). */
+/* In float32 code, libm's expf( and logf( calls in s become agc_expf( and
+ * agc_logf( (vectorisable: see agc_expf_text). */
 static const char *with_agc_expf(Emitter *E, const char *s)
 {
     if (!E->f32)
         return s;
-    const char *r = "", *at;
-    while ((at = strstr(s, "expf(")) != NULL) {
+    const char *r = "";
+    for (;;) {
+        const char *e = strstr(s, "expf("), *l = strstr(s, "logf(");
+        const char *at = !e ? l : !l || e < l ? e : l;
+        if (!at)
+            break;
         int whole = at == s || !(isalnum((unsigned char)at[-1]) ||
                                  at[-1] == '_');
-        r = agc_fmt("%s%.*s%s", r, (int)(at - s), s, whole ? "agc_" : "");
-        r = agc_fmt("%s%s", r, "expf(");
-        E->helpers |= whole ? H_EXPF : 0;
+        r = agc_fmt("%s%.*s%s%.5s", r, (int)(at - s), s, whole ? "agc_" : "",
+                    at);
+        E->helpers |= !whole ? 0 : at == e ? H_EXPF : H_LOGF;
         s = at + 5;
     }
     return agc_fmt("%s%s", r, s);
@@ -750,15 +755,32 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     const char *fin = n->op == OP_NORM ? agc_fmt("%s(acc)", fn(E, "sqrt"))
                                        : "acc";
     const char *sq = n->op == OP_NORM ? " * v" : "";
-    if (suffix && flat_ok(E, a, &s) && sum && inner >= RED_LANES) {
-        /* lanes over blocks of RED_BLOCK elements of each row */
+    int flat = flat_ok(E, a, &s);
+    if (suffix && sum && inner >= RED_LANES && (flat || p == r - 1)) {
+        /* lanes over blocks of RED_BLOCK elements of each row; a row
+         * whose operands broadcast runs over the dims, its last one at
+         * j + l */
         long block = inner < RED_BLOCK ? inner / RED_LANES * RED_LANES
                                        : RED_BLOCK;
         const char *row = outer == 1 ? "" : agc_fmt("i * %ld + ", inner);
+        const char *at = outer == 1 ? "0" : "i", *last = "";
         Loop L = {s, agc_fmt("%sj + l", row)};
-        put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
-            outer);
-        o->indent++;
+        int nk = 0;
+        if (flat) {
+            put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
+                outer);
+        } else {
+            Shape kept = s;
+            kept.d[r - 1] = 1;
+            L.flat = NULL;
+            at = index_of(&(Node){.shape = kept}, &L);
+            last = agc_fmt("long i%d = j + l;\n", r - 1);
+            nk = open_dims(o, &s, mask, 0, 1);
+            if (!nk)
+                put(o, "{\n");
+        }
+        if (!nk)
+            o->indent++;
         put(o, "%s acc = 0, lane[%d];\n", T, RED_LANES);
         put(o, "long j = 0;\n");
         put(o, "for (long jb = 0; jb + %ld <= %ld; jb += %ld) {\n", block,
@@ -767,18 +789,48 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
         put(o, "for (j = jb; j < jb + %ld; j += %d)\n", block, RED_LANES);
         put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
-        put(o, "        %s v = %s;\n", T, bare(expr(E, a, &L)));
+        o->indent += 2;
+        put(o, "%s%s v = %s;\n", last, T, bare(expr(E, a, &L)));
+        o->indent -= 2;
         put(o, "        lane[l] += v%s;\n    }\n", sq);
         add_lanes(o);
         o->indent--;
         put(o, "}\n");
         if (inner % block) {        /* the rest, one at a time */
-            L.flat = agc_fmt("%sj", row);
+            if (flat)
+                L.flat = agc_fmt("%sj", row);
+            else
+                last = agc_fmt("long i%d = j;\n", r - 1);
             put(o, "for (; j < %ld; j++) {\n", inner);
-            put(o, "    %s v = %s;\n    acc += v%s;\n}\n", T,
+            o->indent++;
+            put(o, "%s%s v = %s;\nacc += v%s;\n", last, T,
                 bare(expr(E, a, &L)), sq);
+            o->indent--;
+            put(o, "}\n");
         }
-        put(o, "%s[%s] = %s;\n", dst, outer == 1 ? "0" : "i", fin);
+        put(o, "%s[%s] = %s;\n", dst, at, fin);
+        o->indent--;
+        put(o, "}\n");
+        if (nk)
+            o->indent -= nk - 1;
+        return;
+    }
+    if (suffix && flat && E->f32 && !sum) {
+        /* float32 max and min as a max of agc_order keys, an integer
+         * reduction that compilers vectorise (min(x) = -max(-x)) */
+        Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
+        const char *neg = n->op == OP_AMIN ? "-" : "";
+        E->helpers |= H_ORDER;
+        put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
+            outer);
+        o->indent++;
+        put(o, "int32_t acc = INT32_MIN;\n");
+        put(o, "for (long j = 0; j < %ld; j++) {\n", inner);
+        put(o, "    int32_t v = agc_order(%s%s);\n", neg,
+            n->op == OP_AMIN ? expr(E, a, &L) : bare(expr(E, a, &L)));
+        put(o, "    acc = v > acc ? v : acc;\n}\n");
+        put(o, "%s[%s] = %sagc_unorder(acc);\n", dst, outer == 1 ? "0" : "i",
+            neg);
         o->indent--;
         put(o, "}\n");
         return;
@@ -1717,21 +1769,22 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "}\n\n");
 }
 
-/* expf of float32 code: Cephes' polynomial (within 1 ulp of the exact
- * result, as glibc's), without branches and with the tests made on the
- * bits, so that gcc and clang vectorise a loop of it under the default
- * -ftrapping-math, which libm's calls never are.  (A logf written the same
- * way is vectorised by clang but not by gcc 12, and scalar it is slower
- * than glibc's: log stays libm's.) */
+/* expf and logf of float32 code: Cephes' polynomials (within 1 ulp of the
+ * exact result, as glibc's), without branches and with the tests made on
+ * the bits, so that gcc and clang vectorise a loop of them under the
+ * default -ftrapping-math, which libm's calls never are.  They are inline
+ * so that gcc inlines them at every call, which vectorising needs. */
 static const char agc_expf_bits[] =
 "/* a float's bits and back */\n"
-"static uint32_t agc_bits(float f)\n{\n"
+"static inline uint32_t agc_bits(float f)\n{\n"
 "    union { uint32_t u; float f; } v;\n    v.f = f;\n    return v.u;\n}\n\n"
-"static float agc_from_bits(uint32_t u)\n{\n"
-"    union { uint32_t u; float f; } v;\n    v.u = u;\n    return v.f;\n}\n\n"
+"static inline float agc_from_bits(uint32_t u)\n{\n"
+"    union { uint32_t u; float f; } v;\n    v.u = u;\n    return v.f;\n}\n\n";
+
+static const char agc_pick_text[] =
 "/* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to\n"
 " * sink the float arithmetic of a or b into */\n"
-"static float agc_pick(uint32_t c, float a, float b)\n{\n"
+"static inline float agc_pick(uint32_t c, float a, float b)\n{\n"
 "    uint32_t m = 0u - c;\n"
 "    return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));\n}\n\n";
 
@@ -1739,7 +1792,7 @@ static const char agc_expf_text[] =
 "/* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two\n"
 " * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that\n"
 " * results past the float range come out 0, subnormal or inf */\n"
-"static float agc_expf(float x)\n{\n"
+"static inline float agc_expf(float x)\n{\n"
 "    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
 "    uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */\n"
 "    float c = agc_pick(out, 0.0f, x);\n"
@@ -1760,6 +1813,47 @@ static const char agc_expf_text[] =
 "    p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);\n"
 "    return agc_pick(a > 0x7f800000u, x, p);     /* NaN */\n}\n\n";
 
+static const char agc_order_text[] =
+"/* a float's bits as an int that orders as the floats do, NaN above all\n"
+" * (negative floats have their magnitude bits flipped), and back */\n"
+"static inline int32_t agc_order(float x)\n{\n"
+"    uint32_t u = agc_bits(x);\n"
+"    int32_t i = (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) >> 1));\n"
+"    int32_t nan = -(int32_t)((u & 0x7fffffffu) > 0x7f800000u);\n"
+"    return (i & ~nan) | (INT32_MAX & nan);\n}\n\n"
+"static inline float agc_unorder(int32_t i)\n{\n"
+"    return agc_from_bits((uint32_t)i ^ ((uint32_t)(i >> 31) >> 1));\n}\n\n";
+
+static const char agc_logf_text[] =
+"/* log(x) = e ln 2 + log(m) for x = 2^e m, m in [sqrt(1/2), sqrt(2)) (ln 2\n"
+" * in two parts), log(m) by Cephes' polynomial in m - 1; subnormals are\n"
+" * scaled by 2^23 first */\n"
+"static inline float agc_logf(float x)\n{\n"
+"    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
+"    uint32_t sub = u < 0x00800000u;             /* +0, subnormal */\n"
+"    uint32_t v = agc_bits(agc_pick(sub, x * 8388608.0f, x));\n"
+"    int32_t e = (int32_t)(v >> 23) - 126 - (int32_t)(sub * 23u);\n"
+"    float m = agc_from_bits((v & 0x007fffffu) | 0x3f000000u);  /* [1/2, 1) */\n"
+"    uint32_t low = m < 0.707106781f;\n"
+"    e -= (int32_t)low;\n"
+"    m = m - 1.0f + agc_pick(low, m, 0.0f);\n"
+"    float z = m * m;\n"
+"    float p = 7.0376836292e-2f;\n"
+"    p = p * m - 1.1514610310e-1f;\n"
+"    p = p * m + 1.1676998740e-1f;\n"
+"    p = p * m - 1.2420140846e-1f;\n"
+"    p = p * m + 1.4249322787e-1f;\n"
+"    p = p * m - 1.6668057665e-1f;\n"
+"    p = p * m + 2.0000714765e-1f;\n"
+"    p = p * m - 2.4999993993e-1f;\n"
+"    p = p * m + 3.3333331174e-1f;\n"
+"    float n = (float)e;\n"
+"    float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;\n"
+"    y = m + y + 0.693359375f * n;\n"
+"    y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */\n"
+"    y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */\n"
+"    return agc_pick(a == 0, -INFINITY, y);\n}\n\n";
+
 static void emit_helpers(Emitter *E, Out *o)
 {
     Out ops = {0};
@@ -1768,8 +1862,16 @@ static void emit_helpers(Emitter *E, Out *o)
             put(&ops, "static %s agc_%s(%s)\n{\n    %s\n}\n\n", E->T,
                 helper_fns[i].name, subst(E, helper_fns[i].params, NULL),
                 with_agc_expf(E, subst(E, helper_fns[i].body, NULL)));
-    if (E->helpers & H_EXPF)        /* the helpers may call it */
-        put(o, "%s%s", agc_expf_bits, agc_expf_text);
+    if (E->helpers & (H_ORDER | H_EXPF | H_LOGF)) /* helpers may call them */
+        put(o, "%s", agc_expf_bits);
+    if (E->helpers & (H_EXPF | H_LOGF))
+        put(o, "%s", agc_pick_text);
+    if (E->helpers & H_ORDER)
+        put(o, "%s", agc_order_text);
+    if (E->helpers & H_EXPF)
+        put(o, "%s", agc_expf_text);
+    if (E->helpers & H_LOGF)
+        put(o, "%s", agc_logf_text);
     if (ops.s)
         put(o, "%s", ops.s);
     if (E->helpers & (H_UNIFORM | H_NORMAL)) {

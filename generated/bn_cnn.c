@@ -5,14 +5,14 @@
 #include <string.h>
 
 /* a float's bits and back */
-static uint32_t agc_bits(float f)
+static inline uint32_t agc_bits(float f)
 {
     union { uint32_t u; float f; } v;
     v.f = f;
     return v.u;
 }
 
-static float agc_from_bits(uint32_t u)
+static inline float agc_from_bits(uint32_t u)
 {
     union { uint32_t u; float f; } v;
     v.u = u;
@@ -21,16 +21,31 @@ static float agc_from_bits(uint32_t u)
 
 /* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to
  * sink the float arithmetic of a or b into */
-static float agc_pick(uint32_t c, float a, float b)
+static inline float agc_pick(uint32_t c, float a, float b)
 {
     uint32_t m = 0u - c;
     return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));
 }
 
+/* a float's bits as an int that orders as the floats do, NaN above all
+ * (negative floats have their magnitude bits flipped), and back */
+static inline int32_t agc_order(float x)
+{
+    uint32_t u = agc_bits(x);
+    int32_t i = (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) >> 1));
+    int32_t nan = -(int32_t)((u & 0x7fffffffu) > 0x7f800000u);
+    return (i & ~nan) | (INT32_MAX & nan);
+}
+
+static inline float agc_unorder(int32_t i)
+{
+    return agc_from_bits((uint32_t)i ^ ((uint32_t)(i >> 31) >> 1));
+}
+
 /* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two
  * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that
  * results past the float range come out 0, subnormal or inf */
-static float agc_expf(float x)
+static inline float agc_expf(float x)
 {
     uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
     uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */
@@ -51,6 +66,37 @@ static float agc_expf(float x)
         agc_from_bits((uint32_t)(k - k1 + 127) << 23);
     p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);
     return agc_pick(a > 0x7f800000u, x, p);     /* NaN */
+}
+
+/* log(x) = e ln 2 + log(m) for x = 2^e m, m in [sqrt(1/2), sqrt(2)) (ln 2
+ * in two parts), log(m) by Cephes' polynomial in m - 1; subnormals are
+ * scaled by 2^23 first */
+static inline float agc_logf(float x)
+{
+    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
+    uint32_t sub = u < 0x00800000u;             /* +0, subnormal */
+    uint32_t v = agc_bits(agc_pick(sub, x * 8388608.0f, x));
+    int32_t e = (int32_t)(v >> 23) - 126 - (int32_t)(sub * 23u);
+    float m = agc_from_bits((v & 0x007fffffu) | 0x3f000000u);  /* [1/2, 1) */
+    uint32_t low = m < 0.707106781f;
+    e -= (int32_t)low;
+    m = m - 1.0f + agc_pick(low, m, 0.0f);
+    float z = m * m;
+    float p = 7.0376836292e-2f;
+    p = p * m - 1.1514610310e-1f;
+    p = p * m + 1.1676998740e-1f;
+    p = p * m - 1.2420140846e-1f;
+    p = p * m + 1.4249322787e-1f;
+    p = p * m - 1.6668057665e-1f;
+    p = p * m + 2.0000714765e-1f;
+    p = p * m - 2.4999993993e-1f;
+    p = p * m + 3.3333331174e-1f;
+    float n = (float)e;
+    float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;
+    y = m + y + 0.693359375f * n;
+    y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */
+    y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */
+    return agc_pick(a == 0, -INFINITY, y);
 }
 
 static float agc_relu(float x)
@@ -561,19 +607,27 @@ int bn_cnn_forward(bn_cnn_t *m)
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i1 = 0; i1 < 32; i1++) {
-            float v = fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
+        float acc = 0, lane[16];
+        long j = 0;
+        for (long jb = 0; jb + 32 <= 32; jb += 32) {
+            for (int l = 0; l < 16; l++)
+                lane[l] = 0;
+            for (j = jb; j < jb + 32; j += 16)
+                for (int l = 0; l < 16; l++) {
+                    long i1 = j + l;
+                    float v = fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1];
+                    lane[l] += v;
+                }
+            for (int l = 0; l < 8; l++)
+                lane[l] += lane[l + 8];
+            for (int l = 0; l < 4; l++)
+                lane[l] += lane[l + 4];
+            for (int l = 0; l < 2; l++)
+                lane[l] += lane[l + 2];
+            for (int l = 0; l < 1; l++)
+                lane[l] += lane[l + 1];
+            acc += lane[0];
         }
-        acc += part;
         ln_sum[i0] = acc;
     }
 
@@ -639,13 +693,12 @@ int bn_cnn_forward(bn_cnn_t *m)
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
     for (long i = 0; i < 4; i++) {
-        float acc = -INFINITY;
+        int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
-            float v = m->target_logits[i * 10 + j];
-            if (v > acc || v != v)
-                acc = v;
+            int32_t v = agc_order(m->target_logits[i * 10 + j]);
+            acc = v > acc ? v : acc;
         }
-        target_amax[i] = acc;
+        target_amax[i] = agc_unorder(acc);
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
@@ -702,7 +755,7 @@ int bn_cnn_forward(bn_cnn_t *m)
 
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++)
-        loss_log[i] = logf(loss_sum[i]);
+        loss_log[i] = agc_logf(loss_sum[i]);
 
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     {
@@ -830,19 +883,27 @@ int bn_cnn_infer(bn_cnn_t *m)
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i1 = 0; i1 < 32; i1++) {
-            float v = fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
+        float acc = 0, lane[16];
+        long j = 0;
+        for (long jb = 0; jb + 32 <= 32; jb += 32) {
+            for (int l = 0; l < 16; l++)
+                lane[l] = 0;
+            for (j = jb; j < jb + 32; j += 16)
+                for (int l = 0; l < 16; l++) {
+                    long i1 = j + l;
+                    float v = fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1];
+                    lane[l] += v;
+                }
+            for (int l = 0; l < 8; l++)
+                lane[l] += lane[l + 8];
+            for (int l = 0; l < 4; l++)
+                lane[l] += lane[l + 4];
+            for (int l = 0; l < 2; l++)
+                lane[l] += lane[l + 2];
+            for (int l = 0; l < 1; l++)
+                lane[l] += lane[l + 1];
+            acc += lane[0];
         }
-        acc += part;
         ln_sum[i0] = acc;
     }
 
@@ -904,13 +965,12 @@ int bn_cnn_infer(bn_cnn_t *m)
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
     for (long i = 0; i < 4; i++) {
-        float acc = -INFINITY;
+        int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
-            float v = m->target_logits[i * 10 + j];
-            if (v > acc || v != v)
-                acc = v;
+            int32_t v = agc_order(m->target_logits[i * 10 + j]);
+            acc = v > acc ? v : acc;
         }
-        target_amax[i] = acc;
+        target_amax[i] = agc_unorder(acc);
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
@@ -958,7 +1018,7 @@ int bn_cnn_infer(bn_cnn_t *m)
 
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++)
-        loss_log[i] = logf(loss_sum[i]);
+        loss_log[i] = agc_logf(loss_sum[i]);
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
@@ -1136,19 +1196,27 @@ int bn_cnn_backward(bn_cnn_t *m)
 
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i1 = 0; i1 < 32; i1++) {
-            float v = (relu8_grad_where[i0 * 32 + i1] * m->ln_weight[i1]) * ln_sub[i0 * 32 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
+        float acc = 0, lane[16];
+        long j = 0;
+        for (long jb = 0; jb + 32 <= 32; jb += 32) {
+            for (int l = 0; l < 16; l++)
+                lane[l] = 0;
+            for (j = jb; j < jb + 32; j += 16)
+                for (int l = 0; l < 16; l++) {
+                    long i1 = j + l;
+                    float v = (relu8_grad_where[i0 * 32 + i1] * m->ln_weight[i1]) * ln_sub[i0 * 32 + i1];
+                    lane[l] += v;
+                }
+            for (int l = 0; l < 8; l++)
+                lane[l] += lane[l + 8];
+            for (int l = 0; l < 4; l++)
+                lane[l] += lane[l + 4];
+            for (int l = 0; l < 2; l++)
+                lane[l] += lane[l + 2];
+            for (int l = 0; l < 1; l++)
+                lane[l] += lane[l + 1];
+            acc += lane[0];
         }
-        acc += part;
         ln_grad_sum[i0] = acc;
     }
 
