@@ -850,8 +850,10 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "}\n");
         return;
     }
-    int prefix = r && mask == (1u << p) - 1 && p < r && p > 0 &&
-                 n->op == OP_SUM;
+    int q = 0;                      /* the leading dims reduced */
+    while (q < r && (mask >> q & 1))
+        q++;
+    int prefix = q > 0 && q < r && mask == (1u << q) - 1 && n->op == OP_SUM;
     long lead = 1;                  /* prefix: the rows added up */
     for (int k = 0; prefix && k < r; k++)
         if (mask >> k & 1)
@@ -918,23 +920,23 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
  *
  * C = A B for A [M, K] and B [K, N], either possibly a transpose read in
  * place.  Small products, and those of fewer than MM_MIN_N columns, run
- * as plain loops.  The others run in blocks:
+ * as plain loops.  The others run in blocks, as BLIS does:
  *
- *   C = 0
  *   for each block of MM_NB columns of C (jb) and MM_KB rows of B (kb):
- *       pack B[kb.., jb..] row by row into a panel (L1-sized)
- *       for each MM_MR rows of C (i), for each MM_KU rows of the panel (k):
- *           tile: c[r][j] += sum over u of a[i + r][k + u] * b[k + u][j]
+ *       pack B[kb.., jb..] into panels of MM_NR columns (zero past N)
+ *       for each MM_MR rows of C (i), for each panel:
+ *           kernel: the MR x NR block of C (=, then +=) a[i..][kb..]
+ *                   times the panel, summed in registers over kb..
  *
- * A tile holds its MR x KU values of A in scalars and runs along a row
- * of C and the panel; gcc and clang vectorise that loop (one multiply-add
- * per lane and term, as in conv.c's tiles), tcc compiles it as it stands.
- * Rows of C past the last whole MR and rows of B past the last whole KU
- * go through smaller tiles. */
-#define MM_MR 6                     /* rows of C per tile */
-#define MM_KU 4                     /* terms of the dot product per tile */
+ * The kernel keeps its MR x NR sums in registers, which plain C does not
+ * get from gcc 12 (it keeps an array of them in memory): where the
+ * compiler has GNU vectors and the target AVX, the kernel is written with
+ * them (two vectors a row); elsewhere (tcc, other targets) it is plain
+ * loops.  A has no copy: a row block past M reads its last row again and
+ * writes only the rows inside C. */
+#define MM_MR 6                     /* rows of C per kernel call */
 #define MM_NB 128                   /* columns of C per block */
-#define MM_KB 64                    /* rows of B per packed panel */
+#define MM_KB 128                   /* rows of B per packed panel */
 #define MM_MIN_N 16                 /* fewer columns: plain loops */
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
 
@@ -954,98 +956,74 @@ static const char *operand(Emitter *E, Node *x, long *rs, long *cs)
     return base(E, x);
 }
 
-/* The tile of mr rows and ku terms, written once per program. */
-static const char *mm_tile(Emitter *E, int mr, int ku)
+/* Columns of a packed panel: two vectors of 32 bytes. */
+static int mm_nr(Emitter *E)
 {
-    const char *name = agc_fmt("agc_mm_%dx%d", mr, ku), *T = E->T;
-    if (E->mm_tiles[mr] >> ku & 1)
-        return name;
-    E->mm_tiles[mr] |= 1u << ku;
-    Out *o = &E->kern.fns;
-    if (!o->s)                      /* conv.c writes the same otherwise */
-        put(o, "/* a * b + c, in one rounding where the target has a fast "
-            "fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does not fuse "
-            "a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
-            "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
-            "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
-            "#endif\n\n", E->f32 ? "F" : "", E->f32 ? "F" : "",
-            E->f32 ? "f" : "");
-    put(o, "/* c[r][j] += a[r][u] * b[u][j] for r < %d, u < %d, j < n: a[r][u] "
-        "at\n * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */\n",
-        mr, ku);
-    put(o, "static void %s(%s *restrict c, long ldc, const %s *restrict a,\n"
-        "    long ars, long acs, const %s *restrict b, long ldb, long n)\n{\n",
-        name, T, T, T);
-    for (int r = 0; r < mr; r++) {
-        put(o, "    const %s", T);
-        for (int u = 0; u < ku; u++)
-            put(o, "%s a%d%d = a[%s%s%s]", u ? "," : "", r, u,
-                r ? agc_fmt("%d * ars", r) : "", r && u ? " + " : "",
-                u ? agc_fmt("%d * acs", u) : r ? "" : "0");
-        put(o, ";\n");
-    }
-    if (mr == 1)                    /* one row: no row strides */
-        put(o, "    (void)ldc, (void)ars;\n");
-    if (ku == 1)                    /* one term: no term strides */
-        put(o, "    (void)acs, (void)ldb;\n");
-    put(o, "    for (long j = 0; j < n; j++) {\n");
-    for (int u = 0; u < ku; u++)
-        put(o, "        const %s b%d = b[%sj];\n", T, u,
-            u ? agc_fmt("%d * ldb + ", u) : "");
-    for (int r = 0; r < mr; r++) {
-        const char *c = r ? agc_fmt("c[%d * ldc + j]", r) : "c[j]", *e = c;
-        for (int u = 0; u < ku; u++)
-            e = agc_fmt("AGC_FMA(a%d%d, b%d, %s)", r, u, u, e);
-        put(o, "        %s = %s;\n", c, e);
-    }
-    put(o, "    }\n}\n\n");
-    return name;
+    return E->f32 ? 16 : 8;
 }
 
-/* Calls of the tiles over rows [0, M) of C and k in [k0, k0 + kn) of a
- * panel b (rows nb long) for columns jb.., at the current indent. */
-static void mm_calls(Emitter *E, Out *o, long M, long N, const char *C,
-                     const char *A, long ars, long acs, const char *bp,
-                     const char *kn, long kn_max, int ktail)
+/* The kernel, written once per program. */
+static const char *mm_kernel(Emitter *E)
 {
-    long full = M / MM_MR * MM_MR;
-    for (int part = 0; part < 2; part++) {
-        int mr = part ? (int)(M - full) : MM_MR;
-        if (mr == 0 || (part == 0 && full == 0))
-            continue;
-        const char *i = part ? agc_fmt("%ld", full) : "i";
-        if (!part)
-            put(o, "for (long i = 0; i < %ld; i += %d) {\n", full, MM_MR);
-        else
-            put(o, "{                               /* the last %d rows */\n",
-                mr);
-        o->indent++;
-        const char *cij = agc_fmt("%s + %s * %ld + jb", C, i, N);
-        const char *aik = agc_fmt("%s + %s%s + (kb + k)%s", A, i,
-                                  ars == 1 ? "" : agc_fmt(" * %ld", ars),
-                                  acs == 1 ? "" : agc_fmt(" * %ld", acs));
-        if (kn_max >= MM_KU && !ktail) {
-            put(o, "for (long k = 0; k < %s; k += %d)\n", kn, MM_KU);
-            put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
-                mm_tile(E, mr, MM_KU), cij, N, aik, ars, acs, bp);
-            o->indent--;
-            put(o, "}\n");
-            continue;
-        }
-        if (kn_max >= MM_KU) {
-            put(o, "long k = 0;\n");
-            put(o, "for (; k + %d <= %s; k += %d)\n", MM_KU, kn, MM_KU);
-            put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
-                mm_tile(E, mr, MM_KU), cij, N, aik, ars, acs, bp);
-            put(o, "for (; k < %s; k++)\n", kn);
-        } else {
-            put(o, "for (long k = 0; k < %s; k++)\n", kn);
-        }
-        put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
-            mm_tile(E, mr, 1), cij, N, aik, ars, acs, bp);
-        o->indent--;
-        put(o, "}\n");
-    }
+    const char *T = E->T, *name = E->f32 ? "agc_mm_6x16" : "agc_mm_6x8";
+    int nr = mm_nr(E), lanes = nr / 2;
+    if (E->mm_tiles[0])
+        return name;
+    E->mm_tiles[0] = 1;
+    Out *o = &E->kern.fns;
+    put(o, "/* c[r][j] = (first) or += (else) the sum over k < kc of\n"
+        " * a[r * ars + k * acs] * b[k][j], for r < mr <= 6 and j < nr <= %d:\n"
+        " * b a packed panel of %d columns, rows of c ldc apart */\n", nr, nr);
+    put(o, "static void %s(long kc, const %s *restrict a, long ars, long acs,\n"
+        "    const %s *restrict b, %s *restrict c, long ldc, int mr, int nr,\n"
+        "    int first)\n{\n", name, T, T, T);
+    put(o, "    %s sum[6][%d];\n", T, nr);
+    put(o, "    long row[6];                /* rows past mr read the last */\n");
+    put(o, "    for (int r = 0; r < 6; r++)\n"
+        "        row[r] = (r < mr ? r : mr - 1) * ars;\n");
+    put(o, "#if defined(__GNUC__) && defined(__AVX__)\n");
+    put(o, "    typedef %s vec __attribute__((vector_size(32)));\n", T);
+    put(o, "    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, "
+        "s21 = {0};\n");
+    put(o, "    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, "
+        "s51 = {0};\n");
+    put(o, "    for (long k = 0; k < kc; k++) {\n");
+    put(o, "        const %s *restrict ak = a + k * acs;\n", T);
+    put(o, "        vec b0, b1;\n");
+    put(o, "        memcpy(&b0, b + k * %d, sizeof b0);\n", nr);
+    put(o, "        memcpy(&b1, b + k * %d + %d, sizeof b1);\n", nr, lanes);
+    for (int r = 0; r < 6; r++)
+        put(o, "        s%d0 += ak[row[%d]] * b0;\n"
+            "        s%d1 += ak[row[%d]] * b1;\n", r, r, r, r);
+    put(o, "    }\n");
+    for (int r = 0; r < 6; r++)
+        put(o, "    memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
+            "    memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n",
+            r, r, r, r, lanes, r, r);
+    put(o, "#else\n");
+    put(o, "    for (int r = 0; r < 6; r++)\n"
+        "        for (int j = 0; j < %d; j++)\n"
+        "            sum[r][j] = 0;\n", nr);
+    put(o, "    for (long k = 0; k < kc; k++)\n"
+        "        for (int r = 0; r < 6; r++) {\n"
+        "            const %s ark = a[row[r] + k * acs];\n"
+        "            for (int j = 0; j < %d; j++)\n"
+        "                sum[r][j] += ark * b[k * %d + j];\n"
+        "        }\n", T, nr, nr);
+    put(o, "#endif\n");
+    put(o, "    for (int r = 0; r < mr; r++) {\n"
+        "        %s *restrict cr = c + r * ldc;\n"
+        "        if (nr == %d && first)\n"
+        "            for (int j = 0; j < %d; j++)\n"
+        "                cr[j] = sum[r][j];\n"
+        "        else if (nr == %d)\n"
+        "            for (int j = 0; j < %d; j++)\n"
+        "                cr[j] += sum[r][j];\n"
+        "        else\n"
+        "            for (int j = 0; j < nr; j++)\n"
+        "                cr[j] = first ? sum[r][j] : cr[j] + sum[r][j];\n"
+        "    }\n}\n\n", T, nr, nr, nr, nr);
+    return name;
 }
 
 static void emit_matmul(Emitter *E, Out *o, Node *n)
@@ -1055,38 +1033,49 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
     long M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1];
     if (N >= MM_MIN_N && M * N * K >= MM_MIN_WORK) {
         long ars, acs, brs, bcs;
+        int nr = mm_nr(E);
         const char *A = operand(E, a, &ars, &acs);
         const char *B = operand(E, b, &brs, &bcs);
-        long nb = N < MM_NB ? N : MM_NB, kb = K < MM_KB ? K : MM_KB;
+        const char *kernel = mm_kernel(E);
+        long nb = N < MM_NB ? (N + nr - 1) / nr * nr : MM_NB;
+        long kb = K < MM_KB ? K : MM_KB;
         const char *bp = add_scratch(E, T, "mm_panel", nb * kb,
-                                     "a panel of B, packed for matmul tiles");
-        put(o, "/* blocked: %ld columns by %ld rows of B at a time, tiles of "
-            "%d rows */\n", nb, kb, MM_MR);
-        put(o, "memset(%s, 0, sizeof(%s) * %ld);\n", C, T, M * N);
+                                     "panels of B, packed for matmul");
+        put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "
+            "of %d\n * columns; kernels of %d rows */\n", nb, kb, nr, MM_MR);
         put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
         put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
             N, nb);
         put(o, "    for (long kb = 0; kb < %ld; kb += %ld) {\n", K, kb);
         put(o, "        const long kn = %ld - kb < %ld ? %ld - kb : %ld;\n", K,
             kb, K, kb);
-        /* the panel p[k][j] = B[kb + k][jb + j], read along B's rows or,
-         * when B is a transpose, along its columns */
-        const char *src = agc_fmt("%s[(kb + k)%s + (jb + j)%s]", B,
-                                  brs == 1 ? "" : agc_fmt(" * %ld", brs),
+        /* panel p: p[k][j] = B[kb + k][jb + p * nr + j], zero past N */
+        const char *src = agc_fmt("%s[(kb + k)%s + (jb + p * %d + j)%s]", B,
+                                  brs == 1 ? "" : agc_fmt(" * %ld", brs), nr,
                                   bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
-        if (bcs == 1)
-            put(o, "        for (long k = 0; k < kn; k++)\n"
-                "            for (long j = 0; j < nb; j++)\n");
-        else
-            put(o, "        for (long j = 0; j < nb; j++)\n"
-                "            for (long k = 0; k < kn; k++)\n");
-        put(o, "                %s[k * nb + j] = %s;\n", bp, src);
-        o->indent += 2;
-        /* the panels hold kb rows, the last one K % kb: whether either
-         * leaves rows past a whole tile */
-        int ktail = kb % MM_KU != 0 || K % kb % MM_KU != 0;
-        mm_calls(E, o, M, N, C, A, ars, acs, bp, "kn", kb, ktail);
-        o->indent -= 2;
+        put(o, "        for (long p = 0; p * %d < nb; p++) {\n", nr);
+        o->indent += 3;
+        put(o, "%s *restrict panel = %s + p * %d * kn;\n", T, bp, nr);
+        if (N % nr) {
+            put(o, "const long jn = nb - p * %d < %d ? nb - p * %d : %d;\n",
+                nr, nr, nr, nr);
+            src = agc_fmt("j < jn ? %s : 0", src);
+        }
+        put(o, "for (long k = 0; k < kn; k++)\n"
+            "    for (long j = 0; j < %d; j++)\n", nr);
+        put(o, "        panel[k * %d + j] = %s;\n", nr, src);
+        o->indent -= 3;
+        put(o, "        }\n");
+        put(o, "        for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
+        put(o, "            for (long j = 0; j < nb; j += %d)\n", nr);
+        put(o, "                %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn,\n"
+            "                    %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
+            kernel, A, ars == 1 ? "" : agc_fmt(" * %ld", ars),
+            acs == 1 ? "" : agc_fmt(" * %ld", acs), ars, acs, bp, C, N, N,
+            M % MM_MR ? agc_fmt("i + 6 <= %ld ? 6 : (int)(%ld - i)", M, M)
+                      : "6",
+            N % nr ? agc_fmt("nb - j < %d ? (int)(nb - j) : %d", nr, nr)
+                   : agc_fmt("%d", nr));
         put(o, "    }\n}\n");
         return;
     }

@@ -211,66 +211,73 @@ static void agc_conv17_forward(float *restrict y, const float *restrict x, const
     agc_conv17(y, x, wp, acc);
 }
 
-/* c[r][j] += a[r][u] * b[u][j] for r < 4, u < 4, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_4x4(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
+/* c[r][j] = (first) or += (else) the sum over k < kc of
+ * a[r * ars + k * acs] * b[k][j], for r < mr <= 6 and j < nr <= 16:
+ * b a packed panel of 16 columns, rows of c ldc apart */
+static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
+    const float *restrict b, float *restrict c, long ldc, int mr, int nr,
+    int first)
 {
-    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
-    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
-    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
-    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        const float b1 = b[1 * ldb + j];
-        const float b2 = b[2 * ldb + j];
-        const float b3 = b[3 * ldb + j];
-        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
-        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
-        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
-        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
+    float sum[6][16];
+    long row[6];                /* rows past mr read the last */
+    for (int r = 0; r < 6; r++)
+        row[r] = (r < mr ? r : mr - 1) * ars;
+#if defined(__GNUC__) && defined(__AVX__)
+    typedef float vec __attribute__((vector_size(32)));
+    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+    for (long k = 0; k < kc; k++) {
+        const float *restrict ak = a + k * acs;
+        vec b0, b1;
+        memcpy(&b0, b + k * 16, sizeof b0);
+        memcpy(&b1, b + k * 16 + 8, sizeof b1);
+        s00 += ak[row[0]] * b0;
+        s01 += ak[row[0]] * b1;
+        s10 += ak[row[1]] * b0;
+        s11 += ak[row[1]] * b1;
+        s20 += ak[row[2]] * b0;
+        s21 += ak[row[2]] * b1;
+        s30 += ak[row[3]] * b0;
+        s31 += ak[row[3]] * b1;
+        s40 += ak[row[4]] * b0;
+        s41 += ak[row[4]] * b1;
+        s50 += ak[row[5]] * b0;
+        s51 += ak[row[5]] * b1;
     }
-}
-
-/* c[r][j] += a[r][u] * b[u][j] for r < 6, u < 4, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_6x4(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
-{
-    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
-    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
-    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
-    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
-    const float a40 = a[4 * ars], a41 = a[4 * ars + 1 * acs], a42 = a[4 * ars + 2 * acs], a43 = a[4 * ars + 3 * acs];
-    const float a50 = a[5 * ars], a51 = a[5 * ars + 1 * acs], a52 = a[5 * ars + 2 * acs], a53 = a[5 * ars + 3 * acs];
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        const float b1 = b[1 * ldb + j];
-        const float b2 = b[2 * ldb + j];
-        const float b3 = b[3 * ldb + j];
-        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
-        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
-        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
-        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
-        c[4 * ldc + j] = AGC_FMA(a43, b3, AGC_FMA(a42, b2, AGC_FMA(a41, b1, AGC_FMA(a40, b0, c[4 * ldc + j]))));
-        c[5 * ldc + j] = AGC_FMA(a53, b3, AGC_FMA(a52, b2, AGC_FMA(a51, b1, AGC_FMA(a50, b0, c[5 * ldc + j]))));
-    }
-}
-
-/* c[r][j] += a[r][u] * b[u][j] for r < 2, u < 4, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_2x4(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
-{
-    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
-    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        const float b1 = b[1 * ldb + j];
-        const float b2 = b[2 * ldb + j];
-        const float b3 = b[3 * ldb + j];
-        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
-        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
+    memcpy(sum[0], &s00, sizeof s00);
+    memcpy(sum[0] + 8, &s01, sizeof s01);
+    memcpy(sum[1], &s10, sizeof s10);
+    memcpy(sum[1] + 8, &s11, sizeof s11);
+    memcpy(sum[2], &s20, sizeof s20);
+    memcpy(sum[2] + 8, &s21, sizeof s21);
+    memcpy(sum[3], &s30, sizeof s30);
+    memcpy(sum[3] + 8, &s31, sizeof s31);
+    memcpy(sum[4], &s40, sizeof s40);
+    memcpy(sum[4] + 8, &s41, sizeof s41);
+    memcpy(sum[5], &s50, sizeof s50);
+    memcpy(sum[5] + 8, &s51, sizeof s51);
+#else
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 16; j++)
+            sum[r][j] = 0;
+    for (long k = 0; k < kc; k++)
+        for (int r = 0; r < 6; r++) {
+            const float ark = a[row[r] + k * acs];
+            for (int j = 0; j < 16; j++)
+                sum[r][j] += ark * b[k * 16 + j];
+        }
+#endif
+    for (int r = 0; r < mr; r++) {
+        float *restrict cr = c + r * ldc;
+        if (nr == 16 && first)
+            for (int j = 0; j < 16; j++)
+                cr[j] = sum[r][j];
+        else if (nr == 16)
+            for (int j = 0; j < 16; j++)
+                cr[j] += sum[r][j];
+        else
+            for (int j = 0; j < nr; j++)
+                cr[j] = first ? sum[r][j] : cr[j] + sum[r][j];
     }
 }
 
@@ -440,10 +447,10 @@ int bn_cnn_forward(bn_cnn_t *m)
     float *const maxpool1d3_maxpool = m->arena + 16000; /* [1984] */
     float *const drop_dropout_mask = m->arena + 17984; /* [1984] */
     float *const drop_mul = m->arena + 16000; /* [1984] */
-    float *const fc1_matmul = m->arena + 2048; /* [128] */
+    float *const fc1_matmul = m->arena + 19968; /* [128] */
     float *const ln_sum = m->arena + 0; /* [4] */
     float *const ln_mul = m->arena + 0; /* [4] */
-    float *const ln_sub = m->arena + 2048; /* [128] */
+    float *const ln_sub = m->arena + 19968; /* [128] */
     float *const ln_sum_1 = m->arena + 168; /* [4] */
     float *const ln_sqrt = m->arena + 168; /* [4] */
     float *const ln_div = m->arena + 172; /* [4] */
@@ -461,7 +468,7 @@ int bn_cnn_forward(bn_cnn_t *m)
     float *const loss_sum_1 = m->arena + 88; /* [1] */
     float *const conv_conv_wpack = m->arena + 992; /* [96] */
     float *const conv_conv_acc = m->arena + 0; /* [992] */
-    float *const fc1_matmul_panel = m->arena + 0; /* [2048] */
+    float *const fc1_matmul_panel = m->arena + 0; /* [4096] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
     agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
@@ -588,19 +595,22 @@ int bn_cnn_forward(bn_cnn_t *m)
         drop_mul[i] = maxpool1d3_maxpool[i] * drop_dropout_mask[i];
 
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 32 columns by 64 rows of B at a time, tiles of 6 rows */
-    memset(fc1_matmul, 0, sizeof(float) * 128);
+    /* blocked: 32 columns by 128 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
     for (long jb = 0; jb < 32; jb += 32) {
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
-        for (long kb = 0; kb < 496; kb += 64) {
-            const long kn = 496 - kb < 64 ? 496 - kb : 64;
-            for (long j = 0; j < nb; j++)
+        for (long kb = 0; kb < 496; kb += 128) {
+            const long kn = 496 - kb < 128 ? 496 - kb : 128;
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc1_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
-                    fc1_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) + (jb + j) * 496];
-            {                               /* the last 4 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_matmul + 0 * 32 + jb, 32, drop_mul + 0 * 496 + (kb + k), 496, 1, fc1_matmul_panel + k * nb, nb, nb);
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = m->fc1_weight[(kb + k) + (jb + p * 16 + j) * 496];
             }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, drop_mul + i * 496 + kb, 496, 1, fc1_matmul_panel + j * kn,
+                        fc1_matmul + i * 32 + jb + j, 32, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
 
@@ -797,14 +807,14 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const bn_div = m->arena + 3968; /* [16] */
     float *const bn_mul = m->arena + 0; /* [3968] */
     float *const relu2_out = m->arena + 0; /* [3968] */
-    float *const maxpool1d3_maxpool = m->arena + 3968; /* [1984] */
-    float *const fc1_matmul = m->arena + 2048; /* [128] */
+    float *const maxpool1d3_maxpool = m->arena + 4096; /* [1984] */
+    float *const fc1_matmul = m->arena + 6080; /* [128] */
     float *const ln_sum = m->arena + 0; /* [4] */
     float *const ln_mul = m->arena + 0; /* [4] */
-    float *const ln_sub = m->arena + 2048; /* [128] */
+    float *const ln_sub = m->arena + 6080; /* [128] */
     float *const ln_sum_1 = m->arena + 0; /* [4] */
     float *const ln_div = m->arena + 0; /* [4] */
-    float *const relu8_out = m->arena + 2048; /* [128] */
+    float *const relu8_out = m->arena + 6080; /* [128] */
     float *const fc2_matmul = m->arena + 0; /* [40] */
     float *const target_amax = m->arena + 80; /* [4] */
     float *const target_exp = m->arena + 40; /* [40] */
@@ -816,7 +826,7 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const loss_sum_1 = m->arena + 88; /* [1] */
     float *const conv_conv_wpack = m->arena + 4960; /* [96] */
     float *const conv_conv_acc = m->arena + 3968; /* [992] */
-    float *const fc1_matmul_panel = m->arena + 0; /* [2048] */
+    float *const fc1_matmul_panel = m->arena + 0; /* [4096] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
     agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
@@ -864,19 +874,22 @@ int bn_cnn_infer(bn_cnn_t *m)
             }
 
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 32 columns by 64 rows of B at a time, tiles of 6 rows */
-    memset(fc1_matmul, 0, sizeof(float) * 128);
+    /* blocked: 32 columns by 128 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
     for (long jb = 0; jb < 32; jb += 32) {
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
-        for (long kb = 0; kb < 496; kb += 64) {
-            const long kn = 496 - kb < 64 ? 496 - kb : 64;
-            for (long j = 0; j < nb; j++)
+        for (long kb = 0; kb < 496; kb += 128) {
+            const long kn = 496 - kb < 128 ? 496 - kb : 128;
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc1_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
-                    fc1_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) + (jb + j) * 496];
-            {                               /* the last 4 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_matmul + 0 * 32 + jb, 32, maxpool1d3_maxpool + 0 * 496 + (kb + k), 496, 1, fc1_matmul_panel + k * nb, nb, nb);
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = m->fc1_weight[(kb + k) + (jb + p * 16 + j) * 496];
             }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, maxpool1d3_maxpool + i * 496 + kb, 496, 1, fc1_matmul_panel + j * kn,
+                        fc1_matmul + i * 32 + jb + j, 32, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
 
@@ -1057,7 +1070,7 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const relu2_out = m->arena + 12032; /* [3968] */
     float *const drop_dropout_mask = m->arena + 17984; /* [1984] */
     float *const drop_mul = m->arena + 16000; /* [1984] */
-    float *const ln_sub = m->arena + 2048; /* [128] */
+    float *const ln_sub = m->arena + 19968; /* [128] */
     float *const ln_sqrt = m->arena + 168; /* [4] */
     float *const ln_div = m->arena + 172; /* [4] */
     float *const relu8_out = m->arena + 21952; /* [128] */
@@ -1071,7 +1084,7 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const relu8_grad_where = m->arena + 21952; /* [128] */
     float *const ln_grad_sum = m->arena + 0; /* [4] */
     float *const ln_grad_mul = m->arena + 0; /* [4] */
-    float *const ln_grad_mul_1 = m->arena + 2048; /* [128] */
+    float *const ln_grad_mul_1 = m->arena + 19968; /* [128] */
     float *const ln_grad_add = m->arena + 21952; /* [128] */
     float *const ln_grad_sum_1 = m->arena + 0; /* [4] */
     float *const ln_grad_mul_2 = m->arena + 0; /* [4] */
@@ -1114,22 +1127,11 @@ int bn_cnn_backward(bn_cnn_t *m)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
     /* grad of fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
-    for (long i1 = 0; i1 < 10; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++) {
-            float v = loss_grad_add[i0 * 10 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->fc2_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 10; j++)
+        m->fc2_bias_grad[j] = 0;
+    for (long i = 0; i < 4; i++)
+        for (long j = 0; j < 10; j++)
+            m->fc2_bias_grad[j] += loss_grad_add[i * 10 + j];
 
     /* grad of fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
     for (long i = 0; i < 4; i++) {
@@ -1158,22 +1160,11 @@ int bn_cnn_backward(bn_cnn_t *m)
         relu8_grad_where[i] = (float)(relu8_out[i] > 0.0f) != 0 ? fc2_grad_matmul[i] : 0.0f;
 
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
-    for (long i1 = 0; i1 < 32; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++) {
-            float v = relu8_grad_where[i0 * 32 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->ln_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 32; j++)
+        m->ln_bias_grad[j] = 0;
+    for (long i = 0; i < 4; i++)
+        for (long j = 0; j < 32; j++)
+            m->ln_bias_grad[j] += relu8_grad_where[i * 32 + j];
 
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
@@ -1269,58 +1260,49 @@ int bn_cnn_backward(bn_cnn_t *m)
             ln_grad_add_1[i0 * 32 + i1] = ln_grad_add[i0 * 32 + i1] + ln_grad_mul_2[i0];
 
     /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    for (long i1 = 0; i1 < 32; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++) {
-            float v = ln_grad_add_1[i0 * 32 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->fc1_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 32; j++)
+        m->fc1_bias_grad[j] = 0;
+    for (long i = 0; i < 4; i++)
+        for (long j = 0; j < 32; j++)
+            m->fc1_bias_grad[j] += ln_grad_add_1[i * 32 + j];
 
     /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 128 columns by 32 rows of B at a time, tiles of 6 rows */
-    memset(fc1_grad_matmul, 0, sizeof(float) * 1984);
+    /* blocked: 128 columns by 32 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
     for (long jb = 0; jb < 496; jb += 128) {
         const long nb = 496 - jb < 128 ? 496 - jb : 128;
         for (long kb = 0; kb < 32; kb += 32) {
             const long kn = 32 - kb < 32 ? 32 - kb : 32;
-            for (long k = 0; k < kn; k++)
-                for (long j = 0; j < nb; j++)
-                    fc1_grad_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) * 496 + (jb + j)];
-            {                               /* the last 4 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_grad_matmul + 0 * 496 + jb, 496, ln_grad_add_1 + 0 * 32 + (kb + k), 32, 1, fc1_grad_matmul_panel + k * nb, nb, nb);
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc1_grad_matmul_panel + p * 16 * kn;
+                for (long k = 0; k < kn; k++)
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = m->fc1_weight[(kb + k) * 496 + (jb + p * 16 + j)];
             }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, ln_grad_add_1 + i * 32 + kb, 32, 1, fc1_grad_matmul_panel + j * kn,
+                        fc1_grad_matmul + i * 496 + jb + j, 496, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
 
     /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 128 columns by 4 rows of B at a time, tiles of 6 rows */
-    memset(m->fc1_weight_grad, 0, sizeof(float) * 15872);
+    /* blocked: 128 columns by 4 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
     for (long jb = 0; jb < 496; jb += 128) {
         const long nb = 496 - jb < 128 ? 496 - jb : 128;
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
-            for (long k = 0; k < kn; k++)
-                for (long j = 0; j < nb; j++)
-                    fc1_weight_grad_panel[k * nb + j] = drop_mul[(kb + k) * 496 + (jb + j)];
-            for (long i = 0; i < 30; i += 6) {
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_6x4(m->fc1_weight_grad + i * 496 + jb, 496, ln_grad_add_1 + i + (kb + k) * 32, 1, 32, fc1_weight_grad_panel + k * nb, nb, nb);
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc1_weight_grad_panel + p * 16 * kn;
+                for (long k = 0; k < kn; k++)
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = drop_mul[(kb + k) * 496 + (jb + p * 16 + j)];
             }
-            {                               /* the last 2 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_2x4(m->fc1_weight_grad + 30 * 496 + jb, 496, ln_grad_add_1 + 30 + (kb + k) * 32, 1, 32, fc1_weight_grad_panel + k * nb, nb, nb);
-            }
+            for (long i = 0; i < 32; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, ln_grad_add_1 + i + kb * 32, 1, 32, fc1_weight_grad_panel + j * kn,
+                        m->fc1_weight_grad + i * 496 + jb + j, 496, i + 6 <= 32 ? 6 : (int)(32 - i), 16, kb == 0);
         }
     }
 

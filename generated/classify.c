@@ -425,22 +425,11 @@ int classify_backward(classify_t *m)
             loss_grad_add[i0 * 4 + i1] = (loss_add[i0 * 4 + i1] * (-0.166666667f)) + (loss_grad_div[i0] * loss_exp[i0 * 4 + i1]);
 
     /* grad of fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    for (long i1 = 0; i1 < 4; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 6; i0++) {
-            float v = loss_grad_add[i0 * 4 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->fc_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 4; j++)
+        m->fc_bias_grad[j] = 0;
+    for (long i = 0; i < 6; i++)
+        for (long j = 0; j < 4; j++)
+            m->fc_bias_grad[j] += loss_grad_add[i * 4 + j];
 
     /* grad of fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
     for (long i = 0; i < 4; i++) {
