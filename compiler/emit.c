@@ -731,6 +731,49 @@ static void add_lanes(Out *o)
     put(o, "acc += lane[0];\n");
 }
 
+/* acc += the sum of a over a row of inner elements, in lanes over blocks
+ * of RED_BLOCK: with L->flat, element j of the row is at row + j (row a
+ * prefix of a flat index); without, the row runs along the last dim of L,
+ * whose index variable is var. */
+static void lane_sum(Emitter *E, Out *o, Node *a, Loop *L, long inner,
+                     const char *row, const char *var, const char *sq)
+{
+    const char *last = L->flat ? "" : agc_fmt("long %s = j + l;\n", var);
+    long block = inner < RED_BLOCK ? inner / RED_LANES * RED_LANES
+                                   : RED_BLOCK;
+    const char *T = E->T;
+    int flat = L->flat != NULL;
+    if (flat)
+        L->flat = agc_fmt("%sj + l", row);
+    put(o, "%s lane[%d];\n", T, RED_LANES);
+    put(o, "long j = 0;\n");
+    put(o, "for (long jb = 0; jb + %ld <= %ld; jb += %ld) {\n", block, inner,
+        block);
+    o->indent++;
+    put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
+    put(o, "for (j = jb; j < jb + %ld; j += %d)\n", block, RED_LANES);
+    put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
+    o->indent += 2;
+    put(o, "%s%s v = %s;\n", last, T, bare(expr(E, a, L)));
+    o->indent -= 2;
+    put(o, "        lane[l] += v%s;\n    }\n", sq);
+    add_lanes(o);
+    o->indent--;
+    put(o, "}\n");
+    if (inner % block) {            /* the rest, one at a time */
+        if (flat)
+            L->flat = agc_fmt("%sj", row);
+        else
+            last = agc_fmt("long %s = j;\n", var);
+        put(o, "for (; j < %ld; j++) {\n", inner);
+        o->indent++;
+        put(o, "%s%s v = %s;\nacc += v%s;\n", last, T, bare(expr(E, a, L)),
+            sq);
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
 /* sum, amax, amin, norm over the dims in attr[0]. */
 static void emit_reduce(Emitter *E, Out *o, Node *n)
 {
@@ -760,11 +803,9 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         /* lanes over blocks of RED_BLOCK elements of each row; a row
          * whose operands broadcast runs over the dims, its last one at
          * j + l */
-        long block = inner < RED_BLOCK ? inner / RED_LANES * RED_LANES
-                                       : RED_BLOCK;
         const char *row = outer == 1 ? "" : agc_fmt("i * %ld + ", inner);
-        const char *at = outer == 1 ? "0" : "i", *last = "";
-        Loop L = {s, agc_fmt("%sj + l", row)};
+        const char *at = outer == 1 ? "0" : "i", *var = NULL;
+        Loop L = {s, row};
         int nk = 0;
         if (flat) {
             put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
@@ -774,40 +815,15 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
             kept.d[r - 1] = 1;
             L.flat = NULL;
             at = index_of(&(Node){.shape = kept}, &L);
-            last = agc_fmt("long i%d = j + l;\n", r - 1);
+            var = agc_fmt("i%d", r - 1);
             nk = open_dims(o, &s, mask, 0, 1);
             if (!nk)
                 put(o, "{\n");
         }
         if (!nk)
             o->indent++;
-        put(o, "%s acc = 0, lane[%d];\n", T, RED_LANES);
-        put(o, "long j = 0;\n");
-        put(o, "for (long jb = 0; jb + %ld <= %ld; jb += %ld) {\n", block,
-            inner, block);
-        o->indent++;
-        put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
-        put(o, "for (j = jb; j < jb + %ld; j += %d)\n", block, RED_LANES);
-        put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
-        o->indent += 2;
-        put(o, "%s%s v = %s;\n", last, T, bare(expr(E, a, &L)));
-        o->indent -= 2;
-        put(o, "        lane[l] += v%s;\n    }\n", sq);
-        add_lanes(o);
-        o->indent--;
-        put(o, "}\n");
-        if (inner % block) {        /* the rest, one at a time */
-            if (flat)
-                L.flat = agc_fmt("%sj", row);
-            else
-                last = agc_fmt("long i%d = j;\n", r - 1);
-            put(o, "for (; j < %ld; j++) {\n", inner);
-            o->indent++;
-            put(o, "%s%s v = %s;\nacc += v%s;\n", last, T,
-                bare(expr(E, a, &L)), sq);
-            o->indent--;
-            put(o, "}\n");
-        }
+        put(o, "%s acc = 0;\n", T);
+        lane_sum(E, o, a, &L, inner, row, var, sq);
         put(o, "%s[%s] = %s;\n", dst, at, fin);
         o->indent--;
         put(o, "}\n");
@@ -848,6 +864,45 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "}\n%s[%s] = %s;\n", dst, outer == 1 ? "0" : "i", fin);
         o->indent--;
         put(o, "}\n");
+        return;
+    }
+    if (sum && flat && p < r && !suffix && inner >= RED_LANES) {
+        /* reduced dims before kept ones, and a reduced suffix of inner
+         * elements (a bias gradient over [N, C, H, W]): the suffix in
+         * lanes, for each kept index and each index of the other dims */
+        Shape lead = s;
+        lead.rank = p;
+        const char *row = "";
+        long stride = inner;
+        for (int k = p - 1; k >= 0; k--) {
+            if (s.d[k] != 1)
+                row = agc_fmt("i%d%s + %s", k, stride == 1 ? "" :
+                              agc_fmt(" * %ld", stride), row);
+            stride *= s.d[k];
+        }
+        Shape kept = s;
+        for (int k = 0; k < r; k++)
+            if (mask >> k & 1)
+                kept.d[k] = 1;
+        Loop L = {s, NULL};
+        const char *at = index_of(&(Node){.shape = kept}, &L);
+        L.flat = row;
+        int nk = open_dims(o, &lead, mask, 0, 1);
+        if (!nk) {
+            put(o, "{\n");
+            o->indent++;
+        }
+        put(o, "%s acc = 0;\n", T);
+        int nr = open_dims(o, &lead, mask, 1, 1);
+        lane_sum(E, o, a, &L, inner, row, NULL, sq);
+        o->indent--;
+        put(o, "}\n");
+        o->indent -= nr - 1;
+        put(o, "%s[%s] = %s;\n", dst, at, fin);
+        o->indent--;
+        put(o, "}\n");
+        if (nk)
+            o->indent -= nk - 1;
         return;
     }
     int q = 0;                      /* the leading dims reduced */

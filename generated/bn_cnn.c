@@ -483,19 +483,32 @@ int bn_cnn_forward(bn_cnn_t *m)
     /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 62; i2++) {
-                float v = conv_add[i0 * 992 + i1 * 62 + i2];
-                part += v;
-                if (++terms == 4096) {
-                    acc += part;
-                    part = 0;
-                    terms = 0;
-                }
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 48; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = conv_add[i0 * 992 + i1 * 62 + j + l];
+                        lane[l] += v;
+                    }
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
             }
-        acc += part;
+            for (; j < 62; j++) {
+                float v = conv_add[i0 * 992 + i1 * 62 + j];
+                acc += v;
+            }
+        }
         bn_sum[i1] = acc;
     }
 
@@ -617,7 +630,8 @@ int bn_cnn_forward(bn_cnn_t *m)
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -653,7 +667,8 @@ int bn_cnn_forward(bn_cnn_t *m)
 
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -896,7 +911,8 @@ int bn_cnn_infer(bn_cnn_t *m)
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -932,7 +948,8 @@ int bn_cnn_infer(bn_cnn_t *m)
 
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -1187,7 +1204,8 @@ int bn_cnn_backward(bn_cnn_t *m)
 
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -1227,7 +1245,8 @@ int bn_cnn_backward(bn_cnn_t *m)
 
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -1338,38 +1357,64 @@ int bn_cnn_backward(bn_cnn_t *m)
     /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 62; i2++) {
-                float v = relu2_grad_where[i0 * 992 + i1 * 62 + i2];
-                part += v;
-                if (++terms == 4096) {
-                    acc += part;
-                    part = 0;
-                    terms = 0;
-                }
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 48; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu2_grad_where[i0 * 992 + i1 * 62 + j + l];
+                        lane[l] += v;
+                    }
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
             }
-        acc += part;
+            for (; j < 62; j++) {
+                float v = relu2_grad_where[i0 * 992 + i1 * 62 + j];
+                acc += v;
+            }
+        }
         m->bn_bias_grad[i1] = acc;
     }
 
     /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 62; i2++) {
-                float v = relu2_grad_where[i0 * 992 + i1 * 62 + i2] * bn_mul_2[i0 * 992 + i1 * 62 + i2];
-                part += v;
-                if (++terms == 4096) {
-                    acc += part;
-                    part = 0;
-                    terms = 0;
-                }
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 48; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu2_grad_where[i0 * 992 + i1 * 62 + j + l] * bn_mul_2[i0 * 992 + i1 * 62 + j + l];
+                        lane[l] += v;
+                    }
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
             }
-        acc += part;
+            for (; j < 62; j++) {
+                float v = relu2_grad_where[i0 * 992 + i1 * 62 + j] * bn_mul_2[i0 * 992 + i1 * 62 + j];
+                acc += v;
+            }
+        }
         m->bn_weight_grad[i1] = acc;
     }
 
@@ -1415,19 +1460,32 @@ int bn_cnn_backward(bn_cnn_t *m)
     /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 62; i2++) {
-                float v = -bn_grad_add[i0 * 992 + i1 * 62 + i2];
-                part += v;
-                if (++terms == 4096) {
-                    acc += part;
-                    part = 0;
-                    terms = 0;
-                }
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 48; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = -bn_grad_add[i0 * 992 + i1 * 62 + j + l];
+                        lane[l] += v;
+                    }
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
             }
-        acc += part;
+            for (; j < 62; j++) {
+                float v = -bn_grad_add[i0 * 992 + i1 * 62 + j];
+                acc += v;
+            }
+        }
         bn_grad_sum_1[i1] = acc;
     }
 
@@ -1445,19 +1503,32 @@ int bn_cnn_backward(bn_cnn_t *m)
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;
-            float part = 0;
-            long terms = 0;
-            for (long i0 = 0; i0 < 4; i0++)
-                for (long i3 = 0; i3 < 62; i3++) {
-                    float v = bn_grad_add_1[i0 * 992 + i1 * 62 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
-                    }
+            for (long i0 = 0; i0 < 4; i0++) {
+                float lane[16];
+                long j = 0;
+                for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                    for (int l = 0; l < 16; l++)
+                        lane[l] = 0;
+                    for (j = jb; j < jb + 48; j += 16)
+                        for (int l = 0; l < 16; l++) {
+                            float v = bn_grad_add_1[i0 * 992 + i1 * 62 + j + l];
+                            lane[l] += v;
+                        }
+                    for (int l = 0; l < 8; l++)
+                        lane[l] += lane[l + 8];
+                    for (int l = 0; l < 4; l++)
+                        lane[l] += lane[l + 4];
+                    for (int l = 0; l < 2; l++)
+                        lane[l] += lane[l + 2];
+                    for (int l = 0; l < 1; l++)
+                        lane[l] += lane[l + 1];
+                    acc += lane[0];
                 }
-            acc += part;
+                for (; j < 62; j++) {
+                    float v = bn_grad_add_1[i0 * 992 + i1 * 62 + j];
+                    acc += v;
+                }
+            }
             m->conv_bias_grad[i1] = acc;
         }
 

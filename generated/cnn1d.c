@@ -1290,19 +1290,32 @@ int cnn1d_backward(cnn1d_t *m)
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;
-            float part = 0;
-            long terms = 0;
-            for (long i0 = 0; i0 < 4; i0++)
-                for (long i3 = 0; i3 < 31; i3++) {
-                    float v = relu3_grad_where[i0 * 248 + i1 * 31 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
-                    }
+            for (long i0 = 0; i0 < 4; i0++) {
+                float lane[16];
+                long j = 0;
+                for (long jb = 0; jb + 16 <= 31; jb += 16) {
+                    for (int l = 0; l < 16; l++)
+                        lane[l] = 0;
+                    for (j = jb; j < jb + 16; j += 16)
+                        for (int l = 0; l < 16; l++) {
+                            float v = relu3_grad_where[i0 * 248 + i1 * 31 + j + l];
+                            lane[l] += v;
+                        }
+                    for (int l = 0; l < 8; l++)
+                        lane[l] += lane[l + 8];
+                    for (int l = 0; l < 4; l++)
+                        lane[l] += lane[l + 4];
+                    for (int l = 0; l < 2; l++)
+                        lane[l] += lane[l + 2];
+                    for (int l = 0; l < 1; l++)
+                        lane[l] += lane[l + 1];
+                    acc += lane[0];
                 }
-            acc += part;
+                for (; j < 31; j++) {
+                    float v = relu3_grad_where[i0 * 248 + i1 * 31 + j];
+                    acc += v;
+                }
+            }
             m->conv2_bias_grad[i1] = acc;
         }
 
@@ -1336,19 +1349,32 @@ int cnn1d_backward(cnn1d_t *m)
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;
-            float part = 0;
-            long terms = 0;
-            for (long i0 = 0; i0 < 4; i0++)
-                for (long i3 = 0; i3 < 62; i3++) {
-                    float v = relu1_grad_where[i0 * 992 + i1 * 62 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
-                    }
+            for (long i0 = 0; i0 < 4; i0++) {
+                float lane[16];
+                long j = 0;
+                for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                    for (int l = 0; l < 16; l++)
+                        lane[l] = 0;
+                    for (j = jb; j < jb + 48; j += 16)
+                        for (int l = 0; l < 16; l++) {
+                            float v = relu1_grad_where[i0 * 992 + i1 * 62 + j + l];
+                            lane[l] += v;
+                        }
+                    for (int l = 0; l < 8; l++)
+                        lane[l] += lane[l + 8];
+                    for (int l = 0; l < 4; l++)
+                        lane[l] += lane[l + 4];
+                    for (int l = 0; l < 2; l++)
+                        lane[l] += lane[l + 2];
+                    for (int l = 0; l < 1; l++)
+                        lane[l] += lane[l + 1];
+                    acc += lane[0];
                 }
-            acc += part;
+                for (; j < 62; j++) {
+                    float v = relu1_grad_where[i0 * 992 + i1 * 62 + j];
+                    acc += v;
+                }
+            }
             m->conv1_bias_grad[i1] = acc;
         }
 
