@@ -1224,18 +1224,28 @@ static int gemm_copies(const Corr *c)
 /* xp [C, hp, wp] = src [C, H, W] (an image of c's input) placed at (ph,
  * pw), zero around */
 static void emit_pad_copy(Out *o, const Corr *c, long C, const char *xp,
-                          const char *src)
+                          const char *src, int par)
 {
     long hp, wp;
     gemm_extent(c, &hp, &wp);
     long rows = c->H < hp - c->ph ? c->H : hp - c->ph;
     long cols = c->W < wp - c->pw ? c->W : wp - c->pw;
-    put(o, "memset(%s, 0, %ld * sizeof *%s);\n", xp, C * hp * wp, xp);
-    put(o, "for (long c = 0; c < %ld; c++)\n", C);
+    if (par)
+        put_omp(o, "for schedule(static)");
+    put(o, "for (long c = 0; c < %ld; c++) {\n", C);
+    put(o, "    memset(%s + c * %ld, 0, %ld * sizeof *%s);\n", xp, hp * wp,
+        hp * wp, xp);
     put(o, "    for (long h = 0; h < %ld; h++)\n", rows);
     put(o, "        memcpy(%s + (c * %ld + h + %ld) * %ld + %ld, %s + (c * %ld "
-        "+ h) * %ld, %ld * sizeof *%s);\n", xp, hp, c->ph, wp, c->pw, src,
+        "+ h) * %ld, %ld * sizeof *%s);\n}\n", xp, hp, c->ph, wp, c->pw, src,
         c->H, c->W, cols, xp);
+}
+
+/* Whether c's kernels run on all threads (built with -fopenmp) */
+static int gemm_par(const Corr *c)
+{
+    return c->N * c->G * c->OH * c->OW * c->CO * c->CI * c->KH * c->KW >=
+           AGC_PAR_WORK;
 }
 
 /* The forward kernel calls of c over one image: xi its (padded) input,
@@ -1250,6 +1260,8 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
     else
         hp = c->H, wp = c->W;
     long panels = (c->CO + nr - 1) / nr, taps = c->CI * c->KH * c->KW;
+    if (gemm_par(c))
+        put_omp(o, "for collapse(3) schedule(static)");
     put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
     put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
     put(o, "        for (long oh = 0; oh < %ld; oh++)\n", c->OH);
@@ -1306,6 +1318,13 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
         put(f, "%s%ld", t ? ", " : "",
             t / c->KW * c->dh * wp + t % c->KW * c->dw);
     put(f, "};\n");
+    int par = gemm_par(c);
+    if (par) {                      /* each thread runs the loops, sharing */
+        put_omp(f, "parallel");     /* out their iterations */
+        put(f, "{\n");
+        f->indent++;
+        put_omp(f, "for collapse(3) schedule(static)");
+    }
     /* wp[g][p][c][t][j] = w[g][p*nr + j][c][t], or, flipped, the weight of
      * out channel p*nr + j (an input channel of w) and in channel c (an
      * output channel of w) at the mirrored tap */
@@ -1328,11 +1347,15 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
     f->indent++;
     const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
     if (copy)
-        emit_pad_copy(f, c, c->G * c->CI, "xp", src);
+        emit_pad_copy(f, c, c->G * c->CI, "xp", src, par);
     emit_gemm_calls(K, f, c, copy ? "xp" : src,
                     agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW));
     f->indent--;
     put(f, "}\n");
+    if (par) {
+        f->indent--;
+        put(f, "}\n");
+    }
     f->indent--;
     put(f, "}\n\n");
     return s;
@@ -1374,21 +1397,31 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
         "*restrict gy,\n    %s *restrict gt%s)\n{\n", s->name, T, T, T, T,
         copy ? agc_fmt(", %s *restrict xp", T) : "");
     f->indent++;
+    int par = gemm_par(c);
+    if (par) {                      /* each thread runs the loops, sharing */
+        put_omp(f, "parallel");     /* out their iterations */
+        put(f, "{\n");
+        f->indent++;
+    }
     put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
     f->indent++;
     const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
     if (copy)
-        emit_pad_copy(f, c, c->G * c->CI, "xp", src);
+        emit_pad_copy(f, c, c->G * c->CI, "xp", src, par);
     const char *xi = copy ? "xp" : src;
     put(f, "for (long g = 0; g < %ld; g++) {\n", c->G);
     f->indent++;
     put(f, "const %s *restrict gi = gy + (n * %ld + g) * %ld;\n", T, c->G,
         c->CO * pos);
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
     put(f, "for (long p = 0; p < %ld; p++)\n", panels);
     put(f, "    for (long q = 0; q < %ld; q++)\n", pos);
     put(f, "        for (long j = 0; j < %d; j++)\n", nr);
     put(f, "            gt[(p * %ld + q) * %d + j] = p * %d + j < %ld ? "
         "gi[(p * %d + j) * %ld + q] : 0;\n", pos, nr, nr, c->CO, nr, pos);
+    if (par)                        /* each thread its own taps of dw */
+        put_omp(f, "for schedule(static)");
     put(f, "for (long t = 0; t < %ld; t += 6) {\n", taps);
     f->indent++;
     put(f, "long tap[6];\n");
@@ -1417,6 +1450,10 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
     put(f, "}\n");
     f->indent--;
     put(f, "}\n");
+    if (par) {
+        f->indent--;
+        put(f, "}\n");
+    }
     f->indent--;
     put(f, "}\n\n");
     return s;

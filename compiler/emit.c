@@ -1098,6 +1098,12 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
                                      "panels of B, packed for matmul");
         put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "
             "of %d\n * columns; kernels of %d rows */\n", nb, kb, nr, MM_MR);
+        int par = M * N * K >= AGC_PAR_WORK;
+        if (par) {                  /* each thread runs the blocks, sharing */
+            put_omp(o, "parallel"); /* out the panels and the rows */
+            put(o, "{\n");
+            o->indent++;
+        }
         put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
         put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
             N, nb);
@@ -1108,8 +1114,11 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         const char *src = agc_fmt("%s[(kb + k)%s + (jb + p * %d + j)%s]", B,
                                   brs == 1 ? "" : agc_fmt(" * %ld", brs), nr,
                                   bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
-        put(o, "        for (long p = 0; p * %d < nb; p++) {\n", nr);
-        o->indent += 3;
+        o->indent += 2;
+        if (par)
+            put_omp(o, "for schedule(static)");
+        put(o, "for (long p = 0; p < (nb + %d) / %d; p++) {\n", nr - 1, nr);
+        o->indent++;
         put(o, "%s *restrict panel = %s + p * %d * kn;\n", T, bp, nr);
         if (N % nr) {
             put(o, "const long jn = nb - p * %d < %d ? nb - p * %d : %d;\n",
@@ -1119,19 +1128,26 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         put(o, "for (long k = 0; k < kn; k++)\n"
             "    for (long j = 0; j < %d; j++)\n", nr);
         put(o, "        panel[k * %d + j] = %s;\n", nr, src);
-        o->indent -= 3;
-        put(o, "        }\n");
-        put(o, "        for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
-        put(o, "            for (long j = 0; j < nb; j += %d)\n", nr);
-        put(o, "                %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn,\n"
-            "                    %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
+        o->indent--;
+        put(o, "}\n");
+        if (par)
+            put_omp(o, "for schedule(static)");
+        put(o, "for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
+        put(o, "    for (long j = 0; j < nb; j += %d)\n", nr);
+        put(o, "        %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn,\n"
+            "            %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
             kernel, A, ars == 1 ? "" : agc_fmt(" * %ld", ars),
             acs == 1 ? "" : agc_fmt(" * %ld", acs), ars, acs, bp, C, N, N,
             M % MM_MR ? agc_fmt("i + 6 <= %ld ? 6 : (int)(%ld - i)", M, M)
                       : "6",
             N % nr ? agc_fmt("nb - j < %d ? (int)(nb - j) : %d", nr, nr)
                    : agc_fmt("%d", nr));
+        o->indent -= 2;
         put(o, "    }\n}\n");
+        if (par) {
+            o->indent--;
+            put(o, "}\n");
+        }
         return;
     }
     if (N == 1) {                   /* matrix-vector: dot products */

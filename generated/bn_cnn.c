@@ -614,7 +614,7 @@ int bn_cnn_forward(bn_cnn_t *m)
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
         for (long kb = 0; kb < 496; kb += 128) {
             const long kn = 496 - kb < 128 ? 496 - kb : 128;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc1_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -895,7 +895,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
         for (long kb = 0; kb < 496; kb += 128) {
             const long kn = 496 - kb < 128 ? 496 - kb : 128;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc1_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -1292,7 +1292,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         const long nb = 496 - jb < 128 ? 496 - jb : 128;
         for (long kb = 0; kb < 32; kb += 32) {
             const long kn = 32 - kb < 32 ? 32 - kb : 32;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc1_grad_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -1312,7 +1312,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         const long nb = 496 - jb < 128 ? 496 - jb : 128;
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc1_weight_grad_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)

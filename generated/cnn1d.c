@@ -1226,7 +1226,7 @@ int cnn1d_backward(cnn1d_t *m)
         const long nb = 120 - jb < 128 ? 120 - jb : 128;
         for (long kb = 0; kb < 10; kb += 10) {
             const long kn = 10 - kb < 10 ? 10 - kb : 10;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc_grad_matmul_panel + p * 16 * kn;
                 const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
                 for (long k = 0; k < kn; k++)
@@ -1247,7 +1247,7 @@ int cnn1d_backward(cnn1d_t *m)
         const long nb = 120 - jb < 128 ? 120 - jb : 128;
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc_weight_grad_panel + p * 16 * kn;
                 const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
                 for (long k = 0; k < kn; k++)

@@ -94,23 +94,34 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
     float *restrict wp)
 {
     static const long tap[15] = {0, 1, 2, 3, 4, 128, 129, 130, 131, 132, 256, 257, 258, 259, 260};
-    for (long g = 0; g < 1; g++)
-        for (long p = 0; p < 1; p++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    for (long j = 0; j < 16; j++) {
-                        const long o = p * 16 + j;
-                        wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
-                            w[((g * 16 + o) * 20 + c) * 15 + t];
-                    }
-    for (long n = 0; n < 1; n++) {
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp for collapse(3) schedule(static)
+#endif
         for (long g = 0; g < 1; g++)
             for (long p = 0; p < 1; p++)
-                for (long oh = 0; oh < 62; oh++)
-                    for (long ow = 0; ow < 124; ow += 6)
-                        agc_conv_6x16(x + n * 163840 + g * 163840 + oh * 128 + ow, 1, 20, 8192, tap, 15,
-                            wp + (g * 1 + p) * 4800, y + n * 123008 + (g * 16 + p * 16) * 7688 + oh * 124 + ow,
-                            7688, ow + 6 <= 124 ? 6 : (int)(124 - ow), 16);
+                for (long c = 0; c < 20; c++)
+                    for (long t = 0; t < 15; t++)
+                        for (long j = 0; j < 16; j++) {
+                            const long o = p * 16 + j;
+                            wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
+                                w[((g * 16 + o) * 20 + c) * 15 + t];
+                        }
+        for (long n = 0; n < 1; n++) {
+#ifdef _OPENMP
+#pragma omp for collapse(3) schedule(static)
+#endif
+            for (long g = 0; g < 1; g++)
+                for (long p = 0; p < 1; p++)
+                    for (long oh = 0; oh < 62; oh++)
+                        for (long ow = 0; ow < 124; ow += 6)
+                            agc_conv_6x16(x + n * 163840 + g * 163840 + oh * 128 + ow, 1, 20, 8192, tap, 15,
+                                wp + (g * 1 + p) * 4800, y + n * 123008 + (g * 16 + p * 16) * 7688 + oh * 124 + ow,
+                                7688, ow + 6 <= 124 ? 6 : (int)(124 - ow), 16);
+        }
     }
 }
 
@@ -186,24 +197,35 @@ static void agc_convw_6x16(const float *restrict x, const long *tap, long noh,
 static void agc_conv16_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
     float *restrict gt)
 {
-    for (long n = 0; n < 1; n++) {
-        for (long g = 0; g < 1; g++) {
-            const float *restrict gi = gy + (n * 1 + g) * 123008;
-            for (long p = 0; p < 1; p++)
-                for (long q = 0; q < 7688; q++)
-                    for (long j = 0; j < 16; j++)
-                        gt[(p * 7688 + q) * 16 + j] = p * 16 + j < 16 ? gi[(p * 16 + j) * 7688 + q] : 0;
-            for (long t = 0; t < 300; t += 6) {
-                long tap[6];
-                for (int r = 0; r < 6; r++) {
-                    const long k = t + r < 300 ? t + r : 299;
-                    tap[r] = k / 15 * 8192 + k % 15 / 5 * 128 + k % 5 * 1;
-                }
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+        for (long n = 0; n < 1; n++) {
+            for (long g = 0; g < 1; g++) {
+                const float *restrict gi = gy + (n * 1 + g) * 123008;
+#ifdef _OPENMP
+#pragma omp for collapse(2) schedule(static)
+#endif
                 for (long p = 0; p < 1; p++)
-                    for (long oh = 0; oh < 62; oh += 4)
-                        agc_convw_6x16(x + n * 163840 + g * 163840 + oh * 128, tap, oh + 4 <= 62 ? 4 : 62 - oh, 128, 124, 1,
-                            gt + (p * 7688 + oh * 124) * 16, dw + (g * 16 + p * 16) * 300 + t, 300,
-                            6, 16, n == 0 && oh == 0);
+                    for (long q = 0; q < 7688; q++)
+                        for (long j = 0; j < 16; j++)
+                            gt[(p * 7688 + q) * 16 + j] = p * 16 + j < 16 ? gi[(p * 16 + j) * 7688 + q] : 0;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+                for (long t = 0; t < 300; t += 6) {
+                    long tap[6];
+                    for (int r = 0; r < 6; r++) {
+                        const long k = t + r < 300 ? t + r : 299;
+                        tap[r] = k / 15 * 8192 + k % 15 / 5 * 128 + k % 5 * 1;
+                    }
+                    for (long p = 0; p < 1; p++)
+                        for (long oh = 0; oh < 62; oh += 4)
+                            agc_convw_6x16(x + n * 163840 + g * 163840 + oh * 128, tap, oh + 4 <= 62 ? 4 : 62 - oh, 128, 124, 1,
+                                gt + (p * 7688 + oh * 124) * 16, dw + (g * 16 + p * 16) * 300 + t, 300,
+                                6, 16, n == 0 && oh == 0);
+                }
             }
         }
     }

@@ -840,10 +840,11 @@ static void agc_conv121_input(float *restrict y, const float *restrict x, const 
                             w[((g * 8 + c) * 8 + o) * 9 + 8 - t];
                     }
     for (long n = 0; n < 4; n++) {
-        memset(xp, 0, 800 * sizeof *xp);
-        for (long c = 0; c < 8; c++)
+        for (long c = 0; c < 8; c++) {
+            memset(xp + c * 100, 0, 100 * sizeof *xp);
             for (long h = 0; h < 6; h++)
                 memcpy(xp + (c * 10 + h + 2) * 10 + 2, x + n * 288 + (c * 6 + h) * 6, 6 * sizeof *xp);
+        }
         for (long g = 0; g < 1; g++)
             for (long p = 0; p < 1; p++)
                 for (long oh = 0; oh < 8; oh++)

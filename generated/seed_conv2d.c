@@ -94,23 +94,34 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
     float *restrict wp)
 {
     static const long tap[15] = {0, 1, 2, 3, 4, 128, 129, 130, 131, 132, 256, 257, 258, 259, 260};
-    for (long g = 0; g < 1; g++)
-        for (long p = 0; p < 1; p++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    for (long j = 0; j < 16; j++) {
-                        const long o = p * 16 + j;
-                        wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
-                            w[((g * 16 + o) * 20 + c) * 15 + t];
-                    }
-    for (long n = 0; n < 1; n++) {
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp for collapse(3) schedule(static)
+#endif
         for (long g = 0; g < 1; g++)
             for (long p = 0; p < 1; p++)
-                for (long oh = 0; oh < 62; oh++)
-                    for (long ow = 0; ow < 124; ow += 6)
-                        agc_conv_6x16(x + n * 163840 + g * 163840 + oh * 128 + ow, 1, 20, 8192, tap, 15,
-                            wp + (g * 1 + p) * 4800, y + n * 123008 + (g * 16 + p * 16) * 7688 + oh * 124 + ow,
-                            7688, ow + 6 <= 124 ? 6 : (int)(124 - ow), 16);
+                for (long c = 0; c < 20; c++)
+                    for (long t = 0; t < 15; t++)
+                        for (long j = 0; j < 16; j++) {
+                            const long o = p * 16 + j;
+                            wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
+                                w[((g * 16 + o) * 20 + c) * 15 + t];
+                        }
+        for (long n = 0; n < 1; n++) {
+#ifdef _OPENMP
+#pragma omp for collapse(3) schedule(static)
+#endif
+            for (long g = 0; g < 1; g++)
+                for (long p = 0; p < 1; p++)
+                    for (long oh = 0; oh < 62; oh++)
+                        for (long ow = 0; ow < 124; ow += 6)
+                            agc_conv_6x16(x + n * 163840 + g * 163840 + oh * 128 + ow, 1, 20, 8192, tap, 15,
+                                wp + (g * 1 + p) * 4800, y + n * 123008 + (g * 16 + p * 16) * 7688 + oh * 124 + ow,
+                                7688, ow + 6 <= 124 ? 6 : (int)(124 - ow), 16);
+        }
     }
 }
 

@@ -94,27 +94,42 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
     float *restrict wp, float *restrict xp)
 {
     static const long tap[15] = {0, 1, 2, 3, 4, 132, 133, 134, 135, 136, 264, 265, 266, 267, 268};
-    for (long g = 0; g < 1; g++)
-        for (long p = 0; p < 1; p++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    for (long j = 0; j < 16; j++) {
-                        const long o = p * 16 + j;
-                        wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
-                            w[((g * 16 + o) * 20 + c) * 15 + t];
-                    }
-    for (long n = 0; n < 1; n++) {
-        memset(xp, 0, 174240 * sizeof *xp);
-        for (long c = 0; c < 20; c++)
-            for (long h = 0; h < 64; h++)
-                memcpy(xp + (c * 66 + h + 1) * 132 + 2, x + n * 163840 + (c * 64 + h) * 128, 128 * sizeof *xp);
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp for collapse(3) schedule(static)
+#endif
         for (long g = 0; g < 1; g++)
             for (long p = 0; p < 1; p++)
-                for (long oh = 0; oh < 64; oh++)
-                    for (long ow = 0; ow < 128; ow += 6)
-                        agc_conv_6x16(xp + g * 174240 + oh * 132 + ow, 1, 20, 8712, tap, 15,
-                            wp + (g * 1 + p) * 4800, y + n * 131072 + (g * 16 + p * 16) * 8192 + oh * 128 + ow,
-                            8192, ow + 6 <= 128 ? 6 : (int)(128 - ow), 16);
+                for (long c = 0; c < 20; c++)
+                    for (long t = 0; t < 15; t++)
+                        for (long j = 0; j < 16; j++) {
+                            const long o = p * 16 + j;
+                            wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
+                                w[((g * 16 + o) * 20 + c) * 15 + t];
+                        }
+        for (long n = 0; n < 1; n++) {
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+            for (long c = 0; c < 20; c++) {
+                memset(xp + c * 8712, 0, 8712 * sizeof *xp);
+                for (long h = 0; h < 64; h++)
+                    memcpy(xp + (c * 66 + h + 1) * 132 + 2, x + n * 163840 + (c * 64 + h) * 128, 128 * sizeof *xp);
+            }
+#ifdef _OPENMP
+#pragma omp for collapse(3) schedule(static)
+#endif
+            for (long g = 0; g < 1; g++)
+                for (long p = 0; p < 1; p++)
+                    for (long oh = 0; oh < 64; oh++)
+                        for (long ow = 0; ow < 128; ow += 6)
+                            agc_conv_6x16(xp + g * 174240 + oh * 132 + ow, 1, 20, 8712, tap, 15,
+                                wp + (g * 1 + p) * 4800, y + n * 131072 + (g * 16 + p * 16) * 8192 + oh * 128 + ow,
+                                8192, ow + 6 <= 128 ? 6 : (int)(128 - ow), 16);
+        }
     }
 }
 
