@@ -1821,10 +1821,11 @@ static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
     put(o, "for (long i = h0 < 0 ? 0 : h0; i < h1; i++)\n");
     put(o, "    for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {\n");
     put(o, "        const %s v = %s[(p * %ld + i) * %ld + j];\n", T, x, h, w);
-    put(o, "        if (v > top || v != v) {\n            top = v;\n");
+    /* no branch: which value wins is data, which no predictor guesses */
+    put(o, "        const int take = (v > top) | (v != v);\n");
     if (bwd)
-        put(o, "            at = (p * %ld + i) * %ld + j;\n", h, w);
-    put(o, "        }\n    }\n");
+        put(o, "        at = take ? (p * %ld + i) * %ld + j : at;\n", h, w);
+    put(o, "        top = take ? v : top;\n    }\n");
     if (bwd)
         put(o, "%s[at] += %s[(p * %ld + oh) * %ld + ow];\n", y, in[1], nh,
             nw);

@@ -586,9 +586,8 @@ int bn_cnn_forward(bn_cnn_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 1 + i) * 62 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool1d3_maxpool[(p * 1 + oh) * 31 + ow] = top;
             }
@@ -881,9 +880,8 @@ int bn_cnn_infer(bn_cnn_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 1 + i) * 62 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool1d3_maxpool[(p * 1 + oh) * 31 + ow] = top;
             }
@@ -1342,10 +1340,9 @@ int bn_cnn_backward(bn_cnn_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 1 + i) * 62 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                            at = (p * 1 + i) * 62 + j;
-                        }
+                        const int take = (v > top) | (v != v);
+                        at = take ? (p * 1 + i) * 62 + j : at;
+                        top = take ? v : top;
                     }
                 maxpool1d3_grad_maxpool_bwd[at] += drop_grad_mul[(p * 1 + oh) * 31 + ow];
             }

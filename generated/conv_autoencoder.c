@@ -1279,9 +1279,8 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool2d3_out[(p * 8 + oh) * 8 + ow] = top;
             }
@@ -1446,9 +1445,8 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool2d3_out[(p * 8 + oh) * 8 + ow] = top;
             }
@@ -1768,10 +1766,9 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                            at = (p * 16 + i) * 16 + j;
-                        }
+                        const int take = (v > top) | (v != v);
+                        at = take ? (p * 16 + i) * 16 + j : at;
+                        top = take ? v : top;
                     }
                 maxpool2d3_grad_maxpool_bwd[at] += enc2_grad_conv_bwd_input[(p * 8 + oh) * 8 + ow];
             }
