@@ -513,17 +513,22 @@ static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
     return c;
 }
 
+/* AGC_FMA, before the first kernel */
+static void fma_macro(Kernels *K)
+{
+    put(&K->fns, "/* a * b + c, in one rounding where the target has a fast "
+        "fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does not fuse "
+        "a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
+        "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
+        "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
+        "#endif\n\n", K->f32 ? "F" : "", K->f32 ? "F" : "",
+        K->f32 ? "f" : "");
+}
 
 static void kernels_comment(Kernels *K, const Node *n, const char *what)
 {
     if (!K->fns.s)                  /* the first kernel: the macro first */
-        put(&K->fns, "/* a * b + c, in one rounding where the target has a "
-            "fast fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does "
-            "not fuse a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
-            "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
-            "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
-            "#endif\n\n", K->f32 ? "F" : "", K->f32 ? "F" : "",
-            K->f32 ? "f" : "");
+        fma_macro(K);
     put(&K->fns, "/* ---- %s%s%s  [%s:%d] ---- */\n\n", what,
         n->note ? ": " : "", n->note ? n->note : "", K->path, n->pos.line);
 }
@@ -1076,6 +1081,386 @@ static Shared *new_wrapper(Kernels *K, const char *sig, const char *name)
     return s;
 }
 
+/* ---- register-blocked correlations ----
+ *
+ * A layer with at least GEMM_MIN_CHANNELS output channels per group runs
+ * as a matrix product whose sums stay in registers (as matmul's kernel in
+ * emit.c): agc_conv_6x16 computes 6 output positions of a row by 16
+ * output channels, summing over the input channels and the taps, the
+ * input values broadcast from where they are and the weights packed in
+ * panels of 16 channels; agc_convw_6x16 computes 6 taps by 16 channels
+ * of the weight gradient, summing over the output positions of a block
+ * of rows, the gradient packed in panels of 16 channels.  An input with
+ * padding is first copied, an image at a time, into a zero-bordered
+ * buffer, so that no tap is tested against the bounds.  Where the
+ * compiler has GNU vectors and the target AVX, the kernels are written
+ * with them (two vectors per position or tap); elsewhere as plain
+ * loops.  Positions or taps past the end of a row read the last one again
+ * and are not written. */
+enum { GEMM_MIN_CHANNELS = 4 };     /* output channels (input gradient) */
+enum { GEMM_MIN_WORK = 32768 };     /* multiply-adds an image: smaller
+                                     * layers keep the tiles, whose
+                                     * scratch is smaller (no padded copy,
+                                     * no channels padded to 16) */
+
+/* Columns of a panel: two vectors of 32 bytes. */
+static int gemm_nr(const Kernels *K)
+{
+    return K->f32 ? 16 : 8;
+}
+
+/* The forward kernel or (wgrad) the weight gradient's, written once per
+ * program (with a Shared entry as the mark). */
+static void gemm_kernel(Kernels *K, int wgrad)
+{
+    const char *mark = wgrad ? "gemm kernel w" : "gemm kernel";
+    if (find_wrapper(K, mark))
+        return;
+    new_wrapper(K, mark, "");
+    if (!K->fns.s)
+        fma_macro(K);
+    const char *T = K->T;
+    int nr = gemm_nr(K), lanes = nr / 2;
+    Out *o = &K->fns;
+    if (!wgrad) {
+        put(o, "/* y[j * ldy + r] = the sum over c < nc and the taps k < "
+            "nt of\n *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * "
+            "%d + j]\n * for output positions r < np <= 6 and channels "
+            "j < no <= %d */\n", nr, nr);
+        put(o, "static void agc_conv_6x%d(const %s *restrict x, long xs, "
+            "long nc, long xc,\n    const long *tap, long nt, const %s "
+            "*restrict w, %s *restrict y, long ldy,\n    int np, int no)"
+            "\n{\n", nr, T, T, T);
+        put(o, "    %s sum[6][%d];\n    long at[6];\n", T, nr);
+        put(o, "    for (int r = 0; r < 6; r++)\n"
+            "        at[r] = (r < np ? r : np - 1) * xs;\n");
+    } else {
+        put(o, "/* dw[j * ldw + r] = (first) or += (else) the sum over oh "
+            "< noh, ow < now of\n *     x[tap[r] + oh * xh + ow * xs] * "
+            "g[(oh * now + ow) * %d + j]\n * for taps r < nt <= 6 and "
+            "channels j < no <= %d */\n", nr, nr);
+        put(o, "static void agc_convw_6x%d(const %s *restrict x, const "
+            "long *tap, long noh,\n    long xh, long now, long xs, const "
+            "%s *restrict g, %s *restrict dw,\n    long ldw, int nt, int "
+            "no, int first)\n{\n", nr, T, T, T);
+        put(o, "    %s sum[6][%d];\n    long at[6];\n", T, nr);
+        put(o, "    for (int r = 0; r < 6; r++)\n"
+            "        at[r] = tap[r < nt ? r : nt - 1];\n");
+    }
+    const char *open = wgrad
+        ? "    for (long oh = 0; oh < noh; oh++)\n"
+          "        for (long ow = 0; ow < now; ow++) {\n"
+          "            const %s *restrict xk = x + oh * xh + ow * xs;\n"
+          "            const %s *restrict wk = g + (oh * now + ow) * %d;\n"
+        : "    for (long c = 0; c < nc; c++)\n"
+          "        for (long k = 0; k < nt; k++) {\n"
+          "            const %s *restrict xk = x + c * xc + tap[k];\n"
+          "            const %s *restrict wk = w + (c * nt + k) * %d;\n";
+    put(o, "#if defined(__GNUC__) && defined(__AVX__)\n");
+    put(o, "    typedef %s vec __attribute__((vector_size(32)));\n", T);
+    put(o, "    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, "
+        "s21 = {0};\n");
+    put(o, "    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, "
+        "s51 = {0};\n");
+    put(o, open, T, T, nr);
+    put(o, "            vec b0, b1;\n");
+    put(o, "            memcpy(&b0, wk, sizeof b0);\n");
+    put(o, "            memcpy(&b1, wk + %d, sizeof b1);\n", lanes);
+    for (int r = 0; r < 6; r++)
+        put(o, "            s%d0 += xk[at[%d]] * b0;\n"
+            "            s%d1 += xk[at[%d]] * b1;\n", r, r, r, r);
+    put(o, "        }\n");
+    for (int r = 0; r < 6; r++)
+        put(o, "    memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
+            "    memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n",
+            r, r, r, r, lanes, r, r);
+    put(o, "#else\n");
+    put(o, "    for (int r = 0; r < 6; r++)\n"
+        "        for (int j = 0; j < %d; j++)\n"
+        "            sum[r][j] = 0;\n", nr);
+    put(o, open, T, T, nr);
+    put(o, "            for (int r = 0; r < 6; r++)\n"
+        "                for (int j = 0; j < %d; j++)\n"
+        "                    sum[r][j] += xk[at[r]] * wk[j];\n"
+        "        }\n", nr);
+    put(o, "#endif\n");
+    if (!wgrad)
+        put(o, "    for (int j = 0; j < no; j++)\n"
+            "        for (int r = 0; r < np; r++)\n"
+            "            y[j * ldy + r] = sum[r][j];\n}\n\n");
+    else
+        put(o, "    for (int j = 0; j < no; j++)\n"
+            "        for (int r = 0; r < nt; r++)\n"
+            "            dw[j * ldw + r] = first ? sum[r][j] : "
+            "dw[j * ldw + r] + sum[r][j];\n}\n\n");
+}
+
+/* Whether c runs as register-blocked products: a forward or weight
+ * gradient with enough output channels; an input gradient (flip) also
+ * needs stride 1 and a padding of the transposed correlation >= 0. */
+static int use_gemm(const Corr *c, int flip)
+{
+    if (c->CO < (flip ? GEMM_MIN_CHANNELS : VEC_MIN_CHANNELS) ||
+        c->OH * c->OW * c->G * c->CO * c->CI * c->KH * c->KW < GEMM_MIN_WORK)
+        return 0;
+    return !flip || (c->sh == 1 && c->sw == 1 && c->ph >= 0 && c->pw >= 0);
+}
+
+/* The rows and columns of c's input that the windows reach: what the
+ * padded copy holds. */
+static void gemm_extent(const Corr *c, long *hp, long *wp)
+{
+    *hp = (c->OH - 1) * c->sh + (c->KH - 1) * c->dh + 1;
+    *wp = (c->OW - 1) * c->sw + (c->KW - 1) * c->dw + 1;
+}
+
+/* Whether c reads its input through a padded copy: any padding, or
+ * windows that do not reach the input's end. */
+static int gemm_copies(const Corr *c)
+{
+    long hp, wp;
+    gemm_extent(c, &hp, &wp);
+    return c->ph || c->pw || wp != c->W;
+}
+
+/* xp [C, hp, wp] = src [C, H, W] (an image of c's input) placed at (ph,
+ * pw), zero around */
+static void emit_pad_copy(Out *o, const Corr *c, long C, const char *xp,
+                          const char *src, int par)
+{
+    long hp, wp;
+    gemm_extent(c, &hp, &wp);
+    long rows = c->H < hp - c->ph ? c->H : hp - c->ph;
+    long cols = c->W < wp - c->pw ? c->W : wp - c->pw;
+    if (par)
+        put_omp(o, "for schedule(static)");
+    put(o, "for (long c = 0; c < %ld; c++) {\n", C);
+    put(o, "    memset(%s + c * %ld, 0, %ld * sizeof *%s);\n", xp, hp * wp,
+        hp * wp, xp);
+    put(o, "    for (long h = 0; h < %ld; h++)\n", rows);
+    put(o, "        memcpy(%s + (c * %ld + h + %ld) * %ld + %ld, %s + (c * %ld "
+        "+ h) * %ld, %ld * sizeof *%s);\n}\n", xp, hp, c->ph, wp, c->pw, src,
+        c->H, c->W, cols, xp);
+}
+
+/* Whether c's kernels run on all threads (built with -fopenmp) */
+static int gemm_par(const Corr *c)
+{
+    return c->N * c->G * c->OH * c->OW * c->CO * c->CI * c->KH * c->KW >=
+           AGC_PAR_WORK;
+}
+
+/* The forward kernel calls of c over one image: xi its (padded) input,
+ * wp the packed weights, y the image's output. */
+static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
+                            const char *xi, const char *y)
+{
+    long hp, wp;
+    int nr = gemm_nr(K);
+    if (gemm_copies(c))
+        gemm_extent(c, &hp, &wp);
+    else
+        hp = c->H, wp = c->W;
+    long panels = (c->CO + nr - 1) / nr, taps = c->CI * c->KH * c->KW;
+    if (gemm_par(c))
+        put_omp(o, "for collapse(3) schedule(static)");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
+    put(o, "        for (long oh = 0; oh < %ld; oh++)\n", c->OH);
+    put(o, "            for (long ow = 0; ow < %ld; ow += 6)\n", c->OW);
+    put(o, "                agc_conv_6x%d(%s + g * %ld + oh * %ld + ow%s, "
+        "%ld, %ld, %ld, tap, %ld,\n                    wp + (g * %ld + p) * "
+        "%ld, %s + (g * %ld + p * %d) * %ld + oh * %ld + ow,\n"
+        "                    %ld, %s, %s);\n", nr, xi, c->CI * hp * wp,
+        c->sh * wp, c->sw == 1 ? "" : agc_fmt(" * %ld", c->sw), c->sw, c->CI,
+        hp * wp, c->KH * c->KW, panels, taps * nr, y, c->CO, nr,
+        c->OH * c->OW, c->OW,
+        c->OH * c->OW,
+        c->OW % 6 ? agc_fmt("ow + 6 <= %ld ? 6 : (int)(%ld - ow)", c->OW,
+                            c->OW) : "6",
+        c->CO % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
+                             c->CO - (panels - 1) * nr)
+                   : agc_fmt("%d", nr));
+}
+
+/* The forward (or, flip, the input gradient's) correlation c as a
+ * wrapper: w packed into panels (flipped and transposed for the input
+ * gradient), the input padded an image at a time, then the kernels. */
+static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
+                            const Corr *c, int flip)
+{
+    const char *sig = agc_fmt("gemm %d %s", flip, corr_sig(0, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    gemm_kernel(K, 0);
+    const char *T = K->T;
+    int nr = gemm_nr(K), copy = gemm_copies(c);
+    long panels = (c->CO + nr - 1) / nr, kk = c->KH * c->KW, hp, wp;
+    gemm_extent(c, &hp, &wp);
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
+                                    flip ? "input" : "forward"));
+    add_scr(s, "wpack", c->G * panels * c->CI * kk * nr, flip
+            ? "weights flipped, in panels [g][p][o][kh][kw][16 channels]"
+            : "weights in panels [g][p][c][kh][kw][16 channels]");
+    if (copy)
+        add_scr(s, "pad", c->G * c->CI * hp * wp, flip
+                ? "an image of gy, padded" : "an image of x, padded");
+    kernels_comment(K, n, what);
+    Out *f = &K->fns;
+    put(f, "/* %s: w packed in panels of %d channels into wp, %sthen "
+        "agc_conv_6x%d */\n", what, nr, copy ? "each image padded into xp, "
+        : "", nr);
+    put(f, "static void %s(%s *restrict y, const %s *restrict x, const %s "
+        "*restrict w,\n    %s *restrict wp%s)\n{\n", s->name, T, T, T, T,
+        copy ? agc_fmt(", %s *restrict xp", T) : "");
+    f->indent++;
+    put(f, "static const long tap[%ld] = {", kk);   /* the window's offsets */
+    for (long t = 0; t < kk; t++)
+        put(f, "%s%ld", t ? ", " : "",
+            t / c->KW * c->dh * wp + t % c->KW * c->dw);
+    put(f, "};\n");
+    int par = gemm_par(c);
+    if (par) {                      /* each thread runs the loops, sharing */
+        put_omp(f, "parallel");     /* out their iterations */
+        put(f, "{\n");
+        f->indent++;
+        put_omp(f, "for collapse(3) schedule(static)");
+    }
+    /* wp[g][p][c][t][j] = w[g][p*nr + j][c][t], or, flipped, the weight of
+     * out channel p*nr + j (an input channel of w) and in channel c (an
+     * output channel of w) at the mirrored tap */
+    put(f, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(f, "    for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "        for (long c = 0; c < %ld; c++)\n", c->CI);
+    put(f, "            for (long t = 0; t < %ld; t++)\n", kk);
+    put(f, "                for (long j = 0; j < %d; j++) {\n", nr);
+    put(f, "                    const long o = p * %d + j;\n", nr);
+    put(f, "                    wp[(((g * %ld + p) * %ld + c) * %ld + t) * %d "
+        "+ j] = o >= %ld ? 0 :\n", panels, c->CI, kk, nr, c->CO);
+    if (flip)
+        put(f, "                        w[((g * %ld + c) * %ld + o) * %ld + "
+            "%ld - t];\n", c->CI, c->CO, kk, kk - 1);
+    else
+        put(f, "                        w[((g * %ld + o) * %ld + c) * %ld + "
+            "t];\n", c->CO, c->CI, kk);
+    put(f, "                }\n");
+    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    f->indent++;
+    const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
+    if (copy)
+        emit_pad_copy(f, c, c->G * c->CI, "xp", src, par);
+    emit_gemm_calls(K, f, c, copy ? "xp" : src,
+                    agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW));
+    f->indent--;
+    put(f, "}\n");
+    if (par) {
+        f->indent--;
+        put(f, "}\n");
+    }
+    f->indent--;
+    put(f, "}\n\n");
+    return s;
+}
+
+/* The weight gradient of c as a wrapper: for each image, x padded and
+ * gy's channels transposed into panels, then the kernel over blocks of
+ * 6 taps, panels and blocks of GEMM_ROWS positions. */
+enum { GEMM_ROWS = 512 };           /* positions per block of sums */
+
+static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
+{
+    const char *sig = agc_fmt("gemmw %s", corr_sig(1, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    gemm_kernel(K, 1);
+    const char *T = K->T;
+    int nr = gemm_nr(K), copy = gemm_copies(c);
+    long panels = (c->CO + nr - 1) / nr, kk = c->KH * c->KW, hp, wp;
+    long taps = c->CI * kk, pos = c->OH * c->OW;
+    if (copy)
+        gemm_extent(c, &hp, &wp);
+    else
+        hp = c->H, wp = c->W;
+    long rows = GEMM_ROWS / c->OW > 0 ? GEMM_ROWS / c->OW : 1;
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
+    add_scr(s, "gt", panels * pos * nr,
+            "an image's gy, one group, in panels [p][oh][ow][16 channels]");
+    if (copy)
+        add_scr(s, "pad", c->G * c->CI * hp * wp, "an image of x, padded");
+    kernels_comment(K, n, "gradient of the weight");
+    Out *f = &K->fns;
+    put(f, "/* dw %s: for each image, gy in panels of %d channels in gt, "
+        "%sthen agc_convw_6x%d\n * over 6 taps at a time, summed over "
+        "blocks of %ld rows */\n", shape_str(&n->shape), nr,
+        copy ? "x padded into xp, " : "", nr, rows);
+    put(f, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
+        "*restrict gy,\n    %s *restrict gt%s)\n{\n", s->name, T, T, T, T,
+        copy ? agc_fmt(", %s *restrict xp", T) : "");
+    f->indent++;
+    int par = gemm_par(c);
+    if (par) {                      /* each thread runs the loops, sharing */
+        put_omp(f, "parallel");     /* out their iterations */
+        put(f, "{\n");
+        f->indent++;
+    }
+    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    f->indent++;
+    const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
+    if (copy)
+        emit_pad_copy(f, c, c->G * c->CI, "xp", src, par);
+    const char *xi = copy ? "xp" : src;
+    put(f, "for (long g = 0; g < %ld; g++) {\n", c->G);
+    f->indent++;
+    put(f, "const %s *restrict gi = gy + (n * %ld + g) * %ld;\n", T, c->G,
+        c->CO * pos);
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "    for (long q = 0; q < %ld; q++)\n", pos);
+    put(f, "        for (long j = 0; j < %d; j++)\n", nr);
+    put(f, "            gt[(p * %ld + q) * %d + j] = p * %d + j < %ld ? "
+        "gi[(p * %d + j) * %ld + q] : 0;\n", pos, nr, nr, c->CO, nr, pos);
+    if (par)                        /* each thread its own taps of dw */
+        put_omp(f, "for schedule(static)");
+    put(f, "for (long t = 0; t < %ld; t += 6) {\n", taps);
+    f->indent++;
+    put(f, "long tap[6];\n");
+    put(f, "for (int r = 0; r < 6; r++) {\n");
+    put(f, "    const long k = t + r < %ld ? t + r : %ld;\n", taps, taps - 1);
+    put(f, "    tap[r] = k / %ld * %ld + k %% %ld / %ld * %ld + k %% %ld * "
+        "%ld;\n", kk, hp * wp, kk, c->KW, c->dh * wp, c->KW, c->dw);
+    put(f, "}\n");
+    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "    for (long oh = 0; oh < %ld; oh += %ld)\n", c->OH, rows);
+    put(f, "        agc_convw_6x%d(%s + g * %ld + oh * %ld, tap, %s, %ld, "
+        "%ld, %ld,\n            gt + (p * %ld + oh * %ld) * %d, dw + (g * "
+        "%ld + p * %d) * %ld + t, %ld,\n            %s, %s, n == 0 && oh == "
+        "0);\n", nr, xi, c->CI * hp * wp, c->sh * wp,
+        c->OH % rows ? agc_fmt("oh + %ld <= %ld ? %ld : %ld - oh", rows,
+                               c->OH, rows, c->OH) : agc_fmt("%ld", rows),
+        c->sh * wp, c->OW, c->sw, pos, c->OW, nr, c->CO, nr, taps, taps,
+        taps % 6 ? agc_fmt("t + 6 <= %ld ? 6 : (int)(%ld - t)", taps, taps)
+                 : "6",
+        c->CO % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
+                             c->CO - (panels - 1) * nr)
+                   : agc_fmt("%d", nr));
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    if (par) {
+        f->indent--;
+        put(f, "}\n");
+    }
+    f->indent--;
+    put(f, "}\n\n");
+    return s;
+}
+
 /* y = conv(x, w) */
 static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
                          const char *x, const char *w)
@@ -1083,6 +1468,11 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
+    if (use_gemm(&c, 0)) {
+        Shared *g = gemm_forward(K, n, "forward", &c, 0);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
+        return;
+    }
     if (use_vec(&c)) {              /* w read where it is */
         long kk = c.KH * c.KW;
         WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
@@ -1153,6 +1543,11 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     long no = f.N * f.G * f.CO, kk = f.KH * f.KW;
     /* the weight of (g, ci, co, kh, kw) is w[g][co][ci][KH-1-kh][KW-1-kw] */
     WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
+    if (!s && use_gemm(&c, 1) && !stuff) {
+        Shared *g = gemm_forward(K, n, what, &c, 1);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        return;
+    }
     if (!s && use_vec(&c) && !stuff) {
         Shared *v = vec_kernel(K, n, what, &c, &wa);
         put(o, "%s(%s, %s, %s%s);\n", v->name, dx, gy, w,
@@ -1215,6 +1610,11 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->shape, &n->in[1]->shape);
     plan_corr(&c, K->unroll);
+    if (use_gemm(&c, 0)) {
+        Shared *g = gemm_weight(K, n, &c);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
+        return;
+    }
     if (use_vec(&c)) {              /* dw written in place */
         Shared *v = vec_wgrad_kernel(K, n, &c);
         put(o, "%s(%s, %s, %s%s);\n", v->name, dw, x, gy,
@@ -1423,10 +1823,11 @@ static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
     put(o, "for (long i = h0 < 0 ? 0 : h0; i < h1; i++)\n");
     put(o, "    for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {\n");
     put(o, "        const %s v = %s[(p * %ld + i) * %ld + j];\n", T, x, h, w);
-    put(o, "        if (v > top || v != v) {\n            top = v;\n");
+    /* no branch: which value wins is data, which no predictor guesses */
+    put(o, "        const int take = (v > top) | (v != v);\n");
     if (bwd)
-        put(o, "            at = (p * %ld + i) * %ld + j;\n", h, w);
-    put(o, "        }\n    }\n");
+        put(o, "        at = take ? (p * %ld + i) * %ld + j : at;\n", h, w);
+    put(o, "        top = take ? v : top;\n    }\n");
     if (bwd)
         put(o, "%s[at] += %s[(p * %ld + oh) * %ld + ow];\n", y, in[1], nh,
             nw);

@@ -764,114 +764,101 @@ static void agc_conv104_weight(float *restrict dw, const float *restrict x, cons
                     dw[((g * 8 + o) * 8 + c) * 16 + t] = sum[((g * 8 + c) * 16 + t) * 8 + o];
 }
 
+/* y[j * ldy + r] = the sum over c < nc and the taps k < nt of
+ *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * 16 + j]
+ * for output positions r < np <= 6 and channels j < no <= 16 */
+static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
+    const long *tap, long nt, const float *restrict w, float *restrict y, long ldy,
+    int np, int no)
+{
+    float sum[6][16];
+    long at[6];
+    for (int r = 0; r < 6; r++)
+        at[r] = (r < np ? r : np - 1) * xs;
+#if defined(__GNUC__) && defined(__AVX__)
+    typedef float vec __attribute__((vector_size(32)));
+    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+    for (long c = 0; c < nc; c++)
+        for (long k = 0; k < nt; k++) {
+            const float *restrict xk = x + c * xc + tap[k];
+            const float *restrict wk = w + (c * nt + k) * 16;
+            vec b0, b1;
+            memcpy(&b0, wk, sizeof b0);
+            memcpy(&b1, wk + 8, sizeof b1);
+            s00 += xk[at[0]] * b0;
+            s01 += xk[at[0]] * b1;
+            s10 += xk[at[1]] * b0;
+            s11 += xk[at[1]] * b1;
+            s20 += xk[at[2]] * b0;
+            s21 += xk[at[2]] * b1;
+            s30 += xk[at[3]] * b0;
+            s31 += xk[at[3]] * b1;
+            s40 += xk[at[4]] * b0;
+            s41 += xk[at[4]] * b1;
+            s50 += xk[at[5]] * b0;
+            s51 += xk[at[5]] * b1;
+        }
+    memcpy(sum[0], &s00, sizeof s00);
+    memcpy(sum[0] + 8, &s01, sizeof s01);
+    memcpy(sum[1], &s10, sizeof s10);
+    memcpy(sum[1] + 8, &s11, sizeof s11);
+    memcpy(sum[2], &s20, sizeof s20);
+    memcpy(sum[2] + 8, &s21, sizeof s21);
+    memcpy(sum[3], &s30, sizeof s30);
+    memcpy(sum[3] + 8, &s31, sizeof s31);
+    memcpy(sum[4], &s40, sizeof s40);
+    memcpy(sum[4] + 8, &s41, sizeof s41);
+    memcpy(sum[5], &s50, sizeof s50);
+    memcpy(sum[5] + 8, &s51, sizeof s51);
+#else
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 16; j++)
+            sum[r][j] = 0;
+    for (long c = 0; c < nc; c++)
+        for (long k = 0; k < nt; k++) {
+            const float *restrict xk = x + c * xc + tap[k];
+            const float *restrict wk = w + (c * nt + k) * 16;
+            for (int r = 0; r < 6; r++)
+                for (int j = 0; j < 16; j++)
+                    sum[r][j] += xk[at[r]] * wk[j];
+        }
+#endif
+    for (int j = 0; j < no; j++)
+        for (int r = 0; r < np; r++)
+            y[j * ldy + r] = sum[r][j];
+}
+
 /* ---- gradient of the input: grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] ---- */
 
-/* acc[p][o] += x[p + k] * w[k][o], p < 4, k = 0..2 */
-static void agc_conv121_tail(float *restrict acc, const float *restrict x, const float *restrict w)
+/* gradient of the input: w packed in panels of 16 channels into wp, each image padded into xp, then agc_conv_6x16 */
+static void agc_conv121_input(float *restrict y, const float *restrict x, const float *restrict w,
+    float *restrict wp, float *restrict xp)
 {
-    const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
-    for (long o = 0; o < 8; o++) {
-        const float w0 = w[o], w1 = w[o + 8], w2 = w[o + 16];
-        acc[o] = AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])));
-        acc[o + 8] = AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 8])));
-        acc[o + 16] = AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 16])));
-        acc[o + 24] = AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 24])));
-    }
-}
-
-/* acc[p][o] += x[p + (k - 2)] * w[k][o], p < 1, k = 2 */
-static void agc_conv121_col2_3(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0];
-    for (long o = 0; o < 8; o++) {
-        const float w2 = w[o + 16];
-        acc[o] = AGC_FMA(x0, w2, acc[o]);
-    }
-}
-
-/* acc[p][o] += x[p + (k - 1)] * w[k][o], p < 1, k = 1..2 */
-static void agc_conv121_col1_3(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0], x1 = x[1];
-    for (long o = 0; o < 8; o++) {
-        const float w1 = w[o + 8], w2 = w[o + 16];
-        acc[o] = AGC_FMA(x1, w2, AGC_FMA(x0, w1, acc[o]));
-    }
-}
-
-/* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0..1 */
-static void agc_conv121_col0_2(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0], x1 = x[1];
-    for (long o = 0; o < 8; o++) {
-        const float w0 = w[o], w1 = w[o + 8];
-        acc[o] = AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o]));
-    }
-}
-
-/* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0 */
-static void agc_conv121_col0_1(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0];
-    for (long o = 0; o < 8; o++) {
-        const float w0 = w[o];
-        acc[o] = AGC_FMA(x0, w0, acc[o]);
-    }
-}
-
-static void agc_conv121_row(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    agc_conv121_tail(acc + 16, x, w);
-    /* border columns: the taps inside the input */
-    agc_conv121_col2_3(acc, x, w);
-    agc_conv121_col1_3(acc + 8, x, w);
-    agc_conv121_col0_2(acc + 48, x + 4, w);
-    agc_conv121_col0_1(acc + 56, x + 5, w);
-}
-
-static void agc_conv121(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
-{
-    for (long i = 0; i < 4; i++) {
-        const float *restrict xg = x + i * 288;
-        const float *restrict wg = wp;
-        float *restrict yg = y + i * 512;
-        for (long oh = 0; oh < 8; oh++) {
-            memset(acc, 0, 64 * sizeof *acc);
-            if (oh >= 2 && oh < 6) {
-                for (long c = 0; c < 8; c++) {
-                    const float *restrict xr = xg + (c * 6 + oh - 2) * 6;
-                    const float *restrict wr = wg + c * 72;
-                    agc_conv121_row(acc, xr, wr);
-                    agc_conv121_row(acc, xr + 6, wr + 24);
-                    agc_conv121_row(acc, xr + 12, wr + 48);
-                }
-            } else {
-                /* a border row: the window rows inside the input */
-                const long top = oh - 2;
-                const long lo = top < 0 ? (0 - top) / 1 : 0;
-                const long hi = top + 2 < 6 ? 3
-                                : top < 6 ? (5 - top) / 1 + 1 : 0;
-                for (long c = 0; c < 8; c++)
-                    for (long kh = lo; kh < hi; kh++)
-                        agc_conv121_row(acc, xg + (c * 6 + top + kh) * 6, wg + (c * 3 + kh) * 24);
-            }
-            for (long o = 0; o < 8; o++)
-                for (long ow = 0; ow < 8; ow++)
-                    yg[(o * 8 + oh) * 8 + ow] = acc[ow * 8 + o];
-        }
-    }
-}
-
-/* dx [4, 8, 8, 8] = the gradient of conv(x, w [8, 8, 3, 3]) for gy [4, 8, 6, 6]: w flipped, packed as
- * [g][o][kh][kw][c] into wq, then agc_conv121 */
-static void agc_conv121_input(float *restrict dx, const float *restrict gy, const float *restrict w, float *restrict wq, float *restrict acc)
-{
+    static const long tap[9] = {0, 1, 2, 10, 11, 12, 20, 21, 22};
     for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 8; o++)
+        for (long p = 0; p < 1; p++)
             for (long c = 0; c < 8; c++)
                 for (long t = 0; t < 9; t++)
-                    wq[((g * 8 + o) * 9 + 8 - t) * 8 + c] = w[((g * 8 + o) * 8 + c) * 9 + t];
-    agc_conv121(dx, gy, wq, acc);
+                    for (long j = 0; j < 16; j++) {
+                        const long o = p * 16 + j;
+                        wp[(((g * 1 + p) * 8 + c) * 9 + t) * 16 + j] = o >= 8 ? 0 :
+                            w[((g * 8 + c) * 8 + o) * 9 + 8 - t];
+                    }
+    for (long n = 0; n < 4; n++) {
+        for (long c = 0; c < 8; c++) {
+            memset(xp + c * 100, 0, 100 * sizeof *xp);
+            for (long h = 0; h < 6; h++)
+                memcpy(xp + (c * 10 + h + 2) * 10 + 2, x + n * 288 + (c * 6 + h) * 6, 6 * sizeof *xp);
+        }
+        for (long g = 0; g < 1; g++)
+            for (long p = 0; p < 1; p++)
+                for (long oh = 0; oh < 8; oh++)
+                    for (long ow = 0; ow < 8; ow += 6)
+                        agc_conv_6x16(xp + g * 800 + oh * 10 + ow, 1, 8, 100, tap, 9,
+                            wp + (g * 1 + p) * 1152, y + n * 512 + (g * 8 + p * 16) * 64 + oh * 8 + ow,
+                            64, ow + 6 <= 8 ? 6 : (int)(8 - ow), p < 0 ? 16 : 8);
+    }
 }
 
 /* ---- gradient of the weight: grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] ---- */
@@ -1192,20 +1179,28 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
                     bn_sub[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = (enc1_conv[i0 * 2048 + i1 * 256 + i2 * 16 + i3] + m->enc1_bias[i1]) - bn_mul[i1];
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = bn_sub[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * bn_sub[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = bn_sub[i0 * 2048 + i1 * 256 + j + l] * bn_sub[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         bn_sum_1[i1] = acc;
     }
     agc_mul_loops1(bn_mul_1, bn_sum_1);
@@ -1246,9 +1241,8 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool2d3_out[(p * 8 + oh) * 8 + ow] = top;
             }
@@ -1308,7 +1302,8 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
     for (long i = 0; i < 1024; i++)
         loss_sub[i] = (dec2_conv_bwd_input[i] + m->dec2_bias[0]) - m->x[i];
     {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 1024 <= 1024; jb += 1024) {
             for (int l = 0; l < 16; l++)
@@ -1400,9 +1395,8 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool2d3_out[(p * 8 + oh) * 8 + ow] = top;
             }
@@ -1462,7 +1456,8 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
     for (long i = 0; i < 1024; i++)
         loss_sub[i] = (dec2_conv_bwd_input[i] + m->dec2_bias[0]) - m->x[i];
     {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 1024 <= 1024; jb += 1024) {
             for (int l = 0; l < 16; l++)
@@ -1534,8 +1529,8 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     float *const conv104_weight_img = m->arena + 25600; /* [1024] */
     float *const conv104_weight_acc = m->arena + 26624; /* [1024] */
     float *const conv104_weight_gt = m->arena + 28160; /* [32] */
-    float *const conv121_input_wpack = m->arena + 24576; /* [576] */
-    float *const conv121_input_acc = m->arena + 25152; /* [64] */
+    float *const conv121_input_wpack = m->arena + 24576; /* [1152] */
+    float *const conv121_input_pad = m->arena + 25728; /* [800] */
     float *const conv122_weight_sum = m->arena + 24576; /* [576] */
     float *const conv122_weight_img = m->arena + 25152; /* [576] */
     float *const conv122_weight_acc = m->arena + 25728; /* [576] */
@@ -1552,20 +1547,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
     for (long i1 = 0; i1 < 1; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = loss_grad_mul[i0 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = loss_grad_mul[i0 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->dec2_bias_grad[0] = acc;
     }
     agc_conv96_forward(dec2_grad_conv, loss_grad_mul, m->dec2_weight, conv96_forward_wpack, conv96_forward_acc);
@@ -1578,20 +1581,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 8; i2++)
-                for (long i3 = 0; i3 < 8; i3++) {
-                    float v = relu8_grad_where[i0 * 512 + i1 * 64 + i2 * 8 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 64 <= 64; jb += 64) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 64; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu8_grad_where[i0 * 512 + i1 * 64 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->dec1_bias_grad[i1] = acc;
     }
     agc_conv103_forward(dec1_grad_conv, relu8_grad_where, m->dec1_weight, conv103_forward_wpack, conv103_forward_acc);
@@ -1632,23 +1643,35 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 6; i2++)
-                for (long i3 = 0; i3 < 6; i3++) {
-                    float v = relu5_grad_where[i0 * 288 + i1 * 36 + i2 * 6 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 32 <= 36; jb += 32) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 32; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu5_grad_where[i0 * 288 + i1 * 36 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+            for (; j < 36; j++) {
+                float v = relu5_grad_where[i0 * 288 + i1 * 36 + j];
+                acc += v;
+            }
+        }
         m->enc2_bias_grad[i1] = acc;
     }
-    agc_conv121_input(enc2_grad_conv_bwd_input, relu5_grad_where, m->enc2_weight, conv121_input_wpack, conv121_input_acc);
+    agc_conv121_input(enc2_grad_conv_bwd_input, relu5_grad_where, m->enc2_weight, conv121_input_wpack, conv121_input_pad);
     agc_conv122_weight(m->enc2_weight_grad, maxpool2d3_out, relu5_grad_where, conv122_weight_sum, conv122_weight_img, conv122_weight_acc, conv122_weight_gt);
 
     /* grad of maxpool2d3 = max_pool2d(relu2, kernel_size=2)  [../specs/conv_autoencoder.yaml:26] */
@@ -1664,10 +1687,9 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                            at = (p * 16 + i) * 16 + j;
-                        }
+                        const int take = (v > top) | (v != v);
+                        at = take ? (p * 16 + i) * 16 + j : at;
+                        top = take ? v : top;
                     }
                 maxpool2d3_grad_maxpool_bwd[at] += enc2_grad_conv_bwd_input[(p * 8 + oh) * 8 + ow];
             }
@@ -1679,38 +1701,54 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = relu2_grad_where[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu2_grad_where[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->bn_bias_grad[i1] = acc;
     }
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = relu2_grad_where[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * bn_mul_2[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu2_grad_where[i0 * 2048 + i1 * 256 + j + l] * bn_mul_2[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->bn_weight_grad[i1] = acc;
     }
     for (long i1 = 0; i1 < 8; i1++) {
@@ -1745,20 +1783,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                     bn_grad_add[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = (((relu2_grad_where[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * m->bn_weight[i1]) * bn_div[i1]) + bn_grad_mul_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3]) + bn_grad_mul_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = -bn_grad_add[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = -bn_grad_add[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         bn_grad_sum_1[i1] = acc;
     }
     agc_mul_loops1(bn_grad_mul_2, bn_grad_sum_1);
@@ -1771,20 +1817,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = bn_grad_add_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = bn_grad_add_1[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->enc1_bias_grad[i1] = acc;
     }
     agc_conv153_weight(m->enc1_weight_grad, m->x, bn_grad_add_1, conv153_weight_sum, conv153_weight_img, conv153_weight_acc, conv153_weight_gt);
