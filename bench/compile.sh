@@ -7,9 +7,10 @@
 #
 #   source     bytes of the .c agc compile writes, and its static functions
 #   agc        wall time of agc compile (median of 5)
-#   gcc        wall time of $BENCH_CC -O2 -c on that .c (median of 3; once
-#              for more than 64 layers) and its maximum resident set
-#              (GNU time's %M; n/a without /usr/bin/time)
+#   gcc        CPU time (user + system: steadier than the wall time on a
+#              shared machine) of $BENCH_CC -O2 -c on that .c (median of 3;
+#              once for more than 64 layers) and its maximum resident set
+#              (GNU time; without /usr/bin/time, the wall time and no RSS)
 #
 # run.sh calls it at the end; it can run alone after `make agc`.  Prints a
 # markdown table; raw lines go to bench/build/compile.txt.  Never fails.
@@ -44,19 +45,19 @@ for n in ${BENCH_STACKS:-64 512}; do
     i=0
     while [ $i -lt $runs ]; do
         if [ -x /usr/bin/time ]; then
-            /usr/bin/time -f "gcc stack$n %e %M" -a -o $OUT \
+            /usr/bin/time -f "gcc stack$n %U %S %M" -a -o $OUT \
                 $CC -std=c99 -O2 -c -o $B/stack/stack$n.o $c 2> $B/stack/cc.err ||
                 echo "fail stack$n gcc $(head -n 1 $B/stack/cc.err | cut -c 1-300)" >> $OUT
         elif [ -x $B/walltime ]; then
             $B/walltime stack${n}_gcc 1 $CC -std=c99 -O2 -c -o $B/stack/stack$n.o $c |
-                awk '{ printf "gcc %s %.2f n/a\n", substr($2, 1, index($2, "_") - 1), $3 / 1e9 }' >> $OUT
+                awk '{ printf "gcc %s %.2f 0 n/a\n", substr($2, 1, index($2, "_") - 1), $3 / 1e9 }' >> $OUT
         fi
         i=$((i + 1))
     done
 done
 
 echo
-echo "| identical conv + relu layers | source | static functions | agc compile | $CC -O2 | $CC max RSS |"
+echo "| identical conv + relu layers | source | static functions | agc compile | $CC -O2, CPU | $CC max RSS |"
 echo "|---:|---:|---:|---:|---:|---:|"
 for n in ${BENCH_STACKS:-64 512}; do
     grep -q "^source stack$n " $OUT || continue
@@ -65,8 +66,8 @@ for n in ${BENCH_STACKS:-64 512}; do
                               else printf "%.0f KB", b / 1024 }')
     fns=$4
     agc=$(awk -v l=stack${n}_agc '$1 == "wall" && $2 == l { printf "%.3f s", $3 / 1e9 }' $OUT)
-    gcc=$(awk -v l=stack$n '$1 == "gcc" && $2 == l { print $3 }' $OUT | median)
-    rss=$(awk -v l=stack$n '$1 == "gcc" && $2 == l && $4 != "n/a" { if ($4 > m) m = $4 } END { if (m) printf "%.0f MB", m / 1024 }' $OUT)
+    gcc=$(awk -v l=stack$n '$1 == "gcc" && $2 == l { print $3 + $4 }' $OUT | median)
+    rss=$(awk -v l=stack$n '$1 == "gcc" && $2 == l && $5 != "n/a" { if ($5 > m) m = $5 } END { if (m) printf "%.0f MB", m / 1024 }' $OUT)
     [ -n "$gcc" ] && gcc="$gcc s"
     echo "| $n | $kb | $fns | ${agc:-n/a} | ${gcc:-n/a} | ${rss:-n/a} |"
 done
