@@ -1564,6 +1564,201 @@ static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
     return s;
 }
 
+/* ---- depthwise planes ----
+ *
+ * A layer with one input channel per group at stride 1 (depthwise, with
+ * its channel multiplier) runs a plane at a time: each group's input
+ * plane is copied with its padding into a zero-bordered buffer, so that
+ * every output row is one loop along the row with the window's taps
+ * written out (weights as scalars), which compilers vectorise, and no
+ * tap is tested against the bounds.  The weight gradient sums each tap's
+ * products per column over the rows, then over the columns. */
+enum { PLANE_MAX_TAPS = 49 };
+
+static int use_plane(const Corr *c)
+{
+    return c->CI <= 4 && c->CO < VEC_MIN_CHANNELS && c->sh == 1 &&
+           c->sw == 1 && c->ph >= 0 && c->pw >= 0 &&
+           c->KH * c->KW <= PLANE_MAX_TAPS && c->G > 1;
+}
+
+/* sum over c < CI and the taps of rows r<c>_<kh>[ow + kw dw] * w<c>_<t>,
+ * as C */
+static const char *plane_sum(const Corr *c)
+{
+    const char *e = "";
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++)
+            for (long kw = 0; kw < c->KW; kw++)
+                e = agc_fmt("%s%sr%ld_%ld[ow%s] * w%ld_%ld", e, *e ? " + " : "",
+                            ci, kh, kw ? agc_fmt(" + %ld", kw * c->dw) : "",
+                            ci, kh * c->KW + kw);
+    return e;
+}
+
+/* The forward (or, flip, the input gradient's) correlation c by planes */
+static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
+                             const Corr *c, int flip)
+{
+    const char *sig = agc_fmt("plane %d %s", flip, corr_sig(0, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    const char *T = K->T;
+    long hp, wp, kk = c->KH * c->KW;
+    gemm_extent(c, &hp, &wp);
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
+                                    flip ? "input" : "forward"));
+    add_scr(s, "pad", c->G * c->CI * hp * wp, flip
+            ? "an image of gy, padded" : "an image of x, padded");
+    kernels_comment(K, n, what);
+    Out *o = &K->fns;
+    put(o, "/* %s, a plane at a time: each image padded into xp, then rows "
+        "along\n * the row, the window's taps written out */\n", what);
+    put(o, "static void %s(%s *restrict y, const %s *restrict x, const %s "
+        "*restrict w,\n    %s *restrict xp)\n{\n", s->name, T, T, T, T);
+    o->indent++;
+    int par = gemm_par(c);
+    if (par) {
+        put_omp(o, "parallel");
+        put(o, "{\n");
+        o->indent++;
+    }
+    put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    o->indent++;
+    emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
+                  agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->H,
+                  c->W, par);
+    if (par)
+        put_omp(o, "for collapse(2) schedule(static)");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long o = 0; o < %ld; o++) {\n", c->CO);
+    o->indent += 2;
+    /* the weight of (out o, in ci) at tap t: w[g][o][ci][t], or flipped,
+     * w[g][ci][o][kk - 1 - t] (w's in and out channels swapped) */
+    for (long ci = 0; ci < c->CI; ci++) {
+        put(o, "const %s *restrict w%ld = w + %s;\n", T, ci, flip
+            ? agc_fmt("((g * %ld + %ld) * %ld + o) * %ld", c->CI, ci, c->CO,
+                      kk)
+            : agc_fmt("((g * %ld + o) * %ld + %ld) * %ld", c->CO, c->CI, ci,
+                      kk));
+        put(o, "const %s ", T);
+        for (long t = 0; t < kk; t++)
+            put(o, "%sw%ld_%ld = w%ld[%ld]", t ? ", " : "", ci, t, ci,
+                flip ? kk - 1 - t : t);
+        put(o, ";\n");
+    }
+    put(o, "%s *restrict yo = y + ((n * %ld + g) * %ld + o) * %ld;\n", T,
+        c->G, c->CO, c->OH * c->OW);
+    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+    o->indent++;
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++)
+            put(o, "const %s *restrict r%ld_%ld = xp + (g * %ld + %ld) * %ld + "
+                "(oh + %ld) * %ld;\n", T, ci, kh, c->CI, ci, hp * wp,
+                kh * c->dh, wp);
+    put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+    put(o, "    yo[oh * %ld + ow] = %s;\n", c->OW, plane_sum(c));
+    o->indent--;
+    put(o, "}\n");
+    o->indent -= 2;
+    put(o, "    }\n");
+    o->indent--;
+    put(o, "}\n");
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+    return s;
+}
+
+/* The weight gradient of c by planes: per tap, the products summed per
+ * column over the rows (part), then over the columns, then the images */
+static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
+{
+    const char *sig = agc_fmt("planew %s", corr_sig(1, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    const char *T = K->T;
+    long hp, wp, kk = c->KH * c->KW, taps = c->CI * kk;
+    gemm_extent(c, &hp, &wp);
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
+    add_scr(s, "pad", c->G * c->CI * hp * wp, "an image of x, padded");
+    add_scr(s, "part", c->G * c->CO * taps * c->OW,
+            "products summed per column [g][o][tap][ow]");
+    kernels_comment(K, n, "gradient of the weight");
+    Out *o = &K->fns;
+    put(o, "/* dw %s a plane at a time: each image padded into xp; per tap "
+        "the products\n * summed per column over the rows in part, then over "
+        "the columns, then the\n * images */\n", shape_str(&n->shape));
+    put(o, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
+        "*restrict gy,\n    %s *restrict xp, %s *restrict part)\n{\n",
+        s->name, T, T, T, T, T);
+    o->indent++;
+    int par = gemm_par(c);
+    if (par) {
+        put_omp(o, "parallel");
+        put(o, "{\n");
+        o->indent++;
+    }
+    put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    o->indent++;
+    emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
+                  agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->H,
+                  c->W, par);
+    if (par)
+        put_omp(o, "for collapse(2) schedule(static)");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long o = 0; o < %ld; o++) {\n", c->CO);
+    o->indent += 2;
+    put(o, "const %s *restrict go = gy + ((n * %ld + g) * %ld + o) * %ld;\n",
+        T, c->G, c->CO, c->OH * c->OW);
+    put(o, "%s *restrict po = part + (g * %ld + o) * %ld;\n", T, c->CO,
+        taps * c->OW);
+    put(o, "memset(po, 0, %ld * sizeof *po);\n", taps * c->OW);
+    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+    o->indent++;
+    put(o, "const %s *restrict gr = go + oh * %ld;\n", T, c->OW);
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++) {
+            put(o, "{\n");
+            o->indent++;
+            put(o, "const %s *restrict r = xp + (g * %ld + %ld) * %ld + "
+                "(oh + %ld) * %ld;\n", T, c->CI, ci, hp * wp, kh * c->dh,
+                wp);
+            for (long kw = 0; kw < c->KW; kw++)
+                put(o, "for (long ow = 0; ow < %ld; ow++)\n"
+                    "    po[%ld + ow] += gr[ow] * r[ow%s];\n", c->OW,
+                    ((ci * c->KH + kh) * c->KW + kw) * c->OW,
+                    kw ? agc_fmt(" + %ld", kw * c->dw) : "");
+            o->indent--;
+            put(o, "}\n");
+        }
+    o->indent--;
+    put(o, "}\n");
+    put(o, "for (long t = 0; t < %ld; t++) {\n", taps);
+    put(o, "    %s sum = 0;\n", T);
+    put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+    put(o, "        sum += po[t * %ld + ow];\n", c->OW);
+    put(o, "    %s *restrict d = dw + ((g * %ld + o) * %ld) + t;\n", T, c->CO,
+        taps);
+    put(o, "    *d = n == 0 ? sum : *d + sum;\n}\n");
+    o->indent -= 2;
+    put(o, "    }\n");
+    o->indent--;
+    put(o, "}\n");
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+    return s;
+}
+
 /* The weight gradient of c as a wrapper: for each image, x padded and
  * gy's channels transposed into panels, then the kernel over blocks of
  * 6 taps, panels and blocks of GEMM_ROWS positions. */
@@ -1675,6 +1870,11 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
         return;
     }
+    if (use_plane(&c)) {
+        Shared *g = plane_forward(K, n, "forward", &c, 0);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
+        return;
+    }
     if (use_vec(&c)) {              /* w read where it is */
         long kk = c.KH * c.KW;
         WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
@@ -1755,6 +1955,11 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
         return;
     }
+    if (!s && use_plane(&c) && !stuff) {
+        Shared *g = plane_forward(K, n, what, &c, 1);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        return;
+    }
     if (!s && use_vec(&c) && !stuff) {
         Shared *v = vec_kernel(K, n, what, &c, &wa);
         put(o, "%s(%s, %s, %s%s);\n", v->name, dx, gy, w,
@@ -1819,6 +2024,11 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     plan_corr(&c, K->unroll);
     if (use_gemm(&c, 0)) {
         Shared *g = gemm_weight(K, n, &c);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
+        return;
+    }
+    if (use_plane(&c)) {
+        Shared *g = plane_weight(K, n, &c);
         put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
         return;
     }
