@@ -1123,14 +1123,14 @@ static void gemm_kernel(Kernels *K, int wgrad)
     int nr = gemm_nr(K), lanes = nr / 2;
     Out *o = &K->fns;
     if (!wgrad) {
-        put(o, "/* y[j * ldy + r] = the sum over c < nc and the taps k < "
+        put(o, "/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < "
             "nt of\n *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * "
             "%d + j]\n * for output positions r < np <= 6 and channels "
             "j < no <= %d */\n", nr, nr);
         put(o, "static void agc_conv_6x%d(const %s *restrict x, long xs, "
             "long nc, long xc,\n    const long *tap, long nt, const %s "
-            "*restrict w, %s *restrict y, long ldy,\n    int np, int no)"
-            "\n{\n", nr, T, T, T);
+            "*restrict w, %s *restrict y, long ldy,\n    long ys, int np, "
+            "int no)\n{\n", nr, T, T, T);
         put(o, "    %s sum[6][%d];\n    long at[6];\n", T, nr);
         put(o, "    for (int r = 0; r < 6; r++)\n"
             "        at[r] = (r < np ? r : np - 1) * xs;\n");
@@ -1187,7 +1187,7 @@ static void gemm_kernel(Kernels *K, int wgrad)
     if (!wgrad)
         put(o, "    for (int j = 0; j < no; j++)\n"
             "        for (int r = 0; r < np; r++)\n"
-            "            y[j * ldy + r] = sum[r][j];\n}\n\n");
+            "            y[j * ldy + r * ys] = sum[r][j];\n}\n\n");
     else
         put(o, "    for (int j = 0; j < no; j++)\n"
             "        for (int r = 0; r < nt; r++)\n"
@@ -1225,13 +1225,12 @@ static int gemm_copies(const Corr *c)
 
 /* xp [C, hp, wp] = src [C, H, W] (an image of c's input) placed at (ph,
  * pw), zero around */
-static void emit_pad_copy(Out *o, const Corr *c, long C, const char *xp,
-                          const char *src, int par)
+static void emit_pad_copy(Out *o, long C, const char *xp, long hp, long wp,
+                          long top, long left, const char *src, long H,
+                          long W, int par)
 {
-    long hp, wp;
-    gemm_extent(c, &hp, &wp);
-    long rows = c->H < hp - c->ph ? c->H : hp - c->ph;
-    long cols = c->W < wp - c->pw ? c->W : wp - c->pw;
+    long rows = H < hp - top ? H : hp - top;
+    long cols = W < wp - left ? W : wp - left;
     if (par)
         put_omp(o, "for schedule(static)");
     put(o, "for (long c = 0; c < %ld; c++) {\n", C);
@@ -1239,8 +1238,8 @@ static void emit_pad_copy(Out *o, const Corr *c, long C, const char *xp,
         hp * wp, xp);
     put(o, "    for (long h = 0; h < %ld; h++)\n", rows);
     put(o, "        memcpy(%s + (c * %ld + h + %ld) * %ld + %ld, %s + (c * %ld "
-        "+ h) * %ld, %ld * sizeof *%s);\n}\n", xp, hp, c->ph, wp, c->pw, src,
-        c->H, c->W, cols, xp);
+        "+ h) * %ld, %ld * sizeof *%s);\n}\n", xp, hp, top, wp, left, src,
+        H, W, cols, xp);
 }
 
 /* Whether c's kernels run on all threads (built with -fopenmp) */
@@ -1271,7 +1270,7 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
     put(o, "                agc_conv_6x%d(%s + g * %ld + oh * %ld + ow%s, "
         "%ld, %ld, %ld, tap, %ld,\n                    wp + (g * %ld + p) * "
         "%ld, %s + (g * %ld + p * %d) * %ld + oh * %ld + ow,\n"
-        "                    %ld, %s, %s);\n", nr, xi, c->CI * hp * wp,
+        "                    %ld, 1, %s, %s);\n", nr, xi, c->CI * hp * wp,
         c->sh * wp, c->sw == 1 ? "" : agc_fmt(" * %ld", c->sw), c->sw, c->CI,
         hp * wp, c->KH * c->KW, panels, taps * nr, y, c->CO, nr,
         c->OH * c->OW, c->OW,
@@ -1349,7 +1348,8 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
     f->indent++;
     const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
     if (copy)
-        emit_pad_copy(f, c, c->G * c->CI, "xp", src, par);
+        emit_pad_copy(f, c->G * c->CI, "xp", hp, wp, c->ph, c->pw, src,
+                      c->H, c->W, par);
     emit_gemm_calls(K, f, c, copy ? "xp" : src,
                     agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW));
     f->indent--;
@@ -1360,6 +1360,404 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
     }
     f->indent--;
     put(f, "}\n\n");
+    return s;
+}
+
+/* x / s rounded down and up, for s > 0 and any x */
+static long fdiv(long x, long s)
+{
+    return x >= 0 ? x / s : -((-x + s - 1) / s);
+}
+
+static long cdiv(long x, long s)
+{
+    return -fdiv(-x, s);
+}
+
+/* The phases of one dim of a strided input gradient: for each phase a <
+ * s, the indices m of the input i = a - p + s m inside [0, n), and the
+ * taps k (k d = a mod s) with their offsets e = (a - k d) / s into gy. */
+typedef struct Phase {
+    long lo, hi;                    /* m in [lo, hi] */
+    long nk, k[32], e[32];
+} Phase;
+
+static void phases(long n, long s, long d, long p, long taps, Phase *ph)
+{
+    for (long a = 0; a < s; a++) {
+        Phase *q = &ph[a];
+        q->lo = cdiv(p - a, s);
+        q->hi = fdiv(n - 1 + p - a, s);
+        q->nk = 0;
+        for (long k = 0; k < taps; k++)
+            if (((k * d - a) % s + s) % s == 0) {
+                q->k[q->nk] = k;
+                q->e[q->nk++] = (a - k * d) / s;
+            }
+    }
+}
+
+/* Whether the input gradient of forward correlation f, at a stride,
+ * runs through gemm_input_phases */
+static int use_gemm_phases(const Corr *f)
+{
+    Corr t = *f;                    /* the transposed one's channels */
+    t.CO = f->CI;
+    t.CI = f->CO;
+    return (f->sh > 1 || f->sw > 1) && f->KH <= 32 && f->KW <= 32 &&
+           f->sh <= 8 && f->sw <= 8 && t.CO >= GEMM_MIN_CHANNELS &&
+           f->OH * f->OW * f->G * f->CO * f->CI * f->KH * f->KW >=
+               GEMM_MIN_WORK;
+}
+
+/* The input gradient of forward correlation f at a stride (sh, sw), as
+ * sh * sw correlations at stride 1, one per phase (a, b): the input rows
+ * ih = a - ph + sh m and columns iw = b - pw + sw q, which the taps kh
+ * with kh dh = a (mod sh) and kw with kw dw = b (mod sw) reach, from gy
+ * rows m + (a - kh dh) / sh and columns q + (b - kw dw) / sw.  gy is
+ * copied an image at a time into a buffer zero around it, so that every
+ * tap reads inside; a phase that no tap reaches stays zero. */
+static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
+                                 const Corr *f)
+{
+    const char *sig = agc_fmt("gemmi %s", corr_sig(0, f));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    gemm_kernel(K, 0);
+    const char *T = K->T;
+    int nr = gemm_nr(K), par = gemm_par(f);
+    long CO = f->CO, CI = f->CI, kk = f->KH * f->KW;
+    long panels = (CI + nr - 1) / nr;
+    Phase rp[8], cp[8];
+    phases(f->H, f->sh, f->dh, f->ph, f->KH, rp);
+    phases(f->W, f->sw, f->dw, f->pw, f->KW, cp);
+    /* the rows and columns of gy read: where its copy sits */
+    long rmin = 0, rmax = f->OH - 1, cmin = 0, cmax = f->OW - 1;
+    int empty = 0;
+    for (long a = 0; a < f->sh; a++)
+        for (long i = 0; i < rp[a].nk && rp[a].lo <= rp[a].hi; i++) {
+            rmin = rp[a].lo + rp[a].e[i] < rmin ? rp[a].lo + rp[a].e[i] : rmin;
+            rmax = rp[a].hi + rp[a].e[i] > rmax ? rp[a].hi + rp[a].e[i] : rmax;
+        }
+    for (long b = 0; b < f->sw; b++)
+        for (long i = 0; i < cp[b].nk && cp[b].lo <= cp[b].hi; i++) {
+            cmin = cp[b].lo + cp[b].e[i] < cmin ? cp[b].lo + cp[b].e[i] : cmin;
+            cmax = cp[b].hi + cp[b].e[i] > cmax ? cp[b].hi + cp[b].e[i] : cmax;
+        }
+    for (long a = 0; a < f->sh; a++)
+        for (long b = 0; b < f->sw; b++)
+            empty |= (rp[a].nk == 0 && rp[a].lo <= rp[a].hi) ||
+                     (cp[b].nk == 0 && cp[b].lo <= cp[b].hi);
+    long th = -rmin, tw = -cmin, hg = rmax - rmin + 1, wg = cmax - cmin + 1;
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
+    add_scr(s, "wpack", f->G * panels * CO * kk * nr,
+            "weights in panels per phase [g][p][o][tap][16 channels]");
+    add_scr(s, "pad", f->G * CO * hg * wg, "an image of gy, padded");
+    kernels_comment(K, n, what);
+    Out *o = &K->fns;
+    put(o, "/* %s at stride (%ld, %ld): %ld correlations at stride 1, one "
+        "per phase of\n * the input's rows and columns, each over the taps "
+        "that reach it; w packed\n * in panels of %d channels per phase into "
+        "wp, each image of gy padded\n * into gp, then agc_conv_6x%d */\n",
+        what, f->sh, f->sw, f->sh * f->sw, nr, nr);
+    put(o, "static void %s(%s *restrict dx, const %s *restrict gy, const %s "
+        "*restrict w,\n    %s *restrict wp, %s *restrict gp)\n{\n", s->name,
+        T, T, T, T, T);
+    o->indent++;
+    /* per phase: the taps' offsets into gp and into a window of w */
+    long wofs[64], nt[64];
+    long off = 0;
+    for (long a = 0; a < f->sh; a++)
+        for (long b = 0; b < f->sw; b++) {
+            long P = a * f->sw + b, t = 0;
+            nt[P] = rp[a].nk * cp[b].nk;
+            wofs[P] = off;
+            off += f->G * panels * CO * nt[P] * nr;
+            if (!nt[P] || rp[a].lo > rp[a].hi || cp[b].lo > cp[b].hi)
+                continue;
+            put(o, "static const long tap%ld[%ld] = {", P, nt[P]);
+            for (long i = 0; i < rp[a].nk; i++)
+                for (long j = 0; j < cp[b].nk; j++)
+                    put(o, "%s%ld", t++ ? ", " : "",
+                        rp[a].e[i] * wg + cp[b].e[j]);
+            put(o, "};\n");
+            put(o, "static const long wtap%ld[%ld] = {", P, nt[P]);
+            t = 0;
+            for (long i = 0; i < rp[a].nk; i++)
+                for (long j = 0; j < cp[b].nk; j++)
+                    put(o, "%s%ld", t++ ? ", " : "",
+                        rp[a].k[i] * f->KW + cp[b].k[j]);
+            put(o, "};\n");
+        }
+    if (par) {                      /* each thread runs the loops, sharing */
+        put_omp(o, "parallel");     /* out their iterations */
+        put(o, "{\n");
+        o->indent++;
+    }
+    for (long P = 0; P < f->sh * f->sw; P++) {
+        long a = P / f->sw, b = P % f->sw;
+        if (!nt[P] || rp[a].lo > rp[a].hi || cp[b].lo > cp[b].hi)
+            continue;
+        if (par)
+            put_omp(o, "for collapse(3) schedule(static)");
+        put(o, "for (long g = 0; g < %ld; g++)\n", f->G);
+        put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
+        put(o, "        for (long o = 0; o < %ld; o++)\n", CO);
+        put(o, "            for (long t = 0; t < %ld; t++)\n", nt[P]);
+        put(o, "                for (long j = 0; j < %d; j++) {\n", nr);
+        put(o, "                    const long c = p * %d + j;\n", nr);
+        put(o, "                    wp[%ld + (((g * %ld + p) * %ld + o) * %ld + "
+            "t) * %d + j] = c >= %ld ? 0 :\n", wofs[P], panels, CO, nt[P],
+            nr, CI);
+        put(o, "                        w[((g * %ld + o) * %ld + c) * %ld + "
+            "wtap%ld[t]];\n", CO, CI, kk, P);
+        put(o, "                }\n");
+    }
+    put(o, "for (long n = 0; n < %ld; n++) {\n", f->N);
+    o->indent++;
+    const char *dxn = agc_fmt("dx + n * %ld", f->G * CI * f->H * f->W);
+    if (empty) {
+        if (par)
+            put_omp(o, "single");
+        put(o, "memset(%s, 0, %ld * sizeof *dx);\n", dxn,
+            f->G * CI * f->H * f->W);
+    }
+    emit_pad_copy(o, f->G * CO, "gp", hg, wg, th, tw,
+                  agc_fmt("gy + n * %ld", f->G * CO * f->OH * f->OW), f->OH,
+                  f->OW, par);
+    for (long P = 0; P < f->sh * f->sw; P++) {
+        long a = P / f->sw, b = P % f->sw;
+        const Phase *r = &rp[a], *q = &cp[b];
+        if (!nt[P] || r->lo > r->hi || q->lo > q->hi)
+            continue;
+        long cols = q->hi - q->lo + 1;
+        put(o, "/* phase (%ld, %ld): input rows %ld + %ld m, columns %ld + "
+            "%ld q */\n", a, b, a - f->ph, f->sh, b - f->pw, f->sw);
+        if (par)
+            put_omp(o, "for collapse(3) schedule(static)");
+        put(o, "for (long g = 0; g < %ld; g++)\n", f->G);
+        put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
+        put(o, "        for (long m = %ld; m <= %ld; m++)\n", r->lo, r->hi);
+        put(o, "            for (long q = %ld; q <= %ld; q += 6)\n", q->lo,
+            q->hi);
+        put(o, "                agc_conv_6x%d(gp + g * %ld + (m + %ld) * %ld + "
+            "q + %ld, 1, %ld, %ld,\n                    tap%ld, %ld, wp + %ld "
+            "+ (g * %ld + p) * %ld,\n                    %s + (g * %ld + p * "
+            "%d) * %ld + (%ld + %ld * m) * %ld + %ld + %ld * q,\n"
+            "                    %ld, %ld, %s, %s);\n", nr, CO * hg * wg, th,
+            wg, tw, CO, hg * wg, P, nt[P], wofs[P], panels, CO * nt[P] * nr,
+            dxn, CI, nr, f->H * f->W, a - f->ph, f->sh, f->W, b - f->pw,
+            f->sw, f->H * f->W, f->sw,
+            cols % 6 ? agc_fmt("q + 6 <= %ld ? 6 : (int)(%ld - q)",
+                               q->hi + 1, q->hi + 1) : "6",
+            CI % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
+                              CI - (panels - 1) * nr)
+                    : agc_fmt("%d", nr));
+    }
+    o->indent--;
+    put(o, "}\n");
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+    return s;
+}
+
+/* ---- depthwise planes ----
+ *
+ * A layer with one input channel per group at stride 1 (depthwise, with
+ * its channel multiplier) runs a plane at a time: each group's input
+ * plane is copied with its padding into a zero-bordered buffer, so that
+ * every output row is one loop along the row with the window's taps
+ * written out (weights as scalars), which compilers vectorise, and no
+ * tap is tested against the bounds.  The weight gradient sums each tap's
+ * products per column over the rows, then over the columns. */
+enum { PLANE_MAX_TAPS = 49 };
+
+static int use_plane(const Corr *c)
+{
+    return c->CI <= 4 && c->CO < VEC_MIN_CHANNELS && c->sh == 1 &&
+           c->sw == 1 && c->ph >= 0 && c->pw >= 0 &&
+           c->KH * c->KW <= PLANE_MAX_TAPS && c->G > 1;
+}
+
+/* sum over c < CI and the taps of rows r<c>_<kh>[ow + kw dw] * w<c>_<t>,
+ * as C */
+static const char *plane_sum(const Corr *c)
+{
+    const char *e = "";
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++)
+            for (long kw = 0; kw < c->KW; kw++)
+                e = agc_fmt("%s%sr%ld_%ld[ow%s] * w%ld_%ld", e, *e ? " + " : "",
+                            ci, kh, kw ? agc_fmt(" + %ld", kw * c->dw) : "",
+                            ci, kh * c->KW + kw);
+    return e;
+}
+
+/* The forward (or, flip, the input gradient's) correlation c by planes */
+static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
+                             const Corr *c, int flip)
+{
+    const char *sig = agc_fmt("plane %d %s", flip, corr_sig(0, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    const char *T = K->T;
+    long hp, wp, kk = c->KH * c->KW;
+    gemm_extent(c, &hp, &wp);
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
+                                    flip ? "input" : "forward"));
+    add_scr(s, "pad", c->G * c->CI * hp * wp, flip
+            ? "an image of gy, padded" : "an image of x, padded");
+    kernels_comment(K, n, what);
+    Out *o = &K->fns;
+    put(o, "/* %s, a plane at a time: each image padded into xp, then rows "
+        "along\n * the row, the window's taps written out */\n", what);
+    put(o, "static void %s(%s *restrict y, const %s *restrict x, const %s "
+        "*restrict w,\n    %s *restrict xp)\n{\n", s->name, T, T, T, T);
+    o->indent++;
+    int par = gemm_par(c);
+    if (par) {
+        put_omp(o, "parallel");
+        put(o, "{\n");
+        o->indent++;
+    }
+    put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    o->indent++;
+    emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
+                  agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->H,
+                  c->W, par);
+    if (par)
+        put_omp(o, "for collapse(2) schedule(static)");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long o = 0; o < %ld; o++) {\n", c->CO);
+    o->indent += 2;
+    /* the weight of (out o, in ci) at tap t: w[g][o][ci][t], or flipped,
+     * w[g][ci][o][kk - 1 - t] (w's in and out channels swapped) */
+    for (long ci = 0; ci < c->CI; ci++) {
+        put(o, "const %s *restrict w%ld = w + %s;\n", T, ci, flip
+            ? agc_fmt("((g * %ld + %ld) * %ld + o) * %ld", c->CI, ci, c->CO,
+                      kk)
+            : agc_fmt("((g * %ld + o) * %ld + %ld) * %ld", c->CO, c->CI, ci,
+                      kk));
+        put(o, "const %s ", T);
+        for (long t = 0; t < kk; t++)
+            put(o, "%sw%ld_%ld = w%ld[%ld]", t ? ", " : "", ci, t, ci,
+                flip ? kk - 1 - t : t);
+        put(o, ";\n");
+    }
+    put(o, "%s *restrict yo = y + ((n * %ld + g) * %ld + o) * %ld;\n", T,
+        c->G, c->CO, c->OH * c->OW);
+    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+    o->indent++;
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++)
+            put(o, "const %s *restrict r%ld_%ld = xp + (g * %ld + %ld) * %ld + "
+                "(oh + %ld) * %ld;\n", T, ci, kh, c->CI, ci, hp * wp,
+                kh * c->dh, wp);
+    put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+    put(o, "    yo[oh * %ld + ow] = %s;\n", c->OW, plane_sum(c));
+    o->indent--;
+    put(o, "}\n");
+    o->indent -= 2;
+    put(o, "    }\n");
+    o->indent--;
+    put(o, "}\n");
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+    return s;
+}
+
+/* The weight gradient of c by planes: per tap, the products summed per
+ * column over the rows (part), then over the columns, then the images */
+static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
+{
+    const char *sig = agc_fmt("planew %s", corr_sig(1, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    const char *T = K->T;
+    long hp, wp, kk = c->KH * c->KW, taps = c->CI * kk;
+    gemm_extent(c, &hp, &wp);
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
+    add_scr(s, "pad", c->G * c->CI * hp * wp, "an image of x, padded");
+    add_scr(s, "part", c->G * c->CO * taps * c->OW,
+            "products summed per column [g][o][tap][ow]");
+    kernels_comment(K, n, "gradient of the weight");
+    Out *o = &K->fns;
+    put(o, "/* dw %s a plane at a time: each image padded into xp; per tap "
+        "the products\n * summed per column over the rows in part, then over "
+        "the columns, then the\n * images */\n", shape_str(&n->shape));
+    put(o, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
+        "*restrict gy,\n    %s *restrict xp, %s *restrict part)\n{\n",
+        s->name, T, T, T, T, T);
+    o->indent++;
+    int par = gemm_par(c);
+    if (par) {
+        put_omp(o, "parallel");
+        put(o, "{\n");
+        o->indent++;
+    }
+    put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    o->indent++;
+    emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
+                  agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->H,
+                  c->W, par);
+    if (par)
+        put_omp(o, "for collapse(2) schedule(static)");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long o = 0; o < %ld; o++) {\n", c->CO);
+    o->indent += 2;
+    put(o, "const %s *restrict go = gy + ((n * %ld + g) * %ld + o) * %ld;\n",
+        T, c->G, c->CO, c->OH * c->OW);
+    put(o, "%s *restrict po = part + (g * %ld + o) * %ld;\n", T, c->CO,
+        taps * c->OW);
+    put(o, "memset(po, 0, %ld * sizeof *po);\n", taps * c->OW);
+    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+    o->indent++;
+    put(o, "const %s *restrict gr = go + oh * %ld;\n", T, c->OW);
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++) {
+            put(o, "{\n");
+            o->indent++;
+            put(o, "const %s *restrict r = xp + (g * %ld + %ld) * %ld + "
+                "(oh + %ld) * %ld;\n", T, c->CI, ci, hp * wp, kh * c->dh,
+                wp);
+            for (long kw = 0; kw < c->KW; kw++)
+                put(o, "for (long ow = 0; ow < %ld; ow++)\n"
+                    "    po[%ld + ow] += gr[ow] * r[ow%s];\n", c->OW,
+                    ((ci * c->KH + kh) * c->KW + kw) * c->OW,
+                    kw ? agc_fmt(" + %ld", kw * c->dw) : "");
+            o->indent--;
+            put(o, "}\n");
+        }
+    o->indent--;
+    put(o, "}\n");
+    put(o, "for (long t = 0; t < %ld; t++) {\n", taps);
+    put(o, "    %s sum = 0;\n", T);
+    put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+    put(o, "        sum += po[t * %ld + ow];\n", c->OW);
+    put(o, "    %s *restrict d = dw + ((g * %ld + o) * %ld) + t;\n", T, c->CO,
+        taps);
+    put(o, "    *d = n == 0 ? sum : *d + sum;\n}\n");
+    o->indent -= 2;
+    put(o, "    }\n");
+    o->indent--;
+    put(o, "}\n");
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
     return s;
 }
 
@@ -1409,7 +1807,8 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
     f->indent++;
     const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
     if (copy)
-        emit_pad_copy(f, c, c->G * c->CI, "xp", src, par);
+        emit_pad_copy(f, c->G * c->CI, "xp", hp, wp, c->ph, c->pw, src,
+                      c->H, c->W, par);
     const char *xi = copy ? "xp" : src;
     put(f, "for (long g = 0; g < %ld; g++) {\n", c->G);
     f->indent++;
@@ -1470,6 +1869,11 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
     plan_corr(&c, K->unroll);
     if (use_gemm(&c, 0)) {
         Shared *g = gemm_forward(K, n, "forward", &c, 0);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
+        return;
+    }
+    if (use_plane(&c)) {
+        Shared *g = plane_forward(K, n, "forward", &c, 0);
         put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
         return;
     }
@@ -1543,8 +1947,18 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     long no = f.N * f.G * f.CO, kk = f.KH * f.KW;
     /* the weight of (g, ci, co, kh, kw) is w[g][co][ci][KH-1-kh][KW-1-kw] */
     WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
+    if (!s && use_gemm_phases(&f)) {
+        Shared *g = gemm_input_phases(K, n, what, &f);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        return;
+    }
     if (!s && use_gemm(&c, 1) && !stuff) {
         Shared *g = gemm_forward(K, n, what, &c, 1);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        return;
+    }
+    if (!s && use_plane(&c) && !stuff) {
+        Shared *g = plane_forward(K, n, what, &c, 1);
         put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
         return;
     }
@@ -1612,6 +2026,11 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     plan_corr(&c, K->unroll);
     if (use_gemm(&c, 0)) {
         Shared *g = gemm_weight(K, n, &c);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
+        return;
+    }
+    if (use_plane(&c)) {
+        Shared *g = plane_weight(K, n, &c);
         put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
         return;
     }

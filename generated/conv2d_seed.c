@@ -28,12 +28,12 @@ static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
 #define AGC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* y[j * ldy + r] = the sum over c < nc and the taps k < nt of
+/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < nt of
  *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * 16 + j]
  * for output positions r < np <= 6 and channels j < no <= 16 */
 static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
     const long *tap, long nt, const float *restrict w, float *restrict y, long ldy,
-    int np, int no)
+    long ys, int np, int no)
 {
     float sum[6][16];
     long at[6];
@@ -90,7 +90,7 @@ static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
 #endif
     for (int j = 0; j < no; j++)
         for (int r = 0; r < np; r++)
-            y[j * ldy + r] = sum[r][j];
+            y[j * ldy + r * ys] = sum[r][j];
 }
 
 /* ---- forward: y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] ---- */
@@ -126,7 +126,7 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
                         for (long ow = 0; ow < 124; ow += 6)
                             agc_conv_6x16(x + n * 163840 + g * 163840 + oh * 128 + ow, 1, 20, 8192, tap, 15,
                                 wp + (g * 1 + p) * 4800, y + n * 123008 + (g * 16 + p * 16) * 7688 + oh * 124 + ow,
-                                7688, ow + 6 <= 124 ? 6 : (int)(124 - ow), 16);
+                                7688, 1, ow + 6 <= 124 ? 6 : (int)(124 - ow), 16);
         }
     }
 }

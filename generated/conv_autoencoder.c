@@ -764,12 +764,12 @@ static void agc_conv104_weight(float *restrict dw, const float *restrict x, cons
                     dw[((g * 8 + o) * 8 + c) * 16 + t] = sum[((g * 8 + c) * 16 + t) * 8 + o];
 }
 
-/* y[j * ldy + r] = the sum over c < nc and the taps k < nt of
+/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < nt of
  *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * 16 + j]
  * for output positions r < np <= 6 and channels j < no <= 16 */
 static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
     const long *tap, long nt, const float *restrict w, float *restrict y, long ldy,
-    int np, int no)
+    long ys, int np, int no)
 {
     float sum[6][16];
     long at[6];
@@ -826,7 +826,7 @@ static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
 #endif
     for (int j = 0; j < no; j++)
         for (int r = 0; r < np; r++)
-            y[j * ldy + r] = sum[r][j];
+            y[j * ldy + r * ys] = sum[r][j];
 }
 
 /* ---- gradient of the input: grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] ---- */
@@ -857,7 +857,7 @@ static void agc_conv121_input(float *restrict y, const float *restrict x, const 
                     for (long ow = 0; ow < 8; ow += 6)
                         agc_conv_6x16(xp + g * 800 + oh * 10 + ow, 1, 8, 100, tap, 9,
                             wp + (g * 1 + p) * 1152, y + n * 512 + (g * 8 + p * 16) * 64 + oh * 8 + ow,
-                            64, ow + 6 <= 8 ? 6 : (int)(8 - ow), p < 0 ? 16 : 8);
+                            64, 1, ow + 6 <= 8 ? 6 : (int)(8 - ow), p < 0 ? 16 : 8);
     }
 }
 

@@ -203,6 +203,13 @@ conv_case("c2d_gemm_groups", 2, (1, 12, 10, 11), (24, 6, 3, 3), groups=2,
           padding=1)
 conv_case("c1d_gemm", 1, (2, 10, 200), (16, 10, 5), padding=2)
 conv_case("c2d_gemm_nopad", 2, (1, 8, 10, 40), (12, 8, 3, 4))
+# strided input gradients by phases; (3, 2) with a 2-row window leaves
+# every third input row out of reach (zero)
+conv_case("c2d_gemm_s2", 2, (2, 8, 14, 15), (12, 8, 3, 3), stride=2,
+          padding=1)
+conv_case("c2d_gemm_s3_k2", 2, (1, 6, 17, 20), (24, 6, 2, 3), stride=(3, 2),
+          bias=False)
+conv_case("c1d_gemm_s2", 1, (2, 10, 100), (16, 10, 5), stride=2, padding=3)
 
 
 # --- transposed convolutions -------------------------------------------------
