@@ -137,9 +137,11 @@ test-san:
 	@$(MAKE) -s san-generated
 
 # the C of every golden spec (and of generated/, names not taken) built with
-# ASan and UBSan, and run by one driver: init, forward, backward
+# ASan and UBSan (-march=native: the kernels' vector paths too), and run by
+# one driver: init, forward, backward
 SAN_GEN = build-san/generated
-SAN_GEN_CFLAGS = -O0 -g1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+SAN_GEN_CFLAGS = -O0 -g1 -march=native -fno-omit-frame-pointer \
+  -fsanitize=address,undefined \
   -fsanitize=pointer-overflow -fno-sanitize-recover=all
 san-generated: build-san/agc
 	@set -e; rm -rf $(SAN_GEN); mkdir -p $(SAN_GEN); \
