@@ -80,6 +80,7 @@ test: agc $(TESTS)
 	@sh tests/install.sh
 	@$(MAKE) -s check-cc
 	@$(MAKE) -s check-cxx
+	@sh tests/omp.sh ./agc
 	@sh tests/embedded.sh ./agc
 	@$(MAKE) -s -C examples/train_cnn clean
 	@$(MAKE) -s -C examples/train_cnn run

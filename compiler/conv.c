@@ -85,6 +85,28 @@ typedef struct Corr {               /* over [N, G*CI, H, W] */
                                      * stride): the others are skipped */
 } Corr;
 
+/* Threads (section 14): a correlation of at least PAR_MIN_WORK
+ * multiply-adds runs in PAR_CHUNKS fixed chunks of its output rows (the
+ * weight gradient: of its input rows' products), each with scratch of its
+ * own, under "#pragma omp parallel for" when built with -fopenmp.  The
+ * chunks do not depend on the thread count, and the weight gradient's
+ * partial sums are added chunk 0, 1, 2... after the loop, so the results
+ * are bitwise the same for any number of threads (or none).  More threads
+ * than chunks find nothing to do.  Smaller ones stay serial: a parallel
+ * region costs a few microseconds. */
+enum { PAR_CHUNKS = 8 };
+#define PAR_MIN_WORK 100000L
+
+/* The chunks correlation c runs in: 1 (serial) below PAR_MIN_WORK. */
+static long corr_chunks(const Corr *c)
+{
+    long rows = c->N * c->G * c->OH;
+    double work = (double)rows * c->OW * c->CO * c->CI * c->KH * c->KW;
+    if (work < PAR_MIN_WORK || rows < 2)
+        return 1;
+    return rows < PAR_CHUNKS ? rows : PAR_CHUNKS;
+}
+
 /* The outputs [lo, hi) whose taps all fall inside [0, n). */
 static void inside(long n, long k, long s, long d, long p, long out,
                    long *lo, long *hi)
@@ -415,6 +437,112 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
     }
 }
 
+/* emit_corr's NAME in corr_chunks(c) chunks of the rows (i, oh) of the
+ * output (wgrad: of gy), which may run in parallel: each chunk has its own
+ * slice of each scratch argument (the arguments are the chunks' slices
+ * end to end), and the weight gradient's chunks their own partial sums,
+ * added in chunk order after the loop into the first slice. */
+static void emit_corr_par(Kernels *K, const char *name, int wgrad,
+                          const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    int dsum = wgrad && strcmp(T, "double");
+    long nch = corr_chunks(c), rows = c->N * c->G * c->OH;
+    long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
+    long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
+    long row = c->OW * c->CV, part = c->G * wsize;
+    if (dsum)
+        put(o, "static void %s(%s *restrict sums, %s *restrict imgs, "
+            "%s *restrict accs, const %s *restrict x,\n    const %s "
+            "*restrict gy, %s *restrict gts)\n{\n", name, T, T, T, T, T, T);
+    else if (wgrad)
+        put(o, "static void %s(%s *restrict accs, const %s *restrict x, "
+            "const %s *restrict gy, %s *restrict gts)\n{\n", name, T, T, T,
+            T);
+    else
+        put(o, "static void %s(%s *restrict y, const %s *restrict x, "
+            "const %s *restrict wp, %s *restrict accs)\n{\n", name, T, T, T,
+            T);
+    o->indent++;
+    const char *gof = c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wsize) : "";
+    put(o, "/* %ld chunks of the %ld rows, whatever the thread count */\n",
+        nch, rows);
+    put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
+        "#endif\n");
+    put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
+    o->indent++;
+    put(o, "const long rlo = ch * %ld / %ld, rhi = (ch + 1) * %ld / %ld;\n",
+        rows, nch, rows, nch);
+    if (dsum) {
+        put(o, "%s *restrict sum = sums + ch * %ld;\n", T, part);
+        put(o, "%s *restrict img = imgs + ch * %ld;\n", T, wsize);
+        put(o, "%s *restrict acc = accs + ch * %ld;\n", T, wsize);
+        put(o, "%s *restrict gt = gts + ch * %ld;\n", T, row);
+        put(o, "memset(sum, 0, %ld * sizeof *sum);\n"
+            "memset(img, 0, %ld * sizeof *img);\n"
+            "memset(acc, 0, %ld * sizeof *acc);\n", part, wsize, wsize);
+    } else if (wgrad) {
+        put(o, "%s *restrict acc = accs + ch * %ld;\n", T, part);
+        put(o, "%s *restrict gt = gts + ch * %ld;\n", T, row);
+        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", part);
+    } else {
+        put(o, "%s *restrict acc = accs + ch * %ld;\n", T, row);
+    }
+    put(o, "for (long r = rlo; r < rhi; r++) {\n");
+    o->indent++;
+    put(o, "const long i = r / %ld, oh = r %% %ld;\n", c->OH, c->OH);
+    put(o, "const %s *restrict xg = %s;\n", T, plus_expr("x",
+                                                        times("i", chw)));
+    if (wgrad) {
+        put(o, "const %s *restrict gg = %s;\n", T,
+            plus_expr("gy", times("i", ohw)));
+        put(o, "%s *restrict ag = %s;\n", T, dsum ? "acc"
+                                                  : plus_expr("acc", gof));
+        if (dsum)
+            put(o, "%s *restrict sg = %s;\n", T, plus_expr("sum", gof));
+        put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+        put(o, "    for (long o = 0; o < %ld; o++)\n", c->CO);
+        put(o, "        gt[ow * %ld + o] = gg[(o * %ld + oh) * %ld + ow];\n",
+            c->CV, c->OH, c->OW);
+    } else {
+        put(o, "const %s *restrict wg = %s;\n", T, plus_expr("wp", gof));
+        put(o, "%s *restrict yg = %s;\n", T, plus_expr("y", times("i", ohw)));
+        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", row);
+    }
+    put(o, "{\n");
+    o->indent++;
+    emit_rows(K, o, name, wgrad, c);
+    o->indent--;
+    put(o, "}\n");
+    if (dsum) {
+        put(o, "for (long k = 0; k < %ld; k++) {\n", wsize);
+        put(o, "    img[k] += ag[k];\n    ag[k] = 0;\n}\n");
+        put(o, "if (oh == %ld || r + 1 == rhi)     /* the image's share */\n",
+            c->OH - 1);
+        put(o, "    for (long k = 0; k < %ld; k++) {\n", wsize);
+        put(o, "        sg[k] += img[k];\n        img[k] = 0;\n    }\n");
+    } else if (!wgrad) {
+        put(o, "for (long o = 0; o < %ld; o++)\n", c->CO);
+        put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+        put(o, "        yg[(o * %ld + oh) * %ld + ow] = acc[ow * %ld + o];\n",
+            c->OH, c->OW, c->CV);
+    }
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n");
+    if (wgrad) {
+        put(o, "/* the chunks' partial sums, in chunk order */\n");
+        put(o, "for (long ch = 1; ch < %ld; ch++)\n", nch);
+        put(o, "    for (long k = 0; k < %ld; k++)\n", part);
+        put(o, "        %s[k] += %s[ch * %ld + k];\n", dsum ? "sums" : "accs",
+            dsum ? "sums" : "accs", part);
+    }
+    o->indent--;
+    put(o, "}\n\n");
+}
+
 /* The static functions of one correlation, and NAME.  Forward, NAME(y,
  * x, wp, acc): y [N, G*CO, OH, OW] from x and the packed weights wp
  * [G][CI][KH][KW][CO], a row at a time in acc [OW][CO].  Wgrad, NAME(sum,
@@ -432,6 +560,10 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
     long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
     emit_row_fn(K, name, wgrad, c);
+    if (corr_chunks(c) > 1) {
+        emit_corr_par(K, name, wgrad, c);
+        return;
+    }
     if (dsum)
         put(o, "static void %s(%s *restrict sum, %s *restrict img, "
             "%s *restrict acc, const %s *restrict x, const %s *restrict gy, "
@@ -1095,7 +1227,8 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_forward", n->id));
         add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
                 "weights packed [g][c][kh][kw][o]");
-        add_scr(s, "acc", c.OW * c.CV, "an output row [ow][o]");
+        add_scr(s, "acc", corr_chunks(&c) * c.OW * c.CV,
+                "an output row [ow][o], per chunk");
         Out *f = &K->fns;
         put(f, "/* y %s = conv(x %s, w %s): w packed as [g][c][kh][kw][o] "
             "into wp, then %s */\n", shape_str(&n->shape),
@@ -1184,7 +1317,8 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
             add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
         add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
                 "weights flipped, packed [g][o][kh][kw][c]");
-        add_scr(s, "acc", c.OW * c.CV, "a row of the input gradient [iw][c]");
+        add_scr(s, "acc", corr_chunks(&c) * c.OW * c.CV,
+                "a row of the input gradient [iw][c], per chunk");
         Out *b = &K->fns;
         put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: w "
             "flipped, packed as\n * [g][o][kh][kw][c] into wq, %sthen %s "
@@ -1227,15 +1361,18 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
         long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
         int dsum = strcmp(T, "double") != 0;
+        long nch = corr_chunks(&c);
         if (dsum) {
-            add_scr(s, "sum", size, "the gradient packed [g][c][kh][kw][o]");
-            add_scr(s, "img", size / c.G, "an image's share of it, one "
-                    "group");
+            add_scr(s, "sum", nch * size, "the gradient packed "
+                    "[g][c][kh][kw][o], per chunk");
+            add_scr(s, "img", nch * size / c.G, "an image's share of it, "
+                    "one group, per chunk");
         }
-        add_scr(s, "acc", dsum ? size / c.G : size,
-                dsum ? "a row's share of it, one group"
-                     : "the gradient packed [g][c][kh][kw][o]");
-        add_scr(s, "gt", c.OW * c.CV, "a row of gy transposed [ow][o]");
+        add_scr(s, "acc", nch * (dsum ? size / c.G : size),
+                dsum ? "a row's share of it, one group, per chunk"
+                     : "the gradient packed [g][c][kh][kw][o], per chunk");
+        add_scr(s, "gt", nch * c.OW * c.CV, "a row of gy transposed "
+                "[ow][o], per chunk");
         Out *b = &K->fns;
         put(b, "/* dw %s = the gradient of conv(x %s, w) for gy %s: %s, "
             "then\n * unpacked from [g][c][kh][kw][o] */\n",

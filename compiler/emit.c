@@ -885,6 +885,13 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
 #define MM_KB 64                    /* rows of B per packed panel */
 #define MM_MIN_N 16                 /* fewer columns: plain loops */
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
+#define MM_PAR_WORK 100000L         /* more multiply-adds (and 2 or more
+                                     * tiles of rows): the tiles of rows
+                                     * share out over OpenMP's threads,
+                                     * each writing rows of C of its own
+                                     * in the same order as alone, so the
+                                     * result does not depend on the
+                                     * thread count (section 14) */
 
 static const char *add_scratch(void *ctx, const char *type,
                                const char *want, long count, const char *note);
@@ -962,6 +969,9 @@ static void mm_calls(Emitter *E, Out *o, long M, long N, const char *C,
         if (mr == 0 || (part == 0 && full == 0))
             continue;
         const char *i = part ? agc_fmt("%ld", full) : "i";
+        if (!part && full / MM_MR >= 2 && (double)M * N * kn_max >= MM_PAR_WORK)
+            put(o, "#ifdef _OPENMP\n#pragma omp parallel for "
+                "schedule(static)\n#endif\n");
         if (!part)
             put(o, "for (long i = 0; i < %ld; i += %d) {\n", full, MM_MR);
         else

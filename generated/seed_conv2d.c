@@ -75,20 +75,29 @@ static void agc_conv3_row(float *restrict acc, const float *restrict x, const fl
     agc_conv3_tail(acc + 1920, x + 120, w);
 }
 
-static void agc_conv3(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
+static void agc_conv3(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict accs)
 {
-    for (long i = 0; i < 1; i++) {
-        const float *restrict xg = x + i * 163840;
-        const float *restrict wg = wp;
-        float *restrict yg = y + i * 123008;
-        for (long oh = 0; oh < 62; oh++) {
+    /* 8 chunks of the 62 rows, whatever the thread count */
+    #ifdef _OPENMP
+    #pragma omp parallel for schedule(static)
+    #endif
+    for (long ch = 0; ch < 8; ch++) {
+        const long rlo = ch * 62 / 8, rhi = (ch + 1) * 62 / 8;
+        float *restrict acc = accs + ch * 1984;
+        for (long r = rlo; r < rhi; r++) {
+            const long i = r / 62, oh = r % 62;
+            const float *restrict xg = x + i * 163840;
+            const float *restrict wg = wp;
+            float *restrict yg = y + i * 123008;
             memset(acc, 0, 1984 * sizeof *acc);
-            for (long c = 0; c < 20; c++) {
-                const float *restrict xr = xg + (c * 64 + oh) * 128;
-                const float *restrict wr = wg + c * 240;
-                agc_conv3_row(acc, xr, wr);
-                agc_conv3_row(acc, xr + 128, wr + 80);
-                agc_conv3_row(acc, xr + 256, wr + 160);
+            {
+                for (long c = 0; c < 20; c++) {
+                    const float *restrict xr = xg + (c * 64 + oh) * 128;
+                    const float *restrict wr = wg + c * 240;
+                    agc_conv3_row(acc, xr, wr);
+                    agc_conv3_row(acc, xr + 128, wr + 80);
+                    agc_conv3_row(acc, xr + 256, wr + 160);
+                }
             }
             for (long o = 0; o < 16; o++)
                 for (long ow = 0; ow < 124; ow++)
@@ -134,8 +143,8 @@ void seed_conv2d_init(seed_conv2d_t *m)
 int seed_conv2d_forward(seed_conv2d_t *m)
 {
     float *const conv_conv = m->arena + 0; /* [123008] */
-    float *const conv_conv_wpack = m->arena + 123008; /* [4800] */
-    float *const conv_conv_acc = m->arena + 127808; /* [1984] */
+    float *const conv_conv_wpack = m->arena + 138880; /* [4800] */
+    float *const conv_conv_acc = m->arena + 123008; /* [15872] */
 
     /* conv = conv2d(x, conv.weight, conv.bias)  [../specs/seed_conv2d.yaml:9] */
     agc_conv3_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);

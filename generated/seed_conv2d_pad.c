@@ -122,31 +122,40 @@ static void agc_conv3_row(float *restrict acc, const float *restrict x, const fl
     agc_conv3_col0_3(acc + 2032, x + 125, w);
 }
 
-static void agc_conv3(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
+static void agc_conv3(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict accs)
 {
-    for (long i = 0; i < 1; i++) {
-        const float *restrict xg = x + i * 163840;
-        const float *restrict wg = wp;
-        float *restrict yg = y + i * 131072;
-        for (long oh = 0; oh < 64; oh++) {
+    /* 8 chunks of the 64 rows, whatever the thread count */
+    #ifdef _OPENMP
+    #pragma omp parallel for schedule(static)
+    #endif
+    for (long ch = 0; ch < 8; ch++) {
+        const long rlo = ch * 64 / 8, rhi = (ch + 1) * 64 / 8;
+        float *restrict acc = accs + ch * 2048;
+        for (long r = rlo; r < rhi; r++) {
+            const long i = r / 64, oh = r % 64;
+            const float *restrict xg = x + i * 163840;
+            const float *restrict wg = wp;
+            float *restrict yg = y + i * 131072;
             memset(acc, 0, 2048 * sizeof *acc);
-            if (oh >= 1 && oh < 63) {
-                for (long c = 0; c < 20; c++) {
-                    const float *restrict xr = xg + (c * 64 + oh - 1) * 128;
-                    const float *restrict wr = wg + c * 240;
-                    agc_conv3_row(acc, xr, wr);
-                    agc_conv3_row(acc, xr + 128, wr + 80);
-                    agc_conv3_row(acc, xr + 256, wr + 160);
+            {
+                if (oh >= 1 && oh < 63) {
+                    for (long c = 0; c < 20; c++) {
+                        const float *restrict xr = xg + (c * 64 + oh - 1) * 128;
+                        const float *restrict wr = wg + c * 240;
+                        agc_conv3_row(acc, xr, wr);
+                        agc_conv3_row(acc, xr + 128, wr + 80);
+                        agc_conv3_row(acc, xr + 256, wr + 160);
+                    }
+                } else {
+                    /* a border row: the window rows inside the input */
+                    const long top = oh - 1;
+                    const long lo = top < 0 ? (0 - top) / 1 : 0;
+                    const long hi = top + 2 < 64 ? 3
+                                    : top < 64 ? (63 - top) / 1 + 1 : 0;
+                    for (long c = 0; c < 20; c++)
+                        for (long kh = lo; kh < hi; kh++)
+                            agc_conv3_row(acc, xg + (c * 64 + top + kh) * 128, wg + (c * 3 + kh) * 80);
                 }
-            } else {
-                /* a border row: the window rows inside the input */
-                const long top = oh - 1;
-                const long lo = top < 0 ? (0 - top) / 1 : 0;
-                const long hi = top + 2 < 64 ? 3
-                                : top < 64 ? (63 - top) / 1 + 1 : 0;
-                for (long c = 0; c < 20; c++)
-                    for (long kh = lo; kh < hi; kh++)
-                        agc_conv3_row(acc, xg + (c * 64 + top + kh) * 128, wg + (c * 3 + kh) * 80);
             }
             for (long o = 0; o < 16; o++)
                 for (long ow = 0; ow < 128; ow++)
@@ -192,8 +201,8 @@ void seed_conv2d_pad_init(seed_conv2d_pad_t *m)
 int seed_conv2d_pad_forward(seed_conv2d_pad_t *m)
 {
     float *const conv_conv = m->arena + 0; /* [131072] */
-    float *const conv_conv_wpack = m->arena + 131072; /* [4800] */
-    float *const conv_conv_acc = m->arena + 135872; /* [2048] */
+    float *const conv_conv_wpack = m->arena + 147456; /* [4800] */
+    float *const conv_conv_acc = m->arena + 131072; /* [16384] */
 
     /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [../specs/seed_conv2d_pad.yaml:9] */
     agc_conv3_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
