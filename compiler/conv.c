@@ -758,6 +758,17 @@ static long vec_block(const Corr *c)
     return ob > c->CO ? c->CO : ob < 1 ? 1 : ob;
 }
 
+/* The chunks of images (and groups) the row-vector kernel of c runs in:
+ * 1 (serial) below PAR_MIN_WORK. */
+static long vec_chunks(const Corr *c)
+{
+    long ng = c->N * c->G;
+    double work = (double)ng * c->OH * c->OW * c->CO * c->CI * c->KH * c->KW;
+    if (work < PAR_MIN_WORK || ng < 2)
+        return 1;
+    return ng < PAR_CHUNKS ? ng : PAR_CHUNKS;
+}
+
 /* static void NAME(T *y, const T *x, const T *w): one window row of nb
  * output channels over one output row, y the rows of acc [nb][OW] (rows
  * of y itself, OH * OW apart, would alias every 4 KiB and stall the
@@ -934,10 +945,24 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
     emit_vec_row(K, agc_fmt("%s_row", name), ob, c, wa);
     if (rest)
         emit_vec_row(K, agc_fmt("%s_rest", name), rest, c, wa);
+    long nch = vec_chunks(c), ng = c->N * c->G;
     put(o, "static void %s(%s *restrict y, const %s *restrict x, "
-        "const %s *restrict w, %s *restrict acc)\n{\n", name, T, T, T, T);
+        "const %s *restrict w, %s *restrict acc%s)\n{\n", name, T, T, T, T,
+        nch > 1 ? "s" : "");
     o->indent++;
-    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    if (nch > 1) {                  /* chunks of the images (and groups) */
+        put(o, "/* %ld chunks of the %ld images and groups, whatever the "
+            "thread count */\n", nch, ng);
+        put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
+            "#endif\n");
+        put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
+        o->indent++;
+        put(o, "%s *restrict acc = accs + ch * %ld;\n", T, ob * c->OW);
+        put(o, "for (long i = ch * %ld / %ld; i < (ch + 1) * %ld / %ld; "
+            "i++) {\n", ng, nch, ng, nch);
+    } else {
+        put(o, "for (long i = 0; i < %ld; i++) {\n", ng);
+    }
     o->indent++;
     put(o, "const %s *restrict xg = %s;\n", T,
         plus_expr("x", times("i", c->CI * c->H * c->W)));
@@ -976,6 +1001,10 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
     }
     o->indent--;
     put(o, "}\n");
+    if (nch > 1) {
+        o->indent--;
+        put(o, "}\n");
+    }
     o->indent--;
     put(o, "}\n\n");
 }
@@ -1057,19 +1086,43 @@ static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
     emit_vec_taps(K, agc_fmt("%s_taps", name), ob, c);
     if (rest)
         emit_vec_taps(K, agc_fmt("%s_rest", name), rest, c);
-    put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
-        "const %s *restrict gy, %s *restrict part)\n{\n", name, T, T, T, T);
+    long nch = vec_chunks(c), ng = c->N * c->G;
+    long dwn = c->G * c->CO * c->CI * kk, pn = c->CI * c->KH * ob * c->KW *
+                                               c->OW;
+    if (nch > 1)
+        put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
+            "const %s *restrict gy, %s *restrict parts,\n    %s *restrict "
+            "dws)\n{\n", name, T, T, T, T, T);
+    else
+        put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
+            "const %s *restrict gy, %s *restrict part)\n{\n", name, T, T, T,
+            T);
     o->indent++;
-    put(o, "memset(dw, 0, %ld * sizeof *dw);\n", c->G * c->CO * c->CI * kk);
-    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    if (nch > 1) {                  /* each chunk its own dw, in dws */
+        put(o, "/* %ld chunks of the %ld images and groups, whatever the "
+            "thread count */\n", nch, ng);
+        put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
+            "#endif\n");
+        put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
+        o->indent++;
+        put(o, "%s *restrict part = parts + ch * %ld;\n", T, pn);
+        put(o, "%s *restrict dc = dws + ch * %ld;\n", T, dwn);
+        put(o, "memset(dc, 0, %ld * sizeof *dc);\n", dwn);
+        put(o, "for (long i = ch * %ld / %ld; i < (ch + 1) * %ld / %ld; "
+            "i++) {\n", ng, nch, ng, nch);
+    } else {
+        put(o, "memset(dw, 0, %ld * sizeof *dw);\n", dwn);
+        put(o, "for (long i = 0; i < %ld; i++) {\n", ng);
+    }
     o->indent++;
     put(o, "const %s *restrict xg = %s;\n", T,
         plus_expr("x", times("i", c->CI * c->H * c->W)));
     put(o, "const %s *restrict gi = %s;\n", T,
         plus_expr("gy", times("i", c->CO * ohw)));
     put(o, "%s *restrict dg = %s;\n", T,
-        plus_expr("dw", c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
-                                           c->CO * c->CI * kk) : ""));
+        plus_expr(nch > 1 ? "dc" : "dw",
+                  c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
+                                     c->CO * c->CI * kk) : ""));
     for (int part = 0; part < 2; part++) {
         if (part ? !rest : !full)
             continue;
@@ -1109,6 +1162,15 @@ static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
     }
     o->indent--;
     put(o, "}\n");
+    if (nch > 1) {
+        o->indent--;
+        put(o, "}\n");
+        put(o, "/* the chunks' partial sums, in chunk order */\n");
+        put(o, "memcpy(dw, dws, %ld * sizeof *dw);\n", dwn);
+        put(o, "for (long ch = 1; ch < %ld; ch++)\n", nch);
+        put(o, "    for (long k = 0; k < %ld; k++)\n", dwn);
+        put(o, "        dw[k] += dws[ch * %ld + k];\n", dwn);
+    }
     o->indent--;
     put(o, "}\n\n");
 }
@@ -1133,8 +1195,13 @@ static Shared *vec_wgrad_kernel(Kernels *K, const Node *n, const Corr *c)
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    add_scr(s, "part", c->CI * c->KH * vec_block(c) * c->KW * c->OW,
-            "products summed per column [c][kh][b][k][ow]");
+    long nch = vec_chunks(c);
+    add_scr(s, "part", nch * c->CI * c->KH * vec_block(c) * c->KW * c->OW,
+            nch > 1 ? "products summed per column [c][kh][b][k][ow], per "
+                      "chunk" : "products summed per column [c][kh][b][k][ow]");
+    if (nch > 1)
+        add_scr(s, "dws", nch * c->G * c->CO * c->CI * c->KH * c->KW,
+                "the gradient [g*o][c][kh][kw], per chunk");
     kernels_comment(K, n, "gradient of the weight");
     emit_vec_wgrad(K, s->name, c);
     return s;
@@ -1156,8 +1223,8 @@ static Shared *vec_kernel(Kernels *K, const Node *n, const char *what,
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    add_scr(s, "acc", vec_block(c) * c->OW, "an output row of a block of "
-            "channels [b][ow]");
+    add_scr(s, "acc", vec_chunks(c) * vec_block(c) * c->OW, "an output "
+            "row of a block of channels [b][ow], per chunk");
     kernels_comment(K, n, what);
     emit_vec(K, s->name, c, wa);
     return s;

@@ -17,7 +17,7 @@ if ! printf 'int main(void) { return 0; }\n' >"$t/probe.c" ||
     exit 0
 fi
 specs="specs/cnn1d.yaml specs/conv2d_seed.yaml tests/golden/conv/net/spec.yaml
-  bench/specs/conv2d_b8.yaml bench/specs/conv2d_s2.yaml
+  bench/specs/conv2d_b8.yaml bench/specs/conv2d_s2.yaml bench/specs/conv2d_dw.yaml
   bench/specs/conv2d_64.yaml bench/specs/linear_1k.yaml bench/specs/mlp.yaml
   bench/specs/lenet.yaml"
 mkdir "$t/src"
