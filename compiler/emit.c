@@ -887,11 +887,15 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
 #define MM_PAR_WORK 100000L         /* more multiply-adds (and 2 or more
                                      * tiles of rows): the tiles of rows
-                                     * share out over OpenMP's threads,
-                                     * each writing rows of C of its own
-                                     * in the same order as alone, so the
-                                     * result does not depend on the
-                                     * thread count (section 14) */
+                                     * go in 2 to MM_CHUNKS fixed chunks
+                                     * (4 tiles or more each), each
+                                     * packing B into a panel of its own,
+                                     * under OpenMP's parallel for; every
+                                     * element of C is summed in the same
+                                     * order as alone, so the result does
+                                     * not depend on the thread count
+                                     * (section 14) */
+#define MM_CHUNKS 8
 
 static const char *add_scratch(void *ctx, const char *type,
                                const char *want, long count, const char *note);
@@ -961,7 +965,8 @@ static const char *mm_tile(Emitter *E, int mr, int ku)
  * panel b (rows nb long) for columns jb.., at the current indent. */
 static void mm_calls(Emitter *E, Out *o, long M, long N, const char *C,
                      const char *A, long ars, long acs, const char *bp,
-                     const char *kn, long kn_max, int ktail)
+                     const char *kn, long kn_max, int ktail, int parts,
+                     const char *lo, const char *hi)
 {
     long full = M / MM_MR * MM_MR;
     for (int part = 0; part < 2; part++) {
@@ -969,11 +974,11 @@ static void mm_calls(Emitter *E, Out *o, long M, long N, const char *C,
         if (mr == 0 || (part == 0 && full == 0))
             continue;
         const char *i = part ? agc_fmt("%ld", full) : "i";
-        if (!part && full / MM_MR >= 2 && (double)M * N * kn_max >= MM_PAR_WORK)
-            put(o, "#ifdef _OPENMP\n#pragma omp parallel for "
-                "schedule(static)\n#endif\n");
+        if (!(parts & (1 << part)))
+            continue;
         if (!part)
-            put(o, "for (long i = 0; i < %ld; i += %d) {\n", full, MM_MR);
+            put(o, "for (long i = %s; i < %s; i += %d) {\n", lo ? lo : "0",
+                hi ? hi : agc_fmt("%ld", full), MM_MR);
         else
             put(o, "{                               /* the last %d rows */\n",
                 mr);
@@ -1006,6 +1011,48 @@ static void mm_calls(Emitter *E, Out *o, long M, long N, const char *C,
     }
 }
 
+/* The blocks of C = A B: for each block of columns jb and rows of B kb,
+ * B's panel packed into bp, then the tiles of rows (parts as mm_calls's,
+ * rows [lo, hi) of the whole tiles when lo is not NULL, and when last
+ * holds, the rows past the whole tiles). */
+static void mm_blocks(Emitter *E, Out *o, long M, long N, long K, long nb,
+                      long kb, const char *C, const char *A, long ars,
+                      long acs, const char *B, long brs, long bcs,
+                      const char *bp, int parts, const char *lo,
+                      const char *hi, const char *last)
+{
+    put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
+    put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
+        N, nb);
+    put(o, "    for (long kb = 0; kb < %ld; kb += %ld) {\n", K, kb);
+    put(o, "        const long kn = %ld - kb < %ld ? %ld - kb : %ld;\n", K,
+        kb, K, kb);
+    /* the panel p[k][j] = B[kb + k][jb + j], read along B's rows or,
+     * when B is a transpose, along its columns */
+    const char *src = agc_fmt("%s[(kb + k)%s + (jb + j)%s]", B,
+                              brs == 1 ? "" : agc_fmt(" * %ld", brs),
+                              bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
+    if (bcs == 1)
+        put(o, "        for (long k = 0; k < kn; k++)\n"
+            "            for (long j = 0; j < nb; j++)\n");
+    else
+        put(o, "        for (long j = 0; j < nb; j++)\n"
+            "            for (long k = 0; k < kn; k++)\n");
+    put(o, "                %s[k * nb + j] = %s;\n", bp, src);
+    o->indent += 2;
+    /* the panels hold kb rows, the last one K % kb: whether either
+     * leaves rows past a whole tile */
+    int ktail = kb % MM_KU != 0 || K % kb % MM_KU != 0;
+    mm_calls(E, o, M, N, C, A, ars, acs, bp, "kn", kb, ktail, parts, lo, hi);
+    if (last && M % MM_MR) {        /* the last chunk: the rows past it */
+        put(o, "if (%s)\n", last);
+        mm_calls(E, o, M, N, C, A, ars, acs, bp, "kn", kb, ktail, 2, NULL,
+                 NULL);
+    }
+    o->indent -= 2;
+    put(o, "    }\n}\n");
+}
+
 static void emit_matmul(Emitter *E, Out *o, Node *n)
 {
     Node *a = n->in[0], *b = n->in[1];
@@ -1016,36 +1063,38 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         const char *A = operand(E, a, &ars, &acs);
         const char *B = operand(E, b, &brs, &bcs);
         long nb = N < MM_NB ? N : MM_NB, kb = K < MM_KB ? K : MM_KB;
-        const char *bp = add_scratch(E, T, "mm_panel", nb * kb,
-                                     "a panel of B, packed for matmul tiles");
+        long tiles = M / MM_MR, nch = tiles / 4 < 2 ? 2 : tiles / 4;
+        if (nch > MM_CHUNKS)
+            nch = MM_CHUNKS;
+        if (tiles < 2 || (double)M * N * K < MM_PAR_WORK)
+            nch = 1;
+        const char *bp = add_scratch(E, T, "mm_panel", nch * nb * kb,
+                                     nch > 1 ? "panels of B, one per chunk "
+                                     "of rows, packed for matmul tiles"
+                                     : "a panel of B, packed for matmul "
+                                     "tiles");
         put(o, "/* blocked: %ld columns by %ld rows of B at a time, tiles of "
             "%d rows */\n", nb, kb, MM_MR);
         put(o, "memset(%s, 0, sizeof(%s) * %ld);\n", C, T, M * N);
-        put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
-        put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
-            N, nb);
-        put(o, "    for (long kb = 0; kb < %ld; kb += %ld) {\n", K, kb);
-        put(o, "        const long kn = %ld - kb < %ld ? %ld - kb : %ld;\n", K,
-            kb, K, kb);
-        /* the panel p[k][j] = B[kb + k][jb + j], read along B's rows or,
-         * when B is a transpose, along its columns */
-        const char *src = agc_fmt("%s[(kb + k)%s + (jb + j)%s]", B,
-                                  brs == 1 ? "" : agc_fmt(" * %ld", brs),
-                                  bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
-        if (bcs == 1)
-            put(o, "        for (long k = 0; k < kn; k++)\n"
-                "            for (long j = 0; j < nb; j++)\n");
-        else
-            put(o, "        for (long j = 0; j < nb; j++)\n"
-                "            for (long k = 0; k < kn; k++)\n");
-        put(o, "                %s[k * nb + j] = %s;\n", bp, src);
-        o->indent += 2;
-        /* the panels hold kb rows, the last one K % kb: whether either
-         * leaves rows past a whole tile */
-        int ktail = kb % MM_KU != 0 || K % kb % MM_KU != 0;
-        mm_calls(E, o, M, N, C, A, ars, acs, bp, "kn", kb, ktail);
-        o->indent -= 2;
-        put(o, "    }\n}\n");
+        if (nch > 1) {
+            put(o, "/* %ld chunks of the %ld tiles of rows, whatever the "
+                "thread count, each\n * with a panel of its own */\n",
+                nch, tiles);
+            put(o, "#ifdef _OPENMP\n#pragma omp parallel for "
+                "schedule(static)\n#endif\n");
+            put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
+            o->indent++;
+            put(o, "%s *restrict panel = %s + ch * %ld;\n", T, bp, nb * kb);
+            put(o, "const long i0 = ch * %ld / %ld * %d, i1 = (ch + 1) * %ld "
+                "/ %ld * %d;\n", tiles, nch, MM_MR, tiles, nch, MM_MR);
+            mm_blocks(E, o, M, N, K, nb, kb, C, A, ars, acs, B, brs, bcs,
+                      "panel", 1, "i0", "i1", agc_fmt("ch == %ld", nch - 1));
+            o->indent--;
+            put(o, "}\n");
+        } else {
+            mm_blocks(E, o, M, N, K, nb, kb, C, A, ars, acs, B, brs, bcs, bp,
+                      3, NULL, NULL, NULL);
+        }
         return;
     }
     if (N == 1) {                   /* matrix-vector: dot products */

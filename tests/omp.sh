@@ -61,13 +61,18 @@ echo "omp.sh: $# specs bitwise identical without OpenMP and at 1, 2, 3 threads"
 tsan="-fopenmp -fsanitize=thread -g -O1"
 if clang $tsan -o "$t/probe" "$t/probe.c" 2>/dev/null &&
    "$t/probe" 2>/dev/null; then
-    "$agc" compile bench/specs/conv2d_b8.yaml -o "$t/tsan"
-    clang -std=c99 $tsan -c -o "$t/tsan/m.o" "$t/tsan/conv2d_b8.c"
+    mkdir "$t/tsan"
+    for n in conv2d_b8 conv2d_dw mlp; do
+        "$agc" compile bench/specs/$n.yaml -o "$t/tsan"
+        clang -std=c99 $tsan -c -o "$t/tsan/$n.o" "$t/tsan/$n.c"
+    done
     clang $tsan -rdynamic -o "$t/tsan/run" tests/run_generated.c \
-        "$t/tsan/m.o" -ldl -lm
+        "$t/tsan"/*.o -ldl -lm
     OMP_NUM_THREADS=2 TSAN_OPTIONS="ignore_noninstrumented_modules=1 \
-halt_on_error=1 exitcode=66" "$t/tsan/run" conv2d_b8:f32 >/dev/null
-    echo "omp.sh: ThreadSanitizer clean on conv2d_b8 at 2 threads"
+halt_on_error=1 exitcode=66" "$t/tsan/run" conv2d_b8:f32 conv2d_dw:f32 \
+        mlp:f32 >/dev/null
+    echo "omp.sh: ThreadSanitizer clean at 2 threads on conv2d_b8," \
+         "conv2d_dw and mlp"
 else
     echo "omp.sh: clang -fsanitize=thread -fopenmp does not work here:" \
          "ThreadSanitizer run skipped"
