@@ -86,16 +86,22 @@ typedef struct Corr {               /* over [N, G*CI, H, W] */
 } Corr;
 
 /* Threads (section 14): a correlation of at least PAR_MIN_WORK
- * multiply-adds runs in PAR_CHUNKS fixed chunks of its output rows (the
- * weight gradient: of its input rows' products), each with scratch of its
- * own, under "#pragma omp parallel for" when built with -fopenmp.  The
- * chunks do not depend on the thread count, and the weight gradient's
- * partial sums are added chunk 0, 1, 2... after the loop, so the results
- * are bitwise the same for any number of threads (or none).  More threads
- * than chunks find nothing to do.  Smaller ones stay serial: a parallel
- * region costs a few microseconds. */
-enum { PAR_CHUNKS = 8 };
-#define PAR_MIN_WORK 100000L
+ * multiply-adds runs in up to PAR_CHUNKS fixed chunks under "#pragma omp
+ * parallel for" when built with -fopenmp: the forward (and the input
+ * gradient) chunks of its output rows, each with an acc row of its own;
+ * the weight gradient chunks of its window rows (input channel, kh), each
+ * summing its own slice of the gradient in the serial order, with a gy
+ * row transposed of its own; when there are few window rows (CI KH KW
+ * under WGRAD_MIN_TAPS), chunks of the output rows instead, each summing
+ * into a partial of its own (the weights are small then), the partials
+ * added chunk 0, 1, 2... after the loop.  The chunks do not depend on the
+ * thread count, so the results are bitwise the same for any number of
+ * threads (or none).  More threads than chunks find nothing to do.
+ * Smaller correlations stay serial, their code and scratch as without
+ * threads: a parallel region costs microseconds, and a small model keeps
+ * its arena (measured on 2 cores: see README, Threads). */
+enum { PAR_CHUNKS = 8, WGRAD_MIN_TAPS = 64 };
+#define PAR_MIN_WORK 250000.0
 
 /* The chunks correlation c runs in: 1 (serial) below PAR_MIN_WORK. */
 static long corr_chunks(const Corr *c)
@@ -105,6 +111,23 @@ static long corr_chunks(const Corr *c)
     if (work < PAR_MIN_WORK || rows < 2)
         return 1;
     return rows < PAR_CHUNKS ? rows : PAR_CHUNKS;
+}
+
+/* Whether the weight gradient of c, in chunks, runs them over its window
+ * rows (else over its output rows, with partial sums). */
+static int wgrad_by_taps(const Corr *c)
+{
+    return c->CI * c->KH * c->KW >= WGRAD_MIN_TAPS && c->CI * c->KH >= 2;
+}
+
+/* The chunks of the weight gradient of c: its window rows', else
+ * corr_chunks(c). */
+static long wgrad_chunks(const Corr *c)
+{
+    if (corr_chunks(c) == 1 || !wgrad_by_taps(c))
+        return corr_chunks(c);
+    long taps = c->CI * c->KH;
+    return taps < PAR_CHUNKS ? taps : PAR_CHUNKS;
 }
 
 /* The outputs [lo, hi) whose taps all fall inside [0, n). */
@@ -543,6 +566,93 @@ static void emit_corr_par(Kernels *K, const char *name, int wgrad,
     put(o, "}\n\n");
 }
 
+/* emit_corr's weight gradient NAME in wgrad_chunks(c) chunks of its
+ * window rows t = (c, kh), which may run in parallel: each sums into its
+ * own slice of the gradient [c][kh][kw][o], in the same order as the
+ * serial kernel, and transposes gy's rows into its own slice of gts. */
+static void emit_wgrad_taps(Kernels *K, const char *name, const Corr *c)
+{
+    Out *o = &K->fns;
+    const char *T = K->T;
+    int dsum = strcmp(T, "double") != 0;
+    long nch = wgrad_chunks(c), taps = c->CI * c->KH;
+    long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
+    long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
+    long slot = c->KW * c->CV, row = c->OW * c->CV;
+    if (dsum)
+        put(o, "static void %s(%s *restrict sum, %s *restrict img, "
+            "%s *restrict acc, const %s *restrict x, const %s *restrict gy, "
+            "%s *restrict gts)\n{\n", name, T, T, T, T, T, T);
+    else
+        put(o, "static void %s(%s *restrict acc, const %s *restrict x, "
+            "const %s *restrict gy, %s *restrict gts)\n{\n", name, T, T, T,
+            T);
+    o->indent++;
+    const char *gof = c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wsize) : "";
+    if (dsum)
+        put(o, "memset(sum, 0, %ld * sizeof *sum);\n"
+            "memset(img, 0, %ld * sizeof *img);\n"
+            "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize, wsize,
+            wsize);
+    else
+        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize);
+    put(o, "/* %ld chunks of the %ld window rows (c, kh), whatever the "
+        "thread count */\n", nch, taps);
+    put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
+        "#endif\n");
+    put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
+    o->indent++;
+    put(o, "const long tlo = ch * %ld / %ld, thi = (ch + 1) * %ld / %ld;\n",
+        taps, nch, taps, nch);
+    put(o, "%s *restrict gt = gts + ch * %ld;\n", T, row);
+    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    o->indent++;
+    put(o, "const %s *restrict xg = %s;\n", T, plus_expr("x",
+                                                        times("i", chw)));
+    put(o, "const %s *restrict gg = %s;\n", T,
+        plus_expr("gy", times("i", ohw)));
+    put(o, "%s *restrict ag = %s;\n", T, dsum ? "acc"
+                                              : plus_expr("acc", gof));
+    if (dsum)
+        put(o, "%s *restrict sg = %s;\n", T, plus_expr("sum", gof));
+    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+    o->indent++;
+    put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+    put(o, "    for (long o = 0; o < %ld; o++)\n", c->CO);
+    put(o, "        gt[ow * %ld + o] = gg[(o * %ld + oh) * %ld + ow];\n",
+        c->CV, c->OH, c->OW);
+    put(o, "for (long t = tlo; t < thi; t++) {\n");
+    o->indent++;
+    put(o, "const long ih = %s;\n", sum3(times("oh", c->sh),
+                                         times(agc_fmt("t %% %ld", c->KH),
+                                               c->dh), -c->ph));
+    int border = c->r0 > 0 || c->r1 < c->OH;
+    if (border)
+        put(o, "if (ih >= 0 && ih < %ld)\n    ", c->H);
+    put(o, "%s_row(ag + t * %ld, xg + (t / %ld * %ld + ih) * %ld, gt);\n",
+        name, slot, c->KH, c->H, c->W);
+    o->indent--;
+    put(o, "}\n");
+    if (dsum) {
+        put(o, "for (long k = tlo * %ld; k < thi * %ld; k++) {\n", slot,
+            slot);
+        put(o, "    img[k] += ag[k];\n    ag[k] = 0;\n}\n");
+    }
+    o->indent--;
+    put(o, "}\n");
+    if (dsum) {
+        put(o, "for (long k = tlo * %ld; k < thi * %ld; k++) {\n", slot,
+            slot);
+        put(o, "    sg[k] += img[k];\n    img[k] = 0;\n}\n");
+    }
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n");
+    o->indent--;
+    put(o, "}\n\n");
+}
+
 /* The static functions of one correlation, and NAME.  Forward, NAME(y,
  * x, wp, acc): y [N, G*CO, OH, OW] from x and the packed weights wp
  * [G][CI][KH][KW][CO], a row at a time in acc [OW][CO].  Wgrad, NAME(sum,
@@ -560,6 +670,10 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
     long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
     emit_row_fn(K, name, wgrad, c);
+    if (wgrad && wgrad_chunks(c) > 1 && wgrad_by_taps(c)) {
+        emit_wgrad_taps(K, name, c);
+        return;
+    }
     if (corr_chunks(c) > 1) {
         emit_corr_par(K, name, wgrad, c);
         return;
@@ -673,6 +787,13 @@ typedef struct Shared {
     int nscr;
     struct Shared *next;
 } Shared;
+
+/* note, and ", per chunk" when there are nch > 1 chunks, each with its
+ * own slice */
+static const char *per_chunk(long nch, const char *note)
+{
+    return nch > 1 ? agc_fmt("%s, per chunk", note) : note;
+}
 
 /* Adds a scratch argument of count elements to kernel s. */
 static void add_scr(Shared *s, const char *what, long count,
@@ -1223,8 +1344,9 @@ static Shared *vec_kernel(Kernels *K, const Node *n, const char *what,
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    add_scr(s, "acc", vec_chunks(c) * vec_block(c) * c->OW, "an output "
-            "row of a block of channels [b][ow], per chunk");
+    add_scr(s, "acc", vec_chunks(c) * vec_block(c) * c->OW,
+            per_chunk(vec_chunks(c), "an output row of a block of channels "
+                      "[b][ow]"));
     kernels_comment(K, n, what);
     emit_vec(K, s->name, c, wa);
     return s;
@@ -1295,7 +1417,7 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
                 "weights packed [g][c][kh][kw][o]");
         add_scr(s, "acc", corr_chunks(&c) * c.OW * c.CV,
-                "an output row [ow][o], per chunk");
+                per_chunk(corr_chunks(&c), "an output row [ow][o]"));
         Out *f = &K->fns;
         put(f, "/* y %s = conv(x %s, w %s): w packed as [g][c][kh][kw][o] "
             "into wp, then %s */\n", shape_str(&n->shape),
@@ -1385,7 +1507,8 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
                 "weights flipped, packed [g][o][kh][kw][c]");
         add_scr(s, "acc", corr_chunks(&c) * c.OW * c.CV,
-                "a row of the input gradient [iw][c], per chunk");
+                per_chunk(corr_chunks(&c), "a row of the input gradient "
+                          "[iw][c]"));
         Out *b = &K->fns;
         put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: w "
             "flipped, packed as\n * [g][o][kh][kw][c] into wq, %sthen %s "
@@ -1428,18 +1551,20 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
         long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
         int dsum = strcmp(T, "double") != 0;
-        long nch = corr_chunks(&c);
+        /* chunks of the window rows share the sums (each its slice),
+         * chunks of the output rows have partial sums of their own */
+        long nch = wgrad_chunks(&c), np = wgrad_by_taps(&c) ? 1 : nch;
         if (dsum) {
-            add_scr(s, "sum", nch * size, "the gradient packed "
-                    "[g][c][kh][kw][o], per chunk");
-            add_scr(s, "img", nch * size / c.G, "an image's share of it, "
-                    "one group, per chunk");
+            add_scr(s, "sum", np * size, per_chunk(np, "the gradient packed "
+                                                   "[g][c][kh][kw][o]"));
+            add_scr(s, "img", np * size / c.G, per_chunk(np, "an image's "
+                    "share of it, one group"));
         }
-        add_scr(s, "acc", nch * (dsum ? size / c.G : size),
-                dsum ? "a row's share of it, one group, per chunk"
-                     : "the gradient packed [g][c][kh][kw][o], per chunk");
-        add_scr(s, "gt", nch * c.OW * c.CV, "a row of gy transposed "
-                "[ow][o], per chunk");
+        add_scr(s, "acc", np * (dsum ? size / c.G : size),
+                per_chunk(np, dsum ? "a row's share of it, one group"
+                                   : "the gradient packed [g][c][kh][kw][o]"));
+        add_scr(s, "gt", nch * c.OW * c.CV, per_chunk(nch, "a row of gy "
+                "transposed [ow][o]"));
         Out *b = &K->fns;
         put(b, "/* dw %s = the gradient of conv(x %s, w) for gy %s: %s, "
             "then\n * unpacked from [g][c][kh][kw][o] */\n",

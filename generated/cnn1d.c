@@ -452,27 +452,18 @@ static void agc_conv74_row(float *restrict acc, const float *restrict x, const f
     agc_conv74_col0_1(acc + 1024, x + 60, w);
 }
 
-static void agc_conv74(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict accs)
+static void agc_conv74(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
 {
-    /* 4 chunks of the 4 rows, whatever the thread count */
-    #ifdef _OPENMP
-    #pragma omp parallel for schedule(static)
-    #endif
-    for (long ch = 0; ch < 4; ch++) {
-        const long rlo = ch * 4 / 4, rhi = (ch + 1) * 4 / 4;
-        float *restrict acc = accs + ch * 1056;
-        for (long r = rlo; r < rhi; r++) {
-            const long i = r / 1, oh = r % 1;
-            const float *restrict xg = x + i * 488;
-            const float *restrict wg = wp;
-            float *restrict yg = y + i * 1056;
+    for (long i = 0; i < 4; i++) {
+        const float *restrict xg = x + i * 488;
+        const float *restrict wg = wp;
+        float *restrict yg = y + i * 1056;
+        for (long oh = 0; oh < 1; oh++) {
             memset(acc, 0, 1056 * sizeof *acc);
-            {
-                for (long c = 0; c < 8; c++) {
-                    const float *restrict xr = xg + (c + oh) * 61;
-                    const float *restrict wr = wg + c * 80;
-                    agc_conv74_row(acc, xr, wr);
-                }
+            for (long c = 0; c < 8; c++) {
+                const float *restrict xr = xg + (c + oh) * 61;
+                const float *restrict wr = wg + c * 80;
+                agc_conv74_row(acc, xr, wr);
             }
             for (long o = 0; o < 16; o++)
                 for (long ow = 0; ow < 66; ow++)
@@ -751,13 +742,13 @@ void cnn1d_init(cnn1d_t *m)
 
 int cnn1d_forward(cnn1d_t *m)
 {
-    float *const conv1_conv = m->arena + 12672; /* [3968] */
-    float *const conv1_add = m->arena + 12672; /* [3968] */
-    float *const relu1_out = m->arena + 12672; /* [3968] */
+    float *const conv1_conv = m->arena + 8448; /* [3968] */
+    float *const conv1_add = m->arena + 8448; /* [3968] */
+    float *const relu1_out = m->arena + 8448; /* [3968] */
     float *const conv2_padmode = m->arena + 0; /* [4224] */
-    float *const conv2_conv = m->arena + 18592; /* [992] */
-    float *const conv2_add = m->arena + 18592; /* [992] */
-    float *const relu3_out = m->arena + 18592; /* [992] */
+    float *const conv2_conv = m->arena + 15424; /* [992] */
+    float *const conv2_add = m->arena + 15424; /* [992] */
+    float *const relu3_out = m->arena + 15424; /* [992] */
     float *const maxpool1d4_maxpool = m->arena + 5424; /* [480] */
     float *const fc_matmul = m->arena + 4224; /* [40] */
     float *const target_amax = m->arena + 4264; /* [4] */
@@ -1123,9 +1114,9 @@ int cnn1d_infer(cnn1d_t *m)
 
 int cnn1d_backward(cnn1d_t *m)
 {
-    float *const relu1_out = m->arena + 12672; /* [3968] */
+    float *const relu1_out = m->arena + 8448; /* [3968] */
     float *const conv2_padmode = m->arena + 0; /* [4224] */
-    float *const relu3_out = m->arena + 18592; /* [992] */
+    float *const relu3_out = m->arena + 15424; /* [992] */
     float *const maxpool1d4_maxpool = m->arena + 5424; /* [480] */
     float *const target_out = m->arena + 6384; /* [40] */
     float *const loss_exp = m->arena + 4264; /* [40] */
@@ -1135,19 +1126,19 @@ int cnn1d_backward(cnn1d_t *m)
     float *const loss_grad_add = m->arena + 6384; /* [40] */
     float *const fc_grad_matmul = m->arena + 5904; /* [480] */
     float *const maxpool1d4_grad_maxpool_bwd = m->arena + 4224; /* [992] */
-    float *const relu3_grad_where = m->arena + 18592; /* [992] */
+    float *const relu3_grad_where = m->arena + 15424; /* [992] */
     float *const conv2_grad_conv_bwd_input = m->arena + 4224; /* [4224] */
     float *const conv2_grad_padmode_bwd = m->arena + 0; /* [3968] */
-    float *const relu1_grad_where = m->arena + 12672; /* [3968] */
+    float *const relu1_grad_where = m->arena + 8448; /* [3968] */
     float *const fc_grad_matmul_panel = m->arena + 4224; /* [1200] */
     float *const fc_weight_grad_panel = m->arena + 4224; /* [480] */
-    float *const conv2_grad_conv_bwd_input_gz = m->arena + 16640; /* [1952] */
-    float *const conv2_grad_conv_bwd_input_wpack = m->arena + 19584; /* [640] */
-    float *const conv2_grad_conv_bwd_input_acc = m->arena + 8448; /* [4224] */
-    float *const conv2_weight_grad_sum = m->arena + 8448; /* [640] */
-    float *const conv2_weight_grad_img = m->arena + 9088; /* [640] */
-    float *const conv2_weight_grad_acc = m->arena + 9728; /* [640] */
-    float *const conv2_weight_grad_gt = m->arena + 10368; /* [248] */
+    float *const conv2_grad_conv_bwd_input_gz = m->arena + 12416; /* [1952] */
+    float *const conv2_grad_conv_bwd_input_wpack = m->arena + 16416; /* [640] */
+    float *const conv2_grad_conv_bwd_input_acc = m->arena + 14368; /* [1056] */
+    float *const conv2_weight_grad_sum = m->arena + 12416; /* [640] */
+    float *const conv2_weight_grad_img = m->arena + 13056; /* [640] */
+    float *const conv2_weight_grad_acc = m->arena + 13696; /* [640] */
+    float *const conv2_weight_grad_gt = m->arena + 14336; /* [248] */
     float *const conv1_weight_grad_sum = m->arena + 992; /* [96] */
     float *const conv1_weight_grad_img = m->arena + 1088; /* [96] */
     float *const conv1_weight_grad_acc = m->arena + 1184; /* [96] */

@@ -43,7 +43,7 @@ typedef struct cnn1d_t {
     float conv2_bias_grad[8]; /* [8] gradient */
     float fc_weight_grad[1200]; /* [10, 120] gradient */
     float fc_bias_grad[10]; /* [10] gradient */
-    float arena[20224]; /* temporaries and scratch, planned by liveness */
+    float arena[17056]; /* temporaries and scratch, planned by liveness */
 } cnn1d_t;
 
 /* roles in cnn1d_tensors[].role */
@@ -58,7 +58,7 @@ typedef agc_tensor cnn1d_tensor;
 /* sizes, as constant expressions */
 #define cnn1d_NUM_TENSORS 15
 #define cnn1d_SIZE sizeof(cnn1d_t)
-#define cnn1d_ARENA_BYTES 80896
+#define cnn1d_ARENA_BYTES 68224
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void cnn1d_init(cnn1d_t *m);

@@ -172,55 +172,42 @@ static void agc_conv16_row(float *restrict acc, const float *restrict x, const f
     agc_conv16_tail(acc, x + 120, g + 1920);
 }
 
-static void agc_conv16(float *restrict sums, float *restrict imgs, float *restrict accs, const float *restrict x,
-    const float *restrict gy, float *restrict gts)
+static void agc_conv16(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gts)
 {
-    /* 8 chunks of the 62 rows, whatever the thread count */
+    memset(sum, 0, 4800 * sizeof *sum);
+    memset(img, 0, 4800 * sizeof *img);
+    memset(acc, 0, 4800 * sizeof *acc);
+    /* 8 chunks of the 60 window rows (c, kh), whatever the thread count */
     #ifdef _OPENMP
     #pragma omp parallel for schedule(static)
     #endif
     for (long ch = 0; ch < 8; ch++) {
-        const long rlo = ch * 62 / 8, rhi = (ch + 1) * 62 / 8;
-        float *restrict sum = sums + ch * 4800;
-        float *restrict img = imgs + ch * 4800;
-        float *restrict acc = accs + ch * 4800;
+        const long tlo = ch * 60 / 8, thi = (ch + 1) * 60 / 8;
         float *restrict gt = gts + ch * 1984;
-        memset(sum, 0, 4800 * sizeof *sum);
-        memset(img, 0, 4800 * sizeof *img);
-        memset(acc, 0, 4800 * sizeof *acc);
-        for (long r = rlo; r < rhi; r++) {
-            const long i = r / 62, oh = r % 62;
+        for (long i = 0; i < 1; i++) {
             const float *restrict xg = x + i * 163840;
             const float *restrict gg = gy + i * 123008;
             float *restrict ag = acc;
             float *restrict sg = sum;
-            for (long ow = 0; ow < 124; ow++)
-                for (long o = 0; o < 16; o++)
-                    gt[ow * 16 + o] = gg[(o * 62 + oh) * 124 + ow];
-            {
-                for (long c = 0; c < 20; c++) {
-                    const float *restrict xr = xg + (c * 64 + oh) * 128;
-                    float *restrict ar = ag + c * 240;
-                    agc_conv16_row(ar, xr, gt);
-                    agc_conv16_row(ar + 80, xr + 128, gt);
-                    agc_conv16_row(ar + 160, xr + 256, gt);
+            for (long oh = 0; oh < 62; oh++) {
+                for (long ow = 0; ow < 124; ow++)
+                    for (long o = 0; o < 16; o++)
+                        gt[ow * 16 + o] = gg[(o * 62 + oh) * 124 + ow];
+                for (long t = tlo; t < thi; t++) {
+                    const long ih = oh + t % 3;
+                    agc_conv16_row(ag + t * 80, xg + (t / 3 * 64 + ih) * 128, gt);
+                }
+                for (long k = tlo * 80; k < thi * 80; k++) {
+                    img[k] += ag[k];
+                    ag[k] = 0;
                 }
             }
-            for (long k = 0; k < 4800; k++) {
-                img[k] += ag[k];
-                ag[k] = 0;
+            for (long k = tlo * 80; k < thi * 80; k++) {
+                sg[k] += img[k];
+                img[k] = 0;
             }
-            if (oh == 61 || r + 1 == rhi)     /* the image's share */
-                for (long k = 0; k < 4800; k++) {
-                    sg[k] += img[k];
-                    img[k] = 0;
-                }
         }
     }
-    /* the chunks' partial sums, in chunk order */
-    for (long ch = 1; ch < 8; ch++)
-        for (long k = 0; k < 4800; k++)
-            sums[k] += sums[ch * 4800 + k];
 }
 
 /* dw [16, 20, 3, 5] = the gradient of conv(x [1, 20, 64, 128], w) for gy [1, 16, 62, 124]: agc_conv16, then
@@ -342,10 +329,10 @@ int conv2d_seed_infer(conv2d_seed_t *m)
 int conv2d_seed_backward(conv2d_seed_t *m)
 {
     float *const loss_grad_const = m->arena + 0; /* [123008] */
-    float *const w_grad_sum = m->arena + 123008; /* [38400] */
-    float *const w_grad_img = m->arena + 161408; /* [38400] */
-    float *const w_grad_acc = m->arena + 199808; /* [38400] */
-    float *const w_grad_gt = m->arena + 238208; /* [15872] */
+    float *const w_grad_sum = m->arena + 138880; /* [4800] */
+    float *const w_grad_img = m->arena + 143680; /* [4800] */
+    float *const w_grad_acc = m->arena + 148480; /* [4800] */
+    float *const w_grad_gt = m->arena + 123008; /* [15872] */
 
     /* grad of loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     for (long i = 0; i < 123008; i++)

@@ -262,37 +262,46 @@ static void agc_conv75_row(float *restrict acc, const float *restrict x, const f
     agc_conv75_col0_2(acc + 56, x + 5, w);
 }
 
-static void agc_conv75(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
+static void agc_conv75(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict accs)
 {
-    for (long i = 0; i < 4; i++) {
-        const float *restrict xg = x + i * 392;
-        const float *restrict wg = wp;
-        float *restrict yg = y + i * 512;
-        for (long oh = 0; oh < 8; oh++) {
+    /* 8 chunks of the 32 rows, whatever the thread count */
+    #ifdef _OPENMP
+    #pragma omp parallel for schedule(static)
+    #endif
+    for (long ch = 0; ch < 8; ch++) {
+        const long rlo = ch * 32 / 8, rhi = (ch + 1) * 32 / 8;
+        float *restrict acc = accs + ch * 64;
+        for (long r = rlo; r < rhi; r++) {
+            const long i = r / 8, oh = r % 8;
+            const float *restrict xg = x + i * 392;
+            const float *restrict wg = wp;
+            float *restrict yg = y + i * 512;
             memset(acc, 0, 64 * sizeof *acc);
-            if (oh >= 2 && oh < 6) {
-                for (long c = 0; c < 8; c++) {
-                    const float *restrict xr = xg + (c * 7 + oh - 2) * 7;
-                    const float *restrict wr = wg + c * 128;
-                    const long zr = (oh - 2) % 2;
-                    if (zr == 0) {
-                        agc_conv75_row(acc, xr, wr);
-                        agc_conv75_row(acc, xr + 14, wr + 64);
-                    } else if (zr == 1) {
-                        agc_conv75_row(acc, xr + 7, wr + 32);
-                        agc_conv75_row(acc, xr + 21, wr + 96);
+            {
+                if (oh >= 2 && oh < 6) {
+                    for (long c = 0; c < 8; c++) {
+                        const float *restrict xr = xg + (c * 7 + oh - 2) * 7;
+                        const float *restrict wr = wg + c * 128;
+                        const long zr = (oh - 2) % 2;
+                        if (zr == 0) {
+                            agc_conv75_row(acc, xr, wr);
+                            agc_conv75_row(acc, xr + 14, wr + 64);
+                        } else if (zr == 1) {
+                            agc_conv75_row(acc, xr + 7, wr + 32);
+                            agc_conv75_row(acc, xr + 21, wr + 96);
+                        }
                     }
+                } else {
+                    /* a border row: the window rows inside the input */
+                    const long top = oh - 2;
+                    const long lo = top < 0 ? (0 - top) / 1 : 0;
+                    const long hi = top + 3 < 7 ? 4
+                                    : top < 7 ? (6 - top) / 1 + 1 : 0;
+                    for (long c = 0; c < 8; c++)
+                        for (long kh = lo; kh < hi; kh++)
+                            if ((top + kh) % 2 == 0)
+                                agc_conv75_row(acc, xg + (c * 7 + top + kh) * 7, wg + (c * 4 + kh) * 32);
                 }
-            } else {
-                /* a border row: the window rows inside the input */
-                const long top = oh - 2;
-                const long lo = top < 0 ? (0 - top) / 1 : 0;
-                const long hi = top + 3 < 7 ? 4
-                                : top < 7 ? (6 - top) / 1 + 1 : 0;
-                for (long c = 0; c < 8; c++)
-                    for (long kh = lo; kh < hi; kh++)
-                        if ((top + kh) % 2 == 0)
-                            agc_conv75_row(acc, xg + (c * 7 + top + kh) * 7, wg + (c * 4 + kh) * 32);
             }
             for (long o = 0; o < 8; o++)
                 for (long ow = 0; ow < 8; ow++)
@@ -1171,7 +1180,7 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
     float *const enc2_conv_acc = m->arena + 25152; /* [48] */
     float *const dec1_conv_bwd_input_gz = m->arena + 24576; /* [1568] */
     float *const dec1_conv_bwd_input_wpack = m->arena + 26144; /* [1024] */
-    float *const dec1_conv_bwd_input_acc = m->arena + 27168; /* [64] */
+    float *const dec1_conv_bwd_input_acc = m->arena + 27168; /* [512] */
     float *const dec2_conv_bwd_input_gz = m->arena + 24576; /* [7200] */
     float *const dec2_conv_bwd_input_acc = m->arena + 38048; /* [16] */
 
@@ -1412,7 +1421,7 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
     float *const enc2_conv_acc = m->arena + 1728; /* [48] */
     float *const dec1_conv_bwd_input_gz = m->arena + 0; /* [1568] */
     float *const dec1_conv_bwd_input_wpack = m->arena + 1568; /* [1024] */
-    float *const dec1_conv_bwd_input_acc = m->arena + 2592; /* [64] */
+    float *const dec1_conv_bwd_input_acc = m->arena + 2592; /* [512] */
     float *const dec2_conv_bwd_input_gz = m->arena + 0; /* [7200] */
     float *const dec2_conv_bwd_input_acc = m->arena + 10272; /* [16] */
 
