@@ -100,7 +100,7 @@ typedef struct Corr {               /* over [N, G*CI, H, W] */
  * Smaller correlations stay serial, their code and scratch as without
  * threads: a parallel region costs microseconds, and a small model keeps
  * its arena (measured on 2 cores: see README, Threads). */
-enum { PAR_CHUNKS = 8, WGRAD_MIN_TAPS = 64 };
+enum { PAR_CHUNKS = 8, WGRAD_CHUNKS = 2, WGRAD_MIN_TAPS = 64 };
 #define PAR_MIN_WORK 250000.0
 
 /* The chunks correlation c runs in: 1 (serial) below PAR_MIN_WORK. */
@@ -127,7 +127,7 @@ static long wgrad_chunks(const Corr *c)
     if (corr_chunks(c) == 1 || !wgrad_by_taps(c))
         return corr_chunks(c);
     long taps = c->CI * c->KH;
-    return taps < PAR_CHUNKS ? taps : PAR_CHUNKS;
+    return taps < WGRAD_CHUNKS ? taps : WGRAD_CHUNKS;
 }
 
 /* The outputs [lo, hi) whose taps all fall inside [0, n). */
@@ -460,6 +460,17 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
     }
 }
 
+/* gt [OW][CV] = row oh of gy's image gg, transposed: read along gy's
+ * rows (down its columns, OH * OW apart, the loads would alias in the
+ * cache) */
+static void emit_gt(Out *o, const Corr *c)
+{
+    put(o, "for (long o = 0; o < %ld; o++)\n", c->CO);
+    put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+    put(o, "        gt[ow * %ld + o] = gg[(o * %ld + oh) * %ld + ow];\n",
+        c->CV, c->OH, c->OW);
+}
+
 /* emit_corr's NAME in corr_chunks(c) chunks of the rows (i, oh) of the
  * output (wgrad: of gy), which may run in parallel: each chunk has its own
  * slice of each scratch argument (the arguments are the chunks' slices
@@ -524,10 +535,7 @@ static void emit_corr_par(Kernels *K, const char *name, int wgrad,
                                                   : plus_expr("acc", gof));
         if (dsum)
             put(o, "%s *restrict sg = %s;\n", T, plus_expr("sum", gof));
-        put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
-        put(o, "    for (long o = 0; o < %ld; o++)\n", c->CO);
-        put(o, "        gt[ow * %ld + o] = gg[(o * %ld + oh) * %ld + ow];\n",
-            c->CV, c->OH, c->OW);
+        emit_gt(o, c);
     } else {
         put(o, "const %s *restrict wg = %s;\n", T, plus_expr("wp", gof));
         put(o, "%s *restrict yg = %s;\n", T, plus_expr("y", times("i", ohw)));
@@ -617,10 +625,7 @@ static void emit_wgrad_taps(Kernels *K, const char *name, const Corr *c)
         put(o, "%s *restrict sg = %s;\n", T, plus_expr("sum", gof));
     put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
     o->indent++;
-    put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
-    put(o, "    for (long o = 0; o < %ld; o++)\n", c->CO);
-    put(o, "        gt[ow * %ld + o] = gg[(o * %ld + oh) * %ld + ow];\n",
-        c->CV, c->OH, c->OW);
+    emit_gt(o, c);
     put(o, "for (long t = tlo; t < thi; t++) {\n");
     o->indent++;
     put(o, "const long ih = %s;\n", sum3(times("oh", c->sh),

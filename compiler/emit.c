@@ -619,6 +619,23 @@ static void comments(Emitter *E, Out *o, Node *n, const char **last)
     }
 }
 
+/* Threads (section 14): a loop over at least PAR_MIN_ELEMS elements,
+ * elementwise or each iteration its own outputs' reduction, runs under
+ * OpenMP's parallel for (static schedule) when built with -fopenmp.  Each
+ * element is computed as without threads, so the result does not depend
+ * on the thread count.  Smaller loops keep their code: a parallel region
+ * costs microseconds, more than a loop of fewer elements gains. */
+#define PAR_MIN_ELEMS 65536
+
+/* The pragma for a loop of iters iterations over elems elements, if it
+ * is large enough. */
+static void omp_for(Out *o, long elems, long iters)
+{
+    if (elems >= PAR_MIN_ELEMS && iters >= 2)
+        put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
+            "#endif\n");
+}
+
 /* One loop per dim of s; the innermost gets braces when body > 1. */
 static void open_loops(Out *o, const Shape *s, int body)
 {
@@ -693,9 +710,11 @@ static void assign_op(Emitter *E, Out *o, const char *dst, Node *n, int copy,
     if (flat && cnt == 1) {
         put(o, "%s[0] %s %s;\n", dst, op, v);
     } else if (flat) {
+        omp_for(o, cnt, cnt);
         put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] %s %s;\n", cnt, dst,
             op, v);
     } else {
+        omp_for(o, cnt, n->shape.d[0]);
         open_loops(o, &n->shape, 1);
         put(o, "%s[%s] %s %s;\n", dst, index_of(n, &L), op, v);
         close_loops(o, &n->shape, 1);
@@ -756,6 +775,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
                                        : RED_BLOCK;
         const char *row = outer == 1 ? "" : agc_fmt("i * %ld + ", inner);
         Loop L = {s, agc_fmt("%sj + l", row)};
+        omp_for(o, outer * inner, outer);
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
@@ -785,6 +805,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     }
     if (suffix && flat_ok(E, a, &s)) {
         Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
+        omp_for(o, outer * inner, outer);
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
@@ -823,6 +844,11 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         if (mask >> k & 1)
             kept.shape.d[k] = 1;
     Loop L = {s, NULL};
+    for (int k = 0; k < r; k++)     /* the outermost kept dim */
+        if (!(mask >> k & 1)) {
+            omp_for(o, shape_count(&s), s.d[k]);
+            break;
+        }
     int nk = open_dims(o, &s, mask, 0, 1);
     if (!nk) {
         put(o, "{\n");
@@ -885,7 +911,7 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
 #define MM_KB 64                    /* rows of B per packed panel */
 #define MM_MIN_N 16                 /* fewer columns: plain loops */
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
-#define MM_PAR_WORK 100000L         /* more multiply-adds (and 2 or more
+#define MM_PAR_WORK 250000L         /* more multiply-adds (and 2 or more
                                      * tiles of rows): the tiles of rows
                                      * go in 2 to MM_CHUNKS fixed chunks
                                      * (4 tiles or more each), each

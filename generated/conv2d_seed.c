@@ -177,12 +177,12 @@ static void agc_conv16(float *restrict sum, float *restrict img, float *restrict
     memset(sum, 0, 4800 * sizeof *sum);
     memset(img, 0, 4800 * sizeof *img);
     memset(acc, 0, 4800 * sizeof *acc);
-    /* 8 chunks of the 60 window rows (c, kh), whatever the thread count */
+    /* 2 chunks of the 60 window rows (c, kh), whatever the thread count */
     #ifdef _OPENMP
     #pragma omp parallel for schedule(static)
     #endif
-    for (long ch = 0; ch < 8; ch++) {
-        const long tlo = ch * 60 / 8, thi = (ch + 1) * 60 / 8;
+    for (long ch = 0; ch < 2; ch++) {
+        const long tlo = ch * 60 / 2, thi = (ch + 1) * 60 / 2;
         float *restrict gt = gts + ch * 1984;
         for (long i = 0; i < 1; i++) {
             const float *restrict xg = x + i * 163840;
@@ -190,8 +190,8 @@ static void agc_conv16(float *restrict sum, float *restrict img, float *restrict
             float *restrict ag = acc;
             float *restrict sg = sum;
             for (long oh = 0; oh < 62; oh++) {
-                for (long ow = 0; ow < 124; ow++)
-                    for (long o = 0; o < 16; o++)
+                for (long o = 0; o < 16; o++)
+                    for (long ow = 0; ow < 124; ow++)
                         gt[ow * 16 + o] = gg[(o * 62 + oh) * 124 + ow];
                 for (long t = tlo; t < thi; t++) {
                     const long ih = oh + t % 3;
@@ -329,10 +329,10 @@ int conv2d_seed_infer(conv2d_seed_t *m)
 int conv2d_seed_backward(conv2d_seed_t *m)
 {
     float *const loss_grad_const = m->arena + 0; /* [123008] */
-    float *const w_grad_sum = m->arena + 138880; /* [4800] */
-    float *const w_grad_img = m->arena + 143680; /* [4800] */
-    float *const w_grad_acc = m->arena + 148480; /* [4800] */
-    float *const w_grad_gt = m->arena + 123008; /* [15872] */
+    float *const w_grad_sum = m->arena + 123008; /* [4800] */
+    float *const w_grad_img = m->arena + 127808; /* [4800] */
+    float *const w_grad_acc = m->arena + 132608; /* [4800] */
+    float *const w_grad_gt = m->arena + 137408; /* [3968] */
 
     /* grad of loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     for (long i = 0; i < 123008; i++)
