@@ -1,11 +1,14 @@
 #!/bin/sh
 # omp.sh AGC: the generated code built with -fopenmp gives bitwise the same
-# outputs and gradients at 1, 2 and 3 threads as built without it (section
-# 14), for a few specs whose convolutions and matmuls are large enough to
-# run in parallel, and a small model; then a ThreadSanitizer run of a
-# model on 2 threads (clang with libomp), skipped with a message where
-# that does not build.  tests/run_generated.c runs each spec's forward and
-# backward and, with AGC_DIGEST set, prints a hash of every tensor.
+# outputs and gradients, and the same struct size, at 1, 2 and 3 threads
+# as built without it (section 14), for every spec of specs/, bench/specs/,
+# the digits example and the golden cases whose code has a parallel loop
+# (the others have the same code either way), and a small model; both
+# builds warning-free (-Wall -Wextra -pedantic -Werror).  Then a
+# ThreadSanitizer run of three models on 2 threads (clang with libomp),
+# skipped with a message where that does not build.
+# tests/run_generated.c runs each spec's forward and backward and, with
+# AGC_DIGEST set, prints its size and a hash of every tensor.
 set -e
 agc=${1:-./agc}
 t=$(mktemp -d)
@@ -16,12 +19,17 @@ if ! printf 'int main(void) { return 0; }\n' >"$t/probe.c" ||
     echo "omp.sh: $cc -fopenmp does not build here: skipped"
     exit 0
 fi
-specs="specs/cnn1d.yaml specs/conv2d_seed.yaml tests/golden/conv/net/spec.yaml
-  bench/specs/conv2d_b8.yaml bench/specs/conv2d_s2.yaml bench/specs/conv2d_dw.yaml
-  bench/specs/conv2d_64.yaml bench/specs/linear_1k.yaml bench/specs/mlp.yaml
-  bench/specs/lenet.yaml"
-mkdir "$t/src"
-for s in $specs; do "$agc" compile "$s" -o "$t/src"; done
+mkdir "$t/all" "$t/src"
+for s in specs/*.yaml bench/specs/*.yaml examples/digits/digits.yaml \
+         tests/golden/*/*/spec.yaml; do
+    "$agc" compile "$s" -o "$t/all" 2>/dev/null || :
+done
+for c in "$t"/all/*.c; do
+    n=$(basename "$c" .c)
+    if [ "$n" = cnn1d ] || grep -q '^ *#pragma omp parallel' "$c"; then
+        cp "$c" "$t/all/$n.h" "$t/src/"
+    fi
+done
 set --
 for h in "$t"/src/*.h; do
     n=$(basename "$h" .h)
@@ -38,7 +46,8 @@ build() {
     shift
     mkdir "$t/$d"
     for c in "$t"/src/*.c; do
-        $cc -std=c99 -O2 "$@" -c -o "$t/$d/$(basename "$c" .c).o" "$c"
+        $cc -std=c99 -O2 -Wall -Wextra -pedantic -Werror "$@" -c \
+            -o "$t/$d/$(basename "$c" .c).o" "$c"
     done
     $cc -O1 "$@" -rdynamic -o "$t/$d/run" tests/run_generated.c \
         "$t/$d"/*.o -ldl -lm

@@ -7,9 +7,9 @@
  * that init left at zero, and a run-time seed, a few distinct values, and
  * runs forward and then backward.  A sanitizer report aborts; otherwise a
  * nonzero status from forward (a loop exceeding its max_iter) is fine.
- * With AGC_DIGEST set in the environment it then prints, per spec, a hash
- * of every tensor's bytes (tests/omp.sh compares them across builds and
- * thread counts). */
+ * With AGC_DIGEST set in the environment it then prints, per spec, its
+ * struct's size and a hash of every tensor's bytes (tests/omp.sh compares
+ * them across builds and thread counts). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>
@@ -108,7 +108,7 @@ int main(int argc, char **argv)
                 for (size_t k = 0; k < n; k++)
                     h = (h ^ p[k]) * 1099511628211ULL;
             }
-            printf("%s %016llx\n", name, h);
+            printf("%s %zu %016llx\n", name, size, h);
         }
         free(m);
     }
