@@ -629,7 +629,7 @@ static void comments(Emitter *E, Out *o, Node *n, const char **last)
 
 /* The pragma for a loop of iters iterations over elems elements, if it
  * is large enough. */
-static void omp_for(Out *o, long elems, long iters)
+void put_omp_for(Out *o, long elems, long iters)
 {
     if (elems >= PAR_MIN_ELEMS && iters >= 2)
         put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
@@ -710,11 +710,11 @@ static void assign_op(Emitter *E, Out *o, const char *dst, Node *n, int copy,
     if (flat && cnt == 1) {
         put(o, "%s[0] %s %s;\n", dst, op, v);
     } else if (flat) {
-        omp_for(o, cnt, cnt);
+        put_omp_for(o, cnt, cnt);
         put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] %s %s;\n", cnt, dst,
             op, v);
     } else {
-        omp_for(o, cnt, n->shape.d[0]);
+        put_omp_for(o, cnt, n->shape.d[0]);
         open_loops(o, &n->shape, 1);
         put(o, "%s[%s] %s %s;\n", dst, index_of(n, &L), op, v);
         close_loops(o, &n->shape, 1);
@@ -769,13 +769,53 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     const char *fin = n->op == OP_NORM ? agc_fmt("%s(acc)", fn(E, "sqrt"))
                                        : "acc";
     const char *sq = n->op == OP_NORM ? " * v" : "";
+    if (suffix && flat_ok(E, a, &s) && sum && outer == 1 &&
+        inner >= PAR_MIN_ELEMS && inner >= 2 * RED_BLOCK) {
+        /* as below, the blocks in parallel (when built with -fopenmp),
+         * their sums added into acc in block order: the same sum */
+        long full = inner / RED_BLOCK * RED_BLOCK;
+        Loop L = {s, "j + l"};
+        put(o, "{\n");
+        o->indent++;
+        put(o, "%s acc = 0;\n", T);
+        put(o, "/* %ld blocks, whatever the thread count, added in their "
+            "order */\n", full / RED_BLOCK);
+        put(o, "#ifdef _OPENMP\n#pragma omp parallel for ordered "
+            "schedule(static, 1)\n#endif\n");
+        put(o, "for (long jb = 0; jb < %ld; jb += %d) {\n", full, RED_BLOCK);
+        o->indent++;
+        put(o, "%s lane[%d];\n", T, RED_LANES);
+        put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
+        put(o, "for (long j = jb; j < jb + %d; j += %d)\n", RED_BLOCK,
+            RED_LANES);
+        put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
+        put(o, "        %s v = %s;\n", T, bare(expr(E, a, &L)));
+        put(o, "        lane[l] += v%s;\n    }\n", sq);
+        for (int w = RED_LANES / 2; w >= 1; w /= 2)
+            put(o, "for (int l = 0; l < %d; l++)\n    lane[l] += "
+                "lane[l + %d];\n", w, w);
+        put(o, "#ifdef _OPENMP\n#pragma omp ordered\n#endif\n");
+        put(o, "acc += lane[0];\n");
+        o->indent--;
+        put(o, "}\n");
+        if (inner % RED_BLOCK) {    /* the rest, one at a time */
+            L.flat = "j";
+            put(o, "for (long j = %ld; j < %ld; j++) {\n", full, inner);
+            put(o, "    %s v = %s;\n    acc += v%s;\n}\n", T,
+                bare(expr(E, a, &L)), sq);
+        }
+        put(o, "%s[0] = %s;\n", dst, fin);
+        o->indent--;
+        put(o, "}\n");
+        return;
+    }
     if (suffix && flat_ok(E, a, &s) && sum && inner >= RED_LANES) {
         /* lanes over blocks of RED_BLOCK elements of each row */
         long block = inner < RED_BLOCK ? inner / RED_LANES * RED_LANES
                                        : RED_BLOCK;
         const char *row = outer == 1 ? "" : agc_fmt("i * %ld + ", inner);
         Loop L = {s, agc_fmt("%sj + l", row)};
-        omp_for(o, outer * inner, outer);
+        put_omp_for(o, outer * inner, outer);
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
@@ -805,7 +845,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     }
     if (suffix && flat_ok(E, a, &s)) {
         Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
-        omp_for(o, outer * inner, outer);
+        put_omp_for(o, outer * inner, outer);
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
@@ -846,7 +886,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     Loop L = {s, NULL};
     for (int k = 0; k < r; k++)     /* the outermost kept dim */
         if (!(mask >> k & 1)) {
-            omp_for(o, shape_count(&s), s.d[k]);
+            put_omp_for(o, shape_count(&s), s.d[k]);
             break;
         }
     int nk = open_dims(o, &s, mask, 0, 1);
