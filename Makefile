@@ -80,6 +80,9 @@ test: agc $(TESTS)
 	@sh tests/install.sh
 	@$(MAKE) -s check-cc
 	@$(MAKE) -s check-cxx
+	@XDG_CACHE_HOME=$(BUILD)/cache AGC_GOLDEN_BACKEND=cc \
+	  AGC_GOLDEN_ONLY=matmul,linear,mlp,softmax $(BUILD)/tests/test_golden
+	@sh tests/mathf.sh ./agc
 	@sh tests/omp.sh ./agc
 	@sh tests/embedded.sh ./agc
 	@$(MAKE) -s -C examples/train_cnn clean
@@ -109,7 +112,7 @@ check-cc: agc
 	@set -e; t=$$(mktemp -d); trap 'rm -rf $$t' EXIT; \
 	for s in tests/golden/*/*/spec.yaml; do ./agc compile $$s -o $$t; done; \
 	n=0; for c in generated/*.c $$t/*.c; do n=$$((n + 1)); \
-	  gcc $(GEN_CFLAGS) -O2 $$c; clang $(GEN_CFLAGS) -O2 $$c; \
+	  gcc $(GEN_CFLAGS) -O2 $$c; clang $(GEN_CFLAGS) -O2 -march=native $$c; \
 	  tcc -Wall -Werror -c -o /dev/null $$c; done; \
 	echo "check-cc: $$n generated files compile without warnings under gcc, clang and tcc"
 

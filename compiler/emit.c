@@ -516,7 +516,8 @@ static const struct {
 #define HELPER(name, params, body) {#name, params, body},
 #include "ops.def"
 };
-enum { H_EXPF = 16 };               /* agc_expf (float32 exp) */
+enum { H_ORDER = 4, H_LOGF = 8, H_EXPF = 16 }; /* float32: agc_order, */
+                                                /* agc_logf, agc_expf */
 
 static const char *fn(Emitter *E, const char *name)
 {
@@ -528,19 +529,23 @@ static const char *bare(const char *v);
 
 /* An ops.def template with $a $b $c (the operands ops[]), $T and $f
  * filled in; an operand alone in parentheses loses its own. */
-/* In float32 code, libm's expf( calls in s become agc_expf( (bench and
- * vectorisation: see agc_expf_text). */
+/* In float32 code, libm's expf( and logf( calls in s become agc_expf( and
+ * agc_logf( (vectorisable: see agc_expf_text). */
 static const char *with_agc_expf(Emitter *E, const char *s)
 {
     if (!E->f32)
         return s;
-    const char *r = "", *at;
-    while ((at = strstr(s, "expf(")) != NULL) {
+    const char *r = "";
+    for (;;) {
+        const char *e = strstr(s, "expf("), *l = strstr(s, "logf(");
+        const char *at = !e ? l : !l || e < l ? e : l;
+        if (!at)
+            break;
         int whole = at == s || !(isalnum((unsigned char)at[-1]) ||
                                  at[-1] == '_');
-        r = agc_fmt("%s%.*s%s", r, (int)(at - s), s, whole ? "agc_" : "");
-        r = agc_fmt("%s%s", r, "expf(");
-        E->helpers |= whole ? H_EXPF : 0;
+        r = agc_fmt("%s%.*s%s%.5s", r, (int)(at - s), s, whole ? "agc_" : "",
+                    at);
+        E->helpers |= !whole ? 0 : at == e ? H_EXPF : H_LOGF;
         s = at + 5;
     }
     return agc_fmt("%s%s", r, s);
@@ -745,6 +750,49 @@ static void add_lanes(Out *o)
     put(o, "acc += lane[0];\n");
 }
 
+/* acc += the sum of a over a row of inner elements, in lanes over blocks
+ * of RED_BLOCK: with L->flat, element j of the row is at row + j (row a
+ * prefix of a flat index); without, the row runs along the last dim of L,
+ * whose index variable is var. */
+static void lane_sum(Emitter *E, Out *o, Node *a, Loop *L, long inner,
+                     const char *row, const char *var, const char *sq)
+{
+    const char *last = L->flat ? "" : agc_fmt("long %s = j + l;\n", var);
+    long block = inner < RED_BLOCK ? inner / RED_LANES * RED_LANES
+                                   : RED_BLOCK;
+    const char *T = E->T;
+    int flat = L->flat != NULL;
+    if (flat)
+        L->flat = agc_fmt("%sj + l", row);
+    put(o, "%s lane[%d];\n", T, RED_LANES);
+    put(o, "long j = 0;\n");
+    put(o, "for (long jb = 0; jb + %ld <= %ld; jb += %ld) {\n", block, inner,
+        block);
+    o->indent++;
+    put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
+    put(o, "for (j = jb; j < jb + %ld; j += %d)\n", block, RED_LANES);
+    put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
+    o->indent += 2;
+    put(o, "%s%s v = %s;\n", last, T, bare(expr(E, a, L)));
+    o->indent -= 2;
+    put(o, "        lane[l] += v%s;\n    }\n", sq);
+    add_lanes(o);
+    o->indent--;
+    put(o, "}\n");
+    if (inner % block) {            /* the rest, one at a time */
+        if (flat)
+            L->flat = agc_fmt("%sj", row);
+        else
+            last = agc_fmt("long %s = j;\n", var);
+        put(o, "for (; j < %ld; j++) {\n", inner);
+        o->indent++;
+        put(o, "%s%s v = %s;\nacc += v%s;\n", last, T, bare(expr(E, a, L)),
+            sq);
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
 /* sum, amax, amin, norm over the dims in attr[0]. */
 static void emit_reduce(Emitter *E, Out *o, Node *n)
 {
@@ -809,36 +857,62 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "}\n");
         return;
     }
-    if (suffix && flat_ok(E, a, &s) && sum && inner >= RED_LANES) {
-        /* lanes over blocks of RED_BLOCK elements of each row */
-        long block = inner < RED_BLOCK ? inner / RED_LANES * RED_LANES
-                                       : RED_BLOCK;
+    int flat = flat_ok(E, a, &s);
+    if (suffix && sum && inner >= RED_LANES && (flat || p == r - 1)) {
+        /* lanes over blocks of RED_BLOCK elements of each row; a row
+         * whose operands broadcast runs over the dims, its last one at
+         * j + l */
         const char *row = outer == 1 ? "" : agc_fmt("i * %ld + ", inner);
-        Loop L = {s, agc_fmt("%sj + l", row)};
+        const char *at = outer == 1 ? "0" : "i", *var = NULL;
+        Loop L = {s, row};
+        int nk = 0;
+        if (flat) {
+            put_omp_for(o, outer * inner, outer);
+            put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
+                outer);
+        } else {
+            Shape kept = s;
+            kept.d[r - 1] = 1;
+            L.flat = NULL;
+            at = index_of(&(Node){.shape = kept}, &L);
+            var = agc_fmt("i%d", r - 1);
+            for (int k = 0; k < r; k++)     /* the outermost kept dim */
+                if (!(mask >> k & 1)) {
+                    put_omp_for(o, outer * inner, s.d[k]);
+                    break;
+                }
+            nk = open_dims(o, &s, mask, 0, 1);
+            if (!nk)
+                put(o, "{\n");
+        }
+        if (!nk)
+            o->indent++;
+        put(o, "%s acc = 0;\n", T);
+        lane_sum(E, o, a, &L, inner, row, var, sq);
+        put(o, "%s[%s] = %s;\n", dst, at, fin);
+        o->indent--;
+        put(o, "}\n");
+        if (nk)
+            o->indent -= nk - 1;
+        return;
+    }
+    if (suffix && flat && E->f32 && !sum) {
+        /* float32 max and min as a max of agc_order keys, an integer
+         * reduction that compilers vectorise (min(x) = -max(-x)) */
+        Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
+        const char *neg = n->op == OP_AMIN ? "-" : "";
+        E->helpers |= H_ORDER;
         put_omp_for(o, outer * inner, outer);
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
-        put(o, "%s acc = 0, lane[%d];\n", T, RED_LANES);
-        put(o, "long j = 0;\n");
-        put(o, "for (long jb = 0; jb + %ld <= %ld; jb += %ld) {\n", block,
-            inner, block);
-        o->indent++;
-        put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
-        put(o, "for (j = jb; j < jb + %ld; j += %d)\n", block, RED_LANES);
-        put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
-        put(o, "        %s v = %s;\n", T, bare(expr(E, a, &L)));
-        put(o, "        lane[l] += v%s;\n    }\n", sq);
-        add_lanes(o);
-        o->indent--;
-        put(o, "}\n");
-        if (inner % block) {        /* the rest, one at a time */
-            L.flat = agc_fmt("%sj", row);
-            put(o, "for (; j < %ld; j++) {\n", inner);
-            put(o, "    %s v = %s;\n    acc += v%s;\n}\n", T,
-                bare(expr(E, a, &L)), sq);
-        }
-        put(o, "%s[%s] = %s;\n", dst, outer == 1 ? "0" : "i", fin);
+        put(o, "int32_t acc = INT32_MIN;\n");
+        put(o, "for (long j = 0; j < %ld; j++) {\n", inner);
+        put(o, "    int32_t v = agc_order(%s%s);\n", neg,
+            n->op == OP_AMIN ? expr(E, a, &L) : bare(expr(E, a, &L)));
+        put(o, "    acc = v > acc ? v : acc;\n}\n");
+        put(o, "%s[%s] = %sagc_unorder(acc);\n", dst, outer == 1 ? "0" : "i",
+            neg);
         o->indent--;
         put(o, "}\n");
         return;
@@ -859,8 +933,54 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "}\n");
         return;
     }
-    int prefix = r && mask == (1u << p) - 1 && p < r && p > 0 &&
-                 n->op == OP_SUM;
+    if (sum && flat && p < r && !suffix && inner >= RED_LANES) {
+        /* reduced dims before kept ones, and a reduced suffix of inner
+         * elements (a bias gradient over [N, C, H, W]): the suffix in
+         * lanes, for each kept index and each index of the other dims */
+        Shape lead = s;
+        lead.rank = p;
+        const char *row = "";
+        long stride = inner;
+        for (int k = p - 1; k >= 0; k--) {
+            if (s.d[k] != 1)
+                row = agc_fmt("i%d%s + %s", k, stride == 1 ? "" :
+                              agc_fmt(" * %ld", stride), row);
+            stride *= s.d[k];
+        }
+        Shape kept = s;
+        for (int k = 0; k < r; k++)
+            if (mask >> k & 1)
+                kept.d[k] = 1;
+        Loop L = {s, NULL};
+        const char *at = index_of(&(Node){.shape = kept}, &L);
+        L.flat = row;
+        for (int k = 0; k < p; k++)     /* the outermost kept dim */
+            if (!(mask >> k & 1)) {
+                put_omp_for(o, outer * inner, s.d[k]);
+                break;
+            }
+        int nk = open_dims(o, &lead, mask, 0, 1);
+        if (!nk) {
+            put(o, "{\n");
+            o->indent++;
+        }
+        put(o, "%s acc = 0;\n", T);
+        int nr = open_dims(o, &lead, mask, 1, 1);
+        lane_sum(E, o, a, &L, inner, row, NULL, sq);
+        o->indent--;
+        put(o, "}\n");
+        o->indent -= nr - 1;
+        put(o, "%s[%s] = %s;\n", dst, at, fin);
+        o->indent--;
+        put(o, "}\n");
+        if (nk)
+            o->indent -= nk - 1;
+        return;
+    }
+    int q = 0;                      /* the leading dims reduced */
+    while (q < r && (mask >> q & 1))
+        q++;
+    int prefix = q > 0 && q < r && mask == (1u << q) - 1 && n->op == OP_SUM;
     long lead = 1;                  /* prefix: the rows added up */
     for (int k = 0; prefix && k < r; k++)
         if (mask >> k & 1)
@@ -932,36 +1052,35 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
  *
  * C = A B for A [M, K] and B [K, N], either possibly a transpose read in
  * place.  Small products, and those of fewer than MM_MIN_N columns, run
- * as plain loops.  The others run in blocks:
+ * as plain loops.  The others run in blocks, as BLIS does:
  *
- *   C = 0
  *   for each block of MM_NB columns of C (jb) and MM_KB rows of B (kb):
- *       pack B[kb.., jb..] row by row into a panel (L1-sized)
- *       for each MM_MR rows of C (i), for each MM_KU rows of the panel (k):
- *           tile: c[r][j] += sum over u of a[i + r][k + u] * b[k + u][j]
+ *       pack B[kb.., jb..] into panels of MM_NR columns (zero past N)
+ *       for each MM_MR rows of C (i), for each panel:
+ *           kernel: the MR x NR block of C (=, then +=) a[i..][kb..]
+ *                   times the panel, summed in registers over kb..
  *
- * A tile holds its MR x KU values of A in scalars and runs along a row
- * of C and the panel; gcc and clang vectorise that loop (one multiply-add
- * per lane and term, as in conv.c's tiles), tcc compiles it as it stands.
- * Rows of C past the last whole MR and rows of B past the last whole KU
- * go through smaller tiles. */
-#define MM_MR 6                     /* rows of C per tile */
-#define MM_KU 4                     /* terms of the dot product per tile */
+ * The kernel keeps its MR x NR sums in registers, which plain C does not
+ * get from gcc 12 (it keeps an array of them in memory): where the
+ * compiler has GNU vectors and the target AVX, the kernel is written with
+ * them (two vectors a row); elsewhere (tcc, other targets) it is plain
+ * loops.  A has no copy: a row block past M reads its last row again and
+ * writes only the rows inside C. */
+#define MM_MR 6                     /* rows of C per kernel call */
 #define MM_NB 128                   /* columns of C per block */
-#define MM_KB 64                    /* rows of B per packed panel */
+#define MM_KB 128                   /* rows of B per packed panel */
 #define MM_MIN_N 16                 /* fewer columns: plain loops */
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
 #define MM_PAR_WORK 250000L         /* more multiply-adds (and 2 or more
-                                     * tiles of rows): the tiles of rows
-                                     * go in 2 to MM_CHUNKS fixed chunks
-                                     * (4 tiles or more each), each
-                                     * packing B into a panel of its own,
+                                     * panels of columns): the columns go
+                                     * in 2 to MM_CHUNKS fixed chunks of
+                                     * whole panels, each packing its own,
                                      * under OpenMP's parallel for; every
-                                     * element of C is summed in the same
-                                     * order as alone, so the result does
-                                     * not depend on the thread count
+                                     * element of C is summed as without
+                                     * them, so the result does not
+                                     * depend on the thread count
                                      * (section 14) */
-#define MM_CHUNKS 8
+#define MM_CHUNKS 4
 
 static const char *add_scratch(void *ctx, const char *type,
                                const char *want, long count, const char *note);
@@ -979,144 +1098,131 @@ static const char *operand(Emitter *E, Node *x, long *rs, long *cs)
     return base(E, x);
 }
 
-/* The tile of mr rows and ku terms, written once per program. */
-static const char *mm_tile(Emitter *E, int mr, int ku)
+/* Columns of a packed panel: two vectors of 32 bytes. */
+static int mm_nr(Emitter *E)
 {
-    const char *name = agc_fmt("agc_mm_%dx%d", mr, ku), *T = E->T;
-    if (E->mm_tiles[mr] >> ku & 1)
+    return E->f32 ? 16 : 8;
+}
+
+/* The kernel, written once per program. */
+static const char *mm_kernel(Emitter *E)
+{
+    const char *T = E->T, *name = E->f32 ? "agc_mm_6x16" : "agc_mm_6x8";
+    int nr = mm_nr(E), lanes = nr / 2;
+    if (E->mm_tiles[0])
         return name;
-    E->mm_tiles[mr] |= 1u << ku;
+    E->mm_tiles[0] = 1;
     Out *o = &E->kern.fns;
-    if (!o->s)                      /* conv.c writes the same otherwise */
-        put(o, "/* a * b + c, in one rounding where the target has a fast "
-            "fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does not fuse "
-            "a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
-            "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
-            "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
-            "#endif\n\n", E->f32 ? "F" : "", E->f32 ? "F" : "",
-            E->f32 ? "f" : "");
-    put(o, "/* c[r][j] += a[r][u] * b[u][j] for r < %d, u < %d, j < n: a[r][u] "
-        "at\n * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */\n",
-        mr, ku);
-    put(o, "static void %s(%s *restrict c, long ldc, const %s *restrict a,\n"
-        "    long ars, long acs, const %s *restrict b, long ldb, long n)\n{\n",
-        name, T, T, T);
-    for (int r = 0; r < mr; r++) {
-        put(o, "    const %s", T);
-        for (int u = 0; u < ku; u++)
-            put(o, "%s a%d%d = a[%s%s%s]", u ? "," : "", r, u,
-                r ? agc_fmt("%d * ars", r) : "", r && u ? " + " : "",
-                u ? agc_fmt("%d * acs", u) : r ? "" : "0");
-        put(o, ";\n");
-    }
-    if (mr == 1)                    /* one row: no row strides */
-        put(o, "    (void)ldc, (void)ars;\n");
-    if (ku == 1)                    /* one term: no term strides */
-        put(o, "    (void)acs, (void)ldb;\n");
-    put(o, "    for (long j = 0; j < n; j++) {\n");
-    for (int u = 0; u < ku; u++)
-        put(o, "        const %s b%d = b[%sj];\n", T, u,
-            u ? agc_fmt("%d * ldb + ", u) : "");
-    for (int r = 0; r < mr; r++) {
-        const char *c = r ? agc_fmt("c[%d * ldc + j]", r) : "c[j]", *e = c;
-        for (int u = 0; u < ku; u++)
-            e = agc_fmt("AGC_FMA(a%d%d, b%d, %s)", r, u, u, e);
-        put(o, "        %s = %s;\n", c, e);
-    }
-    put(o, "    }\n}\n\n");
+    put(o, "/* c[r][j] = (first) or += (else) the sum over k < kc of\n"
+        " * a[r * ars + k * acs] * b[k][j], for r < mr <= 6 and j < nr <= %d:\n"
+        " * b a packed panel of %d columns, rows of c ldc apart */\n", nr, nr);
+    put(o, "static void %s(long kc, const %s *restrict a, long ars, long acs,\n"
+        "    const %s *restrict b, %s *restrict c, long ldc, int mr, int nr,\n"
+        "    int first)\n{\n", name, T, T, T);
+    put(o, "    %s sum[6][%d];\n", T, nr);
+    put(o, "    long row[6];                /* rows past mr read the last */\n");
+    put(o, "    for (int r = 0; r < 6; r++)\n"
+        "        row[r] = (r < mr ? r : mr - 1) * ars;\n");
+    put(o, "#if defined(__GNUC__) && defined(__AVX__)\n");
+    put(o, "    typedef %s vec __attribute__((vector_size(32)));\n", T);
+    put(o, "    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, "
+        "s21 = {0};\n");
+    put(o, "    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, "
+        "s51 = {0};\n");
+    put(o, "    for (long k = 0; k < kc; k++) {\n");
+    put(o, "        const %s *restrict ak = a + k * acs;\n", T);
+    put(o, "        vec b0, b1;\n");
+    put(o, "        memcpy(&b0, b + k * %d, sizeof b0);\n", nr);
+    put(o, "        memcpy(&b1, b + k * %d + %d, sizeof b1);\n", nr, lanes);
+    for (int r = 0; r < 6; r++)
+        put(o, "        s%d0 += ak[row[%d]] * b0;\n"
+            "        s%d1 += ak[row[%d]] * b1;\n", r, r, r, r);
+    put(o, "    }\n");
+    for (int r = 0; r < 6; r++)
+        put(o, "    memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
+            "    memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n",
+            r, r, r, r, lanes, r, r);
+    put(o, "#else\n");
+    put(o, "    for (int r = 0; r < 6; r++)\n"
+        "        for (int j = 0; j < %d; j++)\n"
+        "            sum[r][j] = 0;\n", nr);
+    put(o, "    for (long k = 0; k < kc; k++)\n"
+        "        for (int r = 0; r < 6; r++) {\n"
+        "            const %s ark = a[row[r] + k * acs];\n"
+        "            for (int j = 0; j < %d; j++)\n"
+        "                sum[r][j] += ark * b[k * %d + j];\n"
+        "        }\n", T, nr, nr);
+    put(o, "#endif\n");
+    put(o, "    for (int r = 0; r < mr; r++) {\n"
+        "        %s *restrict cr = c + r * ldc;\n"
+        "        if (nr == %d && first)\n"
+        "            for (int j = 0; j < %d; j++)\n"
+        "                cr[j] = sum[r][j];\n"
+        "        else if (nr == %d)\n"
+        "            for (int j = 0; j < %d; j++)\n"
+        "                cr[j] += sum[r][j];\n"
+        "        else\n"
+        "            for (int j = 0; j < nr; j++)\n"
+        "                cr[j] = first ? sum[r][j] : cr[j] + sum[r][j];\n"
+        "    }\n}\n\n", T, nr, nr, nr, nr);
     return name;
 }
 
-/* Calls of the tiles over rows [0, M) of C and k in [k0, k0 + kn) of a
- * panel b (rows nb long) for columns jb.., at the current indent. */
-static void mm_calls(Emitter *E, Out *o, long M, long N, const char *C,
-                     const char *A, long ars, long acs, const char *bp,
-                     const char *kn, long kn_max, int ktail, int parts,
-                     const char *lo, const char *hi)
+/* The blocked matmul C [M, N] = A B in nch chunks of cw columns (whole
+ * panels), which may run in parallel: each packs its own panels of B, in
+ * its own slice of bp, blocks of nbc columns at a time. */
+static void mm_chunks(Emitter *E, Out *o, long M, long N, long K, long nch,
+                      long cw, long nbc, long kb, const char *C,
+                      const char *A, long ars, long acs, const char *B,
+                      long brs, long bcs, const char *bp)
 {
-    long full = M / MM_MR * MM_MR;
-    for (int part = 0; part < 2; part++) {
-        int mr = part ? (int)(M - full) : MM_MR;
-        if (mr == 0 || (part == 0 && full == 0))
-            continue;
-        const char *i = part ? agc_fmt("%ld", full) : "i";
-        if (!(parts & (1 << part)))
-            continue;
-        if (!part)
-            put(o, "for (long i = %s; i < %s; i += %d) {\n", lo ? lo : "0",
-                hi ? hi : agc_fmt("%ld", full), MM_MR);
-        else
-            put(o, "{                               /* the last %d rows */\n",
-                mr);
-        o->indent++;
-        const char *cij = agc_fmt("%s + %s * %ld + jb", C, i, N);
-        const char *aik = agc_fmt("%s + %s%s + (kb + k)%s", A, i,
-                                  ars == 1 ? "" : agc_fmt(" * %ld", ars),
-                                  acs == 1 ? "" : agc_fmt(" * %ld", acs));
-        if (kn_max >= MM_KU && !ktail) {
-            put(o, "for (long k = 0; k < %s; k += %d)\n", kn, MM_KU);
-            put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
-                mm_tile(E, mr, MM_KU), cij, N, aik, ars, acs, bp);
-            o->indent--;
-            put(o, "}\n");
-            continue;
-        }
-        if (kn_max >= MM_KU) {
-            put(o, "long k = 0;\n");
-            put(o, "for (; k + %d <= %s; k += %d)\n", MM_KU, kn, MM_KU);
-            put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
-                mm_tile(E, mr, MM_KU), cij, N, aik, ars, acs, bp);
-            put(o, "for (; k < %s; k++)\n", kn);
-        } else {
-            put(o, "for (long k = 0; k < %s; k++)\n", kn);
-        }
-        put(o, "    %s(%s, %ld, %s, %ld, %ld, %s + k * nb, nb, nb);\n",
-            mm_tile(E, mr, 1), cij, N, aik, ars, acs, bp);
-        o->indent--;
-        put(o, "}\n");
-    }
-}
-
-/* The blocks of C = A B: for each block of columns jb and rows of B kb,
- * B's panel packed into bp, then the tiles of rows (parts as mm_calls's,
- * rows [lo, hi) of the whole tiles when lo is not NULL, and when last
- * holds, the rows past the whole tiles). */
-static void mm_blocks(Emitter *E, Out *o, long M, long N, long K, long nb,
-                      long kb, const char *C, const char *A, long ars,
-                      long acs, const char *B, long brs, long bcs,
-                      const char *bp, int parts, const char *lo,
-                      const char *hi, const char *last)
-{
-    put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
-    put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
-        N, nb);
+    const char *T = E->T, *kernel = mm_kernel(E);
+    int nr = mm_nr(E);
+    put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "
+        "of %d\n * columns; kernels of %d rows; %ld chunks of %ld columns, "
+        "whatever the\n * thread count, each packing its own panels */\n",
+        nbc, kb, nr, MM_MR, nch, cw);
+    put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
+        "#endif\n");
+    put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
+    o->indent++;
+    put(o, "const long j0 = ch * %ld, j1 = j0 + %ld < %ld ? j0 + %ld : %ld;\n",
+        cw, cw, N, cw, N);
+    put(o, "%s *restrict pc = %s + ch * %ld;\n", T, bp, nbc * kb);
+    put(o, "for (long jb = j0; jb < j1; jb += %ld) {\n", nbc);
+    put(o, "    const long nb = j1 - jb < %ld ? j1 - jb : %ld;\n", nbc, nbc);
     put(o, "    for (long kb = 0; kb < %ld; kb += %ld) {\n", K, kb);
     put(o, "        const long kn = %ld - kb < %ld ? %ld - kb : %ld;\n", K,
         kb, K, kb);
-    /* the panel p[k][j] = B[kb + k][jb + j], read along B's rows or,
-     * when B is a transpose, along its columns */
-    const char *src = agc_fmt("%s[(kb + k)%s + (jb + j)%s]", B,
-                              brs == 1 ? "" : agc_fmt(" * %ld", brs),
+    /* panel p: p[k][j] = B[kb + k][jb + p * nr + j], zero past N */
+    const char *src = agc_fmt("%s[(kb + k)%s + (jb + p * %d + j)%s]", B,
+                              brs == 1 ? "" : agc_fmt(" * %ld", brs), nr,
                               bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
-    if (bcs == 1)
-        put(o, "        for (long k = 0; k < kn; k++)\n"
-            "            for (long j = 0; j < nb; j++)\n");
-    else
-        put(o, "        for (long j = 0; j < nb; j++)\n"
-            "            for (long k = 0; k < kn; k++)\n");
-    put(o, "                %s[k * nb + j] = %s;\n", bp, src);
-    o->indent += 2;
-    /* the panels hold kb rows, the last one K % kb: whether either
-     * leaves rows past a whole tile */
-    int ktail = kb % MM_KU != 0 || K % kb % MM_KU != 0;
-    mm_calls(E, o, M, N, C, A, ars, acs, bp, "kn", kb, ktail, parts, lo, hi);
-    if (last && M % MM_MR) {        /* the last chunk: the rows past it */
-        put(o, "if (%s)\n", last);
-        mm_calls(E, o, M, N, C, A, ars, acs, bp, "kn", kb, ktail, 2, NULL,
-                 NULL);
+    put(o, "        for (long p = 0; p * %d < nb; p++) {\n", nr);
+    o->indent += 3;
+    put(o, "%s *restrict panel = pc + p * %d * kn;\n", T, nr);
+    if (N % nr) {
+        put(o, "const long jn = nb - p * %d < %d ? nb - p * %d : %d;\n", nr,
+            nr, nr, nr);
+        src = agc_fmt("j < jn ? %s : 0", src);
     }
-    o->indent -= 2;
+    put(o, "for (long k = 0; k < kn; k++)\n"
+        "    for (long j = 0; j < %d; j++)\n", nr);
+    put(o, "        panel[k * %d + j] = %s;\n", nr, src);
+    o->indent -= 3;
+    put(o, "        }\n");
+    put(o, "        for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
+    put(o, "            for (long j = 0; j < nb; j += %d)\n", nr);
+    put(o, "                %s(kn, %s + i%s + kb%s, %ld, %ld, pc + j * kn,\n"
+        "                    %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
+        kernel, A, ars == 1 ? "" : agc_fmt(" * %ld", ars),
+        acs == 1 ? "" : agc_fmt(" * %ld", acs), ars, acs, C, N, N,
+        M % MM_MR ? agc_fmt("i + 6 <= %ld ? 6 : (int)(%ld - i)", M, M) : "6",
+        N % nr ? agc_fmt("nb - j < %d ? (int)(nb - j) : %d", nr, nr)
+               : agc_fmt("%d", nr));
     put(o, "    }\n}\n");
+    o->indent--;
+    put(o, "}\n");
 }
 
 static void emit_matmul(Emitter *E, Out *o, Node *n)
@@ -1126,41 +1232,63 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
     long M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1];
     if (N >= MM_MIN_N && M * N * K >= MM_MIN_WORK) {
         long ars, acs, brs, bcs;
+        int nr = mm_nr(E);
         const char *A = operand(E, a, &ars, &acs);
         const char *B = operand(E, b, &brs, &bcs);
-        long nb = N < MM_NB ? N : MM_NB, kb = K < MM_KB ? K : MM_KB;
-        long tiles = M / MM_MR, nch = tiles / 4 < 2 ? 2 : tiles / 4;
-        if (nch > MM_CHUNKS)
-            nch = MM_CHUNKS;
-        if (tiles < 2 || (double)M * N * K < MM_PAR_WORK)
-            nch = 1;
-        const char *bp = add_scratch(E, T, "mm_panel", nch * nb * kb,
-                                     nch > 1 ? "panels of B, one per chunk "
-                                     "of rows, packed for matmul tiles"
-                                     : "a panel of B, packed for matmul "
-                                     "tiles");
-        put(o, "/* blocked: %ld columns by %ld rows of B at a time, tiles of "
-            "%d rows */\n", nb, kb, MM_MR);
-        put(o, "memset(%s, 0, sizeof(%s) * %ld);\n", C, T, M * N);
-        if (nch > 1) {
-            put(o, "/* %ld chunks of the %ld tiles of rows, whatever the "
-                "thread count, each\n * with a panel of its own */\n",
-                nch, tiles);
-            put(o, "#ifdef _OPENMP\n#pragma omp parallel for "
-                "schedule(static)\n#endif\n");
-            put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
-            o->indent++;
-            put(o, "%s *restrict panel = %s + ch * %ld;\n", T, bp, nb * kb);
-            put(o, "const long i0 = ch * %ld / %ld * %d, i1 = (ch + 1) * %ld "
-                "/ %ld * %d;\n", tiles, nch, MM_MR, tiles, nch, MM_MR);
-            mm_blocks(E, o, M, N, K, nb, kb, C, A, ars, acs, B, brs, bcs,
-                      "panel", 1, "i0", "i1", agc_fmt("ch == %ld", nch - 1));
-            o->indent--;
-            put(o, "}\n");
-        } else {
-            mm_blocks(E, o, M, N, K, nb, kb, C, A, ars, acs, B, brs, bcs, bp,
-                      3, NULL, NULL, NULL);
+        const char *kernel = mm_kernel(E);
+        long nb = N < MM_NB ? (N + nr - 1) / nr * nr : MM_NB;
+        long kb = K < MM_KB ? K : MM_KB;
+        long panels = (N + nr - 1) / nr;
+        long nch = panels < MM_CHUNKS ? panels : MM_CHUNKS;
+        if (nch > 1 && (double)M * N * K >= MM_PAR_WORK) {
+            long cw = (panels + nch - 1) / nch * nr;    /* whole panels */
+            long nbc = cw < MM_NB ? cw : MM_NB;
+            nch = (N + cw - 1) / cw;
+            const char *bp = add_scratch(E, T, "mm_panel", nch * nbc * kb,
+                                         "panels of B, packed for matmul, "
+                                         "per chunk of columns");
+            mm_chunks(E, o, M, N, K, nch, cw, nbc, kb, C, A, ars, acs, B, brs,
+                      bcs, bp);
+            return;
         }
+        const char *bp = add_scratch(E, T, "mm_panel", nb * kb,
+                                     "panels of B, packed for matmul");
+        put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "
+            "of %d\n * columns; kernels of %d rows */\n", nb, kb, nr, MM_MR);
+        put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
+        put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
+            N, nb);
+        put(o, "    for (long kb = 0; kb < %ld; kb += %ld) {\n", K, kb);
+        put(o, "        const long kn = %ld - kb < %ld ? %ld - kb : %ld;\n", K,
+            kb, K, kb);
+        /* panel p: p[k][j] = B[kb + k][jb + p * nr + j], zero past N */
+        const char *src = agc_fmt("%s[(kb + k)%s + (jb + p * %d + j)%s]", B,
+                                  brs == 1 ? "" : agc_fmt(" * %ld", brs), nr,
+                                  bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
+        put(o, "        for (long p = 0; p * %d < nb; p++) {\n", nr);
+        o->indent += 3;
+        put(o, "%s *restrict panel = %s + p * %d * kn;\n", T, bp, nr);
+        if (N % nr) {
+            put(o, "const long jn = nb - p * %d < %d ? nb - p * %d : %d;\n",
+                nr, nr, nr, nr);
+            src = agc_fmt("j < jn ? %s : 0", src);
+        }
+        put(o, "for (long k = 0; k < kn; k++)\n"
+            "    for (long j = 0; j < %d; j++)\n", nr);
+        put(o, "        panel[k * %d + j] = %s;\n", nr, src);
+        o->indent -= 3;
+        put(o, "        }\n");
+        put(o, "        for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
+        put(o, "            for (long j = 0; j < nb; j += %d)\n", nr);
+        put(o, "                %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn,\n"
+            "                    %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
+            kernel, A, ars == 1 ? "" : agc_fmt(" * %ld", ars),
+            acs == 1 ? "" : agc_fmt(" * %ld", acs), ars, acs, bp, C, N, N,
+            M % MM_MR ? agc_fmt("i + 6 <= %ld ? 6 : (int)(%ld - i)", M, M)
+                      : "6",
+            N % nr ? agc_fmt("nb - j < %d ? (int)(nb - j) : %d", nr, nr)
+                   : agc_fmt("%d", nr));
+        put(o, "    }\n}\n");
         return;
     }
     if (N == 1) {                   /* matrix-vector: dot products */
@@ -1842,21 +1970,22 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "}\n\n");
 }
 
-/* expf of float32 code: Cephes' polynomial (within 1 ulp of the exact
- * result, as glibc's), without branches and with the tests made on the
- * bits, so that gcc and clang vectorise a loop of it under the default
- * -ftrapping-math, which libm's calls never are.  (A logf written the same
- * way is vectorised by clang but not by gcc 12, and scalar it is slower
- * than glibc's: log stays libm's.) */
+/* expf and logf of float32 code: Cephes' polynomials (within 1 ulp of the
+ * exact result, as glibc's), without branches and with the tests made on
+ * the bits, so that gcc and clang vectorise a loop of them under the
+ * default -ftrapping-math, which libm's calls never are.  They are inline
+ * so that gcc inlines them at every call, which vectorising needs. */
 static const char agc_expf_bits[] =
 "/* a float's bits and back */\n"
-"static uint32_t agc_bits(float f)\n{\n"
+"static inline uint32_t agc_bits(float f)\n{\n"
 "    union { uint32_t u; float f; } v;\n    v.f = f;\n    return v.u;\n}\n\n"
-"static float agc_from_bits(uint32_t u)\n{\n"
-"    union { uint32_t u; float f; } v;\n    v.u = u;\n    return v.f;\n}\n\n"
+"static inline float agc_from_bits(uint32_t u)\n{\n"
+"    union { uint32_t u; float f; } v;\n    v.u = u;\n    return v.f;\n}\n\n";
+
+static const char agc_pick_text[] =
 "/* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to\n"
 " * sink the float arithmetic of a or b into */\n"
-"static float agc_pick(uint32_t c, float a, float b)\n{\n"
+"static inline float agc_pick(uint32_t c, float a, float b)\n{\n"
 "    uint32_t m = 0u - c;\n"
 "    return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));\n}\n\n";
 
@@ -1864,7 +1993,7 @@ static const char agc_expf_text[] =
 "/* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two\n"
 " * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that\n"
 " * results past the float range come out 0, subnormal or inf */\n"
-"static float agc_expf(float x)\n{\n"
+"static inline float agc_expf(float x)\n{\n"
 "    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
 "    uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */\n"
 "    float c = agc_pick(out, 0.0f, x);\n"
@@ -1885,6 +2014,47 @@ static const char agc_expf_text[] =
 "    p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);\n"
 "    return agc_pick(a > 0x7f800000u, x, p);     /* NaN */\n}\n\n";
 
+static const char agc_order_text[] =
+"/* a float's bits as an int that orders as the floats do, NaN above all\n"
+" * (negative floats have their magnitude bits flipped), and back */\n"
+"static inline int32_t agc_order(float x)\n{\n"
+"    uint32_t u = agc_bits(x);\n"
+"    int32_t i = (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) >> 1));\n"
+"    int32_t nan = -(int32_t)((u & 0x7fffffffu) > 0x7f800000u);\n"
+"    return (i & ~nan) | (INT32_MAX & nan);\n}\n\n"
+"static inline float agc_unorder(int32_t i)\n{\n"
+"    return agc_from_bits((uint32_t)i ^ ((uint32_t)(i >> 31) >> 1));\n}\n\n";
+
+static const char agc_logf_text[] =
+"/* log(x) = e ln 2 + log(m) for x = 2^e m, m in [sqrt(1/2), sqrt(2)) (ln 2\n"
+" * in two parts), log(m) by Cephes' polynomial in m - 1; subnormals are\n"
+" * scaled by 2^23 first */\n"
+"static inline float agc_logf(float x)\n{\n"
+"    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
+"    uint32_t sub = u < 0x00800000u;             /* +0, subnormal */\n"
+"    uint32_t v = agc_bits(agc_pick(sub, x * 8388608.0f, x));\n"
+"    int32_t e = (int32_t)(v >> 23) - 126 - (int32_t)(sub * 23u);\n"
+"    float m = agc_from_bits((v & 0x007fffffu) | 0x3f000000u);  /* [1/2, 1) */\n"
+"    uint32_t low = m < 0.707106781f;\n"
+"    e -= (int32_t)low;\n"
+"    m = m - 1.0f + agc_pick(low, m, 0.0f);\n"
+"    float z = m * m;\n"
+"    float p = 7.0376836292e-2f;\n"
+"    p = p * m - 1.1514610310e-1f;\n"
+"    p = p * m + 1.1676998740e-1f;\n"
+"    p = p * m - 1.2420140846e-1f;\n"
+"    p = p * m + 1.4249322787e-1f;\n"
+"    p = p * m - 1.6668057665e-1f;\n"
+"    p = p * m + 2.0000714765e-1f;\n"
+"    p = p * m - 2.4999993993e-1f;\n"
+"    p = p * m + 3.3333331174e-1f;\n"
+"    float n = (float)e;\n"
+"    float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;\n"
+"    y = m + y + 0.693359375f * n;\n"
+"    y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */\n"
+"    y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */\n"
+"    return agc_pick(a == 0, -INFINITY, y);\n}\n\n";
+
 static void emit_helpers(Emitter *E, Out *o)
 {
     Out ops = {0};
@@ -1893,8 +2063,16 @@ static void emit_helpers(Emitter *E, Out *o)
             put(&ops, "static %s agc_%s(%s)\n{\n    %s\n}\n\n", E->T,
                 helper_fns[i].name, subst(E, helper_fns[i].params, NULL),
                 with_agc_expf(E, subst(E, helper_fns[i].body, NULL)));
-    if (E->helpers & H_EXPF)        /* the helpers may call it */
-        put(o, "%s%s", agc_expf_bits, agc_expf_text);
+    if (E->helpers & (H_ORDER | H_EXPF | H_LOGF)) /* helpers may call them */
+        put(o, "%s", agc_expf_bits);
+    if (E->helpers & (H_EXPF | H_LOGF))
+        put(o, "%s", agc_pick_text);
+    if (E->helpers & H_ORDER)
+        put(o, "%s", agc_order_text);
+    if (E->helpers & H_EXPF)
+        put(o, "%s", agc_expf_text);
+    if (E->helpers & H_LOGF)
+        put(o, "%s", agc_logf_text);
     if (ops.s)
         put(o, "%s", ops.s);
     if (E->helpers & (H_UNIFORM | H_NORMAL)) {

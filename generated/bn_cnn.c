@@ -5,14 +5,14 @@
 #include <string.h>
 
 /* a float's bits and back */
-static uint32_t agc_bits(float f)
+static inline uint32_t agc_bits(float f)
 {
     union { uint32_t u; float f; } v;
     v.f = f;
     return v.u;
 }
 
-static float agc_from_bits(uint32_t u)
+static inline float agc_from_bits(uint32_t u)
 {
     union { uint32_t u; float f; } v;
     v.u = u;
@@ -21,16 +21,31 @@ static float agc_from_bits(uint32_t u)
 
 /* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to
  * sink the float arithmetic of a or b into */
-static float agc_pick(uint32_t c, float a, float b)
+static inline float agc_pick(uint32_t c, float a, float b)
 {
     uint32_t m = 0u - c;
     return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));
 }
 
+/* a float's bits as an int that orders as the floats do, NaN above all
+ * (negative floats have their magnitude bits flipped), and back */
+static inline int32_t agc_order(float x)
+{
+    uint32_t u = agc_bits(x);
+    int32_t i = (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) >> 1));
+    int32_t nan = -(int32_t)((u & 0x7fffffffu) > 0x7f800000u);
+    return (i & ~nan) | (INT32_MAX & nan);
+}
+
+static inline float agc_unorder(int32_t i)
+{
+    return agc_from_bits((uint32_t)i ^ ((uint32_t)(i >> 31) >> 1));
+}
+
 /* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two
  * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that
  * results past the float range come out 0, subnormal or inf */
-static float agc_expf(float x)
+static inline float agc_expf(float x)
 {
     uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
     uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */
@@ -51,6 +66,37 @@ static float agc_expf(float x)
         agc_from_bits((uint32_t)(k - k1 + 127) << 23);
     p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);
     return agc_pick(a > 0x7f800000u, x, p);     /* NaN */
+}
+
+/* log(x) = e ln 2 + log(m) for x = 2^e m, m in [sqrt(1/2), sqrt(2)) (ln 2
+ * in two parts), log(m) by Cephes' polynomial in m - 1; subnormals are
+ * scaled by 2^23 first */
+static inline float agc_logf(float x)
+{
+    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
+    uint32_t sub = u < 0x00800000u;             /* +0, subnormal */
+    uint32_t v = agc_bits(agc_pick(sub, x * 8388608.0f, x));
+    int32_t e = (int32_t)(v >> 23) - 126 - (int32_t)(sub * 23u);
+    float m = agc_from_bits((v & 0x007fffffu) | 0x3f000000u);  /* [1/2, 1) */
+    uint32_t low = m < 0.707106781f;
+    e -= (int32_t)low;
+    m = m - 1.0f + agc_pick(low, m, 0.0f);
+    float z = m * m;
+    float p = 7.0376836292e-2f;
+    p = p * m - 1.1514610310e-1f;
+    p = p * m + 1.1676998740e-1f;
+    p = p * m - 1.2420140846e-1f;
+    p = p * m + 1.4249322787e-1f;
+    p = p * m - 1.6668057665e-1f;
+    p = p * m + 2.0000714765e-1f;
+    p = p * m - 2.4999993993e-1f;
+    p = p * m + 3.3333331174e-1f;
+    float n = (float)e;
+    float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;
+    y = m + y + 0.693359375f * n;
+    y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */
+    y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */
+    return agc_pick(a == 0, -INFINITY, y);
 }
 
 static float agc_relu(float x)
@@ -165,66 +211,73 @@ static void agc_conv17_forward(float *restrict y, const float *restrict x, const
     agc_conv17(y, x, wp, acc);
 }
 
-/* c[r][j] += a[r][u] * b[u][j] for r < 4, u < 4, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_4x4(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
+/* c[r][j] = (first) or += (else) the sum over k < kc of
+ * a[r * ars + k * acs] * b[k][j], for r < mr <= 6 and j < nr <= 16:
+ * b a packed panel of 16 columns, rows of c ldc apart */
+static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
+    const float *restrict b, float *restrict c, long ldc, int mr, int nr,
+    int first)
 {
-    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
-    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
-    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
-    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        const float b1 = b[1 * ldb + j];
-        const float b2 = b[2 * ldb + j];
-        const float b3 = b[3 * ldb + j];
-        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
-        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
-        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
-        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
+    float sum[6][16];
+    long row[6];                /* rows past mr read the last */
+    for (int r = 0; r < 6; r++)
+        row[r] = (r < mr ? r : mr - 1) * ars;
+#if defined(__GNUC__) && defined(__AVX__)
+    typedef float vec __attribute__((vector_size(32)));
+    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+    for (long k = 0; k < kc; k++) {
+        const float *restrict ak = a + k * acs;
+        vec b0, b1;
+        memcpy(&b0, b + k * 16, sizeof b0);
+        memcpy(&b1, b + k * 16 + 8, sizeof b1);
+        s00 += ak[row[0]] * b0;
+        s01 += ak[row[0]] * b1;
+        s10 += ak[row[1]] * b0;
+        s11 += ak[row[1]] * b1;
+        s20 += ak[row[2]] * b0;
+        s21 += ak[row[2]] * b1;
+        s30 += ak[row[3]] * b0;
+        s31 += ak[row[3]] * b1;
+        s40 += ak[row[4]] * b0;
+        s41 += ak[row[4]] * b1;
+        s50 += ak[row[5]] * b0;
+        s51 += ak[row[5]] * b1;
     }
-}
-
-/* c[r][j] += a[r][u] * b[u][j] for r < 6, u < 4, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_6x4(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
-{
-    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
-    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
-    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
-    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
-    const float a40 = a[4 * ars], a41 = a[4 * ars + 1 * acs], a42 = a[4 * ars + 2 * acs], a43 = a[4 * ars + 3 * acs];
-    const float a50 = a[5 * ars], a51 = a[5 * ars + 1 * acs], a52 = a[5 * ars + 2 * acs], a53 = a[5 * ars + 3 * acs];
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        const float b1 = b[1 * ldb + j];
-        const float b2 = b[2 * ldb + j];
-        const float b3 = b[3 * ldb + j];
-        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
-        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
-        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
-        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
-        c[4 * ldc + j] = AGC_FMA(a43, b3, AGC_FMA(a42, b2, AGC_FMA(a41, b1, AGC_FMA(a40, b0, c[4 * ldc + j]))));
-        c[5 * ldc + j] = AGC_FMA(a53, b3, AGC_FMA(a52, b2, AGC_FMA(a51, b1, AGC_FMA(a50, b0, c[5 * ldc + j]))));
-    }
-}
-
-/* c[r][j] += a[r][u] * b[u][j] for r < 2, u < 4, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_2x4(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
-{
-    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
-    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        const float b1 = b[1 * ldb + j];
-        const float b2 = b[2 * ldb + j];
-        const float b3 = b[3 * ldb + j];
-        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
-        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
+    memcpy(sum[0], &s00, sizeof s00);
+    memcpy(sum[0] + 8, &s01, sizeof s01);
+    memcpy(sum[1], &s10, sizeof s10);
+    memcpy(sum[1] + 8, &s11, sizeof s11);
+    memcpy(sum[2], &s20, sizeof s20);
+    memcpy(sum[2] + 8, &s21, sizeof s21);
+    memcpy(sum[3], &s30, sizeof s30);
+    memcpy(sum[3] + 8, &s31, sizeof s31);
+    memcpy(sum[4], &s40, sizeof s40);
+    memcpy(sum[4] + 8, &s41, sizeof s41);
+    memcpy(sum[5], &s50, sizeof s50);
+    memcpy(sum[5] + 8, &s51, sizeof s51);
+#else
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 16; j++)
+            sum[r][j] = 0;
+    for (long k = 0; k < kc; k++)
+        for (int r = 0; r < 6; r++) {
+            const float ark = a[row[r] + k * acs];
+            for (int j = 0; j < 16; j++)
+                sum[r][j] += ark * b[k * 16 + j];
+        }
+#endif
+    for (int r = 0; r < mr; r++) {
+        float *restrict cr = c + r * ldc;
+        if (nr == 16 && first)
+            for (int j = 0; j < 16; j++)
+                cr[j] = sum[r][j];
+        else if (nr == 16)
+            for (int j = 0; j < 16; j++)
+                cr[j] += sum[r][j];
+        else
+            for (int j = 0; j < nr; j++)
+                cr[j] = first ? sum[r][j] : cr[j] + sum[r][j];
     }
 }
 
@@ -394,10 +447,10 @@ int bn_cnn_forward(bn_cnn_t *m)
     float *const maxpool1d3_maxpool = m->arena + 16000; /* [1984] */
     float *const drop_dropout_mask = m->arena + 17984; /* [1984] */
     float *const drop_mul = m->arena + 16000; /* [1984] */
-    float *const fc1_matmul = m->arena + 2048; /* [128] */
+    float *const fc1_matmul = m->arena + 19968; /* [128] */
     float *const ln_sum = m->arena + 0; /* [4] */
     float *const ln_mul = m->arena + 0; /* [4] */
-    float *const ln_sub = m->arena + 2048; /* [128] */
+    float *const ln_sub = m->arena + 19968; /* [128] */
     float *const ln_sum_1 = m->arena + 168; /* [4] */
     float *const ln_sqrt = m->arena + 168; /* [4] */
     float *const ln_div = m->arena + 172; /* [4] */
@@ -415,7 +468,7 @@ int bn_cnn_forward(bn_cnn_t *m)
     float *const loss_sum_1 = m->arena + 88; /* [1] */
     float *const conv_conv_wpack = m->arena + 992; /* [96] */
     float *const conv_conv_acc = m->arena + 0; /* [992] */
-    float *const fc1_matmul_panel = m->arena + 0; /* [2048] */
+    float *const fc1_matmul_panel = m->arena + 0; /* [4096] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
     agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
@@ -430,19 +483,32 @@ int bn_cnn_forward(bn_cnn_t *m)
     /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 62; i2++) {
-                float v = conv_add[i0 * 992 + i1 * 62 + i2];
-                part += v;
-                if (++terms == 4096) {
-                    acc += part;
-                    part = 0;
-                    terms = 0;
-                }
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 48; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = conv_add[i0 * 992 + i1 * 62 + j + l];
+                        lane[l] += v;
+                    }
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
             }
-        acc += part;
+            for (; j < 62; j++) {
+                float v = conv_add[i0 * 992 + i1 * 62 + j];
+                acc += v;
+            }
+        }
         bn_sum[i1] = acc;
     }
 
@@ -542,19 +608,22 @@ int bn_cnn_forward(bn_cnn_t *m)
         drop_mul[i] = maxpool1d3_maxpool[i] * drop_dropout_mask[i];
 
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 32 columns by 64 rows of B at a time, tiles of 6 rows */
-    memset(fc1_matmul, 0, sizeof(float) * 128);
+    /* blocked: 32 columns by 128 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
     for (long jb = 0; jb < 32; jb += 32) {
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
-        for (long kb = 0; kb < 496; kb += 64) {
-            const long kn = 496 - kb < 64 ? 496 - kb : 64;
-            for (long j = 0; j < nb; j++)
+        for (long kb = 0; kb < 496; kb += 128) {
+            const long kn = 496 - kb < 128 ? 496 - kb : 128;
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc1_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
-                    fc1_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) + (jb + j) * 496];
-            {                               /* the last 4 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_matmul + 0 * 32 + jb, 32, drop_mul + 0 * 496 + (kb + k), 496, 1, fc1_matmul_panel + k * nb, nb, nb);
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = m->fc1_weight[(kb + k) + (jb + p * 16 + j) * 496];
             }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, drop_mul + i * 496 + kb, 496, 1, fc1_matmul_panel + j * kn,
+                        fc1_matmul + i * 32 + jb + j, 32, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
 
@@ -562,18 +631,27 @@ int bn_cnn_forward(bn_cnn_t *m)
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i1 = 0; i1 < 32; i1++) {
-            float v = fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
+        float lane[16];
+        long j = 0;
+        for (long jb = 0; jb + 32 <= 32; jb += 32) {
+            for (int l = 0; l < 16; l++)
+                lane[l] = 0;
+            for (j = jb; j < jb + 32; j += 16)
+                for (int l = 0; l < 16; l++) {
+                    long i1 = j + l;
+                    float v = fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1];
+                    lane[l] += v;
+                }
+            for (int l = 0; l < 8; l++)
+                lane[l] += lane[l + 8];
+            for (int l = 0; l < 4; l++)
+                lane[l] += lane[l + 4];
+            for (int l = 0; l < 2; l++)
+                lane[l] += lane[l + 2];
+            for (int l = 0; l < 1; l++)
+                lane[l] += lane[l + 1];
+            acc += lane[0];
         }
-        acc += part;
         ln_sum[i0] = acc;
     }
 
@@ -589,7 +667,8 @@ int bn_cnn_forward(bn_cnn_t *m)
 
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -639,13 +718,12 @@ int bn_cnn_forward(bn_cnn_t *m)
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
     for (long i = 0; i < 4; i++) {
-        float acc = -INFINITY;
+        int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
-            float v = m->target_logits[i * 10 + j];
-            if (v > acc || v != v)
-                acc = v;
+            int32_t v = agc_order(m->target_logits[i * 10 + j]);
+            acc = v > acc ? v : acc;
         }
-        target_amax[i] = acc;
+        target_amax[i] = agc_unorder(acc);
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
@@ -702,7 +780,7 @@ int bn_cnn_forward(bn_cnn_t *m)
 
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++)
-        loss_log[i] = logf(loss_sum[i]);
+        loss_log[i] = agc_logf(loss_sum[i]);
 
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     {
@@ -744,14 +822,14 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const bn_div = m->arena + 3968; /* [16] */
     float *const bn_mul = m->arena + 0; /* [3968] */
     float *const relu2_out = m->arena + 0; /* [3968] */
-    float *const maxpool1d3_maxpool = m->arena + 3968; /* [1984] */
-    float *const fc1_matmul = m->arena + 2048; /* [128] */
+    float *const maxpool1d3_maxpool = m->arena + 4096; /* [1984] */
+    float *const fc1_matmul = m->arena + 6080; /* [128] */
     float *const ln_sum = m->arena + 0; /* [4] */
     float *const ln_mul = m->arena + 0; /* [4] */
-    float *const ln_sub = m->arena + 2048; /* [128] */
+    float *const ln_sub = m->arena + 6080; /* [128] */
     float *const ln_sum_1 = m->arena + 0; /* [4] */
     float *const ln_div = m->arena + 0; /* [4] */
-    float *const relu8_out = m->arena + 2048; /* [128] */
+    float *const relu8_out = m->arena + 6080; /* [128] */
     float *const fc2_matmul = m->arena + 0; /* [40] */
     float *const target_amax = m->arena + 80; /* [4] */
     float *const target_exp = m->arena + 40; /* [40] */
@@ -763,7 +841,7 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const loss_sum_1 = m->arena + 88; /* [1] */
     float *const conv_conv_wpack = m->arena + 4960; /* [96] */
     float *const conv_conv_acc = m->arena + 3968; /* [992] */
-    float *const fc1_matmul_panel = m->arena + 0; /* [2048] */
+    float *const fc1_matmul_panel = m->arena + 0; /* [4096] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
     agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv_conv_wpack, conv_conv_acc);
@@ -811,19 +889,22 @@ int bn_cnn_infer(bn_cnn_t *m)
             }
 
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 32 columns by 64 rows of B at a time, tiles of 6 rows */
-    memset(fc1_matmul, 0, sizeof(float) * 128);
+    /* blocked: 32 columns by 128 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
     for (long jb = 0; jb < 32; jb += 32) {
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
-        for (long kb = 0; kb < 496; kb += 64) {
-            const long kn = 496 - kb < 64 ? 496 - kb : 64;
-            for (long j = 0; j < nb; j++)
+        for (long kb = 0; kb < 496; kb += 128) {
+            const long kn = 496 - kb < 128 ? 496 - kb : 128;
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc1_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
-                    fc1_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) + (jb + j) * 496];
-            {                               /* the last 4 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_matmul + 0 * 32 + jb, 32, maxpool1d3_maxpool + 0 * 496 + (kb + k), 496, 1, fc1_matmul_panel + k * nb, nb, nb);
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = m->fc1_weight[(kb + k) + (jb + p * 16 + j) * 496];
             }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, maxpool1d3_maxpool + i * 496 + kb, 496, 1, fc1_matmul_panel + j * kn,
+                        fc1_matmul + i * 32 + jb + j, 32, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
 
@@ -831,18 +912,27 @@ int bn_cnn_infer(bn_cnn_t *m)
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i1 = 0; i1 < 32; i1++) {
-            float v = fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
+        float lane[16];
+        long j = 0;
+        for (long jb = 0; jb + 32 <= 32; jb += 32) {
+            for (int l = 0; l < 16; l++)
+                lane[l] = 0;
+            for (j = jb; j < jb + 32; j += 16)
+                for (int l = 0; l < 16; l++) {
+                    long i1 = j + l;
+                    float v = fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1];
+                    lane[l] += v;
+                }
+            for (int l = 0; l < 8; l++)
+                lane[l] += lane[l + 8];
+            for (int l = 0; l < 4; l++)
+                lane[l] += lane[l + 4];
+            for (int l = 0; l < 2; l++)
+                lane[l] += lane[l + 2];
+            for (int l = 0; l < 1; l++)
+                lane[l] += lane[l + 1];
+            acc += lane[0];
         }
-        acc += part;
         ln_sum[i0] = acc;
     }
 
@@ -858,7 +948,8 @@ int bn_cnn_infer(bn_cnn_t *m)
 
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -904,13 +995,12 @@ int bn_cnn_infer(bn_cnn_t *m)
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
     for (long i = 0; i < 4; i++) {
-        float acc = -INFINITY;
+        int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
-            float v = m->target_logits[i * 10 + j];
-            if (v > acc || v != v)
-                acc = v;
+            int32_t v = agc_order(m->target_logits[i * 10 + j]);
+            acc = v > acc ? v : acc;
         }
-        target_amax[i] = acc;
+        target_amax[i] = agc_unorder(acc);
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
@@ -958,7 +1048,7 @@ int bn_cnn_infer(bn_cnn_t *m)
 
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++)
-        loss_log[i] = logf(loss_sum[i]);
+        loss_log[i] = agc_logf(loss_sum[i]);
 
     /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
@@ -997,7 +1087,7 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const relu2_out = m->arena + 12032; /* [3968] */
     float *const drop_dropout_mask = m->arena + 17984; /* [1984] */
     float *const drop_mul = m->arena + 16000; /* [1984] */
-    float *const ln_sub = m->arena + 2048; /* [128] */
+    float *const ln_sub = m->arena + 19968; /* [128] */
     float *const ln_sqrt = m->arena + 168; /* [4] */
     float *const ln_div = m->arena + 172; /* [4] */
     float *const relu8_out = m->arena + 21952; /* [128] */
@@ -1011,7 +1101,7 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const relu8_grad_where = m->arena + 21952; /* [128] */
     float *const ln_grad_sum = m->arena + 0; /* [4] */
     float *const ln_grad_mul = m->arena + 0; /* [4] */
-    float *const ln_grad_mul_1 = m->arena + 2048; /* [128] */
+    float *const ln_grad_mul_1 = m->arena + 19968; /* [128] */
     float *const ln_grad_add = m->arena + 21952; /* [128] */
     float *const ln_grad_sum_1 = m->arena + 0; /* [4] */
     float *const ln_grad_mul_2 = m->arena + 0; /* [4] */
@@ -1054,22 +1144,11 @@ int bn_cnn_backward(bn_cnn_t *m)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
     /* grad of fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
-    for (long i1 = 0; i1 < 10; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++) {
-            float v = loss_grad_add[i0 * 10 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->fc2_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 10; j++)
+        m->fc2_bias_grad[j] = 0;
+    for (long i = 0; i < 4; i++)
+        for (long j = 0; j < 10; j++)
+            m->fc2_bias_grad[j] += loss_grad_add[i * 10 + j];
 
     /* grad of fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
     for (long i = 0; i < 4; i++) {
@@ -1098,22 +1177,11 @@ int bn_cnn_backward(bn_cnn_t *m)
         relu8_grad_where[i] = (float)(relu8_out[i] > 0.0f) != 0 ? fc2_grad_matmul[i] : 0.0f;
 
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
-    for (long i1 = 0; i1 < 32; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++) {
-            float v = relu8_grad_where[i0 * 32 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->ln_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 32; j++)
+        m->ln_bias_grad[j] = 0;
+    for (long i = 0; i < 4; i++)
+        for (long j = 0; j < 32; j++)
+            m->ln_bias_grad[j] += relu8_grad_where[i * 32 + j];
 
     /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
@@ -1137,18 +1205,27 @@ int bn_cnn_backward(bn_cnn_t *m)
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i1 = 0; i1 < 32; i1++) {
-            float v = (relu8_grad_where[i0 * 32 + i1] * m->ln_weight[i1]) * ln_sub[i0 * 32 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
+        float lane[16];
+        long j = 0;
+        for (long jb = 0; jb + 32 <= 32; jb += 32) {
+            for (int l = 0; l < 16; l++)
+                lane[l] = 0;
+            for (j = jb; j < jb + 32; j += 16)
+                for (int l = 0; l < 16; l++) {
+                    long i1 = j + l;
+                    float v = (relu8_grad_where[i0 * 32 + i1] * m->ln_weight[i1]) * ln_sub[i0 * 32 + i1];
+                    lane[l] += v;
+                }
+            for (int l = 0; l < 8; l++)
+                lane[l] += lane[l + 8];
+            for (int l = 0; l < 4; l++)
+                lane[l] += lane[l + 4];
+            for (int l = 0; l < 2; l++)
+                lane[l] += lane[l + 2];
+            for (int l = 0; l < 1; l++)
+                lane[l] += lane[l + 1];
+            acc += lane[0];
         }
-        acc += part;
         ln_grad_sum[i0] = acc;
     }
 
@@ -1168,7 +1245,8 @@ int bn_cnn_backward(bn_cnn_t *m)
 
     /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 32 <= 32; jb += 32) {
             for (int l = 0; l < 16; l++)
@@ -1201,58 +1279,49 @@ int bn_cnn_backward(bn_cnn_t *m)
             ln_grad_add_1[i0 * 32 + i1] = ln_grad_add[i0 * 32 + i1] + ln_grad_mul_2[i0];
 
     /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    for (long i1 = 0; i1 < 32; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++) {
-            float v = ln_grad_add_1[i0 * 32 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->fc1_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 32; j++)
+        m->fc1_bias_grad[j] = 0;
+    for (long i = 0; i < 4; i++)
+        for (long j = 0; j < 32; j++)
+            m->fc1_bias_grad[j] += ln_grad_add_1[i * 32 + j];
 
     /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 128 columns by 32 rows of B at a time, tiles of 6 rows */
-    memset(fc1_grad_matmul, 0, sizeof(float) * 1984);
+    /* blocked: 128 columns by 32 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
     for (long jb = 0; jb < 496; jb += 128) {
         const long nb = 496 - jb < 128 ? 496 - jb : 128;
         for (long kb = 0; kb < 32; kb += 32) {
             const long kn = 32 - kb < 32 ? 32 - kb : 32;
-            for (long k = 0; k < kn; k++)
-                for (long j = 0; j < nb; j++)
-                    fc1_grad_matmul_panel[k * nb + j] = m->fc1_weight[(kb + k) * 496 + (jb + j)];
-            {                               /* the last 4 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(fc1_grad_matmul + 0 * 496 + jb, 496, ln_grad_add_1 + 0 * 32 + (kb + k), 32, 1, fc1_grad_matmul_panel + k * nb, nb, nb);
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc1_grad_matmul_panel + p * 16 * kn;
+                for (long k = 0; k < kn; k++)
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = m->fc1_weight[(kb + k) * 496 + (jb + p * 16 + j)];
             }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, ln_grad_add_1 + i * 32 + kb, 32, 1, fc1_grad_matmul_panel + j * kn,
+                        fc1_grad_matmul + i * 496 + jb + j, 496, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
 
     /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 128 columns by 4 rows of B at a time, tiles of 6 rows */
-    memset(m->fc1_weight_grad, 0, sizeof(float) * 15872);
+    /* blocked: 128 columns by 4 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
     for (long jb = 0; jb < 496; jb += 128) {
         const long nb = 496 - jb < 128 ? 496 - jb : 128;
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
-            for (long k = 0; k < kn; k++)
-                for (long j = 0; j < nb; j++)
-                    fc1_weight_grad_panel[k * nb + j] = drop_mul[(kb + k) * 496 + (jb + j)];
-            for (long i = 0; i < 30; i += 6) {
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_6x4(m->fc1_weight_grad + i * 496 + jb, 496, ln_grad_add_1 + i + (kb + k) * 32, 1, 32, fc1_weight_grad_panel + k * nb, nb, nb);
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc1_weight_grad_panel + p * 16 * kn;
+                for (long k = 0; k < kn; k++)
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = drop_mul[(kb + k) * 496 + (jb + p * 16 + j)];
             }
-            {                               /* the last 2 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_2x4(m->fc1_weight_grad + 30 * 496 + jb, 496, ln_grad_add_1 + 30 + (kb + k) * 32, 1, 32, fc1_weight_grad_panel + k * nb, nb, nb);
-            }
+            for (long i = 0; i < 32; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, ln_grad_add_1 + i + kb * 32, 1, 32, fc1_weight_grad_panel + j * kn,
+                        m->fc1_weight_grad + i * 496 + jb + j, 496, i + 6 <= 32 ? 6 : (int)(32 - i), 16, kb == 0);
         }
     }
 
@@ -1288,38 +1357,64 @@ int bn_cnn_backward(bn_cnn_t *m)
     /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 62; i2++) {
-                float v = relu2_grad_where[i0 * 992 + i1 * 62 + i2];
-                part += v;
-                if (++terms == 4096) {
-                    acc += part;
-                    part = 0;
-                    terms = 0;
-                }
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 48; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu2_grad_where[i0 * 992 + i1 * 62 + j + l];
+                        lane[l] += v;
+                    }
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
             }
-        acc += part;
+            for (; j < 62; j++) {
+                float v = relu2_grad_where[i0 * 992 + i1 * 62 + j];
+                acc += v;
+            }
+        }
         m->bn_bias_grad[i1] = acc;
     }
 
     /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 62; i2++) {
-                float v = relu2_grad_where[i0 * 992 + i1 * 62 + i2] * bn_mul_2[i0 * 992 + i1 * 62 + i2];
-                part += v;
-                if (++terms == 4096) {
-                    acc += part;
-                    part = 0;
-                    terms = 0;
-                }
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 48; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu2_grad_where[i0 * 992 + i1 * 62 + j + l] * bn_mul_2[i0 * 992 + i1 * 62 + j + l];
+                        lane[l] += v;
+                    }
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
             }
-        acc += part;
+            for (; j < 62; j++) {
+                float v = relu2_grad_where[i0 * 992 + i1 * 62 + j] * bn_mul_2[i0 * 992 + i1 * 62 + j];
+                acc += v;
+            }
+        }
         m->bn_weight_grad[i1] = acc;
     }
 
@@ -1365,19 +1460,32 @@ int bn_cnn_backward(bn_cnn_t *m)
     /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 62; i2++) {
-                float v = -bn_grad_add[i0 * 992 + i1 * 62 + i2];
-                part += v;
-                if (++terms == 4096) {
-                    acc += part;
-                    part = 0;
-                    terms = 0;
-                }
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 48; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = -bn_grad_add[i0 * 992 + i1 * 62 + j + l];
+                        lane[l] += v;
+                    }
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
             }
-        acc += part;
+            for (; j < 62; j++) {
+                float v = -bn_grad_add[i0 * 992 + i1 * 62 + j];
+                acc += v;
+            }
+        }
         bn_grad_sum_1[i1] = acc;
     }
 
@@ -1395,19 +1503,32 @@ int bn_cnn_backward(bn_cnn_t *m)
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;
-            float part = 0;
-            long terms = 0;
-            for (long i0 = 0; i0 < 4; i0++)
-                for (long i3 = 0; i3 < 62; i3++) {
-                    float v = bn_grad_add_1[i0 * 992 + i1 * 62 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
-                    }
+            for (long i0 = 0; i0 < 4; i0++) {
+                float lane[16];
+                long j = 0;
+                for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                    for (int l = 0; l < 16; l++)
+                        lane[l] = 0;
+                    for (j = jb; j < jb + 48; j += 16)
+                        for (int l = 0; l < 16; l++) {
+                            float v = bn_grad_add_1[i0 * 992 + i1 * 62 + j + l];
+                            lane[l] += v;
+                        }
+                    for (int l = 0; l < 8; l++)
+                        lane[l] += lane[l + 8];
+                    for (int l = 0; l < 4; l++)
+                        lane[l] += lane[l + 4];
+                    for (int l = 0; l < 2; l++)
+                        lane[l] += lane[l + 2];
+                    for (int l = 0; l < 1; l++)
+                        lane[l] += lane[l + 1];
+                    acc += lane[0];
                 }
-            acc += part;
+                for (; j < 62; j++) {
+                    float v = bn_grad_add_1[i0 * 992 + i1 * 62 + j];
+                    acc += v;
+                }
+            }
             m->conv_bias_grad[i1] = acc;
         }
 

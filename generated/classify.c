@@ -5,14 +5,14 @@
 #include <string.h>
 
 /* a float's bits and back */
-static uint32_t agc_bits(float f)
+static inline uint32_t agc_bits(float f)
 {
     union { uint32_t u; float f; } v;
     v.f = f;
     return v.u;
 }
 
-static float agc_from_bits(uint32_t u)
+static inline float agc_from_bits(uint32_t u)
 {
     union { uint32_t u; float f; } v;
     v.u = u;
@@ -21,7 +21,7 @@ static float agc_from_bits(uint32_t u)
 
 /* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to
  * sink the float arithmetic of a or b into */
-static float agc_pick(uint32_t c, float a, float b)
+static inline float agc_pick(uint32_t c, float a, float b)
 {
     uint32_t m = 0u - c;
     return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));
@@ -30,7 +30,7 @@ static float agc_pick(uint32_t c, float a, float b)
 /* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two
  * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that
  * results past the float range come out 0, subnormal or inf */
-static float agc_expf(float x)
+static inline float agc_expf(float x)
 {
     uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
     uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */
@@ -51,6 +51,37 @@ static float agc_expf(float x)
         agc_from_bits((uint32_t)(k - k1 + 127) << 23);
     p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);
     return agc_pick(a > 0x7f800000u, x, p);     /* NaN */
+}
+
+/* log(x) = e ln 2 + log(m) for x = 2^e m, m in [sqrt(1/2), sqrt(2)) (ln 2
+ * in two parts), log(m) by Cephes' polynomial in m - 1; subnormals are
+ * scaled by 2^23 first */
+static inline float agc_logf(float x)
+{
+    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
+    uint32_t sub = u < 0x00800000u;             /* +0, subnormal */
+    uint32_t v = agc_bits(agc_pick(sub, x * 8388608.0f, x));
+    int32_t e = (int32_t)(v >> 23) - 126 - (int32_t)(sub * 23u);
+    float m = agc_from_bits((v & 0x007fffffu) | 0x3f000000u);  /* [1/2, 1) */
+    uint32_t low = m < 0.707106781f;
+    e -= (int32_t)low;
+    m = m - 1.0f + agc_pick(low, m, 0.0f);
+    float z = m * m;
+    float p = 7.0376836292e-2f;
+    p = p * m - 1.1514610310e-1f;
+    p = p * m + 1.1676998740e-1f;
+    p = p * m - 1.2420140846e-1f;
+    p = p * m + 1.4249322787e-1f;
+    p = p * m - 1.6668057665e-1f;
+    p = p * m + 2.0000714765e-1f;
+    p = p * m - 2.4999993993e-1f;
+    p = p * m + 3.3333331174e-1f;
+    float n = (float)e;
+    float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;
+    y = m + y + 0.693359375f * n;
+    y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */
+    y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */
+    return agc_pick(a == 0, -INFINITY, y);
 }
 
 static float agc_max(float a, float b)
@@ -181,7 +212,7 @@ int classify_forward(classify_t *m)
 
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++)
-        loss_log[i] = logf(loss_sum[i]);
+        loss_log[i] = agc_logf(loss_sum[i]);
 
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     {
@@ -305,7 +336,7 @@ int classify_infer(classify_t *m)
 
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++)
-        loss_log[i] = logf(loss_sum[i]);
+        loss_log[i] = agc_logf(loss_sum[i]);
 
     /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
     {
@@ -394,22 +425,11 @@ int classify_backward(classify_t *m)
             loss_grad_add[i0 * 4 + i1] = (loss_add[i0 * 4 + i1] * (-0.166666667f)) + (loss_grad_div[i0] * loss_exp[i0 * 4 + i1]);
 
     /* grad of fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    for (long i1 = 0; i1 < 4; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 6; i0++) {
-            float v = loss_grad_add[i0 * 4 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->fc_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 4; j++)
+        m->fc_bias_grad[j] = 0;
+    for (long i = 0; i < 6; i++)
+        for (long j = 0; j < 4; j++)
+            m->fc_bias_grad[j] += loss_grad_add[i * 4 + j];
 
     /* grad of fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
     for (long i = 0; i < 4; i++) {

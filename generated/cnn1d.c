@@ -5,14 +5,14 @@
 #include <string.h>
 
 /* a float's bits and back */
-static uint32_t agc_bits(float f)
+static inline uint32_t agc_bits(float f)
 {
     union { uint32_t u; float f; } v;
     v.f = f;
     return v.u;
 }
 
-static float agc_from_bits(uint32_t u)
+static inline float agc_from_bits(uint32_t u)
 {
     union { uint32_t u; float f; } v;
     v.u = u;
@@ -21,16 +21,31 @@ static float agc_from_bits(uint32_t u)
 
 /* c ? a : b for c = 0 or 1, on the bits: no branch for a compiler to
  * sink the float arithmetic of a or b into */
-static float agc_pick(uint32_t c, float a, float b)
+static inline float agc_pick(uint32_t c, float a, float b)
 {
     uint32_t m = 0u - c;
     return agc_from_bits((agc_bits(a) & m) | (agc_bits(b) & ~m));
 }
 
+/* a float's bits as an int that orders as the floats do, NaN above all
+ * (negative floats have their magnitude bits flipped), and back */
+static inline int32_t agc_order(float x)
+{
+    uint32_t u = agc_bits(x);
+    int32_t i = (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) >> 1));
+    int32_t nan = -(int32_t)((u & 0x7fffffffu) > 0x7f800000u);
+    return (i & ~nan) | (INT32_MAX & nan);
+}
+
+static inline float agc_unorder(int32_t i)
+{
+    return agc_from_bits((uint32_t)i ^ ((uint32_t)(i >> 31) >> 1));
+}
+
 /* exp(x) = 2^n exp(r), n = round(x / ln 2), r = x - n ln 2 (ln 2 in two
  * parts), exp(r) by Cephes' polynomial; 2^n as two powers, so that
  * results past the float range come out 0, subnormal or inf */
-static float agc_expf(float x)
+static inline float agc_expf(float x)
 {
     uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
     uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */
@@ -51,6 +66,37 @@ static float agc_expf(float x)
         agc_from_bits((uint32_t)(k - k1 + 127) << 23);
     p = agc_pick(out, agc_pick(u >> 31, 0.0f, INFINITY), p);
     return agc_pick(a > 0x7f800000u, x, p);     /* NaN */
+}
+
+/* log(x) = e ln 2 + log(m) for x = 2^e m, m in [sqrt(1/2), sqrt(2)) (ln 2
+ * in two parts), log(m) by Cephes' polynomial in m - 1; subnormals are
+ * scaled by 2^23 first */
+static inline float agc_logf(float x)
+{
+    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
+    uint32_t sub = u < 0x00800000u;             /* +0, subnormal */
+    uint32_t v = agc_bits(agc_pick(sub, x * 8388608.0f, x));
+    int32_t e = (int32_t)(v >> 23) - 126 - (int32_t)(sub * 23u);
+    float m = agc_from_bits((v & 0x007fffffu) | 0x3f000000u);  /* [1/2, 1) */
+    uint32_t low = m < 0.707106781f;
+    e -= (int32_t)low;
+    m = m - 1.0f + agc_pick(low, m, 0.0f);
+    float z = m * m;
+    float p = 7.0376836292e-2f;
+    p = p * m - 1.1514610310e-1f;
+    p = p * m + 1.1676998740e-1f;
+    p = p * m - 1.2420140846e-1f;
+    p = p * m + 1.4249322787e-1f;
+    p = p * m - 1.6668057665e-1f;
+    p = p * m + 2.0000714765e-1f;
+    p = p * m - 2.4999993993e-1f;
+    p = p * m + 3.3333331174e-1f;
+    float n = (float)e;
+    float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;
+    y = m + y + 0.693359375f * n;
+    y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */
+    y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */
+    return agc_pick(a == 0, -INFINITY, y);
 }
 
 static float agc_relu(float x)
@@ -250,68 +296,73 @@ static void agc_conv18_forward(float *restrict y, const float *restrict x, const
     agc_conv18(y, x, wp, acc);
 }
 
-/* c[r][j] += a[r][u] * b[u][j] for r < 4, u < 4, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_4x4(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
+/* c[r][j] = (first) or += (else) the sum over k < kc of
+ * a[r * ars + k * acs] * b[k][j], for r < mr <= 6 and j < nr <= 16:
+ * b a packed panel of 16 columns, rows of c ldc apart */
+static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
+    const float *restrict b, float *restrict c, long ldc, int mr, int nr,
+    int first)
 {
-    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
-    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
-    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
-    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        const float b1 = b[1 * ldb + j];
-        const float b2 = b[2 * ldb + j];
-        const float b3 = b[3 * ldb + j];
-        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
-        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
-        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
-        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
+    float sum[6][16];
+    long row[6];                /* rows past mr read the last */
+    for (int r = 0; r < 6; r++)
+        row[r] = (r < mr ? r : mr - 1) * ars;
+#if defined(__GNUC__) && defined(__AVX__)
+    typedef float vec __attribute__((vector_size(32)));
+    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+    for (long k = 0; k < kc; k++) {
+        const float *restrict ak = a + k * acs;
+        vec b0, b1;
+        memcpy(&b0, b + k * 16, sizeof b0);
+        memcpy(&b1, b + k * 16 + 8, sizeof b1);
+        s00 += ak[row[0]] * b0;
+        s01 += ak[row[0]] * b1;
+        s10 += ak[row[1]] * b0;
+        s11 += ak[row[1]] * b1;
+        s20 += ak[row[2]] * b0;
+        s21 += ak[row[2]] * b1;
+        s30 += ak[row[3]] * b0;
+        s31 += ak[row[3]] * b1;
+        s40 += ak[row[4]] * b0;
+        s41 += ak[row[4]] * b1;
+        s50 += ak[row[5]] * b0;
+        s51 += ak[row[5]] * b1;
     }
-}
-
-/* c[r][j] += a[r][u] * b[u][j] for r < 4, u < 1, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_4x1(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
-{
-    const float a00 = a[0];
-    const float a10 = a[1 * ars];
-    const float a20 = a[2 * ars];
-    const float a30 = a[3 * ars];
-    (void)acs, (void)ldb;
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        c[j] = AGC_FMA(a00, b0, c[j]);
-        c[1 * ldc + j] = AGC_FMA(a10, b0, c[1 * ldc + j]);
-        c[2 * ldc + j] = AGC_FMA(a20, b0, c[2 * ldc + j]);
-        c[3 * ldc + j] = AGC_FMA(a30, b0, c[3 * ldc + j]);
-    }
-}
-
-/* c[r][j] += a[r][u] * b[u][j] for r < 6, u < 4, j < n: a[r][u] at
- * a[r * ars + u * acs], rows of b ldb apart, of c ldc apart */
-static void agc_mm_6x4(float *restrict c, long ldc, const float *restrict a,
-    long ars, long acs, const float *restrict b, long ldb, long n)
-{
-    const float a00 = a[0], a01 = a[1 * acs], a02 = a[2 * acs], a03 = a[3 * acs];
-    const float a10 = a[1 * ars], a11 = a[1 * ars + 1 * acs], a12 = a[1 * ars + 2 * acs], a13 = a[1 * ars + 3 * acs];
-    const float a20 = a[2 * ars], a21 = a[2 * ars + 1 * acs], a22 = a[2 * ars + 2 * acs], a23 = a[2 * ars + 3 * acs];
-    const float a30 = a[3 * ars], a31 = a[3 * ars + 1 * acs], a32 = a[3 * ars + 2 * acs], a33 = a[3 * ars + 3 * acs];
-    const float a40 = a[4 * ars], a41 = a[4 * ars + 1 * acs], a42 = a[4 * ars + 2 * acs], a43 = a[4 * ars + 3 * acs];
-    const float a50 = a[5 * ars], a51 = a[5 * ars + 1 * acs], a52 = a[5 * ars + 2 * acs], a53 = a[5 * ars + 3 * acs];
-    for (long j = 0; j < n; j++) {
-        const float b0 = b[j];
-        const float b1 = b[1 * ldb + j];
-        const float b2 = b[2 * ldb + j];
-        const float b3 = b[3 * ldb + j];
-        c[j] = AGC_FMA(a03, b3, AGC_FMA(a02, b2, AGC_FMA(a01, b1, AGC_FMA(a00, b0, c[j]))));
-        c[1 * ldc + j] = AGC_FMA(a13, b3, AGC_FMA(a12, b2, AGC_FMA(a11, b1, AGC_FMA(a10, b0, c[1 * ldc + j]))));
-        c[2 * ldc + j] = AGC_FMA(a23, b3, AGC_FMA(a22, b2, AGC_FMA(a21, b1, AGC_FMA(a20, b0, c[2 * ldc + j]))));
-        c[3 * ldc + j] = AGC_FMA(a33, b3, AGC_FMA(a32, b2, AGC_FMA(a31, b1, AGC_FMA(a30, b0, c[3 * ldc + j]))));
-        c[4 * ldc + j] = AGC_FMA(a43, b3, AGC_FMA(a42, b2, AGC_FMA(a41, b1, AGC_FMA(a40, b0, c[4 * ldc + j]))));
-        c[5 * ldc + j] = AGC_FMA(a53, b3, AGC_FMA(a52, b2, AGC_FMA(a51, b1, AGC_FMA(a50, b0, c[5 * ldc + j]))));
+    memcpy(sum[0], &s00, sizeof s00);
+    memcpy(sum[0] + 8, &s01, sizeof s01);
+    memcpy(sum[1], &s10, sizeof s10);
+    memcpy(sum[1] + 8, &s11, sizeof s11);
+    memcpy(sum[2], &s20, sizeof s20);
+    memcpy(sum[2] + 8, &s21, sizeof s21);
+    memcpy(sum[3], &s30, sizeof s30);
+    memcpy(sum[3] + 8, &s31, sizeof s31);
+    memcpy(sum[4], &s40, sizeof s40);
+    memcpy(sum[4] + 8, &s41, sizeof s41);
+    memcpy(sum[5], &s50, sizeof s50);
+    memcpy(sum[5] + 8, &s51, sizeof s51);
+#else
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 16; j++)
+            sum[r][j] = 0;
+    for (long k = 0; k < kc; k++)
+        for (int r = 0; r < 6; r++) {
+            const float ark = a[row[r] + k * acs];
+            for (int j = 0; j < 16; j++)
+                sum[r][j] += ark * b[k * 16 + j];
+        }
+#endif
+    for (int r = 0; r < mr; r++) {
+        float *restrict cr = c + r * ldc;
+        if (nr == 16 && first)
+            for (int j = 0; j < 16; j++)
+                cr[j] = sum[r][j];
+        else if (nr == 16)
+            for (int j = 0; j < 16; j++)
+                cr[j] += sum[r][j];
+        else
+            for (int j = 0; j < nr; j++)
+                cr[j] = first ? sum[r][j] : cr[j] + sum[r][j];
     }
 }
 
@@ -749,12 +800,12 @@ int cnn1d_forward(cnn1d_t *m)
     float *const conv2_conv = m->arena + 15424; /* [992] */
     float *const conv2_add = m->arena + 15424; /* [992] */
     float *const relu3_out = m->arena + 15424; /* [992] */
-    float *const maxpool1d4_maxpool = m->arena + 5424; /* [480] */
+    float *const maxpool1d4_maxpool = m->arena + 5504; /* [480] */
     float *const fc_matmul = m->arena + 4224; /* [40] */
     float *const target_amax = m->arena + 4264; /* [4] */
-    float *const target_exp = m->arena + 6384; /* [40] */
+    float *const target_exp = m->arena + 6464; /* [40] */
     float *const target_sum = m->arena + 4264; /* [4] */
-    float *const target_out = m->arena + 6384; /* [40] */
+    float *const target_out = m->arena + 6464; /* [40] */
     float *const loss_amax = m->arena + 4264; /* [4] */
     float *const loss_sub = m->arena + 4224; /* [40] */
     float *const loss_exp = m->arena + 4264; /* [40] */
@@ -839,13 +890,12 @@ int cnn1d_forward(cnn1d_t *m)
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        float acc = -INFINITY;
+        int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
-            float v = m->target_logits[i * 10 + j];
-            if (v > acc || v != v)
-                acc = v;
+            int32_t v = agc_order(m->target_logits[i * 10 + j]);
+            acc = v > acc ? v : acc;
         }
-        target_amax[i] = acc;
+        target_amax[i] = agc_unorder(acc);
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
@@ -902,7 +952,7 @@ int cnn1d_forward(cnn1d_t *m)
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
-        loss_log[i] = logf(loss_sum[i]);
+        loss_log[i] = agc_logf(loss_sum[i]);
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     {
@@ -1029,13 +1079,12 @@ int cnn1d_infer(cnn1d_t *m)
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
-        float acc = -INFINITY;
+        int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
-            float v = m->target_logits[i * 10 + j];
-            if (v > acc || v != v)
-                acc = v;
+            int32_t v = agc_order(m->target_logits[i * 10 + j]);
+            acc = v > acc ? v : acc;
         }
-        target_amax[i] = acc;
+        target_amax[i] = agc_unorder(acc);
     }
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
@@ -1083,7 +1132,7 @@ int cnn1d_infer(cnn1d_t *m)
 
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++)
-        loss_log[i] = logf(loss_sum[i]);
+        loss_log[i] = agc_logf(loss_sum[i]);
 
     /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
@@ -1117,21 +1166,21 @@ int cnn1d_backward(cnn1d_t *m)
     float *const relu1_out = m->arena + 8448; /* [3968] */
     float *const conv2_padmode = m->arena + 0; /* [4224] */
     float *const relu3_out = m->arena + 15424; /* [992] */
-    float *const maxpool1d4_maxpool = m->arena + 5424; /* [480] */
-    float *const target_out = m->arena + 6384; /* [40] */
+    float *const maxpool1d4_maxpool = m->arena + 5504; /* [480] */
+    float *const target_out = m->arena + 6464; /* [40] */
     float *const loss_exp = m->arena + 4264; /* [40] */
     float *const loss_sum = m->arena + 4304; /* [4] */
     float *const loss_grad_sum = m->arena + 4224; /* [4] */
     float *const loss_grad_div = m->arena + 4224; /* [4] */
-    float *const loss_grad_add = m->arena + 6384; /* [40] */
-    float *const fc_grad_matmul = m->arena + 5904; /* [480] */
+    float *const loss_grad_add = m->arena + 6464; /* [40] */
+    float *const fc_grad_matmul = m->arena + 5984; /* [480] */
     float *const maxpool1d4_grad_maxpool_bwd = m->arena + 4224; /* [992] */
     float *const relu3_grad_where = m->arena + 15424; /* [992] */
     float *const conv2_grad_conv_bwd_input = m->arena + 4224; /* [4224] */
     float *const conv2_grad_padmode_bwd = m->arena + 0; /* [3968] */
     float *const relu1_grad_where = m->arena + 8448; /* [3968] */
-    float *const fc_grad_matmul_panel = m->arena + 4224; /* [1200] */
-    float *const fc_weight_grad_panel = m->arena + 4224; /* [480] */
+    float *const fc_grad_matmul_panel = m->arena + 4224; /* [1280] */
+    float *const fc_weight_grad_panel = m->arena + 4224; /* [512] */
     float *const conv2_grad_conv_bwd_input_gz = m->arena + 12416; /* [1952] */
     float *const conv2_grad_conv_bwd_input_wpack = m->arena + 16416; /* [640] */
     float *const conv2_grad_conv_bwd_input_acc = m->arena + 14368; /* [1056] */
@@ -1164,61 +1213,51 @@ int cnn1d_backward(cnn1d_t *m)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    for (long i1 = 0; i1 < 10; i1++) {
-        float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++) {
-            float v = loss_grad_add[i0 * 10 + i1];
-            part += v;
-            if (++terms == 4096) {
-                acc += part;
-                part = 0;
-                terms = 0;
-            }
-        }
-        acc += part;
-        m->fc_bias_grad[i1] = acc;
-    }
+    for (long j = 0; j < 10; j++)
+        m->fc_bias_grad[j] = 0;
+    for (long i = 0; i < 4; i++)
+        for (long j = 0; j < 10; j++)
+            m->fc_bias_grad[j] += loss_grad_add[i * 10 + j];
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    /* blocked: 120 columns by 10 rows of B at a time, tiles of 6 rows */
-    memset(fc_grad_matmul, 0, sizeof(float) * 480);
-    for (long jb = 0; jb < 120; jb += 120) {
-        const long nb = 120 - jb < 120 ? 120 - jb : 120;
+    /* blocked: 128 columns by 10 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
+    for (long jb = 0; jb < 120; jb += 128) {
+        const long nb = 120 - jb < 128 ? 120 - jb : 128;
         for (long kb = 0; kb < 10; kb += 10) {
             const long kn = 10 - kb < 10 ? 10 - kb : 10;
-            for (long k = 0; k < kn; k++)
-                for (long j = 0; j < nb; j++)
-                    fc_grad_matmul_panel[k * nb + j] = m->fc_weight[(kb + k) * 120 + (jb + j)];
-            {                               /* the last 4 rows */
-                long k = 0;
-                for (; k + 4 <= kn; k += 4)
-                    agc_mm_4x4(fc_grad_matmul + 0 * 120 + jb, 120, loss_grad_add + 0 * 10 + (kb + k), 10, 1, fc_grad_matmul_panel + k * nb, nb, nb);
-                for (; k < kn; k++)
-                    agc_mm_4x1(fc_grad_matmul + 0 * 120 + jb, 120, loss_grad_add + 0 * 10 + (kb + k), 10, 1, fc_grad_matmul_panel + k * nb, nb, nb);
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc_grad_matmul_panel + p * 16 * kn;
+                const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
+                for (long k = 0; k < kn; k++)
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = j < jn ? m->fc_weight[(kb + k) * 120 + (jb + p * 16 + j)] : 0;
             }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, loss_grad_add + i * 10 + kb, 10, 1, fc_grad_matmul_panel + j * kn,
+                        fc_grad_matmul + i * 120 + jb + j, 120, i + 6 <= 4 ? 6 : (int)(4 - i), nb - j < 16 ? (int)(nb - j) : 16, kb == 0);
         }
     }
 
     /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    /* blocked: 120 columns by 4 rows of B at a time, tiles of 6 rows */
-    memset(m->fc_weight_grad, 0, sizeof(float) * 1200);
-    for (long jb = 0; jb < 120; jb += 120) {
-        const long nb = 120 - jb < 120 ? 120 - jb : 120;
+    /* blocked: 128 columns by 4 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
+    for (long jb = 0; jb < 120; jb += 128) {
+        const long nb = 120 - jb < 128 ? 120 - jb : 128;
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
-            for (long k = 0; k < kn; k++)
-                for (long j = 0; j < nb; j++)
-                    fc_weight_grad_panel[k * nb + j] = maxpool1d4_maxpool[(kb + k) * 120 + (jb + j)];
-            for (long i = 0; i < 6; i += 6) {
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_6x4(m->fc_weight_grad + i * 120 + jb, 120, loss_grad_add + i + (kb + k) * 10, 1, 10, fc_weight_grad_panel + k * nb, nb, nb);
+            for (long p = 0; p * 16 < nb; p++) {
+                float *restrict panel = fc_weight_grad_panel + p * 16 * kn;
+                const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
+                for (long k = 0; k < kn; k++)
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = j < jn ? maxpool1d4_maxpool[(kb + k) * 120 + (jb + p * 16 + j)] : 0;
             }
-            {                               /* the last 4 rows */
-                for (long k = 0; k < kn; k += 4)
-                    agc_mm_4x4(m->fc_weight_grad + 6 * 120 + jb, 120, loss_grad_add + 6 + (kb + k) * 10, 1, 10, fc_weight_grad_panel + k * nb, nb, nb);
-            }
+            for (long i = 0; i < 10; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, loss_grad_add + i + kb * 10, 1, 10, fc_weight_grad_panel + j * kn,
+                        m->fc_weight_grad + i * 120 + jb + j, 120, i + 6 <= 10 ? 6 : (int)(10 - i), nb - j < 16 ? (int)(nb - j) : 16, kb == 0);
         }
     }
 
@@ -1251,19 +1290,32 @@ int cnn1d_backward(cnn1d_t *m)
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;
-            float part = 0;
-            long terms = 0;
-            for (long i0 = 0; i0 < 4; i0++)
-                for (long i3 = 0; i3 < 31; i3++) {
-                    float v = relu3_grad_where[i0 * 248 + i1 * 31 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
-                    }
+            for (long i0 = 0; i0 < 4; i0++) {
+                float lane[16];
+                long j = 0;
+                for (long jb = 0; jb + 16 <= 31; jb += 16) {
+                    for (int l = 0; l < 16; l++)
+                        lane[l] = 0;
+                    for (j = jb; j < jb + 16; j += 16)
+                        for (int l = 0; l < 16; l++) {
+                            float v = relu3_grad_where[i0 * 248 + i1 * 31 + j + l];
+                            lane[l] += v;
+                        }
+                    for (int l = 0; l < 8; l++)
+                        lane[l] += lane[l + 8];
+                    for (int l = 0; l < 4; l++)
+                        lane[l] += lane[l + 4];
+                    for (int l = 0; l < 2; l++)
+                        lane[l] += lane[l + 2];
+                    for (int l = 0; l < 1; l++)
+                        lane[l] += lane[l + 1];
+                    acc += lane[0];
                 }
-            acc += part;
+                for (; j < 31; j++) {
+                    float v = relu3_grad_where[i0 * 248 + i1 * 31 + j];
+                    acc += v;
+                }
+            }
             m->conv2_bias_grad[i1] = acc;
         }
 
@@ -1297,19 +1349,32 @@ int cnn1d_backward(cnn1d_t *m)
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;
-            float part = 0;
-            long terms = 0;
-            for (long i0 = 0; i0 < 4; i0++)
-                for (long i3 = 0; i3 < 62; i3++) {
-                    float v = relu1_grad_where[i0 * 992 + i1 * 62 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
-                    }
+            for (long i0 = 0; i0 < 4; i0++) {
+                float lane[16];
+                long j = 0;
+                for (long jb = 0; jb + 48 <= 62; jb += 48) {
+                    for (int l = 0; l < 16; l++)
+                        lane[l] = 0;
+                    for (j = jb; j < jb + 48; j += 16)
+                        for (int l = 0; l < 16; l++) {
+                            float v = relu1_grad_where[i0 * 992 + i1 * 62 + j + l];
+                            lane[l] += v;
+                        }
+                    for (int l = 0; l < 8; l++)
+                        lane[l] += lane[l + 8];
+                    for (int l = 0; l < 4; l++)
+                        lane[l] += lane[l + 4];
+                    for (int l = 0; l < 2; l++)
+                        lane[l] += lane[l + 2];
+                    for (int l = 0; l < 1; l++)
+                        lane[l] += lane[l + 1];
+                    acc += lane[0];
                 }
-            acc += part;
+                for (; j < 62; j++) {
+                    float v = relu1_grad_where[i0 * 992 + i1 * 62 + j];
+                    acc += v;
+                }
+            }
             m->conv1_bias_grad[i1] = acc;
         }
 

@@ -1223,20 +1223,28 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
     /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = bn_sub[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * bn_sub[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = bn_sub[i0 * 2048 + i1 * 256 + j + l] * bn_sub[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         bn_sum_1[i1] = acc;
     }
 
@@ -1366,7 +1374,8 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
 
     /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
     {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 1024 <= 1024; jb += 1024) {
             for (int l = 0; l < 16; l++)
@@ -1532,7 +1541,8 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
 
     /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
     {
-        float acc = 0, lane[16];
+        float acc = 0;
+        float lane[16];
         long j = 0;
         for (long jb = 0; jb + 1024 <= 1024; jb += 1024) {
             for (int l = 0; l < 16; l++)
@@ -1622,20 +1632,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
     for (long i1 = 0; i1 < 1; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = loss_grad_mul[i0 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = loss_grad_mul[i0 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->dec2_bias_grad[0] = acc;
     }
 
@@ -1652,20 +1670,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 8; i2++)
-                for (long i3 = 0; i3 < 8; i3++) {
-                    float v = relu8_grad_where[i0 * 512 + i1 * 64 + i2 * 8 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 64 <= 64; jb += 64) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 64; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu8_grad_where[i0 * 512 + i1 * 64 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->dec1_bias_grad[i1] = acc;
     }
 
@@ -1716,20 +1742,32 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 6; i2++)
-                for (long i3 = 0; i3 < 6; i3++) {
-                    float v = relu5_grad_where[i0 * 288 + i1 * 36 + i2 * 6 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 32 <= 36; jb += 32) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 32; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu5_grad_where[i0 * 288 + i1 * 36 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+            for (; j < 36; j++) {
+                float v = relu5_grad_where[i0 * 288 + i1 * 36 + j];
+                acc += v;
+            }
+        }
         m->enc2_bias_grad[i1] = acc;
     }
 
@@ -1767,40 +1805,56 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = relu2_grad_where[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu2_grad_where[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->bn_bias_grad[i1] = acc;
     }
 
     /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = relu2_grad_where[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * bn_mul_2[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = relu2_grad_where[i0 * 2048 + i1 * 256 + j + l] * bn_mul_2[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->bn_weight_grad[i1] = acc;
     }
 
@@ -1845,20 +1899,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = -bn_grad_add[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = -bn_grad_add[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         bn_grad_sum_1[i1] = acc;
     }
 
@@ -1876,20 +1938,28 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     /* grad of enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
-        float part = 0;
-        long terms = 0;
-        for (long i0 = 0; i0 < 4; i0++)
-            for (long i2 = 0; i2 < 16; i2++)
-                for (long i3 = 0; i3 < 16; i3++) {
-                    float v = bn_grad_add_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3];
-                    part += v;
-                    if (++terms == 4096) {
-                        acc += part;
-                        part = 0;
-                        terms = 0;
+        for (long i0 = 0; i0 < 4; i0++) {
+            float lane[16];
+            long j = 0;
+            for (long jb = 0; jb + 256 <= 256; jb += 256) {
+                for (int l = 0; l < 16; l++)
+                    lane[l] = 0;
+                for (j = jb; j < jb + 256; j += 16)
+                    for (int l = 0; l < 16; l++) {
+                        float v = bn_grad_add_1[i0 * 2048 + i1 * 256 + j + l];
+                        lane[l] += v;
                     }
-                }
-        acc += part;
+                for (int l = 0; l < 8; l++)
+                    lane[l] += lane[l + 8];
+                for (int l = 0; l < 4; l++)
+                    lane[l] += lane[l + 4];
+                for (int l = 0; l < 2; l++)
+                    lane[l] += lane[l + 2];
+                for (int l = 0; l < 1; l++)
+                    lane[l] += lane[l + 1];
+                acc += lane[0];
+            }
+        }
         m->enc1_bias_grad[i1] = acc;
     }
 

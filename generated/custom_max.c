@@ -4,6 +4,36 @@
 #include <math.h>
 #include <string.h>
 
+/* a float's bits and back */
+static inline uint32_t agc_bits(float f)
+{
+    union { uint32_t u; float f; } v;
+    v.f = f;
+    return v.u;
+}
+
+static inline float agc_from_bits(uint32_t u)
+{
+    union { uint32_t u; float f; } v;
+    v.u = u;
+    return v.f;
+}
+
+/* a float's bits as an int that orders as the floats do, NaN above all
+ * (negative floats have their magnitude bits flipped), and back */
+static inline int32_t agc_order(float x)
+{
+    uint32_t u = agc_bits(x);
+    int32_t i = (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) >> 1));
+    int32_t nan = -(int32_t)((u & 0x7fffffffu) > 0x7f800000u);
+    return (i & ~nan) | (INT32_MAX & nan);
+}
+
+static inline float agc_unorder(int32_t i)
+{
+    return agc_from_bits((uint32_t)i ^ ((uint32_t)(i >> 31) >> 1));
+}
+
 static const float custom_max_x_value[6] = {
     1.0f, (-2.0f), 5.0f, 3.0f, 0.0f, 4.0f
 };
@@ -19,13 +49,12 @@ int custom_max_forward(custom_max_t *m)
 {
     /* m = my_max(x)  [../specs/custom_max.yaml:9] */
     {
-        float acc = -INFINITY;
+        int32_t acc = INT32_MIN;
         for (long j = 0; j < 6; j++) {
-            float v = m->x[j];
-            if (v > acc || v != v)
-                acc = v;
+            int32_t v = agc_order(m->x[j]);
+            acc = v > acc ? v : acc;
         }
-        m->m[0] = acc;
+        m->m[0] = agc_unorder(acc);
     }
 
     return custom_max_OK;
@@ -37,13 +66,12 @@ int custom_max_infer(custom_max_t *m)
 {
     /* m = my_max(x)  [../specs/custom_max.yaml:9] */
     {
-        float acc = -INFINITY;
+        int32_t acc = INT32_MIN;
         for (long j = 0; j < 6; j++) {
-            float v = m->x[j];
-            if (v > acc || v != v)
-                acc = v;
+            int32_t v = agc_order(m->x[j]);
+            acc = v > acc ? v : acc;
         }
-        m->m[0] = acc;
+        m->m[0] = agc_unorder(acc);
     }
 
     return custom_max_OK;

@@ -1247,6 +1247,48 @@ def matmul_blocked_T(a, b):
     return {"y": a.T @ b.T}
 
 
+# K past one packed panel (128 rows of B): the kernels' sums go on from the
+# first panel's; M and N past whole kernels (6 rows, 16 columns)
+@case("""
+inputs:
+  a: {shape: [9, 300], requires_grad: true}
+  b: {shape: [300, 21], requires_grad: true}
+graph:
+  y: a @ b
+backward: {of: y}
+outputs: [y]
+""", a=U(-0.5, 0.5), b=U(-0.5, 0.5))
+def matmul_blocked_kb(a, b):
+    return {"y": a @ b}
+
+
+@case("""
+inputs:
+  a: {shape: [9, 300], requires_grad: true}
+  b: {shape: [300, 21], requires_grad: true}
+graph:
+  y: a @ b
+backward: {of: y}
+outputs: [y]
+""", a=U(-0.5, 0.5), b=U(-0.5, 0.5))
+def matmul_blocked_kb_f64(a, b):
+    return {"y": a @ b}
+
+
+@case("""
+inputs:
+  x: {shape: [11, 260], requires_grad: true}
+  w: {shape: [45, 260], requires_grad: true}
+  b: {shape: [45], requires_grad: true}
+graph:
+  y: linear(x, w, b)
+backward: {of: y}
+outputs: [y]
+""", x=U(-0.5, 0.5), w=U(-0.5, 0.5))
+def linear_blocked_kb(x, w, b):
+    return {"y": F.linear(x, w, b)}
+
+
 @case("""
 inputs:
   x: {shape: [7, 70], requires_grad: true}

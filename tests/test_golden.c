@@ -124,10 +124,39 @@ static void test_golden_rolled(void **state)
     run_case(*state, 3);
 }
 
+/* Whether case dir is one of AGC_GOLDEN_ONLY's comma-separated names (or
+ * parts of names); all are, without it. */
+static int wanted(const char *dir)
+{
+    const char *only = getenv("AGC_GOLDEN_ONLY");
+    if (!only || !*only)
+        return 1;
+    char *list = strcpy(malloc(strlen(only) + 1), only), *save = NULL;
+    int hit = 0;
+    for (char *w = strtok_r(list, ",", &save); w && !hit;
+         w = strtok_r(NULL, ",", &save))
+        hit = strstr(dir, w) != NULL;
+    free(list);
+    return hit;
+}
+
+/* AGC_GOLDEN_BACKEND=cc runs the cases with the system compiler (-O3
+ * -march=native: the vector paths of the generated code), as
+ * agc run --backend cc does; AGC_GOLDEN_ONLY=a,b runs only the cases
+ * whose directory names hold a or b. */
 int main(void)
 {
     int n, m = 0;
-    char **cases = golden_cases(&n);
+    char **cases = golden_cases(&n), **all = cases;
+    const char *backend = getenv("AGC_GOLDEN_BACKEND");
+    if (backend && !strcmp(backend, "cc"))
+        agc_backend = AGC_BACKEND_CC;
+    cases = malloc(sizeof *cases * (size_t)(n + 1));
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (wanted(all[i]))
+            cases[kept++] = all[i];
+    n = kept;
     struct CMUnitTest *tests = calloc(2 * (size_t)n + 1, sizeof *tests);
     for (int i = 0; i < n; i++) {
         tests[m] = (struct CMUnitTest)cmocka_unit_test(test_golden_case);
