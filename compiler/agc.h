@@ -69,13 +69,19 @@ void *agc_reserve(void *p, int n, int *cap, size_t elem);
     ((ptr) = agc_reserve((ptr), (n), &(cap), sizeof *(ptr)), &(ptr)[(n)++])
 
 /* A growing text buffer: put() appends formatted text, indenting each
- * line that starts with indent levels of four spaces (emit.c, conv.c). */
+ * line that starts with indent levels of four spaces, but for preprocessor
+ * lines (emit.c, conv.c). */
 typedef struct Out {
     char *s;
     size_t n, cap;
     int indent;
 } Out;
 void put(Out *o, const char *fmt, ...) AGC_PRINTF(2, 3);
+void put_omp(Out *o, const char *directive);
+
+/* Multiply-adds from which a kernel runs on all threads, when built with
+ * -fopenmp: below it, a parallel region costs more than it saves. */
+#define AGC_PAR_WORK (1L << 20)
 
 /* 1 when s is a valid identifier for generated C: [A-Za-z][A-Za-z0-9_]*,
  * at most AGC_MAX_NAME characters, no "__", not a C keyword and not a

@@ -85,51 +85,6 @@ typedef struct Corr {               /* over [N, G*CI, H, W] */
                                      * stride): the others are skipped */
 } Corr;
 
-/* Threads (section 14): a correlation of at least PAR_MIN_WORK
- * multiply-adds runs in up to PAR_CHUNKS fixed chunks under "#pragma omp
- * parallel for" when built with -fopenmp: the forward (and the input
- * gradient) chunks of its output rows, each with an acc row of its own;
- * the weight gradient chunks of its window rows (input channel, kh), each
- * summing its own slice of the gradient in the serial order, with a gy
- * row transposed of its own; when there are few window rows (CI KH KW
- * under WGRAD_MIN_TAPS), chunks of the output rows instead, each summing
- * into a partial of its own (the weights are small then), the partials
- * added chunk 0, 1, 2... after the loop.  The chunks do not depend on the
- * thread count, so the results are bitwise the same for any number of
- * threads (or none).  More threads than chunks find nothing to do.
- * Smaller correlations stay serial, their code and scratch as without
- * threads: a parallel region costs microseconds, and a small model keeps
- * its arena (measured on 2 cores: see README, Threads). */
-enum { PAR_CHUNKS = 8, WGRAD_CHUNKS = 2, WGRAD_MIN_TAPS = 64 };
-#define PAR_MIN_WORK 250000.0
-
-/* The chunks correlation c runs in: 1 (serial) below PAR_MIN_WORK. */
-static long corr_chunks(const Corr *c)
-{
-    long rows = c->N * c->G * c->OH;
-    double work = (double)rows * c->OW * c->CO * c->CI * c->KH * c->KW;
-    if (work < PAR_MIN_WORK || rows < 2)
-        return 1;
-    return rows < PAR_CHUNKS ? rows : PAR_CHUNKS;
-}
-
-/* Whether the weight gradient of c, in chunks, runs them over its window
- * rows (else over its output rows, with partial sums). */
-static int wgrad_by_taps(const Corr *c)
-{
-    return c->CI * c->KH * c->KW >= WGRAD_MIN_TAPS && c->CI * c->KH >= 2;
-}
-
-/* The chunks of the weight gradient of c: its window rows', else
- * corr_chunks(c). */
-static long wgrad_chunks(const Corr *c)
-{
-    if (corr_chunks(c) == 1 || !wgrad_by_taps(c))
-        return corr_chunks(c);
-    long taps = c->CI * c->KH;
-    return taps < WGRAD_CHUNKS ? taps : WGRAD_CHUNKS;
-}
-
 /* The outputs [lo, hi) whose taps all fall inside [0, n). */
 static void inside(long n, long k, long s, long d, long p, long out,
                    long *lo, long *hi)
@@ -460,204 +415,6 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
     }
 }
 
-/* gt [OW][CV] = row oh of gy's image gg, transposed: read along gy's
- * rows (down its columns, OH * OW apart, the loads would alias in the
- * cache) */
-static void emit_gt(Out *o, const Corr *c)
-{
-    put(o, "for (long o = 0; o < %ld; o++)\n", c->CO);
-    put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
-    put(o, "        gt[ow * %ld + o] = gg[(o * %ld + oh) * %ld + ow];\n",
-        c->CV, c->OH, c->OW);
-}
-
-/* emit_corr's NAME in corr_chunks(c) chunks of the rows (i, oh) of the
- * output (wgrad: of gy), which may run in parallel: each chunk has its own
- * slice of each scratch argument (the arguments are the chunks' slices
- * end to end), and the weight gradient's chunks their own partial sums,
- * added in chunk order after the loop into the first slice. */
-static void emit_corr_par(Kernels *K, const char *name, int wgrad,
-                          const Corr *c)
-{
-    Out *o = &K->fns;
-    const char *T = K->T;
-    int dsum = wgrad && strcmp(T, "double");
-    long nch = corr_chunks(c), rows = c->N * c->G * c->OH;
-    long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
-    long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
-    long row = c->OW * c->CV, part = c->G * wsize;
-    if (dsum)
-        put(o, "static void %s(%s *restrict sums, %s *restrict imgs, "
-            "%s *restrict accs, const %s *restrict x,\n    const %s "
-            "*restrict gy, %s *restrict gts)\n{\n", name, T, T, T, T, T, T);
-    else if (wgrad)
-        put(o, "static void %s(%s *restrict accs, const %s *restrict x, "
-            "const %s *restrict gy, %s *restrict gts)\n{\n", name, T, T, T,
-            T);
-    else
-        put(o, "static void %s(%s *restrict y, const %s *restrict x, "
-            "const %s *restrict wp, %s *restrict accs)\n{\n", name, T, T, T,
-            T);
-    o->indent++;
-    const char *gof = c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wsize) : "";
-    put(o, "/* %ld chunks of the %ld rows, whatever the thread count */\n",
-        nch, rows);
-    put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
-        "#endif\n");
-    put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
-    o->indent++;
-    put(o, "const long rlo = ch * %ld / %ld, rhi = (ch + 1) * %ld / %ld;\n",
-        rows, nch, rows, nch);
-    if (dsum) {
-        put(o, "%s *restrict sum = sums + ch * %ld;\n", T, part);
-        put(o, "%s *restrict img = imgs + ch * %ld;\n", T, wsize);
-        put(o, "%s *restrict acc = accs + ch * %ld;\n", T, wsize);
-        put(o, "%s *restrict gt = gts + ch * %ld;\n", T, row);
-        put(o, "memset(sum, 0, %ld * sizeof *sum);\n"
-            "memset(img, 0, %ld * sizeof *img);\n"
-            "memset(acc, 0, %ld * sizeof *acc);\n", part, wsize, wsize);
-    } else if (wgrad) {
-        put(o, "%s *restrict acc = accs + ch * %ld;\n", T, part);
-        put(o, "%s *restrict gt = gts + ch * %ld;\n", T, row);
-        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", part);
-    } else {
-        put(o, "%s *restrict acc = accs + ch * %ld;\n", T, row);
-    }
-    put(o, "for (long r = rlo; r < rhi; r++) {\n");
-    o->indent++;
-    put(o, "const long i = r / %ld, oh = r %% %ld;\n", c->OH, c->OH);
-    put(o, "const %s *restrict xg = %s;\n", T, plus_expr("x",
-                                                        times("i", chw)));
-    if (wgrad) {
-        put(o, "const %s *restrict gg = %s;\n", T,
-            plus_expr("gy", times("i", ohw)));
-        put(o, "%s *restrict ag = %s;\n", T, dsum ? "acc"
-                                                  : plus_expr("acc", gof));
-        if (dsum)
-            put(o, "%s *restrict sg = %s;\n", T, plus_expr("sum", gof));
-        emit_gt(o, c);
-    } else {
-        put(o, "const %s *restrict wg = %s;\n", T, plus_expr("wp", gof));
-        put(o, "%s *restrict yg = %s;\n", T, plus_expr("y", times("i", ohw)));
-        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", row);
-    }
-    put(o, "{\n");
-    o->indent++;
-    emit_rows(K, o, name, wgrad, c);
-    o->indent--;
-    put(o, "}\n");
-    if (dsum) {
-        put(o, "for (long k = 0; k < %ld; k++) {\n", wsize);
-        put(o, "    img[k] += ag[k];\n    ag[k] = 0;\n}\n");
-        put(o, "if (oh == %ld || r + 1 == rhi)     /* the image's share */\n",
-            c->OH - 1);
-        put(o, "    for (long k = 0; k < %ld; k++) {\n", wsize);
-        put(o, "        sg[k] += img[k];\n        img[k] = 0;\n    }\n");
-    } else if (!wgrad) {
-        put(o, "for (long o = 0; o < %ld; o++)\n", c->CO);
-        put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
-        put(o, "        yg[(o * %ld + oh) * %ld + ow] = acc[ow * %ld + o];\n",
-            c->OH, c->OW, c->CV);
-    }
-    o->indent--;
-    put(o, "}\n");
-    o->indent--;
-    put(o, "}\n");
-    if (wgrad) {
-        put(o, "/* the chunks' partial sums, in chunk order */\n");
-        put(o, "for (long ch = 1; ch < %ld; ch++)\n", nch);
-        put(o, "    for (long k = 0; k < %ld; k++)\n", part);
-        put(o, "        %s[k] += %s[ch * %ld + k];\n", dsum ? "sums" : "accs",
-            dsum ? "sums" : "accs", part);
-    }
-    o->indent--;
-    put(o, "}\n\n");
-}
-
-/* emit_corr's weight gradient NAME in wgrad_chunks(c) chunks of its
- * window rows t = (c, kh), which may run in parallel: each sums into its
- * own slice of the gradient [c][kh][kw][o], in the same order as the
- * serial kernel, and transposes gy's rows into its own slice of gts. */
-static void emit_wgrad_taps(Kernels *K, const char *name, const Corr *c)
-{
-    Out *o = &K->fns;
-    const char *T = K->T;
-    int dsum = strcmp(T, "double") != 0;
-    long nch = wgrad_chunks(c), taps = c->CI * c->KH;
-    long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
-    long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
-    long slot = c->KW * c->CV, row = c->OW * c->CV;
-    if (dsum)
-        put(o, "static void %s(%s *restrict sum, %s *restrict img, "
-            "%s *restrict acc, const %s *restrict x, const %s *restrict gy, "
-            "%s *restrict gts)\n{\n", name, T, T, T, T, T, T);
-    else
-        put(o, "static void %s(%s *restrict acc, const %s *restrict x, "
-            "const %s *restrict gy, %s *restrict gts)\n{\n", name, T, T, T,
-            T);
-    o->indent++;
-    const char *gof = c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G, wsize) : "";
-    if (dsum)
-        put(o, "memset(sum, 0, %ld * sizeof *sum);\n"
-            "memset(img, 0, %ld * sizeof *img);\n"
-            "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize, wsize,
-            wsize);
-    else
-        put(o, "memset(acc, 0, %ld * sizeof *acc);\n", c->G * wsize);
-    put(o, "/* %ld chunks of the %ld window rows (c, kh), whatever the "
-        "thread count */\n", nch, taps);
-    put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
-        "#endif\n");
-    put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
-    o->indent++;
-    put(o, "const long tlo = ch * %ld / %ld, thi = (ch + 1) * %ld / %ld;\n",
-        taps, nch, taps, nch);
-    put(o, "%s *restrict gt = gts + ch * %ld;\n", T, row);
-    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
-    o->indent++;
-    put(o, "const %s *restrict xg = %s;\n", T, plus_expr("x",
-                                                        times("i", chw)));
-    put(o, "const %s *restrict gg = %s;\n", T,
-        plus_expr("gy", times("i", ohw)));
-    put(o, "%s *restrict ag = %s;\n", T, dsum ? "acc"
-                                              : plus_expr("acc", gof));
-    if (dsum)
-        put(o, "%s *restrict sg = %s;\n", T, plus_expr("sum", gof));
-    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
-    o->indent++;
-    emit_gt(o, c);
-    put(o, "for (long t = tlo; t < thi; t++) {\n");
-    o->indent++;
-    put(o, "const long ih = %s;\n", sum3(times("oh", c->sh),
-                                         times(agc_fmt("t %% %ld", c->KH),
-                                               c->dh), -c->ph));
-    int border = c->r0 > 0 || c->r1 < c->OH;
-    if (border)
-        put(o, "if (ih >= 0 && ih < %ld)\n    ", c->H);
-    put(o, "%s_row(ag + t * %ld, xg + (t / %ld * %ld + ih) * %ld, gt);\n",
-        name, slot, c->KH, c->H, c->W);
-    o->indent--;
-    put(o, "}\n");
-    if (dsum) {
-        put(o, "for (long k = tlo * %ld; k < thi * %ld; k++) {\n", slot,
-            slot);
-        put(o, "    img[k] += ag[k];\n    ag[k] = 0;\n}\n");
-    }
-    o->indent--;
-    put(o, "}\n");
-    if (dsum) {
-        put(o, "for (long k = tlo * %ld; k < thi * %ld; k++) {\n", slot,
-            slot);
-        put(o, "    sg[k] += img[k];\n    img[k] = 0;\n}\n");
-    }
-    o->indent--;
-    put(o, "}\n");
-    o->indent--;
-    put(o, "}\n");
-    o->indent--;
-    put(o, "}\n\n");
-}
-
 /* The static functions of one correlation, and NAME.  Forward, NAME(y,
  * x, wp, acc): y [N, G*CO, OH, OW] from x and the packed weights wp
  * [G][CI][KH][KW][CO], a row at a time in acc [OW][CO].  Wgrad, NAME(sum,
@@ -675,14 +432,6 @@ static void emit_corr(Kernels *K, const char *name, int wgrad,
     long kk = c->KH * c->KW, chw = c->CI * c->H * c->W;
     long ohw = c->CO * c->OH * c->OW, wsize = c->CI * kk * c->CV;
     emit_row_fn(K, name, wgrad, c);
-    if (wgrad && wgrad_chunks(c) > 1 && wgrad_by_taps(c)) {
-        emit_wgrad_taps(K, name, c);
-        return;
-    }
-    if (corr_chunks(c) > 1) {
-        emit_corr_par(K, name, wgrad, c);
-        return;
-    }
     if (dsum)
         put(o, "static void %s(%s *restrict sum, %s *restrict img, "
             "%s *restrict acc, const %s *restrict x, const %s *restrict gy, "
@@ -764,17 +513,22 @@ static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
     return c;
 }
 
+/* AGC_FMA, before the first kernel */
+static void fma_macro(Kernels *K)
+{
+    put(&K->fns, "/* a * b + c, in one rounding where the target has a fast "
+        "fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does not fuse "
+        "a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
+        "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
+        "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
+        "#endif\n\n", K->f32 ? "F" : "", K->f32 ? "F" : "",
+        K->f32 ? "f" : "");
+}
 
 static void kernels_comment(Kernels *K, const Node *n, const char *what)
 {
     if (!K->fns.s)                  /* the first kernel: the macro first */
-        put(&K->fns, "/* a * b + c, in one rounding where the target has a "
-            "fast fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does "
-            "not fuse a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
-            "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
-            "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
-            "#endif\n\n", K->f32 ? "F" : "", K->f32 ? "F" : "",
-            K->f32 ? "f" : "");
+        fma_macro(K);
     put(&K->fns, "/* ---- %s%s%s  [%s:%d] ---- */\n\n", what,
         n->note ? ": " : "", n->note ? n->note : "", K->path, n->pos.line);
 }
@@ -792,13 +546,6 @@ typedef struct Shared {
     int nscr;
     struct Shared *next;
 } Shared;
-
-/* note, and ", per chunk" when there are nch > 1 chunks, each with its
- * own slice */
-static const char *per_chunk(long nch, const char *note)
-{
-    return nch > 1 ? agc_fmt("%s, per chunk", note) : note;
-}
 
 /* Adds a scratch argument of count elements to kernel s. */
 static void add_scr(Shared *s, const char *what, long count,
@@ -882,17 +629,6 @@ static long vec_block(const Corr *c)
     if (ob > 8)
         ob = 8;
     return ob > c->CO ? c->CO : ob < 1 ? 1 : ob;
-}
-
-/* The chunks of images (and groups) the row-vector kernel of c runs in:
- * 1 (serial) below PAR_MIN_WORK. */
-static long vec_chunks(const Corr *c)
-{
-    long ng = c->N * c->G;
-    double work = (double)ng * c->OH * c->OW * c->CO * c->CI * c->KH * c->KW;
-    if (work < PAR_MIN_WORK || ng < 2)
-        return 1;
-    return ng < PAR_CHUNKS ? ng : PAR_CHUNKS;
 }
 
 /* static void NAME(T *y, const T *x, const T *w): one window row of nb
@@ -1071,24 +807,10 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
     emit_vec_row(K, agc_fmt("%s_row", name), ob, c, wa);
     if (rest)
         emit_vec_row(K, agc_fmt("%s_rest", name), rest, c, wa);
-    long nch = vec_chunks(c), ng = c->N * c->G;
     put(o, "static void %s(%s *restrict y, const %s *restrict x, "
-        "const %s *restrict w, %s *restrict acc%s)\n{\n", name, T, T, T, T,
-        nch > 1 ? "s" : "");
+        "const %s *restrict w, %s *restrict acc)\n{\n", name, T, T, T, T);
     o->indent++;
-    if (nch > 1) {                  /* chunks of the images (and groups) */
-        put(o, "/* %ld chunks of the %ld images and groups, whatever the "
-            "thread count */\n", nch, ng);
-        put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
-            "#endif\n");
-        put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
-        o->indent++;
-        put(o, "%s *restrict acc = accs + ch * %ld;\n", T, ob * c->OW);
-        put(o, "for (long i = ch * %ld / %ld; i < (ch + 1) * %ld / %ld; "
-            "i++) {\n", ng, nch, ng, nch);
-    } else {
-        put(o, "for (long i = 0; i < %ld; i++) {\n", ng);
-    }
+    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
     o->indent++;
     put(o, "const %s *restrict xg = %s;\n", T,
         plus_expr("x", times("i", c->CI * c->H * c->W)));
@@ -1127,10 +849,6 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
     }
     o->indent--;
     put(o, "}\n");
-    if (nch > 1) {
-        o->indent--;
-        put(o, "}\n");
-    }
     o->indent--;
     put(o, "}\n\n");
 }
@@ -1212,43 +930,19 @@ static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
     emit_vec_taps(K, agc_fmt("%s_taps", name), ob, c);
     if (rest)
         emit_vec_taps(K, agc_fmt("%s_rest", name), rest, c);
-    long nch = vec_chunks(c), ng = c->N * c->G;
-    long dwn = c->G * c->CO * c->CI * kk, pn = c->CI * c->KH * ob * c->KW *
-                                               c->OW;
-    if (nch > 1)
-        put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
-            "const %s *restrict gy, %s *restrict parts,\n    %s *restrict "
-            "dws)\n{\n", name, T, T, T, T, T);
-    else
-        put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
-            "const %s *restrict gy, %s *restrict part)\n{\n", name, T, T, T,
-            T);
+    put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
+        "const %s *restrict gy, %s *restrict part)\n{\n", name, T, T, T, T);
     o->indent++;
-    if (nch > 1) {                  /* each chunk its own dw, in dws */
-        put(o, "/* %ld chunks of the %ld images and groups, whatever the "
-            "thread count */\n", nch, ng);
-        put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
-            "#endif\n");
-        put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
-        o->indent++;
-        put(o, "%s *restrict part = parts + ch * %ld;\n", T, pn);
-        put(o, "%s *restrict dc = dws + ch * %ld;\n", T, dwn);
-        put(o, "memset(dc, 0, %ld * sizeof *dc);\n", dwn);
-        put(o, "for (long i = ch * %ld / %ld; i < (ch + 1) * %ld / %ld; "
-            "i++) {\n", ng, nch, ng, nch);
-    } else {
-        put(o, "memset(dw, 0, %ld * sizeof *dw);\n", dwn);
-        put(o, "for (long i = 0; i < %ld; i++) {\n", ng);
-    }
+    put(o, "memset(dw, 0, %ld * sizeof *dw);\n", c->G * c->CO * c->CI * kk);
+    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
     o->indent++;
     put(o, "const %s *restrict xg = %s;\n", T,
         plus_expr("x", times("i", c->CI * c->H * c->W)));
     put(o, "const %s *restrict gi = %s;\n", T,
         plus_expr("gy", times("i", c->CO * ohw)));
     put(o, "%s *restrict dg = %s;\n", T,
-        plus_expr(nch > 1 ? "dc" : "dw",
-                  c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
-                                     c->CO * c->CI * kk) : ""));
+        plus_expr("dw", c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
+                                           c->CO * c->CI * kk) : ""));
     for (int part = 0; part < 2; part++) {
         if (part ? !rest : !full)
             continue;
@@ -1288,15 +982,6 @@ static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
     }
     o->indent--;
     put(o, "}\n");
-    if (nch > 1) {
-        o->indent--;
-        put(o, "}\n");
-        put(o, "/* the chunks' partial sums, in chunk order */\n");
-        put(o, "memcpy(dw, dws, %ld * sizeof *dw);\n", dwn);
-        put(o, "for (long ch = 1; ch < %ld; ch++)\n", nch);
-        put(o, "    for (long k = 0; k < %ld; k++)\n", dwn);
-        put(o, "        dw[k] += dws[ch * %ld + k];\n", dwn);
-    }
     o->indent--;
     put(o, "}\n\n");
 }
@@ -1321,13 +1006,8 @@ static Shared *vec_wgrad_kernel(Kernels *K, const Node *n, const Corr *c)
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    long nch = vec_chunks(c);
-    add_scr(s, "part", nch * c->CI * c->KH * vec_block(c) * c->KW * c->OW,
-            nch > 1 ? "products summed per column [c][kh][b][k][ow], per "
-                      "chunk" : "products summed per column [c][kh][b][k][ow]");
-    if (nch > 1)
-        add_scr(s, "dws", nch * c->G * c->CO * c->CI * c->KH * c->KW,
-                "the gradient [g*o][c][kh][kw], per chunk");
+    add_scr(s, "part", c->CI * c->KH * vec_block(c) * c->KW * c->OW,
+            "products summed per column [c][kh][b][k][ow]");
     kernels_comment(K, n, "gradient of the weight");
     emit_vec_wgrad(K, s->name, c);
     return s;
@@ -1349,9 +1029,8 @@ static Shared *vec_kernel(Kernels *K, const Node *n, const char *what,
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    add_scr(s, "acc", vec_chunks(c) * vec_block(c) * c->OW,
-            per_chunk(vec_chunks(c), "an output row of a block of channels "
-                      "[b][ow]"));
+    add_scr(s, "acc", vec_block(c) * c->OW, "an output row of a block of "
+            "channels [b][ow]");
     kernels_comment(K, n, what);
     emit_vec(K, s->name, c, wa);
     return s;
@@ -1400,6 +1079,785 @@ static Shared *new_wrapper(Kernels *K, const char *sig, const char *name)
     return s;
 }
 
+/* ---- register-blocked correlations ----
+ *
+ * A layer with at least GEMM_MIN_CHANNELS output channels per group runs
+ * as a matrix product whose sums stay in registers (as matmul's kernel in
+ * emit.c): agc_conv_6x16 computes 6 output positions of a row by 16
+ * output channels, summing over the input channels and the taps, the
+ * input values broadcast from where they are and the weights packed in
+ * panels of 16 channels; agc_convw_6x16 computes 6 taps by 16 channels
+ * of the weight gradient, summing over the output positions of a block
+ * of rows, the gradient packed in panels of 16 channels.  An input with
+ * padding is first copied, an image at a time, into a zero-bordered
+ * buffer, so that no tap is tested against the bounds.  Where the
+ * compiler has GNU vectors and the target AVX, the kernels are written
+ * with them (two vectors per position or tap); elsewhere as plain
+ * loops.  Positions or taps past the end of a row read the last one again
+ * and are not written. */
+enum { GEMM_MIN_CHANNELS = 4 };     /* output channels (input gradient) */
+enum { GEMM_MIN_WORK = 32768 };     /* multiply-adds an image: smaller
+                                     * layers keep the tiles, whose
+                                     * scratch is smaller (no padded copy,
+                                     * no channels padded to 16) */
+
+/* Columns of a panel: two vectors of 32 bytes. */
+static int gemm_nr(const Kernels *K)
+{
+    return K->f32 ? 16 : 8;
+}
+
+/* The forward kernel or (wgrad) the weight gradient's, written once per
+ * program (with a Shared entry as the mark). */
+static void gemm_kernel(Kernels *K, int wgrad)
+{
+    const char *mark = wgrad ? "gemm kernel w" : "gemm kernel";
+    if (find_wrapper(K, mark))
+        return;
+    new_wrapper(K, mark, "");
+    if (!K->fns.s)
+        fma_macro(K);
+    const char *T = K->T;
+    int nr = gemm_nr(K), lanes = nr / 2;
+    Out *o = &K->fns;
+    if (!wgrad) {
+        put(o, "/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < "
+            "nt of\n *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * "
+            "%d + j]\n * for output positions r < np <= 6 and channels "
+            "j < no <= %d */\n", nr, nr);
+        put(o, "static void agc_conv_6x%d(const %s *restrict x, long xs, "
+            "long nc, long xc,\n    const long *tap, long nt, const %s "
+            "*restrict w, %s *restrict y, long ldy,\n    long ys, int np, "
+            "int no)\n{\n", nr, T, T, T);
+        put(o, "    %s sum[6][%d];\n    long at[6];\n", T, nr);
+        put(o, "    for (int r = 0; r < 6; r++)\n"
+            "        at[r] = (r < np ? r : np - 1) * xs;\n");
+    } else {
+        put(o, "/* dw[j * ldw + r] = (first) or += (else) the sum over oh "
+            "< noh, ow < now of\n *     x[tap[r] + oh * xh + ow * xs] * "
+            "g[(oh * now + ow) * %d + j]\n * for taps r < nt <= 6 and "
+            "channels j < no <= %d */\n", nr, nr);
+        put(o, "static void agc_convw_6x%d(const %s *restrict x, const "
+            "long *tap, long noh,\n    long xh, long now, long xs, const "
+            "%s *restrict g, %s *restrict dw,\n    long ldw, int nt, int "
+            "no, int first)\n{\n", nr, T, T, T);
+        put(o, "    %s sum[6][%d];\n    long at[6];\n", T, nr);
+        put(o, "    for (int r = 0; r < 6; r++)\n"
+            "        at[r] = tap[r < nt ? r : nt - 1];\n");
+    }
+    const char *open = wgrad
+        ? "    for (long oh = 0; oh < noh; oh++)\n"
+          "        for (long ow = 0; ow < now; ow++) {\n"
+          "            const %s *restrict xk = x + oh * xh + ow * xs;\n"
+          "            const %s *restrict wk = g + (oh * now + ow) * %d;\n"
+        : "    for (long c = 0; c < nc; c++)\n"
+          "        for (long k = 0; k < nt; k++) {\n"
+          "            const %s *restrict xk = x + c * xc + tap[k];\n"
+          "            const %s *restrict wk = w + (c * nt + k) * %d;\n";
+    put(o, "#if defined(__GNUC__) && defined(__AVX__)\n");
+    put(o, "    typedef %s vec __attribute__((vector_size(32)));\n", T);
+    put(o, "    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, "
+        "s21 = {0};\n");
+    put(o, "    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, "
+        "s51 = {0};\n");
+    put(o, open, T, T, nr);
+    put(o, "            vec b0, b1;\n");
+    put(o, "            memcpy(&b0, wk, sizeof b0);\n");
+    put(o, "            memcpy(&b1, wk + %d, sizeof b1);\n", lanes);
+    for (int r = 0; r < 6; r++)
+        put(o, "            s%d0 += xk[at[%d]] * b0;\n"
+            "            s%d1 += xk[at[%d]] * b1;\n", r, r, r, r);
+    put(o, "        }\n");
+    for (int r = 0; r < 6; r++)
+        put(o, "    memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
+            "    memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n",
+            r, r, r, r, lanes, r, r);
+    put(o, "#else\n");
+    put(o, "    for (int r = 0; r < 6; r++)\n"
+        "        for (int j = 0; j < %d; j++)\n"
+        "            sum[r][j] = 0;\n", nr);
+    put(o, open, T, T, nr);
+    put(o, "            for (int r = 0; r < 6; r++)\n"
+        "                for (int j = 0; j < %d; j++)\n"
+        "                    sum[r][j] += xk[at[r]] * wk[j];\n"
+        "        }\n", nr);
+    put(o, "#endif\n");
+    if (!wgrad)
+        put(o, "    for (int j = 0; j < no; j++)\n"
+            "        for (int r = 0; r < np; r++)\n"
+            "            y[j * ldy + r * ys] = sum[r][j];\n}\n\n");
+    else
+        put(o, "    for (int j = 0; j < no; j++)\n"
+            "        for (int r = 0; r < nt; r++)\n"
+            "            dw[j * ldw + r] = first ? sum[r][j] : "
+            "dw[j * ldw + r] + sum[r][j];\n}\n\n");
+}
+
+/* Whether c runs as register-blocked products: a forward or weight
+ * gradient with enough output channels; an input gradient (flip) also
+ * needs stride 1 and a padding of the transposed correlation >= 0. */
+static int use_gemm(const Corr *c, int flip)
+{
+    if (c->CO < (flip ? GEMM_MIN_CHANNELS : VEC_MIN_CHANNELS) ||
+        c->OH * c->OW * c->G * c->CO * c->CI * c->KH * c->KW < GEMM_MIN_WORK)
+        return 0;
+    return !flip || (c->sh == 1 && c->sw == 1 && c->ph >= 0 && c->pw >= 0);
+}
+
+/* The rows and columns of c's input that the windows reach: what the
+ * padded copy holds. */
+static void gemm_extent(const Corr *c, long *hp, long *wp)
+{
+    *hp = (c->OH - 1) * c->sh + (c->KH - 1) * c->dh + 1;
+    *wp = (c->OW - 1) * c->sw + (c->KW - 1) * c->dw + 1;
+}
+
+/* Whether c reads its input through a padded copy: any padding, or
+ * windows that do not reach the input's end. */
+static int gemm_copies(const Corr *c)
+{
+    long hp, wp;
+    gemm_extent(c, &hp, &wp);
+    return c->ph || c->pw || wp != c->W;
+}
+
+/* xp [C, hp, wp] = src [C, H, W] (an image of c's input) placed at (ph,
+ * pw), zero around */
+static void emit_pad_copy(Out *o, long C, const char *xp, long hp, long wp,
+                          long top, long left, const char *src, long H,
+                          long W, int par)
+{
+    long rows = H < hp - top ? H : hp - top;
+    long cols = W < wp - left ? W : wp - left;
+    if (par)
+        put_omp(o, "for schedule(static)");
+    put(o, "for (long c = 0; c < %ld; c++) {\n", C);
+    put(o, "    memset(%s + c * %ld, 0, %ld * sizeof *%s);\n", xp, hp * wp,
+        hp * wp, xp);
+    put(o, "    for (long h = 0; h < %ld; h++)\n", rows);
+    put(o, "        memcpy(%s + (c * %ld + h + %ld) * %ld + %ld, %s + (c * %ld "
+        "+ h) * %ld, %ld * sizeof *%s);\n}\n", xp, hp, top, wp, left, src,
+        H, W, cols, xp);
+}
+
+/* Whether c's kernels run on all threads (built with -fopenmp) */
+static int gemm_par(const Corr *c)
+{
+    return c->N * c->G * c->OH * c->OW * c->CO * c->CI * c->KH * c->KW >=
+           AGC_PAR_WORK;
+}
+
+/* The forward kernel calls of c over one image: xi its (padded) input,
+ * wp the packed weights, y the image's output. */
+static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
+                            const char *xi, const char *y)
+{
+    long hp, wp;
+    int nr = gemm_nr(K);
+    if (gemm_copies(c))
+        gemm_extent(c, &hp, &wp);
+    else
+        hp = c->H, wp = c->W;
+    long panels = (c->CO + nr - 1) / nr, taps = c->CI * c->KH * c->KW;
+    if (gemm_par(c))
+        put_omp(o, "for collapse(3) schedule(static)");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
+    put(o, "        for (long oh = 0; oh < %ld; oh++)\n", c->OH);
+    put(o, "            for (long ow = 0; ow < %ld; ow += 6)\n", c->OW);
+    put(o, "                agc_conv_6x%d(%s + g * %ld + oh * %ld + ow%s, "
+        "%ld, %ld, %ld, tap, %ld,\n                    wp + (g * %ld + p) * "
+        "%ld, %s + (g * %ld + p * %d) * %ld + oh * %ld + ow,\n"
+        "                    %ld, 1, %s, %s);\n", nr, xi, c->CI * hp * wp,
+        c->sh * wp, c->sw == 1 ? "" : agc_fmt(" * %ld", c->sw), c->sw, c->CI,
+        hp * wp, c->KH * c->KW, panels, taps * nr, y, c->CO, nr,
+        c->OH * c->OW, c->OW,
+        c->OH * c->OW,
+        c->OW % 6 ? agc_fmt("ow + 6 <= %ld ? 6 : (int)(%ld - ow)", c->OW,
+                            c->OW) : "6",
+        c->CO % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
+                             c->CO - (panels - 1) * nr)
+                   : agc_fmt("%d", nr));
+}
+
+/* The forward (or, flip, the input gradient's) correlation c as a
+ * wrapper: w packed into panels (flipped and transposed for the input
+ * gradient), the input padded an image at a time, then the kernels. */
+static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
+                            const Corr *c, int flip)
+{
+    const char *sig = agc_fmt("gemm %d %s", flip, corr_sig(0, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    gemm_kernel(K, 0);
+    const char *T = K->T;
+    int nr = gemm_nr(K), copy = gemm_copies(c);
+    long panels = (c->CO + nr - 1) / nr, kk = c->KH * c->KW, hp, wp;
+    gemm_extent(c, &hp, &wp);
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
+                                    flip ? "input" : "forward"));
+    add_scr(s, "wpack", c->G * panels * c->CI * kk * nr, flip
+            ? "weights flipped, in panels [g][p][o][kh][kw][16 channels]"
+            : "weights in panels [g][p][c][kh][kw][16 channels]");
+    if (copy)
+        add_scr(s, "pad", c->G * c->CI * hp * wp, flip
+                ? "an image of gy, padded" : "an image of x, padded");
+    kernels_comment(K, n, what);
+    Out *f = &K->fns;
+    put(f, "/* %s: w packed in panels of %d channels into wp, %sthen "
+        "agc_conv_6x%d */\n", what, nr, copy ? "each image padded into xp, "
+        : "", nr);
+    put(f, "static void %s(%s *restrict y, const %s *restrict x, const %s "
+        "*restrict w,\n    %s *restrict wp%s)\n{\n", s->name, T, T, T, T,
+        copy ? agc_fmt(", %s *restrict xp", T) : "");
+    f->indent++;
+    put(f, "static const long tap[%ld] = {", kk);   /* the window's offsets */
+    for (long t = 0; t < kk; t++)
+        put(f, "%s%ld", t ? ", " : "",
+            t / c->KW * c->dh * wp + t % c->KW * c->dw);
+    put(f, "};\n");
+    int par = gemm_par(c);
+    if (par) {                      /* each thread runs the loops, sharing */
+        put_omp(f, "parallel");     /* out their iterations */
+        put(f, "{\n");
+        f->indent++;
+        put_omp(f, "for collapse(3) schedule(static)");
+    }
+    /* wp[g][p][c][t][j] = w[g][p*nr + j][c][t], or, flipped, the weight of
+     * out channel p*nr + j (an input channel of w) and in channel c (an
+     * output channel of w) at the mirrored tap */
+    put(f, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(f, "    for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "        for (long c = 0; c < %ld; c++)\n", c->CI);
+    put(f, "            for (long t = 0; t < %ld; t++)\n", kk);
+    put(f, "                for (long j = 0; j < %d; j++) {\n", nr);
+    put(f, "                    const long o = p * %d + j;\n", nr);
+    put(f, "                    wp[(((g * %ld + p) * %ld + c) * %ld + t) * %d "
+        "+ j] = o >= %ld ? 0 :\n", panels, c->CI, kk, nr, c->CO);
+    if (flip)
+        put(f, "                        w[((g * %ld + c) * %ld + o) * %ld + "
+            "%ld - t];\n", c->CI, c->CO, kk, kk - 1);
+    else
+        put(f, "                        w[((g * %ld + o) * %ld + c) * %ld + "
+            "t];\n", c->CO, c->CI, kk);
+    put(f, "                }\n");
+    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    f->indent++;
+    const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
+    if (copy)
+        emit_pad_copy(f, c->G * c->CI, "xp", hp, wp, c->ph, c->pw, src,
+                      c->H, c->W, par);
+    emit_gemm_calls(K, f, c, copy ? "xp" : src,
+                    agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW));
+    f->indent--;
+    put(f, "}\n");
+    if (par) {
+        f->indent--;
+        put(f, "}\n");
+    }
+    f->indent--;
+    put(f, "}\n\n");
+    return s;
+}
+
+/* x / s rounded down and up, for s > 0 and any x */
+static long fdiv(long x, long s)
+{
+    return x >= 0 ? x / s : -((-x + s - 1) / s);
+}
+
+static long cdiv(long x, long s)
+{
+    return -fdiv(-x, s);
+}
+
+/* The phases of one dim of a strided input gradient: for each phase a <
+ * s, the indices m of the input i = a - p + s m inside [0, n), and the
+ * taps k (k d = a mod s) with their offsets e = (a - k d) / s into gy. */
+typedef struct Phase {
+    long lo, hi;                    /* m in [lo, hi] */
+    long nk, k[32], e[32];
+} Phase;
+
+static void phases(long n, long s, long d, long p, long taps, Phase *ph)
+{
+    for (long a = 0; a < s; a++) {
+        Phase *q = &ph[a];
+        q->lo = cdiv(p - a, s);
+        q->hi = fdiv(n - 1 + p - a, s);
+        q->nk = 0;
+        for (long k = 0; k < taps; k++)
+            if (((k * d - a) % s + s) % s == 0) {
+                q->k[q->nk] = k;
+                q->e[q->nk++] = (a - k * d) / s;
+            }
+    }
+}
+
+/* Whether the input gradient of forward correlation f, at a stride,
+ * runs through gemm_input_phases */
+static int use_gemm_phases(const Corr *f)
+{
+    Corr t = *f;                    /* the transposed one's channels */
+    t.CO = f->CI;
+    t.CI = f->CO;
+    return (f->sh > 1 || f->sw > 1) && f->KH <= 32 && f->KW <= 32 &&
+           f->sh <= 8 && f->sw <= 8 && t.CO >= GEMM_MIN_CHANNELS &&
+           f->OH * f->OW * f->G * f->CO * f->CI * f->KH * f->KW >=
+               GEMM_MIN_WORK;
+}
+
+/* The input gradient of forward correlation f at a stride (sh, sw), as
+ * sh * sw correlations at stride 1, one per phase (a, b): the input rows
+ * ih = a - ph + sh m and columns iw = b - pw + sw q, which the taps kh
+ * with kh dh = a (mod sh) and kw with kw dw = b (mod sw) reach, from gy
+ * rows m + (a - kh dh) / sh and columns q + (b - kw dw) / sw.  gy is
+ * copied an image at a time into a buffer zero around it, so that every
+ * tap reads inside; a phase that no tap reaches stays zero. */
+static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
+                                 const Corr *f)
+{
+    const char *sig = agc_fmt("gemmi %s", corr_sig(0, f));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    gemm_kernel(K, 0);
+    const char *T = K->T;
+    int nr = gemm_nr(K), par = gemm_par(f);
+    long CO = f->CO, CI = f->CI, kk = f->KH * f->KW;
+    long panels = (CI + nr - 1) / nr;
+    Phase rp[8], cp[8];
+    phases(f->H, f->sh, f->dh, f->ph, f->KH, rp);
+    phases(f->W, f->sw, f->dw, f->pw, f->KW, cp);
+    /* the rows and columns of gy read: where its copy sits */
+    long rmin = 0, rmax = f->OH - 1, cmin = 0, cmax = f->OW - 1;
+    int empty = 0;
+    for (long a = 0; a < f->sh; a++)
+        for (long i = 0; i < rp[a].nk && rp[a].lo <= rp[a].hi; i++) {
+            rmin = rp[a].lo + rp[a].e[i] < rmin ? rp[a].lo + rp[a].e[i] : rmin;
+            rmax = rp[a].hi + rp[a].e[i] > rmax ? rp[a].hi + rp[a].e[i] : rmax;
+        }
+    for (long b = 0; b < f->sw; b++)
+        for (long i = 0; i < cp[b].nk && cp[b].lo <= cp[b].hi; i++) {
+            cmin = cp[b].lo + cp[b].e[i] < cmin ? cp[b].lo + cp[b].e[i] : cmin;
+            cmax = cp[b].hi + cp[b].e[i] > cmax ? cp[b].hi + cp[b].e[i] : cmax;
+        }
+    for (long a = 0; a < f->sh; a++)
+        for (long b = 0; b < f->sw; b++)
+            empty |= (rp[a].nk == 0 && rp[a].lo <= rp[a].hi) ||
+                     (cp[b].nk == 0 && cp[b].lo <= cp[b].hi);
+    long th = -rmin, tw = -cmin, hg = rmax - rmin + 1, wg = cmax - cmin + 1;
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
+    add_scr(s, "wpack", f->G * panels * CO * kk * nr,
+            "weights in panels per phase [g][p][o][tap][16 channels]");
+    add_scr(s, "pad", f->G * CO * hg * wg, "an image of gy, padded");
+    kernels_comment(K, n, what);
+    Out *o = &K->fns;
+    put(o, "/* %s at stride (%ld, %ld): %ld correlations at stride 1, one "
+        "per phase of\n * the input's rows and columns, each over the taps "
+        "that reach it; w packed\n * in panels of %d channels per phase into "
+        "wp, each image of gy padded\n * into gp, then agc_conv_6x%d */\n",
+        what, f->sh, f->sw, f->sh * f->sw, nr, nr);
+    put(o, "static void %s(%s *restrict dx, const %s *restrict gy, const %s "
+        "*restrict w,\n    %s *restrict wp, %s *restrict gp)\n{\n", s->name,
+        T, T, T, T, T);
+    o->indent++;
+    /* per phase: the taps' offsets into gp and into a window of w */
+    long wofs[64], nt[64];
+    long off = 0;
+    for (long a = 0; a < f->sh; a++)
+        for (long b = 0; b < f->sw; b++) {
+            long P = a * f->sw + b, t = 0;
+            nt[P] = rp[a].nk * cp[b].nk;
+            wofs[P] = off;
+            off += f->G * panels * CO * nt[P] * nr;
+            if (!nt[P] || rp[a].lo > rp[a].hi || cp[b].lo > cp[b].hi)
+                continue;
+            put(o, "static const long tap%ld[%ld] = {", P, nt[P]);
+            for (long i = 0; i < rp[a].nk; i++)
+                for (long j = 0; j < cp[b].nk; j++)
+                    put(o, "%s%ld", t++ ? ", " : "",
+                        rp[a].e[i] * wg + cp[b].e[j]);
+            put(o, "};\n");
+            put(o, "static const long wtap%ld[%ld] = {", P, nt[P]);
+            t = 0;
+            for (long i = 0; i < rp[a].nk; i++)
+                for (long j = 0; j < cp[b].nk; j++)
+                    put(o, "%s%ld", t++ ? ", " : "",
+                        rp[a].k[i] * f->KW + cp[b].k[j]);
+            put(o, "};\n");
+        }
+    if (par) {                      /* each thread runs the loops, sharing */
+        put_omp(o, "parallel");     /* out their iterations */
+        put(o, "{\n");
+        o->indent++;
+    }
+    for (long P = 0; P < f->sh * f->sw; P++) {
+        long a = P / f->sw, b = P % f->sw;
+        if (!nt[P] || rp[a].lo > rp[a].hi || cp[b].lo > cp[b].hi)
+            continue;
+        if (par)
+            put_omp(o, "for collapse(3) schedule(static)");
+        put(o, "for (long g = 0; g < %ld; g++)\n", f->G);
+        put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
+        put(o, "        for (long o = 0; o < %ld; o++)\n", CO);
+        put(o, "            for (long t = 0; t < %ld; t++)\n", nt[P]);
+        put(o, "                for (long j = 0; j < %d; j++) {\n", nr);
+        put(o, "                    const long c = p * %d + j;\n", nr);
+        put(o, "                    wp[%ld + (((g * %ld + p) * %ld + o) * %ld + "
+            "t) * %d + j] = c >= %ld ? 0 :\n", wofs[P], panels, CO, nt[P],
+            nr, CI);
+        put(o, "                        w[((g * %ld + o) * %ld + c) * %ld + "
+            "wtap%ld[t]];\n", CO, CI, kk, P);
+        put(o, "                }\n");
+    }
+    put(o, "for (long n = 0; n < %ld; n++) {\n", f->N);
+    o->indent++;
+    const char *dxn = agc_fmt("dx + n * %ld", f->G * CI * f->H * f->W);
+    if (empty) {
+        if (par)
+            put_omp(o, "single");
+        put(o, "memset(%s, 0, %ld * sizeof *dx);\n", dxn,
+            f->G * CI * f->H * f->W);
+    }
+    emit_pad_copy(o, f->G * CO, "gp", hg, wg, th, tw,
+                  agc_fmt("gy + n * %ld", f->G * CO * f->OH * f->OW), f->OH,
+                  f->OW, par);
+    for (long P = 0; P < f->sh * f->sw; P++) {
+        long a = P / f->sw, b = P % f->sw;
+        const Phase *r = &rp[a], *q = &cp[b];
+        if (!nt[P] || r->lo > r->hi || q->lo > q->hi)
+            continue;
+        long cols = q->hi - q->lo + 1;
+        put(o, "/* phase (%ld, %ld): input rows %ld + %ld m, columns %ld + "
+            "%ld q */\n", a, b, a - f->ph, f->sh, b - f->pw, f->sw);
+        if (par)
+            put_omp(o, "for collapse(3) schedule(static)");
+        put(o, "for (long g = 0; g < %ld; g++)\n", f->G);
+        put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
+        put(o, "        for (long m = %ld; m <= %ld; m++)\n", r->lo, r->hi);
+        put(o, "            for (long q = %ld; q <= %ld; q += 6)\n", q->lo,
+            q->hi);
+        put(o, "                agc_conv_6x%d(gp + g * %ld + (m + %ld) * %ld + "
+            "q + %ld, 1, %ld, %ld,\n                    tap%ld, %ld, wp + %ld "
+            "+ (g * %ld + p) * %ld,\n                    %s + (g * %ld + p * "
+            "%d) * %ld + (%ld + %ld * m) * %ld + %ld + %ld * q,\n"
+            "                    %ld, %ld, %s, %s);\n", nr, CO * hg * wg, th,
+            wg, tw, CO, hg * wg, P, nt[P], wofs[P], panels, CO * nt[P] * nr,
+            dxn, CI, nr, f->H * f->W, a - f->ph, f->sh, f->W, b - f->pw,
+            f->sw, f->H * f->W, f->sw,
+            cols % 6 ? agc_fmt("q + 6 <= %ld ? 6 : (int)(%ld - q)",
+                               q->hi + 1, q->hi + 1) : "6",
+            CI % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
+                              CI - (panels - 1) * nr)
+                    : agc_fmt("%d", nr));
+    }
+    o->indent--;
+    put(o, "}\n");
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+    return s;
+}
+
+/* ---- depthwise planes ----
+ *
+ * A layer with one input channel per group at stride 1 (depthwise, with
+ * its channel multiplier) runs a plane at a time: each group's input
+ * plane is copied with its padding into a zero-bordered buffer, so that
+ * every output row is one loop along the row with the window's taps
+ * written out (weights as scalars), which compilers vectorise, and no
+ * tap is tested against the bounds.  The weight gradient sums each tap's
+ * products per column over the rows, then over the columns. */
+enum { PLANE_MAX_TAPS = 49 };
+
+static int use_plane(const Corr *c)
+{
+    return c->CI <= 4 && c->CO < VEC_MIN_CHANNELS && c->sh == 1 &&
+           c->sw == 1 && c->ph >= 0 && c->pw >= 0 &&
+           c->KH * c->KW <= PLANE_MAX_TAPS && c->G > 1;
+}
+
+/* sum over c < CI and the taps of rows r<c>_<kh>[ow + kw dw] * w<c>_<t>,
+ * as C */
+static const char *plane_sum(const Corr *c)
+{
+    const char *e = "";
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++)
+            for (long kw = 0; kw < c->KW; kw++)
+                e = agc_fmt("%s%sr%ld_%ld[ow%s] * w%ld_%ld", e, *e ? " + " : "",
+                            ci, kh, kw ? agc_fmt(" + %ld", kw * c->dw) : "",
+                            ci, kh * c->KW + kw);
+    return e;
+}
+
+/* The forward (or, flip, the input gradient's) correlation c by planes */
+static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
+                             const Corr *c, int flip)
+{
+    const char *sig = agc_fmt("plane %d %s", flip, corr_sig(0, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    const char *T = K->T;
+    long hp, wp, kk = c->KH * c->KW;
+    gemm_extent(c, &hp, &wp);
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
+                                    flip ? "input" : "forward"));
+    add_scr(s, "pad", c->G * c->CI * hp * wp, flip
+            ? "an image of gy, padded" : "an image of x, padded");
+    kernels_comment(K, n, what);
+    Out *o = &K->fns;
+    put(o, "/* %s, a plane at a time: each image padded into xp, then rows "
+        "along\n * the row, the window's taps written out */\n", what);
+    put(o, "static void %s(%s *restrict y, const %s *restrict x, const %s "
+        "*restrict w,\n    %s *restrict xp)\n{\n", s->name, T, T, T, T);
+    o->indent++;
+    int par = gemm_par(c);
+    if (par) {
+        put_omp(o, "parallel");
+        put(o, "{\n");
+        o->indent++;
+    }
+    put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    o->indent++;
+    emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
+                  agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->H,
+                  c->W, par);
+    if (par)
+        put_omp(o, "for collapse(2) schedule(static)");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long o = 0; o < %ld; o++) {\n", c->CO);
+    o->indent += 2;
+    /* the weight of (out o, in ci) at tap t: w[g][o][ci][t], or flipped,
+     * w[g][ci][o][kk - 1 - t] (w's in and out channels swapped) */
+    for (long ci = 0; ci < c->CI; ci++) {
+        put(o, "const %s *restrict w%ld = w + %s;\n", T, ci, flip
+            ? agc_fmt("((g * %ld + %ld) * %ld + o) * %ld", c->CI, ci, c->CO,
+                      kk)
+            : agc_fmt("((g * %ld + o) * %ld + %ld) * %ld", c->CO, c->CI, ci,
+                      kk));
+        put(o, "const %s ", T);
+        for (long t = 0; t < kk; t++)
+            put(o, "%sw%ld_%ld = w%ld[%ld]", t ? ", " : "", ci, t, ci,
+                flip ? kk - 1 - t : t);
+        put(o, ";\n");
+    }
+    put(o, "%s *restrict yo = y + ((n * %ld + g) * %ld + o) * %ld;\n", T,
+        c->G, c->CO, c->OH * c->OW);
+    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+    o->indent++;
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++)
+            put(o, "const %s *restrict r%ld_%ld = xp + (g * %ld + %ld) * %ld + "
+                "(oh + %ld) * %ld;\n", T, ci, kh, c->CI, ci, hp * wp,
+                kh * c->dh, wp);
+    put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+    put(o, "    yo[oh * %ld + ow] = %s;\n", c->OW, plane_sum(c));
+    o->indent--;
+    put(o, "}\n");
+    o->indent -= 2;
+    put(o, "    }\n");
+    o->indent--;
+    put(o, "}\n");
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+    return s;
+}
+
+/* The weight gradient of c by planes: per tap, the products summed per
+ * column over the rows (part), then over the columns, then the images */
+static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
+{
+    const char *sig = agc_fmt("planew %s", corr_sig(1, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    const char *T = K->T;
+    long hp, wp, kk = c->KH * c->KW, taps = c->CI * kk;
+    gemm_extent(c, &hp, &wp);
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
+    add_scr(s, "pad", c->G * c->CI * hp * wp, "an image of x, padded");
+    add_scr(s, "part", c->G * c->CO * taps * c->OW,
+            "products summed per column [g][o][tap][ow]");
+    kernels_comment(K, n, "gradient of the weight");
+    Out *o = &K->fns;
+    put(o, "/* dw %s a plane at a time: each image padded into xp; per tap "
+        "the products\n * summed per column over the rows in part, then over "
+        "the columns, then the\n * images */\n", shape_str(&n->shape));
+    put(o, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
+        "*restrict gy,\n    %s *restrict xp, %s *restrict part)\n{\n",
+        s->name, T, T, T, T, T);
+    o->indent++;
+    int par = gemm_par(c);
+    if (par) {
+        put_omp(o, "parallel");
+        put(o, "{\n");
+        o->indent++;
+    }
+    put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    o->indent++;
+    emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
+                  agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->H,
+                  c->W, par);
+    if (par)
+        put_omp(o, "for collapse(2) schedule(static)");
+    put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
+    put(o, "    for (long o = 0; o < %ld; o++) {\n", c->CO);
+    o->indent += 2;
+    put(o, "const %s *restrict go = gy + ((n * %ld + g) * %ld + o) * %ld;\n",
+        T, c->G, c->CO, c->OH * c->OW);
+    put(o, "%s *restrict po = part + (g * %ld + o) * %ld;\n", T, c->CO,
+        taps * c->OW);
+    put(o, "memset(po, 0, %ld * sizeof *po);\n", taps * c->OW);
+    put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
+    o->indent++;
+    put(o, "const %s *restrict gr = go + oh * %ld;\n", T, c->OW);
+    for (long ci = 0; ci < c->CI; ci++)
+        for (long kh = 0; kh < c->KH; kh++) {
+            put(o, "{\n");
+            o->indent++;
+            put(o, "const %s *restrict r = xp + (g * %ld + %ld) * %ld + "
+                "(oh + %ld) * %ld;\n", T, c->CI, ci, hp * wp, kh * c->dh,
+                wp);
+            for (long kw = 0; kw < c->KW; kw++)
+                put(o, "for (long ow = 0; ow < %ld; ow++)\n"
+                    "    po[%ld + ow] += gr[ow] * r[ow%s];\n", c->OW,
+                    ((ci * c->KH + kh) * c->KW + kw) * c->OW,
+                    kw ? agc_fmt(" + %ld", kw * c->dw) : "");
+            o->indent--;
+            put(o, "}\n");
+        }
+    o->indent--;
+    put(o, "}\n");
+    put(o, "for (long t = 0; t < %ld; t++) {\n", taps);
+    put(o, "    %s sum = 0;\n", T);
+    put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
+    put(o, "        sum += po[t * %ld + ow];\n", c->OW);
+    put(o, "    %s *restrict d = dw + ((g * %ld + o) * %ld) + t;\n", T, c->CO,
+        taps);
+    put(o, "    *d = n == 0 ? sum : *d + sum;\n}\n");
+    o->indent -= 2;
+    put(o, "    }\n");
+    o->indent--;
+    put(o, "}\n");
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+    o->indent--;
+    put(o, "}\n\n");
+    return s;
+}
+
+/* The weight gradient of c as a wrapper: for each image, x padded and
+ * gy's channels transposed into panels, then the kernel over blocks of
+ * 6 taps, panels and blocks of GEMM_ROWS positions. */
+enum { GEMM_ROWS = 512 };           /* positions per block of sums */
+
+static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
+{
+    const char *sig = agc_fmt("gemmw %s", corr_sig(1, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    gemm_kernel(K, 1);
+    const char *T = K->T;
+    int nr = gemm_nr(K), copy = gemm_copies(c);
+    long panels = (c->CO + nr - 1) / nr, kk = c->KH * c->KW, hp, wp;
+    long taps = c->CI * kk, pos = c->OH * c->OW;
+    if (copy)
+        gemm_extent(c, &hp, &wp);
+    else
+        hp = c->H, wp = c->W;
+    long rows = GEMM_ROWS / c->OW > 0 ? GEMM_ROWS / c->OW : 1;
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
+    add_scr(s, "gt", panels * pos * nr,
+            "an image's gy, one group, in panels [p][oh][ow][16 channels]");
+    if (copy)
+        add_scr(s, "pad", c->G * c->CI * hp * wp, "an image of x, padded");
+    kernels_comment(K, n, "gradient of the weight");
+    Out *f = &K->fns;
+    put(f, "/* dw %s: for each image, gy in panels of %d channels in gt, "
+        "%sthen agc_convw_6x%d\n * over 6 taps at a time, summed over "
+        "blocks of %ld rows */\n", shape_str(&n->shape), nr,
+        copy ? "x padded into xp, " : "", nr, rows);
+    put(f, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
+        "*restrict gy,\n    %s *restrict gt%s)\n{\n", s->name, T, T, T, T,
+        copy ? agc_fmt(", %s *restrict xp", T) : "");
+    f->indent++;
+    int par = gemm_par(c);
+    if (par) {                      /* each thread runs the loops, sharing */
+        put_omp(f, "parallel");     /* out their iterations */
+        put(f, "{\n");
+        f->indent++;
+    }
+    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    f->indent++;
+    const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
+    if (copy)
+        emit_pad_copy(f, c->G * c->CI, "xp", hp, wp, c->ph, c->pw, src,
+                      c->H, c->W, par);
+    const char *xi = copy ? "xp" : src;
+    put(f, "for (long g = 0; g < %ld; g++) {\n", c->G);
+    f->indent++;
+    put(f, "const %s *restrict gi = gy + (n * %ld + g) * %ld;\n", T, c->G,
+        c->CO * pos);
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "    for (long q = 0; q < %ld; q++)\n", pos);
+    put(f, "        for (long j = 0; j < %d; j++)\n", nr);
+    put(f, "            gt[(p * %ld + q) * %d + j] = p * %d + j < %ld ? "
+        "gi[(p * %d + j) * %ld + q] : 0;\n", pos, nr, nr, c->CO, nr, pos);
+    if (par)                        /* each thread its own taps of dw */
+        put_omp(f, "for schedule(static)");
+    put(f, "for (long t = 0; t < %ld; t += 6) {\n", taps);
+    f->indent++;
+    put(f, "long tap[6];\n");
+    put(f, "for (int r = 0; r < 6; r++) {\n");
+    put(f, "    const long k = t + r < %ld ? t + r : %ld;\n", taps, taps - 1);
+    put(f, "    tap[r] = k / %ld * %ld + k %% %ld / %ld * %ld + k %% %ld * "
+        "%ld;\n", kk, hp * wp, kk, c->KW, c->dh * wp, c->KW, c->dw);
+    put(f, "}\n");
+    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "    for (long oh = 0; oh < %ld; oh += %ld)\n", c->OH, rows);
+    put(f, "        agc_convw_6x%d(%s + g * %ld + oh * %ld, tap, %s, %ld, "
+        "%ld, %ld,\n            gt + (p * %ld + oh * %ld) * %d, dw + (g * "
+        "%ld + p * %d) * %ld + t, %ld,\n            %s, %s, n == 0 && oh == "
+        "0);\n", nr, xi, c->CI * hp * wp, c->sh * wp,
+        c->OH % rows ? agc_fmt("oh + %ld <= %ld ? %ld : %ld - oh", rows,
+                               c->OH, rows, c->OH) : agc_fmt("%ld", rows),
+        c->sh * wp, c->OW, c->sw, pos, c->OW, nr, c->CO, nr, taps, taps,
+        taps % 6 ? agc_fmt("t + 6 <= %ld ? 6 : (int)(%ld - t)", taps, taps)
+                 : "6",
+        c->CO % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
+                             c->CO - (panels - 1) * nr)
+                   : agc_fmt("%d", nr));
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    if (par) {
+        f->indent--;
+        put(f, "}\n");
+    }
+    f->indent--;
+    put(f, "}\n\n");
+    return s;
+}
+
 /* y = conv(x, w) */
 static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
                          const char *x, const char *w)
@@ -1407,6 +1865,16 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
+    if (use_gemm(&c, 0)) {
+        Shared *g = gemm_forward(K, n, "forward", &c, 0);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
+        return;
+    }
+    if (use_plane(&c)) {
+        Shared *g = plane_forward(K, n, "forward", &c, 0);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
+        return;
+    }
     if (use_vec(&c)) {              /* w read where it is */
         long kk = c.KH * c.KW;
         WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
@@ -1421,8 +1889,7 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_forward", n->id));
         add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
                 "weights packed [g][c][kh][kw][o]");
-        add_scr(s, "acc", corr_chunks(&c) * c.OW * c.CV,
-                per_chunk(corr_chunks(&c), "an output row [ow][o]"));
+        add_scr(s, "acc", c.OW * c.CV, "an output row [ow][o]");
         Out *f = &K->fns;
         put(f, "/* y %s = conv(x %s, w %s): w packed as [g][c][kh][kw][o] "
             "into wp, then %s */\n", shape_str(&n->shape),
@@ -1478,6 +1945,21 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     long no = f.N * f.G * f.CO, kk = f.KH * f.KW;
     /* the weight of (g, ci, co, kh, kw) is w[g][co][ci][KH-1-kh][KW-1-kw] */
     WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
+    if (!s && use_gemm_phases(&f)) {
+        Shared *g = gemm_input_phases(K, n, what, &f);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        return;
+    }
+    if (!s && use_gemm(&c, 1) && !stuff) {
+        Shared *g = gemm_forward(K, n, what, &c, 1);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        return;
+    }
+    if (!s && use_plane(&c) && !stuff) {
+        Shared *g = plane_forward(K, n, what, &c, 1);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        return;
+    }
     if (!s && use_vec(&c) && !stuff) {
         Shared *v = vec_kernel(K, n, what, &c, &wa);
         put(o, "%s(%s, %s, %s%s);\n", v->name, dx, gy, w,
@@ -1511,9 +1993,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
             add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
         add_scr(s, "wpack", c.G * c.CI * c.KH * c.KW * c.CV,
                 "weights flipped, packed [g][o][kh][kw][c]");
-        add_scr(s, "acc", corr_chunks(&c) * c.OW * c.CV,
-                per_chunk(corr_chunks(&c), "a row of the input gradient "
-                          "[iw][c]"));
+        add_scr(s, "acc", c.OW * c.CV, "a row of the input gradient [iw][c]");
         Out *b = &K->fns;
         put(b, "/* dx %s = the gradient of conv(x, w %s) for gy %s: w "
             "flipped, packed as\n * [g][o][kh][kw][c] into wq, %sthen %s "
@@ -1542,6 +2022,16 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->shape, &n->in[1]->shape);
     plan_corr(&c, K->unroll);
+    if (use_gemm(&c, 0)) {
+        Shared *g = gemm_weight(K, n, &c);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
+        return;
+    }
+    if (use_plane(&c)) {
+        Shared *g = plane_weight(K, n, &c);
+        put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
+        return;
+    }
     if (use_vec(&c)) {              /* dw written in place */
         Shared *v = vec_wgrad_kernel(K, n, &c);
         put(o, "%s(%s, %s, %s%s);\n", v->name, dw, x, gy,
@@ -1556,20 +2046,15 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
         long kk = c.KH * c.KW, size = c.G * c.CI * kk * c.CV;
         int dsum = strcmp(T, "double") != 0;
-        /* chunks of the window rows share the sums (each its slice),
-         * chunks of the output rows have partial sums of their own */
-        long nch = wgrad_chunks(&c), np = wgrad_by_taps(&c) ? 1 : nch;
         if (dsum) {
-            add_scr(s, "sum", np * size, per_chunk(np, "the gradient packed "
-                                                   "[g][c][kh][kw][o]"));
-            add_scr(s, "img", np * size / c.G, per_chunk(np, "an image's "
-                    "share of it, one group"));
+            add_scr(s, "sum", size, "the gradient packed [g][c][kh][kw][o]");
+            add_scr(s, "img", size / c.G, "an image's share of it, one "
+                    "group");
         }
-        add_scr(s, "acc", np * (dsum ? size / c.G : size),
-                per_chunk(np, dsum ? "a row's share of it, one group"
-                                   : "the gradient packed [g][c][kh][kw][o]"));
-        add_scr(s, "gt", nch * c.OW * c.CV, per_chunk(nch, "a row of gy "
-                "transposed [ow][o]"));
+        add_scr(s, "acc", dsum ? size / c.G : size,
+                dsum ? "a row's share of it, one group"
+                     : "the gradient packed [g][c][kh][kw][o]");
+        add_scr(s, "gt", c.OW * c.CV, "a row of gy transposed [ow][o]");
         Out *b = &K->fns;
         put(b, "/* dw %s = the gradient of conv(x %s, w) for gy %s: %s, "
             "then\n * unpacked from [g][c][kh][kw][o] */\n",
@@ -1757,10 +2242,11 @@ static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
     put(o, "for (long i = h0 < 0 ? 0 : h0; i < h1; i++)\n");
     put(o, "    for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {\n");
     put(o, "        const %s v = %s[(p * %ld + i) * %ld + j];\n", T, x, h, w);
-    put(o, "        if (v > top || v != v) {\n            top = v;\n");
+    /* no branch: which value wins is data, which no predictor guesses */
+    put(o, "        const int take = (v > top) | (v != v);\n");
     if (bwd)
-        put(o, "            at = (p * %ld + i) * %ld + j;\n", h, w);
-    put(o, "        }\n    }\n");
+        put(o, "        at = take ? (p * %ld + i) * %ld + j : at;\n", h, w);
+    put(o, "        top = take ? v : top;\n    }\n");
     if (bwd)
         put(o, "%s[at] += %s[(p * %ld + oh) * %ld + ow];\n", y, in[1], nh,
             nw);

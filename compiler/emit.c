@@ -637,8 +637,7 @@ static void comments(Emitter *E, Out *o, Node *n, const char **last)
 void put_omp_for(Out *o, long elems, long iters)
 {
     if (elems >= PAR_MIN_ELEMS && iters >= 2)
-        put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
-            "#endif\n");
+        put_omp(o, "parallel for schedule(static)");
 }
 
 /* One loop per dim of s; the innermost gets braces when body > 1. */
@@ -828,8 +827,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         put(o, "%s acc = 0;\n", T);
         put(o, "/* %ld blocks, whatever the thread count, added in their "
             "order */\n", full / RED_BLOCK);
-        put(o, "#ifdef _OPENMP\n#pragma omp parallel for ordered "
-            "schedule(static, 1)\n#endif\n");
+        put_omp(o, "parallel for ordered schedule(static, 1)");
         put(o, "for (long jb = 0; jb < %ld; jb += %d) {\n", full, RED_BLOCK);
         o->indent++;
         put(o, "%s lane[%d];\n", T, RED_LANES);
@@ -842,7 +840,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         for (int w = RED_LANES / 2; w >= 1; w /= 2)
             put(o, "for (int l = 0; l < %d; l++)\n    lane[l] += "
                 "lane[l + %d];\n", w, w);
-        put(o, "#ifdef _OPENMP\n#pragma omp ordered\n#endif\n");
+        put_omp(o, "ordered");
         put(o, "acc += lane[0];\n");
         o->indent--;
         put(o, "}\n");
@@ -1071,16 +1069,6 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
 #define MM_KB 128                   /* rows of B per packed panel */
 #define MM_MIN_N 16                 /* fewer columns: plain loops */
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
-#define MM_PAR_WORK 250000L         /* more multiply-adds (and 2 or more
-                                     * panels of columns): the columns go
-                                     * in 2 to MM_CHUNKS fixed chunks of
-                                     * whole panels, each packing its own,
-                                     * under OpenMP's parallel for; every
-                                     * element of C is summed as without
-                                     * them, so the result does not
-                                     * depend on the thread count
-                                     * (section 14) */
-#define MM_CHUNKS 4
 
 static const char *add_scratch(void *ctx, const char *type,
                                const char *want, long count, const char *note);
@@ -1168,63 +1156,6 @@ static const char *mm_kernel(Emitter *E)
     return name;
 }
 
-/* The blocked matmul C [M, N] = A B in nch chunks of cw columns (whole
- * panels), which may run in parallel: each packs its own panels of B, in
- * its own slice of bp, blocks of nbc columns at a time. */
-static void mm_chunks(Emitter *E, Out *o, long M, long N, long K, long nch,
-                      long cw, long nbc, long kb, const char *C,
-                      const char *A, long ars, long acs, const char *B,
-                      long brs, long bcs, const char *bp)
-{
-    const char *T = E->T, *kernel = mm_kernel(E);
-    int nr = mm_nr(E);
-    put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "
-        "of %d\n * columns; kernels of %d rows; %ld chunks of %ld columns, "
-        "whatever the\n * thread count, each packing its own panels */\n",
-        nbc, kb, nr, MM_MR, nch, cw);
-    put(o, "#ifdef _OPENMP\n#pragma omp parallel for schedule(static)\n"
-        "#endif\n");
-    put(o, "for (long ch = 0; ch < %ld; ch++) {\n", nch);
-    o->indent++;
-    put(o, "const long j0 = ch * %ld, j1 = j0 + %ld < %ld ? j0 + %ld : %ld;\n",
-        cw, cw, N, cw, N);
-    put(o, "%s *restrict pc = %s + ch * %ld;\n", T, bp, nbc * kb);
-    put(o, "for (long jb = j0; jb < j1; jb += %ld) {\n", nbc);
-    put(o, "    const long nb = j1 - jb < %ld ? j1 - jb : %ld;\n", nbc, nbc);
-    put(o, "    for (long kb = 0; kb < %ld; kb += %ld) {\n", K, kb);
-    put(o, "        const long kn = %ld - kb < %ld ? %ld - kb : %ld;\n", K,
-        kb, K, kb);
-    /* panel p: p[k][j] = B[kb + k][jb + p * nr + j], zero past N */
-    const char *src = agc_fmt("%s[(kb + k)%s + (jb + p * %d + j)%s]", B,
-                              brs == 1 ? "" : agc_fmt(" * %ld", brs), nr,
-                              bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
-    put(o, "        for (long p = 0; p * %d < nb; p++) {\n", nr);
-    o->indent += 3;
-    put(o, "%s *restrict panel = pc + p * %d * kn;\n", T, nr);
-    if (N % nr) {
-        put(o, "const long jn = nb - p * %d < %d ? nb - p * %d : %d;\n", nr,
-            nr, nr, nr);
-        src = agc_fmt("j < jn ? %s : 0", src);
-    }
-    put(o, "for (long k = 0; k < kn; k++)\n"
-        "    for (long j = 0; j < %d; j++)\n", nr);
-    put(o, "        panel[k * %d + j] = %s;\n", nr, src);
-    o->indent -= 3;
-    put(o, "        }\n");
-    put(o, "        for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
-    put(o, "            for (long j = 0; j < nb; j += %d)\n", nr);
-    put(o, "                %s(kn, %s + i%s + kb%s, %ld, %ld, pc + j * kn,\n"
-        "                    %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
-        kernel, A, ars == 1 ? "" : agc_fmt(" * %ld", ars),
-        acs == 1 ? "" : agc_fmt(" * %ld", acs), ars, acs, C, N, N,
-        M % MM_MR ? agc_fmt("i + 6 <= %ld ? 6 : (int)(%ld - i)", M, M) : "6",
-        N % nr ? agc_fmt("nb - j < %d ? (int)(nb - j) : %d", nr, nr)
-               : agc_fmt("%d", nr));
-    put(o, "    }\n}\n");
-    o->indent--;
-    put(o, "}\n");
-}
-
 static void emit_matmul(Emitter *E, Out *o, Node *n)
 {
     Node *a = n->in[0], *b = n->in[1];
@@ -1238,23 +1169,16 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         const char *kernel = mm_kernel(E);
         long nb = N < MM_NB ? (N + nr - 1) / nr * nr : MM_NB;
         long kb = K < MM_KB ? K : MM_KB;
-        long panels = (N + nr - 1) / nr;
-        long nch = panels < MM_CHUNKS ? panels : MM_CHUNKS;
-        if (nch > 1 && (double)M * N * K >= MM_PAR_WORK) {
-            long cw = (panels + nch - 1) / nch * nr;    /* whole panels */
-            long nbc = cw < MM_NB ? cw : MM_NB;
-            nch = (N + cw - 1) / cw;
-            const char *bp = add_scratch(E, T, "mm_panel", nch * nbc * kb,
-                                         "panels of B, packed for matmul, "
-                                         "per chunk of columns");
-            mm_chunks(E, o, M, N, K, nch, cw, nbc, kb, C, A, ars, acs, B, brs,
-                      bcs, bp);
-            return;
-        }
         const char *bp = add_scratch(E, T, "mm_panel", nb * kb,
                                      "panels of B, packed for matmul");
         put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "
             "of %d\n * columns; kernels of %d rows */\n", nb, kb, nr, MM_MR);
+        int par = M * N * K >= AGC_PAR_WORK;
+        if (par) {                  /* each thread runs the blocks, sharing */
+            put_omp(o, "parallel"); /* out the panels and the rows */
+            put(o, "{\n");
+            o->indent++;
+        }
         put(o, "for (long jb = 0; jb < %ld; jb += %ld) {\n", N, nb);
         put(o, "    const long nb = %ld - jb < %ld ? %ld - jb : %ld;\n", N, nb,
             N, nb);
@@ -1265,8 +1189,11 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         const char *src = agc_fmt("%s[(kb + k)%s + (jb + p * %d + j)%s]", B,
                                   brs == 1 ? "" : agc_fmt(" * %ld", brs), nr,
                                   bcs == 1 ? "" : agc_fmt(" * %ld", bcs));
-        put(o, "        for (long p = 0; p * %d < nb; p++) {\n", nr);
-        o->indent += 3;
+        o->indent += 2;
+        if (par)
+            put_omp(o, "for schedule(static)");
+        put(o, "for (long p = 0; p < (nb + %d) / %d; p++) {\n", nr - 1, nr);
+        o->indent++;
         put(o, "%s *restrict panel = %s + p * %d * kn;\n", T, bp, nr);
         if (N % nr) {
             put(o, "const long jn = nb - p * %d < %d ? nb - p * %d : %d;\n",
@@ -1276,19 +1203,26 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         put(o, "for (long k = 0; k < kn; k++)\n"
             "    for (long j = 0; j < %d; j++)\n", nr);
         put(o, "        panel[k * %d + j] = %s;\n", nr, src);
-        o->indent -= 3;
-        put(o, "        }\n");
-        put(o, "        for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
-        put(o, "            for (long j = 0; j < nb; j += %d)\n", nr);
-        put(o, "                %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn,\n"
-            "                    %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
+        o->indent--;
+        put(o, "}\n");
+        if (par)
+            put_omp(o, "for schedule(static)");
+        put(o, "for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
+        put(o, "    for (long j = 0; j < nb; j += %d)\n", nr);
+        put(o, "        %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn,\n"
+            "            %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
             kernel, A, ars == 1 ? "" : agc_fmt(" * %ld", ars),
             acs == 1 ? "" : agc_fmt(" * %ld", acs), ars, acs, bp, C, N, N,
             M % MM_MR ? agc_fmt("i + 6 <= %ld ? 6 : (int)(%ld - i)", M, M)
                       : "6",
             N % nr ? agc_fmt("nb - j < %d ? (int)(nb - j) : %d", nr, nr)
                    : agc_fmt("%d", nr));
+        o->indent -= 2;
         put(o, "    }\n}\n");
+        if (par) {
+            o->indent--;
+            put(o, "}\n");
+        }
         return;
     }
     if (N == 1) {                   /* matrix-vector: dot products */

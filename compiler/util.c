@@ -259,14 +259,20 @@ void put(Out *o, const char *fmt, ...)
     char *t = agc_vfmt(fmt, ap);
     va_end(ap);
     for (char *p = t; *p;) {
-        if (o->n == 0 || o->s[o->n - 1] == '\n')
-            for (int i = 0; i < o->indent && *p != '\n'; i++)
+        if (o->n == 0 || o->s[o->n - 1] == '\n')   /* not # lines */
+            for (int i = 0; i < o->indent && *p != '\n' && *p != '#'; i++)
                 put_raw(o, "    ", 4);
         char *nl = strchr(p, '\n');
         size_t k = nl ? (size_t)(nl - p) + 1 : strlen(p);
         put_raw(o, p, k);
         p += k;
     }
+}
+
+/* An OpenMP directive, for builds with -fopenmp only (section 14). */
+void put_omp(Out *o, const char *directive)
+{
+    put(o, "#ifdef _OPENMP\n#pragma omp %s\n#endif\n", directive);
 }
 
 /* ---- "did you mean" ---- */

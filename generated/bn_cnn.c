@@ -586,9 +586,8 @@ int bn_cnn_forward(bn_cnn_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 1 + i) * 62 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool1d3_maxpool[(p * 1 + oh) * 31 + ow] = top;
             }
@@ -614,7 +613,7 @@ int bn_cnn_forward(bn_cnn_t *m)
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
         for (long kb = 0; kb < 496; kb += 128) {
             const long kn = 496 - kb < 128 ? 496 - kb : 128;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc1_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -881,9 +880,8 @@ int bn_cnn_infer(bn_cnn_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 1 + i) * 62 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool1d3_maxpool[(p * 1 + oh) * 31 + ow] = top;
             }
@@ -895,7 +893,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
         for (long kb = 0; kb < 496; kb += 128) {
             const long kn = 496 - kb < 128 ? 496 - kb : 128;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc1_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -1292,7 +1290,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         const long nb = 496 - jb < 128 ? 496 - jb : 128;
         for (long kb = 0; kb < 32; kb += 32) {
             const long kn = 32 - kb < 32 ? 32 - kb : 32;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc1_grad_matmul_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -1312,7 +1310,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         const long nb = 496 - jb < 128 ? 496 - jb : 128;
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc1_weight_grad_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -1342,10 +1340,9 @@ int bn_cnn_backward(bn_cnn_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 1 + i) * 62 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                            at = (p * 1 + i) * 62 + j;
-                        }
+                        const int take = (v > top) | (v != v);
+                        at = take ? (p * 1 + i) * 62 + j : at;
+                        top = take ? v : top;
                     }
                 maxpool1d3_grad_maxpool_bwd[at] += drop_grad_mul[(p * 1 + oh) * 31 + ow];
             }

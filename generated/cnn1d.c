@@ -870,9 +870,8 @@ int cnn1d_forward(cnn1d_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu3_out[(p * 1 + i) * 31 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool1d4_maxpool[(p * 1 + oh) * 15 + ow] = top;
             }
@@ -1059,9 +1058,8 @@ int cnn1d_infer(cnn1d_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu3_out[(p * 1 + i) * 31 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool1d4_maxpool[(p * 1 + oh) * 15 + ow] = top;
             }
@@ -1226,7 +1224,7 @@ int cnn1d_backward(cnn1d_t *m)
         const long nb = 120 - jb < 128 ? 120 - jb : 128;
         for (long kb = 0; kb < 10; kb += 10) {
             const long kn = 10 - kb < 10 ? 10 - kb : 10;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc_grad_matmul_panel + p * 16 * kn;
                 const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
                 for (long k = 0; k < kn; k++)
@@ -1247,7 +1245,7 @@ int cnn1d_backward(cnn1d_t *m)
         const long nb = 120 - jb < 128 ? 120 - jb : 128;
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
-            for (long p = 0; p * 16 < nb; p++) {
+            for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = fc_weight_grad_panel + p * 16 * kn;
                 const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
                 for (long k = 0; k < kn; k++)
@@ -1274,10 +1272,9 @@ int cnn1d_backward(cnn1d_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu3_out[(p * 1 + i) * 31 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                            at = (p * 1 + i) * 31 + j;
-                        }
+                        const int take = (v > top) | (v != v);
+                        at = take ? (p * 1 + i) * 31 + j : at;
+                        top = take ? v : top;
                     }
                 maxpool1d4_grad_maxpool_bwd[at] += fc_grad_matmul[(p * 1 + oh) * 15 + ow];
             }

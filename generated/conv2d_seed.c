@@ -22,205 +22,213 @@ static double agc_uniform(uint64_t *s)
 #define AGC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
+/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < nt of
+ *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * 16 + j]
+ * for output positions r < np <= 6 and channels j < no <= 16 */
+static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
+    const long *tap, long nt, const float *restrict w, float *restrict y, long ldy,
+    long ys, int np, int no)
+{
+    float sum[6][16];
+    long at[6];
+    for (int r = 0; r < 6; r++)
+        at[r] = (r < np ? r : np - 1) * xs;
+#if defined(__GNUC__) && defined(__AVX__)
+    typedef float vec __attribute__((vector_size(32)));
+    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+    for (long c = 0; c < nc; c++)
+        for (long k = 0; k < nt; k++) {
+            const float *restrict xk = x + c * xc + tap[k];
+            const float *restrict wk = w + (c * nt + k) * 16;
+            vec b0, b1;
+            memcpy(&b0, wk, sizeof b0);
+            memcpy(&b1, wk + 8, sizeof b1);
+            s00 += xk[at[0]] * b0;
+            s01 += xk[at[0]] * b1;
+            s10 += xk[at[1]] * b0;
+            s11 += xk[at[1]] * b1;
+            s20 += xk[at[2]] * b0;
+            s21 += xk[at[2]] * b1;
+            s30 += xk[at[3]] * b0;
+            s31 += xk[at[3]] * b1;
+            s40 += xk[at[4]] * b0;
+            s41 += xk[at[4]] * b1;
+            s50 += xk[at[5]] * b0;
+            s51 += xk[at[5]] * b1;
+        }
+    memcpy(sum[0], &s00, sizeof s00);
+    memcpy(sum[0] + 8, &s01, sizeof s01);
+    memcpy(sum[1], &s10, sizeof s10);
+    memcpy(sum[1] + 8, &s11, sizeof s11);
+    memcpy(sum[2], &s20, sizeof s20);
+    memcpy(sum[2] + 8, &s21, sizeof s21);
+    memcpy(sum[3], &s30, sizeof s30);
+    memcpy(sum[3] + 8, &s31, sizeof s31);
+    memcpy(sum[4], &s40, sizeof s40);
+    memcpy(sum[4] + 8, &s41, sizeof s41);
+    memcpy(sum[5], &s50, sizeof s50);
+    memcpy(sum[5] + 8, &s51, sizeof s51);
+#else
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 16; j++)
+            sum[r][j] = 0;
+    for (long c = 0; c < nc; c++)
+        for (long k = 0; k < nt; k++) {
+            const float *restrict xk = x + c * xc + tap[k];
+            const float *restrict wk = w + (c * nt + k) * 16;
+            for (int r = 0; r < 6; r++)
+                for (int j = 0; j < 16; j++)
+                    sum[r][j] += xk[at[r]] * wk[j];
+        }
+#endif
+    for (int j = 0; j < no; j++)
+        for (int r = 0; r < np; r++)
+            y[j * ldy + r * ys] = sum[r][j];
+}
+
 /* ---- forward: y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] ---- */
 
-/* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..4 */
-static void agc_conv3_tile(float *restrict acc, const float *restrict x, const float *restrict w)
+/* forward: w packed in panels of 16 channels into wp, then agc_conv_6x16 */
+static void agc_conv3_forward(float *restrict y, const float *restrict x, const float *restrict w,
+    float *restrict wp)
 {
-    const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
-    const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
-    for (long o = 0; o < 16; o++) {
-        const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = AGC_FMA(x4, w4, AGC_FMA(x3, w3,
-            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])))));
-        acc[o + 16] = AGC_FMA(x5, w4, AGC_FMA(x4, w3,
-            AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 16])))));
-        acc[o + 32] = AGC_FMA(x6, w4, AGC_FMA(x5, w3,
-            AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 32])))));
-        acc[o + 48] = AGC_FMA(x7, w4, AGC_FMA(x6, w3,
-            AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 48])))));
-        acc[o + 64] = AGC_FMA(x8, w4, AGC_FMA(x7, w3,
-            AGC_FMA(x6, w2, AGC_FMA(x5, w1, AGC_FMA(x4, w0, acc[o + 64])))));
-        acc[o + 80] = AGC_FMA(x9, w4, AGC_FMA(x8, w3,
-            AGC_FMA(x7, w2, AGC_FMA(x6, w1, AGC_FMA(x5, w0, acc[o + 80])))));
-        acc[o + 96] = AGC_FMA(x10, w4, AGC_FMA(x9, w3,
-            AGC_FMA(x8, w2, AGC_FMA(x7, w1, AGC_FMA(x6, w0, acc[o + 96])))));
-        acc[o + 112] = AGC_FMA(x11, w4, AGC_FMA(x10, w3,
-            AGC_FMA(x9, w2, AGC_FMA(x8, w1, AGC_FMA(x7, w0, acc[o + 112])))));
-    }
-}
-
-/* acc[p][o] += x[p + k] * w[k][o], p < 4, k = 0..4 */
-static void agc_conv3_tail(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
-    const float x6 = x[6], x7 = x[7];
-    for (long o = 0; o < 16; o++) {
-        const float w0 = w[o], w1 = w[o + 16], w2 = w[o + 32], w3 = w[o + 48], w4 = w[o + 64];
-        acc[o] = AGC_FMA(x4, w4, AGC_FMA(x3, w3,
-            AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])))));
-        acc[o + 16] = AGC_FMA(x5, w4, AGC_FMA(x4, w3,
-            AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 16])))));
-        acc[o + 32] = AGC_FMA(x6, w4, AGC_FMA(x5, w3,
-            AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 32])))));
-        acc[o + 48] = AGC_FMA(x7, w4, AGC_FMA(x6, w3,
-            AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 48])))));
-    }
-}
-
-static void agc_conv3_row(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    for (long j = 0; j < 120; j += 8)
-        agc_conv3_tile(acc + j * 16, x + j, w);
-    agc_conv3_tail(acc + 1920, x + 120, w);
-}
-
-static void agc_conv3(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict accs)
-{
-    /* 8 chunks of the 62 rows, whatever the thread count */
-    #ifdef _OPENMP
-    #pragma omp parallel for schedule(static)
-    #endif
-    for (long ch = 0; ch < 8; ch++) {
-        const long rlo = ch * 62 / 8, rhi = (ch + 1) * 62 / 8;
-        float *restrict acc = accs + ch * 1984;
-        for (long r = rlo; r < rhi; r++) {
-            const long i = r / 62, oh = r % 62;
-            const float *restrict xg = x + i * 163840;
-            const float *restrict wg = wp;
-            float *restrict yg = y + i * 123008;
-            memset(acc, 0, 1984 * sizeof *acc);
-            {
-                for (long c = 0; c < 20; c++) {
-                    const float *restrict xr = xg + (c * 64 + oh) * 128;
-                    const float *restrict wr = wg + c * 240;
-                    agc_conv3_row(acc, xr, wr);
-                    agc_conv3_row(acc, xr + 128, wr + 80);
-                    agc_conv3_row(acc, xr + 256, wr + 160);
-                }
-            }
-            for (long o = 0; o < 16; o++)
-                for (long ow = 0; ow < 124; ow++)
-                    yg[(o * 62 + oh) * 124 + ow] = acc[ow * 16 + o];
+    static const long tap[15] = {0, 1, 2, 3, 4, 128, 129, 130, 131, 132, 256, 257, 258, 259, 260};
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+#ifdef _OPENMP
+#pragma omp for collapse(3) schedule(static)
+#endif
+        for (long g = 0; g < 1; g++)
+            for (long p = 0; p < 1; p++)
+                for (long c = 0; c < 20; c++)
+                    for (long t = 0; t < 15; t++)
+                        for (long j = 0; j < 16; j++) {
+                            const long o = p * 16 + j;
+                            wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
+                                w[((g * 16 + o) * 20 + c) * 15 + t];
+                        }
+        for (long n = 0; n < 1; n++) {
+#ifdef _OPENMP
+#pragma omp for collapse(3) schedule(static)
+#endif
+            for (long g = 0; g < 1; g++)
+                for (long p = 0; p < 1; p++)
+                    for (long oh = 0; oh < 62; oh++)
+                        for (long ow = 0; ow < 124; ow += 6)
+                            agc_conv_6x16(x + n * 163840 + g * 163840 + oh * 128 + ow, 1, 20, 8192, tap, 15,
+                                wp + (g * 1 + p) * 4800, y + n * 123008 + (g * 16 + p * 16) * 7688 + oh * 124 + ow,
+                                7688, 1, ow + 6 <= 124 ? 6 : (int)(124 - ow), 16);
         }
     }
 }
 
-/* y [1, 16, 62, 124] = conv(x [1, 20, 64, 128], w [16, 20, 3, 5]): w packed as [g][c][kh][kw][o] into wp, then agc_conv3 */
-static void agc_conv3_forward(float *restrict y, const float *restrict x, const float *restrict w, float *restrict wp, float *restrict acc)
+/* dw[j * ldw + r] = (first) or += (else) the sum over oh < noh, ow < now of
+ *     x[tap[r] + oh * xh + ow * xs] * g[(oh * now + ow) * 16 + j]
+ * for taps r < nt <= 6 and channels j < no <= 16 */
+static void agc_convw_6x16(const float *restrict x, const long *tap, long noh,
+    long xh, long now, long xs, const float *restrict g, float *restrict dw,
+    long ldw, int nt, int no, int first)
 {
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    wp[((g * 20 + c) * 15 + t) * 16 + o] = w[((g * 16 + o) * 20 + c) * 15 + t];
-    agc_conv3(y, x, wp, acc);
+    float sum[6][16];
+    long at[6];
+    for (int r = 0; r < 6; r++)
+        at[r] = tap[r < nt ? r : nt - 1];
+#if defined(__GNUC__) && defined(__AVX__)
+    typedef float vec __attribute__((vector_size(32)));
+    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+    for (long oh = 0; oh < noh; oh++)
+        for (long ow = 0; ow < now; ow++) {
+            const float *restrict xk = x + oh * xh + ow * xs;
+            const float *restrict wk = g + (oh * now + ow) * 16;
+            vec b0, b1;
+            memcpy(&b0, wk, sizeof b0);
+            memcpy(&b1, wk + 8, sizeof b1);
+            s00 += xk[at[0]] * b0;
+            s01 += xk[at[0]] * b1;
+            s10 += xk[at[1]] * b0;
+            s11 += xk[at[1]] * b1;
+            s20 += xk[at[2]] * b0;
+            s21 += xk[at[2]] * b1;
+            s30 += xk[at[3]] * b0;
+            s31 += xk[at[3]] * b1;
+            s40 += xk[at[4]] * b0;
+            s41 += xk[at[4]] * b1;
+            s50 += xk[at[5]] * b0;
+            s51 += xk[at[5]] * b1;
+        }
+    memcpy(sum[0], &s00, sizeof s00);
+    memcpy(sum[0] + 8, &s01, sizeof s01);
+    memcpy(sum[1], &s10, sizeof s10);
+    memcpy(sum[1] + 8, &s11, sizeof s11);
+    memcpy(sum[2], &s20, sizeof s20);
+    memcpy(sum[2] + 8, &s21, sizeof s21);
+    memcpy(sum[3], &s30, sizeof s30);
+    memcpy(sum[3] + 8, &s31, sizeof s31);
+    memcpy(sum[4], &s40, sizeof s40);
+    memcpy(sum[4] + 8, &s41, sizeof s41);
+    memcpy(sum[5], &s50, sizeof s50);
+    memcpy(sum[5] + 8, &s51, sizeof s51);
+#else
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 16; j++)
+            sum[r][j] = 0;
+    for (long oh = 0; oh < noh; oh++)
+        for (long ow = 0; ow < now; ow++) {
+            const float *restrict xk = x + oh * xh + ow * xs;
+            const float *restrict wk = g + (oh * now + ow) * 16;
+            for (int r = 0; r < 6; r++)
+                for (int j = 0; j < 16; j++)
+                    sum[r][j] += xk[at[r]] * wk[j];
+        }
+#endif
+    for (int j = 0; j < no; j++)
+        for (int r = 0; r < nt; r++)
+            dw[j * ldw + r] = first ? sum[r][j] : dw[j * ldw + r] + sum[r][j];
 }
 
 /* ---- gradient of the weight: grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] ---- */
 
-/* acc[k][o] += x[p + k] * g[p][o], p < 8, k = 0..4 */
-static void agc_conv16_tile(float *restrict acc, const float *restrict x, const float *restrict g)
+/* dw [16, 20, 3, 5]: for each image, gy in panels of 16 channels in gt, then agc_convw_6x16
+ * over 6 taps at a time, summed over blocks of 4 rows */
+static void agc_conv16_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
+    float *restrict gt)
 {
-    const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
-    const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
-    for (long o = 0; o < 16; o++) {
-        const float g0 = g[o], g1 = g[o + 16], g2 = g[o + 32], g3 = g[o + 48], g4 = g[o + 64], g5 = g[o + 80];
-        const float g6 = g[o + 96], g7 = g[o + 112];
-        acc[o] = AGC_FMA(x7, g7, AGC_FMA(x6, g6,
-            AGC_FMA(x5, g5, AGC_FMA(x4, g4, AGC_FMA(x3, g3,
-            AGC_FMA(x2, g2, AGC_FMA(x1, g1, AGC_FMA(x0, g0, acc[o]))))))));
-        acc[o + 16] = AGC_FMA(x8, g7, AGC_FMA(x7, g6,
-            AGC_FMA(x6, g5, AGC_FMA(x5, g4, AGC_FMA(x4, g3,
-            AGC_FMA(x3, g2, AGC_FMA(x2, g1, AGC_FMA(x1, g0, acc[o + 16]))))))));
-        acc[o + 32] = AGC_FMA(x9, g7, AGC_FMA(x8, g6,
-            AGC_FMA(x7, g5, AGC_FMA(x6, g4, AGC_FMA(x5, g3,
-            AGC_FMA(x4, g2, AGC_FMA(x3, g1, AGC_FMA(x2, g0, acc[o + 32]))))))));
-        acc[o + 48] = AGC_FMA(x10, g7, AGC_FMA(x9, g6,
-            AGC_FMA(x8, g5, AGC_FMA(x7, g4, AGC_FMA(x6, g3,
-            AGC_FMA(x5, g2, AGC_FMA(x4, g1, AGC_FMA(x3, g0, acc[o + 48]))))))));
-        acc[o + 64] = AGC_FMA(x11, g7, AGC_FMA(x10, g6,
-            AGC_FMA(x9, g5, AGC_FMA(x8, g4, AGC_FMA(x7, g3,
-            AGC_FMA(x6, g2, AGC_FMA(x5, g1, AGC_FMA(x4, g0, acc[o + 64]))))))));
-    }
-}
-
-/* acc[k][o] += x[p + k] * g[p][o], p < 4, k = 0..4 */
-static void agc_conv16_tail(float *restrict acc, const float *restrict x, const float *restrict g)
-{
-    const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
-    const float x6 = x[6], x7 = x[7];
-    for (long o = 0; o < 16; o++) {
-        const float g0 = g[o], g1 = g[o + 16], g2 = g[o + 32], g3 = g[o + 48];
-        acc[o] = AGC_FMA(x3, g3,
-            AGC_FMA(x2, g2, AGC_FMA(x1, g1, AGC_FMA(x0, g0, acc[o]))));
-        acc[o + 16] = AGC_FMA(x4, g3,
-            AGC_FMA(x3, g2, AGC_FMA(x2, g1, AGC_FMA(x1, g0, acc[o + 16]))));
-        acc[o + 32] = AGC_FMA(x5, g3,
-            AGC_FMA(x4, g2, AGC_FMA(x3, g1, AGC_FMA(x2, g0, acc[o + 32]))));
-        acc[o + 48] = AGC_FMA(x6, g3,
-            AGC_FMA(x5, g2, AGC_FMA(x4, g1, AGC_FMA(x3, g0, acc[o + 48]))));
-        acc[o + 64] = AGC_FMA(x7, g3,
-            AGC_FMA(x6, g2, AGC_FMA(x5, g1, AGC_FMA(x4, g0, acc[o + 64]))));
-    }
-}
-
-static void agc_conv16_row(float *restrict acc, const float *restrict x, const float *restrict g)
-{
-    for (long j = 0; j < 120; j += 8)
-        agc_conv16_tile(acc, x + j, g + j * 16);
-    agc_conv16_tail(acc, x + 120, g + 1920);
-}
-
-static void agc_conv16(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gts)
-{
-    memset(sum, 0, 4800 * sizeof *sum);
-    memset(img, 0, 4800 * sizeof *img);
-    memset(acc, 0, 4800 * sizeof *acc);
-    /* 2 chunks of the 60 window rows (c, kh), whatever the thread count */
-    #ifdef _OPENMP
-    #pragma omp parallel for schedule(static)
-    #endif
-    for (long ch = 0; ch < 2; ch++) {
-        const long tlo = ch * 60 / 2, thi = (ch + 1) * 60 / 2;
-        float *restrict gt = gts + ch * 1984;
-        for (long i = 0; i < 1; i++) {
-            const float *restrict xg = x + i * 163840;
-            const float *restrict gg = gy + i * 123008;
-            float *restrict ag = acc;
-            float *restrict sg = sum;
-            for (long oh = 0; oh < 62; oh++) {
-                for (long o = 0; o < 16; o++)
-                    for (long ow = 0; ow < 124; ow++)
-                        gt[ow * 16 + o] = gg[(o * 62 + oh) * 124 + ow];
-                for (long t = tlo; t < thi; t++) {
-                    const long ih = oh + t % 3;
-                    agc_conv16_row(ag + t * 80, xg + (t / 3 * 64 + ih) * 128, gt);
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
+    {
+        for (long n = 0; n < 1; n++) {
+            for (long g = 0; g < 1; g++) {
+                const float *restrict gi = gy + (n * 1 + g) * 123008;
+#ifdef _OPENMP
+#pragma omp for collapse(2) schedule(static)
+#endif
+                for (long p = 0; p < 1; p++)
+                    for (long q = 0; q < 7688; q++)
+                        for (long j = 0; j < 16; j++)
+                            gt[(p * 7688 + q) * 16 + j] = p * 16 + j < 16 ? gi[(p * 16 + j) * 7688 + q] : 0;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+                for (long t = 0; t < 300; t += 6) {
+                    long tap[6];
+                    for (int r = 0; r < 6; r++) {
+                        const long k = t + r < 300 ? t + r : 299;
+                        tap[r] = k / 15 * 8192 + k % 15 / 5 * 128 + k % 5 * 1;
+                    }
+                    for (long p = 0; p < 1; p++)
+                        for (long oh = 0; oh < 62; oh += 4)
+                            agc_convw_6x16(x + n * 163840 + g * 163840 + oh * 128, tap, oh + 4 <= 62 ? 4 : 62 - oh, 128, 124, 1,
+                                gt + (p * 7688 + oh * 124) * 16, dw + (g * 16 + p * 16) * 300 + t, 300,
+                                6, 16, n == 0 && oh == 0);
                 }
-                for (long k = tlo * 80; k < thi * 80; k++) {
-                    img[k] += ag[k];
-                    ag[k] = 0;
-                }
-            }
-            for (long k = tlo * 80; k < thi * 80; k++) {
-                sg[k] += img[k];
-                img[k] = 0;
             }
         }
     }
-}
-
-/* dw [16, 20, 3, 5] = the gradient of conv(x [1, 20, 64, 128], w) for gy [1, 16, 62, 124]: agc_conv16, then
- * unpacked from [g][c][kh][kw][o] */
-static void agc_conv16_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
-    float *restrict sum, float *restrict img, float *restrict acc, float *restrict gt)
-{
-    agc_conv16(sum, img, acc, x, gy, gt);
-    for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 20; c++)
-                for (long t = 0; t < 15; t++)
-                    dw[((g * 16 + o) * 20 + c) * 15 + t] = sum[((g * 20 + c) * 15 + t) * 16 + o];
 }
 
 void conv2d_seed_init(conv2d_seed_t *m)
@@ -250,11 +258,10 @@ int conv2d_seed_forward(conv2d_seed_t *m)
 {
     float *const y_conv = m->arena + 0; /* [123008] */
     float *const loss_sum = m->arena + 123008; /* [1] */
-    float *const y_conv_wpack = m->arena + 138880; /* [4800] */
-    float *const y_conv_acc = m->arena + 123008; /* [15872] */
+    float *const y_conv_wpack = m->arena + 123008; /* [4800] */
 
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
-    agc_conv3_forward(y_conv, m->x, m->w, y_conv_wpack, y_conv_acc);
+    agc_conv3_forward(y_conv, m->x, m->w, y_conv_wpack);
 
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
@@ -291,11 +298,10 @@ int conv2d_seed_infer(conv2d_seed_t *m)
 {
     float *const y_conv = m->arena + 0; /* [123008] */
     float *const loss_sum = m->arena + 123008; /* [1] */
-    float *const y_conv_wpack = m->arena + 138880; /* [4800] */
-    float *const y_conv_acc = m->arena + 123008; /* [15872] */
+    float *const y_conv_wpack = m->arena + 123008; /* [4800] */
 
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
-    agc_conv3_forward(y_conv, m->x, m->w, y_conv_wpack, y_conv_acc);
+    agc_conv3_forward(y_conv, m->x, m->w, y_conv_wpack);
 
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
@@ -329,17 +335,14 @@ int conv2d_seed_infer(conv2d_seed_t *m)
 int conv2d_seed_backward(conv2d_seed_t *m)
 {
     float *const loss_grad_const = m->arena + 0; /* [123008] */
-    float *const w_grad_sum = m->arena + 123008; /* [4800] */
-    float *const w_grad_img = m->arena + 127808; /* [4800] */
-    float *const w_grad_acc = m->arena + 132608; /* [4800] */
-    float *const w_grad_gt = m->arena + 137408; /* [3968] */
+    float *const w_grad_gt = m->arena + 123008; /* [123008] */
 
     /* grad of loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     for (long i = 0; i < 123008; i++)
         loss_grad_const[i] = 8.12955255e-06f;
 
     /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
-    agc_conv16_weight(m->w_grad, m->x, loss_grad_const, w_grad_sum, w_grad_img, w_grad_acc, w_grad_gt);
+    agc_conv16_weight(m->w_grad, m->x, loss_grad_const, w_grad_gt);
 
     /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
     /* gradient b.grad */

@@ -34,7 +34,7 @@ typedef struct conv2d_seed_t {
     float loss[1]; /* [] output */
     float w_grad[4800]; /* [16, 20, 3, 5] gradient */
     float b_grad[16]; /* [16] gradient */
-    float arena[143680]; /* temporaries and scratch, planned by liveness */
+    float arena[246016]; /* temporaries and scratch, planned by liveness */
 } conv2d_seed_t;
 
 /* roles in conv2d_seed_tensors[].role */
@@ -49,7 +49,7 @@ typedef agc_tensor conv2d_seed_tensor;
 /* sizes, as constant expressions */
 #define conv2d_seed_NUM_TENSORS 6
 #define conv2d_seed_SIZE sizeof(conv2d_seed_t)
-#define conv2d_seed_ARENA_BYTES 574720
+#define conv2d_seed_ARENA_BYTES 984064
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void conv2d_seed_init(conv2d_seed_t *m);

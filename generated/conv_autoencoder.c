@@ -262,46 +262,37 @@ static void agc_conv75_row(float *restrict acc, const float *restrict x, const f
     agc_conv75_col0_2(acc + 56, x + 5, w);
 }
 
-static void agc_conv75(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict accs)
+static void agc_conv75(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
 {
-    /* 8 chunks of the 32 rows, whatever the thread count */
-    #ifdef _OPENMP
-    #pragma omp parallel for schedule(static)
-    #endif
-    for (long ch = 0; ch < 8; ch++) {
-        const long rlo = ch * 32 / 8, rhi = (ch + 1) * 32 / 8;
-        float *restrict acc = accs + ch * 64;
-        for (long r = rlo; r < rhi; r++) {
-            const long i = r / 8, oh = r % 8;
-            const float *restrict xg = x + i * 392;
-            const float *restrict wg = wp;
-            float *restrict yg = y + i * 512;
+    for (long i = 0; i < 4; i++) {
+        const float *restrict xg = x + i * 392;
+        const float *restrict wg = wp;
+        float *restrict yg = y + i * 512;
+        for (long oh = 0; oh < 8; oh++) {
             memset(acc, 0, 64 * sizeof *acc);
-            {
-                if (oh >= 2 && oh < 6) {
-                    for (long c = 0; c < 8; c++) {
-                        const float *restrict xr = xg + (c * 7 + oh - 2) * 7;
-                        const float *restrict wr = wg + c * 128;
-                        const long zr = (oh - 2) % 2;
-                        if (zr == 0) {
-                            agc_conv75_row(acc, xr, wr);
-                            agc_conv75_row(acc, xr + 14, wr + 64);
-                        } else if (zr == 1) {
-                            agc_conv75_row(acc, xr + 7, wr + 32);
-                            agc_conv75_row(acc, xr + 21, wr + 96);
-                        }
+            if (oh >= 2 && oh < 6) {
+                for (long c = 0; c < 8; c++) {
+                    const float *restrict xr = xg + (c * 7 + oh - 2) * 7;
+                    const float *restrict wr = wg + c * 128;
+                    const long zr = (oh - 2) % 2;
+                    if (zr == 0) {
+                        agc_conv75_row(acc, xr, wr);
+                        agc_conv75_row(acc, xr + 14, wr + 64);
+                    } else if (zr == 1) {
+                        agc_conv75_row(acc, xr + 7, wr + 32);
+                        agc_conv75_row(acc, xr + 21, wr + 96);
                     }
-                } else {
-                    /* a border row: the window rows inside the input */
-                    const long top = oh - 2;
-                    const long lo = top < 0 ? (0 - top) / 1 : 0;
-                    const long hi = top + 3 < 7 ? 4
-                                    : top < 7 ? (6 - top) / 1 + 1 : 0;
-                    for (long c = 0; c < 8; c++)
-                        for (long kh = lo; kh < hi; kh++)
-                            if ((top + kh) % 2 == 0)
-                                agc_conv75_row(acc, xg + (c * 7 + top + kh) * 7, wg + (c * 4 + kh) * 32);
                 }
+            } else {
+                /* a border row: the window rows inside the input */
+                const long top = oh - 2;
+                const long lo = top < 0 ? (0 - top) / 1 : 0;
+                const long hi = top + 3 < 7 ? 4
+                                : top < 7 ? (6 - top) / 1 + 1 : 0;
+                for (long c = 0; c < 8; c++)
+                    for (long kh = lo; kh < hi; kh++)
+                        if ((top + kh) % 2 == 0)
+                            agc_conv75_row(acc, xg + (c * 7 + top + kh) * 7, wg + (c * 4 + kh) * 32);
             }
             for (long o = 0; o < 8; o++)
                 for (long ow = 0; ow < 8; ow++)
@@ -767,114 +758,101 @@ static void agc_conv104_weight(float *restrict dw, const float *restrict x, cons
                     dw[((g * 8 + o) * 8 + c) * 16 + t] = sum[((g * 8 + c) * 16 + t) * 8 + o];
 }
 
+/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < nt of
+ *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * 16 + j]
+ * for output positions r < np <= 6 and channels j < no <= 16 */
+static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
+    const long *tap, long nt, const float *restrict w, float *restrict y, long ldy,
+    long ys, int np, int no)
+{
+    float sum[6][16];
+    long at[6];
+    for (int r = 0; r < 6; r++)
+        at[r] = (r < np ? r : np - 1) * xs;
+#if defined(__GNUC__) && defined(__AVX__)
+    typedef float vec __attribute__((vector_size(32)));
+    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+    for (long c = 0; c < nc; c++)
+        for (long k = 0; k < nt; k++) {
+            const float *restrict xk = x + c * xc + tap[k];
+            const float *restrict wk = w + (c * nt + k) * 16;
+            vec b0, b1;
+            memcpy(&b0, wk, sizeof b0);
+            memcpy(&b1, wk + 8, sizeof b1);
+            s00 += xk[at[0]] * b0;
+            s01 += xk[at[0]] * b1;
+            s10 += xk[at[1]] * b0;
+            s11 += xk[at[1]] * b1;
+            s20 += xk[at[2]] * b0;
+            s21 += xk[at[2]] * b1;
+            s30 += xk[at[3]] * b0;
+            s31 += xk[at[3]] * b1;
+            s40 += xk[at[4]] * b0;
+            s41 += xk[at[4]] * b1;
+            s50 += xk[at[5]] * b0;
+            s51 += xk[at[5]] * b1;
+        }
+    memcpy(sum[0], &s00, sizeof s00);
+    memcpy(sum[0] + 8, &s01, sizeof s01);
+    memcpy(sum[1], &s10, sizeof s10);
+    memcpy(sum[1] + 8, &s11, sizeof s11);
+    memcpy(sum[2], &s20, sizeof s20);
+    memcpy(sum[2] + 8, &s21, sizeof s21);
+    memcpy(sum[3], &s30, sizeof s30);
+    memcpy(sum[3] + 8, &s31, sizeof s31);
+    memcpy(sum[4], &s40, sizeof s40);
+    memcpy(sum[4] + 8, &s41, sizeof s41);
+    memcpy(sum[5], &s50, sizeof s50);
+    memcpy(sum[5] + 8, &s51, sizeof s51);
+#else
+    for (int r = 0; r < 6; r++)
+        for (int j = 0; j < 16; j++)
+            sum[r][j] = 0;
+    for (long c = 0; c < nc; c++)
+        for (long k = 0; k < nt; k++) {
+            const float *restrict xk = x + c * xc + tap[k];
+            const float *restrict wk = w + (c * nt + k) * 16;
+            for (int r = 0; r < 6; r++)
+                for (int j = 0; j < 16; j++)
+                    sum[r][j] += xk[at[r]] * wk[j];
+        }
+#endif
+    for (int j = 0; j < no; j++)
+        for (int r = 0; r < np; r++)
+            y[j * ldy + r * ys] = sum[r][j];
+}
+
 /* ---- gradient of the input: grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] ---- */
 
-/* acc[p][o] += x[p + k] * w[k][o], p < 4, k = 0..2 */
-static void agc_conv121_tail(float *restrict acc, const float *restrict x, const float *restrict w)
+/* gradient of the input: w packed in panels of 16 channels into wp, each image padded into xp, then agc_conv_6x16 */
+static void agc_conv121_input(float *restrict y, const float *restrict x, const float *restrict w,
+    float *restrict wp, float *restrict xp)
 {
-    const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
-    for (long o = 0; o < 8; o++) {
-        const float w0 = w[o], w1 = w[o + 8], w2 = w[o + 16];
-        acc[o] = AGC_FMA(x2, w2, AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o])));
-        acc[o + 8] = AGC_FMA(x3, w2, AGC_FMA(x2, w1, AGC_FMA(x1, w0, acc[o + 8])));
-        acc[o + 16] = AGC_FMA(x4, w2, AGC_FMA(x3, w1, AGC_FMA(x2, w0, acc[o + 16])));
-        acc[o + 24] = AGC_FMA(x5, w2, AGC_FMA(x4, w1, AGC_FMA(x3, w0, acc[o + 24])));
-    }
-}
-
-/* acc[p][o] += x[p + (k - 2)] * w[k][o], p < 1, k = 2 */
-static void agc_conv121_col2_3(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0];
-    for (long o = 0; o < 8; o++) {
-        const float w2 = w[o + 16];
-        acc[o] = AGC_FMA(x0, w2, acc[o]);
-    }
-}
-
-/* acc[p][o] += x[p + (k - 1)] * w[k][o], p < 1, k = 1..2 */
-static void agc_conv121_col1_3(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0], x1 = x[1];
-    for (long o = 0; o < 8; o++) {
-        const float w1 = w[o + 8], w2 = w[o + 16];
-        acc[o] = AGC_FMA(x1, w2, AGC_FMA(x0, w1, acc[o]));
-    }
-}
-
-/* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0..1 */
-static void agc_conv121_col0_2(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0], x1 = x[1];
-    for (long o = 0; o < 8; o++) {
-        const float w0 = w[o], w1 = w[o + 8];
-        acc[o] = AGC_FMA(x1, w1, AGC_FMA(x0, w0, acc[o]));
-    }
-}
-
-/* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0 */
-static void agc_conv121_col0_1(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    const float x0 = x[0];
-    for (long o = 0; o < 8; o++) {
-        const float w0 = w[o];
-        acc[o] = AGC_FMA(x0, w0, acc[o]);
-    }
-}
-
-static void agc_conv121_row(float *restrict acc, const float *restrict x, const float *restrict w)
-{
-    agc_conv121_tail(acc + 16, x, w);
-    /* border columns: the taps inside the input */
-    agc_conv121_col2_3(acc, x, w);
-    agc_conv121_col1_3(acc + 8, x, w);
-    agc_conv121_col0_2(acc + 48, x + 4, w);
-    agc_conv121_col0_1(acc + 56, x + 5, w);
-}
-
-static void agc_conv121(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
-{
-    for (long i = 0; i < 4; i++) {
-        const float *restrict xg = x + i * 288;
-        const float *restrict wg = wp;
-        float *restrict yg = y + i * 512;
-        for (long oh = 0; oh < 8; oh++) {
-            memset(acc, 0, 64 * sizeof *acc);
-            if (oh >= 2 && oh < 6) {
-                for (long c = 0; c < 8; c++) {
-                    const float *restrict xr = xg + (c * 6 + oh - 2) * 6;
-                    const float *restrict wr = wg + c * 72;
-                    agc_conv121_row(acc, xr, wr);
-                    agc_conv121_row(acc, xr + 6, wr + 24);
-                    agc_conv121_row(acc, xr + 12, wr + 48);
-                }
-            } else {
-                /* a border row: the window rows inside the input */
-                const long top = oh - 2;
-                const long lo = top < 0 ? (0 - top) / 1 : 0;
-                const long hi = top + 2 < 6 ? 3
-                                : top < 6 ? (5 - top) / 1 + 1 : 0;
-                for (long c = 0; c < 8; c++)
-                    for (long kh = lo; kh < hi; kh++)
-                        agc_conv121_row(acc, xg + (c * 6 + top + kh) * 6, wg + (c * 3 + kh) * 24);
-            }
-            for (long o = 0; o < 8; o++)
-                for (long ow = 0; ow < 8; ow++)
-                    yg[(o * 8 + oh) * 8 + ow] = acc[ow * 8 + o];
-        }
-    }
-}
-
-/* dx [4, 8, 8, 8] = the gradient of conv(x, w [8, 8, 3, 3]) for gy [4, 8, 6, 6]: w flipped, packed as
- * [g][o][kh][kw][c] into wq, then agc_conv121 */
-static void agc_conv121_input(float *restrict dx, const float *restrict gy, const float *restrict w, float *restrict wq, float *restrict acc)
-{
+    static const long tap[9] = {0, 1, 2, 10, 11, 12, 20, 21, 22};
     for (long g = 0; g < 1; g++)
-        for (long o = 0; o < 8; o++)
+        for (long p = 0; p < 1; p++)
             for (long c = 0; c < 8; c++)
                 for (long t = 0; t < 9; t++)
-                    wq[((g * 8 + o) * 9 + 8 - t) * 8 + c] = w[((g * 8 + o) * 8 + c) * 9 + t];
-    agc_conv121(dx, gy, wq, acc);
+                    for (long j = 0; j < 16; j++) {
+                        const long o = p * 16 + j;
+                        wp[(((g * 1 + p) * 8 + c) * 9 + t) * 16 + j] = o >= 8 ? 0 :
+                            w[((g * 8 + c) * 8 + o) * 9 + 8 - t];
+                    }
+    for (long n = 0; n < 4; n++) {
+        for (long c = 0; c < 8; c++) {
+            memset(xp + c * 100, 0, 100 * sizeof *xp);
+            for (long h = 0; h < 6; h++)
+                memcpy(xp + (c * 10 + h + 2) * 10 + 2, x + n * 288 + (c * 6 + h) * 6, 6 * sizeof *xp);
+        }
+        for (long g = 0; g < 1; g++)
+            for (long p = 0; p < 1; p++)
+                for (long oh = 0; oh < 8; oh++)
+                    for (long ow = 0; ow < 8; ow += 6)
+                        agc_conv_6x16(xp + g * 800 + oh * 10 + ow, 1, 8, 100, tap, 9,
+                            wp + (g * 1 + p) * 1152, y + n * 512 + (g * 8 + p * 16) * 64 + oh * 8 + ow,
+                            64, 1, ow + 6 <= 8 ? 6 : (int)(8 - ow), p < 0 ? 16 : 8);
+    }
 }
 
 /* ---- gradient of the weight: grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] ---- */
@@ -1180,7 +1158,7 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
     float *const enc2_conv_acc = m->arena + 25152; /* [48] */
     float *const dec1_conv_bwd_input_gz = m->arena + 24576; /* [1568] */
     float *const dec1_conv_bwd_input_wpack = m->arena + 26144; /* [1024] */
-    float *const dec1_conv_bwd_input_acc = m->arena + 27168; /* [512] */
+    float *const dec1_conv_bwd_input_acc = m->arena + 27168; /* [64] */
     float *const dec2_conv_bwd_input_gz = m->arena + 24576; /* [7200] */
     float *const dec2_conv_bwd_input_acc = m->arena + 38048; /* [16] */
 
@@ -1301,9 +1279,8 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool2d3_out[(p * 8 + oh) * 8 + ow] = top;
             }
@@ -1430,7 +1407,7 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
     float *const enc2_conv_acc = m->arena + 1728; /* [48] */
     float *const dec1_conv_bwd_input_gz = m->arena + 0; /* [1568] */
     float *const dec1_conv_bwd_input_wpack = m->arena + 1568; /* [1024] */
-    float *const dec1_conv_bwd_input_acc = m->arena + 2592; /* [512] */
+    float *const dec1_conv_bwd_input_acc = m->arena + 2592; /* [64] */
     float *const dec2_conv_bwd_input_gz = m->arena + 0; /* [7200] */
     float *const dec2_conv_bwd_input_acc = m->arena + 10272; /* [16] */
 
@@ -1468,9 +1445,8 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                        }
+                        const int take = (v > top) | (v != v);
+                        top = take ? v : top;
                     }
                 maxpool2d3_out[(p * 8 + oh) * 8 + ow] = top;
             }
@@ -1614,8 +1590,8 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     float *const dec1_weight_grad_img = m->arena + 25600; /* [1024] */
     float *const dec1_weight_grad_acc = m->arena + 26624; /* [1024] */
     float *const dec1_weight_grad_gt = m->arena + 28160; /* [32] */
-    float *const enc2_grad_conv_bwd_input_wpack = m->arena + 24576; /* [576] */
-    float *const enc2_grad_conv_bwd_input_acc = m->arena + 25152; /* [64] */
+    float *const enc2_grad_conv_bwd_input_wpack = m->arena + 24576; /* [1152] */
+    float *const enc2_grad_conv_bwd_input_pad = m->arena + 25728; /* [800] */
     float *const enc2_weight_grad_sum = m->arena + 24576; /* [576] */
     float *const enc2_weight_grad_img = m->arena + 25152; /* [576] */
     float *const enc2_weight_grad_acc = m->arena + 25728; /* [576] */
@@ -1772,7 +1748,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     }
 
     /* grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
-    agc_conv121_input(enc2_grad_conv_bwd_input, relu5_grad_where, m->enc2_weight, enc2_grad_conv_bwd_input_wpack, enc2_grad_conv_bwd_input_acc);
+    agc_conv121_input(enc2_grad_conv_bwd_input, relu5_grad_where, m->enc2_weight, enc2_grad_conv_bwd_input_wpack, enc2_grad_conv_bwd_input_pad);
 
     /* grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
     agc_conv122_weight(m->enc2_weight_grad, maxpool2d3_out, relu5_grad_where, enc2_weight_grad_sum, enc2_weight_grad_img, enc2_weight_grad_acc, enc2_weight_grad_gt);
@@ -1790,10 +1766,9 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
                     for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
                         const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        if (v > top || v != v) {
-                            top = v;
-                            at = (p * 16 + i) * 16 + j;
-                        }
+                        const int take = (v > top) | (v != v);
+                        at = take ? (p * 16 + i) * 16 + j : at;
+                        top = take ? v : top;
                     }
                 maxpool2d3_grad_maxpool_bwd[at] += enc2_grad_conv_bwd_input[(p * 8 + oh) * 8 + ow];
             }

@@ -193,6 +193,24 @@ conv_case("c2d_stride2_tiles", 2, (2, 9, 7, 10), (8, 9, 3, 3), stride=2,
 conv_case("c2d_stride_dil_tiles", 2, (1, 10, 9, 11), (12, 10, 3, 2),
           stride=(3, 2), dilation=(2, 1), padding=(2, 1))
 
+# at least GEMM_MIN_WORK multiply-adds an image (conv.c): the
+# register-blocked kernels, with rows, channels and taps past whole tiles
+# of 6 x 16, padded and unpadded inputs, strides, dilations and groups
+conv_case("c2d_gemm", 2, (2, 7, 12, 13), (20, 7, 3, 3), padding=1)
+conv_case("c2d_gemm_s2_dil", 2, (2, 6, 15, 17), (16, 6, 3, 3), stride=2,
+          dilation=2, padding=2, bias=False)
+conv_case("c2d_gemm_groups", 2, (1, 12, 10, 11), (24, 6, 3, 3), groups=2,
+          padding=1)
+conv_case("c1d_gemm", 1, (2, 10, 200), (16, 10, 5), padding=2)
+conv_case("c2d_gemm_nopad", 2, (1, 8, 10, 40), (12, 8, 3, 4))
+# strided input gradients by phases; (3, 2) with a 2-row window leaves
+# every third input row out of reach (zero)
+conv_case("c2d_gemm_s2", 2, (2, 8, 14, 15), (12, 8, 3, 3), stride=2,
+          padding=1)
+conv_case("c2d_gemm_s3_k2", 2, (1, 6, 17, 20), (24, 6, 2, 3), stride=(3, 2),
+          bias=False)
+conv_case("c1d_gemm_s2", 1, (2, 10, 100), (16, 10, 5), stride=2, padding=3)
+
 
 # --- transposed convolutions -------------------------------------------------
 
