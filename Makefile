@@ -83,6 +83,7 @@ test: agc $(TESTS)
 	@XDG_CACHE_HOME=$(BUILD)/cache AGC_GOLDEN_BACKEND=cc \
 	  AGC_GOLDEN_ONLY=matmul,linear,mlp,softmax,gemm,seed $(BUILD)/tests/test_golden
 	@sh tests/mathf.sh ./agc
+	@sh tests/omp.sh ./agc
 	@sh tests/embedded.sh ./agc
 	@$(MAKE) -s -C examples/train_cnn clean
 	@$(MAKE) -s -C examples/train_cnn run

@@ -16,6 +16,8 @@
 # markdown table; raw lines go to bench/build/backend.txt.  Never fails.
 set -u
 cd "$(dirname "$0")/.." || exit 0
+# --backend cc builds with -fopenmp: one thread, as the agc compile build
+export OMP_NUM_THREADS=1
 B=bench/build
 AGC=${AGC:-./agc}
 CC=${BENCH_CC:-gcc}

@@ -25,7 +25,12 @@ int model_open(const char *spec, BenchModel *bm, char *err, size_t errlen)
 {
     (void)spec, (void)err, (void)errlen;
     SYM(_init)(&model);
+#ifdef _OPENMP
+    bm->contender = "omp";          /* built with -fopenmp: run.sh's
+                                     * 2-thread build */
+#else
     bm->contender = "gcc";
+#endif
     bm->m = &model;
     /* NAME_tensor has BenchTensor's layout member for member */
     bm->tensors = (const BenchTensor *)(const void *)SYM(_tensors);

@@ -5,7 +5,9 @@
 #          -march=native) into bench.c's driver
 #   tcc    the same spec compiled by agc and JIT-compiled by libtcc in
 #          process (bench/build/bench_jit, built by make)
+#   omp    the gcc build with -fopenmp, run on 2 threads (OMP_NUM_THREADS=2)
 #   torch  PyTorch, one thread ($BENCH_PYTHON, default /usr/bin/python3)
+#   torch2 PyTorch on 2 threads (torch.set_num_threads(2), OpenBLAS's too)
 #   naive  plain loop nests (naive.c), same compiler and flags as gcc
 #
 # then the wall time of `agc run specs/autograd.yaml`, and prints the
@@ -117,6 +119,18 @@ for c in $cases; do
         run $c gcc $d/bench $c "$@"
     fi
 
+    # omp: the same C built with -fopenmp, on 2 threads
+    if [ ! -f $d/$c.c ]; then
+        fail $c omp "no generated code (see gcc)"
+    elif ! timeout 120 $CC $W $CFLAGS -fopenmp -Ibench -I$d -include $d/$c.h \
+            -DMODEL=$c -o $d/bench_omp bench/bench.c bench/naive.c \
+            bench/model_static.c $d/$c.c -lm 2> $B/cc.err; then
+        msg=$(grep -m 1 error $B/cc.err | cut -c 1-300)
+        fail $c omp "$CC -fopenmp: ${msg:-failed or timed out after 120 s}"
+    else
+        OMP_NUM_THREADS=2 run $c omp $d/bench_omp $c "$@"
+    fi
+
     # tcc: the same spec through agc's pipeline and libtcc, in process
     if [ -x $JIT ]; then run $c tcc $JIT $c "$@" $spec
     else fail $c tcc "no JIT driver (make bench builds $JIT)"; fi
@@ -154,8 +168,23 @@ if "$PYTHON" -c 'import torch' > /dev/null 2>&1; then
         grep -q "^\(result\|fail\) $c torch " $B/run.out ||
             fail $c torch "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
     done
+    echo "bench: PyTorch on 2 threads"
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 \
+        MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
+        MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=2 BENCH_TORCH_THREADS=2 \
+        timeout 600 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
+        > $B/run.out 2> $B/run.err
+    sed 's/^/  /' $B/run.out
+    cat $B/run.out >> $OUT
+    for c in $cases; do
+        grep -q "^\(result\|fail\) $c torch2 " $B/run.out ||
+            fail $c torch2 "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
+    done
 else
-    for c in $cases; do fail $c torch "PyTorch is not installed for $PYTHON"; done
+    for c in $cases; do
+        fail $c torch "PyTorch is not installed for $PYTHON"
+        fail $c torch2 "PyTorch is not installed for $PYTHON"
+    done
 fi
 
 # ---- agc run on the seed spec, start to finish ----

@@ -93,6 +93,26 @@ function table(i, title,    k, c, g) {
     print ""
 }
 
+# Two threads: agc's code built with -fopenmp on 2 threads (omp) against
+# itself without (gcc, one thread) and PyTorch on 1 and 2 threads; the
+# issue's targets are for the cases of 10 MFLOP or more (marked)
+function table2(i, title,    k, c, g, f) {
+    print "**" title ", two threads** (median time per call; * marks a case of 10 MFLOP or more)"
+    print ""
+    print "| case | agc, 1 thread | agc, 2 threads | agc 1 / 2 threads | PyTorch, 1 thread | PyTorch, 2 threads | PyTorch 2 threads / agc 2 threads |"
+    print "|---|--:|--:|--:|--:|--:|--:|"
+    for (k = 1; k <= ncase; k++) {
+        c = order[k]
+        g = get(c, "omp", i)
+        f = (c, i) in flops && flops[c, i] >= 1e7 ? " *" : ""
+        printf "| `%s`%s | %s | %s | %s | %s | %s | %s |\n", c, f,
+            cell(c, "gcc", i), cell(c, "omp", i), ratio(get(c, "gcc", i), g),
+            cell(c, "torch", i), cell(c, "torch2", i),
+            ratio(get(c, "torch2", i), g)
+    }
+    print ""
+}
+
 FNR == NR {                         # cases.txt
     if ($0 !~ /^#/ && NF == 6) desc[$1] = describe($2, $3, $4, $5, $6)
     next
@@ -121,6 +141,8 @@ END {
         if (words[k] != "") order[++ncase] = words[k]
     table(1, "Forward")
     table(2, "Forward + backward")
+    table2(1, "Forward")
+    table2(2, "Forward + backward")
     if (wall != "")
         print "`agc run specs/autograd.yaml` (load, compile, JIT, run, print): " fmt(wall) " wall time, median of " wruns " runs."
     else

@@ -14,7 +14,9 @@ samples after a warm-up; a sample times a batch of calls lasting at least
     fail CASE torch REASON...
 
 One thread (torch.set_num_threads(1), and OpenBLAS's own threads held to
-one by run.sh), as agc's code is single-threaded.  Its matmul (linear, the
+one by run.sh), as agc's code is single-threaded.  With BENCH_TORCH_THREADS=2
+(run.sh's second run) it uses 2 threads and prints its lines as "torch2"
+(info torch2, result CASE torch2 ...), beside agc's 2-thread build.  Its matmul (linear, the
 MLP) is whatever libblas.so.3 is: run.sh sees that it is OpenBLAS.
 The inputs and weights require grad, so forward records the autograd graph
 as it does in training; backward is torch.autograd.grad of y with a random
@@ -34,6 +36,8 @@ import torch
 import torch.nn.functional as F
 
 BUDGET = float(os.environ.get("BENCH_BUDGET") or 0.5)
+THREADS = int(os.environ.get("BENCH_TORCH_THREADS") or 1)
+WHO = "torch" if THREADS == 1 else "torch%d" % THREADS
 
 
 def median(s):
@@ -192,9 +196,9 @@ def blas():
 
 
 def main():
-    torch.set_num_threads(1)
+    torch.set_num_threads(THREADS)
     torch.manual_seed(0)
-    print("info torch %s %d" % (torch.__version__, torch.get_num_threads()),
+    print("info %s %s %d" % (WHO, torch.__version__, torch.get_num_threads()),
           flush=True)
     print("info blas %s" % blas(), flush=True)
     want = set(sys.argv[2:])
@@ -207,11 +211,11 @@ def main():
         try:
             fwd, fwdbwd = make_case(op, inp, weight, stride, padding)
             t1, t2, n = measure((fwd, fwdbwd))
-            print("result %s torch %.0f %.0f %d" % (name, t1 * 1e9, t2 * 1e9, n),
+            print("result %s %s %.0f %.0f %d" % (name, WHO, t1 * 1e9, t2 * 1e9, n),
                   flush=True)
         except Exception as e:      # report and go on with the next case
             msg = " ".join(str(e).split()) or type(e).__name__
-            print("fail %s torch %s" % (name, msg), flush=True)
+            print("fail %s %s %s" % (name, WHO, msg), flush=True)
 
 
 if __name__ == "__main__":

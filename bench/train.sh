@@ -2,7 +2,7 @@
 # bench/train.sh: make bench's training row.  An epoch of the digits CNN
 # (examples/digits/digits.yaml: Adam, batch 32, shuffled, last partial
 # batch dropped) with `agc train` (--backend cc, as it defaults to)
-# against the same loop in PyTorch on one thread (bench/digits_torch.py:
+# on one thread against the same loop in PyTorch on one thread (bench/digits_torch.py:
 # DataLoader with shuffle and drop_last).  Both run EPOCHS epochs
 # (default 10); the row gives the median epoch, with agc's compile time
 # (its first run, on an empty cache) apart.  Never fails.
@@ -15,6 +15,8 @@ EPOCHS=${BENCH_EPOCHS:-10}
 D=examples/digits
 mkdir -p $B || exit 0
 export XDG_CACHE_HOME="$(pwd)/$B/train-cache"
+# --backend cc builds with -fopenmp: one thread, as PyTorch's here
+export OMP_NUM_THREADS=1
 rm -rf "$XDG_CACHE_HOME"
 median() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int((NR + 1) / 2)] : "n/a" }'; }
 data="--data x=$D/data/x_train.npy --data y=$D/data/y_train.npy"

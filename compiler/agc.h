@@ -648,6 +648,11 @@ typedef struct Kernels {
 void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
                  const char *const *in);
 
+/* emit.c: OpenMP's parallel for, guarded by #ifdef _OPENMP, before a loop
+ * of iters independent iterations over elems elements, when it is large
+ * enough to pay (section 14); nothing otherwise. */
+void put_omp_for(Out *o, long elems, long iters);
+
 /* ---- jit.c: the same C compiled by libtcc in memory, or by cc ---- */
 
 enum { AGC_BACKEND_TCC, AGC_BACKEND_CC };

@@ -2129,6 +2129,7 @@ static void emit_padmode(Kernels *K, Out *o, Node *n, const char *y,
         bwd ? ": its adjoint" : "");
     if (bwd)
         put(o, "memset(%s, 0, %ld * sizeof *%s);\n", y, nc * h * w, y);
+    put_omp_for(o, nc * hp * wp, nc);   /* each plane its own */
     put(o, "for (long p = 0; p < %ld; p++)\n", nc);
     put(o, "    for (long i = 0; i < %ld; i++) {\n", hp);
     o->indent += 2;
@@ -2220,6 +2221,7 @@ static void emit_maxpool(Kernels *K, Out *o, Node *n, const char *y,
     const char *T = K->T, *x = in[0];
     if (bwd)
         put(o, "memset(%s, 0, %ld * sizeof *%s);\n", y, nc * h * w, y);
+    put_omp_for(o, nc * h * w, nc);     /* each plane its own */
     put(o, "for (long p = 0; p < %ld; p++)\n", nc);
     put(o, "    for (long oh = 0; oh < %ld; oh++)\n", nh);
     put(o, "        for (long ow = 0; ow < %ld; ow++) {\n", nw);

@@ -638,6 +638,22 @@ static void comments(Emitter *E, Out *o, Node *n, const char **last)
     }
 }
 
+/* Threads (section 14): a loop over at least PAR_MIN_ELEMS elements,
+ * elementwise or each iteration its own outputs' reduction, runs under
+ * OpenMP's parallel for (static schedule) when built with -fopenmp.  Each
+ * element is computed as without threads, so the result does not depend
+ * on the thread count.  Smaller loops keep their code: a parallel region
+ * costs microseconds, more than a loop of fewer elements gains. */
+#define PAR_MIN_ELEMS 65536
+
+/* The pragma for a loop of iters iterations over elems elements, if it
+ * is large enough. */
+void put_omp_for(Out *o, long elems, long iters)
+{
+    if (elems >= PAR_MIN_ELEMS && iters >= 2)
+        put_omp(o, "parallel for schedule(static)");
+}
+
 /* One loop per dim of s; the innermost gets braces when body > 1. */
 static void open_loops(Out *o, const Shape *s, int body)
 {
@@ -712,9 +728,11 @@ static void assign_op(Emitter *E, Out *o, const char *dst, Node *n, int copy,
     if (flat && cnt == 1) {
         put(o, "%s[0] %s %s;\n", dst, op, v);
     } else if (flat) {
+        put_omp_for(o, cnt, cnt);
         put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] %s %s;\n", cnt, dst,
             op, v);
     } else {
+        put_omp_for(o, cnt, n->shape.d[0]);
         open_loops(o, &n->shape, 1);
         put(o, "%s[%s] %s %s;\n", dst, index_of(n, &L), op, v);
         close_loops(o, &n->shape, 1);
@@ -812,6 +830,45 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     const char *fin = n->op == OP_NORM ? agc_fmt("%s(acc)", fn(E, "sqrt"))
                                        : "acc";
     const char *sq = n->op == OP_NORM ? " * v" : "";
+    if (suffix && flat_ok(E, a, &s) && sum && outer == 1 &&
+        inner >= PAR_MIN_ELEMS && inner >= 2 * RED_BLOCK) {
+        /* as below, the blocks in parallel (when built with -fopenmp),
+         * their sums added into acc in block order: the same sum */
+        long full = inner / RED_BLOCK * RED_BLOCK;
+        Loop L = {s, "j + l"};
+        put(o, "{\n");
+        o->indent++;
+        put(o, "%s acc = 0;\n", T);
+        put(o, "/* %ld blocks, whatever the thread count, added in their "
+            "order */\n", full / RED_BLOCK);
+        put_omp(o, "parallel for ordered schedule(static, 1)");
+        put(o, "for (long jb = 0; jb < %ld; jb += %d) {\n", full, RED_BLOCK);
+        o->indent++;
+        put(o, "%s lane[%d];\n", T, RED_LANES);
+        put(o, "for (int l = 0; l < %d; l++)\n    lane[l] = 0;\n", RED_LANES);
+        put(o, "for (long j = jb; j < jb + %d; j += %d)\n", RED_BLOCK,
+            RED_LANES);
+        put(o, "    for (int l = 0; l < %d; l++) {\n", RED_LANES);
+        put(o, "        %s v = %s;\n", T, bare(expr(E, a, &L)));
+        put(o, "        lane[l] += v%s;\n    }\n", sq);
+        for (int w = RED_LANES / 2; w >= 1; w /= 2)
+            put(o, "for (int l = 0; l < %d; l++)\n    lane[l] += "
+                "lane[l + %d];\n", w, w);
+        put_omp(o, "ordered");
+        put(o, "acc += lane[0];\n");
+        o->indent--;
+        put(o, "}\n");
+        if (inner % RED_BLOCK) {    /* the rest, one at a time */
+            L.flat = "j";
+            put(o, "for (long j = %ld; j < %ld; j++) {\n", full, inner);
+            put(o, "    %s v = %s;\n    acc += v%s;\n}\n", T,
+                bare(expr(E, a, &L)), sq);
+        }
+        put(o, "%s[0] = %s;\n", dst, fin);
+        o->indent--;
+        put(o, "}\n");
+        return;
+    }
     int flat = flat_ok(E, a, &s);
     if (suffix && sum && inner >= RED_LANES && (flat || p == r - 1)) {
         /* lanes over blocks of RED_BLOCK elements of each row; a row
@@ -822,6 +879,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         Loop L = {s, row};
         int nk = 0;
         if (flat) {
+            put_omp_for(o, outer * inner, outer);
             put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
                 outer);
         } else {
@@ -830,6 +888,11 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
             L.flat = NULL;
             at = index_of(&(Node){.shape = kept}, &L);
             var = agc_fmt("i%d", r - 1);
+            for (int k = 0; k < r; k++)     /* the outermost kept dim */
+                if (!(mask >> k & 1)) {
+                    put_omp_for(o, outer * inner, s.d[k]);
+                    break;
+                }
             nk = open_dims(o, &s, mask, 0, 1);
             if (!nk)
                 put(o, "{\n");
@@ -851,6 +914,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
         const char *neg = n->op == OP_AMIN ? "-" : "";
         E->helpers |= H_ORDER;
+        put_omp_for(o, outer * inner, outer);
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
@@ -867,6 +931,7 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
     }
     if (suffix && flat_ok(E, a, &s)) {
         Loop L = {s, outer == 1 ? "j" : agc_fmt("i * %ld + j", inner)};
+        put_omp_for(o, outer * inner, outer);
         put(o, outer > 1 ? "for (long i = 0; i < %ld; i++) {\n" : "{\n",
             outer);
         o->indent++;
@@ -901,6 +966,11 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         Loop L = {s, NULL};
         const char *at = index_of(&(Node){.shape = kept}, &L);
         L.flat = row;
+        for (int k = 0; k < p; k++)     /* the outermost kept dim */
+            if (!(mask >> k & 1)) {
+                put_omp_for(o, outer * inner, s.d[k]);
+                break;
+            }
         int nk = open_dims(o, &lead, mask, 0, 1);
         if (!nk) {
             put(o, "{\n");
@@ -946,6 +1016,11 @@ static void emit_reduce(Emitter *E, Out *o, Node *n)
         if (mask >> k & 1)
             kept.shape.d[k] = 1;
     Loop L = {s, NULL};
+    for (int k = 0; k < r; k++)     /* the outermost kept dim */
+        if (!(mask >> k & 1)) {
+            put_omp_for(o, shape_count(&s), s.d[k]);
+            break;
+        }
     int nk = open_dims(o, &s, mask, 0, 1);
     if (!nk) {
         put(o, "{\n");
