@@ -1174,15 +1174,24 @@ static void gemm_kernel(Kernels *K, int wgrad)
         put(o, "    memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
             "    memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n",
             r, r, r, r, lanes, r, r);
+    /* plain C: a position or tap at a time, its sums in scalars (which
+     * tcc, compiling a statement at a time, handles best) */
     put(o, "#else\n");
-    put(o, "    for (int r = 0; r < 6; r++)\n"
-        "        for (int j = 0; j < %d; j++)\n"
-        "            sum[r][j] = 0;\n", nr);
+    put(o, "    for (int r = 0; r < %s; r++) {\n", wgrad ? "nt" : "np");
+    o->indent++;
+    put(o, "    %s s0 = 0", T);
+    for (int j = 1; j < nr; j++)
+        put(o, ", s%d = 0", j);
+    put(o, ";\n");
     put(o, open, T, T, nr);
-    put(o, "            for (int r = 0; r < 6; r++)\n"
-        "                for (int j = 0; j < %d; j++)\n"
-        "                    sum[r][j] += xk[at[r]] * wk[j];\n"
-        "        }\n", nr);
+    put(o, "            const %s a = xk[at[r]];\n", T);
+    for (int j = 0; j < nr; j++)
+        put(o, "            s%d += a * wk[%d];\n", j, j);
+    put(o, "        }\n");
+    for (int j = 0; j < nr; j++)
+        put(o, "    sum[r][%d] = s%d;\n", j, j);
+    o->indent--;
+    put(o, "    }\n");
     put(o, "#endif\n");
     if (!wgrad)
         put(o, "    for (int j = 0; j < no; j++)\n"

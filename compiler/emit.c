@@ -1144,16 +1144,23 @@ static const char *mm_kernel(Emitter *E)
         put(o, "    memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
             "    memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n",
             r, r, r, r, lanes, r, r);
+    /* plain C: a row at a time, its sums in scalars (which tcc,
+     * compiling a statement at a time, handles best) */
     put(o, "#else\n");
-    put(o, "    for (int r = 0; r < 6; r++)\n"
-        "        for (int j = 0; j < %d; j++)\n"
-        "            sum[r][j] = 0;\n", nr);
-    put(o, "    for (long k = 0; k < kc; k++)\n"
-        "        for (int r = 0; r < 6; r++) {\n"
-        "            const %s ark = a[row[r] + k * acs];\n"
-        "            for (int j = 0; j < %d; j++)\n"
-        "                sum[r][j] += ark * b[k * %d + j];\n"
-        "        }\n", T, nr, nr);
+    put(o, "    for (int r = 0; r < mr; r++) {\n");
+    put(o, "        %s s0 = 0", T);
+    for (int j = 1; j < nr; j++)
+        put(o, ", s%d = 0", j);
+    put(o, ";\n");
+    put(o, "        for (long k = 0; k < kc; k++) {\n");
+    put(o, "            const %s ark = a[row[r] + k * acs];\n", T);
+    put(o, "            const %s *restrict bk = b + k * %d;\n", T, nr);
+    for (int j = 0; j < nr; j++)
+        put(o, "            s%d += ark * bk[%d];\n", j, j);
+    put(o, "        }\n");
+    for (int j = 0; j < nr; j++)
+        put(o, "        sum[r][%d] = s%d;\n", j, j);
+    put(o, "    }\n");
     put(o, "#endif\n");
     put(o, "    for (int r = 0; r < mr; r++) {\n"
         "        %s *restrict cr = c + r * ldc;\n"

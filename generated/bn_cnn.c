@@ -269,15 +269,45 @@ static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
     memcpy(sum[5], &s50, sizeof s50);
     memcpy(sum[5] + 8, &s51, sizeof s51);
 #else
-    for (int r = 0; r < 6; r++)
-        for (int j = 0; j < 16; j++)
-            sum[r][j] = 0;
-    for (long k = 0; k < kc; k++)
-        for (int r = 0; r < 6; r++) {
+    for (int r = 0; r < mr; r++) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;
+        for (long k = 0; k < kc; k++) {
             const float ark = a[row[r] + k * acs];
-            for (int j = 0; j < 16; j++)
-                sum[r][j] += ark * b[k * 16 + j];
+            const float *restrict bk = b + k * 16;
+            s0 += ark * bk[0];
+            s1 += ark * bk[1];
+            s2 += ark * bk[2];
+            s3 += ark * bk[3];
+            s4 += ark * bk[4];
+            s5 += ark * bk[5];
+            s6 += ark * bk[6];
+            s7 += ark * bk[7];
+            s8 += ark * bk[8];
+            s9 += ark * bk[9];
+            s10 += ark * bk[10];
+            s11 += ark * bk[11];
+            s12 += ark * bk[12];
+            s13 += ark * bk[13];
+            s14 += ark * bk[14];
+            s15 += ark * bk[15];
         }
+        sum[r][0] = s0;
+        sum[r][1] = s1;
+        sum[r][2] = s2;
+        sum[r][3] = s3;
+        sum[r][4] = s4;
+        sum[r][5] = s5;
+        sum[r][6] = s6;
+        sum[r][7] = s7;
+        sum[r][8] = s8;
+        sum[r][9] = s9;
+        sum[r][10] = s10;
+        sum[r][11] = s11;
+        sum[r][12] = s12;
+        sum[r][13] = s13;
+        sum[r][14] = s14;
+        sum[r][15] = s15;
+    }
 #endif
     for (int r = 0; r < mr; r++) {
         float *restrict cr = c + r * ldc;

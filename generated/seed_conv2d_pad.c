@@ -76,17 +76,47 @@ static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
     memcpy(sum[5], &s50, sizeof s50);
     memcpy(sum[5] + 8, &s51, sizeof s51);
 #else
-    for (int r = 0; r < 6; r++)
-        for (int j = 0; j < 16; j++)
-            sum[r][j] = 0;
-    for (long c = 0; c < nc; c++)
-        for (long k = 0; k < nt; k++) {
-            const float *restrict xk = x + c * xc + tap[k];
-            const float *restrict wk = w + (c * nt + k) * 16;
-            for (int r = 0; r < 6; r++)
-                for (int j = 0; j < 16; j++)
-                    sum[r][j] += xk[at[r]] * wk[j];
-        }
+    for (int r = 0; r < np; r++) {
+        float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;
+        for (long c = 0; c < nc; c++)
+            for (long k = 0; k < nt; k++) {
+                const float *restrict xk = x + c * xc + tap[k];
+                const float *restrict wk = w + (c * nt + k) * 16;
+                const float a = xk[at[r]];
+                s0 += a * wk[0];
+                s1 += a * wk[1];
+                s2 += a * wk[2];
+                s3 += a * wk[3];
+                s4 += a * wk[4];
+                s5 += a * wk[5];
+                s6 += a * wk[6];
+                s7 += a * wk[7];
+                s8 += a * wk[8];
+                s9 += a * wk[9];
+                s10 += a * wk[10];
+                s11 += a * wk[11];
+                s12 += a * wk[12];
+                s13 += a * wk[13];
+                s14 += a * wk[14];
+                s15 += a * wk[15];
+            }
+        sum[r][0] = s0;
+        sum[r][1] = s1;
+        sum[r][2] = s2;
+        sum[r][3] = s3;
+        sum[r][4] = s4;
+        sum[r][5] = s5;
+        sum[r][6] = s6;
+        sum[r][7] = s7;
+        sum[r][8] = s8;
+        sum[r][9] = s9;
+        sum[r][10] = s10;
+        sum[r][11] = s11;
+        sum[r][12] = s12;
+        sum[r][13] = s13;
+        sum[r][14] = s14;
+        sum[r][15] = s15;
+    }
 #endif
     for (int j = 0; j < no; j++)
         for (int r = 0; r < np; r++)
