@@ -43,6 +43,14 @@ first() { head -n 1 "$1" | cut -c 1-300; }
 
 # run CASE CONTENDER COMMAND...: appends what the command prints to $OUT,
 # or a fail line when it prints no result for CASE
+# One thread's runs are pinned to one core, two threads' to two (taskset,
+# util-linux), the same for agc and PyTorch: on this 2-core VM an unpinned
+# process ran 30-50% slower in about one run out of two, whatever the code.
+PIN1= PIN2=
+if command -v taskset > /dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+    PIN1="taskset -c 1" PIN2="taskset -c 0,1"
+fi
+
 run() {
     c=$1 who=$2
     shift 2
@@ -100,7 +108,7 @@ for c in $cases; do
     shift                           # the driver's arguments after CASE
     spec=bench/specs/$c.yaml
     echo "bench: $c"
-    if [ -x $B/bench_naive ]; then run $c naive $B/bench_naive --naive $c "$@"
+    if [ -x $B/bench_naive ]; then run $c naive $PIN1 $B/bench_naive --naive $c "$@"
     else fail $c naive "cannot build the naive driver with $CC"; fi
 
     # gcc: agc compile, then the driver with the generated code
@@ -116,7 +124,7 @@ for c in $cases; do
         msg=$(grep -m 1 error $B/cc.err | cut -c 1-300)
         fail $c gcc "$CC: ${msg:-failed or timed out after 120 s}"
     else
-        run $c gcc $d/bench $c "$@"
+        run $c gcc $PIN1 $d/bench $c "$@"
     fi
 
     # omp: the same C built with -fopenmp, on 2 threads
@@ -128,11 +136,11 @@ for c in $cases; do
         msg=$(grep -m 1 error $B/cc.err | cut -c 1-300)
         fail $c omp "$CC -fopenmp: ${msg:-failed or timed out after 120 s}"
     else
-        OMP_NUM_THREADS=2 run $c omp $d/bench_omp $c "$@"
+        OMP_NUM_THREADS=2 run $c omp $PIN2 $d/bench_omp $c "$@"
     fi
 
     # tcc: the same spec through agc's pipeline and libtcc, in process
-    if [ -x $JIT ]; then run $c tcc $JIT $c "$@" $spec
+    if [ -x $JIT ]; then run $c tcc $PIN1 $JIT $c "$@" $spec
     else fail $c tcc "no JIT driver (make bench builds $JIT)"; fi
 done
 
@@ -160,7 +168,7 @@ if "$PYTHON" -c 'import torch' > /dev/null 2>&1; then
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
         MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
         MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=1 \
-        timeout 600 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
+        timeout 600 $PIN1 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
         > $B/run.out 2> $B/run.err
     sed 's/^/  /' $B/run.out
     cat $B/run.out >> $OUT
@@ -172,7 +180,7 @@ if "$PYTHON" -c 'import torch' > /dev/null 2>&1; then
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 \
         MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
         MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=2 BENCH_TORCH_THREADS=2 \
-        timeout 600 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
+        timeout 600 $PIN2 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
         > $B/run.out 2> $B/run.err
     sed 's/^/  /' $B/run.out
     cat $B/run.out >> $OUT
