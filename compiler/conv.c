@@ -1251,6 +1251,25 @@ static void emit_pad_copy(Out *o, long C, const char *xp, long hp, long wp,
         H, W, cols, xp);
 }
 
+/* The parallel region around a kernel's loops, when par: every thread
+ * runs them, sharing out the iterations of their omp for loops */
+static void par_open(Out *o, int par)
+{
+    if (par) {
+        put_omp(o, "parallel");
+        put(o, "{\n");
+        o->indent++;
+    }
+}
+
+static void par_close(Out *o, int par)
+{
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
 /* Whether c's kernels run on all threads (built with -fopenmp) */
 static int gemm_par(const Corr *c)
 {
@@ -1329,12 +1348,9 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
             t / c->KW * c->dh * wp + t % c->KW * c->dw);
     put(f, "};\n");
     int par = gemm_par(c);
-    if (par) {                      /* each thread runs the loops, sharing */
-        put_omp(f, "parallel");     /* out their iterations */
-        put(f, "{\n");
-        f->indent++;
+    par_open(f, par);
+    if (par)
         put_omp(f, "for collapse(3) schedule(static)");
-    }
     /* wp[g][p][c][t][j] = w[g][p*nr + j][c][t], or, flipped, the weight of
      * out channel p*nr + j (an input channel of w) and in channel c (an
      * output channel of w) at the mirrored tap */
@@ -1363,10 +1379,7 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
                     agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW));
     f->indent--;
     put(f, "}\n");
-    if (par) {
-        f->indent--;
-        put(f, "}\n");
-    }
+    par_close(f, par);
     f->indent--;
     put(f, "}\n\n");
     return s;
@@ -1499,11 +1512,7 @@ static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
                         rp[a].k[i] * f->KW + cp[b].k[j]);
             put(o, "};\n");
         }
-    if (par) {                      /* each thread runs the loops, sharing */
-        put_omp(o, "parallel");     /* out their iterations */
-        put(o, "{\n");
-        o->indent++;
-    }
+    par_open(o, par);
     for (long P = 0; P < f->sh * f->sw; P++) {
         long a = P / f->sw, b = P % f->sw;
         if (!nt[P] || rp[a].lo > rp[a].hi || cp[b].lo > cp[b].hi)
@@ -1566,10 +1575,7 @@ static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
     }
     o->indent--;
     put(o, "}\n");
-    if (par) {
-        o->indent--;
-        put(o, "}\n");
-    }
+    par_close(o, par);
     o->indent--;
     put(o, "}\n\n");
     return s;
@@ -1630,11 +1636,7 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
         "*restrict w,\n    %s *restrict xp)\n{\n", s->name, T, T, T, T);
     o->indent++;
     int par = gemm_par(c);
-    if (par) {
-        put_omp(o, "parallel");
-        put(o, "{\n");
-        o->indent++;
-    }
+    par_open(o, par);
     put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
     o->indent++;
     emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
@@ -1676,10 +1678,7 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
     put(o, "    }\n");
     o->indent--;
     put(o, "}\n");
-    if (par) {
-        o->indent--;
-        put(o, "}\n");
-    }
+    par_close(o, par);
     o->indent--;
     put(o, "}\n\n");
     return s;
@@ -1710,11 +1709,7 @@ static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
         s->name, T, T, T, T, T);
     o->indent++;
     int par = gemm_par(c);
-    if (par) {
-        put_omp(o, "parallel");
-        put(o, "{\n");
-        o->indent++;
-    }
+    par_open(o, par);
     put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
     o->indent++;
     emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
@@ -1761,10 +1756,7 @@ static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
     put(o, "    }\n");
     o->indent--;
     put(o, "}\n");
-    if (par) {
-        o->indent--;
-        put(o, "}\n");
-    }
+    par_close(o, par);
     o->indent--;
     put(o, "}\n\n");
     return s;
@@ -1807,11 +1799,7 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
         copy ? agc_fmt(", %s *restrict xp", T) : "");
     f->indent++;
     int par = gemm_par(c);
-    if (par) {                      /* each thread runs the loops, sharing */
-        put_omp(f, "parallel");     /* out their iterations */
-        put(f, "{\n");
-        f->indent++;
-    }
+    par_open(f, par);
     put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
     f->indent++;
     const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
@@ -1860,10 +1848,7 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
     put(f, "}\n");
     f->indent--;
     put(f, "}\n");
-    if (par) {
-        f->indent--;
-        put(f, "}\n");
-    }
+    par_close(f, par);
     f->indent--;
     put(f, "}\n\n");
     return s;
