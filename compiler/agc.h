@@ -78,6 +78,10 @@ typedef struct Out {
 } Out;
 void put(Out *o, const char *fmt, ...) AGC_PRINTF(2, 3);
 void put_omp(Out *o, const char *directive);
+void put_vec_sums(Out *o, const char *T);
+void put_vec_fma(Out *o, const char *a, const char *i, const char *b,
+                 int lanes);
+void put_vec_store(Out *o, int lanes);
 
 /* Multiply-adds from which a kernel runs on all threads, when built with
  * -fopenmp: below it, a parallel region costs more than it saves. */

@@ -1157,23 +1157,17 @@ static void gemm_kernel(Kernels *K, int wgrad)
           "            const %s *restrict xk = x + c * xc + tap[k];\n"
           "            const %s *restrict wk = w + (c * nt + k) * %d;\n";
     put(o, "#if defined(__GNUC__) && defined(__AVX__)\n");
-    put(o, "    typedef %s vec __attribute__((vector_size(32)));\n", T);
-    put(o, "    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, "
-        "s21 = {0};\n");
-    put(o, "    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, "
-        "s51 = {0};\n");
+    o->indent++;
+    put_vec_sums(o, T);
+    o->indent--;
     put(o, open, T, T, nr);
-    put(o, "            vec b0, b1;\n");
-    put(o, "            memcpy(&b0, wk, sizeof b0);\n");
-    put(o, "            memcpy(&b1, wk + %d, sizeof b1);\n", lanes);
-    for (int r = 0; r < 6; r++)
-        put(o, "            s%d0 += xk[at[%d]] * b0;\n"
-            "            s%d1 += xk[at[%d]] * b1;\n", r, r, r, r);
+    o->indent += 3;
+    put_vec_fma(o, "xk", "at", "wk", lanes);
+    o->indent -= 3;
     put(o, "        }\n");
-    for (int r = 0; r < 6; r++)
-        put(o, "    memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
-            "    memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n",
-            r, r, r, r, lanes, r, r);
+    o->indent++;
+    put_vec_store(o, lanes);
+    o->indent--;
     /* plain C: a position or tap at a time, its sums in scalars (which
      * tcc, compiling a statement at a time, handles best) */
     put(o, "#else\n");

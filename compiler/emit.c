@@ -1126,24 +1126,16 @@ static const char *mm_kernel(Emitter *E)
     put(o, "    for (int r = 0; r < 6; r++)\n"
         "        row[r] = (r < mr ? r : mr - 1) * ars;\n");
     put(o, "#if defined(__GNUC__) && defined(__AVX__)\n");
-    put(o, "    typedef %s vec __attribute__((vector_size(32)));\n", T);
-    put(o, "    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, "
-        "s21 = {0};\n");
-    put(o, "    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, "
-        "s51 = {0};\n");
-    put(o, "    for (long k = 0; k < kc; k++) {\n");
-    put(o, "        const %s *restrict ak = a + k * acs;\n", T);
-    put(o, "        vec b0, b1;\n");
-    put(o, "        memcpy(&b0, b + k * %d, sizeof b0);\n", nr);
-    put(o, "        memcpy(&b1, b + k * %d + %d, sizeof b1);\n", nr, lanes);
-    for (int r = 0; r < 6; r++)
-        put(o, "        s%d0 += ak[row[%d]] * b0;\n"
-            "        s%d1 += ak[row[%d]] * b1;\n", r, r, r, r);
-    put(o, "    }\n");
-    for (int r = 0; r < 6; r++)
-        put(o, "    memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
-            "    memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n",
-            r, r, r, r, lanes, r, r);
+    o->indent++;
+    put_vec_sums(o, T);
+    put(o, "for (long k = 0; k < kc; k++) {\n");
+    o->indent++;
+    put(o, "const %s *restrict ak = a + k * acs;\n", T);
+    put_vec_fma(o, "ak", "row", agc_fmt("b + k * %d", nr), lanes);
+    o->indent--;
+    put(o, "}\n");
+    put_vec_store(o, lanes);
+    o->indent--;
     /* plain C: a row at a time, its sums in scalars (which tcc,
      * compiling a statement at a time, handles best) */
     put(o, "#else\n");
