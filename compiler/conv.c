@@ -109,6 +109,22 @@ static void col_taps(const Corr *c, long ow, long *lo, long *hi)
         *lo = *hi;
 }
 
+/* The head of a border row's loops, for an output row whose window's
+ * first row is top: the window rows kh in [lo, hi) that fall inside the
+ * input, for each input channel c */
+static void border_rows(Out *o, const Corr *c, const char *top)
+{
+    put(o, "/* a border row: the window rows inside the input */\n");
+    put(o, "const long top = %s;\n", top);
+    put(o, "const long lo = top < 0 ? (%ld - top) / %ld : 0;\n", c->dh - 1,
+        c->dh);
+    put(o, "const long hi = top + %ld < %ld ? %ld\n"
+        "                : top < %ld ? (%ld - top) / %ld + 1 : 0;\n",
+        (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
+    put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
+    put(o, "    for (long kh = lo; kh < hi; kh++)\n");
+}
+
 /* The interior and the tiling: a tile covers a window row (tp = KW), or
  * one tap when the row is wider than the unroll limit, and np positions,
  * so that it writes out at most that many taps times 8 multiply-adds.
@@ -388,15 +404,7 @@ static void emit_rows(Kernels *K, Out *o, const char *name, int wgrad,
         o->indent++;
     }
     if (border) {
-        put(o, "/* a border row: the window rows inside the input */\n");
-        put(o, "const long top = %s;\n", top);
-        put(o, "const long lo = top < 0 ? (%ld - top) / %ld : 0;\n",
-            c->dh - 1, c->dh);
-        put(o, "const long hi = top + %ld < %ld ? %ld\n"
-            "                : top < %ld ? (%ld - top) / %ld + 1 : 0;\n",
-            (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
-        put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
-        put(o, "    for (long kh = lo; kh < hi; kh++)\n");
+        border_rows(o, c, top);
         if (c->zh > 1)
             put(o, "        if ((top + %s) %% %ld == 0)\n    ",
                 times("kh", c->dh), c->zh);
@@ -774,15 +782,7 @@ static void emit_vec_rows(Out *o, const char *row, const Corr *c,
         o->indent++;
     }
     if (border) {
-        put(o, "/* a border row: the window rows inside the input */\n");
-        put(o, "const long top = %s;\n", top);
-        put(o, "const long lo = top < 0 ? (%ld - top) / %ld : 0;\n",
-            c->dh - 1, c->dh);
-        put(o, "const long hi = top + %ld < %ld ? %ld\n"
-            "                : top < %ld ? (%ld - top) / %ld + 1 : 0;\n",
-            (c->KH - 1) * c->dh, c->H, c->KH, c->H, c->H - 1, c->dh);
-        put(o, "for (long c = 0; c < %ld; c++)\n", c->CI);
-        put(o, "    for (long kh = lo; kh < hi; kh++)\n");
+        border_rows(o, c, top);
         put(o, "        %s(%s, xg + (%s) * %ld, %s);\n", row, a,
             plus_expr(plus_expr(times("c", c->H), "top"),
                       times("kh", c->dh)), c->W,
@@ -1414,14 +1414,12 @@ static void phases(long n, long s, long d, long p, long taps, Phase *ph)
 }
 
 /* Whether the input gradient of forward correlation f, at a stride,
- * runs through gemm_input_phases */
+ * runs through gemm_input_phases (whose output channels are f's input
+ * channels) */
 static int use_gemm_phases(const Corr *f)
 {
-    Corr t = *f;                    /* the transposed one's channels */
-    t.CO = f->CI;
-    t.CI = f->CO;
     return (f->sh > 1 || f->sw > 1) && f->KH <= 32 && f->KW <= 32 &&
-           f->sh <= 8 && f->sw <= 8 && t.CO >= GEMM_MIN_CHANNELS &&
+           f->sh <= 8 && f->sw <= 8 && f->CI >= GEMM_MIN_CHANNELS &&
            f->OH * f->OW * f->G * f->CO * f->CI * f->KH * f->KW >=
                GEMM_MIN_WORK;
 }
