@@ -1066,7 +1066,9 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
  * place.  Small products, and those of fewer than MM_MIN_N columns, run
  * as plain loops.  The others run in blocks, as BLIS does:
  *
- *   for each block of MM_NB columns of C (jb) and MM_KB rows of B (kb):
+ *   for each block of MM_NB columns of C (jb) and of K's rows of B (kb:
+ *   as few blocks of at most MM_KB as can be, of even size; 128 for a
+ *   product of less than AGC_PAR_WORK multiply-adds):
  *       pack B[kb.., jb..] into panels of MM_NR columns (zero past N)
  *       for each MM_MR rows of C (i), for each panel:
  *           kernel: the MR x NR block of C (=, then +=) a[i..][kb..]
@@ -1080,8 +1082,9 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
  * writes only the rows inside C. */
 #define MM_MR 6                     /* rows of C per kernel call */
 #define MM_NB 128                   /* columns of C per block */
-#define MM_KB 128                   /* rows of B per packed panel */
-#define MM_MIN_N 16                 /* fewer columns: plain loops */
+#define MM_KB 384                   /* rows of B per packed panel, at most */
+#define MM_MIN_N 8                  /* fewer columns: plain loops (a panel
+                                     * of 16 half used is still faster) */
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
 
 static const char *add_scratch(void *ctx, const char *type,
@@ -1181,7 +1184,11 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         const char *B = operand(E, b, &brs, &bcs);
         const char *kernel = mm_kernel(E);
         long nb = N < MM_NB ? (N + nr - 1) / nr * nr : MM_NB;
-        long kb = K < MM_KB ? K : MM_KB;
+        /* K in as few blocks as can be, of even size: at most MM_KB rows
+         * for a large product, 128 for a small one (less scratch) */
+        long kmax = M * N * K >= AGC_PAR_WORK ? MM_KB : 128;
+        long kb = (K + kmax - 1) / kmax;
+        kb = (K + kb - 1) / kb;
         const char *bp = add_scratch(E, T, "mm_panel", nb * kb,
                                      "panels of B, packed for matmul");
         put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "

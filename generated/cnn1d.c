@@ -831,22 +831,23 @@ int cnn1d_forward(cnn1d_t *m)
     float *const conv2_conv = m->arena + 15424; /* [992] */
     float *const conv2_add = m->arena + 15424; /* [992] */
     float *const relu3_out = m->arena + 15424; /* [992] */
-    float *const maxpool1d4_maxpool = m->arena + 5504; /* [480] */
-    float *const fc_matmul = m->arena + 4224; /* [40] */
-    float *const target_amax = m->arena + 4264; /* [4] */
-    float *const target_exp = m->arena + 6464; /* [40] */
-    float *const target_sum = m->arena + 4264; /* [4] */
-    float *const target_out = m->arena + 6464; /* [40] */
-    float *const loss_amax = m->arena + 4264; /* [4] */
-    float *const loss_sub = m->arena + 4224; /* [40] */
-    float *const loss_exp = m->arena + 4264; /* [40] */
-    float *const loss_sum = m->arena + 4304; /* [4] */
-    float *const loss_log = m->arena + 4308; /* [4] */
-    float *const loss_sum_1 = m->arena + 4312; /* [1] */
+    float *const maxpool1d4_maxpool = m->arena + 6144; /* [480] */
+    float *const fc_matmul = m->arena + 6624; /* [40] */
+    float *const target_amax = m->arena + 4224; /* [4] */
+    float *const target_exp = m->arena + 5984; /* [40] */
+    float *const target_sum = m->arena + 4224; /* [4] */
+    float *const target_out = m->arena + 5984; /* [40] */
+    float *const loss_amax = m->arena + 4224; /* [4] */
+    float *const loss_sub = m->arena + 6624; /* [40] */
+    float *const loss_exp = m->arena + 4224; /* [40] */
+    float *const loss_sum = m->arena + 4264; /* [4] */
+    float *const loss_log = m->arena + 4268; /* [4] */
+    float *const loss_sum_1 = m->arena + 4272; /* [1] */
     float *const conv10_forward_wpack = m->arena + 992; /* [96] */
     float *const conv10_forward_acc = m->arena + 0; /* [992] */
     float *const conv18_forward_wpack = m->arena + 4224; /* [640] */
     float *const conv18_forward_acc = m->arena + 4864; /* [248] */
+    float *const mm_panel = m->arena + 4224; /* [1920] */
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
     agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv10_forward_wpack, conv10_forward_acc);
@@ -902,13 +903,23 @@ int cnn1d_forward(cnn1d_t *m)
             }
 
     /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    for (long i = 0; i < 4; i++) {
-        for (long j = 0; j < 10; j++)
-            fc_matmul[i * 10 + j] = 0;
-        for (long k = 0; k < 120; k++) {
-            float aik = maxpool1d4_maxpool[i * 120 + k];
-            for (long j = 0; j < 10; j++)
-                fc_matmul[i * 10 + j] += aik * m->fc_weight[j * 120 + k];
+    /* blocked: 16 columns by 120 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
+    for (long jb = 0; jb < 10; jb += 16) {
+        const long nb = 10 - jb < 16 ? 10 - jb : 16;
+        for (long kb = 0; kb < 120; kb += 120) {
+            const long kn = 120 - kb < 120 ? 120 - kb : 120;
+            for (long p = 0; p < (nb + 15) / 16; p++) {
+                float *restrict panel = mm_panel + p * 16 * kn;
+                const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
+                for (long k = 0; k < kn; k++)
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = j < jn ? m->fc_weight[(kb + k) + (jb + p * 16 + j) * 120] : 0;
+            }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, maxpool1d4_maxpool + i * 120 + kb, 120, 1, mm_panel + j * kn,
+                        fc_matmul + i * 10 + jb + j, 10, i + 6 <= 4 ? 6 : (int)(4 - i), nb - j < 16 ? (int)(nb - j) : 16, kb == 0);
         }
     }
 
@@ -987,13 +998,13 @@ int cnn1d_infer(cnn1d_t *m)
     float *const conv2_conv = m->arena + 4224; /* [992] */
     float *const conv2_add = m->arena + 4224; /* [992] */
     float *const relu3_out = m->arena + 4224; /* [992] */
-    float *const maxpool1d4_maxpool = m->arena + 0; /* [480] */
-    float *const fc_matmul = m->arena + 480; /* [40] */
+    float *const maxpool1d4_maxpool = m->arena + 1920; /* [480] */
+    float *const fc_matmul = m->arena + 2400; /* [40] */
     float *const target_amax = m->arena + 40; /* [4] */
     float *const target_exp = m->arena + 0; /* [40] */
     float *const target_sum = m->arena + 40; /* [4] */
     float *const loss_amax = m->arena + 44; /* [4] */
-    float *const loss_sub = m->arena + 480; /* [40] */
+    float *const loss_sub = m->arena + 2400; /* [40] */
     float *const loss_sum = m->arena + 44; /* [4] */
     float *const loss_log = m->arena + 44; /* [4] */
     float *const loss_sum_1 = m->arena + 48; /* [1] */
@@ -1001,6 +1012,7 @@ int cnn1d_infer(cnn1d_t *m)
     float *const conv10_forward_acc = m->arena + 0; /* [992] */
     float *const conv18_forward_wpack = m->arena + 5216; /* [640] */
     float *const conv18_forward_acc = m->arena + 5856; /* [248] */
+    float *const mm_panel = m->arena + 0; /* [1920] */
 
     /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
     agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv10_forward_wpack, conv10_forward_acc);
@@ -1056,13 +1068,23 @@ int cnn1d_infer(cnn1d_t *m)
             }
 
     /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    for (long i = 0; i < 4; i++) {
-        for (long j = 0; j < 10; j++)
-            fc_matmul[i * 10 + j] = 0;
-        for (long k = 0; k < 120; k++) {
-            float aik = maxpool1d4_maxpool[i * 120 + k];
-            for (long j = 0; j < 10; j++)
-                fc_matmul[i * 10 + j] += aik * m->fc_weight[j * 120 + k];
+    /* blocked: 16 columns by 120 rows of B at a time, in panels of 16
+     * columns; kernels of 6 rows */
+    for (long jb = 0; jb < 10; jb += 16) {
+        const long nb = 10 - jb < 16 ? 10 - jb : 16;
+        for (long kb = 0; kb < 120; kb += 120) {
+            const long kn = 120 - kb < 120 ? 120 - kb : 120;
+            for (long p = 0; p < (nb + 15) / 16; p++) {
+                float *restrict panel = mm_panel + p * 16 * kn;
+                const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
+                for (long k = 0; k < kn; k++)
+                    for (long j = 0; j < 16; j++)
+                        panel[k * 16 + j] = j < jn ? m->fc_weight[(kb + k) + (jb + p * 16 + j) * 120] : 0;
+            }
+            for (long i = 0; i < 4; i += 6)
+                for (long j = 0; j < nb; j += 16)
+                    agc_mm_6x16(kn, maxpool1d4_maxpool + i * 120 + kb, 120, 1, mm_panel + j * kn,
+                        fc_matmul + i * 10 + jb + j, 10, i + 6 <= 4 ? 6 : (int)(4 - i), nb - j < 16 ? (int)(nb - j) : 16, kb == 0);
         }
     }
 
@@ -1140,21 +1162,21 @@ int cnn1d_backward(cnn1d_t *m)
     float *const relu1_out = m->arena + 8448; /* [3968] */
     float *const conv2_padmode = m->arena + 0; /* [4224] */
     float *const relu3_out = m->arena + 15424; /* [992] */
-    float *const maxpool1d4_maxpool = m->arena + 5504; /* [480] */
-    float *const target_out = m->arena + 6464; /* [40] */
-    float *const loss_exp = m->arena + 4264; /* [40] */
-    float *const loss_sum = m->arena + 4304; /* [4] */
-    float *const loss_grad_sum = m->arena + 4224; /* [4] */
-    float *const loss_grad_div = m->arena + 4224; /* [4] */
-    float *const loss_grad_add = m->arena + 6464; /* [40] */
-    float *const fc_grad_matmul = m->arena + 5984; /* [480] */
+    float *const maxpool1d4_maxpool = m->arena + 6144; /* [480] */
+    float *const target_out = m->arena + 5984; /* [40] */
+    float *const loss_exp = m->arena + 4224; /* [40] */
+    float *const loss_sum = m->arena + 4264; /* [4] */
+    float *const loss_grad_sum = m->arena + 4268; /* [4] */
+    float *const loss_grad_div = m->arena + 4268; /* [4] */
+    float *const loss_grad_add = m->arena + 5984; /* [40] */
+    float *const fc_grad_matmul = m->arena + 5504; /* [480] */
     float *const maxpool1d4_grad_maxpool_bwd = m->arena + 4224; /* [992] */
     float *const relu3_grad_where = m->arena + 15424; /* [992] */
     float *const conv2_grad_conv_bwd_input = m->arena + 4224; /* [4224] */
     float *const conv2_grad_padmode_bwd = m->arena + 0; /* [3968] */
     float *const relu1_grad_where = m->arena + 8448; /* [3968] */
-    float *const mm_panel = m->arena + 4224; /* [1280] */
-    float *const mm_panel_1 = m->arena + 4224; /* [512] */
+    float *const mm_panel_1 = m->arena + 4224; /* [1280] */
+    float *const mm_panel_2 = m->arena + 4224; /* [512] */
     float *const conv74_input_gz = m->arena + 12416; /* [1952] */
     float *const conv74_input_wpack = m->arena + 16416; /* [640] */
     float *const conv74_input_acc = m->arena + 14368; /* [1056] */
@@ -1195,7 +1217,7 @@ int cnn1d_backward(cnn1d_t *m)
         for (long kb = 0; kb < 10; kb += 10) {
             const long kn = 10 - kb < 10 ? 10 - kb : 10;
             for (long p = 0; p < (nb + 15) / 16; p++) {
-                float *restrict panel = mm_panel + p * 16 * kn;
+                float *restrict panel = mm_panel_1 + p * 16 * kn;
                 const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -1203,7 +1225,7 @@ int cnn1d_backward(cnn1d_t *m)
             }
             for (long i = 0; i < 4; i += 6)
                 for (long j = 0; j < nb; j += 16)
-                    agc_mm_6x16(kn, loss_grad_add + i * 10 + kb, 10, 1, mm_panel + j * kn,
+                    agc_mm_6x16(kn, loss_grad_add + i * 10 + kb, 10, 1, mm_panel_1 + j * kn,
                         fc_grad_matmul + i * 120 + jb + j, 120, i + 6 <= 4 ? 6 : (int)(4 - i), nb - j < 16 ? (int)(nb - j) : 16, kb == 0);
         }
     }
@@ -1214,7 +1236,7 @@ int cnn1d_backward(cnn1d_t *m)
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
             for (long p = 0; p < (nb + 15) / 16; p++) {
-                float *restrict panel = mm_panel_1 + p * 16 * kn;
+                float *restrict panel = mm_panel_2 + p * 16 * kn;
                 const long jn = nb - p * 16 < 16 ? nb - p * 16 : 16;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
@@ -1222,7 +1244,7 @@ int cnn1d_backward(cnn1d_t *m)
             }
             for (long i = 0; i < 10; i += 6)
                 for (long j = 0; j < nb; j += 16)
-                    agc_mm_6x16(kn, loss_grad_add + i + kb * 10, 1, 10, mm_panel_1 + j * kn,
+                    agc_mm_6x16(kn, loss_grad_add + i + kb * 10, 1, 10, mm_panel_2 + j * kn,
                         m->fc_weight_grad + i * 120 + jb + j, 120, i + 6 <= 10 ? 6 : (int)(10 - i), nb - j < 16 ? (int)(nb - j) : 16, kb == 0);
         }
     }

@@ -1247,12 +1247,13 @@ def matmul_blocked_T(a, b):
     return {"y": a.T @ b.T}
 
 
-# K past one packed panel (128 rows of B): the kernels' sums go on from the
-# first panel's; M and N past whole kernels (6 rows, 16 columns)
+# K past one packed panel (at most 384 rows of B, the panels evened out: 3
+# of 267 here): the kernels' sums go on from the first panel's; M and N past
+# whole kernels (6 rows, 16 columns)
 @case("""
 inputs:
-  a: {shape: [9, 300], requires_grad: true}
-  b: {shape: [300, 21], requires_grad: true}
+  a: {shape: [9, 800], requires_grad: true}
+  b: {shape: [800, 21], requires_grad: true}
 graph:
   y: a @ b
 backward: {of: y}
@@ -1264,8 +1265,8 @@ def matmul_blocked_kb(a, b):
 
 @case("""
 inputs:
-  a: {shape: [9, 300], requires_grad: true}
-  b: {shape: [300, 21], requires_grad: true}
+  a: {shape: [9, 800], requires_grad: true}
+  b: {shape: [800, 21], requires_grad: true}
 graph:
   y: a @ b
 backward: {of: y}
@@ -1277,15 +1278,30 @@ def matmul_blocked_kb_f64(a, b):
 
 @case("""
 inputs:
-  x: {shape: [11, 260], requires_grad: true}
-  w: {shape: [45, 260], requires_grad: true}
+  x: {shape: [11, 400], requires_grad: true}
+  w: {shape: [45, 400], requires_grad: true}
   b: {shape: [45], requires_grad: true}
 graph:
   y: linear(x, w, b)
 backward: {of: y}
 outputs: [y]
-""", x=U(-0.5, 0.5), w=U(-0.5, 0.5))
+""", x=U(-0.5, 0.5), w=U(-0.05, 0.05))  # w: nn.Linear's init, 1/sqrt(400)
 def linear_blocked_kb(x, w, b):
+    return {"y": F.linear(x, w, b)}
+
+
+# fewer columns than a panel (10 of 16): a blocked product all tail
+@case("""
+inputs:
+  x: {shape: [13, 70], requires_grad: true}
+  w: {shape: [10, 70], requires_grad: true}
+  b: {shape: [10], requires_grad: true}
+graph:
+  y: linear(x, w, b)
+backward: {of: y}
+outputs: [y]
+""", x=U(-0.5, 0.5), w=U(-0.5, 0.5))
+def linear_narrow(x, w, b):
     return {"y": F.linear(x, w, b)}
 
 
