@@ -23,7 +23,8 @@
 # reported as n/a with the reason, and the exit status is 0.
 #
 # Environment: BENCH_BUDGET (seconds per measurement, default 0.5),
-# BENCH_CASES (case names to run, default all), AGC (default ./agc).
+# BENCH_ROUNDS (rounds of measurements, default 3: see below), BENCH_CASES
+# (case names to run, default all), AGC (default ./agc).
 set -u
 cd "$(dirname "$0")/.." || exit 0
 B=bench/build
@@ -103,15 +104,10 @@ fi
 [ -x $JIT ] || echo "bench: no $JIT (make builds it): tcc results are n/a"
 [ -x "$AGC" ] || echo "bench: no $AGC: agc results are n/a"
 
+# ---- agc compile, then the driver with the generated code: plain (gcc)
+# and built with -fopenmp (omp) ----
 for c in $cases; do
-    set -- $(caseline $c)
-    shift                           # the driver's arguments after CASE
     spec=bench/specs/$c.yaml
-    echo "bench: $c"
-    if [ -x $B/bench_naive ]; then run $c naive $PIN1 $B/bench_naive --naive $c "$@"
-    else fail $c naive "cannot build the naive driver with $CC"; fi
-
-    # gcc: agc compile, then the driver with the generated code
     d=$B/$c
     rm -rf $d && mkdir -p $d
     if [ ! -x "$AGC" ]; then
@@ -123,11 +119,7 @@ for c in $cases; do
             $d/$c.c -lm 2> $B/cc.err; then
         msg=$(grep -m 1 error $B/cc.err | cut -c 1-300)
         fail $c gcc "$CC: ${msg:-failed or timed out after 120 s}"
-    else
-        run $c gcc $PIN1 $d/bench $c "$@"
     fi
-
-    # omp: the same C built with -fopenmp, on 2 threads
     if [ ! -f $d/$c.c ]; then
         fail $c omp "no generated code (see gcc)"
     elif ! timeout 120 $CC $W $CFLAGS -fopenmp -Ibench -I$d -include $d/$c.h \
@@ -135,16 +127,9 @@ for c in $cases; do
             bench/model_static.c $d/$c.c -lm 2> $B/cc.err; then
         msg=$(grep -m 1 error $B/cc.err | cut -c 1-300)
         fail $c omp "$CC -fopenmp: ${msg:-failed or timed out after 120 s}"
-    else
-        OMP_NUM_THREADS=2 run $c omp $PIN2 $d/bench_omp $c "$@"
     fi
-
-    # tcc: the same spec through agc's pipeline and libtcc, in process
-    if [ -x $JIT ]; then run $c tcc $PIN1 $JIT $c "$@" $spec
-    else fail $c tcc "no JIT driver (make bench builds $JIT)"; fi
 done
 
-# ---- PyTorch: one process for every case ----
 # PyTorch's matmul is libblas.so.3's: OpenBLAS's, or the reference BLAS
 if ! dpkg-query -W -f '${Status}' libopenblas0-pthread 2> /dev/null |
         grep -q 'ok installed'; then
@@ -157,43 +142,77 @@ if ! dpkg-query -W -f '${Status}' libopenblas0-pthread 2> /dev/null |
         echo "bench: is the reference BLAS, far slower than OpenBLAS"
     fi
 fi
+torch=0
 if "$PYTHON" -c 'import torch' > /dev/null 2>&1; then
-    echo "bench: PyTorch ($PYTHON)"
-    # glibc malloc keeps freed memory (no trim, no mmap below 32 MiB, the
-    # heap grown 256 MiB at a time): PyTorch reuses warm pages instead of
-    # paying page faults on every call
-    # OpenBLAS on one thread, choosing its kernel for this CPU itself
-    # (OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, set on some machines for older
-    # builds, would slow it down); torch_bench.py says which kernel runs
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=1 \
-        MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
-        MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=1 \
-        timeout 600 $PIN1 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
-        > $B/run.out 2> $B/run.err
-    sed 's/^/  /' $B/run.out
-    cat $B/run.out >> $OUT
-    for c in $cases; do
-        grep -q "^\(result\|fail\) $c torch " $B/run.out ||
-            fail $c torch "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
-    done
-    echo "bench: PyTorch on 2 threads"
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 \
-        MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
-        MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=2 BENCH_TORCH_THREADS=2 \
-        timeout 600 $PIN2 "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
-        > $B/run.out 2> $B/run.err
-    sed 's/^/  /' $B/run.out
-    cat $B/run.out >> $OUT
-    for c in $cases; do
-        grep -q "^\(result\|fail\) $c torch2 " $B/run.out ||
-            fail $c torch2 "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
-    done
+    torch=1
 else
     for c in $cases; do
         fail $c torch "PyTorch is not installed for $PYTHON"
         fail $c torch2 "PyTorch is not installed for $PYTHON"
     done
 fi
+
+# run_torch THREADS TAG: PyTorch on THREADS threads, one process for every case
+run_torch() {
+    # glibc malloc keeps freed memory (no trim, no mmap below 32 MiB, the
+    # heap grown 256 MiB at a time): PyTorch reuses warm pages instead of
+    # paying page faults on every call
+    # OpenBLAS chooses its kernel for this CPU itself (OPENBLAS_CORETYPE /
+    # OPENBLAS_L2_SIZE, set on some machines for older builds, would slow
+    # it down); torch_bench.py says which kernel runs
+    pin=$PIN1
+    [ $1 = 2 ] && pin=$PIN2
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$1 \
+        MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
+        MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=$1 BENCH_TORCH_THREADS=$1 \
+        timeout 600 $pin "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
+        > $B/run.out 2> $B/run.err
+    sed 's/^/  /' $B/run.out
+    cat $B/run.out >> $OUT
+    for c in $cases; do
+        grep -q "^\(result\|fail\) $c $2 " $B/run.out ||
+            fail $c $2 "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
+    done
+}
+
+# ---- the runs, in rounds ----
+# This VM's speed changes from one second to the next, as other machines
+# use the caches and the memory it shares with them: the same forward ran
+# 1.05 ms a call for a second, then 1.5 ms for the next.  So every
+# contender runs once a round, agc's and PyTorch's in turn, and the
+# tables give the median of the rounds' medians: a slow spell costs one
+# contender one round, not the comparison.  The naive loops and tcc, not
+# compared for speed with PyTorch, run in the first round only.
+ROUNDS=${BENCH_ROUNDS:-3}
+r=1
+while [ $r -le $ROUNDS ]; do
+    echo "bench: round $r of $ROUNDS"
+    for c in $cases; do
+        set -- $(caseline $c)
+        shift                       # the driver's arguments after CASE
+        echo "bench: $c"
+        if [ $r = 1 ]; then
+            if [ -x $B/bench_naive ]; then
+                run $c naive $PIN1 $B/bench_naive --naive $c "$@"
+            else
+                fail $c naive "cannot build the naive driver with $CC"
+            fi
+            # tcc: the spec through agc's pipeline and libtcc, in process
+            if [ -x $JIT ]; then run $c tcc $PIN1 $JIT $c "$@" bench/specs/$c.yaml
+            else fail $c tcc "no JIT driver (make bench builds $JIT)"; fi
+        fi
+        [ -x $B/$c/bench ] && run $c gcc $PIN1 $B/$c/bench $c "$@"
+        [ -x $B/$c/bench_omp ] &&
+            OMP_NUM_THREADS=2 run $c omp $PIN2 $B/$c/bench_omp $c "$@"
+    done
+    if [ $torch = 1 ]; then
+        echo "bench: PyTorch ($PYTHON), one thread"
+        run_torch 1 torch
+        echo "bench: PyTorch on 2 threads"
+        run_torch 2 torch2
+    fi
+    r=$((r + 1))
+done
 
 # ---- agc run on the seed spec, start to finish ----
 echo "bench: wall time of $AGC run specs/autograd.yaml"

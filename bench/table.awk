@@ -117,7 +117,11 @@ FNR == NR {                         # cases.txt
     if ($0 !~ /^#/ && NF == 6) desc[$1] = describe($2, $3, $4, $5, $6)
     next
 }
-$1 == "result" { t[$2, $3, 1] = $4; t[$2, $3, 2] = $5 }
+$1 == "result" {                   # one per round: the median of them
+    k = ++nres[$2, $3]
+    res[$2, $3, 1, k] = $4
+    res[$2, $3, 2, k] = $5
+}
 $1 == "flops" { flops[$2, 1] = $3; flops[$2, 2] = $4 }
 $1 == "check" && $4 != "ok" { bad[$2, $3] = "max rel. error " $5 " vs naive" }
 $1 == "fail" {
@@ -135,7 +139,23 @@ $1 == "info" {
     info[k] = v
 }
 
+# the median of res[c, who, i, 1..n]
+function median(c, who, i, n,    a, j, k, x) {
+    for (j = 1; j <= n; j++) {      # insertion sort: n is a few rounds
+        x = res[c, who, i, j] + 0
+        for (k = j - 1; k >= 1 && a[k] > x; k--)
+            a[k + 1] = a[k]
+        a[k + 1] = x
+    }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+
 END {
+    for (key in nres) {
+        split(key, parts, SUBSEP)
+        for (i = 1; i <= 2; i++)
+            t[parts[1], parts[2], i] = median(parts[1], parts[2], i, nres[key])
+    }
     n = split(cases, words, /[ \t\n]+/)
     for (k = 1; k <= n; k++)
         if (words[k] != "") order[++ncase] = words[k]
