@@ -1066,9 +1066,9 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
  * place.  Small products, and those of fewer than MM_MIN_N columns, run
  * as plain loops.  The others run in blocks, as BLIS does:
  *
- *   for each block of MM_NB columns of C (jb) and of K's rows of B (kb:
- *   as few blocks of at most MM_KB as can be, of even size; 128 for a
- *   product of less than AGC_PAR_WORK multiply-adds):
+ *   for each block of MM_NB columns of C (jb) and of 128 rows of B (kb;
+ *   for a product of AGC_PAR_WORK multiply-adds or more, as few blocks of
+ *   at most MM_KB rows as can be, of even size):
  *       pack B[kb.., jb..] into panels of MM_NR columns (zero past N)
  *       for each MM_MR rows of C (i), for each panel:
  *           kernel: the MR x NR block of C (=, then +=) a[i..][kb..]
@@ -1184,11 +1184,14 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         const char *B = operand(E, b, &brs, &bcs);
         const char *kernel = mm_kernel(E);
         long nb = N < MM_NB ? (N + nr - 1) / nr * nr : MM_NB;
-        /* K in as few blocks as can be, of even size: at most MM_KB rows
-         * for a large product, 128 for a small one (less scratch) */
-        long kmax = M * N * K >= AGC_PAR_WORK ? MM_KB : 128;
-        long kb = (K + kmax - 1) / kmax;
-        kb = (K + kb - 1) / kb;
+        /* K in blocks of 128 rows (the last one short); a large
+         * product's in as few blocks of at most MM_KB as can be, of even
+         * size */
+        long kb = K < 128 ? K : 128;
+        if (M * N * K >= AGC_PAR_WORK) {
+            kb = (K + MM_KB - 1) / MM_KB;
+            kb = (K + kb - 1) / kb;
+        }
         const char *bp = add_scratch(E, T, "mm_panel", nb * kb,
                                      "panels of B, packed for matmul");
         put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "

@@ -494,28 +494,28 @@ int bn_cnn_forward(bn_cnn_t *m)
     float *const maxpool1d3_maxpool = m->arena + 16000; /* [1984] */
     float *const drop_dropout_mask = m->arena + 17984; /* [1984] */
     float *const drop_mul = m->arena + 16000; /* [1984] */
-    float *const fc1_matmul = m->arena + 3968; /* [128] */
-    float *const ln_sum = m->arena + 0; /* [4] */
-    float *const ln_mul = m->arena + 0; /* [4] */
-    float *const ln_sub = m->arena + 3968; /* [128] */
-    float *const ln_sum_1 = m->arena + 168; /* [4] */
-    float *const ln_sqrt = m->arena + 168; /* [4] */
-    float *const ln_div = m->arena + 172; /* [4] */
+    float *const fc1_matmul = m->arena + 19968; /* [128] */
+    float *const ln_sum = m->arena + 20096; /* [4] */
+    float *const ln_mul = m->arena + 20096; /* [4] */
+    float *const ln_sub = m->arena + 19968; /* [128] */
+    float *const ln_sum_1 = m->arena + 20264; /* [4] */
+    float *const ln_sqrt = m->arena + 20264; /* [4] */
+    float *const ln_div = m->arena + 20268; /* [4] */
     float *const relu8_out = m->arena + 21952; /* [128] */
-    float *const fc2_matmul = m->arena + 0; /* [40] */
-    float *const target_amax = m->arena + 40; /* [4] */
-    float *const target_exp = m->arena + 128; /* [40] */
-    float *const target_sum = m->arena + 40; /* [4] */
-    float *const target_out = m->arena + 128; /* [40] */
-    float *const loss_amax = m->arena + 40; /* [4] */
-    float *const loss_sub = m->arena + 0; /* [40] */
-    float *const loss_exp = m->arena + 40; /* [40] */
-    float *const loss_sum = m->arena + 80; /* [4] */
-    float *const loss_log = m->arena + 84; /* [4] */
-    float *const loss_sum_1 = m->arena + 88; /* [1] */
+    float *const fc2_matmul = m->arena + 20096; /* [40] */
+    float *const target_amax = m->arena + 20136; /* [4] */
+    float *const target_exp = m->arena + 20224; /* [40] */
+    float *const target_sum = m->arena + 20136; /* [4] */
+    float *const target_out = m->arena + 20224; /* [40] */
+    float *const loss_amax = m->arena + 20136; /* [4] */
+    float *const loss_sub = m->arena + 20096; /* [40] */
+    float *const loss_exp = m->arena + 20136; /* [40] */
+    float *const loss_sum = m->arena + 20176; /* [4] */
+    float *const loss_log = m->arena + 20180; /* [4] */
+    float *const loss_sum_1 = m->arena + 20184; /* [1] */
     float *const conv17_forward_wpack = m->arena + 992; /* [96] */
     float *const conv17_forward_acc = m->arena + 0; /* [992] */
-    float *const mm_panel = m->arena + 0; /* [3968] */
+    float *const mm_panel = m->arena + 0; /* [4096] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
     agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv17_forward_wpack, conv17_forward_acc);
@@ -629,12 +629,12 @@ int bn_cnn_forward(bn_cnn_t *m)
         drop_mul[i] = maxpool1d3_maxpool[i] * drop_dropout_mask[i];
 
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 32 columns by 124 rows of B at a time, in panels of 16
+    /* blocked: 32 columns by 128 rows of B at a time, in panels of 16
      * columns; kernels of 6 rows */
     for (long jb = 0; jb < 32; jb += 32) {
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
-        for (long kb = 0; kb < 496; kb += 124) {
-            const long kn = 496 - kb < 124 ? 496 - kb : 124;
+        for (long kb = 0; kb < 496; kb += 128) {
+            const long kn = 496 - kb < 128 ? 496 - kb : 128;
             for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = mm_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
@@ -804,14 +804,14 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const bn_div = m->arena + 3968; /* [16] */
     float *const bn_mul = m->arena + 0; /* [3968] */
     float *const relu2_out = m->arena + 0; /* [3968] */
-    float *const maxpool1d3_maxpool = m->arena + 3968; /* [1984] */
-    float *const fc1_matmul = m->arena + 5952; /* [128] */
+    float *const maxpool1d3_maxpool = m->arena + 4096; /* [1984] */
+    float *const fc1_matmul = m->arena + 6080; /* [128] */
     float *const ln_sum = m->arena + 0; /* [4] */
     float *const ln_mul = m->arena + 0; /* [4] */
-    float *const ln_sub = m->arena + 5952; /* [128] */
+    float *const ln_sub = m->arena + 6080; /* [128] */
     float *const ln_sum_1 = m->arena + 0; /* [4] */
     float *const ln_div = m->arena + 0; /* [4] */
-    float *const relu8_out = m->arena + 5952; /* [128] */
+    float *const relu8_out = m->arena + 6080; /* [128] */
     float *const fc2_matmul = m->arena + 0; /* [40] */
     float *const target_amax = m->arena + 80; /* [4] */
     float *const target_exp = m->arena + 40; /* [40] */
@@ -823,7 +823,7 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const loss_sum_1 = m->arena + 88; /* [1] */
     float *const conv17_forward_wpack = m->arena + 4960; /* [96] */
     float *const conv17_forward_acc = m->arena + 3968; /* [992] */
-    float *const mm_panel = m->arena + 0; /* [3968] */
+    float *const mm_panel = m->arena + 0; /* [4096] */
 
     /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
     agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv17_forward_wpack, conv17_forward_acc);
@@ -865,12 +865,12 @@ int bn_cnn_infer(bn_cnn_t *m)
             }
 
     /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* blocked: 32 columns by 124 rows of B at a time, in panels of 16
+    /* blocked: 32 columns by 128 rows of B at a time, in panels of 16
      * columns; kernels of 6 rows */
     for (long jb = 0; jb < 32; jb += 32) {
         const long nb = 32 - jb < 32 ? 32 - jb : 32;
-        for (long kb = 0; kb < 496; kb += 124) {
-            const long kn = 496 - kb < 124 ? 496 - kb : 124;
+        for (long kb = 0; kb < 496; kb += 128) {
+            const long kn = 496 - kb < 128 ? 496 - kb : 128;
             for (long p = 0; p < (nb + 15) / 16; p++) {
                 float *restrict panel = mm_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
@@ -1039,24 +1039,24 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const relu2_out = m->arena + 12032; /* [3968] */
     float *const drop_dropout_mask = m->arena + 17984; /* [1984] */
     float *const drop_mul = m->arena + 16000; /* [1984] */
-    float *const ln_sub = m->arena + 3968; /* [128] */
-    float *const ln_sqrt = m->arena + 168; /* [4] */
-    float *const ln_div = m->arena + 172; /* [4] */
+    float *const ln_sub = m->arena + 19968; /* [128] */
+    float *const ln_sqrt = m->arena + 20264; /* [4] */
+    float *const ln_div = m->arena + 20268; /* [4] */
     float *const relu8_out = m->arena + 21952; /* [128] */
-    float *const target_out = m->arena + 128; /* [40] */
-    float *const loss_exp = m->arena + 40; /* [40] */
-    float *const loss_sum = m->arena + 80; /* [4] */
-    float *const loss_grad_sum = m->arena + 0; /* [4] */
-    float *const loss_grad_div = m->arena + 0; /* [4] */
-    float *const loss_grad_add = m->arena + 128; /* [40] */
-    float *const fc2_grad_matmul = m->arena + 0; /* [128] */
+    float *const target_out = m->arena + 20224; /* [40] */
+    float *const loss_exp = m->arena + 20136; /* [40] */
+    float *const loss_sum = m->arena + 20176; /* [4] */
+    float *const loss_grad_sum = m->arena + 20096; /* [4] */
+    float *const loss_grad_div = m->arena + 20096; /* [4] */
+    float *const loss_grad_add = m->arena + 20224; /* [40] */
+    float *const fc2_grad_matmul = m->arena + 20096; /* [128] */
     float *const relu8_grad_where = m->arena + 21952; /* [128] */
-    float *const ln_grad_sum = m->arena + 0; /* [4] */
-    float *const ln_grad_mul = m->arena + 0; /* [4] */
-    float *const ln_grad_mul_1 = m->arena + 3968; /* [128] */
+    float *const ln_grad_sum = m->arena + 20096; /* [4] */
+    float *const ln_grad_mul = m->arena + 20096; /* [4] */
+    float *const ln_grad_mul_1 = m->arena + 19968; /* [128] */
     float *const ln_grad_add = m->arena + 21952; /* [128] */
-    float *const ln_grad_sum_1 = m->arena + 0; /* [4] */
-    float *const ln_grad_mul_2 = m->arena + 0; /* [4] */
+    float *const ln_grad_sum_1 = m->arena + 19968; /* [4] */
+    float *const ln_grad_mul_2 = m->arena + 19968; /* [4] */
     float *const ln_grad_add_1 = m->arena + 21952; /* [128] */
     float *const fc1_grad_matmul = m->arena + 19968; /* [1984] */
     float *const drop_grad_mul = m->arena + 19968; /* [1984] */
@@ -1069,8 +1069,8 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const bn_grad_sum_1 = m->arena + 0; /* [16] */
     float *const bn_grad_mul_2 = m->arena + 0; /* [16] */
     float *const bn_grad_add_1 = m->arena + 12032; /* [3968] */
-    float *const mm_panel_1 = m->arena + 0; /* [4096] */
-    float *const mm_panel_2 = m->arena + 0; /* [512] */
+    float *const mm_panel = m->arena + 0; /* [4096] */
+    float *const mm_panel_1 = m->arena + 0; /* [512] */
     float *const conv193_weight_sum = m->arena + 992; /* [96] */
     float *const conv193_weight_img = m->arena + 1088; /* [96] */
     float *const conv193_weight_acc = m->arena + 1184; /* [96] */
@@ -1220,14 +1220,14 @@ int bn_cnn_backward(bn_cnn_t *m)
         for (long kb = 0; kb < 32; kb += 32) {
             const long kn = 32 - kb < 32 ? 32 - kb : 32;
             for (long p = 0; p < (nb + 15) / 16; p++) {
-                float *restrict panel = mm_panel_1 + p * 16 * kn;
+                float *restrict panel = mm_panel + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
                         panel[k * 16 + j] = m->fc1_weight[(kb + k) * 496 + (jb + p * 16 + j)];
             }
             for (long i = 0; i < 4; i += 6)
                 for (long j = 0; j < nb; j += 16)
-                    agc_mm_6x16(kn, ln_grad_add_1 + i * 32 + kb, 32, 1, mm_panel_1 + j * kn,
+                    agc_mm_6x16(kn, ln_grad_add_1 + i * 32 + kb, 32, 1, mm_panel + j * kn,
                         fc1_grad_matmul + i * 496 + jb + j, 496, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
@@ -1238,14 +1238,14 @@ int bn_cnn_backward(bn_cnn_t *m)
         for (long kb = 0; kb < 4; kb += 4) {
             const long kn = 4 - kb < 4 ? 4 - kb : 4;
             for (long p = 0; p < (nb + 15) / 16; p++) {
-                float *restrict panel = mm_panel_2 + p * 16 * kn;
+                float *restrict panel = mm_panel_1 + p * 16 * kn;
                 for (long k = 0; k < kn; k++)
                     for (long j = 0; j < 16; j++)
                         panel[k * 16 + j] = drop_mul[(kb + k) * 496 + (jb + p * 16 + j)];
             }
             for (long i = 0; i < 32; i += 6)
                 for (long j = 0; j < nb; j += 16)
-                    agc_mm_6x16(kn, ln_grad_add_1 + i + kb * 32, 1, 32, mm_panel_2 + j * kn,
+                    agc_mm_6x16(kn, ln_grad_add_1 + i + kb * 32, 1, 32, mm_panel_1 + j * kn,
                         m->fc1_weight_grad + i * 496 + jb + j, 496, i + 6 <= 32 ? 6 : (int)(32 - i), 16, kb == 0);
         }
     }

@@ -1290,6 +1290,22 @@ def linear_blocked_kb(x, w, b):
     return {"y": F.linear(x, w, b)}
 
 
+# a product of 2^20 multiply-adds or more, whose K runs in as few panels of
+# at most 384 rows as can be, evened out (3 of 267 here)
+@case("""
+inputs:
+  x: {shape: [20, 800], requires_grad: true}
+  w: {shape: [70, 800], requires_grad: true}
+  b: {shape: [70], requires_grad: true}
+graph:
+  y: linear(x, w, b)
+backward: {of: y}
+outputs: [y]
+""", x=U(-0.5, 0.5), w=U(-0.035, 0.035))  # w: nn.Linear's init, 1/sqrt(800)
+def linear_large_kb(x, w, b):
+    return {"y": F.linear(x, w, b)}
+
+
 # fewer columns than a panel (10 of 16): a blocked product all tail
 @case("""
 inputs:
