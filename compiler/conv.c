@@ -1123,17 +1123,21 @@ static void gemm_kernel(Kernels *K, int wgrad)
     int nr = gemm_nr(K), lanes = nr / 2;
     Out *o = &K->fns;
     if (!wgrad) {
-        put(o, "/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < "
-            "nt of\n *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * "
-            "%d + j]\n * for output positions r < np <= 6 and channels "
-            "j < no <= %d */\n", nr, nr);
-        put(o, "static void agc_conv_6x%d(const %s *restrict x, long xs, "
-            "long nc, long xc,\n    const long *tap, long nt, const %s "
-            "*restrict w, %s *restrict y, long ldy,\n    long ys, int np, "
-            "int no)\n{\n", nr, T, T, T);
-        put(o, "    %s sum[6][%d];\n    long at[6];\n", T, nr);
-        put(o, "    for (int r = 0; r < 6; r++)\n"
-            "        at[r] = (r < np ? r : np - 1) * xs;\n");
+        put(o, "/* y[j * ldy + (q / qn) * yh + (q %% qn) * ys] = the sum over c "
+            "< nc and the\n * taps k < nt of\n *     x[c * xc + tap[k] + "
+            "(q / qn) * xh + (q %% qn) * xs] * w[(c * nt + k) * %d + j]\n"
+            " * for output positions q = q0 + r, r < np <= 6, of rows of qn, "
+            "and channels\n * j < no <= %d */\n", nr, nr);
+        put(o, "static void agc_conv_6x%d(const %s *restrict x, long xh, "
+            "long xs, long nc,\n    long xc, const long *tap, long nt, "
+            "const %s *restrict w, %s *restrict y,\n    long ldy, long yh, "
+            "long ys, long q0, long qn, int np, int no)\n{\n", nr, T, T, T);
+        put(o, "    %s sum[6][%d];\n    long at[6], to[6];\n", T, nr);
+        put(o, "    for (int r = 0; r < 6; r++) {\n"
+            "        const long q = q0 + (r < np ? r : np - 1);\n"
+            "        at[r] = q / qn * xh + q %% qn * xs;\n"
+            "        to[r] = q / qn * yh + q %% qn * ys;\n"
+            "    }\n");
     } else {
         put(o, "/* dw[j * ldw + r] = (first) or += (else) the sum over oh "
             "< noh, ow < now of\n *     x[tap[r] + oh * xh + ow * xs] * "
@@ -1190,7 +1194,7 @@ static void gemm_kernel(Kernels *K, int wgrad)
     if (!wgrad)
         put(o, "    for (int j = 0; j < no; j++)\n"
             "        for (int r = 0; r < np; r++)\n"
-            "            y[j * ldy + r * ys] = sum[r][j];\n}\n\n");
+            "            y[j * ldy + to[r]] = sum[r][j];\n}\n\n");
     else
         put(o, "    for (int j = 0; j < no; j++)\n"
             "        for (int r = 0; r < nt; r++)\n"
@@ -1285,20 +1289,17 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
     long panels = (c->CO + nr - 1) / nr, taps = c->CI * c->KH * c->KW;
     if (gemm_par(c))
         put_omp(o, "for collapse(3) schedule(static)");
+    long npos = c->OH * c->OW;      /* 6 at a time, across the rows */
     put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
     put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
-    put(o, "        for (long oh = 0; oh < %ld; oh++)\n", c->OH);
-    put(o, "            for (long ow = 0; ow < %ld; ow += 6)\n", c->OW);
-    put(o, "                agc_conv_6x%d(%s + g * %ld + oh * %ld + ow%s, "
-        "%ld, %ld, %ld, tap, %ld,\n                    wp + (g * %ld + p) * "
-        "%ld, %s + (g * %ld + p * %d) * %ld + oh * %ld + ow,\n"
-        "                    %ld, 1, %s, %s);\n", nr, xi, c->CI * hp * wp,
-        c->sh * wp, c->sw == 1 ? "" : agc_fmt(" * %ld", c->sw), c->sw, c->CI,
-        hp * wp, c->KH * c->KW, panels, taps * nr, y, c->CO, nr,
-        c->OH * c->OW, c->OW,
-        c->OH * c->OW,
-        c->OW % 6 ? agc_fmt("ow + 6 <= %ld ? 6 : (int)(%ld - ow)", c->OW,
-                            c->OW) : "6",
+    put(o, "        for (long q = 0; q < %ld; q += 6)\n", npos);
+    put(o, "            agc_conv_6x%d(%s + g * %ld, %ld, %ld, %ld, %ld, tap, "
+        "%ld,\n                wp + (g * %ld + p) * %ld, %s + (g * %ld + p * "
+        "%d) * %ld,\n                %ld, %ld, 1, q, %ld, %s, %s);\n", nr,
+        xi, c->CI * hp * wp, c->sh * wp, c->sw, c->CI, hp * wp, c->KH * c->KW,
+        panels, taps * nr, y, c->CO, nr, npos, npos, c->OW, c->OW,
+        npos % 6 ? agc_fmt("q + 6 <= %ld ? 6 : (int)(%ld - q)", npos, npos)
+                 : "6",
         c->CO % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
                              c->CO - (panels - 1) * nr)
                    : agc_fmt("%d", nr));
@@ -1541,26 +1542,24 @@ static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
         const Phase *r = &rp[a], *q = &cp[b];
         if (!nt[P] || r->lo > r->hi || q->lo > q->hi)
             continue;
-        long cols = q->hi - q->lo + 1;
+        long cols = q->hi - q->lo + 1, npos = (r->hi - r->lo + 1) * cols;
         put(o, "/* phase (%ld, %ld): input rows %ld + %ld m, columns %ld + "
             "%ld q */\n", a, b, a - f->ph, f->sh, b - f->pw, f->sw);
         if (par)
             put_omp(o, "for collapse(3) schedule(static)");
         put(o, "for (long g = 0; g < %ld; g++)\n", f->G);
         put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
-        put(o, "        for (long m = %ld; m <= %ld; m++)\n", r->lo, r->hi);
-        put(o, "            for (long q = %ld; q <= %ld; q += 6)\n", q->lo,
-            q->hi);
-        put(o, "                agc_conv_6x%d(gp + g * %ld + (m + %ld) * %ld + "
-            "q + %ld, 1, %ld, %ld,\n                    tap%ld, %ld, wp + %ld "
-            "+ (g * %ld + p) * %ld,\n                    %s + (g * %ld + p * "
-            "%d) * %ld + (%ld + %ld * m) * %ld + %ld + %ld * q,\n"
-            "                    %ld, %ld, %s, %s);\n", nr, CO * hg * wg, th,
-            wg, tw, CO, hg * wg, P, nt[P], wofs[P], panels, CO * nt[P] * nr,
-            dxn, CI, nr, f->H * f->W, a - f->ph, f->sh, f->W, b - f->pw,
-            f->sw, f->H * f->W, f->sw,
-            cols % 6 ? agc_fmt("q + 6 <= %ld ? 6 : (int)(%ld - q)",
-                               q->hi + 1, q->hi + 1) : "6",
+        put(o, "        for (long t = 0; t < %ld; t += 6)\n", npos);
+        put(o, "            agc_conv_6x%d(gp + g * %ld + %ld, %ld, 1, %ld, %ld, "
+            "tap%ld, %ld,\n                wp + %ld + (g * %ld + p) * %ld,\n"
+            "                %s + (g * %ld + p * %d) * %ld + %ld,\n"
+            "                %ld, %ld, %ld, t, %ld, %s, %s);\n", nr,
+            CO * hg * wg, (r->lo + th) * wg + q->lo + tw, wg, CO, hg * wg, P,
+            nt[P], wofs[P], panels, CO * nt[P] * nr, dxn, CI, nr, f->H * f->W,
+            (a - f->ph + f->sh * r->lo) * f->W + b - f->pw + f->sw * q->lo,
+            f->H * f->W, f->sh * f->W, f->sw, cols,
+            npos % 6 ? agc_fmt("t + 6 <= %ld ? 6 : (int)(%ld - t)", npos,
+                               npos) : "6",
             CI % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
                               CI - (panels - 1) * nr)
                     : agc_fmt("%d", nr));

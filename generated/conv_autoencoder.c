@@ -764,17 +764,22 @@ static void agc_conv104_weight(float *restrict dw, const float *restrict x, cons
                     dw[((g * 8 + o) * 8 + c) * 16 + t] = sum[((g * 8 + c) * 16 + t) * 8 + o];
 }
 
-/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < nt of
- *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * 16 + j]
- * for output positions r < np <= 6 and channels j < no <= 16 */
-static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
-    const long *tap, long nt, const float *restrict w, float *restrict y, long ldy,
-    long ys, int np, int no)
+/* y[j * ldy + (q / qn) * yh + (q % qn) * ys] = the sum over c < nc and the
+ * taps k < nt of
+ *     x[c * xc + tap[k] + (q / qn) * xh + (q % qn) * xs] * w[(c * nt + k) * 16 + j]
+ * for output positions q = q0 + r, r < np <= 6, of rows of qn, and channels
+ * j < no <= 16 */
+static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
+    long xc, const long *tap, long nt, const float *restrict w, float *restrict y,
+    long ldy, long yh, long ys, long q0, long qn, int np, int no)
 {
     float sum[6][16];
-    long at[6];
-    for (int r = 0; r < 6; r++)
-        at[r] = (r < np ? r : np - 1) * xs;
+    long at[6], to[6];
+    for (int r = 0; r < 6; r++) {
+        const long q = q0 + (r < np ? r : np - 1);
+        at[r] = q / qn * xh + q % qn * xs;
+        to[r] = q / qn * yh + q % qn * ys;
+    }
 #if defined(__GNUC__) && defined(__AVX__)
     typedef float vec __attribute__((vector_size(32)));
     vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
@@ -856,7 +861,7 @@ static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
 #endif
     for (int j = 0; j < no; j++)
         for (int r = 0; r < np; r++)
-            y[j * ldy + r * ys] = sum[r][j];
+            y[j * ldy + to[r]] = sum[r][j];
 }
 
 /* ---- gradient of the input: grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] ---- */
@@ -883,11 +888,10 @@ static void agc_conv121_input(float *restrict y, const float *restrict x, const 
         }
         for (long g = 0; g < 1; g++)
             for (long p = 0; p < 1; p++)
-                for (long oh = 0; oh < 8; oh++)
-                    for (long ow = 0; ow < 8; ow += 6)
-                        agc_conv_6x16(xp + g * 800 + oh * 10 + ow, 1, 8, 100, tap, 9,
-                            wp + (g * 1 + p) * 1152, y + n * 512 + (g * 8 + p * 16) * 64 + oh * 8 + ow,
-                            64, 1, ow + 6 <= 8 ? 6 : (int)(8 - ow), p < 0 ? 16 : 8);
+                for (long q = 0; q < 64; q += 6)
+                    agc_conv_6x16(xp + g * 800, 10, 1, 8, 100, tap, 9,
+                        wp + (g * 1 + p) * 1152, y + n * 512 + (g * 8 + p * 16) * 64,
+                        64, 8, 1, q, 8, q + 6 <= 64 ? 6 : (int)(64 - q), p < 0 ? 16 : 8);
     }
 }
 

@@ -28,17 +28,22 @@ static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
 #define AGC_FMA(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* y[j * ldy + r * ys] = the sum over c < nc and the taps k < nt of
- *     x[c * xc + tap[k] + r * xs] * w[(c * nt + k) * 16 + j]
- * for output positions r < np <= 6 and channels j < no <= 16 */
-static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
-    const long *tap, long nt, const float *restrict w, float *restrict y, long ldy,
-    long ys, int np, int no)
+/* y[j * ldy + (q / qn) * yh + (q % qn) * ys] = the sum over c < nc and the
+ * taps k < nt of
+ *     x[c * xc + tap[k] + (q / qn) * xh + (q % qn) * xs] * w[(c * nt + k) * 16 + j]
+ * for output positions q = q0 + r, r < np <= 6, of rows of qn, and channels
+ * j < no <= 16 */
+static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
+    long xc, const long *tap, long nt, const float *restrict w, float *restrict y,
+    long ldy, long yh, long ys, long q0, long qn, int np, int no)
 {
     float sum[6][16];
-    long at[6];
-    for (int r = 0; r < 6; r++)
-        at[r] = (r < np ? r : np - 1) * xs;
+    long at[6], to[6];
+    for (int r = 0; r < 6; r++) {
+        const long q = q0 + (r < np ? r : np - 1);
+        at[r] = q / qn * xh + q % qn * xs;
+        to[r] = q / qn * yh + q % qn * ys;
+    }
 #if defined(__GNUC__) && defined(__AVX__)
     typedef float vec __attribute__((vector_size(32)));
     vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
@@ -120,7 +125,7 @@ static void agc_conv_6x16(const float *restrict x, long xs, long nc, long xc,
 #endif
     for (int j = 0; j < no; j++)
         for (int r = 0; r < np; r++)
-            y[j * ldy + r * ys] = sum[r][j];
+            y[j * ldy + to[r]] = sum[r][j];
 }
 
 /* ---- forward: conv = conv2d(x, conv.weight, conv.bias)  [../specs/seed_conv2d.yaml:9] ---- */
@@ -152,11 +157,10 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
 #endif
             for (long g = 0; g < 1; g++)
                 for (long p = 0; p < 1; p++)
-                    for (long oh = 0; oh < 62; oh++)
-                        for (long ow = 0; ow < 124; ow += 6)
-                            agc_conv_6x16(x + n * 163840 + g * 163840 + oh * 128 + ow, 1, 20, 8192, tap, 15,
-                                wp + (g * 1 + p) * 4800, y + n * 123008 + (g * 16 + p * 16) * 7688 + oh * 124 + ow,
-                                7688, 1, ow + 6 <= 124 ? 6 : (int)(124 - ow), 16);
+                    for (long q = 0; q < 7688; q += 6)
+                        agc_conv_6x16(x + n * 163840 + g * 163840, 128, 1, 20, 8192, tap, 15,
+                            wp + (g * 1 + p) * 4800, y + n * 123008 + (g * 16 + p * 16) * 7688,
+                            7688, 124, 1, q, 124, q + 6 <= 7688 ? 6 : (int)(7688 - q), 16);
         }
     }
 }
