@@ -48,10 +48,12 @@ cc -Icompiler -Iruntime -Ibench $W -O2 -o $B/bench_cc bench/bench.c \
 $CC $W -O2 -o $B/walltime bench/walltime.c 2> /dev/null || rm -f $B/walltime
 
 rm -rf "$CACHE"
+PIN=                                # pinned to one core, as run.sh's runs
+command -v taskset > /dev/null 2>&1 && [ "$(nproc)" -ge 2 ] && PIN="taskset -c 1"
 i=0
 while [ $i -lt $ROUNDS ]; do        # in turns, against the machine's noise
-    [ -x $B/$c/bench ] && $B/$c/bench $c "$@" | grep '^result' >> $OUT
-    [ -x $B/bench_cc ] && XDG_CACHE_HOME="$CACHE" $B/bench_cc $c "$@" \
+    [ -x $B/$c/bench ] && $PIN $B/$c/bench $c "$@" | grep '^result' >> $OUT
+    [ -x $B/bench_cc ] && XDG_CACHE_HOME="$CACHE" $PIN $B/bench_cc $c "$@" \
         bench/specs/$c.yaml | grep '^result' >> $OUT
     i=$((i + 1))
 done
