@@ -133,6 +133,9 @@ typedef struct Emitter {
     struct Shares *sh;              /* shared loops, with NAME_infer's */
     struct Outline *ol;             /* writing loops as a shared function */
     const char *last_note;          /* the last block's last comment */
+    int whole_notes;                /* comments: the whole expression */
+    const char **noted;             /* the notes NAME_forward wrote whole */
+    int nnoted, cnoted;
 } Emitter;
 
 /* Whether t's member holds int64_t: a loop count, an int64 input or
@@ -620,10 +623,26 @@ static const char *expr(Emitter *E, Node *n, const Loop *L)
 
 /* ---- statements ---- */
 
+/* The comment that names n's spec node: NAME_forward's gives the whole
+ * note, "conv2d3 = conv2d(x, ...)"; NAME_infer's and NAME_backward's the
+ * name alone, "conv2d3", "grad of conv2d3", when NAME_forward gave it whole
+ * (the same node, or the node of its gradient). */
 static void comment(Emitter *E, Out *o, const Node *n)
 {
-    if (n->note)
-        put(o, "/* %s  [%s:%d] */\n", n->note, E->path, n->pos.line);
+    if (!n->note)
+        return;
+    const char *eq = strstr(n->note, " = "), *key = n->note;
+    int len = (int)strlen(n->note), seen = 0;
+    if (!strncmp(key, "grad of ", 8))
+        key += 8;
+    for (int i = 0; eq && !E->whole_notes && i < E->nnoted && !seen; i++)
+        seen = !strcmp(E->noted[i], key);
+    if (eq && !E->whole_notes && E->phase == 0 && !E->infer) {
+        if (!seen)
+            *AGC_PUSH(E->noted, E->nnoted, E->cnoted) = key;
+    } else if (seen)
+        len = (int)(eq - n->note);
+    put(o, "/* %.*s  [%s:%d] */\n", len, n->note, E->path, n->pos.line);
 }
 
 /* Comments for n and the nodes fused into its loop, innermost first. */
@@ -1517,7 +1536,9 @@ static void emit_shared(Emitter *E, Out *o, Node *n)
         f++;
     if (f == S->nfn) {
         const char *last = NULL;
+        E->whole_notes = 1;
         comments(E, &note, n, &last);
+        E->whole_notes = 0;
         AGC_PUSH(S->fn, S->nfn, S->cfn);
         memset(&S->fn[f], 0, sizeof S->fn[f]);
         S->fn[f].sig = sig;
@@ -2689,6 +2710,8 @@ static char *emit_infer(Emitter *T)
     E.kern.fns = (Out){0};
     E.kern.ctx = &E;
     E.sh = T->sh;
+    E.noted = T->noted;
+    E.nnoted = T->nnoted;
     Out o = {0};
     o.indent = 1;
     emit_phase(&E, &o, 0);

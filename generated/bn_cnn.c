@@ -825,7 +825,7 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const conv17_forward_acc = m->arena + 3968; /* [992] */
     float *const mm_panel = m->arena + 0; /* [4096] */
 
-    /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
+    /* conv  [../specs/bn_cnn.yaml:19] */
     agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv17_forward_wpack, conv17_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
@@ -833,7 +833,7 @@ int bn_cnn_infer(bn_cnn_t *m)
                 for (long i3 = 0; i3 < 62; i3++)
                     conv_add[i0 * 992 + i1 * 62 + i3] = conv_conv[i0 * 992 + i1 * 62 + i3] + m->conv_bias[i1];
 
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    /* bn  [../specs/bn_cnn.yaml:20] */
     for (long i = 0; i < 16; i++)
         bn_div[i] = 1.0f / sqrtf(m->bn_running_var[i] + 1e-05f);
     for (long i0 = 0; i0 < 4; i0++)
@@ -841,13 +841,13 @@ int bn_cnn_infer(bn_cnn_t *m)
             for (long i2 = 0; i2 < 62; i2++)
                 bn_mul[i0 * 992 + i1 * 62 + i2] = (conv_add[i0 * 992 + i1 * 62 + i2] - m->bn_running_mean[i1]) * bn_div[i1];
 
-    /* relu2 = relu(bn)  [../specs/bn_cnn.yaml:21] */
+    /* relu2  [../specs/bn_cnn.yaml:21] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
                 relu2_out[i0 * 992 + i1 * 62 + i2] = agc_relu((bn_mul[i0 * 992 + i1 * 62 + i2] * m->bn_weight[i1]) + m->bn_bias[i1]);
 
-    /* maxpool1d3 = max_pool1d(relu2, kernel_size=2)  [../specs/bn_cnn.yaml:22] */
+    /* maxpool1d3  [../specs/bn_cnn.yaml:22] */
     for (long p = 0; p < 64; p++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 31; ow++) {
@@ -864,7 +864,7 @@ int bn_cnn_infer(bn_cnn_t *m)
                 maxpool1d3_maxpool[(p * 1 + oh) * 31 + ow] = top;
             }
 
-    /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
+    /* fc1  [../specs/bn_cnn.yaml:25] */
     /* blocked: 32 columns by 128 rows of B at a time, in panels of 16
      * columns; kernels of 6 rows */
     for (long jb = 0; jb < 32; jb += 32) {
@@ -884,7 +884,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         }
     }
 
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    /* ln  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = 0;
         float lane[16];
@@ -912,8 +912,8 @@ int bn_cnn_infer(bn_cnn_t *m)
     }
     agc_mul_loops2(ln_mul, ln_sum);
 
-    /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    /* fc1  [../specs/bn_cnn.yaml:25] */
+    /* ln  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             ln_sub[i0 * 32 + i1] = (fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1]) - ln_mul[i0];
@@ -944,12 +944,12 @@ int bn_cnn_infer(bn_cnn_t *m)
     for (long i = 0; i < 4; i++)
         ln_div[i] = 1.0f / sqrtf((ln_sum_1[i] * 0.03125f) + 1e-05f);
 
-    /* relu8 = relu(ln)  [../specs/bn_cnn.yaml:27] */
+    /* relu8  [../specs/bn_cnn.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             relu8_out[i0 * 32 + i1] = agc_relu(((ln_sub[i0 * 32 + i1] * ln_div[i0]) * m->ln_weight[i1]) + m->ln_bias[i1]);
 
-    /* fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
+    /* fc2  [../specs/bn_cnn.yaml:28] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 10; j++)
             fc2_matmul[i * 10 + j] = 0;
@@ -960,7 +960,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         }
     }
 
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
+    /* target  [../specs/bn_cnn.yaml:30] */
     for (long i = 0; i < 4; i++) {
         int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
@@ -974,8 +974,8 @@ int bn_cnn_infer(bn_cnn_t *m)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
     agc_sum_loops3(target_sum, target_exp);
 
-    /* fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* fc2  [../specs/bn_cnn.yaml:28] */
+    /* loss  [../specs/bn_cnn.yaml:31] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 10; i1++) {
@@ -986,8 +986,8 @@ int bn_cnn_infer(bn_cnn_t *m)
         loss_amax[i0] = acc;
     }
 
-    /* fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* fc2  [../specs/bn_cnn.yaml:28] */
+    /* loss  [../specs/bn_cnn.yaml:31] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc2_matmul[i0 * 10 + i1] + m->fc2_bias[i1]) - loss_amax[i0];
@@ -1002,8 +1002,8 @@ int bn_cnn_infer(bn_cnn_t *m)
     for (long i = 0; i < 4; i++)
         loss_log[i] = agc_logf(loss_sum[i]);
 
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* target  [../specs/bn_cnn.yaml:30] */
+    /* loss  [../specs/bn_cnn.yaml:31] */
     {
         float acc = 0;
         float part = 0;
@@ -1022,7 +1022,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         loss_sum_1[0] = acc;
     }
 
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* loss  [../specs/bn_cnn.yaml:31] */
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.25f);
 
@@ -1076,7 +1076,7 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const conv193_weight_acc = m->arena + 1184; /* [96] */
     float *const conv193_weight_gt = m->arena + 0; /* [992] */
 
-    /* grad of loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* grad of loss  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++) {
         float acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -1091,7 +1091,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         for (long i1 = 0; i1 < 10; i1++)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
-    /* grad of fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
+    /* grad of fc2  [../specs/bn_cnn.yaml:28] */
     for (long j = 0; j < 10; j++)
         m->fc2_bias_grad[j] = 0;
     for (long i = 0; i < 4; i++)
@@ -1116,19 +1116,19 @@ int bn_cnn_backward(bn_cnn_t *m)
         }
     }
 
-    /* grad of relu8 = relu(ln)  [../specs/bn_cnn.yaml:27] */
+    /* grad of relu8  [../specs/bn_cnn.yaml:27] */
     for (long i = 0; i < 128; i++)
         relu8_grad_where[i] = (float)(relu8_out[i] > 0.0f) != 0 ? fc2_grad_matmul[i] : 0.0f;
 
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    /* grad of ln  [../specs/bn_cnn.yaml:26] */
     for (long j = 0; j < 32; j++)
         m->ln_bias_grad[j] = 0;
     for (long i = 0; i < 4; i++)
         for (long j = 0; j < 32; j++)
             m->ln_bias_grad[j] += relu8_grad_where[i * 32 + j];
 
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    /* ln  [../specs/bn_cnn.yaml:26] */
+    /* grad of ln  [../specs/bn_cnn.yaml:26] */
     for (long i1 = 0; i1 < 32; i1++) {
         float acc = 0;
         float part = 0;
@@ -1207,7 +1207,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         for (long i1 = 0; i1 < 32; i1++)
             ln_grad_add_1[i0 * 32 + i1] = ln_grad_add[i0 * 32 + i1] + ln_grad_mul_2[i0];
 
-    /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
+    /* grad of fc1  [../specs/bn_cnn.yaml:25] */
     for (long j = 0; j < 32; j++)
         m->fc1_bias_grad[j] = 0;
     for (long i = 0; i < 4; i++)
@@ -1250,11 +1250,11 @@ int bn_cnn_backward(bn_cnn_t *m)
         }
     }
 
-    /* grad of drop = dropout(flatten4, p=0.25)  [../specs/bn_cnn.yaml:24] */
+    /* grad of drop  [../specs/bn_cnn.yaml:24] */
     for (long i = 0; i < 1984; i++)
         drop_grad_mul[i] = fc1_grad_matmul[i] * drop_dropout_mask[i];
 
-    /* grad of maxpool1d3 = max_pool1d(relu2, kernel_size=2)  [../specs/bn_cnn.yaml:22] */
+    /* grad of maxpool1d3  [../specs/bn_cnn.yaml:22] */
     memset(maxpool1d3_grad_maxpool_bwd, 0, 3968 * sizeof *maxpool1d3_grad_maxpool_bwd);
     for (long p = 0; p < 64; p++)
         for (long oh = 0; oh < 1; oh++)
@@ -1274,11 +1274,11 @@ int bn_cnn_backward(bn_cnn_t *m)
                 maxpool1d3_grad_maxpool_bwd[at] += drop_grad_mul[(p * 1 + oh) * 31 + ow];
             }
 
-    /* grad of relu2 = relu(bn)  [../specs/bn_cnn.yaml:21] */
+    /* grad of relu2  [../specs/bn_cnn.yaml:21] */
     for (long i = 0; i < 3968; i++)
         relu2_grad_where[i] = (float)(relu2_out[i] > 0.0f) != 0 ? maxpool1d3_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    /* grad of bn  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1340,8 +1340,8 @@ int bn_cnn_backward(bn_cnn_t *m)
         m->bn_weight_grad[i1] = acc;
     }
 
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    /* bn  [../specs/bn_cnn.yaml:20] */
+    /* grad of bn  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
         float part = 0;
@@ -1362,8 +1362,8 @@ int bn_cnn_backward(bn_cnn_t *m)
     for (long i = 0; i < 16; i++)
         bn_grad_mul[i] = (((-bn_grad_sum[i]) / (bn_sqrt[i] * bn_sqrt[i])) / (bn_sqrt[i] * 2.0f)) * 0.00403225806f;
 
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    /* bn  [../specs/bn_cnn.yaml:20] */
+    /* grad of bn  [../specs/bn_cnn.yaml:20] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
@@ -1408,7 +1408,7 @@ int bn_cnn_backward(bn_cnn_t *m)
             for (long i2 = 0; i2 < 62; i2++)
                 bn_grad_add_1[i0 * 992 + i1 * 62 + i2] = bn_grad_add[i0 * 992 + i1 * 62 + i2] + bn_grad_mul_2[i1];
 
-    /* grad of conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
+    /* grad of conv  [../specs/bn_cnn.yaml:19] */
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;

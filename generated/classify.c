@@ -288,7 +288,7 @@ int classify_infer(classify_t *m)
     float *const pred_out = m->arena + 24; /* [6] */
     float *const acc_sum = m->arena + 0; /* [1] */
 
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
+    /* fc  [../specs/classify.yaml:17] */
     for (long i = 0; i < 6; i++) {
         for (long j = 0; j < 4; j++)
             fc_matmul[i * 4 + j] = 0;
@@ -299,7 +299,7 @@ int classify_infer(classify_t *m)
         }
     }
 
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* loss  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
         if (!(m->y[i] >= 0 && m->y[i] < 4)) {
             m->bad_target = (int64_t)m->y[i];
@@ -308,8 +308,8 @@ int classify_infer(classify_t *m)
         loss_class_index[i] = (float)m->y[i];
     }
 
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* fc  [../specs/classify.yaml:17] */
+    /* loss  [../specs/classify.yaml:19] */
     for (long i0 = 0; i0 < 6; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 4; i1++) {
@@ -320,8 +320,8 @@ int classify_infer(classify_t *m)
         loss_amax[i0] = acc;
     }
 
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* fc  [../specs/classify.yaml:17] */
+    /* loss  [../specs/classify.yaml:19] */
     for (long i0 = 0; i0 < 6; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             loss_sub[i0 * 4 + i1] = (fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) - loss_amax[i0];
@@ -353,10 +353,10 @@ int classify_infer(classify_t *m)
         loss_sum_1[0] = acc;
     }
 
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    /* pred = argmax(fc, dim=1)  [../specs/classify.yaml:20] */
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    /* pred = argmax(fc, dim=1)  [../specs/classify.yaml:20] */
+    /* fc  [../specs/classify.yaml:17] */
+    /* pred  [../specs/classify.yaml:20] */
+    /* fc  [../specs/classify.yaml:17] */
+    /* pred  [../specs/classify.yaml:20] */
     for (long i0 = 0; i0 < 6; i0++) {
         float acc = INFINITY;
         for (long i1 = 0; i1 < 4; i1++) {
@@ -367,7 +367,7 @@ int classify_infer(classify_t *m)
         pred_out[i0] = acc;
     }
 
-    /* acc = mean(pred == y)  [../specs/classify.yaml:21] */
+    /* acc  [../specs/classify.yaml:21] */
     {
         float acc = 0;
         for (long j = 0; j < 6; j++) {
@@ -377,7 +377,7 @@ int classify_infer(classify_t *m)
         acc_sum[0] = acc;
     }
 
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* loss  [../specs/classify.yaml:19] */
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.166666667f);
 
@@ -385,7 +385,7 @@ int classify_infer(classify_t *m)
     for (long i = 0; i < 6; i++)
         m->pred[i] = (int64_t)pred_out[i];
 
-    /* acc = mean(pred == y)  [../specs/classify.yaml:21] */
+    /* acc  [../specs/classify.yaml:21] */
     /* output acc */
     m->acc[0] = acc_sum[0] * 0.166666667f;
 
@@ -401,7 +401,7 @@ int classify_backward(classify_t *m)
     float *const loss_grad_div = m->arena + 0; /* [6] */
     float *const loss_grad_add = m->arena + 24; /* [24] */
 
-    /* grad of loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* grad of loss  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
         float acc = 0;
         for (long j = 0; j < 4; j++) {
@@ -416,7 +416,7 @@ int classify_backward(classify_t *m)
         for (long i1 = 0; i1 < 4; i1++)
             loss_grad_add[i0 * 4 + i1] = (loss_add[i0 * 4 + i1] * (-0.166666667f)) + (loss_grad_div[i0] * loss_exp[i0 * 4 + i1]);
 
-    /* grad of fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
+    /* grad of fc  [../specs/classify.yaml:17] */
     for (long j = 0; j < 4; j++)
         m->fc_bias_grad[j] = 0;
     for (long i = 0; i < 6; i++)

@@ -1002,7 +1002,7 @@ int cnn1d_infer(cnn1d_t *m)
     float *const conv18_forward_wpack = m->arena + 5216; /* [640] */
     float *const conv18_forward_acc = m->arena + 5856; /* [248] */
 
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    /* conv1  [../specs/cnn1d.yaml:17] */
     agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv10_forward_wpack, conv10_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
@@ -1010,11 +1010,11 @@ int cnn1d_infer(cnn1d_t *m)
                 for (long i3 = 0; i3 < 62; i3++)
                     conv1_add[i0 * 992 + i1 * 62 + i3] = conv1_conv[i0 * 992 + i1 * 62 + i3] + m->conv1_bias[i1];
 
-    /* relu1 = relu(conv1)  [../specs/cnn1d.yaml:18] */
+    /* relu1  [../specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
         relu1_out[i] = agc_relu(conv1_add[i]);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
+    /* conv2  [../specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2 */
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
@@ -1034,11 +1034,11 @@ int cnn1d_infer(cnn1d_t *m)
                 for (long i3 = 0; i3 < 31; i3++)
                     conv2_add[i0 * 248 + i1 * 31 + i3] = conv2_conv[i0 * 248 + i1 * 31 + i3] + m->conv2_bias[i1];
 
-    /* relu3 = relu(conv2)  [../specs/cnn1d.yaml:21] */
+    /* relu3  [../specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
         relu3_out[i] = agc_relu(conv2_add[i]);
 
-    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:22] */
+    /* maxpool1d4  [../specs/cnn1d.yaml:22] */
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 15; ow++) {
@@ -1055,7 +1055,7 @@ int cnn1d_infer(cnn1d_t *m)
                 maxpool1d4_maxpool[(p * 1 + oh) * 15 + ow] = top;
             }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    /* fc  [../specs/cnn1d.yaml:24] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 10; j++)
             fc_matmul[i * 10 + j] = 0;
@@ -1066,7 +1066,7 @@ int cnn1d_infer(cnn1d_t *m)
         }
     }
 
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+    /* target  [../specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
         int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
@@ -1080,8 +1080,8 @@ int cnn1d_infer(cnn1d_t *m)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
     agc_sum_loops1(target_sum, target_exp);
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* fc  [../specs/cnn1d.yaml:24] */
+    /* loss  [../specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 10; i1++) {
@@ -1092,8 +1092,8 @@ int cnn1d_infer(cnn1d_t *m)
         loss_amax[i0] = acc;
     }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* fc  [../specs/cnn1d.yaml:24] */
+    /* loss  [../specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc_matmul[i0 * 10 + i1] + m->fc_bias[i1]) - loss_amax[i0];
@@ -1108,8 +1108,8 @@ int cnn1d_infer(cnn1d_t *m)
     for (long i = 0; i < 4; i++)
         loss_log[i] = agc_logf(loss_sum[i]);
 
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* target  [../specs/cnn1d.yaml:26] */
+    /* loss  [../specs/cnn1d.yaml:27] */
     {
         float acc = 0;
         float part = 0;
@@ -1128,7 +1128,7 @@ int cnn1d_infer(cnn1d_t *m)
         loss_sum_1[0] = acc;
     }
 
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* loss  [../specs/cnn1d.yaml:27] */
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.25f);
 
@@ -1167,7 +1167,7 @@ int cnn1d_backward(cnn1d_t *m)
     float *const conv85_weight_acc = m->arena + 1184; /* [96] */
     float *const conv85_weight_gt = m->arena + 0; /* [992] */
 
-    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* grad of loss  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
         float acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -1182,7 +1182,7 @@ int cnn1d_backward(cnn1d_t *m)
         for (long i1 = 0; i1 < 10; i1++)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    /* grad of fc  [../specs/cnn1d.yaml:24] */
     for (long j = 0; j < 10; j++)
         m->fc_bias_grad[j] = 0;
     for (long i = 0; i < 4; i++)
@@ -1227,7 +1227,7 @@ int cnn1d_backward(cnn1d_t *m)
         }
     }
 
-    /* grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:22] */
+    /* grad of maxpool1d4  [../specs/cnn1d.yaml:22] */
     memset(maxpool1d4_grad_maxpool_bwd, 0, 992 * sizeof *maxpool1d4_grad_maxpool_bwd);
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
@@ -1247,11 +1247,11 @@ int cnn1d_backward(cnn1d_t *m)
                 maxpool1d4_grad_maxpool_bwd[at] += fc_grad_matmul[(p * 1 + oh) * 15 + ow];
             }
 
-    /* grad of relu3 = relu(conv2)  [../specs/cnn1d.yaml:21] */
+    /* grad of relu3  [../specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
         relu3_grad_where[i] = (float)(relu3_out[i] > 0.0f) != 0 ? maxpool1d4_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
+    /* grad of conv2  [../specs/cnn1d.yaml:19] */
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;
@@ -1300,11 +1300,11 @@ int cnn1d_backward(cnn1d_t *m)
                 dst[j - 64] += src[j];
         }
 
-    /* grad of relu1 = relu(conv1)  [../specs/cnn1d.yaml:18] */
+    /* grad of relu1  [../specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
         relu1_grad_where[i] = (float)(relu1_out[i] > 0.0f) != 0 ? conv2_grad_padmode_bwd[i] : 0.0f;
 
-    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    /* grad of conv1  [../specs/cnn1d.yaml:17] */
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;

@@ -365,10 +365,10 @@ int conv2d_seed_infer(conv2d_seed_t *m)
     float *const loss_sum = m->arena + 123008; /* [1] */
     float *const conv3_forward_wpack = m->arena + 123008; /* [4800] */
 
-    /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
+    /* y  [../specs/conv2d_seed.yaml:12] */
     agc_conv3_forward(y_conv, m->x, m->w, conv3_forward_wpack);
 
-    /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
+    /* loss  [../specs/conv2d_seed.yaml:13] */
     {
         float acc = 0;
         float part = 0;
@@ -389,7 +389,7 @@ int conv2d_seed_infer(conv2d_seed_t *m)
         loss_sum[0] = acc;
     }
 
-    /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
+    /* loss  [../specs/conv2d_seed.yaml:13] */
     /* output loss */
     m->loss[0] = loss_sum[0] * 8.12955255e-06f;
 
@@ -401,14 +401,14 @@ int conv2d_seed_backward(conv2d_seed_t *m)
     float *const loss_grad_const = m->arena + 0; /* [123008] */
     float *const conv16_weight_gt = m->arena + 123008; /* [123008] */
 
-    /* grad of loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
+    /* grad of loss  [../specs/conv2d_seed.yaml:13] */
     for (long i = 0; i < 123008; i++)
         loss_grad_const[i] = 8.12955255e-06f;
 
-    /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
+    /* grad of y  [../specs/conv2d_seed.yaml:12] */
     agc_conv16_weight(m->w_grad, m->x, loss_grad_const, conv16_weight_gt);
 
-    /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
+    /* grad of y  [../specs/conv2d_seed.yaml:12] */
     /* gradient b.grad */
     for (long i = 0; i < 16; i++)
         m->b_grad[i] = 0.0625f;

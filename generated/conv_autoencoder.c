@@ -1392,29 +1392,29 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
     float *const conv79_input_gz = m->arena + 0; /* [7200] */
     float *const conv79_input_acc = m->arena + 10272; /* [16] */
 
-    /* enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
+    /* enc1  [../specs/conv_autoencoder.yaml:22] */
     agc_conv14_forward(enc1_conv, m->x, m->enc1_weight, conv14_forward_wpack, conv14_forward_acc);
 
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+    /* bn  [../specs/conv_autoencoder.yaml:24] */
     for (long i = 0; i < 8; i++)
         bn_div[i] = 1.0f / sqrtf(m->bn_running_var[i] + 1e-05f);
 
-    /* enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+    /* enc1  [../specs/conv_autoencoder.yaml:22] */
+    /* bn  [../specs/conv_autoencoder.yaml:24] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 16; i2++)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_mul[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = ((enc1_conv[i0 * 2048 + i1 * 256 + i2 * 16 + i3] + m->enc1_bias[i1]) - m->bn_running_mean[i1]) * bn_div[i1];
 
-    /* relu2 = relu(bn)  [../specs/conv_autoencoder.yaml:25] */
+    /* relu2  [../specs/conv_autoencoder.yaml:25] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 16; i2++)
                 for (long i3 = 0; i3 < 16; i3++)
                     relu2_out[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = agc_relu((bn_mul[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * m->bn_weight[i1]) + m->bn_bias[i1]);
 
-    /* maxpool2d3 = max_pool2d(relu2, kernel_size=2)  [../specs/conv_autoencoder.yaml:26] */
+    /* maxpool2d3  [../specs/conv_autoencoder.yaml:26] */
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 8; oh++)
             for (long ow = 0; ow < 8; ow++) {
@@ -1431,17 +1431,17 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                 maxpool2d3_out[(p * 8 + oh) * 8 + ow] = top;
             }
 
-    /* enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
+    /* enc2  [../specs/conv_autoencoder.yaml:27] */
     agc_conv60_forward(enc2_conv, maxpool2d3_out, m->enc2_weight, conv60_forward_wpack, conv60_forward_acc);
 
-    /* relu5 = relu(enc2)  [../specs/conv_autoencoder.yaml:28] */
+    /* relu5  [../specs/conv_autoencoder.yaml:28] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 6; i2++)
                 for (long i3 = 0; i3 < 6; i3++)
                     relu5_out[i0 * 288 + i1 * 36 + i2 * 6 + i3] = agc_relu(enc2_conv[i0 * 288 + i1 * 36 + i2 * 6 + i3] + m->enc2_bias[i1]);
 
-    /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
+    /* code  [../specs/conv_autoencoder.yaml:29] */
     for (long i = 0; i < 192; i++) {
         for (long j = 0; j < 4; j++)
             code_matmul[i * 4 + j] = 0;
@@ -1469,20 +1469,20 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
             for (long i2 = 0; i2 < 4; i2++)
                 m->code[i0 * 16 + i1 * 4 + i2] = code_matmul_1[i0 * 16 + i1 + i2 * 4];
 
-    /* dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
+    /* dec1  [../specs/conv_autoencoder.yaml:30] */
     agc_conv75_input(dec1_conv_bwd_input, m->code, m->dec1_weight, conv75_input_gz, conv75_input_wpack, conv75_input_acc);
 
-    /* relu8 = relu(dec1)  [../specs/conv_autoencoder.yaml:32] */
+    /* relu8  [../specs/conv_autoencoder.yaml:32] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 8; i2++)
                 for (long i3 = 0; i3 < 8; i3++)
                     relu8_out[i0 * 512 + i1 * 64 + i2 * 8 + i3] = agc_relu(dec1_conv_bwd_input[i0 * 512 + i1 * 64 + i2 * 8 + i3] + m->dec1_bias[i1]);
 
-    /* dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
+    /* dec2  [../specs/conv_autoencoder.yaml:33] */
     agc_conv79_input(dec2_conv_bwd_input, relu8_out, m->dec2_weight, conv79_input_gz, conv79_input_acc);
 
-    /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
+    /* loss  [../specs/conv_autoencoder.yaml:37] */
     for (long i = 0; i < 1024; i++)
         loss_sub[i] = (dec2_conv_bwd_input[i] + m->dec2_bias[0]) - m->x[i];
     {
@@ -1510,7 +1510,7 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
         loss_sum[0] = acc;
     }
 
-    /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
+    /* loss  [../specs/conv_autoencoder.yaml:37] */
     /* output loss */
     m->loss[0] = loss_sum[0] * 0.0009765625f;
 
@@ -1570,11 +1570,11 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     float *const conv153_weight_acc = m->arena + 272; /* [72] */
     float *const conv153_weight_gt = m->arena + 0; /* [128] */
 
-    /* grad of loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
+    /* grad of loss  [../specs/conv_autoencoder.yaml:37] */
     for (long i = 0; i < 1024; i++)
         loss_grad_mul[i] = loss_sub[i] * 0.001953125f;
 
-    /* grad of dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
+    /* grad of dec2  [../specs/conv_autoencoder.yaml:33] */
     for (long i1 = 0; i1 < 1; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1604,11 +1604,11 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     agc_conv96_forward(dec2_grad_conv, loss_grad_mul, m->dec2_weight, conv96_forward_wpack, conv96_forward_acc);
     agc_conv97_weight(m->dec2_weight_grad, loss_grad_mul, relu8_out, conv97_weight_sum, conv97_weight_img, conv97_weight_acc, conv97_weight_gt);
 
-    /* grad of relu8 = relu(dec1)  [../specs/conv_autoencoder.yaml:32] */
+    /* grad of relu8  [../specs/conv_autoencoder.yaml:32] */
     for (long i = 0; i < 2048; i++)
         relu8_grad_where[i] = (float)(relu8_out[i] > 0.0f) != 0 ? dec2_grad_conv[i] : 0.0f;
 
-    /* grad of dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
+    /* grad of dec1  [../specs/conv_autoencoder.yaml:30] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1638,7 +1638,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     agc_conv103_forward(dec1_grad_conv, relu8_grad_where, m->dec1_weight, conv103_forward_wpack, conv103_forward_acc);
     agc_conv104_weight(m->dec1_weight_grad, relu8_grad_where, m->code, conv104_weight_sum, conv104_weight_img, conv104_weight_acc, conv104_weight_gt);
 
-    /* grad of code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
+    /* grad of code  [../specs/conv_autoencoder.yaml:29] */
     for (long i0 = 0; i0 < 32; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             for (long i2 = 0; i2 < 4; i2++)
@@ -1666,11 +1666,11 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         }
     }
 
-    /* grad of relu5 = relu(enc2)  [../specs/conv_autoencoder.yaml:28] */
+    /* grad of relu5  [../specs/conv_autoencoder.yaml:28] */
     for (long i = 0; i < 1152; i++)
         relu5_grad_where[i] = (float)(relu5_out[i] > 0.0f) != 0 ? code_grad_matmul_1[i] : 0.0f;
 
-    /* grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
+    /* grad of enc2  [../specs/conv_autoencoder.yaml:27] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1704,7 +1704,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     agc_conv121_input(enc2_grad_conv_bwd_input, relu5_grad_where, m->enc2_weight, conv121_input_wpack, conv121_input_pad);
     agc_conv122_weight(m->enc2_weight_grad, maxpool2d3_out, relu5_grad_where, conv122_weight_sum, conv122_weight_img, conv122_weight_acc, conv122_weight_gt);
 
-    /* grad of maxpool2d3 = max_pool2d(relu2, kernel_size=2)  [../specs/conv_autoencoder.yaml:26] */
+    /* grad of maxpool2d3  [../specs/conv_autoencoder.yaml:26] */
     memset(maxpool2d3_grad_maxpool_bwd, 0, 8192 * sizeof *maxpool2d3_grad_maxpool_bwd);
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 8; oh++)
@@ -1724,11 +1724,11 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 maxpool2d3_grad_maxpool_bwd[at] += enc2_grad_conv_bwd_input[(p * 8 + oh) * 8 + ow];
             }
 
-    /* grad of relu2 = relu(bn)  [../specs/conv_autoencoder.yaml:25] */
+    /* grad of relu2  [../specs/conv_autoencoder.yaml:25] */
     for (long i = 0; i < 8192; i++)
         relu2_grad_where[i] = (float)(relu2_out[i] > 0.0f) != 0 ? maxpool2d3_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+    /* grad of bn  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1844,7 +1844,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_grad_add_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = bn_grad_add[i0 * 2048 + i1 * 256 + i2 * 16 + i3] + bn_grad_mul_2[i1];
 
-    /* grad of enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
+    /* grad of enc1  [../specs/conv_autoencoder.yaml:22] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
