@@ -104,6 +104,15 @@ static float agc_relu(float x)
     return x > 0 ? x : 0;
 }
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -455,27 +464,27 @@ void bn_cnn_init(bn_cnn_t *m)
     for (long i = 0; i < 32; i++)
         m->ln_weight[i] = 1;
     /* random values, seed 1: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: bn_cnn_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_normal, offsetof(bn_cnn_t, x), 512, UINT64_C(0x31548cf5f9486b12), 0, 1},
-            {agc_fill_normal, offsetof(bn_cnn_t, target_logits), 40, UINT64_C(0x80d1c41d265c4da0), 0, 2},
-            {agc_fill_uniform, offsetof(bn_cnn_t, conv_weight), 96, UINT64_C(0xe758f441f01ca592), -0.40824829046386307, 0.81649658092772615},
-            {agc_fill_uniform, offsetof(bn_cnn_t, conv_bias), 16, UINT64_C(0x6a90c41f870ea397), -0.40824829046386307, 0.81649658092772615},
-            {agc_fill_uniform, offsetof(bn_cnn_t, fc1_weight), 15872, UINT64_C(0x91f2d2daf62815f8), -0.044901325506693728, 0.089802651013387455},
-            {agc_fill_uniform, offsetof(bn_cnn_t, fc1_bias), 32, UINT64_C(0x6b65746f0304392d), -0.044901325506693728, 0.089802651013387455},
-            {agc_fill_uniform, offsetof(bn_cnn_t, fc2_weight), 320, UINT64_C(0x472dfe790d6b08c3), -0.17677669529663687, 0.35355339059327373},
-            {agc_fill_uniform, offsetof(bn_cnn_t, fc2_bias), 10, UINT64_C(0x0e129c9d9bc20296), -0.17677669529663687, 0.35355339059327373},
+            {agc_fill_normal, 0, 1, 0, 1},
+            {agc_fill_normal, 1, 2, 0, 2},
+            {agc_fill_uniform, 2, 4, -0.4082482904638631, 0.8164965809277261},
+            {agc_fill_uniform, 9, 11, -0.04490132550669373, 0.08980265101338746},
+            {agc_fill_uniform, 13, 15, -0.17677669529663687, 0.35355339059327373},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const bn_cnn_tensor *t = &bn_cnn_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0x9e3779b97f4a7c15) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 

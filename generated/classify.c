@@ -89,6 +89,15 @@ static float agc_max(float a, float b)
     return a > b || a != a ? a : b;
 }
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -132,22 +141,24 @@ void classify_init(classify_t *m)
     /* y: value  [../specs/classify.yaml:13] */
     memcpy(m->y, classify_y_value, sizeof m->y);
     /* random values, seed 3: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: classify_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_normal, offsetof(classify_t, x), 48, UINT64_C(0x75c59860fbdd6338), 0, 1},
-            {agc_fill_uniform, offsetof(classify_t, fc_weight), 32, UINT64_C(0xa35d458b2bdcb39f), -0.35355339059327373, 0.70710678118654746},
-            {agc_fill_uniform, offsetof(classify_t, fc_bias), 4, UINT64_C(0xcef84d2685213fba), -0.35355339059327373, 0.70710678118654746},
+            {agc_fill_normal, 0, 1, 0, 1},
+            {agc_fill_uniform, 2, 4, -0.35355339059327373, 0.7071067811865475},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const classify_tensor *t = &classify_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0xdaa66d2c7ddf743f) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 

@@ -104,6 +104,15 @@ static float agc_relu(float x)
     return x > 0 ? x : 0;
 }
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -798,27 +807,27 @@ void cnn1d_init(cnn1d_t *m)
 {
     memset(m, 0, sizeof *m);
     /* random values, seed 1: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: cnn1d_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_normal, offsetof(cnn1d_t, x), 512, UINT64_C(0x31548cf5f9486b12), 0, 1},
-            {agc_fill_normal, offsetof(cnn1d_t, target_logits), 40, UINT64_C(0x80d1c41d265c4da0), 0, 2},
-            {agc_fill_uniform, offsetof(cnn1d_t, conv1_weight), 96, UINT64_C(0xf795e395910dae41), -0.40824829046386307, 0.81649658092772615},
-            {agc_fill_uniform, offsetof(cnn1d_t, conv1_bias), 16, UINT64_C(0x0628bd1c48bbfd5c), -0.40824829046386307, 0.81649658092772615},
-            {agc_fill_uniform, offsetof(cnn1d_t, conv2_weight), 640, UINT64_C(0xbcb1b50b057fe9da), -0.11180339887498948, 0.22360679774997896},
-            {agc_fill_uniform, offsetof(cnn1d_t, conv2_bias), 8, UINT64_C(0xce6a81eee21797cf), -0.11180339887498948, 0.22360679774997896},
-            {agc_fill_uniform, offsetof(cnn1d_t, fc_weight), 1200, UINT64_C(0xe7cc511e2949bbb5), -0.091287092917527679, 0.18257418583505536},
-            {agc_fill_uniform, offsetof(cnn1d_t, fc_bias), 10, UINT64_C(0x8a6959b387b43790), -0.091287092917527679, 0.18257418583505536},
+            {agc_fill_normal, 0, 1, 0, 1},
+            {agc_fill_normal, 1, 2, 0, 2},
+            {agc_fill_uniform, 2, 4, -0.4082482904638631, 0.8164965809277261},
+            {agc_fill_uniform, 4, 6, -0.11180339887498948, 0.22360679774997896},
+            {agc_fill_uniform, 6, 8, -0.09128709291752768, 0.18257418583505536},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const cnn1d_tensor *t = &cnn1d_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0x9e3779b97f4a7c15) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 

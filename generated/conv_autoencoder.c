@@ -9,6 +9,15 @@ static float agc_relu(float x)
     return x > 0 ? x : 0;
 }
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -1118,28 +1127,27 @@ void conv_autoencoder_init(conv_autoencoder_t *m)
     for (long i = 0; i < 8; i++)
         m->bn_running_var[i] = 1;
     /* random values, seed 5: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: conv_autoencoder_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, x), 1024, UINT64_C(0xb87695d3fa767b6e), 0, 1},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc1_weight), 72, UINT64_C(0xdf5510cb1e16a8c9), -0.33333333333333331, 0.66666666666666663},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc1_bias), 8, UINT64_C(0xcb84ede45c7e6cec), -0.33333333333333331, 0.66666666666666663},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc2_weight), 576, UINT64_C(0x1870ea1633146fe2), -0.11785113019775793, 0.23570226039551587},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc2_bias), 8, UINT64_C(0xc5f0a80f3b14197f), -0.11785113019775793, 0.23570226039551587},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec1_weight), 1024, UINT64_C(0x6aa49c4a2ef805f1), -0.088388347648318433, 0.17677669529663687},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec1_bias), 8, UINT64_C(0x98c4758eb05e7e44), -0.088388347648318433, 0.17677669529663687},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec2_weight), 72, UINT64_C(0x23d82ee7e0cca12a), -0.33333333333333331, 0.66666666666666663},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec2_bias), 1, UINT64_C(0x261f2e918cd53d97), -0.33333333333333331, 0.66666666666666663},
+            {agc_fill_uniform, 0, 1, 0, 1},
+            {agc_fill_uniform, 1, 3, -0.3333333333333333, 0.6666666666666666},
+            {agc_fill_uniform, 8, 10, -0.11785113019775793, 0.23570226039551587},
+            {agc_fill_uniform, 10, 12, -0.08838834764831843, 0.17677669529663687},
+            {agc_fill_uniform, 12, 14, -0.3333333333333333, 0.6666666666666666},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const conv_autoencoder_tensor *t = &conv_autoencoder_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0x1715609f7c746c69) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 
