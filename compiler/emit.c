@@ -2687,14 +2687,20 @@ static void plan_arena(Emitter *E)
     }
 }
 
-/* The arena values that phase's function names, as local pointers. */
+/* The arena values that phase's function names, as local pointers; one
+ * written in place over another that the function names is that one. */
 static char *arena_locals(Emitter *E, int phase)
 {
     Out o = {0};
     o.indent = 1;
     for (int i = 0; i < E->nvals; i++) {
-        ArenaVal *v = &E->vals[i];
-        if (v->phases >> phase & 1)
+        ArenaVal *v = &E->vals[i], *u = v->over ? &E->vals[v->over - 1] : NULL;
+        if (!(v->phases >> phase & 1))
+            continue;
+        if (u && u < v && u->phases >> phase & 1 && u->count == v->count &&
+            u->offset == v->offset)
+            put(&o, "%s *const %s = %s;\n", E->T, v->name, u->name);
+        else
             put(&o, "%s *const %s = m->%s + %ld;%*s/* [%ld] */\n", E->T,
                 v->name, E->arena, v->offset, 1, "", v->count);
     }

@@ -294,7 +294,7 @@ int classify_infer(classify_t *m)
     float *const loss_amax = m->arena + 54; /* [6] */
     float *const loss_sub = m->arena + 24; /* [24] */
     float *const loss_sum = m->arena + 60; /* [6] */
-    float *const loss_log = m->arena + 60; /* [6] */
+    float *const loss_log = loss_sum;
     float *const loss_sum_1 = m->arena + 66; /* [1] */
     float *const pred_out = m->arena + 24; /* [6] */
     float *const acc_sum = m->arena + 0; /* [1] */
@@ -409,8 +409,8 @@ int classify_backward(classify_t *m)
     float *const loss_exp = m->arena + 72; /* [24] */
     float *const loss_sum = m->arena + 102; /* [6] */
     float *const loss_grad_sum = m->arena + 0; /* [6] */
-    float *const loss_grad_div = m->arena + 0; /* [6] */
-    float *const loss_grad_add = m->arena + 24; /* [24] */
+    float *const loss_grad_div = loss_grad_sum;
+    float *const loss_grad_add = loss_add;
 
     /* grad of loss  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {

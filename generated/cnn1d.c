@@ -834,20 +834,20 @@ void cnn1d_init(cnn1d_t *m)
 int cnn1d_forward(cnn1d_t *m)
 {
     float *const conv1_conv = m->arena + 8448; /* [3968] */
-    float *const conv1_add = m->arena + 8448; /* [3968] */
-    float *const relu1_out = m->arena + 8448; /* [3968] */
+    float *const conv1_add = conv1_conv;
+    float *const relu1_out = conv1_add;
     float *const conv2_padmode = m->arena + 0; /* [4224] */
     float *const conv2_conv = m->arena + 15424; /* [992] */
-    float *const conv2_add = m->arena + 15424; /* [992] */
-    float *const relu3_out = m->arena + 15424; /* [992] */
+    float *const conv2_add = conv2_conv;
+    float *const relu3_out = conv2_add;
     float *const maxpool1d4_maxpool = m->arena + 5504; /* [480] */
     float *const fc_matmul = m->arena + 4224; /* [40] */
     float *const target_amax = m->arena + 4264; /* [4] */
     float *const target_exp = m->arena + 6464; /* [40] */
     float *const target_sum = m->arena + 4264; /* [4] */
-    float *const target_out = m->arena + 6464; /* [40] */
+    float *const target_out = target_exp;
     float *const loss_amax = m->arena + 4264; /* [4] */
-    float *const loss_sub = m->arena + 4224; /* [40] */
+    float *const loss_sub = fc_matmul;
     float *const loss_exp = m->arena + 4264; /* [40] */
     float *const loss_sum = m->arena + 4304; /* [4] */
     float *const loss_log = m->arena + 4308; /* [4] */
@@ -990,21 +990,21 @@ int cnn1d_forward(cnn1d_t *m)
 int cnn1d_infer(cnn1d_t *m)
 {
     float *const conv1_conv = m->arena + 4224; /* [3968] */
-    float *const conv1_add = m->arena + 4224; /* [3968] */
-    float *const relu1_out = m->arena + 4224; /* [3968] */
+    float *const conv1_add = conv1_conv;
+    float *const relu1_out = conv1_add;
     float *const conv2_padmode = m->arena + 0; /* [4224] */
     float *const conv2_conv = m->arena + 4224; /* [992] */
-    float *const conv2_add = m->arena + 4224; /* [992] */
-    float *const relu3_out = m->arena + 4224; /* [992] */
+    float *const conv2_add = conv2_conv;
+    float *const relu3_out = conv2_add;
     float *const maxpool1d4_maxpool = m->arena + 0; /* [480] */
     float *const fc_matmul = m->arena + 480; /* [40] */
     float *const target_amax = m->arena + 40; /* [4] */
     float *const target_exp = m->arena + 0; /* [40] */
     float *const target_sum = m->arena + 40; /* [4] */
     float *const loss_amax = m->arena + 44; /* [4] */
-    float *const loss_sub = m->arena + 480; /* [40] */
+    float *const loss_sub = fc_matmul;
     float *const loss_sum = m->arena + 44; /* [4] */
-    float *const loss_log = m->arena + 44; /* [4] */
+    float *const loss_log = loss_sum;
     float *const loss_sum_1 = m->arena + 48; /* [1] */
     float *const conv10_forward_wpack = m->arena + 992; /* [96] */
     float *const conv10_forward_acc = m->arena + 0; /* [992] */
@@ -1154,14 +1154,14 @@ int cnn1d_backward(cnn1d_t *m)
     float *const loss_exp = m->arena + 4264; /* [40] */
     float *const loss_sum = m->arena + 4304; /* [4] */
     float *const loss_grad_sum = m->arena + 4224; /* [4] */
-    float *const loss_grad_div = m->arena + 4224; /* [4] */
-    float *const loss_grad_add = m->arena + 6464; /* [40] */
+    float *const loss_grad_div = loss_grad_sum;
+    float *const loss_grad_add = target_out;
     float *const fc_grad_matmul = m->arena + 5984; /* [480] */
     float *const maxpool1d4_grad_maxpool_bwd = m->arena + 4224; /* [992] */
-    float *const relu3_grad_where = m->arena + 15424; /* [992] */
+    float *const relu3_grad_where = relu3_out;
     float *const conv2_grad_conv_bwd_input = m->arena + 4224; /* [4224] */
     float *const conv2_grad_padmode_bwd = m->arena + 0; /* [3968] */
-    float *const relu1_grad_where = m->arena + 8448; /* [3968] */
+    float *const relu1_grad_where = relu1_out;
     float *const mm_panel = m->arena + 4224; /* [1280] */
     float *const mm_panel_1 = m->arena + 4224; /* [512] */
     float *const conv74_input_gz = m->arena + 12416; /* [1952] */
