@@ -133,6 +133,9 @@ typedef struct Emitter {
     struct Shares *sh;              /* shared loops, with NAME_infer's */
     struct Outline *ol;             /* writing loops as a shared function */
     const char *last_note;          /* the last block's last comment */
+    int whole_notes;                /* comments: the whole expression */
+    const char **noted;             /* the notes NAME_forward wrote whole */
+    int nnoted, cnoted;
 } Emitter;
 
 /* Whether t's member holds int64_t: a loop count, an int64 input or
@@ -620,10 +623,26 @@ static const char *expr(Emitter *E, Node *n, const Loop *L)
 
 /* ---- statements ---- */
 
+/* The comment that names n's spec node: NAME_forward's gives the whole
+ * note, "conv2d3 = conv2d(x, ...)"; NAME_infer's and NAME_backward's the
+ * name alone, "conv2d3", "grad of conv2d3", when NAME_forward gave it whole
+ * (the same node, or the node of its gradient). */
 static void comment(Emitter *E, Out *o, const Node *n)
 {
-    if (n->note)
-        put(o, "/* %s  [%s:%d] */\n", n->note, E->path, n->pos.line);
+    if (!n->note)
+        return;
+    const char *eq = strstr(n->note, " = "), *key = n->note;
+    int len = (int)strlen(n->note), seen = 0;
+    if (!strncmp(key, "grad of ", 8))
+        key += 8;
+    for (int i = 0; eq && !E->whole_notes && i < E->nnoted && !seen; i++)
+        seen = !strcmp(E->noted[i], key);
+    if (eq && !E->whole_notes && E->phase == 0 && !E->infer) {
+        if (!seen)
+            *AGC_PUSH(E->noted, E->nnoted, E->cnoted) = key;
+    } else if (seen)
+        len = (int)(eq - n->note);
+    put(o, "/* %.*s  [%s:%d] */\n", len, n->note, E->path, n->pos.line);
 }
 
 /* Comments for n and the nodes fused into its loop, innermost first. */
@@ -1527,7 +1546,9 @@ static void emit_shared(Emitter *E, Out *o, Node *n)
         f++;
     if (f == S->nfn) {
         const char *last = NULL;
+        E->whole_notes = 1;
         comments(E, &note, n, &last);
+        E->whole_notes = 0;
         AGC_PUSH(S->fn, S->nfn, S->cfn);
         memset(&S->fn[f], 0, sizeof S->fn[f]);
         S->fn[f].sig = sig;
@@ -2022,12 +2043,16 @@ static void put_numbers(Emitter *E, Out *o, const double *v, long n)
             i == n - 1 ? "\n" : i % 8 == 7 ? ",\n" : ",");
 }
 
-static unsigned long long fnv1a(const char *s)
+/* The shortest %g of v that reads back as v, bit for bit. */
+static const char *shortest(double v)
 {
-    unsigned long long h = 14695981039346656037ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    char buf[40];
+    for (int prec = 15;; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, v);
+        double r = strtod(buf, NULL);
+        if (prec == 17 || !memcmp(&r, &v, sizeof v))
+            return agc_fmt("%s", buf);
+    }
 }
 
 static void emit_init(Emitter *E, Out *o, Out *tables)
@@ -2039,6 +2064,8 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "memset(m, 0, sizeof *m);\n");
     Out random = {0};               /* the table of uniform and normal */
     random.indent = 2;
+    const char *run = NULL;         /* its last entry, tensors first..end */
+    int first = 0, end = 0;
     if (E->lr)
         put(o, "m->%s = %s;   /* the optimizer's learning rate */\n", E->lr,
             lit(E, p->optim->lr));
@@ -2050,9 +2077,6 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
         Decl *d = &p->decls[t->decl];
         const char *f = agc_fmt("m->%s", t->cname);
         long n = shape_count(&d->shape);
-        unsigned long long st =
-            (unsigned long long)p->spec->seed * 0x9E3779B97F4A7C15ULL ^
-            fnv1a(d->name);
         switch (d->init) {
         case INIT_NONE:
         case INIT_ZEROS:
@@ -2097,26 +2121,42 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
         case INIT_UNIFORM:
         case INIT_NORMAL:
             E->helpers |= d->init == INIT_UNIFORM ? H_UNIFORM : H_NORMAL;
-            put(&random, "{agc_fill_%s, offsetof(%s_t, %s), %ld, "
-                "UINT64_C(0x%016llx), %.17g, %.17g},\n",
-                d->init == INIT_UNIFORM ? "uniform" : "normal", E->name,
-                t->cname, n, st, d->a,
-                d->init == INIT_UNIFORM ? d->b - d->a : d->b);
+            f = agc_fmt("agc_fill_%s, %%d, %%d, %s, %s",
+                        d->init == INIT_UNIFORM ? "uniform" : "normal",
+                        shortest(d->a),
+                        shortest(d->init == INIT_UNIFORM ? d->b - d->a : d->b));
+            if (run && end == i && !strcmp(run, f)) {
+                end++;
+                break;
+            }
+            if (run)
+                put(&random, agc_fmt("{%s},\n", run), first, end);
+            run = f;
+            first = i;
+            end = i + 1;
             break;
         }
     }
+    if (run)
+        put(&random, agc_fmt("{%s},\n", run), first, end);
     if (random.s) {                 /* a loop, not a call each: fast to compile */
         put(o, "/* random values, seed %ld: uniform(a, b) as a + (b - a) * "
             "agc_uniform, normal(mean,\n * std) as mean + std * agc_normal, "
-            "from a stream per tensor */\n", p->spec->seed);
+            "from a stream per tensor, seeded with\n * seed * "
+            "0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */\n", p->spec->seed);
         put(o, "{\n    static const struct {\n        void (*fill)(%s *a, long "
-            "n, uint64_t s, double lo, double w);\n        size_t at;\n"
-            "        long n;\n        uint64_t s;\n        double lo, w;\n"
-            "    } fills[] = {\n%s    };\n", T, random.s);
-        put(o, "    for (size_t k = 0; k < sizeof fills / sizeof *fills; "
-            "k++)\n        fills[k].fill((%s *)(void *)((char *)m + "
-            "fills[k].at), fills[k].n,\n                      "
-            "fills[k].s, fills[k].lo, fills[k].w);\n}\n", T);
+            "n, uint64_t s, double lo, double w);\n        int first, end;"
+            "    /* the tensors: %s_tensors[first..end - 1] */\n"
+            "        double lo, w;\n    } fills[] = {\n%s    };\n", T,
+            E->name, random.s);
+        put(o, "    for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)"
+            "\n        for (int i = fills[k].first; i < fills[k].end; i++) {"
+            "\n            const %s_tensor *t = &%s_tensors[i];\n"
+            "            fills[k].fill((%s *)(void *)((char *)m + t->offset), "
+            "t->count,\n                          UINT64_C(0x%016llx) ^ "
+            "agc_fnv1a(t->name),\n                          fills[k].lo, "
+            "fills[k].w);\n        }\n}\n", E->name, E->name, T,
+            (unsigned long long)p->spec->seed * 0x9E3779B97F4A7C15ULL);
     }
     o->indent--;
     put(o, "}\n\n");
@@ -2228,6 +2268,13 @@ static void emit_helpers(Emitter *E, Out *o)
     if (ops.s)
         put(o, "%s", ops.s);
     if (E->helpers & (H_UNIFORM | H_NORMAL)) {
+        put(o, "/* FNV-1a of a tensor's name: the seed of its random values "
+            "*/\n");
+        put(o, "static uint64_t agc_fnv1a(const char *s)\n{\n");
+        put(o, "    uint64_t h = UINT64_C(0xcbf29ce484222325);\n");
+        put(o, "    for (; *s; s++)\n");
+        put(o, "        h = (h ^ (unsigned char)*s) * "
+            "UINT64_C(0x100000001b3);\n    return h;\n}\n\n");
         put(o, "/* splitmix64; agc_uniform is in [0, 1) */\n");
         put(o, "static double agc_uniform(uint64_t *s)\n{\n");
         put(o, "    uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));\n");
@@ -2650,14 +2697,20 @@ static void plan_arena(Emitter *E)
     }
 }
 
-/* The arena values that phase's function names, as local pointers. */
+/* The arena values that phase's function names, as local pointers; one
+ * written in place over another that the function names is that one. */
 static char *arena_locals(Emitter *E, int phase)
 {
     Out o = {0};
     o.indent = 1;
     for (int i = 0; i < E->nvals; i++) {
-        ArenaVal *v = &E->vals[i];
-        if (v->phases >> phase & 1)
+        ArenaVal *v = &E->vals[i], *u = v->over ? &E->vals[v->over - 1] : NULL;
+        if (!(v->phases >> phase & 1))
+            continue;
+        if (u && u < v && u->phases >> phase & 1 && u->count == v->count &&
+            u->offset == v->offset)
+            put(&o, "%s *const %s = %s;\n", E->T, v->name, u->name);
+        else
             put(&o, "%s *const %s = m->%s + %ld;%*s/* [%ld] */\n", E->T,
                 v->name, E->arena, v->offset, 1, "", v->count);
     }
@@ -2699,6 +2752,8 @@ static char *emit_infer(Emitter *T)
     E.kern.fns = (Out){0};
     E.kern.ctx = &E;
     E.sh = T->sh;
+    E.noted = T->noted;
+    E.nnoted = T->nnoted;
     Out o = {0};
     o.indent = 1;
     emit_phase(&E, &o, 0);

@@ -49,9 +49,9 @@ int autograd_infer(autograd_t *m)
 {
     float *const a_sum = m->arena + 0; /* [1] */
 
-    /* y = x - 2  [../specs/autograd.yaml:9] */
-    /* z = 3 * y^2  [../specs/autograd.yaml:10] */
-    /* a = mean(z)  [../specs/autograd.yaml:11] */
+    /* y  [../specs/autograd.yaml:9] */
+    /* z  [../specs/autograd.yaml:10] */
+    /* a  [../specs/autograd.yaml:11] */
     {
         float acc = 0;
         for (long j = 0; j < 4; j++) {
@@ -61,7 +61,7 @@ int autograd_infer(autograd_t *m)
         a_sum[0] = acc;
     }
 
-    /* a = mean(z)  [../specs/autograd.yaml:11] */
+    /* a  [../specs/autograd.yaml:11] */
     /* output a */
     m->a[0] = a_sum[0] * 0.25f;
 
@@ -70,8 +70,8 @@ int autograd_infer(autograd_t *m)
 
 int autograd_backward(autograd_t *m)
 {
-    /* y = x - 2  [../specs/autograd.yaml:9] */
-    /* grad of z = 3 * y^2  [../specs/autograd.yaml:10] */
+    /* y  [../specs/autograd.yaml:9] */
+    /* grad of z  [../specs/autograd.yaml:10] */
     /* gradient x.grad */
     for (long i = 0; i < 4; i++)
         m->x_grad[i] = (m->x[i] - 2.0f) * 1.5f;

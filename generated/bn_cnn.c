@@ -104,6 +104,15 @@ static float agc_relu(float x)
     return x > 0 ? x : 0;
 }
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -455,60 +464,60 @@ void bn_cnn_init(bn_cnn_t *m)
     for (long i = 0; i < 32; i++)
         m->ln_weight[i] = 1;
     /* random values, seed 1: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: bn_cnn_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_normal, offsetof(bn_cnn_t, x), 512, UINT64_C(0x31548cf5f9486b12), 0, 1},
-            {agc_fill_normal, offsetof(bn_cnn_t, target_logits), 40, UINT64_C(0x80d1c41d265c4da0), 0, 2},
-            {agc_fill_uniform, offsetof(bn_cnn_t, conv_weight), 96, UINT64_C(0xe758f441f01ca592), -0.40824829046386307, 0.81649658092772615},
-            {agc_fill_uniform, offsetof(bn_cnn_t, conv_bias), 16, UINT64_C(0x6a90c41f870ea397), -0.40824829046386307, 0.81649658092772615},
-            {agc_fill_uniform, offsetof(bn_cnn_t, fc1_weight), 15872, UINT64_C(0x91f2d2daf62815f8), -0.044901325506693728, 0.089802651013387455},
-            {agc_fill_uniform, offsetof(bn_cnn_t, fc1_bias), 32, UINT64_C(0x6b65746f0304392d), -0.044901325506693728, 0.089802651013387455},
-            {agc_fill_uniform, offsetof(bn_cnn_t, fc2_weight), 320, UINT64_C(0x472dfe790d6b08c3), -0.17677669529663687, 0.35355339059327373},
-            {agc_fill_uniform, offsetof(bn_cnn_t, fc2_bias), 10, UINT64_C(0x0e129c9d9bc20296), -0.17677669529663687, 0.35355339059327373},
+            {agc_fill_normal, 0, 1, 0, 1},
+            {agc_fill_normal, 1, 2, 0, 2},
+            {agc_fill_uniform, 2, 4, -0.4082482904638631, 0.8164965809277261},
+            {agc_fill_uniform, 9, 11, -0.04490132550669373, 0.08980265101338746},
+            {agc_fill_uniform, 13, 15, -0.17677669529663687, 0.35355339059327373},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const bn_cnn_tensor *t = &bn_cnn_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0x9e3779b97f4a7c15) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 
 int bn_cnn_forward(bn_cnn_t *m)
 {
     float *const conv_conv = m->arena + 4096; /* [3968] */
-    float *const conv_add = m->arena + 4096; /* [3968] */
+    float *const conv_add = conv_conv;
     float *const bn_sum = m->arena + 22080; /* [16] */
-    float *const bn_mul = m->arena + 22080; /* [16] */
+    float *const bn_mul = bn_sum;
     float *const bn_sum_1 = m->arena + 0; /* [16] */
-    float *const bn_mul_1 = m->arena + 0; /* [16] */
+    float *const bn_mul_1 = bn_sum_1;
     float *const bn_sqrt = m->arena + 22096; /* [16] */
     float *const bn_div = m->arena + 22112; /* [16] */
     float *const bn_mul_2 = m->arena + 8064; /* [3968] */
     float *const relu2_out = m->arena + 12032; /* [3968] */
     float *const maxpool1d3_maxpool = m->arena + 16000; /* [1984] */
     float *const drop_dropout_mask = m->arena + 17984; /* [1984] */
-    float *const drop_mul = m->arena + 16000; /* [1984] */
+    float *const drop_mul = maxpool1d3_maxpool;
     float *const fc1_matmul = m->arena + 19968; /* [128] */
     float *const ln_sum = m->arena + 20096; /* [4] */
-    float *const ln_mul = m->arena + 20096; /* [4] */
-    float *const ln_sub = m->arena + 19968; /* [128] */
+    float *const ln_mul = ln_sum;
+    float *const ln_sub = fc1_matmul;
     float *const ln_sum_1 = m->arena + 20264; /* [4] */
-    float *const ln_sqrt = m->arena + 20264; /* [4] */
+    float *const ln_sqrt = ln_sum_1;
     float *const ln_div = m->arena + 20268; /* [4] */
     float *const relu8_out = m->arena + 21952; /* [128] */
     float *const fc2_matmul = m->arena + 20096; /* [40] */
     float *const target_amax = m->arena + 20136; /* [4] */
     float *const target_exp = m->arena + 20224; /* [40] */
     float *const target_sum = m->arena + 20136; /* [4] */
-    float *const target_out = m->arena + 20224; /* [40] */
+    float *const target_out = target_exp;
     float *const loss_amax = m->arena + 20136; /* [4] */
-    float *const loss_sub = m->arena + 20096; /* [40] */
+    float *const loss_sub = fc2_matmul;
     float *const loss_exp = m->arena + 20136; /* [40] */
     float *const loss_sum = m->arena + 20176; /* [4] */
     float *const loss_log = m->arena + 20180; /* [4] */
@@ -800,32 +809,32 @@ int bn_cnn_forward(bn_cnn_t *m)
 int bn_cnn_infer(bn_cnn_t *m)
 {
     float *const conv_conv = m->arena + 0; /* [3968] */
-    float *const conv_add = m->arena + 0; /* [3968] */
+    float *const conv_add = conv_conv;
     float *const bn_div = m->arena + 3968; /* [16] */
-    float *const bn_mul = m->arena + 0; /* [3968] */
-    float *const relu2_out = m->arena + 0; /* [3968] */
+    float *const bn_mul = conv_add;
+    float *const relu2_out = bn_mul;
     float *const maxpool1d3_maxpool = m->arena + 4096; /* [1984] */
     float *const fc1_matmul = m->arena + 6080; /* [128] */
     float *const ln_sum = m->arena + 0; /* [4] */
-    float *const ln_mul = m->arena + 0; /* [4] */
-    float *const ln_sub = m->arena + 6080; /* [128] */
+    float *const ln_mul = ln_sum;
+    float *const ln_sub = fc1_matmul;
     float *const ln_sum_1 = m->arena + 0; /* [4] */
-    float *const ln_div = m->arena + 0; /* [4] */
-    float *const relu8_out = m->arena + 6080; /* [128] */
+    float *const ln_div = ln_sum_1;
+    float *const relu8_out = ln_sub;
     float *const fc2_matmul = m->arena + 0; /* [40] */
     float *const target_amax = m->arena + 80; /* [4] */
     float *const target_exp = m->arena + 40; /* [40] */
     float *const target_sum = m->arena + 80; /* [4] */
     float *const loss_amax = m->arena + 84; /* [4] */
-    float *const loss_sub = m->arena + 0; /* [40] */
+    float *const loss_sub = fc2_matmul;
     float *const loss_sum = m->arena + 84; /* [4] */
-    float *const loss_log = m->arena + 84; /* [4] */
+    float *const loss_log = loss_sum;
     float *const loss_sum_1 = m->arena + 88; /* [1] */
     float *const conv17_forward_wpack = m->arena + 4960; /* [96] */
     float *const conv17_forward_acc = m->arena + 3968; /* [992] */
     float *const mm_panel = m->arena + 0; /* [4096] */
 
-    /* conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
+    /* conv  [../specs/bn_cnn.yaml:19] */
     agc_conv17_forward(conv_conv, m->x, m->conv_weight, conv17_forward_wpack, conv17_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
@@ -833,7 +842,7 @@ int bn_cnn_infer(bn_cnn_t *m)
                 for (long i3 = 0; i3 < 62; i3++)
                     conv_add[i0 * 992 + i1 * 62 + i3] = conv_conv[i0 * 992 + i1 * 62 + i3] + m->conv_bias[i1];
 
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    /* bn  [../specs/bn_cnn.yaml:20] */
     for (long i = 0; i < 16; i++)
         bn_div[i] = 1.0f / sqrtf(m->bn_running_var[i] + 1e-05f);
     for (long i0 = 0; i0 < 4; i0++)
@@ -841,13 +850,13 @@ int bn_cnn_infer(bn_cnn_t *m)
             for (long i2 = 0; i2 < 62; i2++)
                 bn_mul[i0 * 992 + i1 * 62 + i2] = (conv_add[i0 * 992 + i1 * 62 + i2] - m->bn_running_mean[i1]) * bn_div[i1];
 
-    /* relu2 = relu(bn)  [../specs/bn_cnn.yaml:21] */
+    /* relu2  [../specs/bn_cnn.yaml:21] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
                 relu2_out[i0 * 992 + i1 * 62 + i2] = agc_relu((bn_mul[i0 * 992 + i1 * 62 + i2] * m->bn_weight[i1]) + m->bn_bias[i1]);
 
-    /* maxpool1d3 = max_pool1d(relu2, kernel_size=2)  [../specs/bn_cnn.yaml:22] */
+    /* maxpool1d3  [../specs/bn_cnn.yaml:22] */
     for (long p = 0; p < 64; p++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 31; ow++) {
@@ -864,7 +873,7 @@ int bn_cnn_infer(bn_cnn_t *m)
                 maxpool1d3_maxpool[(p * 1 + oh) * 31 + ow] = top;
             }
 
-    /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
+    /* fc1  [../specs/bn_cnn.yaml:25] */
     /* blocked: 32 columns by 128 rows of B at a time, in panels of 16
      * columns; kernels of 6 rows */
     for (long jb = 0; jb < 32; jb += 32) {
@@ -884,7 +893,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         }
     }
 
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    /* ln  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = 0;
         float lane[16];
@@ -912,8 +921,8 @@ int bn_cnn_infer(bn_cnn_t *m)
     }
     agc_mul_loops2(ln_mul, ln_sum);
 
-    /* fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    /* fc1  [../specs/bn_cnn.yaml:25] */
+    /* ln  [../specs/bn_cnn.yaml:26] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             ln_sub[i0 * 32 + i1] = (fc1_matmul[i0 * 32 + i1] + m->fc1_bias[i1]) - ln_mul[i0];
@@ -944,12 +953,12 @@ int bn_cnn_infer(bn_cnn_t *m)
     for (long i = 0; i < 4; i++)
         ln_div[i] = 1.0f / sqrtf((ln_sum_1[i] * 0.03125f) + 1e-05f);
 
-    /* relu8 = relu(ln)  [../specs/bn_cnn.yaml:27] */
+    /* relu8  [../specs/bn_cnn.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 32; i1++)
             relu8_out[i0 * 32 + i1] = agc_relu(((ln_sub[i0 * 32 + i1] * ln_div[i0]) * m->ln_weight[i1]) + m->ln_bias[i1]);
 
-    /* fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
+    /* fc2  [../specs/bn_cnn.yaml:28] */
     for (long i = 0; i < 4; i++) {
         for (long j = 0; j < 10; j++)
             fc2_matmul[i * 10 + j] = 0;
@@ -960,7 +969,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         }
     }
 
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
+    /* target  [../specs/bn_cnn.yaml:30] */
     for (long i = 0; i < 4; i++) {
         int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
@@ -974,8 +983,8 @@ int bn_cnn_infer(bn_cnn_t *m)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
     agc_sum_loops3(target_sum, target_exp);
 
-    /* fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* fc2  [../specs/bn_cnn.yaml:28] */
+    /* loss  [../specs/bn_cnn.yaml:31] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 10; i1++) {
@@ -986,8 +995,8 @@ int bn_cnn_infer(bn_cnn_t *m)
         loss_amax[i0] = acc;
     }
 
-    /* fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* fc2  [../specs/bn_cnn.yaml:28] */
+    /* loss  [../specs/bn_cnn.yaml:31] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc2_matmul[i0 * 10 + i1] + m->fc2_bias[i1]) - loss_amax[i0];
@@ -1002,8 +1011,8 @@ int bn_cnn_infer(bn_cnn_t *m)
     for (long i = 0; i < 4; i++)
         loss_log[i] = agc_logf(loss_sum[i]);
 
-    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* target  [../specs/bn_cnn.yaml:30] */
+    /* loss  [../specs/bn_cnn.yaml:31] */
     {
         float acc = 0;
         float part = 0;
@@ -1022,7 +1031,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         loss_sum_1[0] = acc;
     }
 
-    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* loss  [../specs/bn_cnn.yaml:31] */
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.25f);
 
@@ -1047,28 +1056,28 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const loss_exp = m->arena + 20136; /* [40] */
     float *const loss_sum = m->arena + 20176; /* [4] */
     float *const loss_grad_sum = m->arena + 20096; /* [4] */
-    float *const loss_grad_div = m->arena + 20096; /* [4] */
-    float *const loss_grad_add = m->arena + 20224; /* [40] */
+    float *const loss_grad_div = loss_grad_sum;
+    float *const loss_grad_add = target_out;
     float *const fc2_grad_matmul = m->arena + 20096; /* [128] */
-    float *const relu8_grad_where = m->arena + 21952; /* [128] */
+    float *const relu8_grad_where = relu8_out;
     float *const ln_grad_sum = m->arena + 20096; /* [4] */
-    float *const ln_grad_mul = m->arena + 20096; /* [4] */
-    float *const ln_grad_mul_1 = m->arena + 19968; /* [128] */
-    float *const ln_grad_add = m->arena + 21952; /* [128] */
+    float *const ln_grad_mul = ln_grad_sum;
+    float *const ln_grad_mul_1 = ln_sub;
+    float *const ln_grad_add = relu8_grad_where;
     float *const ln_grad_sum_1 = m->arena + 19968; /* [4] */
-    float *const ln_grad_mul_2 = m->arena + 19968; /* [4] */
-    float *const ln_grad_add_1 = m->arena + 21952; /* [128] */
+    float *const ln_grad_mul_2 = ln_grad_sum_1;
+    float *const ln_grad_add_1 = ln_grad_add;
     float *const fc1_grad_matmul = m->arena + 19968; /* [1984] */
-    float *const drop_grad_mul = m->arena + 19968; /* [1984] */
+    float *const drop_grad_mul = fc1_grad_matmul;
     float *const maxpool1d3_grad_maxpool_bwd = m->arena + 0; /* [3968] */
-    float *const relu2_grad_where = m->arena + 12032; /* [3968] */
+    float *const relu2_grad_where = relu2_out;
     float *const bn_grad_sum = m->arena + 0; /* [16] */
-    float *const bn_grad_mul = m->arena + 0; /* [16] */
-    float *const bn_grad_mul_1 = m->arena + 4096; /* [3968] */
-    float *const bn_grad_add = m->arena + 12032; /* [3968] */
+    float *const bn_grad_mul = bn_grad_sum;
+    float *const bn_grad_mul_1 = conv_add;
+    float *const bn_grad_add = relu2_grad_where;
     float *const bn_grad_sum_1 = m->arena + 0; /* [16] */
-    float *const bn_grad_mul_2 = m->arena + 0; /* [16] */
-    float *const bn_grad_add_1 = m->arena + 12032; /* [3968] */
+    float *const bn_grad_mul_2 = bn_grad_sum_1;
+    float *const bn_grad_add_1 = bn_grad_add;
     float *const mm_panel = m->arena + 0; /* [4096] */
     float *const mm_panel_1 = m->arena + 0; /* [512] */
     float *const conv193_weight_sum = m->arena + 992; /* [96] */
@@ -1076,7 +1085,7 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const conv193_weight_acc = m->arena + 1184; /* [96] */
     float *const conv193_weight_gt = m->arena + 0; /* [992] */
 
-    /* grad of loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
+    /* grad of loss  [../specs/bn_cnn.yaml:31] */
     for (long i = 0; i < 4; i++) {
         float acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -1091,7 +1100,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         for (long i1 = 0; i1 < 10; i1++)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
-    /* grad of fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
+    /* grad of fc2  [../specs/bn_cnn.yaml:28] */
     for (long j = 0; j < 10; j++)
         m->fc2_bias_grad[j] = 0;
     for (long i = 0; i < 4; i++)
@@ -1116,19 +1125,19 @@ int bn_cnn_backward(bn_cnn_t *m)
         }
     }
 
-    /* grad of relu8 = relu(ln)  [../specs/bn_cnn.yaml:27] */
+    /* grad of relu8  [../specs/bn_cnn.yaml:27] */
     for (long i = 0; i < 128; i++)
         relu8_grad_where[i] = (float)(relu8_out[i] > 0.0f) != 0 ? fc2_grad_matmul[i] : 0.0f;
 
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    /* grad of ln  [../specs/bn_cnn.yaml:26] */
     for (long j = 0; j < 32; j++)
         m->ln_bias_grad[j] = 0;
     for (long i = 0; i < 4; i++)
         for (long j = 0; j < 32; j++)
             m->ln_bias_grad[j] += relu8_grad_where[i * 32 + j];
 
-    /* ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
-    /* grad of ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+    /* ln  [../specs/bn_cnn.yaml:26] */
+    /* grad of ln  [../specs/bn_cnn.yaml:26] */
     for (long i1 = 0; i1 < 32; i1++) {
         float acc = 0;
         float part = 0;
@@ -1207,7 +1216,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         for (long i1 = 0; i1 < 32; i1++)
             ln_grad_add_1[i0 * 32 + i1] = ln_grad_add[i0 * 32 + i1] + ln_grad_mul_2[i0];
 
-    /* grad of fc1 = linear(drop, fc1.weight, fc1.bias)  [../specs/bn_cnn.yaml:25] */
+    /* grad of fc1  [../specs/bn_cnn.yaml:25] */
     for (long j = 0; j < 32; j++)
         m->fc1_bias_grad[j] = 0;
     for (long i = 0; i < 4; i++)
@@ -1250,11 +1259,11 @@ int bn_cnn_backward(bn_cnn_t *m)
         }
     }
 
-    /* grad of drop = dropout(flatten4, p=0.25)  [../specs/bn_cnn.yaml:24] */
+    /* grad of drop  [../specs/bn_cnn.yaml:24] */
     for (long i = 0; i < 1984; i++)
         drop_grad_mul[i] = fc1_grad_matmul[i] * drop_dropout_mask[i];
 
-    /* grad of maxpool1d3 = max_pool1d(relu2, kernel_size=2)  [../specs/bn_cnn.yaml:22] */
+    /* grad of maxpool1d3  [../specs/bn_cnn.yaml:22] */
     memset(maxpool1d3_grad_maxpool_bwd, 0, 3968 * sizeof *maxpool1d3_grad_maxpool_bwd);
     for (long p = 0; p < 64; p++)
         for (long oh = 0; oh < 1; oh++)
@@ -1274,11 +1283,11 @@ int bn_cnn_backward(bn_cnn_t *m)
                 maxpool1d3_grad_maxpool_bwd[at] += drop_grad_mul[(p * 1 + oh) * 31 + ow];
             }
 
-    /* grad of relu2 = relu(bn)  [../specs/bn_cnn.yaml:21] */
+    /* grad of relu2  [../specs/bn_cnn.yaml:21] */
     for (long i = 0; i < 3968; i++)
         relu2_grad_where[i] = (float)(relu2_out[i] > 0.0f) != 0 ? maxpool1d3_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    /* grad of bn  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1340,8 +1349,8 @@ int bn_cnn_backward(bn_cnn_t *m)
         m->bn_weight_grad[i1] = acc;
     }
 
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    /* bn  [../specs/bn_cnn.yaml:20] */
+    /* grad of bn  [../specs/bn_cnn.yaml:20] */
     for (long i1 = 0; i1 < 16; i1++) {
         float acc = 0;
         float part = 0;
@@ -1362,8 +1371,8 @@ int bn_cnn_backward(bn_cnn_t *m)
     for (long i = 0; i < 16; i++)
         bn_grad_mul[i] = (((-bn_grad_sum[i]) / (bn_sqrt[i] * bn_sqrt[i])) / (bn_sqrt[i] * 2.0f)) * 0.00403225806f;
 
-    /* bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
-    /* grad of bn = batch_norm(conv, weight=bn.weight, bias=bn.bias,...  [../specs/bn_cnn.yaml:20] */
+    /* bn  [../specs/bn_cnn.yaml:20] */
+    /* grad of bn  [../specs/bn_cnn.yaml:20] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
             for (long i2 = 0; i2 < 62; i2++)
@@ -1408,7 +1417,7 @@ int bn_cnn_backward(bn_cnn_t *m)
             for (long i2 = 0; i2 < 62; i2++)
                 bn_grad_add_1[i0 * 992 + i1 * 62 + i2] = bn_grad_add[i0 * 992 + i1 * 62 + i2] + bn_grad_mul_2[i1];
 
-    /* grad of conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] */
+    /* grad of conv  [../specs/bn_cnn.yaml:19] */
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;

@@ -89,6 +89,15 @@ static float agc_max(float a, float b)
     return a > b || a != a ? a : b;
 }
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -132,22 +141,24 @@ void classify_init(classify_t *m)
     /* y: value  [../specs/classify.yaml:13] */
     memcpy(m->y, classify_y_value, sizeof m->y);
     /* random values, seed 3: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: classify_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_normal, offsetof(classify_t, x), 48, UINT64_C(0x75c59860fbdd6338), 0, 1},
-            {agc_fill_uniform, offsetof(classify_t, fc_weight), 32, UINT64_C(0xa35d458b2bdcb39f), -0.35355339059327373, 0.70710678118654746},
-            {agc_fill_uniform, offsetof(classify_t, fc_bias), 4, UINT64_C(0xcef84d2685213fba), -0.35355339059327373, 0.70710678118654746},
+            {agc_fill_normal, 0, 1, 0, 1},
+            {agc_fill_uniform, 2, 4, -0.35355339059327373, 0.7071067811865475},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const classify_tensor *t = &classify_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0xdaa66d2c7ddf743f) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 
@@ -283,12 +294,12 @@ int classify_infer(classify_t *m)
     float *const loss_amax = m->arena + 54; /* [6] */
     float *const loss_sub = m->arena + 24; /* [24] */
     float *const loss_sum = m->arena + 60; /* [6] */
-    float *const loss_log = m->arena + 60; /* [6] */
+    float *const loss_log = loss_sum;
     float *const loss_sum_1 = m->arena + 66; /* [1] */
     float *const pred_out = m->arena + 24; /* [6] */
     float *const acc_sum = m->arena + 0; /* [1] */
 
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
+    /* fc  [../specs/classify.yaml:17] */
     for (long i = 0; i < 6; i++) {
         for (long j = 0; j < 4; j++)
             fc_matmul[i * 4 + j] = 0;
@@ -299,7 +310,7 @@ int classify_infer(classify_t *m)
         }
     }
 
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* loss  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
         if (!(m->y[i] >= 0 && m->y[i] < 4)) {
             m->bad_target = (int64_t)m->y[i];
@@ -308,8 +319,8 @@ int classify_infer(classify_t *m)
         loss_class_index[i] = (float)m->y[i];
     }
 
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* fc  [../specs/classify.yaml:17] */
+    /* loss  [../specs/classify.yaml:19] */
     for (long i0 = 0; i0 < 6; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 4; i1++) {
@@ -320,8 +331,8 @@ int classify_infer(classify_t *m)
         loss_amax[i0] = acc;
     }
 
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* fc  [../specs/classify.yaml:17] */
+    /* loss  [../specs/classify.yaml:19] */
     for (long i0 = 0; i0 < 6; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             loss_sub[i0 * 4 + i1] = (fc_matmul[i0 * 4 + i1] + m->fc_bias[i1]) - loss_amax[i0];
@@ -353,10 +364,10 @@ int classify_infer(classify_t *m)
         loss_sum_1[0] = acc;
     }
 
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    /* pred = argmax(fc, dim=1)  [../specs/classify.yaml:20] */
-    /* fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
-    /* pred = argmax(fc, dim=1)  [../specs/classify.yaml:20] */
+    /* fc  [../specs/classify.yaml:17] */
+    /* pred  [../specs/classify.yaml:20] */
+    /* fc  [../specs/classify.yaml:17] */
+    /* pred  [../specs/classify.yaml:20] */
     for (long i0 = 0; i0 < 6; i0++) {
         float acc = INFINITY;
         for (long i1 = 0; i1 < 4; i1++) {
@@ -367,7 +378,7 @@ int classify_infer(classify_t *m)
         pred_out[i0] = acc;
     }
 
-    /* acc = mean(pred == y)  [../specs/classify.yaml:21] */
+    /* acc  [../specs/classify.yaml:21] */
     {
         float acc = 0;
         for (long j = 0; j < 6; j++) {
@@ -377,7 +388,7 @@ int classify_infer(classify_t *m)
         acc_sum[0] = acc;
     }
 
-    /* loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* loss  [../specs/classify.yaml:19] */
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.166666667f);
 
@@ -385,7 +396,7 @@ int classify_infer(classify_t *m)
     for (long i = 0; i < 6; i++)
         m->pred[i] = (int64_t)pred_out[i];
 
-    /* acc = mean(pred == y)  [../specs/classify.yaml:21] */
+    /* acc  [../specs/classify.yaml:21] */
     /* output acc */
     m->acc[0] = acc_sum[0] * 0.166666667f;
 
@@ -398,10 +409,10 @@ int classify_backward(classify_t *m)
     float *const loss_exp = m->arena + 72; /* [24] */
     float *const loss_sum = m->arena + 102; /* [6] */
     float *const loss_grad_sum = m->arena + 0; /* [6] */
-    float *const loss_grad_div = m->arena + 0; /* [6] */
-    float *const loss_grad_add = m->arena + 24; /* [24] */
+    float *const loss_grad_div = loss_grad_sum;
+    float *const loss_grad_add = loss_add;
 
-    /* grad of loss = cross_entropy(fc, y, label_smoothing=0.1)  [../specs/classify.yaml:19] */
+    /* grad of loss  [../specs/classify.yaml:19] */
     for (long i = 0; i < 6; i++) {
         float acc = 0;
         for (long j = 0; j < 4; j++) {
@@ -416,7 +427,7 @@ int classify_backward(classify_t *m)
         for (long i1 = 0; i1 < 4; i1++)
             loss_grad_add[i0 * 4 + i1] = (loss_add[i0 * 4 + i1] * (-0.166666667f)) + (loss_grad_div[i0] * loss_exp[i0 * 4 + i1]);
 
-    /* grad of fc = linear(x, fc.weight, fc.bias)  [../specs/classify.yaml:17] */
+    /* grad of fc  [../specs/classify.yaml:17] */
     for (long j = 0; j < 4; j++)
         m->fc_bias_grad[j] = 0;
     for (long i = 0; i < 6; i++)

@@ -104,6 +104,15 @@ static float agc_relu(float x)
     return x > 0 ? x : 0;
 }
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -798,47 +807,47 @@ void cnn1d_init(cnn1d_t *m)
 {
     memset(m, 0, sizeof *m);
     /* random values, seed 1: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: cnn1d_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_normal, offsetof(cnn1d_t, x), 512, UINT64_C(0x31548cf5f9486b12), 0, 1},
-            {agc_fill_normal, offsetof(cnn1d_t, target_logits), 40, UINT64_C(0x80d1c41d265c4da0), 0, 2},
-            {agc_fill_uniform, offsetof(cnn1d_t, conv1_weight), 96, UINT64_C(0xf795e395910dae41), -0.40824829046386307, 0.81649658092772615},
-            {agc_fill_uniform, offsetof(cnn1d_t, conv1_bias), 16, UINT64_C(0x0628bd1c48bbfd5c), -0.40824829046386307, 0.81649658092772615},
-            {agc_fill_uniform, offsetof(cnn1d_t, conv2_weight), 640, UINT64_C(0xbcb1b50b057fe9da), -0.11180339887498948, 0.22360679774997896},
-            {agc_fill_uniform, offsetof(cnn1d_t, conv2_bias), 8, UINT64_C(0xce6a81eee21797cf), -0.11180339887498948, 0.22360679774997896},
-            {agc_fill_uniform, offsetof(cnn1d_t, fc_weight), 1200, UINT64_C(0xe7cc511e2949bbb5), -0.091287092917527679, 0.18257418583505536},
-            {agc_fill_uniform, offsetof(cnn1d_t, fc_bias), 10, UINT64_C(0x8a6959b387b43790), -0.091287092917527679, 0.18257418583505536},
+            {agc_fill_normal, 0, 1, 0, 1},
+            {agc_fill_normal, 1, 2, 0, 2},
+            {agc_fill_uniform, 2, 4, -0.4082482904638631, 0.8164965809277261},
+            {agc_fill_uniform, 4, 6, -0.11180339887498948, 0.22360679774997896},
+            {agc_fill_uniform, 6, 8, -0.09128709291752768, 0.18257418583505536},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const cnn1d_tensor *t = &cnn1d_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0x9e3779b97f4a7c15) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 
 int cnn1d_forward(cnn1d_t *m)
 {
     float *const conv1_conv = m->arena + 8448; /* [3968] */
-    float *const conv1_add = m->arena + 8448; /* [3968] */
-    float *const relu1_out = m->arena + 8448; /* [3968] */
+    float *const conv1_add = conv1_conv;
+    float *const relu1_out = conv1_add;
     float *const conv2_padmode = m->arena + 0; /* [4224] */
     float *const conv2_conv = m->arena + 15424; /* [992] */
-    float *const conv2_add = m->arena + 15424; /* [992] */
-    float *const relu3_out = m->arena + 15424; /* [992] */
+    float *const conv2_add = conv2_conv;
+    float *const relu3_out = conv2_add;
     float *const maxpool1d4_maxpool = m->arena + 6144; /* [480] */
     float *const fc_matmul = m->arena + 6624; /* [40] */
     float *const target_amax = m->arena + 4224; /* [4] */
     float *const target_exp = m->arena + 5984; /* [40] */
     float *const target_sum = m->arena + 4224; /* [4] */
-    float *const target_out = m->arena + 5984; /* [40] */
+    float *const target_out = target_exp;
     float *const loss_amax = m->arena + 4224; /* [4] */
-    float *const loss_sub = m->arena + 6624; /* [40] */
+    float *const loss_sub = fc_matmul;
     float *const loss_exp = m->arena + 4224; /* [40] */
     float *const loss_sum = m->arena + 4264; /* [4] */
     float *const loss_log = m->arena + 4268; /* [4] */
@@ -992,21 +1001,21 @@ int cnn1d_forward(cnn1d_t *m)
 int cnn1d_infer(cnn1d_t *m)
 {
     float *const conv1_conv = m->arena + 4224; /* [3968] */
-    float *const conv1_add = m->arena + 4224; /* [3968] */
-    float *const relu1_out = m->arena + 4224; /* [3968] */
+    float *const conv1_add = conv1_conv;
+    float *const relu1_out = conv1_add;
     float *const conv2_padmode = m->arena + 0; /* [4224] */
     float *const conv2_conv = m->arena + 4224; /* [992] */
-    float *const conv2_add = m->arena + 4224; /* [992] */
-    float *const relu3_out = m->arena + 4224; /* [992] */
+    float *const conv2_add = conv2_conv;
+    float *const relu3_out = conv2_add;
     float *const maxpool1d4_maxpool = m->arena + 1920; /* [480] */
     float *const fc_matmul = m->arena + 2400; /* [40] */
     float *const target_amax = m->arena + 40; /* [4] */
     float *const target_exp = m->arena + 0; /* [40] */
     float *const target_sum = m->arena + 40; /* [4] */
     float *const loss_amax = m->arena + 44; /* [4] */
-    float *const loss_sub = m->arena + 2400; /* [40] */
+    float *const loss_sub = fc_matmul;
     float *const loss_sum = m->arena + 44; /* [4] */
-    float *const loss_log = m->arena + 44; /* [4] */
+    float *const loss_log = loss_sum;
     float *const loss_sum_1 = m->arena + 48; /* [1] */
     float *const conv10_forward_wpack = m->arena + 992; /* [96] */
     float *const conv10_forward_acc = m->arena + 0; /* [992] */
@@ -1014,7 +1023,7 @@ int cnn1d_infer(cnn1d_t *m)
     float *const conv18_forward_acc = m->arena + 5856; /* [248] */
     float *const mm_panel = m->arena + 0; /* [1920] */
 
-    /* conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    /* conv1  [../specs/cnn1d.yaml:17] */
     agc_conv10_forward(conv1_conv, m->x, m->conv1_weight, conv10_forward_wpack, conv10_forward_acc);
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 16; i1++)
@@ -1022,11 +1031,11 @@ int cnn1d_infer(cnn1d_t *m)
                 for (long i3 = 0; i3 < 62; i3++)
                     conv1_add[i0 * 992 + i1 * 62 + i3] = conv1_conv[i0 * 992 + i1 * 62 + i3] + m->conv1_bias[i1];
 
-    /* relu1 = relu(conv1)  [../specs/cnn1d.yaml:18] */
+    /* relu1  [../specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
         relu1_out[i] = agc_relu(conv1_add[i]);
 
-    /* conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
+    /* conv2  [../specs/cnn1d.yaml:19] */
     /* circular padding, rows 0 + 0, columns 2 + 2 */
     for (long p = 0; p < 64; p++)
         for (long i = 0; i < 1; i++) {
@@ -1046,11 +1055,11 @@ int cnn1d_infer(cnn1d_t *m)
                 for (long i3 = 0; i3 < 31; i3++)
                     conv2_add[i0 * 248 + i1 * 31 + i3] = conv2_conv[i0 * 248 + i1 * 31 + i3] + m->conv2_bias[i1];
 
-    /* relu3 = relu(conv2)  [../specs/cnn1d.yaml:21] */
+    /* relu3  [../specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
         relu3_out[i] = agc_relu(conv2_add[i]);
 
-    /* maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:22] */
+    /* maxpool1d4  [../specs/cnn1d.yaml:22] */
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
             for (long ow = 0; ow < 15; ow++) {
@@ -1067,7 +1076,7 @@ int cnn1d_infer(cnn1d_t *m)
                 maxpool1d4_maxpool[(p * 1 + oh) * 15 + ow] = top;
             }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    /* fc  [../specs/cnn1d.yaml:24] */
     /* blocked: 16 columns by 120 rows of B at a time, in panels of 16
      * columns; kernels of 6 rows */
     for (long jb = 0; jb < 10; jb += 16) {
@@ -1088,7 +1097,7 @@ int cnn1d_infer(cnn1d_t *m)
         }
     }
 
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+    /* target  [../specs/cnn1d.yaml:26] */
     for (long i = 0; i < 4; i++) {
         int32_t acc = INT32_MIN;
         for (long j = 0; j < 10; j++) {
@@ -1102,8 +1111,8 @@ int cnn1d_infer(cnn1d_t *m)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
     agc_sum_loops1(target_sum, target_exp);
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* fc  [../specs/cnn1d.yaml:24] */
+    /* loss  [../specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++) {
         float acc = -INFINITY;
         for (long i1 = 0; i1 < 10; i1++) {
@@ -1114,8 +1123,8 @@ int cnn1d_infer(cnn1d_t *m)
         loss_amax[i0] = acc;
     }
 
-    /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* fc  [../specs/cnn1d.yaml:24] */
+    /* loss  [../specs/cnn1d.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             loss_sub[i0 * 10 + i1] = (fc_matmul[i0 * 10 + i1] + m->fc_bias[i1]) - loss_amax[i0];
@@ -1130,8 +1139,8 @@ int cnn1d_infer(cnn1d_t *m)
     for (long i = 0; i < 4; i++)
         loss_log[i] = agc_logf(loss_sum[i]);
 
-    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* target  [../specs/cnn1d.yaml:26] */
+    /* loss  [../specs/cnn1d.yaml:27] */
     {
         float acc = 0;
         float part = 0;
@@ -1150,7 +1159,7 @@ int cnn1d_infer(cnn1d_t *m)
         loss_sum_1[0] = acc;
     }
 
-    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* loss  [../specs/cnn1d.yaml:27] */
     /* output loss */
     m->loss[0] = loss_sum_1[0] * (-0.25f);
 
@@ -1167,14 +1176,14 @@ int cnn1d_backward(cnn1d_t *m)
     float *const loss_exp = m->arena + 4224; /* [40] */
     float *const loss_sum = m->arena + 4264; /* [4] */
     float *const loss_grad_sum = m->arena + 4268; /* [4] */
-    float *const loss_grad_div = m->arena + 4268; /* [4] */
-    float *const loss_grad_add = m->arena + 5984; /* [40] */
+    float *const loss_grad_div = loss_grad_sum;
+    float *const loss_grad_add = target_out;
     float *const fc_grad_matmul = m->arena + 5504; /* [480] */
     float *const maxpool1d4_grad_maxpool_bwd = m->arena + 4224; /* [992] */
-    float *const relu3_grad_where = m->arena + 15424; /* [992] */
+    float *const relu3_grad_where = relu3_out;
     float *const conv2_grad_conv_bwd_input = m->arena + 4224; /* [4224] */
     float *const conv2_grad_padmode_bwd = m->arena + 0; /* [3968] */
-    float *const relu1_grad_where = m->arena + 8448; /* [3968] */
+    float *const relu1_grad_where = relu1_out;
     float *const mm_panel_1 = m->arena + 4224; /* [1280] */
     float *const mm_panel_2 = m->arena + 4224; /* [512] */
     float *const conv74_input_gz = m->arena + 12416; /* [1952] */
@@ -1189,7 +1198,7 @@ int cnn1d_backward(cnn1d_t *m)
     float *const conv85_weight_acc = m->arena + 1184; /* [96] */
     float *const conv85_weight_gt = m->arena + 0; /* [992] */
 
-    /* grad of loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
+    /* grad of loss  [../specs/cnn1d.yaml:27] */
     for (long i = 0; i < 4; i++) {
         float acc = 0;
         for (long j = 0; j < 10; j++) {
@@ -1204,7 +1213,7 @@ int cnn1d_backward(cnn1d_t *m)
         for (long i1 = 0; i1 < 10; i1++)
             loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
-    /* grad of fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
+    /* grad of fc  [../specs/cnn1d.yaml:24] */
     for (long j = 0; j < 10; j++)
         m->fc_bias_grad[j] = 0;
     for (long i = 0; i < 4; i++)
@@ -1249,7 +1258,7 @@ int cnn1d_backward(cnn1d_t *m)
         }
     }
 
-    /* grad of maxpool1d4 = max_pool1d(relu3, kernel_size=2)  [../specs/cnn1d.yaml:22] */
+    /* grad of maxpool1d4  [../specs/cnn1d.yaml:22] */
     memset(maxpool1d4_grad_maxpool_bwd, 0, 992 * sizeof *maxpool1d4_grad_maxpool_bwd);
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 1; oh++)
@@ -1269,11 +1278,11 @@ int cnn1d_backward(cnn1d_t *m)
                 maxpool1d4_grad_maxpool_bwd[at] += fc_grad_matmul[(p * 1 + oh) * 15 + ow];
             }
 
-    /* grad of relu3 = relu(conv2)  [../specs/cnn1d.yaml:21] */
+    /* grad of relu3  [../specs/cnn1d.yaml:21] */
     for (long i = 0; i < 992; i++)
         relu3_grad_where[i] = (float)(relu3_out[i] > 0.0f) != 0 ? maxpool1d4_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] */
+    /* grad of conv2  [../specs/cnn1d.yaml:19] */
     for (long i1 = 0; i1 < 8; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;
@@ -1322,11 +1331,11 @@ int cnn1d_backward(cnn1d_t *m)
                 dst[j - 64] += src[j];
         }
 
-    /* grad of relu1 = relu(conv1)  [../specs/cnn1d.yaml:18] */
+    /* grad of relu1  [../specs/cnn1d.yaml:18] */
     for (long i = 0; i < 3968; i++)
         relu1_grad_where[i] = (float)(relu1_out[i] > 0.0f) != 0 ? conv2_grad_padmode_bwd[i] : 0.0f;
 
-    /* grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] */
+    /* grad of conv1  [../specs/cnn1d.yaml:17] */
     for (long i1 = 0; i1 < 16; i1++)
         for (long i2 = 0; i2 < 1; i2++) {
             float acc = 0;

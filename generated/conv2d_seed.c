@@ -4,6 +4,15 @@
 #include <math.h>
 #include <string.h>
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -305,22 +314,24 @@ void conv2d_seed_init(conv2d_seed_t *m)
 {
     memset(m, 0, sizeof *m);
     /* random values, seed 0: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: conv2d_seed_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_uniform, offsetof(conv2d_seed_t, x), 163840, UINT64_C(0xaf63f54c86021707), 0, 1},
-            {agc_fill_uniform, offsetof(conv2d_seed_t, w), 4800, UINT64_C(0xaf63ea4c86020456), -0.057735026918962581, 0.11547005383792516},
-            {agc_fill_uniform, offsetof(conv2d_seed_t, b), 16, UINT64_C(0xaf63df4c8601f1a5), -0.057735026918962581, 0.11547005383792516},
+            {agc_fill_uniform, 0, 1, 0, 1},
+            {agc_fill_uniform, 1, 3, -0.05773502691896258, 0.11547005383792516},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const conv2d_seed_tensor *t = &conv2d_seed_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0x0000000000000000) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 
@@ -369,10 +380,10 @@ int conv2d_seed_infer(conv2d_seed_t *m)
     float *const loss_sum = m->arena + 123008; /* [1] */
     float *const conv3_forward_wpack = m->arena + 123008; /* [4800] */
 
-    /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
+    /* y  [../specs/conv2d_seed.yaml:12] */
     agc_conv3_forward(y_conv, m->x, m->w, conv3_forward_wpack);
 
-    /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
+    /* loss  [../specs/conv2d_seed.yaml:13] */
     {
         float acc = 0;
         float part = 0;
@@ -393,7 +404,7 @@ int conv2d_seed_infer(conv2d_seed_t *m)
         loss_sum[0] = acc;
     }
 
-    /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
+    /* loss  [../specs/conv2d_seed.yaml:13] */
     /* output loss */
     m->loss[0] = loss_sum[0] * 8.12955255e-06f;
 
@@ -405,14 +416,14 @@ int conv2d_seed_backward(conv2d_seed_t *m)
     float *const loss_grad_const = m->arena + 0; /* [123008] */
     float *const conv16_weight_gt = m->arena + 123008; /* [123008] */
 
-    /* grad of loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
+    /* grad of loss  [../specs/conv2d_seed.yaml:13] */
     for (long i = 0; i < 123008; i++)
         loss_grad_const[i] = 8.12955255e-06f;
 
-    /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
+    /* grad of y  [../specs/conv2d_seed.yaml:12] */
     agc_conv16_weight(m->w_grad, m->x, loss_grad_const, conv16_weight_gt);
 
-    /* grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
+    /* grad of y  [../specs/conv2d_seed.yaml:12] */
     /* gradient b.grad */
     for (long i = 0; i < 16; i++)
         m->b_grad[i] = 0.0625f;

@@ -9,6 +9,15 @@ static float agc_relu(float x)
     return x > 0 ? x : 0;
 }
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -1122,28 +1131,27 @@ void conv_autoencoder_init(conv_autoencoder_t *m)
     for (long i = 0; i < 8; i++)
         m->bn_running_var[i] = 1;
     /* random values, seed 5: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: conv_autoencoder_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, x), 1024, UINT64_C(0xb87695d3fa767b6e), 0, 1},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc1_weight), 72, UINT64_C(0xdf5510cb1e16a8c9), -0.33333333333333331, 0.66666666666666663},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc1_bias), 8, UINT64_C(0xcb84ede45c7e6cec), -0.33333333333333331, 0.66666666666666663},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc2_weight), 576, UINT64_C(0x1870ea1633146fe2), -0.11785113019775793, 0.23570226039551587},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, enc2_bias), 8, UINT64_C(0xc5f0a80f3b14197f), -0.11785113019775793, 0.23570226039551587},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec1_weight), 1024, UINT64_C(0x6aa49c4a2ef805f1), -0.088388347648318433, 0.17677669529663687},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec1_bias), 8, UINT64_C(0x98c4758eb05e7e44), -0.088388347648318433, 0.17677669529663687},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec2_weight), 72, UINT64_C(0x23d82ee7e0cca12a), -0.33333333333333331, 0.66666666666666663},
-            {agc_fill_uniform, offsetof(conv_autoencoder_t, dec2_bias), 1, UINT64_C(0x261f2e918cd53d97), -0.33333333333333331, 0.66666666666666663},
+            {agc_fill_uniform, 0, 1, 0, 1},
+            {agc_fill_uniform, 1, 3, -0.3333333333333333, 0.6666666666666666},
+            {agc_fill_uniform, 8, 10, -0.11785113019775793, 0.23570226039551587},
+            {agc_fill_uniform, 10, 12, -0.08838834764831843, 0.17677669529663687},
+            {agc_fill_uniform, 12, 14, -0.3333333333333333, 0.6666666666666666},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const conv_autoencoder_tensor *t = &conv_autoencoder_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0x1715609f7c746c69) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 
@@ -1151,24 +1159,24 @@ int conv_autoencoder_forward(conv_autoencoder_t *m)
 {
     float *const enc1_conv = m->arena + 0; /* [8192] */
     float *const bn_sum = m->arena + 16384; /* [8] */
-    float *const bn_mul = m->arena + 16384; /* [8] */
-    float *const bn_sub = m->arena + 0; /* [8192] */
+    float *const bn_mul = bn_sum;
+    float *const bn_sub = enc1_conv;
     float *const bn_sum_1 = m->arena + 16392; /* [8] */
-    float *const bn_mul_1 = m->arena + 16392; /* [8] */
+    float *const bn_mul_1 = bn_sum_1;
     float *const bn_sqrt = m->arena + 38064; /* [8] */
     float *const bn_div = m->arena + 38072; /* [8] */
     float *const bn_mul_2 = m->arena + 8192; /* [8192] */
     float *const relu2_out = m->arena + 16384; /* [8192] */
     float *const maxpool2d3_out = m->arena + 31776; /* [2048] */
     float *const enc2_conv = m->arena + 35872; /* [1152] */
-    float *const relu5_out = m->arena + 35872; /* [1152] */
+    float *const relu5_out = enc2_conv;
     float *const code_matmul = m->arena + 24576; /* [768] */
     float *const code_transpose = m->arena + 25344; /* [768] */
     float *const code_matmul_1 = m->arena + 24576; /* [512] */
     float *const dec1_conv_bwd_input = m->arena + 33824; /* [2048] */
-    float *const relu8_out = m->arena + 33824; /* [2048] */
+    float *const relu8_out = dec1_conv_bwd_input;
     float *const dec2_conv_bwd_input = m->arena + 37024; /* [1024] */
-    float *const loss_sub = m->arena + 37024; /* [1024] */
+    float *const loss_sub = dec2_conv_bwd_input;
     float *const loss_sum = m->arena + 24576; /* [1] */
     float *const conv14_forward_wpack = m->arena + 8320; /* [72] */
     float *const conv14_forward_acc = m->arena + 8192; /* [128] */
@@ -1373,18 +1381,18 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
 {
     float *const enc1_conv = m->arena + 0; /* [8192] */
     float *const bn_div = m->arena + 8192; /* [8] */
-    float *const bn_mul = m->arena + 0; /* [8192] */
-    float *const relu2_out = m->arena + 0; /* [8192] */
+    float *const bn_mul = enc1_conv;
+    float *const relu2_out = bn_mul;
     float *const maxpool2d3_out = m->arena + 8192; /* [2048] */
     float *const enc2_conv = m->arena + 0; /* [1152] */
-    float *const relu5_out = m->arena + 0; /* [1152] */
+    float *const relu5_out = enc2_conv;
     float *const code_matmul = m->arena + 1152; /* [768] */
     float *const code_transpose = m->arena + 0; /* [768] */
     float *const code_matmul_1 = m->arena + 768; /* [512] */
     float *const dec1_conv_bwd_input = m->arena + 7200; /* [2048] */
-    float *const relu8_out = m->arena + 7200; /* [2048] */
+    float *const relu8_out = dec1_conv_bwd_input;
     float *const dec2_conv_bwd_input = m->arena + 9248; /* [1024] */
-    float *const loss_sub = m->arena + 9248; /* [1024] */
+    float *const loss_sub = dec2_conv_bwd_input;
     float *const loss_sum = m->arena + 0; /* [1] */
     float *const conv14_forward_wpack = m->arena + 8320; /* [72] */
     float *const conv14_forward_acc = m->arena + 8192; /* [128] */
@@ -1396,29 +1404,29 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
     float *const conv79_input_gz = m->arena + 0; /* [7200] */
     float *const conv79_input_acc = m->arena + 10272; /* [16] */
 
-    /* enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
+    /* enc1  [../specs/conv_autoencoder.yaml:22] */
     agc_conv14_forward(enc1_conv, m->x, m->enc1_weight, conv14_forward_wpack, conv14_forward_acc);
 
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+    /* bn  [../specs/conv_autoencoder.yaml:24] */
     for (long i = 0; i < 8; i++)
         bn_div[i] = 1.0f / sqrtf(m->bn_running_var[i] + 1e-05f);
 
-    /* enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
-    /* bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+    /* enc1  [../specs/conv_autoencoder.yaml:22] */
+    /* bn  [../specs/conv_autoencoder.yaml:24] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 16; i2++)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_mul[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = ((enc1_conv[i0 * 2048 + i1 * 256 + i2 * 16 + i3] + m->enc1_bias[i1]) - m->bn_running_mean[i1]) * bn_div[i1];
 
-    /* relu2 = relu(bn)  [../specs/conv_autoencoder.yaml:25] */
+    /* relu2  [../specs/conv_autoencoder.yaml:25] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 16; i2++)
                 for (long i3 = 0; i3 < 16; i3++)
                     relu2_out[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = agc_relu((bn_mul[i0 * 2048 + i1 * 256 + i2 * 16 + i3] * m->bn_weight[i1]) + m->bn_bias[i1]);
 
-    /* maxpool2d3 = max_pool2d(relu2, kernel_size=2)  [../specs/conv_autoencoder.yaml:26] */
+    /* maxpool2d3  [../specs/conv_autoencoder.yaml:26] */
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 8; oh++)
             for (long ow = 0; ow < 8; ow++) {
@@ -1435,17 +1443,17 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
                 maxpool2d3_out[(p * 8 + oh) * 8 + ow] = top;
             }
 
-    /* enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
+    /* enc2  [../specs/conv_autoencoder.yaml:27] */
     agc_conv60_forward(enc2_conv, maxpool2d3_out, m->enc2_weight, conv60_forward_wpack, conv60_forward_acc);
 
-    /* relu5 = relu(enc2)  [../specs/conv_autoencoder.yaml:28] */
+    /* relu5  [../specs/conv_autoencoder.yaml:28] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 6; i2++)
                 for (long i3 = 0; i3 < 6; i3++)
                     relu5_out[i0 * 288 + i1 * 36 + i2 * 6 + i3] = agc_relu(enc2_conv[i0 * 288 + i1 * 36 + i2 * 6 + i3] + m->enc2_bias[i1]);
 
-    /* code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
+    /* code  [../specs/conv_autoencoder.yaml:29] */
     for (long i = 0; i < 192; i++) {
         for (long j = 0; j < 4; j++)
             code_matmul[i * 4 + j] = 0;
@@ -1473,20 +1481,20 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
             for (long i2 = 0; i2 < 4; i2++)
                 m->code[i0 * 16 + i1 * 4 + i2] = code_matmul_1[i0 * 16 + i1 + i2 * 4];
 
-    /* dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
+    /* dec1  [../specs/conv_autoencoder.yaml:30] */
     agc_conv75_input(dec1_conv_bwd_input, m->code, m->dec1_weight, conv75_input_gz, conv75_input_wpack, conv75_input_acc);
 
-    /* relu8 = relu(dec1)  [../specs/conv_autoencoder.yaml:32] */
+    /* relu8  [../specs/conv_autoencoder.yaml:32] */
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 8; i1++)
             for (long i2 = 0; i2 < 8; i2++)
                 for (long i3 = 0; i3 < 8; i3++)
                     relu8_out[i0 * 512 + i1 * 64 + i2 * 8 + i3] = agc_relu(dec1_conv_bwd_input[i0 * 512 + i1 * 64 + i2 * 8 + i3] + m->dec1_bias[i1]);
 
-    /* dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
+    /* dec2  [../specs/conv_autoencoder.yaml:33] */
     agc_conv79_input(dec2_conv_bwd_input, relu8_out, m->dec2_weight, conv79_input_gz, conv79_input_acc);
 
-    /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
+    /* loss  [../specs/conv_autoencoder.yaml:37] */
     for (long i = 0; i < 1024; i++)
         loss_sub[i] = (dec2_conv_bwd_input[i] + m->dec2_bias[0]) - m->x[i];
     {
@@ -1514,7 +1522,7 @@ int conv_autoencoder_infer(conv_autoencoder_t *m)
         loss_sum[0] = acc;
     }
 
-    /* loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
+    /* loss  [../specs/conv_autoencoder.yaml:37] */
     /* output loss */
     m->loss[0] = loss_sum[0] * 0.0009765625f;
 
@@ -1532,25 +1540,25 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     float *const relu5_out = m->arena + 35872; /* [1152] */
     float *const relu8_out = m->arena + 33824; /* [2048] */
     float *const loss_sub = m->arena + 37024; /* [1024] */
-    float *const loss_grad_mul = m->arena + 37024; /* [1024] */
+    float *const loss_grad_mul = loss_sub;
     float *const dec2_grad_conv = m->arena + 24576; /* [2048] */
-    float *const relu8_grad_where = m->arena + 33824; /* [2048] */
+    float *const relu8_grad_where = relu8_out;
     float *const dec1_grad_conv = m->arena + 27648; /* [512] */
     float *const code_grad_transpose = m->arena + 25344; /* [512] */
     float *const code_grad_matmul = m->arena + 24576; /* [768] */
     float *const code_grad_transpose_1 = m->arena + 25728; /* [768] */
     float *const code_grad_matmul_1 = m->arena + 24576; /* [1152] */
-    float *const relu5_grad_where = m->arena + 35872; /* [1152] */
+    float *const relu5_grad_where = relu5_out;
     float *const enc2_grad_conv_bwd_input = m->arena + 33824; /* [2048] */
     float *const maxpool2d3_grad_maxpool_bwd = m->arena + 24576; /* [8192] */
-    float *const relu2_grad_where = m->arena + 16384; /* [8192] */
+    float *const relu2_grad_where = relu2_out;
     float *const bn_grad_sum = m->arena + 8192; /* [8] */
-    float *const bn_grad_mul = m->arena + 8192; /* [8] */
-    float *const bn_grad_mul_1 = m->arena + 0; /* [8192] */
-    float *const bn_grad_add = m->arena + 16384; /* [8192] */
+    float *const bn_grad_mul = bn_grad_sum;
+    float *const bn_grad_mul_1 = bn_sub;
+    float *const bn_grad_add = relu2_grad_where;
     float *const bn_grad_sum_1 = m->arena + 0; /* [8] */
-    float *const bn_grad_mul_2 = m->arena + 0; /* [8] */
-    float *const bn_grad_add_1 = m->arena + 16384; /* [8192] */
+    float *const bn_grad_mul_2 = bn_grad_sum_1;
+    float *const bn_grad_add_1 = bn_grad_add;
     float *const conv96_forward_wpack = m->arena + 26624; /* [72] */
     float *const conv96_forward_acc = m->arena + 26696; /* [64] */
     float *const conv97_weight_sum = m->arena + 26624; /* [72] */
@@ -1574,11 +1582,11 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     float *const conv153_weight_acc = m->arena + 272; /* [72] */
     float *const conv153_weight_gt = m->arena + 0; /* [128] */
 
-    /* grad of loss = mse_loss(dec2, x)  [../specs/conv_autoencoder.yaml:37] */
+    /* grad of loss  [../specs/conv_autoencoder.yaml:37] */
     for (long i = 0; i < 1024; i++)
         loss_grad_mul[i] = loss_sub[i] * 0.001953125f;
 
-    /* grad of dec2 = conv_transpose2d(relu8, dec2.weight, dec2.bias, stride=2,...  [../specs/conv_autoencoder.yaml:33] */
+    /* grad of dec2  [../specs/conv_autoencoder.yaml:33] */
     for (long i1 = 0; i1 < 1; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1608,11 +1616,11 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     agc_conv96_forward(dec2_grad_conv, loss_grad_mul, m->dec2_weight, conv96_forward_wpack, conv96_forward_acc);
     agc_conv97_weight(m->dec2_weight_grad, loss_grad_mul, relu8_out, conv97_weight_sum, conv97_weight_img, conv97_weight_acc, conv97_weight_gt);
 
-    /* grad of relu8 = relu(dec1)  [../specs/conv_autoencoder.yaml:32] */
+    /* grad of relu8  [../specs/conv_autoencoder.yaml:32] */
     for (long i = 0; i < 2048; i++)
         relu8_grad_where[i] = (float)(relu8_out[i] > 0.0f) != 0 ? dec2_grad_conv[i] : 0.0f;
 
-    /* grad of dec1 = conv_transpose2d(code, dec1.weight, dec1.bias, stride=2,...  [../specs/conv_autoencoder.yaml:30] */
+    /* grad of dec1  [../specs/conv_autoencoder.yaml:30] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1642,7 +1650,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     agc_conv103_forward(dec1_grad_conv, relu8_grad_where, m->dec1_weight, conv103_forward_wpack, conv103_forward_acc);
     agc_conv104_weight(m->dec1_weight_grad, relu8_grad_where, m->code, conv104_weight_sum, conv104_weight_img, conv104_weight_acc, conv104_weight_gt);
 
-    /* grad of code = adaptive_avg_pool2d(relu5, output_size=4)  [../specs/conv_autoencoder.yaml:29] */
+    /* grad of code  [../specs/conv_autoencoder.yaml:29] */
     for (long i0 = 0; i0 < 32; i0++)
         for (long i1 = 0; i1 < 4; i1++)
             for (long i2 = 0; i2 < 4; i2++)
@@ -1670,11 +1678,11 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
         }
     }
 
-    /* grad of relu5 = relu(enc2)  [../specs/conv_autoencoder.yaml:28] */
+    /* grad of relu5  [../specs/conv_autoencoder.yaml:28] */
     for (long i = 0; i < 1152; i++)
         relu5_grad_where[i] = (float)(relu5_out[i] > 0.0f) != 0 ? code_grad_matmul_1[i] : 0.0f;
 
-    /* grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] */
+    /* grad of enc2  [../specs/conv_autoencoder.yaml:27] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1708,7 +1716,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     agc_conv121_input(enc2_grad_conv_bwd_input, relu5_grad_where, m->enc2_weight, conv121_input_wpack, conv121_input_pad);
     agc_conv122_weight(m->enc2_weight_grad, maxpool2d3_out, relu5_grad_where, conv122_weight_sum, conv122_weight_img, conv122_weight_acc, conv122_weight_gt);
 
-    /* grad of maxpool2d3 = max_pool2d(relu2, kernel_size=2)  [../specs/conv_autoencoder.yaml:26] */
+    /* grad of maxpool2d3  [../specs/conv_autoencoder.yaml:26] */
     memset(maxpool2d3_grad_maxpool_bwd, 0, 8192 * sizeof *maxpool2d3_grad_maxpool_bwd);
     for (long p = 0; p < 32; p++)
         for (long oh = 0; oh < 8; oh++)
@@ -1728,11 +1736,11 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 maxpool2d3_grad_maxpool_bwd[at] += enc2_grad_conv_bwd_input[(p * 8 + oh) * 8 + ow];
             }
 
-    /* grad of relu2 = relu(bn)  [../specs/conv_autoencoder.yaml:25] */
+    /* grad of relu2  [../specs/conv_autoencoder.yaml:25] */
     for (long i = 0; i < 8192; i++)
         relu2_grad_where[i] = (float)(relu2_out[i] > 0.0f) != 0 ? maxpool2d3_grad_maxpool_bwd[i] : 0.0f;
 
-    /* grad of bn = batch_norm(enc1, weight=bn.weight, bias=bn.bias,...  [../specs/conv_autoencoder.yaml:24] */
+    /* grad of bn  [../specs/conv_autoencoder.yaml:24] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {
@@ -1848,7 +1856,7 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 for (long i3 = 0; i3 < 16; i3++)
                     bn_grad_add_1[i0 * 2048 + i1 * 256 + i2 * 16 + i3] = bn_grad_add[i0 * 2048 + i1 * 256 + i2 * 16 + i3] + bn_grad_mul_2[i1];
 
-    /* grad of enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] */
+    /* grad of enc1  [../specs/conv_autoencoder.yaml:22] */
     for (long i1 = 0; i1 < 8; i1++) {
         float acc = 0;
         for (long i0 = 0; i0 < 4; i0++) {

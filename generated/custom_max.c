@@ -64,7 +64,7 @@ int custom_max_forward(custom_max_t *m)
  * temporaries overwrite forward's). */
 int custom_max_infer(custom_max_t *m)
 {
-    /* m = my_max(x)  [../specs/custom_max.yaml:9] */
+    /* m  [../specs/custom_max.yaml:9] */
     {
         int32_t acc = INT32_MIN;
         for (long j = 0; j < 6; j++) {
@@ -79,7 +79,7 @@ int custom_max_infer(custom_max_t *m)
 
 int custom_max_backward(custom_max_t *m)
 {
-    /* grad of m = my_max(x)  [../specs/custom_max.yaml:11] */
+    /* grad of m  [../specs/custom_max.yaml:11] */
     /* gradient x.grad */
     for (long i = 0; i < 6; i++)
         m->x_grad[i] = (float)(m->x[i] == m->m[0]);

@@ -43,12 +43,12 @@ int custom_split_infer(custom_split_t *m)
 {
     float *const y_out = m->arena + 0; /* [3] */
 
-    /* y = my_add(x, x)  [../specs/custom_split.yaml:9] */
+    /* y  [../specs/custom_split.yaml:9] */
     for (long i = 0; i < 3; i++)
         y_out[i] = m->x[i] * 2.0f;
 
-    /* z = c * c + c  [../specs/custom_split.yaml:23] */
-    /* loss = sum(z)  [../specs/custom_split.yaml:24] */
+    /* z  [../specs/custom_split.yaml:23] */
+    /* loss  [../specs/custom_split.yaml:24] */
     {
         float acc = 0;
         for (long j = 0; j < 3; j++) {
@@ -65,8 +65,8 @@ int custom_split_backward(custom_split_t *m)
 {
     float *const y_out = m->arena + 0; /* [3] */
 
-    /* grad of z = c * c + c  [../specs/custom_split.yaml:23] */
-    /* grad of y = my_add(x, x)  [../specs/custom_split.yaml:21] */
+    /* grad of z  [../specs/custom_split.yaml:23] */
+    /* grad of y  [../specs/custom_split.yaml:21] */
     /* gradient x.grad */
     for (long i = 0; i < 3; i++)
         m->x_grad[i] = ((1.0f + y_out[i]) + y_out[i]) * 2.0f;

@@ -52,7 +52,7 @@ int custom_wrong_infer(custom_wrong_t *m)
 {
     float *const tmp_mul = m->arena + 0; /* [3] */
 
-    /* y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:15] */
+    /* y  [../specs/custom_wrong.yaml:15] */
     for (long i = 0; i < 3; i++)
         tmp_mul[i] = m->a[i] * m->b[i];
     {
@@ -69,7 +69,7 @@ int custom_wrong_infer(custom_wrong_t *m)
 
 int custom_wrong_backward(custom_wrong_t *m)
 {
-    /* grad of y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:24] */
+    /* grad of y  [../specs/custom_wrong.yaml:24] */
     /* gradient a.grad */
     for (long i = 0; i < 3; i++)
         m->a_grad[i] = 1.0f;
@@ -78,7 +78,7 @@ int custom_wrong_backward(custom_wrong_t *m)
     for (long i = 0; i < 3; i++)
         m->b_grad[i] = m->a[i];
 
-    /* grad of y = sum(my_mul(a, b) + c^2)  [../specs/custom_wrong.yaml:24] */
+    /* grad of y  [../specs/custom_wrong.yaml:24] */
     /* gradient c.grad */
     for (long i = 0; i < 3; i++)
         m->c_grad[i] = m->c[i] * 2.0f;

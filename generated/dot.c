@@ -35,7 +35,7 @@ int dot_forward(dot_t *m)
  * temporaries overwrite forward's). */
 int dot_infer(dot_t *m)
 {
-    /* z = w @ x  [../specs/dot.yaml:8] */
+    /* z  [../specs/dot.yaml:8] */
     for (long i = 0; i < 1; i++) {
         float acc = 0;
         for (long k = 0; k < 5; k++)
@@ -50,7 +50,7 @@ int dot_backward(dot_t *m)
 {
     float *const z_grad_const = m->arena + 0; /* [1] */
 
-    /* grad of z = w @ x  [../specs/dot.yaml:8] */
+    /* grad of z  [../specs/dot.yaml:8] */
     for (long i = 0; i < 1; i++)
         z_grad_const[i] = 1.0f;
     for (long i = 0; i < 1; i++) {

@@ -63,11 +63,11 @@ int loop_infer(loop_t *m)
     float *const y0_out = m->arena + 0; /* [3] */
     float *const y_norm = m->arena + 3; /* [1] */
 
-    /* y0 = x * 2  [../specs/loop.yaml:12] */
+    /* y0  [../specs/loop.yaml:12] */
     for (long i = 0; i < 3; i++)
         y0_out[i] = m->x[i] * 2.0f;
 
-    /* y = loop from y0 while norm(v) < 1000: v = v * 2  [../specs/loop.yaml:13] */
+    /* y  [../specs/loop.yaml:13] */
     for (long i = 0; i < 3; i++)
         m->y[i] = y0_out[i];
     for (long iter = 0;; iter++) {
@@ -86,7 +86,7 @@ int loop_infer(loop_t *m)
         }
         if (iter == 64)
             return loop_ERR_MAX_ITER;
-        /* y: v = v * 2  [../specs/loop.yaml:18] */
+        /* y: v  [../specs/loop.yaml:18] */
         for (long i = 0; i < 3; i++)
             m->y[i] = m->y[i] * 2.0f;
     }
@@ -98,16 +98,16 @@ int loop_backward(loop_t *m)
 {
     float *const y_grad_v_grad_loop_grad = m->arena + 0; /* [3] */
 
-    /* grad of y = loop from y0 while norm(v) < 1000: v = v * 2  [../specs/loop.yaml:13] */
+    /* grad of y  [../specs/loop.yaml:13] */
     for (long i = 0; i < 3; i++)
         y_grad_v_grad_loop_grad[i] = loop_k5[i];
     for (long iter = (long)m->i[0] - 1; iter >= 0; iter--) {
-        /* grad of y: v = v * 2  [../specs/loop.yaml:18] */
+        /* grad of y: v  [../specs/loop.yaml:18] */
         for (long i = 0; i < 3; i++)
             y_grad_v_grad_loop_grad[i] = y_grad_v_grad_loop_grad[i] * 2.0f;
     }
 
-    /* grad of y0 = x * 2  [../specs/loop.yaml:12] */
+    /* grad of y0  [../specs/loop.yaml:12] */
     /* gradient x.grad */
     for (long i = 0; i < 3; i++)
         m->x_grad[i] = y_grad_v_grad_loop_grad[i] * 2.0f;

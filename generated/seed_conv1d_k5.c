@@ -4,6 +4,15 @@
 #include <math.h>
 #include <string.h>
 
+/* FNV-1a of a tensor's name: the seed of its random values */
+static uint64_t agc_fnv1a(const char *s)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(0x100000001b3);
+    return h;
+}
+
 /* splitmix64; agc_uniform is in [0, 1) */
 static double agc_uniform(uint64_t *s)
 {
@@ -116,22 +125,24 @@ void seed_conv1d_k5_init(seed_conv1d_k5_t *m)
 {
     memset(m, 0, sizeof *m);
     /* random values, seed 0: uniform(a, b) as a + (b - a) * agc_uniform, normal(mean,
-     * std) as mean + std * agc_normal, from a stream per tensor */
+     * std) as mean + std * agc_normal, from a stream per tensor, seeded with
+     * seed * 0x9e3779b97f4a7c15 ^ agc_fnv1a(its name) */
     {
         static const struct {
             void (*fill)(float *a, long n, uint64_t s, double lo, double w);
-            size_t at;
-            long n;
-            uint64_t s;
+            int first, end;    /* the tensors: seed_conv1d_k5_tensors[first..end - 1] */
             double lo, w;
         } fills[] = {
-            {agc_fill_uniform, offsetof(seed_conv1d_k5_t, x), 128, UINT64_C(0xaf63f54c86021707), 0, 1},
-            {agc_fill_uniform, offsetof(seed_conv1d_k5_t, conv_weight), 160, UINT64_C(0x796f8df88f56d987), -0.31622776601683794, 0.63245553203367588},
-            {agc_fill_uniform, offsetof(seed_conv1d_k5_t, conv_bias), 16, UINT64_C(0xf4a7bda6f844df82), -0.31622776601683794, 0.63245553203367588},
+            {agc_fill_uniform, 0, 1, 0, 1},
+            {agc_fill_uniform, 1, 3, -0.31622776601683794, 0.6324555320336759},
         };
         for (size_t k = 0; k < sizeof fills / sizeof *fills; k++)
-            fills[k].fill((float *)(void *)((char *)m + fills[k].at), fills[k].n,
-                          fills[k].s, fills[k].lo, fills[k].w);
+            for (int i = fills[k].first; i < fills[k].end; i++) {
+                const seed_conv1d_k5_tensor *t = &seed_conv1d_k5_tensors[i];
+                fills[k].fill((float *)(void *)((char *)m + t->offset), t->count,
+                              UINT64_C(0x0000000000000000) ^ agc_fnv1a(t->name),
+                              fills[k].lo, fills[k].w);
+            }
     }
 }
 

@@ -34,7 +34,7 @@ int vjp_forward(vjp_t *m)
  * temporaries overwrite forward's). */
 int vjp_infer(vjp_t *m)
 {
-    /* y = x^2  [../specs/vjp.yaml:8] */
+    /* y  [../specs/vjp.yaml:8] */
     /* output y */
     for (long i = 0; i < 3; i++)
         m->y[i] = m->x[i] * m->x[i];
@@ -44,7 +44,7 @@ int vjp_infer(vjp_t *m)
 
 int vjp_backward(vjp_t *m)
 {
-    /* grad of y = x^2  [../specs/vjp.yaml:8] */
+    /* grad of y  [../specs/vjp.yaml:8] */
     /* gradient x.grad */
     for (long i = 0; i < 3; i++)
         m->x_grad[i] = (vjp_k3[i] * 2.0f) * m->x[i];
