@@ -1247,8 +1247,8 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         put(o, "        panel[k * %d + j] = %s;\n", nr, src);
         o->indent--;
         put(o, "}\n");
-        if (par)
-            put_omp(o, "for schedule(static)");
+        if (par)                    /* every kernel call one item */
+            put_omp(o, "for collapse(2) schedule(static)");
         put(o, "for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
         put(o, "    for (long j = 0; j < nb; j += %d)\n", nr);
         put(o, "        %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn,\n"
