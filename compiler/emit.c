@@ -1086,7 +1086,7 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
  * as plain loops.  The others run in blocks, as BLIS does:
  *
  *   for each block of MM_NB columns of C (jb) and of 128 rows of B (kb;
- *   for a product of AGC_PAR_WORK multiply-adds or more, as few blocks of
+ *   for a product of 2^20 multiply-adds or more, as few blocks of
  *   at most MM_KB rows as can be, of even size):
  *       pack B[kb.., jb..] into panels of MM_NR columns (zero past N)
  *       for each MM_MR rows of C (i), for each panel:
@@ -1207,7 +1207,7 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
          * product's in as few blocks of at most MM_KB as can be, of even
          * size */
         long kb = K < 128 ? K : 128;
-        if (M * N * K >= AGC_PAR_WORK) {
+        if (M * N * K >= 1L << 20) {
             kb = (K + MM_KB - 1) / MM_KB;
             kb = (K + kb - 1) / kb;
         }
