@@ -258,8 +258,8 @@ static Node *log_softmax(Graph *g, Node *x, int dim, Node **sm)
                            g_detach(g, g_reduce(g, OP_AMAX, x, m, 1)));
     Node *e = g_unary(g, OP_EXP, shift);
     Node *s = g_reduce(g, OP_SUM, e, m, 1);
-    if (sm)
-        *sm = g_binary(g, OP_DIV, e, s);
+    if (sm)                         /* e times 1 / s, as PyTorch does */
+        *sm = g_binary(g, OP_MUL, e, g_binary(g, OP_DIV, g_scalar(g, 1), s));
     return g_binary(g, OP_SUB, shift, g_unary(g, OP_LOG, s));
 }
 

@@ -335,7 +335,7 @@ static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
 /* ---- gradient of the weight: grad of conv = conv1d(x, conv.weight, conv.bias)  [../specs/bn_cnn.yaml:19] ---- */
 
 /* acc[k][o] += x[p + k] * g[p][o], p < 8, k = 0..2 */
-static void agc_conv193_tile(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv194_tile(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9];
@@ -355,7 +355,7 @@ static void agc_conv193_tile(float *restrict acc, const float *restrict x, const
 }
 
 /* acc[k][o] += x[p + k] * g[p][o], p < 6, k = 0..2 */
-static void agc_conv193_tail(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv194_tail(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
     const float x6 = x[6], x7 = x[7];
@@ -370,14 +370,14 @@ static void agc_conv193_tail(float *restrict acc, const float *restrict x, const
     }
 }
 
-static void agc_conv193_row(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv194_row(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     for (long j = 0; j < 56; j += 8)
-        agc_conv193_tile(acc, x + j, g + j * 16);
-    agc_conv193_tail(acc, x + 56, g + 896);
+        agc_conv194_tile(acc, x + j, g + j * 16);
+    agc_conv194_tail(acc, x + 56, g + 896);
 }
 
-static void agc_conv193(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
+static void agc_conv194(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
 {
     memset(sum, 0, 96 * sizeof *sum);
     memset(img, 0, 96 * sizeof *img);
@@ -394,7 +394,7 @@ static void agc_conv193(float *restrict sum, float *restrict img, float *restric
             for (long c = 0; c < 2; c++) {
                 const float *restrict xr = xg + (c + oh) * 64;
                 float *restrict ar = ag + c * 48;
-                agc_conv193_row(ar, xr, gt);
+                agc_conv194_row(ar, xr, gt);
             }
             for (long k = 0; k < 96; k++) {
                 img[k] += ag[k];
@@ -408,12 +408,12 @@ static void agc_conv193(float *restrict sum, float *restrict img, float *restric
     }
 }
 
-/* dw [16, 2, 1, 3] = the gradient of conv(x [4, 2, 1, 64], w) for gy [4, 16, 1, 62]: agc_conv193, then
+/* dw [16, 2, 1, 3] = the gradient of conv(x [4, 2, 1, 64], w) for gy [4, 16, 1, 62]: agc_conv194, then
  * unpacked from [g][c][kh][kw][o] */
-static void agc_conv193_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
+static void agc_conv194_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
     float *restrict sum, float *restrict img, float *restrict acc, float *restrict gt)
 {
-    agc_conv193(sum, img, acc, x, gy, gt);
+    agc_conv194(sum, img, acc, x, gy, gt);
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
             for (long c = 0; c < 2; c++)
@@ -438,8 +438,16 @@ static void agc_mul_loops2(float *y, const float *a)
 }
 
 /* Shared loops (y the result, a, b... what they read), first of
+ *   ln = layer_norm(fc1, ln.weight, ln.bias)  [../specs/bn_cnn.yaml:26] */
+static void agc_div_loops3(float *y, const float *a)
+{
+    for (long i = 0; i < 4; i++)
+        y[i] = 1.0f / a[i];
+}
+
+/* Shared loops (y the result, a, b... what they read), first of
  *   target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
-static void agc_sum_loops3(float *y, const float *a)
+static void agc_sum_loops4(float *y, const float *a)
 {
     for (long i = 0; i < 4; i++) {
         float acc = 0;
@@ -514,14 +522,14 @@ int bn_cnn_forward(bn_cnn_t *m)
     float *const fc2_matmul = m->arena + 20096; /* [40] */
     float *const target_amax = m->arena + 20136; /* [4] */
     float *const target_exp = m->arena + 20224; /* [40] */
-    float *const target_sum = m->arena + 20136; /* [4] */
-    float *const target_out = target_exp;
+    float *const target_sum = m->arena + 20176; /* [4] */
+    float *const target_div = target_sum;
     float *const loss_amax = m->arena + 20136; /* [4] */
     float *const loss_sub = fc2_matmul;
     float *const loss_exp = m->arena + 20136; /* [40] */
-    float *const loss_sum = m->arena + 20176; /* [4] */
-    float *const loss_log = m->arena + 20180; /* [4] */
-    float *const loss_sum_1 = m->arena + 20184; /* [1] */
+    float *const loss_sum = m->arena + 20180; /* [4] */
+    float *const loss_log = m->arena + 20184; /* [4] */
+    float *const loss_sum_1 = m->arena + 20188; /* [1] */
     float *const conv17_forward_wpack = m->arena + 992; /* [96] */
     float *const conv17_forward_acc = m->arena + 0; /* [992] */
     float *const mm_panel = m->arena + 0; /* [4096] */
@@ -716,8 +724,7 @@ int bn_cnn_forward(bn_cnn_t *m)
     }
     for (long i = 0; i < 4; i++)
         ln_sqrt[i] = sqrtf((ln_sum_1[i] * 0.03125f) + 1e-05f);
-    for (long i = 0; i < 4; i++)
-        ln_div[i] = 1.0f / ln_sqrt[i];
+    agc_div_loops3(ln_div, ln_sqrt);
 
     /* relu8 = relu(ln)  [../specs/bn_cnn.yaml:27] */
     for (long i0 = 0; i0 < 4; i0++)
@@ -747,10 +754,8 @@ int bn_cnn_forward(bn_cnn_t *m)
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
-    agc_sum_loops3(target_sum, target_exp);
-    for (long i0 = 0; i0 < 4; i0++)
-        for (long i1 = 0; i1 < 10; i1++)
-            target_out[i0 * 10 + i1] = target_exp[i0 * 10 + i1] / target_sum[i0];
+    agc_sum_loops4(target_sum, target_exp);
+    agc_div_loops3(target_div, target_sum);
 
     /* fc2 = linear(relu8, fc2.weight, fc2.bias)  [../specs/bn_cnn.yaml:28] */
     /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
@@ -771,16 +776,19 @@ int bn_cnn_forward(bn_cnn_t *m)
             loss_sub[i0 * 10 + i1] = (fc2_matmul[i0 * 10 + i1] + m->fc2_bias[i1]) - loss_amax[i0];
     for (long i = 0; i < 40; i++)
         loss_exp[i] = agc_expf(loss_sub[i]);
-    agc_sum_loops3(loss_sum, loss_exp);
+    agc_sum_loops4(loss_sum, loss_exp);
     for (long i = 0; i < 4; i++)
         loss_log[i] = agc_logf(loss_sum[i]);
+
+    /* target = softmax(target_logits, dim=1)  [../specs/bn_cnn.yaml:30] */
+    /* loss = cross_entropy(fc2, target)  [../specs/bn_cnn.yaml:31] */
     {
         float acc = 0;
         float part = 0;
         long terms = 0;
         for (long i0 = 0; i0 < 4; i0++)
             for (long i1 = 0; i1 < 10; i1++) {
-                float v = target_out[i0 * 10 + i1] * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
+                float v = (target_exp[i0 * 10 + i1] * target_div[i0]) * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
                 part += v;
                 if (++terms == 4096) {
                     acc += part;
@@ -825,6 +833,7 @@ int bn_cnn_infer(bn_cnn_t *m)
     float *const target_amax = m->arena + 80; /* [4] */
     float *const target_exp = m->arena + 40; /* [40] */
     float *const target_sum = m->arena + 80; /* [4] */
+    float *const target_div = target_sum;
     float *const loss_amax = m->arena + 84; /* [4] */
     float *const loss_sub = fc2_matmul;
     float *const loss_sum = m->arena + 84; /* [4] */
@@ -981,7 +990,8 @@ int bn_cnn_infer(bn_cnn_t *m)
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
-    agc_sum_loops3(target_sum, target_exp);
+    agc_sum_loops4(target_sum, target_exp);
+    agc_div_loops3(target_div, target_sum);
 
     /* fc2  [../specs/bn_cnn.yaml:28] */
     /* loss  [../specs/bn_cnn.yaml:31] */
@@ -1019,7 +1029,7 @@ int bn_cnn_infer(bn_cnn_t *m)
         long terms = 0;
         for (long i0 = 0; i0 < 4; i0++)
             for (long i1 = 0; i1 < 10; i1++) {
-                float v = (target_exp[i0 * 10 + i1] / target_sum[i0]) * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
+                float v = (target_exp[i0 * 10 + i1] * target_div[i0]) * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
                 part += v;
                 if (++terms == 4096) {
                     acc += part;
@@ -1052,12 +1062,14 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const ln_sqrt = m->arena + 20264; /* [4] */
     float *const ln_div = m->arena + 20268; /* [4] */
     float *const relu8_out = m->arena + 21952; /* [128] */
-    float *const target_out = m->arena + 20224; /* [40] */
+    float *const target_exp = m->arena + 20224; /* [40] */
+    float *const target_div = m->arena + 20176; /* [4] */
     float *const loss_exp = m->arena + 20136; /* [40] */
-    float *const loss_sum = m->arena + 20176; /* [4] */
+    float *const loss_sum = m->arena + 20180; /* [4] */
+    float *const loss_grad_mul = target_exp;
     float *const loss_grad_sum = m->arena + 20096; /* [4] */
     float *const loss_grad_div = loss_grad_sum;
-    float *const loss_grad_add = target_out;
+    float *const loss_grad_add = loss_grad_mul;
     float *const fc2_grad_matmul = m->arena + 20096; /* [128] */
     float *const relu8_grad_where = relu8_out;
     float *const ln_grad_sum = m->arena + 20096; /* [4] */
@@ -1080,16 +1092,20 @@ int bn_cnn_backward(bn_cnn_t *m)
     float *const bn_grad_add_1 = bn_grad_add;
     float *const mm_panel = m->arena + 0; /* [4096] */
     float *const mm_panel_1 = m->arena + 0; /* [512] */
-    float *const conv193_weight_sum = m->arena + 992; /* [96] */
-    float *const conv193_weight_img = m->arena + 1088; /* [96] */
-    float *const conv193_weight_acc = m->arena + 1184; /* [96] */
-    float *const conv193_weight_gt = m->arena + 0; /* [992] */
+    float *const conv194_weight_sum = m->arena + 992; /* [96] */
+    float *const conv194_weight_img = m->arena + 1088; /* [96] */
+    float *const conv194_weight_acc = m->arena + 1184; /* [96] */
+    float *const conv194_weight_gt = m->arena + 0; /* [992] */
 
+    /* target  [../specs/bn_cnn.yaml:30] */
     /* grad of loss  [../specs/bn_cnn.yaml:31] */
+    for (long i0 = 0; i0 < 4; i0++)
+        for (long i1 = 0; i1 < 10; i1++)
+            loss_grad_mul[i0 * 10 + i1] = (target_exp[i0 * 10 + i1] * target_div[i0]) * (-0.25f);
     for (long i = 0; i < 4; i++) {
         float acc = 0;
         for (long j = 0; j < 10; j++) {
-            float v = -(target_out[i * 10 + j] * (-0.25f));
+            float v = -loss_grad_mul[i * 10 + j];
             acc += v;
         }
         loss_grad_sum[i] = acc;
@@ -1098,7 +1114,7 @@ int bn_cnn_backward(bn_cnn_t *m)
         loss_grad_div[i] = loss_grad_sum[i] / loss_sum[i];
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
-            loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
+            loss_grad_add[i0 * 10 + i1] = loss_grad_mul[i0 * 10 + i1] + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
     /* grad of fc2  [../specs/bn_cnn.yaml:28] */
     for (long j = 0; j < 10; j++)
@@ -1449,7 +1465,7 @@ int bn_cnn_backward(bn_cnn_t *m)
             }
             m->conv_bias_grad[i1] = acc;
         }
-    agc_conv193_weight(m->conv_weight_grad, m->x, bn_grad_add_1, conv193_weight_sum, conv193_weight_img, conv193_weight_acc, conv193_weight_gt);
+    agc_conv194_weight(m->conv_weight_grad, m->x, bn_grad_add_1, conv194_weight_sum, conv194_weight_img, conv194_weight_acc, conv194_weight_gt);
 
     return bn_cnn_OK;
 }

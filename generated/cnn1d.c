@@ -420,7 +420,7 @@ static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
 /* ---- gradient of the input: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] ---- */
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 8, k = 0..4 */
-static void agc_conv74_tile(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_tile(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
@@ -446,7 +446,7 @@ static void agc_conv74_tile(float *restrict acc, const float *restrict x, const 
 }
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0..4 */
-static void agc_conv74_tail(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_tail(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4];
     for (long o = 0; o < 16; o++) {
@@ -457,7 +457,7 @@ static void agc_conv74_tail(float *restrict acc, const float *restrict x, const 
 }
 
 /* acc[p][o] += x[p + (k - 4)] * w[k][o], p < 1, k = 4 */
-static void agc_conv74_col4_5(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_col4_5(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0];
     for (long o = 0; o < 16; o++) {
@@ -467,7 +467,7 @@ static void agc_conv74_col4_5(float *restrict acc, const float *restrict x, cons
 }
 
 /* acc[p][o] += x[p + (k - 3)] * w[k][o], p < 1, k = 3..4 */
-static void agc_conv74_col3_5(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_col3_5(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0], x1 = x[1];
     for (long o = 0; o < 16; o++) {
@@ -477,7 +477,7 @@ static void agc_conv74_col3_5(float *restrict acc, const float *restrict x, cons
 }
 
 /* acc[p][o] += x[p + (k - 2)] * w[k][o], p < 1, k = 2..4 */
-static void agc_conv74_col2_5(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_col2_5(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2];
     for (long o = 0; o < 16; o++) {
@@ -487,7 +487,7 @@ static void agc_conv74_col2_5(float *restrict acc, const float *restrict x, cons
 }
 
 /* acc[p][o] += x[p + (k - 1)] * w[k][o], p < 1, k = 1..4 */
-static void agc_conv74_col1_5(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_col1_5(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     for (long o = 0; o < 16; o++) {
@@ -498,7 +498,7 @@ static void agc_conv74_col1_5(float *restrict acc, const float *restrict x, cons
 }
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0..3 */
-static void agc_conv74_col0_4(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_col0_4(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3];
     for (long o = 0; o < 16; o++) {
@@ -509,7 +509,7 @@ static void agc_conv74_col0_4(float *restrict acc, const float *restrict x, cons
 }
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0..2 */
-static void agc_conv74_col0_3(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_col0_3(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2];
     for (long o = 0; o < 16; o++) {
@@ -519,7 +519,7 @@ static void agc_conv74_col0_3(float *restrict acc, const float *restrict x, cons
 }
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0..1 */
-static void agc_conv74_col0_2(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_col0_2(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0], x1 = x[1];
     for (long o = 0; o < 16; o++) {
@@ -529,7 +529,7 @@ static void agc_conv74_col0_2(float *restrict acc, const float *restrict x, cons
 }
 
 /* acc[p][o] += x[p + k] * w[k][o], p < 1, k = 0 */
-static void agc_conv74_col0_1(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_col0_1(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     const float x0 = x[0];
     for (long o = 0; o < 16; o++) {
@@ -538,23 +538,23 @@ static void agc_conv74_col0_1(float *restrict acc, const float *restrict x, cons
     }
 }
 
-static void agc_conv74_row(float *restrict acc, const float *restrict x, const float *restrict w)
+static void agc_conv75_row(float *restrict acc, const float *restrict x, const float *restrict w)
 {
     for (long j = 0; j < 56; j += 8)
-        agc_conv74_tile(acc + (j + 4) * 16, x + j, w);
-    agc_conv74_tail(acc + 960, x + 56, w);
+        agc_conv75_tile(acc + (j + 4) * 16, x + j, w);
+    agc_conv75_tail(acc + 960, x + 56, w);
     /* border columns: the taps inside the input */
-    agc_conv74_col4_5(acc, x, w);
-    agc_conv74_col3_5(acc + 16, x, w);
-    agc_conv74_col2_5(acc + 32, x, w);
-    agc_conv74_col1_5(acc + 48, x, w);
-    agc_conv74_col0_4(acc + 976, x + 57, w);
-    agc_conv74_col0_3(acc + 992, x + 58, w);
-    agc_conv74_col0_2(acc + 1008, x + 59, w);
-    agc_conv74_col0_1(acc + 1024, x + 60, w);
+    agc_conv75_col4_5(acc, x, w);
+    agc_conv75_col3_5(acc + 16, x, w);
+    agc_conv75_col2_5(acc + 32, x, w);
+    agc_conv75_col1_5(acc + 48, x, w);
+    agc_conv75_col0_4(acc + 976, x + 57, w);
+    agc_conv75_col0_3(acc + 992, x + 58, w);
+    agc_conv75_col0_2(acc + 1008, x + 59, w);
+    agc_conv75_col0_1(acc + 1024, x + 60, w);
 }
 
-static void agc_conv74(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
+static void agc_conv75(float *restrict y, const float *restrict x, const float *restrict wp, float *restrict acc)
 {
     for (long i = 0; i < 4; i++) {
         const float *restrict xg = x + i * 488;
@@ -565,7 +565,7 @@ static void agc_conv74(float *restrict y, const float *restrict x, const float *
             for (long c = 0; c < 8; c++) {
                 const float *restrict xr = xg + (c + oh) * 61;
                 const float *restrict wr = wg + c * 80;
-                agc_conv74_row(acc, xr, wr);
+                agc_conv75_row(acc, xr, wr);
             }
             for (long o = 0; o < 16; o++)
                 for (long ow = 0; ow < 66; ow++)
@@ -575,8 +575,8 @@ static void agc_conv74(float *restrict y, const float *restrict x, const float *
 }
 
 /* dx [4, 16, 1, 66] = the gradient of conv(x, w [8, 16, 1, 5]) for gy [4, 8, 1, 31]: w flipped, packed as
- * [g][o][kh][kw][c] into wq, gy zero-stuffed by the stride into gz, then agc_conv74 */
-static void agc_conv74_input(float *restrict dx, const float *restrict gy, const float *restrict w, float *restrict gz, float *restrict wq, float *restrict acc)
+ * [g][o][kh][kw][c] into wq, gy zero-stuffed by the stride into gz, then agc_conv75 */
+static void agc_conv75_input(float *restrict dx, const float *restrict gy, const float *restrict w, float *restrict gz, float *restrict wq, float *restrict acc)
 {
     /* gz [32, 1, 61] */
     memset(gz, 0, 1952 * sizeof *gz);
@@ -589,13 +589,13 @@ static void agc_conv74_input(float *restrict dx, const float *restrict gy, const
             for (long c = 0; c < 16; c++)
                 for (long t = 0; t < 5; t++)
                     wq[((g * 8 + o) * 5 + 4 - t) * 16 + c] = w[((g * 8 + o) * 16 + c) * 5 + t];
-    agc_conv74(dx, gz, wq, acc);
+    agc_conv75(dx, gz, wq, acc);
 }
 
 /* ---- gradient of the weight: grad of conv2 = conv1d(relu1, conv2.weight, conv2.bias, stride=2,...  [../specs/cnn1d.yaml:19] ---- */
 
 /* acc[k][o] += x[p * 2 + k] * g[p][o], p < 8, k = 0..4 */
-static void agc_conv75_tile(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv76_tile(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
@@ -623,7 +623,7 @@ static void agc_conv75_tile(float *restrict acc, const float *restrict x, const 
 }
 
 /* acc[k][o] += x[p * 2 + k] * g[p][o], p < 7, k = 0..4 */
-static void agc_conv75_tail(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv76_tail(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9], x10 = x[10], x11 = x[11];
@@ -649,14 +649,14 @@ static void agc_conv75_tail(float *restrict acc, const float *restrict x, const 
     }
 }
 
-static void agc_conv75_row(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv76_row(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     for (long j = 0; j < 24; j += 8)
-        agc_conv75_tile(acc, x + j * 2, g + j * 8);
-    agc_conv75_tail(acc, x + 48, g + 192);
+        agc_conv76_tile(acc, x + j * 2, g + j * 8);
+    agc_conv76_tail(acc, x + 48, g + 192);
 }
 
-static void agc_conv75(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
+static void agc_conv76(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
 {
     memset(sum, 0, 640 * sizeof *sum);
     memset(img, 0, 640 * sizeof *img);
@@ -673,7 +673,7 @@ static void agc_conv75(float *restrict sum, float *restrict img, float *restrict
             for (long c = 0; c < 16; c++) {
                 const float *restrict xr = xg + (c + oh) * 66;
                 float *restrict ar = ag + c * 40;
-                agc_conv75_row(ar, xr, gt);
+                agc_conv76_row(ar, xr, gt);
             }
             for (long k = 0; k < 640; k++) {
                 img[k] += ag[k];
@@ -687,12 +687,12 @@ static void agc_conv75(float *restrict sum, float *restrict img, float *restrict
     }
 }
 
-/* dw [8, 16, 1, 5] = the gradient of conv(x [4, 16, 1, 66], w) for gy [4, 8, 1, 31]: agc_conv75, then
+/* dw [8, 16, 1, 5] = the gradient of conv(x [4, 16, 1, 66], w) for gy [4, 8, 1, 31]: agc_conv76, then
  * unpacked from [g][c][kh][kw][o] */
-static void agc_conv75_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
+static void agc_conv76_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
     float *restrict sum, float *restrict img, float *restrict acc, float *restrict gt)
 {
-    agc_conv75(sum, img, acc, x, gy, gt);
+    agc_conv76(sum, img, acc, x, gy, gt);
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 8; o++)
             for (long c = 0; c < 16; c++)
@@ -703,7 +703,7 @@ static void agc_conv75_weight(float *restrict dw, const float *restrict x, const
 /* ---- gradient of the weight: grad of conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] ---- */
 
 /* acc[k][o] += x[p + k] * g[p][o], p < 8, k = 0..2 */
-static void agc_conv85_tile(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv86_tile(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
     const float x6 = x[6], x7 = x[7], x8 = x[8], x9 = x[9];
@@ -723,7 +723,7 @@ static void agc_conv85_tile(float *restrict acc, const float *restrict x, const 
 }
 
 /* acc[k][o] += x[p + k] * g[p][o], p < 6, k = 0..2 */
-static void agc_conv85_tail(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv86_tail(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     const float x0 = x[0], x1 = x[1], x2 = x[2], x3 = x[3], x4 = x[4], x5 = x[5];
     const float x6 = x[6], x7 = x[7];
@@ -738,14 +738,14 @@ static void agc_conv85_tail(float *restrict acc, const float *restrict x, const 
     }
 }
 
-static void agc_conv85_row(float *restrict acc, const float *restrict x, const float *restrict g)
+static void agc_conv86_row(float *restrict acc, const float *restrict x, const float *restrict g)
 {
     for (long j = 0; j < 56; j += 8)
-        agc_conv85_tile(acc, x + j, g + j * 16);
-    agc_conv85_tail(acc, x + 56, g + 896);
+        agc_conv86_tile(acc, x + j, g + j * 16);
+    agc_conv86_tail(acc, x + 56, g + 896);
 }
 
-static void agc_conv85(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
+static void agc_conv86(float *restrict sum, float *restrict img, float *restrict acc, const float *restrict x, const float *restrict gy, float *restrict gt)
 {
     memset(sum, 0, 96 * sizeof *sum);
     memset(img, 0, 96 * sizeof *img);
@@ -762,7 +762,7 @@ static void agc_conv85(float *restrict sum, float *restrict img, float *restrict
             for (long c = 0; c < 2; c++) {
                 const float *restrict xr = xg + (c + oh) * 64;
                 float *restrict ar = ag + c * 48;
-                agc_conv85_row(ar, xr, gt);
+                agc_conv86_row(ar, xr, gt);
             }
             for (long k = 0; k < 96; k++) {
                 img[k] += ag[k];
@@ -776,12 +776,12 @@ static void agc_conv85(float *restrict sum, float *restrict img, float *restrict
     }
 }
 
-/* dw [16, 2, 1, 3] = the gradient of conv(x [4, 2, 1, 64], w) for gy [4, 16, 1, 62]: agc_conv85, then
+/* dw [16, 2, 1, 3] = the gradient of conv(x [4, 2, 1, 64], w) for gy [4, 16, 1, 62]: agc_conv86, then
  * unpacked from [g][c][kh][kw][o] */
-static void agc_conv85_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
+static void agc_conv86_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
     float *restrict sum, float *restrict img, float *restrict acc, float *restrict gt)
 {
-    agc_conv85(sum, img, acc, x, gy, gt);
+    agc_conv86(sum, img, acc, x, gy, gt);
     for (long g = 0; g < 1; g++)
         for (long o = 0; o < 16; o++)
             for (long c = 0; c < 2; c++)
@@ -844,14 +844,14 @@ int cnn1d_forward(cnn1d_t *m)
     float *const fc_matmul = m->arena + 6624; /* [40] */
     float *const target_amax = m->arena + 4224; /* [4] */
     float *const target_exp = m->arena + 5984; /* [40] */
-    float *const target_sum = m->arena + 4224; /* [4] */
-    float *const target_out = target_exp;
+    float *const target_sum = m->arena + 4264; /* [4] */
+    float *const target_div = target_sum;
     float *const loss_amax = m->arena + 4224; /* [4] */
     float *const loss_sub = fc_matmul;
     float *const loss_exp = m->arena + 4224; /* [40] */
-    float *const loss_sum = m->arena + 4264; /* [4] */
-    float *const loss_log = m->arena + 4268; /* [4] */
-    float *const loss_sum_1 = m->arena + 4272; /* [1] */
+    float *const loss_sum = m->arena + 4268; /* [4] */
+    float *const loss_log = m->arena + 4272; /* [4] */
+    float *const loss_sum_1 = m->arena + 4276; /* [1] */
     float *const conv10_forward_wpack = m->arena + 992; /* [96] */
     float *const conv10_forward_acc = m->arena + 0; /* [992] */
     float *const conv18_forward_wpack = m->arena + 4224; /* [640] */
@@ -945,9 +945,8 @@ int cnn1d_forward(cnn1d_t *m)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
     agc_sum_loops1(target_sum, target_exp);
-    for (long i0 = 0; i0 < 4; i0++)
-        for (long i1 = 0; i1 < 10; i1++)
-            target_out[i0 * 10 + i1] = target_exp[i0 * 10 + i1] / target_sum[i0];
+    for (long i = 0; i < 4; i++)
+        target_div[i] = 1.0f / target_sum[i];
 
     /* fc = linear(flatten5, fc.weight, fc.bias)  [../specs/cnn1d.yaml:24] */
     /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
@@ -971,13 +970,16 @@ int cnn1d_forward(cnn1d_t *m)
     agc_sum_loops1(loss_sum, loss_exp);
     for (long i = 0; i < 4; i++)
         loss_log[i] = agc_logf(loss_sum[i]);
+
+    /* target = softmax(target_logits, dim=1)  [../specs/cnn1d.yaml:26] */
+    /* loss = cross_entropy(fc, target)  [../specs/cnn1d.yaml:27] */
     {
         float acc = 0;
         float part = 0;
         long terms = 0;
         for (long i0 = 0; i0 < 4; i0++)
             for (long i1 = 0; i1 < 10; i1++) {
-                float v = target_out[i0 * 10 + i1] * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
+                float v = (target_exp[i0 * 10 + i1] * target_div[i0]) * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
                 part += v;
                 if (++terms == 4096) {
                     acc += part;
@@ -1012,6 +1014,7 @@ int cnn1d_infer(cnn1d_t *m)
     float *const target_amax = m->arena + 40; /* [4] */
     float *const target_exp = m->arena + 0; /* [40] */
     float *const target_sum = m->arena + 40; /* [4] */
+    float *const target_div = target_sum;
     float *const loss_amax = m->arena + 44; /* [4] */
     float *const loss_sub = fc_matmul;
     float *const loss_sum = m->arena + 44; /* [4] */
@@ -1110,6 +1113,8 @@ int cnn1d_infer(cnn1d_t *m)
         for (long i1 = 0; i1 < 10; i1++)
             target_exp[i0 * 10 + i1] = agc_expf(m->target_logits[i0 * 10 + i1] - target_amax[i0]);
     agc_sum_loops1(target_sum, target_exp);
+    for (long i = 0; i < 4; i++)
+        target_div[i] = 1.0f / target_sum[i];
 
     /* fc  [../specs/cnn1d.yaml:24] */
     /* loss  [../specs/cnn1d.yaml:27] */
@@ -1147,7 +1152,7 @@ int cnn1d_infer(cnn1d_t *m)
         long terms = 0;
         for (long i0 = 0; i0 < 4; i0++)
             for (long i1 = 0; i1 < 10; i1++) {
-                float v = (target_exp[i0 * 10 + i1] / target_sum[i0]) * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
+                float v = (target_exp[i0 * 10 + i1] * target_div[i0]) * (loss_sub[i0 * 10 + i1] - loss_log[i0]);
                 part += v;
                 if (++terms == 4096) {
                     acc += part;
@@ -1172,12 +1177,14 @@ int cnn1d_backward(cnn1d_t *m)
     float *const conv2_padmode = m->arena + 0; /* [4224] */
     float *const relu3_out = m->arena + 15424; /* [992] */
     float *const maxpool1d4_maxpool = m->arena + 6144; /* [480] */
-    float *const target_out = m->arena + 5984; /* [40] */
+    float *const target_exp = m->arena + 5984; /* [40] */
+    float *const target_div = m->arena + 4264; /* [4] */
     float *const loss_exp = m->arena + 4224; /* [40] */
-    float *const loss_sum = m->arena + 4264; /* [4] */
-    float *const loss_grad_sum = m->arena + 4268; /* [4] */
+    float *const loss_sum = m->arena + 4268; /* [4] */
+    float *const loss_grad_mul = target_exp;
+    float *const loss_grad_sum = m->arena + 4264; /* [4] */
     float *const loss_grad_div = loss_grad_sum;
-    float *const loss_grad_add = target_out;
+    float *const loss_grad_add = loss_grad_mul;
     float *const fc_grad_matmul = m->arena + 5504; /* [480] */
     float *const maxpool1d4_grad_maxpool_bwd = m->arena + 4224; /* [992] */
     float *const relu3_grad_where = relu3_out;
@@ -1186,23 +1193,27 @@ int cnn1d_backward(cnn1d_t *m)
     float *const relu1_grad_where = relu1_out;
     float *const mm_panel_1 = m->arena + 4224; /* [1280] */
     float *const mm_panel_2 = m->arena + 4224; /* [512] */
-    float *const conv74_input_gz = m->arena + 12416; /* [1952] */
-    float *const conv74_input_wpack = m->arena + 16416; /* [640] */
-    float *const conv74_input_acc = m->arena + 14368; /* [1056] */
-    float *const conv75_weight_sum = m->arena + 12416; /* [640] */
-    float *const conv75_weight_img = m->arena + 13056; /* [640] */
-    float *const conv75_weight_acc = m->arena + 13696; /* [640] */
-    float *const conv75_weight_gt = m->arena + 14336; /* [248] */
-    float *const conv85_weight_sum = m->arena + 992; /* [96] */
-    float *const conv85_weight_img = m->arena + 1088; /* [96] */
-    float *const conv85_weight_acc = m->arena + 1184; /* [96] */
-    float *const conv85_weight_gt = m->arena + 0; /* [992] */
+    float *const conv75_input_gz = m->arena + 12416; /* [1952] */
+    float *const conv75_input_wpack = m->arena + 16416; /* [640] */
+    float *const conv75_input_acc = m->arena + 14368; /* [1056] */
+    float *const conv76_weight_sum = m->arena + 12416; /* [640] */
+    float *const conv76_weight_img = m->arena + 13056; /* [640] */
+    float *const conv76_weight_acc = m->arena + 13696; /* [640] */
+    float *const conv76_weight_gt = m->arena + 14336; /* [248] */
+    float *const conv86_weight_sum = m->arena + 992; /* [96] */
+    float *const conv86_weight_img = m->arena + 1088; /* [96] */
+    float *const conv86_weight_acc = m->arena + 1184; /* [96] */
+    float *const conv86_weight_gt = m->arena + 0; /* [992] */
 
+    /* target  [../specs/cnn1d.yaml:26] */
     /* grad of loss  [../specs/cnn1d.yaml:27] */
+    for (long i0 = 0; i0 < 4; i0++)
+        for (long i1 = 0; i1 < 10; i1++)
+            loss_grad_mul[i0 * 10 + i1] = (target_exp[i0 * 10 + i1] * target_div[i0]) * (-0.25f);
     for (long i = 0; i < 4; i++) {
         float acc = 0;
         for (long j = 0; j < 10; j++) {
-            float v = -(target_out[i * 10 + j] * (-0.25f));
+            float v = -loss_grad_mul[i * 10 + j];
             acc += v;
         }
         loss_grad_sum[i] = acc;
@@ -1211,7 +1222,7 @@ int cnn1d_backward(cnn1d_t *m)
         loss_grad_div[i] = loss_grad_sum[i] / loss_sum[i];
     for (long i0 = 0; i0 < 4; i0++)
         for (long i1 = 0; i1 < 10; i1++)
-            loss_grad_add[i0 * 10 + i1] = (target_out[i0 * 10 + i1] * (-0.25f)) + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
+            loss_grad_add[i0 * 10 + i1] = loss_grad_mul[i0 * 10 + i1] + (loss_grad_div[i0] * loss_exp[i0 * 10 + i1]);
 
     /* grad of fc  [../specs/cnn1d.yaml:24] */
     for (long j = 0; j < 10; j++)
@@ -1314,8 +1325,8 @@ int cnn1d_backward(cnn1d_t *m)
             }
             m->conv2_bias_grad[i1] = acc;
         }
-    agc_conv74_input(conv2_grad_conv_bwd_input, relu3_grad_where, m->conv2_weight, conv74_input_gz, conv74_input_wpack, conv74_input_acc);
-    agc_conv75_weight(m->conv2_weight_grad, conv2_padmode, relu3_grad_where, conv75_weight_sum, conv75_weight_img, conv75_weight_acc, conv75_weight_gt);
+    agc_conv75_input(conv2_grad_conv_bwd_input, relu3_grad_where, m->conv2_weight, conv75_input_gz, conv75_input_wpack, conv75_input_acc);
+    agc_conv76_weight(m->conv2_weight_grad, conv2_padmode, relu3_grad_where, conv76_weight_sum, conv76_weight_img, conv76_weight_acc, conv76_weight_gt);
     /* circular padding, rows 0 + 0, columns 2 + 2: its adjoint */
     memset(conv2_grad_padmode_bwd, 0, 3968 * sizeof *conv2_grad_padmode_bwd);
     for (long p = 0; p < 64; p++)
@@ -1367,7 +1378,7 @@ int cnn1d_backward(cnn1d_t *m)
             }
             m->conv1_bias_grad[i1] = acc;
         }
-    agc_conv85_weight(m->conv1_weight_grad, m->x, relu1_grad_where, conv85_weight_sum, conv85_weight_img, conv85_weight_acc, conv85_weight_gt);
+    agc_conv86_weight(m->conv1_weight_grad, m->x, relu1_grad_where, conv86_weight_sum, conv86_weight_img, conv86_weight_acc, conv86_weight_gt);
 
     return cnn1d_OK;
 }
