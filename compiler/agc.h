@@ -79,6 +79,8 @@ typedef struct Out {
 void put(Out *o, const char *fmt, ...) AGC_PRINTF(2, 3);
 void put_omp(Out *o, const char *directive);
 void put_vec_sums(Out *o, const char *T);
+void put_fma_macro(Out *o, int f32);
+void put_vfma_macro(Out *o, int f32);
 void put_vec_fma(Out *o, const char *a, const char *i, const char *b,
                  int lanes);
 void put_vec_store(Out *o, int lanes);

@@ -522,21 +522,8 @@ static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
 }
 
 /* AGC_FMA, before the first kernel */
-static void fma_macro(Kernels *K)
-{
-    put(&K->fns, "/* a * b + c, in one rounding where the target has a fast "
-        "fused\n * multiply-add (C99's FP_FAST_FMA%s): gcc does not fuse "
-        "a * b + c\n * in ISO C mode (-std=c99) on its own */\n"
-        "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)"
-        "\n#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n"
-        "#endif\n\n", K->f32 ? "F" : "", K->f32 ? "F" : "",
-        K->f32 ? "f" : "");
-}
-
 static void kernels_comment(Kernels *K, const Node *n, const char *what)
 {
-    if (!K->fns.s)                  /* the first kernel: the macro first */
-        fma_macro(K);
     put(&K->fns, "/* ---- %s%s%s  [%s:%d] ---- */\n\n", what,
         n->note ? ": " : "", n->note ? n->note : "", K->path, n->pos.line);
 }
@@ -1117,8 +1104,6 @@ static void gemm_kernel(Kernels *K, int wgrad)
     if (find_wrapper(K, mark))
         return;
     new_wrapper(K, mark, "");
-    if (!K->fns.s)
-        fma_macro(K);
     const char *T = K->T;
     int nr = gemm_nr(K), lanes = nr / 2;
     Out *o = &K->fns;

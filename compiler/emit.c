@@ -2189,17 +2189,17 @@ static const char agc_expf_text[] =
 "    uint32_t u = agc_bits(x), a = u & 0x7fffffffu;\n"
 "    uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */\n"
 "    float c = agc_pick(out, 0.0f, x);\n"
-"    int32_t k = (int32_t)(c * 1.44269504f + 256.5f) - 256;  /* rounded */\n"
+"    int32_t k = (int32_t)AGC_FMA(c, 1.44269504f, 256.5f) - 256;  /* rounded */\n"
 "    float n = (float)k;\n"
-"    float r = c - n * 0.693359375f;\n"
-"    r = r + n * 2.12194440e-4f;\n"
+"    float r = AGC_FMA(-n, 0.693359375f, c);\n"
+"    r = AGC_FMA(n, 2.12194440e-4f, r);\n"
 "    float p = 1.9875691500e-4f;\n"
-"    p = p * r + 1.3981999507e-3f;\n"
-"    p = p * r + 8.3334519073e-3f;\n"
-"    p = p * r + 4.1665795894e-2f;\n"
-"    p = p * r + 1.6666665459e-1f;\n"
-"    p = p * r + 5.0000001201e-1f;\n"
-"    p = p * r * r + r + 1.0f;\n"
+"    p = AGC_FMA(p, r, 1.3981999507e-3f);\n"
+"    p = AGC_FMA(p, r, 8.3334519073e-3f);\n"
+"    p = AGC_FMA(p, r, 4.1665795894e-2f);\n"
+"    p = AGC_FMA(p, r, 1.6666665459e-1f);\n"
+"    p = AGC_FMA(p, r, 5.0000001201e-1f);\n"
+"    p = AGC_FMA(p * r, r, r) + 1.0f;\n"
 "    int32_t k1 = k / 2;\n"
 "    p = p * agc_from_bits((uint32_t)(k1 + 127) << 23) *\n"
 "        agc_from_bits((uint32_t)(k - k1 + 127) << 23);\n"
@@ -2232,17 +2232,17 @@ static const char agc_logf_text[] =
 "    m = m - 1.0f + agc_pick(low, m, 0.0f);\n"
 "    float z = m * m;\n"
 "    float p = 7.0376836292e-2f;\n"
-"    p = p * m - 1.1514610310e-1f;\n"
-"    p = p * m + 1.1676998740e-1f;\n"
-"    p = p * m - 1.2420140846e-1f;\n"
-"    p = p * m + 1.4249322787e-1f;\n"
-"    p = p * m - 1.6668057665e-1f;\n"
-"    p = p * m + 2.0000714765e-1f;\n"
-"    p = p * m - 2.4999993993e-1f;\n"
-"    p = p * m + 3.3333331174e-1f;\n"
+"    p = AGC_FMA(p, m, -1.1514610310e-1f);\n"
+"    p = AGC_FMA(p, m, 1.1676998740e-1f);\n"
+"    p = AGC_FMA(p, m, -1.2420140846e-1f);\n"
+"    p = AGC_FMA(p, m, 1.4249322787e-1f);\n"
+"    p = AGC_FMA(p, m, -1.6668057665e-1f);\n"
+"    p = AGC_FMA(p, m, 2.0000714765e-1f);\n"
+"    p = AGC_FMA(p, m, -2.4999993993e-1f);\n"
+"    p = AGC_FMA(p, m, 3.3333331174e-1f);\n"
 "    float n = (float)e;\n"
 "    float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;\n"
-"    y = m + y + 0.693359375f * n;\n"
+"    y = AGC_FMA(0.693359375f, n, m + y);\n"
 "    y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */\n"
 "    y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */\n"
 "    return agc_pick(a == 0, -INFINITY, y);\n}\n\n";
@@ -2857,7 +2857,15 @@ Emitted emit_program(Program *p, const char *spec_path)
     bwd.s = shares_resolve(E.sh, bwd.s);
 
     put(&body, "\n#include <math.h>\n#include <string.h>\n\n");
-    emit_helpers(&E, &body);
+    Out helpers = {0};
+    emit_helpers(&E, &helpers);     /* first: an op's helper may call agc_expf */
+    if ((E.kern.fns.s && strstr(E.kern.fns.s, "AGC_FMA(")) ||
+        (E.helpers & (H_EXPF | H_LOGF)))
+        put_fma_macro(&body, E.f32);
+    if (E.kern.fns.s && strstr(E.kern.fns.s, "AGC_VFMA("))
+        put_vfma_macro(&body, E.f32);
+    if (helpers.s)
+        put(&body, "%s", helpers.s);
     if (E.kern.fns.s)
         put(&body, "%s", E.kern.fns.s);
     if (E.sh->defs.s)

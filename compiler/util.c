@@ -295,8 +295,39 @@ void put_vec_fma(Out *o, const char *a, const char *i, const char *b,
     put(o, "memcpy(&b0, %s, sizeof b0);\n", b);
     put(o, "memcpy(&b1, %s + %d, sizeof b1);\n", b, lanes);
     for (int r = 0; r < 6; r++)
-        put(o, "s%d0 += %s[%s[%d]] * b0;\ns%d1 += %s[%s[%d]] * b1;\n", r, a,
-            i, r, r, a, i, r);
+        put(o, "AGC_VFMA(s%d0, %s[%s[%d]], b0);\nAGC_VFMA(s%d1, %s[%s[%d]], b1);"
+            "\n", r, a, i, r, r, a, i, r);
+}
+
+/* AGC_FMA(a, b, c), a * b + c in T (f32: float), in one rounding where
+ * the target has a fast fused multiply-add (C99's FP_FAST_FMA, FP_FAST_FMAF):
+ * gcc does not fuse a * b + c in ISO C mode (-std=c99) on its own. */
+void put_fma_macro(Out *o, int f32)
+{
+    const char *F = f32 ? "F" : "", *f = f32 ? "f" : "";
+    put(o, "/* a * b + c, in one rounding where the target has a fast fused\n"
+        " * multiply-add (C99's FP_FAST_FMA%s): gcc does not fuse a * b + c\n"
+        " * in ISO C mode (-std=c99) on its own */\n"
+        "#ifdef FP_FAST_FMA%s\n#define AGC_FMA(a, b, c) fma%s(a, b, c)\n"
+        "#else\n#define AGC_FMA(a, b, c) ((a) * (b) + (c))\n#endif\n\n", F,
+        F, f);
+}
+
+/* AGC_VFMA(s, a, b), s += a * b for the vectors above and a scalar a: one
+ * fused multiply-add where the target has them.  gcc fuses a * b + c on
+ * its own in GNU C mode only; in ISO C mode (-std=c99) the kernels would
+ * run at half their speed. */
+void put_vfma_macro(Out *o, int f32)
+{
+    const char *x = f32 ? "ps" : "pd";
+    put(o, "/* s += a * b for the kernels' GNU vectors s, b and a scalar a: "
+        "one fused\n * multiply-add where the target has them, which gcc "
+        "does not fuse on its\n * own in ISO C mode (-std=c99) */\n");
+    put(o, "#if defined(__GNUC__) && defined(__AVX__) && defined(__FMA__)\n"
+        "#include <immintrin.h>\n"
+        "#define AGC_VFMA(s, a, b) ((s) = _mm256_fmadd_%s(_mm256_set1_%s(a), "
+        "(b), (s)))\n#else\n#define AGC_VFMA(s, a, b) ((s) += (a) * (b))\n"
+        "#endif\n\n", x, x);
 }
 
 void put_vec_store(Out *o, int lanes)

@@ -4,6 +4,15 @@
 #include <math.h>
 #include <string.h>
 
+/* a * b + c, in one rounding where the target has a fast fused
+ * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
+ * in ISO C mode (-std=c99) on its own */
+#ifdef FP_FAST_FMAF
+#define AGC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define AGC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* a float's bits and back */
 static inline uint32_t agc_bits(float f)
 {
@@ -35,17 +44,17 @@ static inline float agc_expf(float x)
     uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
     uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */
     float c = agc_pick(out, 0.0f, x);
-    int32_t k = (int32_t)(c * 1.44269504f + 256.5f) - 256;  /* rounded */
+    int32_t k = (int32_t)AGC_FMA(c, 1.44269504f, 256.5f) - 256;  /* rounded */
     float n = (float)k;
-    float r = c - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
+    float r = AGC_FMA(-n, 0.693359375f, c);
+    r = AGC_FMA(n, 2.12194440e-4f, r);
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    p = AGC_FMA(p, r, 1.3981999507e-3f);
+    p = AGC_FMA(p, r, 8.3334519073e-3f);
+    p = AGC_FMA(p, r, 4.1665795894e-2f);
+    p = AGC_FMA(p, r, 1.6666665459e-1f);
+    p = AGC_FMA(p, r, 5.0000001201e-1f);
+    p = AGC_FMA(p * r, r, r) + 1.0f;
     int32_t k1 = k / 2;
     p = p * agc_from_bits((uint32_t)(k1 + 127) << 23) *
         agc_from_bits((uint32_t)(k - k1 + 127) << 23);
@@ -68,17 +77,17 @@ static inline float agc_logf(float x)
     m = m - 1.0f + agc_pick(low, m, 0.0f);
     float z = m * m;
     float p = 7.0376836292e-2f;
-    p = p * m - 1.1514610310e-1f;
-    p = p * m + 1.1676998740e-1f;
-    p = p * m - 1.2420140846e-1f;
-    p = p * m + 1.4249322787e-1f;
-    p = p * m - 1.6668057665e-1f;
-    p = p * m + 2.0000714765e-1f;
-    p = p * m - 2.4999993993e-1f;
-    p = p * m + 3.3333331174e-1f;
+    p = AGC_FMA(p, m, -1.1514610310e-1f);
+    p = AGC_FMA(p, m, 1.1676998740e-1f);
+    p = AGC_FMA(p, m, -1.2420140846e-1f);
+    p = AGC_FMA(p, m, 1.4249322787e-1f);
+    p = AGC_FMA(p, m, -1.6668057665e-1f);
+    p = AGC_FMA(p, m, 2.0000714765e-1f);
+    p = AGC_FMA(p, m, -2.4999993993e-1f);
+    p = AGC_FMA(p, m, 3.3333331174e-1f);
     float n = (float)e;
     float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;
-    y = m + y + 0.693359375f * n;
+    y = AGC_FMA(0.693359375f, n, m + y);
     y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */
     y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */
     return agc_pick(a == 0, -INFINITY, y);

@@ -4,6 +4,25 @@
 #include <math.h>
 #include <string.h>
 
+/* a * b + c, in one rounding where the target has a fast fused
+ * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
+ * in ISO C mode (-std=c99) on its own */
+#ifdef FP_FAST_FMAF
+#define AGC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define AGC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* s += a * b for the kernels' GNU vectors s, b and a scalar a: one fused
+ * multiply-add where the target has them, which gcc does not fuse on its
+ * own in ISO C mode (-std=c99) */
+#if defined(__GNUC__) && defined(__AVX__) && defined(__FMA__)
+#include <immintrin.h>
+#define AGC_VFMA(s, a, b) ((s) = _mm256_fmadd_ps(_mm256_set1_ps(a), (b), (s)))
+#else
+#define AGC_VFMA(s, a, b) ((s) += (a) * (b))
+#endif
+
 /* a float's bits and back */
 static inline uint32_t agc_bits(float f)
 {
@@ -50,17 +69,17 @@ static inline float agc_expf(float x)
     uint32_t u = agc_bits(x), a = u & 0x7fffffffu;
     uint32_t out = a > 0x42d00000u;             /* |x| > 104, inf, NaN */
     float c = agc_pick(out, 0.0f, x);
-    int32_t k = (int32_t)(c * 1.44269504f + 256.5f) - 256;  /* rounded */
+    int32_t k = (int32_t)AGC_FMA(c, 1.44269504f, 256.5f) - 256;  /* rounded */
     float n = (float)k;
-    float r = c - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
+    float r = AGC_FMA(-n, 0.693359375f, c);
+    r = AGC_FMA(n, 2.12194440e-4f, r);
     float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    p = AGC_FMA(p, r, 1.3981999507e-3f);
+    p = AGC_FMA(p, r, 8.3334519073e-3f);
+    p = AGC_FMA(p, r, 4.1665795894e-2f);
+    p = AGC_FMA(p, r, 1.6666665459e-1f);
+    p = AGC_FMA(p, r, 5.0000001201e-1f);
+    p = AGC_FMA(p * r, r, r) + 1.0f;
     int32_t k1 = k / 2;
     p = p * agc_from_bits((uint32_t)(k1 + 127) << 23) *
         agc_from_bits((uint32_t)(k - k1 + 127) << 23);
@@ -83,17 +102,17 @@ static inline float agc_logf(float x)
     m = m - 1.0f + agc_pick(low, m, 0.0f);
     float z = m * m;
     float p = 7.0376836292e-2f;
-    p = p * m - 1.1514610310e-1f;
-    p = p * m + 1.1676998740e-1f;
-    p = p * m - 1.2420140846e-1f;
-    p = p * m + 1.4249322787e-1f;
-    p = p * m - 1.6668057665e-1f;
-    p = p * m + 2.0000714765e-1f;
-    p = p * m - 2.4999993993e-1f;
-    p = p * m + 3.3333331174e-1f;
+    p = AGC_FMA(p, m, -1.1514610310e-1f);
+    p = AGC_FMA(p, m, 1.1676998740e-1f);
+    p = AGC_FMA(p, m, -1.2420140846e-1f);
+    p = AGC_FMA(p, m, 1.4249322787e-1f);
+    p = AGC_FMA(p, m, -1.6668057665e-1f);
+    p = AGC_FMA(p, m, 2.0000714765e-1f);
+    p = AGC_FMA(p, m, -2.4999993993e-1f);
+    p = AGC_FMA(p, m, 3.3333331174e-1f);
     float n = (float)e;
     float y = m * z * p - 2.12194440e-4f * n - 0.5f * z;
-    y = m + y + 0.693359375f * n;
+    y = AGC_FMA(0.693359375f, n, m + y);
     y = agc_pick(u > 0x7f800000u, agc_from_bits(0x7fc00000u), y);  /* < 0 */
     y = agc_pick(a > 0x7f800000u || u == 0x7f800000u, x, y);  /* NaN, inf */
     return agc_pick(a == 0, -INFINITY, y);
@@ -140,15 +159,6 @@ static void agc_fill_normal(float *a, long n, uint64_t s, double lo, double w)
     for (long i = 0; i < n; i++)
         a[i] = (float)(lo + w * agc_normal(&s));
 }
-
-/* a * b + c, in one rounding where the target has a fast fused
- * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
- * in ISO C mode (-std=c99) on its own */
-#ifdef FP_FAST_FMAF
-#define AGC_FMA(a, b, c) fmaf(a, b, c)
-#else
-#define AGC_FMA(a, b, c) ((a) * (b) + (c))
-#endif
 
 /* ---- forward: conv1 = conv1d(x, conv1.weight, conv1.bias)  [../specs/cnn1d.yaml:17] ---- */
 
@@ -337,18 +347,18 @@ static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
         vec b0, b1;
         memcpy(&b0, b + k * 16, sizeof b0);
         memcpy(&b1, b + k * 16 + 8, sizeof b1);
-        s00 += ak[row[0]] * b0;
-        s01 += ak[row[0]] * b1;
-        s10 += ak[row[1]] * b0;
-        s11 += ak[row[1]] * b1;
-        s20 += ak[row[2]] * b0;
-        s21 += ak[row[2]] * b1;
-        s30 += ak[row[3]] * b0;
-        s31 += ak[row[3]] * b1;
-        s40 += ak[row[4]] * b0;
-        s41 += ak[row[4]] * b1;
-        s50 += ak[row[5]] * b0;
-        s51 += ak[row[5]] * b1;
+        AGC_VFMA(s00, ak[row[0]], b0);
+        AGC_VFMA(s01, ak[row[0]], b1);
+        AGC_VFMA(s10, ak[row[1]], b0);
+        AGC_VFMA(s11, ak[row[1]], b1);
+        AGC_VFMA(s20, ak[row[2]], b0);
+        AGC_VFMA(s21, ak[row[2]], b1);
+        AGC_VFMA(s30, ak[row[3]], b0);
+        AGC_VFMA(s31, ak[row[3]], b1);
+        AGC_VFMA(s40, ak[row[4]], b0);
+        AGC_VFMA(s41, ak[row[4]], b1);
+        AGC_VFMA(s50, ak[row[5]], b0);
+        AGC_VFMA(s51, ak[row[5]], b1);
     }
     memcpy(sum[0], &s00, sizeof s00);
     memcpy(sum[0] + 8, &s01, sizeof s01);

@@ -4,6 +4,25 @@
 #include <math.h>
 #include <string.h>
 
+/* a * b + c, in one rounding where the target has a fast fused
+ * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
+ * in ISO C mode (-std=c99) on its own */
+#ifdef FP_FAST_FMAF
+#define AGC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define AGC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
+/* s += a * b for the kernels' GNU vectors s, b and a scalar a: one fused
+ * multiply-add where the target has them, which gcc does not fuse on its
+ * own in ISO C mode (-std=c99) */
+#if defined(__GNUC__) && defined(__AVX__) && defined(__FMA__)
+#include <immintrin.h>
+#define AGC_VFMA(s, a, b) ((s) = _mm256_fmadd_ps(_mm256_set1_ps(a), (b), (s)))
+#else
+#define AGC_VFMA(s, a, b) ((s) += (a) * (b))
+#endif
+
 static float agc_relu(float x)
 {
     return x > 0 ? x : 0;
@@ -32,15 +51,6 @@ static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
     for (long i = 0; i < n; i++)
         a[i] = (float)(lo + w * agc_uniform(&s));
 }
-
-/* a * b + c, in one rounding where the target has a fast fused
- * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
- * in ISO C mode (-std=c99) on its own */
-#ifdef FP_FAST_FMAF
-#define AGC_FMA(a, b, c) fmaf(a, b, c)
-#else
-#define AGC_FMA(a, b, c) ((a) * (b) + (c))
-#endif
 
 /* ---- forward: enc1 = conv2d(x, enc1.weight, enc1.bias, padding=1)  [../specs/conv_autoencoder.yaml:22] ---- */
 
@@ -800,18 +810,18 @@ static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
             vec b0, b1;
             memcpy(&b0, wk, sizeof b0);
             memcpy(&b1, wk + 8, sizeof b1);
-            s00 += xk[at[0]] * b0;
-            s01 += xk[at[0]] * b1;
-            s10 += xk[at[1]] * b0;
-            s11 += xk[at[1]] * b1;
-            s20 += xk[at[2]] * b0;
-            s21 += xk[at[2]] * b1;
-            s30 += xk[at[3]] * b0;
-            s31 += xk[at[3]] * b1;
-            s40 += xk[at[4]] * b0;
-            s41 += xk[at[4]] * b1;
-            s50 += xk[at[5]] * b0;
-            s51 += xk[at[5]] * b1;
+            AGC_VFMA(s00, xk[at[0]], b0);
+            AGC_VFMA(s01, xk[at[0]], b1);
+            AGC_VFMA(s10, xk[at[1]], b0);
+            AGC_VFMA(s11, xk[at[1]], b1);
+            AGC_VFMA(s20, xk[at[2]], b0);
+            AGC_VFMA(s21, xk[at[2]], b1);
+            AGC_VFMA(s30, xk[at[3]], b0);
+            AGC_VFMA(s31, xk[at[3]], b1);
+            AGC_VFMA(s40, xk[at[4]], b0);
+            AGC_VFMA(s41, xk[at[4]], b1);
+            AGC_VFMA(s50, xk[at[5]], b0);
+            AGC_VFMA(s51, xk[at[5]], b1);
         }
     memcpy(sum[0], &s00, sizeof s00);
     memcpy(sum[0] + 8, &s01, sizeof s01);

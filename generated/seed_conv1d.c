@@ -4,6 +4,15 @@
 #include <math.h>
 #include <string.h>
 
+/* a * b + c, in one rounding where the target has a fast fused
+ * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
+ * in ISO C mode (-std=c99) on its own */
+#ifdef FP_FAST_FMAF
+#define AGC_FMA(a, b, c) fmaf(a, b, c)
+#else
+#define AGC_FMA(a, b, c) ((a) * (b) + (c))
+#endif
+
 /* FNV-1a of a tensor's name: the seed of its random values */
 static uint64_t agc_fnv1a(const char *s)
 {
@@ -27,15 +36,6 @@ static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
     for (long i = 0; i < n; i++)
         a[i] = (float)(lo + w * agc_uniform(&s));
 }
-
-/* a * b + c, in one rounding where the target has a fast fused
- * multiply-add (C99's FP_FAST_FMAF): gcc does not fuse a * b + c
- * in ISO C mode (-std=c99) on its own */
-#ifdef FP_FAST_FMAF
-#define AGC_FMA(a, b, c) fmaf(a, b, c)
-#else
-#define AGC_FMA(a, b, c) ((a) * (b) + (c))
-#endif
 
 /* ---- forward: conv = conv1d(x, conv.weight, conv.bias)  [../specs/seed_conv1d.yaml:10] ---- */
 
