@@ -1,8 +1,8 @@
 #!/bin/sh
 # bench/run.sh: `make bench`.  Times every case of bench/cases.txt with
 #
-#   gcc    agc compile's C, built with $BENCH_CC $BENCH_CFLAGS (gcc -O3
-#          -march=native) into bench.c's driver
+#   gcc    agc compile's C, built with $BENCH_CC -std=c99 $BENCH_CFLAGS
+#          (gcc -O3 -march=native) into bench.c's driver
 #   tcc    the same spec compiled by agc and JIT-compiled by libtcc in
 #          process (bench/build/bench_jit, built by make)
 #   omp    the gcc build with -fopenmp, run on 2 threads (OMP_NUM_THREADS=2)
@@ -11,15 +11,14 @@
 #   naive  plain loop nests (naive.c), same compiler and flags as gcc
 #
 # then the wall time of `agc run specs/autograd.yaml`, and prints the
-# results as markdown tables ready for README.md; then bench/backend.sh
-# (agc run --backend cc against the gcc build and against tcc), then
-# bench/compile.sh (source size and compile time of a 64- and a 512-layer
-# conv stack).  Raw lines go to
 # results as markdown tables ready for README.md, with agc's GFLOP/s and
-# its share of this core's peak (measured by peak.c's multiply-add loop).
-# PyTorch's matmul is libblas.so.3: run.sh installs libopenblas0-pthread
-# when it can (as root), else says that PyTorch runs the reference BLAS.  Raw lines go to
-# bench/build/results.txt.  It never fails: whatever cannot run is
+# its share of this core's peak (measured by peak.c's multiply-add loop);
+# then bench/backend.sh (agc run --backend cc against the gcc build and
+# against tcc), bench/compile.sh (source size and compile time of a 64-
+# and a 512-layer conv stack) and bench/train.sh (an epoch of the digits
+# CNN against PyTorch).  PyTorch's matmul is libblas.so.3: run.sh installs
+# libopenblas0-pthread when it can (as root), else says that PyTorch runs
+# the reference BLAS.  Raw lines go to bench/build/results.txt.  It never fails: whatever cannot run is
 # reported as n/a with the reason, and the exit status is 0.
 #
 # Environment: BENCH_BUDGET (seconds per measurement, default 0.5),

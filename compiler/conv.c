@@ -521,7 +521,7 @@ static Corr conv_corr(const Node *n, const Shape *x, const Shape *w,
     return c;
 }
 
-/* AGC_FMA, before the first kernel */
+/* The comment heading the kernels of spec node n */
 static void kernels_comment(Kernels *K, const Node *n, const char *what)
 {
     put(&K->fns, "/* ---- %s%s%s  [%s:%d] ---- */\n\n", what,
@@ -551,19 +551,20 @@ static void add_scr(Shared *s, const char *what, long count,
     s->scr[s->nscr++].count = count;
 }
 
-/* The scratch arguments of kernel s, named after it ("conv5_forward_wpack"
- * for agc_conv5_forward): every call uses them while it runs, and the
- * storage plan keeps them from a function's first call to its last. */
-static const char *scr_args(Kernels *K, const Node *n, const Shared *s)
+/* A call of kernel s on arrays a, b and c, then its scratch arguments,
+ * named after it ("conv5_forward_wpack" for agc_conv5_forward): every
+ * call uses them while it runs, and the storage plan keeps them from a
+ * function's first call to its last. */
+static void put_call(Kernels *K, Out *o, const Shared *s, const char *a,
+                     const char *b, const char *c)
 {
-    const char *base = s->name + strlen("agc_");
-    (void)n;
-    const char *args = "";
+    put(o, "%s(%s, %s, %s", s->name, a, b, c);
     for (int i = 0; i < s->nscr; i++)
-        args = agc_fmt("%s, %s", args, K->scratch(K->ctx, K->T,
-                       agc_fmt("%s_%s", base, s->scr[i].what),
-                       s->scr[i].count, s->scr[i].note));
-    return args;
+        put(o, ", %s", K->scratch(K->ctx, K->T,
+                                  agc_fmt("%s_%s", s->name + strlen("agc_"),
+                                          s->scr[i].what),
+                                  s->scr[i].count, s->scr[i].note));
+    put(o, ");\n");
 }
 
 /* What makes the kernels of correlation c (wgrad: the weight gradient's) */
@@ -1072,8 +1073,9 @@ static Shared *new_wrapper(Kernels *K, const char *sig, const char *name)
  *
  * A layer with at least GEMM_MIN_CHANNELS output channels per group runs
  * as a matrix product whose sums stay in registers (as matmul's kernel in
- * emit.c): agc_conv_6x16 computes 6 output positions of a row by 16
- * output channels, summing over the input channels and the taps, the
+ * emit.c): agc_conv_6x16 computes 6 output positions (running on from
+ * one row into the next) by 16 output channels, summing over the input
+ * channels and the taps, the
  * input values broadcast from where they are and the weights packed in
  * panels of 16 channels; agc_convw_6x16 computes 6 taps by 16 channels
  * of the weight gradient, summing over the output positions of a block
@@ -1082,8 +1084,8 @@ static Shared *new_wrapper(Kernels *K, const char *sig, const char *name)
  * buffer, so that no tap is tested against the bounds.  Where the
  * compiler has GNU vectors and the target AVX, the kernels are written
  * with them (two vectors per position or tap); elsewhere as plain
- * loops.  Positions or taps past the end of a row read the last one again
- * and are not written. */
+ * loops.  Positions past the last one, or taps past the end of a row,
+ * read the last one again and are not written. */
 enum { GEMM_MIN_CHANNELS = 4 };     /* output channels (input gradient) */
 enum { GEMM_MIN_WORK = 32768 };     /* multiply-adds an image: smaller
                                      * layers keep the tiles, whose
@@ -1839,19 +1841,19 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
     plan_corr(&c, K->unroll);
     if (use_gemm(&c, 0)) {
         Shared *g = gemm_forward(K, n, "forward", &c, 0);
-        put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
+        put_call(K, o, g, y, x, w);
         return;
     }
     if (use_plane(&c)) {
         Shared *g = plane_forward(K, n, "forward", &c, 0);
-        put(o, "%s(%s, %s, %s%s);\n", g->name, y, x, w, scr_args(K, n, g));
+        put_call(K, o, g, y, x, w);
         return;
     }
     if (use_vec(&c)) {              /* w read where it is */
         long kk = c.KH * c.KW;
         WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
         Shared *v = vec_kernel(K, n, "forward", &c, &wa);
-        put(o, "%s(%s, %s, %s%s);\n", v->name, y, x, w, scr_args(K, n, v));
+        put_call(K, o, v, y, x, w);
         return;
     }
     const char *sig = agc_fmt("forward %s", corr_sig(0, &c));
@@ -1875,7 +1877,7 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         f->indent--;
         put(f, "}\n\n");
     }
-    put(o, "%s(%s, %s, %s%s);\n", s->name, y, x, w, scr_args(K, n, s));
+    put_call(K, o, s, y, x, w);
 }
 
 /* gz [no, hz, wz] = gy zero-stuffed by the stride of f */
@@ -1919,23 +1921,22 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
     if (!s && use_gemm_phases(&f)) {
         Shared *g = gemm_input_phases(K, n, what, &f);
-        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        put_call(K, o, g, dx, gy, w);
         return;
     }
     if (!s && use_gemm(&c, 1) && !stuff) {
         Shared *g = gemm_forward(K, n, what, &c, 1);
-        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        put_call(K, o, g, dx, gy, w);
         return;
     }
     if (!s && use_plane(&c) && !stuff) {
         Shared *g = plane_forward(K, n, what, &c, 1);
-        put(o, "%s(%s, %s, %s%s);\n", g->name, dx, gy, w, scr_args(K, n, g));
+        put_call(K, o, g, dx, gy, w);
         return;
     }
     if (!s && use_vec(&c) && !stuff) {
         Shared *v = vec_kernel(K, n, what, &c, &wa);
-        put(o, "%s(%s, %s, %s%s);\n", v->name, dx, gy, w,
-            scr_args(K, n, v));
+        put_call(K, o, v, dx, gy, w);
         return;
     }
     if (!s && use_vec(&c)) {
@@ -1983,7 +1984,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         b->indent--;
         put(b, "}\n\n");
     }
-    put(o, "%s(%s, %s, %s%s);\n", s->name, dx, gy, w, scr_args(K, n, s));
+    put_call(K, o, s, dx, gy, w);
 }
 
 /* dw = conv_bwd_weight(x, gy): dw[o][c][kh][kw] = sum over the batch and
@@ -1996,18 +1997,17 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     plan_corr(&c, K->unroll);
     if (use_gemm(&c, 0)) {
         Shared *g = gemm_weight(K, n, &c);
-        put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
+        put_call(K, o, g, dw, x, gy);
         return;
     }
     if (use_plane(&c)) {
         Shared *g = plane_weight(K, n, &c);
-        put(o, "%s(%s, %s, %s%s);\n", g->name, dw, x, gy, scr_args(K, n, g));
+        put_call(K, o, g, dw, x, gy);
         return;
     }
     if (use_vec(&c)) {              /* dw written in place */
         Shared *v = vec_wgrad_kernel(K, n, &c);
-        put(o, "%s(%s, %s, %s%s);\n", v->name, dw, x, gy,
-            scr_args(K, n, v));
+        put_call(K, o, v, dw, x, gy);
         return;
     }
     const char *sig = agc_fmt("weight %s", corr_sig(1, &c));
@@ -2056,7 +2056,7 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
         b->indent--;
         put(b, "}\n\n");
     }
-    put(o, "%s(%s, %s, %s%s);\n", s->name, dw, x, gy, scr_args(K, n, s));
+    put_call(K, o, s, dw, x, gy);
 }
 
 /* ---- padding modes ---- */

@@ -129,7 +129,7 @@ typedef struct Emitter {
     long arena_count, arena_bound;  /* elements: planned, and lower bound */
     int cblocks;
     Node **block_node;              /* per block: what it computes */
-    unsigned mm_tiles[8];           /* matmul tiles written: bit ku of [mr] */
+    int mm_written;                 /* matmul's kernel written */
     struct Shares *sh;              /* shared loops, with NAME_infer's */
     struct Outline *ol;             /* writing loops as a shared function */
     const char *last_note;          /* the last block's last comment */
@@ -1085,9 +1085,9 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
  * place.  Small products, and those of fewer than MM_MIN_N columns, run
  * as plain loops.  The others run in blocks, as BLIS does:
  *
- *   for each block of MM_NB columns of C (jb) and of 128 rows of B (kb;
- *   for a product of 2^20 multiply-adds or more, as few blocks of
- *   at most MM_KB rows as can be, of even size):
+ *   for each block of MM_NB columns of C (jb) and of MM_KB_SMALL rows of
+ *   B (kb; for a product of MM_BIG multiply-adds or more, as few blocks
+ *   of at most MM_KB rows as can be, of even size):
  *       pack B[kb.., jb..] into panels of MM_NR columns (zero past N)
  *       for each MM_MR rows of C (i), for each panel:
  *           kernel: the MR x NR block of C (=, then +=) a[i..][kb..]
@@ -1102,6 +1102,8 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
 #define MM_MR 6                     /* rows of C per kernel call */
 #define MM_NB 128                   /* columns of C per block */
 #define MM_KB 384                   /* rows of B per packed panel, at most */
+#define MM_KB_SMALL 128             /* ... for a product under MM_BIG */
+#define MM_BIG (1L << 20)           /* multiply-adds */
 #define MM_MIN_N 8                  /* fewer columns: plain loops (a panel
                                      * of 16 half used is still faster) */
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
@@ -1133,9 +1135,9 @@ static const char *mm_kernel(Emitter *E)
 {
     const char *T = E->T, *name = E->f32 ? "agc_mm_6x16" : "agc_mm_6x8";
     int nr = mm_nr(E), lanes = nr / 2;
-    if (E->mm_tiles[0])
+    if (E->mm_written)
         return name;
-    E->mm_tiles[0] = 1;
+    E->mm_written = 1;
     Out *o = &E->kern.fns;
     put(o, "/* c[r][j] = (first) or += (else) the sum over k < kc of\n"
         " * a[r * ars + k * acs] * b[k][j], for r < mr <= 6 and j < nr <= %d:\n"
@@ -1203,11 +1205,8 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         const char *B = operand(E, b, &brs, &bcs);
         const char *kernel = mm_kernel(E);
         long nb = N < MM_NB ? (N + nr - 1) / nr * nr : MM_NB;
-        /* K in blocks of 128 rows (the last one short); a large
-         * product's in as few blocks of at most MM_KB as can be, of even
-         * size */
-        long kb = K < 128 ? K : 128;
-        if (M * N * K >= 1L << 20) {
+        long kb = K < MM_KB_SMALL ? K : MM_KB_SMALL;
+        if (M * N * K >= MM_BIG) {  /* as few blocks as can be, even */
             kb = (K + MM_KB - 1) / MM_KB;
             kb = (K + kb - 1) / kb;
         }
@@ -1217,7 +1216,7 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
             "of %d\n * columns; kernels of %d rows */\n", nb, kb, nr, MM_MR);
         int par = M * N * K >= AGC_PAR_WORK;
         if (par) {                  /* each thread runs the blocks, sharing */
-            put_omp(o, "parallel"); /* out the panels and the rows */
+            put_omp(o, "parallel"); /* out the panels and the kernel calls */
             put(o, "{\n");
             o->indent++;
         }
@@ -2064,7 +2063,8 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
     put(o, "memset(m, 0, sizeof *m);\n");
     Out random = {0};               /* the table of uniform and normal */
     random.indent = 2;
-    const char *run = NULL;         /* its last entry, tensors first..end */
+    const char *run = NULL, *run_args = NULL;  /* its last entry: fill */
+                                    /* and lo, w of tensors first..end */
     int first = 0, end = 0;
     if (E->lr)
         put(o, "m->%s = %s;   /* the optimizer's learning rate */\n", E->lr,
@@ -2121,24 +2121,27 @@ static void emit_init(Emitter *E, Out *o, Out *tables)
         case INIT_UNIFORM:
         case INIT_NORMAL:
             E->helpers |= d->init == INIT_UNIFORM ? H_UNIFORM : H_NORMAL;
-            f = agc_fmt("agc_fill_%s, %%d, %%d, %s, %s",
-                        d->init == INIT_UNIFORM ? "uniform" : "normal",
-                        shortest(d->a),
-                        shortest(d->init == INIT_UNIFORM ? d->b - d->a : d->b));
-            if (run && end == i && !strcmp(run, f)) {
+            f = d->init == INIT_UNIFORM ? "agc_fill_uniform"
+                                        : "agc_fill_normal";
+            const char *args = agc_fmt("%s, %s", shortest(d->a), shortest(
+                d->init == INIT_UNIFORM ? d->b - d->a : d->b));
+            if (run && end == i && !strcmp(run, f) &&
+                !strcmp(run_args, args)) {
                 end++;
                 break;
             }
             if (run)
-                put(&random, agc_fmt("{%s},\n", run), first, end);
+                put(&random, "{%s, %d, %d, %s},\n", run, first, end,
+                    run_args);
             run = f;
+            run_args = args;
             first = i;
             end = i + 1;
             break;
         }
     }
     if (run)
-        put(&random, agc_fmt("{%s},\n", run), first, end);
+        put(&random, "{%s, %d, %d, %s},\n", run, first, end, run_args);
     if (random.s) {                 /* a loop, not a call each: fast to compile */
         put(o, "/* random values, seed %ld: uniform(a, b) as a + (b - a) * "
             "agc_uniform, normal(mean,\n * std) as mean + std * agc_normal, "

@@ -299,6 +299,14 @@ void put_vec_fma(Out *o, const char *a, const char *i, const char *b,
             "\n", r, a, i, r, r, a, i, r);
 }
 
+void put_vec_store(Out *o, int lanes)
+{
+    for (int r = 0; r < 6; r++)
+        put(o, "memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
+            "memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n", r, r, r, r, lanes,
+            r, r);
+}
+
 /* AGC_FMA(a, b, c), a * b + c in T (f32: float), in one rounding where
  * the target has a fast fused multiply-add (C99's FP_FAST_FMA, FP_FAST_FMAF):
  * gcc does not fuse a * b + c in ISO C mode (-std=c99) on its own. */
@@ -328,14 +336,6 @@ void put_vfma_macro(Out *o, int f32)
         "#define AGC_VFMA(s, a, b) ((s) = _mm256_fmadd_%s(_mm256_set1_%s(a), "
         "(b), (s)))\n#else\n#define AGC_VFMA(s, a, b) ((s) += (a) * (b))\n"
         "#endif\n\n", x, x);
-}
-
-void put_vec_store(Out *o, int lanes)
-{
-    for (int r = 0; r < 6; r++)
-        put(o, "memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
-            "memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n", r, r, r, r, lanes,
-            r, r);
 }
 
 /* ---- "did you mean" ---- */
