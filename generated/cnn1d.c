@@ -15,10 +15,10 @@
 
 /* s += a * b for the kernels' GNU vectors s, b and a scalar a: one fused
  * multiply-add where the target has them, which gcc does not fuse on its
- * own in ISO C mode (-std=c99) */
+ * own in ISO C mode (-std=c99); a - (vec){0} is a in every lane */
 #if defined(__GNUC__) && defined(__AVX__) && defined(__FMA__)
-#include <immintrin.h>
-#define AGC_VFMA(s, a, b) ((s) = _mm256_fmadd_ps(_mm256_set1_ps(a), (b), (s)))
+#define AGC_VFMA(s, a, b) \
+    ((s) = __builtin_ia32_vfmaddps256((a) - (vec){0}, (b), (s)))
 #else
 #define AGC_VFMA(s, a, b) ((s) += (a) * (b))
 #endif
