@@ -650,9 +650,14 @@ typedef struct Kernels {
 } Kernels;
 
 /* Writes the code that computes n (a window op) into out, its operands
- * being in[0..n->nin-1] (C expressions of their element pointers). */
+ * being in[0..n->nin-1] (C expressions of their element pointers); for
+ * OP_CONV, in[2] is a bias to add per output channel, or NULL. */
 void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
                  const char *const *in);
+
+/* Whether convolution n's kernel can add a bias as it writes its output
+ * (kernel_emit's in[2]). */
+int conv_adds_bias(const Node *n);
 
 /* emit.c: OpenMP's parallel for, guarded by #ifdef _OPENMP, before a loop
  * of iters independent iterations over elems elements, when it is large

@@ -1113,17 +1113,24 @@ static void gemm_kernel(Kernels *K, int wgrad)
         put(o, "/* y[j * ldy + (q / qn) * yh + (q %% qn) * ys] = the sum over c "
             "< nc and the\n * taps k < nt of\n *     x[c * xc + tap[k] + "
             "(q / qn) * xh + (q %% qn) * xs] * w[(c * nt + k) * %d + j]\n"
-            " * for output positions q = q0 + r, r < np <= 6, of rows of qn, "
-            "and channels\n * j < no <= %d */\n", nr, nr);
+            " * (+ b[j] when b is not null) for output positions q = q0 + r, "
+            "r < np <= 6,\n * of rows of qn, and channels j < no <= %d */\n",
+            nr, nr);
         put(o, "static void agc_conv_6x%d(const %s *restrict x, long xh, "
             "long xs, long nc,\n    long xc, const long *tap, long nt, "
-            "const %s *restrict w, %s *restrict y,\n    long ldy, long yh, "
-            "long ys, long q0, long qn, int np, int no)\n{\n", nr, T, T, T);
+            "const %s *restrict w,\n    const %s *restrict b, %s *restrict "
+            "y, long ldy, long yh, long ys,\n    long q0, long qn, int np, "
+            "int no)\n{\n", nr, T, T, T, T);
         put(o, "    %s sum[6][%d];\n    long at[6], to[6];\n", T, nr);
-        put(o, "    for (int r = 0; r < 6; r++) {\n"
-            "        const long q = q0 + (r < np ? r : np - 1);\n"
-            "        at[r] = q / qn * xh + q %% qn * xs;\n"
-            "        to[r] = q / qn * yh + q %% qn * ys;\n"
+        /* one division: positions past np repeat the last one */
+        put(o, "    long qh = q0 / qn, qw = q0 %% qn;\n"
+            "    for (int r = 0; r < 6; r++) {\n"
+            "        at[r] = qh * xh + qw * xs;\n"
+            "        to[r] = qh * yh + qw * ys;\n"
+            "        if (r + 1 < np && ++qw == qn) {\n"
+            "            qw = 0;\n"
+            "            qh++;\n"
+            "        }\n"
             "    }\n");
     } else {
         put(o, "/* dw[j * ldw + r] = (first) or += (else) the sum over oh "
@@ -1181,7 +1188,8 @@ static void gemm_kernel(Kernels *K, int wgrad)
     if (!wgrad)
         put(o, "    for (int j = 0; j < no; j++)\n"
             "        for (int r = 0; r < np; r++)\n"
-            "            y[j * ldy + to[r]] = sum[r][j];\n}\n\n");
+            "            y[j * ldy + to[r]] = b ? sum[r][j] + b[j] : sum[r][j];"
+            "\n}\n\n");
     else
         put(o, "    for (int j = 0; j < no; j++)\n"
             "        for (int r = 0; r < nt; r++)\n"
@@ -1263,9 +1271,9 @@ static int gemm_par(const Corr *c)
 }
 
 /* The forward kernel calls of c over one image: xi its (padded) input,
- * wp the packed weights, y the image's output. */
+ * wp the packed weights, y the image's output, plus b when bias. */
 static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
-                            const char *xi, const char *y)
+                            const char *xi, const char *y, int bias)
 {
     long hp, wp;
     int nr = gemm_nr(K);
@@ -1281,10 +1289,13 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
     put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
     put(o, "        for (long q = 0; q < %ld; q += 6)\n", npos);
     put(o, "            agc_conv_6x%d(%s + g * %ld, %ld, %ld, %ld, %ld, tap, "
-        "%ld,\n                wp + (g * %ld + p) * %ld, %s + (g * %ld + p * "
-        "%d) * %ld,\n                %ld, %ld, 1, q, %ld, %s, %s);\n", nr,
+        "%ld,\n                wp + (g * %ld + p) * %ld, %s,\n"
+        "                %s + (g * %ld + p * %d) * %ld,\n"
+        "                %ld, %ld, 1, q, %ld, %s, %s);\n", nr,
         xi, c->CI * hp * wp, c->sh * wp, c->sw, c->CI, hp * wp, c->KH * c->KW,
-        panels, taps * nr, y, c->CO, nr, npos, npos, c->OW, c->OW,
+        panels, taps * nr,
+        bias ? agc_fmt("b + g * %ld + p * %d", c->CO, nr) : "NULL",
+        y, c->CO, nr, npos, npos, c->OW, c->OW,
         npos % 6 ? agc_fmt("q + 6 <= %ld ? 6 : (int)(%ld - q)", npos, npos)
                  : "6",
         c->CO % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
@@ -1294,11 +1305,12 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
 
 /* The forward (or, flip, the input gradient's) correlation c as a
  * wrapper: w packed into panels (flipped and transposed for the input
- * gradient), the input padded an image at a time, then the kernels. */
+ * gradient), the input padded an image at a time, then the kernels,
+ * which add the bias b [G*CO] as they write when bias. */
 static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
-                            const Corr *c, int flip)
+                            const Corr *c, int flip, int bias)
 {
-    const char *sig = agc_fmt("gemm %d %s", flip, corr_sig(0, c));
+    const char *sig = agc_fmt("gemm %d %d %s", flip, bias, corr_sig(0, c));
     Shared *s = find_wrapper(K, sig);
     if (s)
         return s;
@@ -1317,11 +1329,12 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
                 ? "an image of gy, padded" : "an image of x, padded");
     kernels_comment(K, n, what);
     Out *f = &K->fns;
-    put(f, "/* %s: w packed in panels of %d channels into wp, %sthen "
-        "agc_conv_6x%d */\n", what, nr, copy ? "each image padded into xp, "
-        : "", nr);
+    put(f, "/* %s%s: w packed in panels of %d channels into wp, %sthen "
+        "agc_conv_6x%d */\n", what, bias ? " plus the bias b" : "", nr,
+        copy ? "each image padded into xp, " : "", nr);
     put(f, "static void %s(%s *restrict y, const %s *restrict x, const %s "
-        "*restrict w,\n    %s *restrict wp%s)\n{\n", s->name, T, T, T, T,
+        "*restrict w,\n    %s%s *restrict wp%s)\n{\n", s->name, T, T, T,
+        bias ? agc_fmt("const %s *restrict b, ", T) : "", T,
         copy ? agc_fmt(", %s *restrict xp", T) : "");
     f->indent++;
     put(f, "static const long tap[%ld] = {", kk);   /* the window's offsets */
@@ -1358,7 +1371,8 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
         emit_pad_copy(f, c->G * c->CI, "xp", hp, wp, c->ph, c->pw, src,
                       c->H, c->W, par);
     emit_gemm_calls(K, f, c, copy ? "xp" : src,
-                    agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW));
+                    agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW),
+                    bias);
     f->indent--;
     put(f, "}\n");
     par_close(f, par);
@@ -1538,7 +1552,7 @@ static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
         put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
         put(o, "        for (long t = 0; t < %ld; t += 6)\n", npos);
         put(o, "            agc_conv_6x%d(gp + g * %ld + %ld, %ld, 1, %ld, %ld, "
-            "tap%ld, %ld,\n                wp + %ld + (g * %ld + p) * %ld,\n"
+            "tap%ld, %ld,\n                wp + %ld + (g * %ld + p) * %ld, NULL,\n"
             "                %s + (g * %ld + p * %d) * %ld + %ld,\n"
             "                %ld, %ld, %ld, t, %ld, %s, %s);\n", nr,
             CO * hg * wg, (r->lo + th) * wg + q->lo + tw, wg, CO, hg * wg, P,
@@ -1833,17 +1847,31 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
 }
 
 /* y = conv(x, w) */
+int conv_adds_bias(const Node *n)
+{
+    if (n->op != OP_CONV)
+        return 0;
+    Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
+    return use_gemm(&c, 0);
+}
+
+/* y = the correlation n of x and w, plus b (one value per output channel)
+ * when b is not null, which only kernels that conv_adds_bias are asked */
 static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
-                         const char *x, const char *w)
+                         const char *x, const char *w, const char *b)
 {
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
     if (use_gemm(&c, 0)) {
-        Shared *g = gemm_forward(K, n, "forward", &c, 0);
-        put_call(K, o, g, y, x, w);
+        Shared *g = gemm_forward(K, n, "forward", &c, 0, b != NULL);
+        /* the bias goes in after w, as the wrapper takes it */
+        put_call(K, o, g, y, x, b ? agc_fmt("%s, %s", w, b) : w);
         return;
     }
+    if (b)
+        agc_error(n->pos, "internal error: no bias in this convolution's "
+                  "kernel");
     if (use_plane(&c)) {
         Shared *g = plane_forward(K, n, "forward", &c, 0);
         put_call(K, o, g, y, x, w);
@@ -1925,7 +1953,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         return;
     }
     if (!s && use_gemm(&c, 1) && !stuff) {
-        Shared *g = gemm_forward(K, n, what, &c, 1);
+        Shared *g = gemm_forward(K, n, what, &c, 1, 0);
         put_call(K, o, g, dx, gy, w);
         return;
     }
@@ -2233,7 +2261,7 @@ void kernel_emit(Kernels *K, Out *o, Node *n, const char *out,
 {
     switch (n->op) {
     case OP_CONV:
-        conv_forward(K, o, n, out, in[0], in[1]);
+        conv_forward(K, o, n, out, in[0], in[1], in[2]);
         break;
     case OP_CONV_BWD_INPUT:
         conv_input(K, o, n, out, in[0], in[1]);

@@ -211,6 +211,44 @@ conv_case("c2d_gemm_s3_k2", 2, (1, 6, 17, 20), (24, 6, 2, 3), stride=(3, 2),
           bias=False)
 conv_case("c1d_gemm_s2", 1, (2, 10, 100), (16, 10, 5), stride=2, padding=3)
 
+# the register-blocked kernels add a bias as they write (emit.c's
+# fused_bias): one written first and shaped [1, C, 1, 1]; and a
+# convolution read twice, whose bias add stays a loop of its own
+BIAS_FIRST = """
+inputs:
+  x: {shape: [2, 7, 12, 13], requires_grad: true}
+  w: {shape: [20, 7, 3, 3], requires_grad: true}
+  c: {shape: [1, 20, 1, 1], requires_grad: true}
+graph:
+  y: c + conv2d(x, w, padding=1)
+backward: {of: y}
+outputs: [y]
+"""
+add("c2d_gemm_bias_first", BIAS_FIRST,
+    lambda x, w, c: {"y": c + F.conv2d(x, w, padding=1)},
+    w=init_scale(63), c=init_scale(63))
+BIAS_SHARED = """
+inputs:
+  x: {shape: [2, 7, 12, 13], requires_grad: true}
+  w: {shape: [20, 7, 3, 3], requires_grad: true}
+  c: {shape: [20, 1, 1], requires_grad: true}
+graph:
+  h: conv2d(x, w, padding=1)
+  y: h + c
+  z: h * y
+backward: {of: z}
+outputs: [y, z]
+"""
+
+
+def bias_shared(x, w, c):
+    h = F.conv2d(x, w, padding=1)
+    return {"h": h, "y": h + c, "z": h * (h + c)}
+
+
+add("c2d_gemm_bias_shared", BIAS_SHARED, bias_shared, w=init_scale(63),
+    c=init_scale(63))
+
 
 # --- transposed convolutions -------------------------------------------------
 
