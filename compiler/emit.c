@@ -1131,7 +1131,14 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
  * compiler has GNU vectors and the target AVX, the kernel is written with
  * them (two vectors a row); elsewhere (tcc, other targets) it is plain
  * loops.  A has no copy: a row block past M reads its last row again and
- * writes only the rows inside C. */
+ * writes only the rows inside C.
+ *
+ * Where B is a transpose read in place (x W^T, as linear computes) and
+ * has more columns than A has rows, the product runs the other way round,
+ * C^T = B^T A^T, into a scratch then transposed into C: B^T's rows are the
+ * kernel's rows, read where they are, and the panels hold A^T, the
+ * smaller copy (nn.Linear's input, not its weight).  Each element of C
+ * gets the same multiply-adds in the same order either way. */
 #define MM_MR 6                     /* rows of C per kernel call */
 #define MM_NB 128                   /* columns of C per block */
 #define MM_KB 384                   /* rows of B per packed panel, at most */
@@ -1229,13 +1236,22 @@ static const char *mm_kernel(Emitter *E)
 static void emit_matmul(Emitter *E, Out *o, Node *n)
 {
     Node *a = n->in[0], *b = n->in[1];
-    const char *C = base(E, n), *T = E->T;
+    const char *T = E->T;
     long M = n->shape.d[0], N = n->shape.d[1], K = a->shape.d[1];
+    long ars, acs, brs, bcs;
+    const char *A = operand(E, a, &ars, &acs);
+    const char *B = operand(E, b, &brs, &bcs);
+    const char *CT = NULL;          /* C^T = B^T A^T, transposed into C */
+    if (bcs != 1 && M < N && M >= MM_MIN_N && M * N * K >= MM_MIN_WORK) {
+        const char *at = A;
+        long m = M, ar = ars, ac = acs;
+        A = B, ars = bcs, acs = brs, M = N;
+        B = at, brs = ac, bcs = ar, N = m;
+        CT = add_scratch(E, T, "mm_ct", M * N, "C^T, for matmul");
+    }
+    const char *C = CT ? CT : base(E, n);
     if (N >= MM_MIN_N && M * N * K >= MM_MIN_WORK) {
-        long ars, acs, brs, bcs;
         int nr = mm_nr(E);
-        const char *A = operand(E, a, &ars, &acs);
-        const char *B = operand(E, b, &brs, &bcs);
         const char *kernel = mm_kernel(E);
         long nb = N < MM_NB ? (N + nr - 1) / nr * nr : MM_NB;
         long kb = K < MM_KB_SMALL ? K : MM_KB_SMALL;
@@ -1245,6 +1261,8 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
         }
         const char *bp = add_scratch(E, T, "mm_panel", nb * kb,
                                      "panels of B, packed for matmul");
+        if (CT)
+            put(o, "/* as C^T = B^T A^T into %s, then transposed */\n", CT);
         put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "
             "of %d\n * columns; kernels of %d rows */\n", nb, kb, nr, MM_MR);
         int par = M * N * K >= AGC_PAR_WORK;
@@ -1293,6 +1311,14 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
                    : agc_fmt("%d", nr));
         o->indent -= 2;
         put(o, "    }\n}\n");
+        if (CT) {                   /* C = (C^T)^T, C^T being [M, N] here */
+            if (par)
+                put_omp(o, "for schedule(static)");
+            put(o, "for (long i = 0; i < %ld; i++)\n"
+                "    for (long j = 0; j < %ld; j++)\n"
+                "        %s[i * %ld + j] = %s[j * %ld + i];\n", N, M,
+                base(E, n), M, CT, N);
+        }
         if (par) {
             o->indent--;
             put(o, "}\n");
