@@ -1098,6 +1098,40 @@ static int gemm_nr(const Kernels *K)
     return K->f32 ? 16 : 8;
 }
 
+/* The forward kernel's path for a panel of at most one vector of
+ * channels (the last of 20, say): its taps in pairs, the second of each
+ * into the other vector of sums, so that twelve chains of multiply-adds
+ * run at once as in a full panel, not six; the two added at the end. */
+static void half_panel(Out *o, const char *T, int nr, int lanes)
+{
+    put(o, "if (no <= %d) {\n", lanes);
+    put(o, "    for (long c = 0; c < nc; c++) {\n");
+    put(o, "        const %s *restrict xc0 = x + c * xc;\n", T);
+    put(o, "        const %s *restrict wc = w + c * nt * %d;\n", T, nr);
+    put(o, "        long k = 0;\n");
+    put(o, "        for (; k + 1 < nt; k += 2) {\n");
+    put(o, "            const %s *restrict xk = xc0 + tap[k];\n", T);
+    put(o, "            const %s *restrict xl = xc0 + tap[k + 1];\n", T);
+    put(o, "            vec b0, b1;\n");
+    put(o, "            memcpy(&b0, wc + k * %d, sizeof b0);\n", nr);
+    put(o, "            memcpy(&b1, wc + (k + 1) * %d, sizeof b1);\n", nr);
+    for (int r = 0; r < 6; r++)
+        put(o, "            AGC_VFMA(s%d0, xk[at[%d]], b0);\n"
+            "            AGC_VFMA(s%d1, xl[at[%d]], b1);\n", r, r, r, r);
+    put(o, "        }\n");
+    put(o, "        if (k < nt) {\n");
+    put(o, "            const %s *restrict xk = xc0 + tap[k];\n", T);
+    put(o, "            vec b0;\n");
+    put(o, "            memcpy(&b0, wc + k * %d, sizeof b0);\n", nr);
+    for (int r = 0; r < 6; r++)
+        put(o, "            AGC_VFMA(s%d0, xk[at[%d]], b0);\n", r, r);
+    put(o, "        }\n    }\n");
+    for (int r = 0; r < 6; r++)
+        put(o, "%ss%d0 += s%d1;%s", r % 3 ? " " : "    ", r, r,
+            r % 3 == 2 ? "\n" : "");
+    put(o, "} else {\n");
+}
+
 /* The forward kernel or (wgrad) the weight gradient's, written once per
  * program (with a Shared entry as the mark). */
 static void gemm_kernel(Kernels *K, int wgrad)
@@ -1157,12 +1191,18 @@ static void gemm_kernel(Kernels *K, int wgrad)
     put(o, "#if defined(__GNUC__) && defined(__AVX__)\n");
     o->indent++;
     put_vec_sums(o, T);
-    o->indent--;
+    if (!wgrad)
+        half_panel(o, T, nr, lanes);
+    o->indent -= wgrad ? 1 : 0;
     put(o, open, T, T, nr);
     o->indent += 3;
     put_vec_fma(o, "xk", "at", "wk", lanes);
     o->indent -= 3;
     put(o, "        }\n");
+    if (!wgrad) {
+        o->indent--;
+        put(o, "    }\n");
+    }
     o->indent++;
     put_vec_store(o, lanes);
     o->indent--;

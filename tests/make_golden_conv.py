@@ -210,6 +210,8 @@ conv_case("c2d_gemm_s2", 2, (2, 8, 14, 15), (12, 8, 3, 3), stride=2,
 conv_case("c2d_gemm_s3_k2", 2, (1, 6, 17, 20), (24, 6, 2, 3), stride=(3, 2),
           bias=False)
 conv_case("c1d_gemm_s2", 1, (2, 10, 100), (16, 10, 5), stride=2, padding=3)
+# float64: panels of 8 channels, the last (12 = 8 + 4) half a panel
+conv_case("c2d_gemm_f64", 2, (2, 6, 12, 13), (12, 6, 3, 3), padding=1)
 
 # the register-blocked kernels add a bias as they write (emit.c's
 # fused_bias): one written first and shaped [1, C, 1, 1]; and a
