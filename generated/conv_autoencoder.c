@@ -786,43 +786,88 @@ static void agc_conv104_weight(float *restrict dw, const float *restrict x, cons
 /* y[j * ldy + (q / qn) * yh + (q % qn) * ys] = the sum over c < nc and the
  * taps k < nt of
  *     x[c * xc + tap[k] + (q / qn) * xh + (q % qn) * xs] * w[(c * nt + k) * 16 + j]
- * for output positions q = q0 + r, r < np <= 6, of rows of qn, and channels
- * j < no <= 16 */
+ * (+ b[j] when b is not null) for output positions q = q0 + r, r < np <= 6,
+ * of rows of qn, and channels j < no <= 16 */
 static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
-    long xc, const long *tap, long nt, const float *restrict w, float *restrict y,
-    long ldy, long yh, long ys, long q0, long qn, int np, int no)
+    long xc, const long *tap, long nt, const float *restrict w,
+    const float *restrict b, float *restrict y, long ldy, long yh, long ys,
+    long q0, long qn, int np, int no)
 {
     float sum[6][16];
     long at[6], to[6];
+    long qh = q0 / qn, qw = q0 % qn;
     for (int r = 0; r < 6; r++) {
-        const long q = q0 + (r < np ? r : np - 1);
-        at[r] = q / qn * xh + q % qn * xs;
-        to[r] = q / qn * yh + q % qn * ys;
+        at[r] = qh * xh + qw * xs;
+        to[r] = qh * yh + qw * ys;
+        if (r + 1 < np && ++qw == qn) {
+            qw = 0;
+            qh++;
+        }
     }
 #if defined(__GNUC__) && defined(__AVX__)
     typedef float vec __attribute__((vector_size(32)));
     vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
     vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
-    for (long c = 0; c < nc; c++)
-        for (long k = 0; k < nt; k++) {
-            const float *restrict xk = x + c * xc + tap[k];
-            const float *restrict wk = w + (c * nt + k) * 16;
-            vec b0, b1;
-            memcpy(&b0, wk, sizeof b0);
-            memcpy(&b1, wk + 8, sizeof b1);
-            AGC_VFMA(s00, xk[at[0]], b0);
-            AGC_VFMA(s01, xk[at[0]], b1);
-            AGC_VFMA(s10, xk[at[1]], b0);
-            AGC_VFMA(s11, xk[at[1]], b1);
-            AGC_VFMA(s20, xk[at[2]], b0);
-            AGC_VFMA(s21, xk[at[2]], b1);
-            AGC_VFMA(s30, xk[at[3]], b0);
-            AGC_VFMA(s31, xk[at[3]], b1);
-            AGC_VFMA(s40, xk[at[4]], b0);
-            AGC_VFMA(s41, xk[at[4]], b1);
-            AGC_VFMA(s50, xk[at[5]], b0);
-            AGC_VFMA(s51, xk[at[5]], b1);
+    if (no <= 8) {
+        for (long c = 0; c < nc; c++) {
+            const float *restrict xc0 = x + c * xc;
+            const float *restrict wc = w + c * nt * 16;
+            long k = 0;
+            for (; k + 1 < nt; k += 2) {
+                const float *restrict xk = xc0 + tap[k];
+                const float *restrict xl = xc0 + tap[k + 1];
+                vec b0, b1;
+                memcpy(&b0, wc + k * 16, sizeof b0);
+                memcpy(&b1, wc + (k + 1) * 16, sizeof b1);
+                AGC_VFMA(s00, xk[at[0]], b0);
+                AGC_VFMA(s01, xl[at[0]], b1);
+                AGC_VFMA(s10, xk[at[1]], b0);
+                AGC_VFMA(s11, xl[at[1]], b1);
+                AGC_VFMA(s20, xk[at[2]], b0);
+                AGC_VFMA(s21, xl[at[2]], b1);
+                AGC_VFMA(s30, xk[at[3]], b0);
+                AGC_VFMA(s31, xl[at[3]], b1);
+                AGC_VFMA(s40, xk[at[4]], b0);
+                AGC_VFMA(s41, xl[at[4]], b1);
+                AGC_VFMA(s50, xk[at[5]], b0);
+                AGC_VFMA(s51, xl[at[5]], b1);
+            }
+            if (k < nt) {
+                const float *restrict xk = xc0 + tap[k];
+                vec b0;
+                memcpy(&b0, wc + k * 16, sizeof b0);
+                AGC_VFMA(s00, xk[at[0]], b0);
+                AGC_VFMA(s10, xk[at[1]], b0);
+                AGC_VFMA(s20, xk[at[2]], b0);
+                AGC_VFMA(s30, xk[at[3]], b0);
+                AGC_VFMA(s40, xk[at[4]], b0);
+                AGC_VFMA(s50, xk[at[5]], b0);
+            }
         }
+        s00 += s01; s10 += s11; s20 += s21;
+        s30 += s31; s40 += s41; s50 += s51;
+    } else {
+        for (long c = 0; c < nc; c++)
+            for (long k = 0; k < nt; k++) {
+                const float *restrict xk = x + c * xc + tap[k];
+                const float *restrict wk = w + (c * nt + k) * 16;
+                vec b0, b1;
+                memcpy(&b0, wk, sizeof b0);
+                memcpy(&b1, wk + 8, sizeof b1);
+                AGC_VFMA(s00, xk[at[0]], b0);
+                AGC_VFMA(s01, xk[at[0]], b1);
+                AGC_VFMA(s10, xk[at[1]], b0);
+                AGC_VFMA(s11, xk[at[1]], b1);
+                AGC_VFMA(s20, xk[at[2]], b0);
+                AGC_VFMA(s21, xk[at[2]], b1);
+                AGC_VFMA(s30, xk[at[3]], b0);
+                AGC_VFMA(s31, xk[at[3]], b1);
+                AGC_VFMA(s40, xk[at[4]], b0);
+                AGC_VFMA(s41, xk[at[4]], b1);
+                AGC_VFMA(s50, xk[at[5]], b0);
+                AGC_VFMA(s51, xk[at[5]], b1);
+            }
+    }
     memcpy(sum[0], &s00, sizeof s00);
     memcpy(sum[0] + 8, &s01, sizeof s01);
     memcpy(sum[1], &s10, sizeof s10);
@@ -880,7 +925,7 @@ static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
 #endif
     for (int j = 0; j < no; j++)
         for (int r = 0; r < np; r++)
-            y[j * ldy + to[r]] = sum[r][j];
+            y[j * ldy + to[r]] = b ? sum[r][j] + b[j] : sum[r][j];
 }
 
 /* ---- gradient of the input: grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] ---- */
@@ -909,7 +954,8 @@ static void agc_conv121_input(float *restrict y, const float *restrict x, const 
             for (long p = 0; p < 1; p++)
                 for (long q = 0; q < 64; q += 6)
                     agc_conv_6x16(xp + g * 800, 10, 1, 8, 100, tap, 9,
-                        wp + (g * 1 + p) * 1152, y + n * 512 + (g * 8 + p * 16) * 64,
+                        wp + (g * 1 + p) * 1152, NULL,
+                        y + n * 512 + (g * 8 + p * 16) * 64,
                         64, 8, 1, q, 8, q + 6 <= 64 ? 6 : (int)(64 - q), p < 0 ? 16 : 8);
     }
 }

@@ -41,43 +41,88 @@ static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
 /* y[j * ldy + (q / qn) * yh + (q % qn) * ys] = the sum over c < nc and the
  * taps k < nt of
  *     x[c * xc + tap[k] + (q / qn) * xh + (q % qn) * xs] * w[(c * nt + k) * 16 + j]
- * for output positions q = q0 + r, r < np <= 6, of rows of qn, and channels
- * j < no <= 16 */
+ * (+ b[j] when b is not null) for output positions q = q0 + r, r < np <= 6,
+ * of rows of qn, and channels j < no <= 16 */
 static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
-    long xc, const long *tap, long nt, const float *restrict w, float *restrict y,
-    long ldy, long yh, long ys, long q0, long qn, int np, int no)
+    long xc, const long *tap, long nt, const float *restrict w,
+    const float *restrict b, float *restrict y, long ldy, long yh, long ys,
+    long q0, long qn, int np, int no)
 {
     float sum[6][16];
     long at[6], to[6];
+    long qh = q0 / qn, qw = q0 % qn;
     for (int r = 0; r < 6; r++) {
-        const long q = q0 + (r < np ? r : np - 1);
-        at[r] = q / qn * xh + q % qn * xs;
-        to[r] = q / qn * yh + q % qn * ys;
+        at[r] = qh * xh + qw * xs;
+        to[r] = qh * yh + qw * ys;
+        if (r + 1 < np && ++qw == qn) {
+            qw = 0;
+            qh++;
+        }
     }
 #if defined(__GNUC__) && defined(__AVX__)
     typedef float vec __attribute__((vector_size(32)));
     vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
     vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
-    for (long c = 0; c < nc; c++)
-        for (long k = 0; k < nt; k++) {
-            const float *restrict xk = x + c * xc + tap[k];
-            const float *restrict wk = w + (c * nt + k) * 16;
-            vec b0, b1;
-            memcpy(&b0, wk, sizeof b0);
-            memcpy(&b1, wk + 8, sizeof b1);
-            AGC_VFMA(s00, xk[at[0]], b0);
-            AGC_VFMA(s01, xk[at[0]], b1);
-            AGC_VFMA(s10, xk[at[1]], b0);
-            AGC_VFMA(s11, xk[at[1]], b1);
-            AGC_VFMA(s20, xk[at[2]], b0);
-            AGC_VFMA(s21, xk[at[2]], b1);
-            AGC_VFMA(s30, xk[at[3]], b0);
-            AGC_VFMA(s31, xk[at[3]], b1);
-            AGC_VFMA(s40, xk[at[4]], b0);
-            AGC_VFMA(s41, xk[at[4]], b1);
-            AGC_VFMA(s50, xk[at[5]], b0);
-            AGC_VFMA(s51, xk[at[5]], b1);
+    if (no <= 8) {
+        for (long c = 0; c < nc; c++) {
+            const float *restrict xc0 = x + c * xc;
+            const float *restrict wc = w + c * nt * 16;
+            long k = 0;
+            for (; k + 1 < nt; k += 2) {
+                const float *restrict xk = xc0 + tap[k];
+                const float *restrict xl = xc0 + tap[k + 1];
+                vec b0, b1;
+                memcpy(&b0, wc + k * 16, sizeof b0);
+                memcpy(&b1, wc + (k + 1) * 16, sizeof b1);
+                AGC_VFMA(s00, xk[at[0]], b0);
+                AGC_VFMA(s01, xl[at[0]], b1);
+                AGC_VFMA(s10, xk[at[1]], b0);
+                AGC_VFMA(s11, xl[at[1]], b1);
+                AGC_VFMA(s20, xk[at[2]], b0);
+                AGC_VFMA(s21, xl[at[2]], b1);
+                AGC_VFMA(s30, xk[at[3]], b0);
+                AGC_VFMA(s31, xl[at[3]], b1);
+                AGC_VFMA(s40, xk[at[4]], b0);
+                AGC_VFMA(s41, xl[at[4]], b1);
+                AGC_VFMA(s50, xk[at[5]], b0);
+                AGC_VFMA(s51, xl[at[5]], b1);
+            }
+            if (k < nt) {
+                const float *restrict xk = xc0 + tap[k];
+                vec b0;
+                memcpy(&b0, wc + k * 16, sizeof b0);
+                AGC_VFMA(s00, xk[at[0]], b0);
+                AGC_VFMA(s10, xk[at[1]], b0);
+                AGC_VFMA(s20, xk[at[2]], b0);
+                AGC_VFMA(s30, xk[at[3]], b0);
+                AGC_VFMA(s40, xk[at[4]], b0);
+                AGC_VFMA(s50, xk[at[5]], b0);
+            }
         }
+        s00 += s01; s10 += s11; s20 += s21;
+        s30 += s31; s40 += s41; s50 += s51;
+    } else {
+        for (long c = 0; c < nc; c++)
+            for (long k = 0; k < nt; k++) {
+                const float *restrict xk = x + c * xc + tap[k];
+                const float *restrict wk = w + (c * nt + k) * 16;
+                vec b0, b1;
+                memcpy(&b0, wk, sizeof b0);
+                memcpy(&b1, wk + 8, sizeof b1);
+                AGC_VFMA(s00, xk[at[0]], b0);
+                AGC_VFMA(s01, xk[at[0]], b1);
+                AGC_VFMA(s10, xk[at[1]], b0);
+                AGC_VFMA(s11, xk[at[1]], b1);
+                AGC_VFMA(s20, xk[at[2]], b0);
+                AGC_VFMA(s21, xk[at[2]], b1);
+                AGC_VFMA(s30, xk[at[3]], b0);
+                AGC_VFMA(s31, xk[at[3]], b1);
+                AGC_VFMA(s40, xk[at[4]], b0);
+                AGC_VFMA(s41, xk[at[4]], b1);
+                AGC_VFMA(s50, xk[at[5]], b0);
+                AGC_VFMA(s51, xk[at[5]], b1);
+            }
+    }
     memcpy(sum[0], &s00, sizeof s00);
     memcpy(sum[0] + 8, &s01, sizeof s01);
     memcpy(sum[1], &s10, sizeof s10);
@@ -135,14 +180,14 @@ static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
 #endif
     for (int j = 0; j < no; j++)
         for (int r = 0; r < np; r++)
-            y[j * ldy + to[r]] = sum[r][j];
+            y[j * ldy + to[r]] = b ? sum[r][j] + b[j] : sum[r][j];
 }
 
 /* ---- forward: conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [../specs/seed_conv2d_pad.yaml:9] ---- */
 
-/* forward: w packed in panels of 16 channels into wp, each image padded into xp, then agc_conv_6x16 */
+/* forward plus the bias b: w packed in panels of 16 channels into wp, each image padded into xp, then agc_conv_6x16 */
 static void agc_conv3_forward(float *restrict y, const float *restrict x, const float *restrict w,
-    float *restrict wp, float *restrict xp)
+    const float *restrict b, float *restrict wp, float *restrict xp)
 {
     static const long tap[15] = {0, 1, 2, 3, 4, 132, 133, 134, 135, 136, 264, 265, 266, 267, 268};
 #ifdef _OPENMP
@@ -177,7 +222,8 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
                 for (long p = 0; p < 1; p++)
                     for (long q = 0; q < 8192; q += 6)
                         agc_conv_6x16(xp + g * 174240, 132, 1, 20, 8712, tap, 15,
-                            wp + (g * 1 + p) * 4800, y + n * 131072 + (g * 16 + p * 16) * 8192,
+                            wp + (g * 1 + p) * 4800, b + g * 16 + p * 16,
+                            y + n * 131072 + (g * 16 + p * 16) * 8192,
                             8192, 128, 1, q, 128, q + 6 <= 8192 ? 6 : (int)(8192 - q), 16);
         }
     }
@@ -210,20 +256,11 @@ void seed_conv2d_pad_init(seed_conv2d_pad_t *m)
 
 int seed_conv2d_pad_forward(seed_conv2d_pad_t *m)
 {
-    float *const conv_conv = m->arena + 174240; /* [131072] */
-    float *const conv3_forward_wpack = m->arena + 305312; /* [4800] */
+    float *const conv3_forward_wpack = m->arena + 174240; /* [4800] */
     float *const conv3_forward_pad = m->arena + 0; /* [174240] */
 
     /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [../specs/seed_conv2d_pad.yaml:9] */
-    agc_conv3_forward(conv_conv, m->x, m->conv_weight, conv3_forward_wpack, conv3_forward_pad);
-
-    /* conv = conv2d(x, conv.weight, conv.bias, stride=1, padding=(1, 2))  [../specs/seed_conv2d_pad.yaml:9] */
-    /* output conv */
-    for (long i0 = 0; i0 < 1; i0++)
-        for (long i1 = 0; i1 < 16; i1++)
-            for (long i2 = 0; i2 < 64; i2++)
-                for (long i3 = 0; i3 < 128; i3++)
-                    m->conv[i1 * 8192 + i2 * 128 + i3] = conv_conv[i1 * 8192 + i2 * 128 + i3] + m->conv_bias[i1];
+    agc_conv3_forward(m->conv, m->x, m->conv_weight, m->conv_bias, conv3_forward_wpack, conv3_forward_pad);
 
     return seed_conv2d_pad_OK;
 }
