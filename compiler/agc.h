@@ -650,14 +650,19 @@ typedef struct Kernels {
 } Kernels;
 
 /* Writes the code that computes n (a window op) into out, its operands
- * being in[0..n->nin-1] (C expressions of their element pointers); for
- * OP_CONV, in[2] is a bias to add per output channel, or NULL. */
+ * being in[0..n->nin-1] (C expressions of their element pointers). */
 void kernel_emit(Kernels *k, Out *o, Node *n, const char *out,
                  const char *const *in);
 
-/* Whether convolution n's kernel can add a bias as it writes its output
- * (kernel_emit's in[2]). */
+/* Whether convolution n's kernel can add a bias and take the relu as it
+ * writes its output (conv_emit). */
 int conv_adds_bias(const Node *n);
+
+/* y = the convolution n of x and w, plus b (one value per output
+ * channel) unless b is NULL, then its relu if relu, for n that
+ * conv_adds_bias. */
+void conv_emit(Kernels *k, Out *o, Node *n, const char *y, const char *x,
+               const char *w, const char *b, int relu);
 
 /* emit.c: OpenMP's parallel for, guarded by #ifdef _OPENMP, before a loop
  * of iters independent iterations over elems elements, when it is large

@@ -1147,14 +1147,14 @@ static void gemm_kernel(Kernels *K, int wgrad)
         put(o, "/* y[j * ldy + (q / qn) * yh + (q %% qn) * ys] = the sum over c "
             "< nc and the\n * taps k < nt of\n *     x[c * xc + tap[k] + "
             "(q / qn) * xh + (q %% qn) * xs] * w[(c * nt + k) * %d + j]\n"
-            " * (+ b[j] when b is not null) for output positions q = q0 + r, "
-            "r < np <= 6,\n * of rows of qn, and channels j < no <= %d */\n",
-            nr, nr);
+            " * (+ b[j] when b is not null; then its relu, x > 0 ? x : 0, "
+            "when relu)\n * for output positions q = q0 + r, r < np <= 6, "
+            "of rows of qn, and channels\n * j < no <= %d */\n", nr, nr);
         put(o, "static void agc_conv_6x%d(const %s *restrict x, long xh, "
             "long xs, long nc,\n    long xc, const long *tap, long nt, "
-            "const %s *restrict w,\n    const %s *restrict b, %s *restrict "
-            "y, long ldy, long yh, long ys,\n    long q0, long qn, int np, "
-            "int no)\n{\n", nr, T, T, T, T);
+            "const %s *restrict w,\n    const %s *restrict b, int relu, %s "
+            "*restrict y, long ldy, long yh,\n    long ys, long q0, long qn, "
+            "int np, int no)\n{\n", nr, T, T, T, T);
         put(o, "    %s sum[6][%d];\n    long at[6], to[6];\n", T, nr);
         /* one division: positions past np repeat the last one */
         put(o, "    long qh = q0 / qn, qw = q0 %% qn;\n"
@@ -1227,9 +1227,10 @@ static void gemm_kernel(Kernels *K, int wgrad)
     put(o, "#endif\n");
     if (!wgrad)
         put(o, "    for (int j = 0; j < no; j++)\n"
-            "        for (int r = 0; r < np; r++)\n"
-            "            y[j * ldy + to[r]] = b ? sum[r][j] + b[j] : sum[r][j];"
-            "\n}\n\n");
+            "        for (int r = 0; r < np; r++) {\n"
+            "            const %s v = b ? sum[r][j] + b[j] : sum[r][j];\n"
+            "            y[j * ldy + to[r]] = relu && !(v > 0) ? 0 : v;\n"
+            "        }\n}\n\n", T);
     else
         put(o, "    for (int j = 0; j < no; j++)\n"
             "        for (int r = 0; r < nt; r++)\n"
@@ -1311,9 +1312,10 @@ static int gemm_par(const Corr *c)
 }
 
 /* The forward kernel calls of c over one image: xi its (padded) input,
- * wp the packed weights, y the image's output, plus b when bias. */
+ * wp the packed weights, y the image's output, plus b when bias, then
+ * the relu when relu. */
 static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
-                            const char *xi, const char *y, int bias)
+                            const char *xi, const char *y, int bias, int relu)
 {
     long hp, wp;
     int nr = gemm_nr(K);
@@ -1329,12 +1331,12 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
     put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
     put(o, "        for (long q = 0; q < %ld; q += 6)\n", npos);
     put(o, "            agc_conv_6x%d(%s + g * %ld, %ld, %ld, %ld, %ld, tap, "
-        "%ld,\n                wp + (g * %ld + p) * %ld, %s,\n"
+        "%ld,\n                wp + (g * %ld + p) * %ld, %s, %d,\n"
         "                %s + (g * %ld + p * %d) * %ld,\n"
         "                %ld, %ld, 1, q, %ld, %s, %s);\n", nr,
         xi, c->CI * hp * wp, c->sh * wp, c->sw, c->CI, hp * wp, c->KH * c->KW,
         panels, taps * nr,
-        bias ? agc_fmt("b + g * %ld + p * %d", c->CO, nr) : "NULL",
+        bias ? agc_fmt("b + g * %ld + p * %d", c->CO, nr) : "NULL", relu,
         y, c->CO, nr, npos, npos, c->OW, c->OW,
         npos % 6 ? agc_fmt("q + 6 <= %ld ? 6 : (int)(%ld - q)", npos, npos)
                  : "6",
@@ -1346,11 +1348,13 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
 /* The forward (or, flip, the input gradient's) correlation c as a
  * wrapper: w packed into panels (flipped and transposed for the input
  * gradient), the input padded an image at a time, then the kernels,
- * which add the bias b [G*CO] as they write when bias. */
+ * which add the bias b [G*CO] as they write when bias, then take the
+ * relu when relu. */
 static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
-                            const Corr *c, int flip, int bias)
+                            const Corr *c, int flip, int bias, int relu)
 {
-    const char *sig = agc_fmt("gemm %d %d %s", flip, bias, corr_sig(0, c));
+    const char *sig = agc_fmt("gemm %d %d %d %s", flip, bias, relu,
+                              corr_sig(0, c));
     Shared *s = find_wrapper(K, sig);
     if (s)
         return s;
@@ -1369,8 +1373,9 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
                 ? "an image of gy, padded" : "an image of x, padded");
     kernels_comment(K, n, what);
     Out *f = &K->fns;
-    put(f, "/* %s%s: w packed in panels of %d channels into wp, %sthen "
-        "agc_conv_6x%d */\n", what, bias ? " plus the bias b" : "", nr,
+    put(f, "/* %s%s%s: w packed in panels of %d channels into wp, %sthen "
+        "agc_conv_6x%d */\n", relu ? "relu of the " : "", what,
+        bias ? " plus the bias b" : "", nr,
         copy ? "each image padded into xp, " : "", nr);
     put(f, "static void %s(%s *restrict y, const %s *restrict x, const %s "
         "*restrict w,\n    %s%s *restrict wp%s)\n{\n", s->name, T, T, T,
@@ -1412,7 +1417,7 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
                       c->H, c->W, par);
     emit_gemm_calls(K, f, c, copy ? "xp" : src,
                     agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW),
-                    bias);
+                    bias, relu);
     f->indent--;
     put(f, "}\n");
     par_close(f, par);
@@ -1592,7 +1597,7 @@ static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
         put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
         put(o, "        for (long t = 0; t < %ld; t += 6)\n", npos);
         put(o, "            agc_conv_6x%d(gp + g * %ld + %ld, %ld, 1, %ld, %ld, "
-            "tap%ld, %ld,\n                wp + %ld + (g * %ld + p) * %ld, NULL,\n"
+            "tap%ld, %ld,\n                wp + %ld + (g * %ld + p) * %ld, NULL, 0,\n"
             "                %s + (g * %ld + p * %d) * %ld + %ld,\n"
             "                %ld, %ld, %ld, t, %ld, %s, %s);\n", nr,
             CO * hg * wg, (r->lo + th) * wg + q->lo + tw, wg, CO, hg * wg, P,
@@ -1896,22 +1901,24 @@ int conv_adds_bias(const Node *n)
 }
 
 /* y = the correlation n of x and w, plus b (one value per output channel)
- * when b is not null, which only kernels that conv_adds_bias are asked */
+ * when b is not null, then its relu when relu: both only for kernels
+ * that conv_adds_bias */
 static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
-                         const char *x, const char *w, const char *b)
+                         const char *x, const char *w, const char *b,
+                         int relu)
 {
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
     if (use_gemm(&c, 0)) {
-        Shared *g = gemm_forward(K, n, "forward", &c, 0, b != NULL);
+        Shared *g = gemm_forward(K, n, "forward", &c, 0, b != NULL, relu);
         /* the bias goes in after w, as the wrapper takes it */
         put_call(K, o, g, y, x, b ? agc_fmt("%s, %s", w, b) : w);
         return;
     }
-    if (b)
-        agc_error(n->pos, "internal error: no bias in this convolution's "
-                  "kernel");
+    if (b || relu)
+        agc_error(n->pos, "internal error: no bias or relu in this "
+                  "convolution's kernel");
     if (use_plane(&c)) {
         Shared *g = plane_forward(K, n, "forward", &c, 0);
         put_call(K, o, g, y, x, w);
@@ -1946,6 +1953,12 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         put(f, "}\n\n");
     }
     put_call(K, o, s, y, x, w);
+}
+
+void conv_emit(Kernels *K, Out *o, Node *n, const char *y, const char *x,
+               const char *w, const char *b, int relu)
+{
+    conv_forward(K, o, n, y, x, w, b, relu);
 }
 
 /* gz [no, hz, wz] = gy zero-stuffed by the stride of f */
@@ -1993,7 +2006,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         return;
     }
     if (!s && use_gemm(&c, 1) && !stuff) {
-        Shared *g = gemm_forward(K, n, what, &c, 1, 0);
+        Shared *g = gemm_forward(K, n, what, &c, 1, 0, 0);
         put_call(K, o, g, dx, gy, w);
         return;
     }
@@ -2301,7 +2314,7 @@ void kernel_emit(Kernels *K, Out *o, Node *n, const char *out,
 {
     switch (n->op) {
     case OP_CONV:
-        conv_forward(K, o, n, out, in[0], in[1], in[2]);
+        conv_forward(K, o, n, out, in[0], in[1], NULL, 0);
         break;
     case OP_CONV_BWD_INPUT:
         conv_input(K, o, n, out, in[0], in[1]);

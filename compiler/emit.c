@@ -34,8 +34,9 @@ enum {
     ST_ALIAS,                       /* its operand's storage */
     ST_INLINE,                      /* an expression in its user's loop */
     ST_TRANSPOSED,                  /* a matrix read transposed by matmul */
-    ST_FUSED                        /* a convolution that its user, a bias */
-                                    /* add, computes in the kernel */
+    ST_FUSED                        /* a convolution, or its bias add, */
+                                    /* that a user computes in the */
+                                    /* convolution's kernel (Plan.conv) */
 };
 
 typedef struct Plan {
@@ -48,8 +49,10 @@ typedef struct Plan {
                                     /* in a loop, bit 2: the condition */
     const char *at;                 /* a loop's OP_ARG: the array it reads */
     unsigned users;                 /* U_* bits: what its users are like */
-    Node *bias;                     /* conv + bias computed by the conv's */
-                                    /* kernel: the bias operand */
+    Node *conv;                     /* computed by this convolution's */
+                                    /* kernel, which adds bias (or NULL) */
+    Node *bias;                     /* and then, if relu, takes the relu */
+    int relu;
     int val;                        /* in the arena: index + 1 in E->vals */
 } Plan;
 
@@ -303,29 +306,63 @@ static int recompute(Emitter *E, Node *n)
     return !(P(E, n)->users & (U_NOT_EXPR | U_OTHER_SHAPE));
 }
 
-/* The bias operand of n = conv + bias, when the convolution's kernel can
- * add it as it writes (conv_adds_bias): n's operands are a convolution
- * that n alone reads, and a stored value broadcast along the channels
- * alone, one per channel, such as nn.Conv2d's bias.  Else NULL.  The sum
- * is then rounded once, as the separate add rounded it. */
-static Node *fused_bias(Emitter *E, const Node *n)
+/* Whether c is a convolution whose kernel can do its reader n's work as
+ * it writes (conv_adds_bias), n being its only reader. */
+static int fusable_conv(const Node *c, const Node *n)
 {
+    return c->op == OP_CONV && c->nuses == 1 && c->phase == n->phase &&
+           shape_eq(&c->shape, &n->shape) && conv_adds_bias(c);
+}
+
+/* Plans n as computed by a convolution's kernel, if it is one of
+ *     conv + b,  relu(conv + b),  relu(conv)
+ * where each inner node has n's chain as its only reader and b is a
+ * stored value broadcast along the channels alone, one per channel, such
+ * as nn.Conv2d's bias.  The inner nodes then have no storage (ST_FUSED),
+ * and the kernel rounds as the separate loops did: sum + b once, then
+ * the relu.  Returns whether it did. */
+static int plan_fused_conv(Emitter *E, Node *n)
+{
+    Plan *pl = P(E, n);
+    Node *a = n->nin ? n->in[0] : NULL;
+    if (n->op == OP_RELU && P(E, a)->conv && a->nuses == 1 &&
+        a->phase == n->phase && !P(E, a)->relu) {     /* relu(conv + b) */
+        pl->store = ST_FIELD;
+        pl->conv = P(E, a)->conv;
+        pl->bias = P(E, a)->bias;
+        pl->relu = 1;
+        P(E, a)->store = ST_FUSED;
+        P(E, a)->conv = NULL;
+        return 1;
+    }
+    if (n->op == OP_RELU && fusable_conv(a, n)) {     /* relu(conv) */
+        pl->store = ST_FIELD;
+        pl->conv = a;
+        pl->relu = 1;
+        P(E, a)->store = ST_FUSED;
+        return 1;
+    }
     if (n->op != OP_ADD || n->shape.rank != 4)
-        return NULL;
-    for (int k = 0; k < 2; k++) {
-        Node *c = n->in[k], *b = n->in[1 - k], *a = b;
-        if (c->op != OP_CONV || c->nuses != 1 || c->phase != n->phase ||
-            !shape_eq(&c->shape, &n->shape) || !conv_adds_bias(c))
+        return 0;
+    for (int k = 0; k < 2; k++) {                     /* conv + b */
+        Node *c = n->in[k], *b = n->in[1 - k], *at = b;
+        if (!fusable_conv(c, n))
             continue;
         int off = 4 - b->shape.rank, ok = off >= 0;
         for (int d = 0; ok && d < b->shape.rank; d++)
             ok = b->shape.d[d] == (off + d == 1 ? n->shape.d[1] : 1);
-        while (P(E, a)->store == ST_ALIAS)
-            a = aliased(E, a);
-        if (ok && (P(E, a)->store == ST_FIELD || P(E, a)->store == ST_TABLE))
-            return b;
+        while (P(E, at)->store == ST_ALIAS)
+            at = aliased(E, at);
+        if (ok && (P(E, at)->store == ST_FIELD ||
+                   P(E, at)->store == ST_TABLE)) {
+            pl->store = ST_FIELD;
+            pl->conv = c;
+            pl->bias = b;
+            P(E, c)->store = ST_FUSED;
+            return 1;
+        }
     }
-    return NULL;
+    return 0;
 }
 
 /* Where each live node of E->g lives.  In a loop's graph (in_loop) the
@@ -361,10 +398,8 @@ static void plan_storage(Emitter *E, int in_loop)
             pl->table = in_loop ? agc_fmt("%s_%s_k%d", E->name,
                                           E->loop->name, n->id)
                                 : agc_fmt("%s_k%d", E->name, n->id);
-        } else if (!in_loop && fused_bias(E, n)) {
-            pl->store = ST_FIELD;
-            pl->bias = fused_bias(E, n);
-            P(E, n->in[n->in[0] == pl->bias])->store = ST_FUSED;
+        } else if (!in_loop && plan_fused_conv(E, n)) {
+            ;                       /* a convolution's kernel computes it */
         } else if (op_is_elementwise(n->op) && n->nuses == 1 &&
                    reads_by_expr(pl->user) &&
                    (!pl->user || ((in_loop || pl->user->phase == n->phase) &&
@@ -1679,10 +1714,11 @@ static void emit_node(Emitter *E, Out *o, Node *n)
     if (n->op == OP_CONST)
         put(o, "for (long i = 0; i < %ld; i++)\n    %s[i] = %s;\n",
             shape_count(&n->shape), base(E, n), lit(E, n->cval));
-    else if (P(E, n)->bias) {       /* conv + bias: the conv's kernel */
-        Node *c = n->in[n->in[0] == P(E, n)->bias];
-        kernel_emit(&E->kern, o, c, base(E, n), (const char *[]){
-            base(E, c->in[0]), base(E, c->in[1]), base(E, P(E, n)->bias)});
+    else if (P(E, n)->conv) {       /* conv, + bias, relu: its kernel */
+        Plan *pl = P(E, n);
+        conv_emit(&E->kern, o, pl->conv, base(E, n), base(E, pl->conv->in[0]),
+                  base(E, pl->conv->in[1]),
+                  pl->bias ? base(E, pl->bias) : NULL, pl->relu);
     } else if (op_is_elementwise(n->op) || op_is_reduction(n->op))
         emit_shared(E, o, n);
     else if (n->op == OP_MATMUL)
@@ -1701,7 +1737,7 @@ static void emit_node(Emitter *E, Out *o, Node *n)
         emit_class_index(E, o, n);
     else if (n->op >= OP_CONV && n->op <= OP_MAXPOOL_BWD)
         kernel_emit(&E->kern, o, n, base(E, n), (const char *[]){
-            base(E, n->in[0]), n->nin > 1 ? base(E, n->in[1]) : NULL, NULL});
+            base(E, n->in[0]), n->nin > 1 ? base(E, n->in[1]) : NULL});
     else
         emit_blocks(E, o, n);
 }

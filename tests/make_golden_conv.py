@@ -210,6 +210,33 @@ conv_case("c2d_gemm_s2", 2, (2, 8, 14, 15), (12, 8, 3, 3), stride=2,
 conv_case("c2d_gemm_s3_k2", 2, (1, 6, 17, 20), (24, 6, 2, 3), stride=(3, 2),
           bias=False)
 conv_case("c1d_gemm_s2", 1, (2, 10, 100), (16, 10, 5), stride=2, padding=3)
+# the kernels also take the relu as they write: relu(conv + b) and
+# relu(conv), the relu's output being what its gradient reads
+RELU = """
+inputs:
+  x: {shape: [2, 7, 12, 13], requires_grad: true}
+  w: {shape: [20, 7, 3, 3], requires_grad: true}
+  b: {shape: [20], requires_grad: true}
+graph:
+  y: relu(conv2d(x, w, b, padding=1))
+backward: {of: y}
+outputs: [y]
+"""
+add("c2d_gemm_relu", RELU,
+    lambda x, w, b: {"y": F.relu(F.conv2d(x, w, b, padding=1))},
+    w=init_scale(63), b=init_scale(63))
+RELU_NOBIAS = """
+inputs:
+  x: {shape: [2, 8, 14, 15], requires_grad: true}
+  w: {shape: [12, 8, 3, 3], requires_grad: true}
+graph:
+  y: relu(conv2d(x, w, stride=2, padding=1))
+backward: {of: y}
+outputs: [y]
+"""
+add("c2d_gemm_relu_nobias", RELU_NOBIAS,
+    lambda x, w: {"y": F.relu(F.conv2d(x, w, stride=2, padding=1))},
+    w=init_scale(72))
 # float64: panels of 8 channels, the last (12 = 8 + 4) half a panel
 conv_case("c2d_gemm_f64", 2, (2, 6, 12, 13), (12, 6, 3, 3), padding=1)
 
