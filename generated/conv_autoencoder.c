@@ -786,12 +786,13 @@ static void agc_conv104_weight(float *restrict dw, const float *restrict x, cons
 /* y[j * ldy + (q / qn) * yh + (q % qn) * ys] = the sum over c < nc and the
  * taps k < nt of
  *     x[c * xc + tap[k] + (q / qn) * xh + (q % qn) * xs] * w[(c * nt + k) * 16 + j]
- * (+ b[j] when b is not null) for output positions q = q0 + r, r < np <= 6,
- * of rows of qn, and channels j < no <= 16 */
+ * (+ b[j] when b is not null; then its relu, x > 0 ? x : 0, when relu)
+ * for output positions q = q0 + r, r < np <= 6, of rows of qn, and channels
+ * j < no <= 16 */
 static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
     long xc, const long *tap, long nt, const float *restrict w,
-    const float *restrict b, float *restrict y, long ldy, long yh, long ys,
-    long q0, long qn, int np, int no)
+    const float *restrict b, int relu, float *restrict y, long ldy, long yh,
+    long ys, long q0, long qn, int np, int no)
 {
     float sum[6][16];
     long at[6], to[6];
@@ -924,8 +925,10 @@ static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
     }
 #endif
     for (int j = 0; j < no; j++)
-        for (int r = 0; r < np; r++)
-            y[j * ldy + to[r]] = b ? sum[r][j] + b[j] : sum[r][j];
+        for (int r = 0; r < np; r++) {
+            const float v = b ? sum[r][j] + b[j] : sum[r][j];
+            y[j * ldy + to[r]] = relu && !(v > 0) ? 0 : v;
+        }
 }
 
 /* ---- gradient of the input: grad of enc2 = conv2d(maxpool2d3, enc2.weight, enc2.bias)  [../specs/conv_autoencoder.yaml:27] ---- */
@@ -954,7 +957,7 @@ static void agc_conv121_input(float *restrict y, const float *restrict x, const 
             for (long p = 0; p < 1; p++)
                 for (long q = 0; q < 64; q += 6)
                     agc_conv_6x16(xp + g * 800, 10, 1, 8, 100, tap, 9,
-                        wp + (g * 1 + p) * 1152, NULL,
+                        wp + (g * 1 + p) * 1152, NULL, 0,
                         y + n * 512 + (g * 8 + p * 16) * 64,
                         64, 8, 1, q, 8, q + 6 <= 64 ? 6 : (int)(64 - q), p < 0 ? 16 : 8);
     }

@@ -41,12 +41,13 @@ static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
 /* y[j * ldy + (q / qn) * yh + (q % qn) * ys] = the sum over c < nc and the
  * taps k < nt of
  *     x[c * xc + tap[k] + (q / qn) * xh + (q % qn) * xs] * w[(c * nt + k) * 16 + j]
- * (+ b[j] when b is not null) for output positions q = q0 + r, r < np <= 6,
- * of rows of qn, and channels j < no <= 16 */
+ * (+ b[j] when b is not null; then its relu, x > 0 ? x : 0, when relu)
+ * for output positions q = q0 + r, r < np <= 6, of rows of qn, and channels
+ * j < no <= 16 */
 static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
     long xc, const long *tap, long nt, const float *restrict w,
-    const float *restrict b, float *restrict y, long ldy, long yh, long ys,
-    long q0, long qn, int np, int no)
+    const float *restrict b, int relu, float *restrict y, long ldy, long yh,
+    long ys, long q0, long qn, int np, int no)
 {
     float sum[6][16];
     long at[6], to[6];
@@ -179,8 +180,10 @@ static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
     }
 #endif
     for (int j = 0; j < no; j++)
-        for (int r = 0; r < np; r++)
-            y[j * ldy + to[r]] = b ? sum[r][j] + b[j] : sum[r][j];
+        for (int r = 0; r < np; r++) {
+            const float v = b ? sum[r][j] + b[j] : sum[r][j];
+            y[j * ldy + to[r]] = relu && !(v > 0) ? 0 : v;
+        }
 }
 
 /* ---- forward: conv = conv2d(x, conv.weight, conv.bias)  [../specs/seed_conv2d.yaml:9] ---- */
@@ -214,7 +217,7 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
                 for (long p = 0; p < 1; p++)
                     for (long q = 0; q < 7688; q += 6)
                         agc_conv_6x16(x + n * 163840 + g * 163840, 128, 1, 20, 8192, tap, 15,
-                            wp + (g * 1 + p) * 4800, b + g * 16 + p * 16,
+                            wp + (g * 1 + p) * 4800, b + g * 16 + p * 16, 0,
                             y + n * 123008 + (g * 16 + p * 16) * 7688,
                             7688, 124, 1, q, 124, q + 6 <= 7688 ? 6 : (int)(7688 - q), 16);
         }
