@@ -1374,8 +1374,8 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
     kernels_comment(K, n, what);
     Out *f = &K->fns;
     put(f, "/* %s%s%s: w packed in panels of %d channels into wp, %sthen "
-        "agc_conv_6x%d */\n", relu ? "relu of the " : "", what,
-        bias ? " plus the bias b" : "", nr,
+        "agc_conv_6x%d */\n", what, bias ? " plus the bias b" : "",
+        relu ? ", then its relu" : "", nr,
         copy ? "each image padded into xp, " : "", nr);
     put(f, "static void %s(%s *restrict y, const %s *restrict x, const %s "
         "*restrict w,\n    %s%s *restrict wp%s)\n{\n", s->name, T, T, T,
@@ -1652,9 +1652,10 @@ static const char *plane_sum(const Corr *c)
 
 /* The forward (or, flip, the input gradient's) correlation c by planes */
 static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
-                             const Corr *c, int flip)
+                             const Corr *c, int flip, int bias, int relu)
 {
-    const char *sig = agc_fmt("plane %d %s", flip, corr_sig(0, c));
+    const char *sig = agc_fmt("plane %d %d %d %s", flip, bias, relu,
+                              corr_sig(0, c));
     Shared *s = find_wrapper(K, sig);
     if (s)
         return s;
@@ -1667,10 +1668,12 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
             ? "an image of gy, padded" : "an image of x, padded");
     kernels_comment(K, n, what);
     Out *o = &K->fns;
-    put(o, "/* %s, a plane at a time: each image padded into xp, then rows "
-        "along\n * the row, the window's taps written out */\n", what);
+    put(o, "/* %s%s%s, a plane at a time: each image padded into xp, then "
+        "rows\n * along the row, the window's taps written out */\n",
+        what, bias ? " plus the bias b" : "", relu ? ", then its relu" : "");
     put(o, "static void %s(%s *restrict y, const %s *restrict x, const %s "
-        "*restrict w,\n    %s *restrict xp)\n{\n", s->name, T, T, T, T);
+        "*restrict w,\n    %s%s *restrict xp)\n{\n", s->name, T, T, T,
+        bias ? agc_fmt("const %s *restrict b, ", T) : "", T);
     o->indent++;
     int par = gemm_par(c);
     par_open(o, par);
@@ -1707,8 +1710,14 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
             put(o, "const %s *restrict r%ld_%ld = xp + (g * %ld + %ld) * %ld + "
                 "(oh + %ld) * %ld;\n", T, ci, kh, c->CI, ci, hp * wp,
                 kh * c->dh, wp);
-    put(o, "for (long ow = 0; ow < %ld; ow++)\n", c->OW);
-    put(o, "    yo[oh * %ld + ow] = %s;\n", c->OW, plane_sum(c));
+    put(o, "for (long ow = 0; ow < %ld; ow++)%s\n", c->OW,
+        bias || relu ? " {" : "");
+    if (!bias && !relu)
+        put(o, "    yo[oh * %ld + ow] = %s;\n", c->OW, plane_sum(c));
+    else                            /* rounded as the separate loops did */
+        put(o, "    const %s v = %s%s;\n    yo[oh * %ld + ow] = %s;\n}\n",
+            T, plane_sum(c), bias ? agc_fmt(" + b[g * %ld + o]", c->CO) : "",
+            c->OW, relu ? "v > 0 ? v : 0" : "v");
     o->indent--;
     put(o, "}\n");
     o->indent -= 2;
@@ -1897,7 +1906,7 @@ int conv_adds_bias(const Node *n)
     if (n->op != OP_CONV)
         return 0;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
-    return use_gemm(&c, 0);
+    return use_gemm(&c, 0) || use_plane(&c);
 }
 
 /* y = the correlation n of x and w, plus b (one value per output channel)
@@ -1916,14 +1925,14 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         put_call(K, o, g, y, x, b ? agc_fmt("%s, %s", w, b) : w);
         return;
     }
+    if (use_plane(&c)) {
+        Shared *g = plane_forward(K, n, "forward", &c, 0, b != NULL, relu);
+        put_call(K, o, g, y, x, b ? agc_fmt("%s, %s", w, b) : w);
+        return;
+    }
     if (b || relu)
         agc_error(n->pos, "internal error: no bias or relu in this "
                   "convolution's kernel");
-    if (use_plane(&c)) {
-        Shared *g = plane_forward(K, n, "forward", &c, 0);
-        put_call(K, o, g, y, x, w);
-        return;
-    }
     if (use_vec(&c)) {              /* w read where it is */
         long kk = c.KH * c.KW;
         WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
@@ -2011,7 +2020,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         return;
     }
     if (!s && use_plane(&c) && !stuff) {
-        Shared *g = plane_forward(K, n, what, &c, 1);
+        Shared *g = plane_forward(K, n, what, &c, 1, 0, 0);
         put_call(K, o, g, dx, gy, w);
         return;
     }

@@ -237,6 +237,19 @@ outputs: [y]
 add("c2d_gemm_relu_nobias", RELU_NOBIAS,
     lambda x, w: {"y": F.relu(F.conv2d(x, w, stride=2, padding=1))},
     w=init_scale(72))
+DW_RELU = """
+inputs:
+  x: {shape: [2, 5, 6, 21], requires_grad: true}
+  w: {shape: [5, 1, 3, 3], requires_grad: true}
+  b: {shape: [5], requires_grad: true}
+graph:
+  y: relu(conv2d(x, w, b, groups=5, padding=1))
+backward: {of: y}
+outputs: [y]
+"""
+add("c2d_dw_relu", DW_RELU,
+    lambda x, w, b: {"y": F.relu(F.conv2d(x, w, b, groups=5, padding=1))},
+    w=init_scale(9), b=init_scale(9))
 # float64: panels of 8 channels, the last (12 = 8 + 4) half a panel
 conv_case("c2d_gemm_f64", 2, (2, 6, 12, 13), (12, 6, 3, 3), padding=1)
 
