@@ -1921,6 +1921,11 @@ static void emit_phase(Emitter *E, Out *o, int phase)
         if (pl->live && n->phase == phase && pl->store == ST_FIELD &&
             n->op != OP_INPUT && n->op != OP_LOOP_COUNT &&
             n->op != OP_LOOP_CAPGRAD) {    /* their loops write them */
+            if (pl->conv) {         /* what its kernel computes too: empty */
+                next_block(E, pl->conv);    /* blocks, for agc info's */
+                if (pl->bias && pl->relu)   /* FLOPs */
+                    next_block(E, n->in[0]);
+            }
             next_block(E, n);
             E->cur = pl->field;
             emit_node(E, o, n);
