@@ -70,6 +70,9 @@ static const char *sum3(const char *a, const char *b, long c)
  * would leave their lanes empty.  (Measured: for longer channel rows the
  * tiles win, their sums staying in registers over a whole window.) */
 enum { VEC_MIN_CHANNELS = 8 };
+enum { VEC_STACK_SUMS = 256 };      /* a row of sums kept on the stack, at
+                                     * most, for a kernel run an image a
+                                     * thread */
 
 typedef struct Corr {               /* over [N, G*CI, H, W] */
     long N, G, CI, CO;              /* batch, groups, channels per group */
@@ -597,6 +600,13 @@ static const char *corr_kernel(Kernels *K, const Node *n, const char *what,
     return s->name;
 }
 
+/* Whether c's kernels run on all threads (built with -fopenmp) */
+static int gemm_par(const Corr *c)
+{
+    return c->N * c->G * c->OH * c->OW * c->CO * c->CI * c->KH * c->KW >=
+           AGC_PAR_WORK;
+}
+
 /* ---- row-vector correlations (stride 1 along the row) ----
  *
  * The other way round from the tiles above: the innermost loop runs along
@@ -788,7 +798,7 @@ static void emit_vec_rows(Out *o, const char *row, const Corr *c,
  * says, OB output channels at a time (and a last block of the rest), an
  * output row of them at a time summed in acc [OB][OW]. */
 static void emit_vec(Kernels *K, const char *name, const Corr *c,
-                     const WAt *wa)
+                     const WAt *wa, int bias, int relu, int par)
 {
     Out *o = &K->fns;
     const char *T = K->T;
@@ -798,10 +808,16 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
     if (rest)
         emit_vec_row(K, agc_fmt("%s_rest", name), rest, c, wa);
     put(o, "static void %s(%s *restrict y, const %s *restrict x, "
-        "const %s *restrict w, %s *restrict acc)\n{\n", name, T, T, T, T);
+        "const %s *restrict w%s%s)\n{\n", name, T, T, T,
+        bias ? agc_fmt(", const %s *restrict bias", T) : "",
+        par ? "" : agc_fmt(", %s *restrict acc", T));
     o->indent++;
+    if (par)                        /* an image (and group) a thread */
+        put_omp(o, "parallel for schedule(static)");
     put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
     o->indent++;
+    if (par)
+        put(o, "%s acc[%ld];\n", T, ob * c->OW);
     put(o, "const %s *restrict xg = %s;\n", T,
         plus_expr("x", times("i", c->CI * c->H * c->W)));
     put(o, "const %s *restrict wg = %s;\n", T,
@@ -829,9 +845,17 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
         put(o, "memset(acc, 0, %ld * sizeof *acc);\n", nb * c->OW);
         emit_vec_rows(o, row, c, wa, T, 0);
         put(o, "for (long b = 0; b < %ld; b++)\n", nb);
-        put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
-        put(o, "        yr[b * %ld + ow] = acc[b * %ld + ow];\n", ohw,
-            c->OW);
+        put(o, "    for (long ow = 0; ow < %ld; ow++)%s\n", c->OW,
+            bias || relu ? " {" : "");
+        if (!bias && !relu)
+            put(o, "        yr[b * %ld + ow] = acc[b * %ld + ow];\n", ohw,
+                c->OW);
+        else                        /* rounded as the separate loops did */
+            put(o, "        const %s v = acc[b * %ld + ow]%s;\n"
+                "        yr[b * %ld + ow] = %s;\n    }\n", T, c->OW,
+                bias ? agc_fmt(" + bias[%s%s + b]", c->G > 1 ? agc_fmt(
+                    "i %% %ld * %ld + ", c->G, c->CO) : "", oc) : "",
+                ohw, relu ? "v > 0 ? v : 0" : "v");
         o->indent--;
         put(o, "}\n");
         o->indent--;
@@ -1006,11 +1030,16 @@ static Shared *vec_wgrad_kernel(Kernels *K, const Node *n, const Corr *c)
 /* The row-vector kernel of c, weights at wa (shared), with its scratch
  * argument. */
 static Shared *vec_kernel(Kernels *K, const Node *n, const char *what,
-                              const Corr *c, const WAt *wa)
+                          const Corr *c, const WAt *wa, int bias, int relu,
+                          int may_par)
 {
-    const char *sig = agc_fmt("vec %s %ld %ld %ld %ld %ld %ld",
+    /* on all threads, an image each, when large enough and its row of
+     * sums small enough for the stack; else the sums are scratch */
+    int par = may_par && gemm_par(c) && c->N * c->G > 1 &&
+              vec_block(c) * c->OW <= VEC_STACK_SUMS;
+    const char *sig = agc_fmt("vec %s %ld %ld %ld %ld %ld %ld %d %d %d",
                               corr_sig(0, c), wa->G, wa->O, wa->C, wa->H,
-                              wa->K, wa->base);
+                              wa->K, wa->base, bias, relu, par);
     for (Shared *s = K->shared; s; s = s->next)
         if (!strcmp(s->sig, sig))
             return s;
@@ -1019,10 +1048,11 @@ static Shared *vec_kernel(Kernels *K, const Node *n, const char *what,
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    add_scr(s, "acc", vec_block(c) * c->OW, "an output row of a block of "
-            "channels [b][ow]");
+    if (!par)
+        add_scr(s, "acc", vec_block(c) * c->OW, "an output row of a block "
+                "of channels [b][ow]");
     kernels_comment(K, n, what);
-    emit_vec(K, s->name, c, wa);
+    emit_vec(K, s->name, c, wa, bias, relu, par);
     return s;
 }
 
@@ -1304,18 +1334,13 @@ static void par_close(Out *o, int par)
     }
 }
 
-/* Whether c's kernels run on all threads (built with -fopenmp) */
-static int gemm_par(const Corr *c)
-{
-    return c->N * c->G * c->OH * c->OW * c->CO * c->CI * c->KH * c->KW >=
-           AGC_PAR_WORK;
-}
-
-/* The forward kernel calls of c over one image: xi its (padded) input,
+/* The forward kernel calls of c over image n: xi its (padded) input,
  * wp the packed weights, y the image's output, plus b when bias, then
- * the relu when relu. */
+ * the relu when relu; over every image n when images (one parallel
+ * loop, not a loop and a barrier an image). */
 static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
-                            const char *xi, const char *y, int bias, int relu)
+                            const char *xi, const char *y, int bias, int relu,
+                            int images)
 {
     long hp, wp;
     int nr = gemm_nr(K);
@@ -1325,8 +1350,13 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
         hp = c->H, wp = c->W;
     long panels = (c->CO + nr - 1) / nr, taps = c->CI * c->KH * c->KW;
     if (gemm_par(c))
-        put_omp(o, "for collapse(3) schedule(static)");
+        put_omp(o, images ? "for collapse(4) schedule(static)"
+                          : "for collapse(3) schedule(static)");
     long npos = c->OH * c->OW;      /* 6 at a time, across the rows */
+    if (images) {
+        put(o, "for (long n = 0; n < %ld; n++)\n", c->N);
+        o->indent++;
+    }
     put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
     put(o, "    for (long p = 0; p < %ld; p++)\n", panels);
     put(o, "        for (long q = 0; q < %ld; q += 6)\n", npos);
@@ -1343,6 +1373,8 @@ static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
         c->CO % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
                              c->CO - (panels - 1) * nr)
                    : agc_fmt("%d", nr));
+    if (images)
+        o->indent--;
 }
 
 /* The forward (or, flip, the input gradient's) correlation c as a
@@ -1409,17 +1441,19 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
         put(f, "                        w[((g * %ld + o) * %ld + c) * %ld + "
             "t];\n", c->CO, c->CI, kk);
     put(f, "                }\n");
-    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
-    f->indent++;
     const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
-    if (copy)
+    const char *yn = agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW);
+    if (copy) {
+        put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+        f->indent++;
         emit_pad_copy(f, c->G * c->CI, "xp", hp, wp, c->ph, c->pw, src,
                       c->H, c->W, par);
-    emit_gemm_calls(K, f, c, copy ? "xp" : src,
-                    agc_fmt("y + n * %ld", c->G * c->CO * c->OH * c->OW),
-                    bias, relu);
-    f->indent--;
-    put(f, "}\n");
+        emit_gemm_calls(K, f, c, "xp", yn, bias, relu, 0);
+        f->indent--;
+        put(f, "}\n");
+    } else {                        /* the images' calls in one loop */
+        emit_gemm_calls(K, f, c, src, yn, bias, relu, 1);
+    }
     par_close(f, par);
     f->indent--;
     put(f, "}\n\n");
@@ -1906,7 +1940,7 @@ int conv_adds_bias(const Node *n)
     if (n->op != OP_CONV)
         return 0;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
-    return use_gemm(&c, 0) || use_plane(&c);
+    return use_gemm(&c, 0) || use_plane(&c) || use_vec(&c);
 }
 
 /* y = the correlation n of x and w, plus b (one value per output channel)
@@ -1930,16 +1964,16 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         put_call(K, o, g, y, x, b ? agc_fmt("%s, %s", w, b) : w);
         return;
     }
-    if (b || relu)
-        agc_error(n->pos, "internal error: no bias or relu in this "
-                  "convolution's kernel");
     if (use_vec(&c)) {              /* w read where it is */
         long kk = c.KH * c.KW;
         WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
-        Shared *v = vec_kernel(K, n, "forward", &c, &wa);
-        put_call(K, o, v, y, x, w);
+        Shared *v = vec_kernel(K, n, "forward", &c, &wa, b != NULL, relu, 1);
+        put_call(K, o, v, y, x, b ? agc_fmt("%s, %s", w, b) : w);
         return;
     }
+    if (b || relu)
+        agc_error(n->pos, "internal error: no bias or relu in this "
+                  "convolution's kernel");
     const char *sig = agc_fmt("forward %s", corr_sig(0, &c));
     Shared *s = find_wrapper(K, sig);
     if (!s) {
@@ -2025,12 +2059,12 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         return;
     }
     if (!s && use_vec(&c) && !stuff) {
-        Shared *v = vec_kernel(K, n, what, &c, &wa);
+        Shared *v = vec_kernel(K, n, what, &c, &wa, 0, 0, 0);
         put_call(K, o, v, dx, gy, w);
         return;
     }
     if (!s && use_vec(&c)) {
-        Shared *v = vec_kernel(K, n, what, &c, &wa);
+        Shared *v = vec_kernel(K, n, what, &c, &wa, 0, 0, 0);
         const char *core = v->name;
         s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
         add_scr(s, "gz", no * hz * wz, "gy zero-stuffed by the stride");
