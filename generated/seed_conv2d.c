@@ -209,10 +209,10 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
                             wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
                                 w[((g * 16 + o) * 20 + c) * 15 + t];
                         }
-        for (long n = 0; n < 1; n++) {
 #ifdef _OPENMP
-#pragma omp for collapse(3) schedule(static)
+#pragma omp for collapse(4) schedule(static)
 #endif
+        for (long n = 0; n < 1; n++)
             for (long g = 0; g < 1; g++)
                 for (long p = 0; p < 1; p++)
                     for (long q = 0; q < 7688; q += 6)
@@ -220,7 +220,6 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
                             wp + (g * 1 + p) * 4800, b + g * 16 + p * 16, 0,
                             y + n * 123008 + (g * 16 + p * 16) * 7688,
                             7688, 124, 1, q, 124, q + 6 <= 7688 ? 6 : (int)(7688 - q), 16);
-        }
     }
 }
 
