@@ -151,7 +151,7 @@ else
     done
 fi
 
-# run_torch THREADS TAG: PyTorch on THREADS threads, one process for every case
+# run_torch THREADS TAG CASE: PyTorch on THREADS threads, for CASE
 run_torch() {
     # glibc malloc keeps freed memory (no trim, no mmap below 32 MiB, the
     # heap grown 256 MiB at a time): PyTorch reuses warm pages instead of
@@ -164,24 +164,25 @@ run_torch() {
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$1 \
         MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
         MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=$1 BENCH_TORCH_THREADS=$1 \
-        timeout 600 $pin "$PYTHON" bench/torch_bench.py bench/cases.txt $cases \
+        timeout 600 $pin "$PYTHON" bench/torch_bench.py bench/cases.txt $3 \
         > $B/run.out 2> $B/run.err
     sed 's/^/  /' $B/run.out
     cat $B/run.out >> $OUT
-    for c in $cases; do
-        grep -q "^\(result\|fail\) $c $2 " $B/run.out ||
-            fail $c $2 "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
-    done
+    grep -q "^\(result\|fail\) $3 $2 " $B/run.out ||
+        fail $3 $2 "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
 }
 
 # ---- the runs, in rounds ----
 # This VM's speed changes from one second to the next, as other machines
 # use the caches and the memory it shares with them: the same forward ran
-# 1.05 ms a call for a second, then 1.5 ms for the next.  So every
-# contender runs once a round, agc's and PyTorch's in turn, and the
-# tables give the median of the rounds' medians: a slow spell costs one
-# contender one round, not the comparison.  The naive loops and tcc, not
-# compared for speed with PyTorch, run in the first round only.
+# 1.05 ms a call for a second, then 1.5 ms for the next, and slow spells
+# last minutes.  So every contender runs once a round, and within a
+# round agc's and PyTorch's runs of a case follow each other (a PyTorch
+# process a case: about a second more each to import torch), and the
+# tables give the median of the rounds' medians: a slow spell hits both
+# sides of a comparison alike, and costs a case one round, not the
+# result.  The naive loops and tcc, not compared for speed with PyTorch,
+# run in the first round only.
 ROUNDS=${BENCH_ROUNDS:-3}
 r=1
 while [ $r -le $ROUNDS ]; do
@@ -201,15 +202,11 @@ while [ $r -le $ROUNDS ]; do
             else fail $c tcc "no JIT driver (make bench builds $JIT)"; fi
         fi
         [ -x $B/$c/bench ] && run $c gcc $PIN1 $B/$c/bench $c "$@"
+        if [ $torch = 1 ]; then run_torch 1 torch $c; fi
         [ -x $B/$c/bench_omp ] &&
             OMP_NUM_THREADS=2 run $c omp $PIN2 $B/$c/bench_omp $c "$@"
+        if [ $torch = 1 ]; then run_torch 2 torch2 $c; fi
     done
-    if [ $torch = 1 ]; then
-        echo "bench: PyTorch ($PYTHON), one thread"
-        run_torch 1 torch
-        echo "bench: PyTorch on 2 threads"
-        run_torch 2 torch2
-    fi
     r=$((r + 1))
 done
 
