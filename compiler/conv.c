@@ -1223,7 +1223,8 @@ static void gemm_kernel(Kernels *K, int wgrad)
     put_vec_sums(o, T);
     if (!wgrad)
         half_panel(o, T, nr, lanes);
-    o->indent -= wgrad ? 1 : 0;
+    if (wgrad)
+        o->indent--;
     put(o, open, T, T, nr);
     o->indent += 3;
     put_vec_fma(o, "xk", "at", "wk", lanes);
