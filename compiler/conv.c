@@ -607,6 +607,21 @@ static int gemm_par(const Corr *c)
            AGC_PAR_WORK;
 }
 
+/* Loop head, then its body dst = sum, plus bias (an element, or NULL),
+ * then the relu when relu: rounded as the separate loops were, sum + b
+ * once, then x > 0 ? x : 0 as agc_relu. */
+static void put_biased(Out *o, const char *T, const char *head,
+                       const char *dst, const char *sum, const char *bias,
+                       int relu)
+{
+    if (!bias && !relu)
+        put(o, "%s\n    %s = %s;\n", head, dst, sum);
+    else
+        put(o, "%s {\n    const %s v = %s%s;\n    %s = %s;\n}\n", head, T,
+            sum, bias ? agc_fmt(" + %s", bias) : "", dst,
+            relu ? "v > 0 ? v : 0" : "v");
+}
+
 /* ---- row-vector correlations (stride 1 along the row) ----
  *
  * The other way round from the tiles above: the innermost loop runs along
@@ -845,17 +860,14 @@ static void emit_vec(Kernels *K, const char *name, const Corr *c,
         put(o, "memset(acc, 0, %ld * sizeof *acc);\n", nb * c->OW);
         emit_vec_rows(o, row, c, wa, T, 0);
         put(o, "for (long b = 0; b < %ld; b++)\n", nb);
-        put(o, "    for (long ow = 0; ow < %ld; ow++)%s\n", c->OW,
-            bias || relu ? " {" : "");
-        if (!bias && !relu)
-            put(o, "        yr[b * %ld + ow] = acc[b * %ld + ow];\n", ohw,
-                c->OW);
-        else                        /* rounded as the separate loops did */
-            put(o, "        const %s v = acc[b * %ld + ow]%s;\n"
-                "        yr[b * %ld + ow] = %s;\n    }\n", T, c->OW,
-                bias ? agc_fmt(" + bias[%s%s + b]", c->G > 1 ? agc_fmt(
-                    "i %% %ld * %ld + ", c->G, c->CO) : "", oc) : "",
-                ohw, relu ? "v > 0 ? v : 0" : "v");
+        o->indent++;
+        put_biased(o, T, agc_fmt("for (long ow = 0; ow < %ld; ow++)", c->OW),
+                   agc_fmt("yr[b * %ld + ow]", ohw),
+                   agc_fmt("acc[b * %ld + ow]", c->OW),
+                   bias ? agc_fmt("bias[%s%s + b]", c->G > 1 ? agc_fmt(
+                       "i %% %ld * %ld + ", c->G, c->CO) : "", oc) : NULL,
+                   relu);
+        o->indent--;
         o->indent--;
         put(o, "}\n");
         o->indent--;
@@ -1745,14 +1757,9 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
             put(o, "const %s *restrict r%ld_%ld = xp + (g * %ld + %ld) * %ld + "
                 "(oh + %ld) * %ld;\n", T, ci, kh, c->CI, ci, hp * wp,
                 kh * c->dh, wp);
-    put(o, "for (long ow = 0; ow < %ld; ow++)%s\n", c->OW,
-        bias || relu ? " {" : "");
-    if (!bias && !relu)
-        put(o, "    yo[oh * %ld + ow] = %s;\n", c->OW, plane_sum(c));
-    else                            /* rounded as the separate loops did */
-        put(o, "    const %s v = %s%s;\n    yo[oh * %ld + ow] = %s;\n}\n",
-            T, plane_sum(c), bias ? agc_fmt(" + b[g * %ld + o]", c->CO) : "",
-            c->OW, relu ? "v > 0 ? v : 0" : "v");
+    put_biased(o, T, agc_fmt("for (long ow = 0; ow < %ld; ow++)", c->OW),
+               agc_fmt("yo[oh * %ld + ow]", c->OW), plane_sum(c),
+               bias ? agc_fmt("b[g * %ld + o]", c->CO) : NULL, relu);
     o->indent--;
     put(o, "}\n");
     o->indent -= 2;
@@ -1935,7 +1942,6 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
     return s;
 }
 
-/* y = conv(x, w) */
 int conv_adds_bias(const Node *n)
 {
     if (n->op != OP_CONV)
@@ -1944,32 +1950,28 @@ int conv_adds_bias(const Node *n)
     return use_gemm(&c, 0) || use_plane(&c) || use_vec(&c);
 }
 
-/* y = the correlation n of x and w, plus b (one value per output channel)
- * when b is not null, then its relu when relu: both only for kernels
- * that conv_adds_bias */
-static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
-                         const char *x, const char *w, const char *b,
-                         int relu)
+void conv_emit(Kernels *K, Out *o, Node *n, const char *y, const char *x,
+               const char *w, const char *b, int relu)
 {
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
-    if (use_gemm(&c, 0)) {
+    const char *wb = b ? agc_fmt("%s, %s", w, b) : w;  /* the kernels take */
+    if (use_gemm(&c, 0)) {                               /* the bias after w */
         Shared *g = gemm_forward(K, n, "forward", &c, 0, b != NULL, relu);
-        /* the bias goes in after w, as the wrapper takes it */
-        put_call(K, o, g, y, x, b ? agc_fmt("%s, %s", w, b) : w);
+        put_call(K, o, g, y, x, wb);
         return;
     }
     if (use_plane(&c)) {
         Shared *g = plane_forward(K, n, "forward", &c, 0, b != NULL, relu);
-        put_call(K, o, g, y, x, b ? agc_fmt("%s, %s", w, b) : w);
+        put_call(K, o, g, y, x, wb);
         return;
     }
     if (use_vec(&c)) {              /* w read where it is */
         long kk = c.KH * c.KW;
         WAt wa = {c.CO * c.CI * kk, c.CI * kk, kk, c.KW, 1, 0};
         Shared *v = vec_kernel(K, n, "forward", &c, &wa, b != NULL, relu, 1);
-        put_call(K, o, v, y, x, b ? agc_fmt("%s, %s", w, b) : w);
+        put_call(K, o, v, y, x, wb);
         return;
     }
     if (b || relu)
@@ -1997,12 +1999,6 @@ static void conv_forward(Kernels *K, Out *o, Node *n, const char *y,
         put(f, "}\n\n");
     }
     put_call(K, o, s, y, x, w);
-}
-
-void conv_emit(Kernels *K, Out *o, Node *n, const char *y, const char *x,
-               const char *w, const char *b, int relu)
-{
-    conv_forward(K, o, n, y, x, w, b, relu);
 }
 
 /* gz [no, hz, wz] = gy zero-stuffed by the stride of f */
@@ -2358,7 +2354,7 @@ void kernel_emit(Kernels *K, Out *o, Node *n, const char *out,
 {
     switch (n->op) {
     case OP_CONV:
-        conv_forward(K, o, n, out, in[0], in[1], NULL, 0);
+        conv_emit(K, o, n, out, in[0], in[1], NULL, 0);
         break;
     case OP_CONV_BWD_INPUT:
         conv_input(K, o, n, out, in[0], in[1]);
