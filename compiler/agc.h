@@ -647,7 +647,16 @@ typedef struct Kernels {
                            long count, const char *note);
     void *ctx;
     void *shared;                   /* conv.c: the kernels written so far */
+    int mm_written;                 /* emit.c: matmul's kernel written */
 } Kernels;
+
+/* The name of matmul's register-blocked kernel (emit.c), written into
+ * K's functions the first time:
+ *     agc_mm_6x16(kc, a, ars, acs, b, ldb, c, ldc, mr, nr, first)
+ * c[r * ldc + j] = (first) or += the sum over k < kc of a[r * ars + k *
+ * acs] * b[k * ldb + j], for r < mr <= 6, j < nr <= 16 (6x8 and 8 for
+ * double); it reads all 16 columns of b. */
+const char *mm_kernel(Kernels *K);
 
 /* Writes the code that computes n (a window op) into out, its operands
  * being in[0..n->nin-1] (C expressions of their element pointers). */

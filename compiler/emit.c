@@ -136,7 +136,6 @@ typedef struct Emitter {
     long arena_count, arena_bound;  /* elements: planned, and lower bound */
     int cblocks;
     Node **block_node;              /* per block: what it computes */
-    int mm_written;                 /* matmul's kernel written */
     struct Shares *sh;              /* shared loops, with NAME_infer's */
     struct Outline *ol;             /* writing loops as a shared function */
     const char *last_note;          /* the last block's last comment */
@@ -1205,21 +1204,23 @@ static int mm_nr(Emitter *E)
     return E->f32 ? 16 : 8;
 }
 
-/* The kernel, written once per program. */
-static const char *mm_kernel(Emitter *E)
+/* The kernel, written once per program (conv.c's Winograd products call
+ * it too). */
+const char *mm_kernel(Kernels *K)
 {
-    const char *T = E->T, *name = E->f32 ? "agc_mm_6x16" : "agc_mm_6x8";
-    int nr = mm_nr(E), lanes = nr / 2;
-    if (E->mm_written)
+    const char *T = K->T, *name = K->f32 ? "agc_mm_6x16" : "agc_mm_6x8";
+    int nr = K->f32 ? 16 : 8, lanes = nr / 2;
+    if (K->mm_written)
         return name;
-    E->mm_written = 1;
-    Out *o = &E->kern.fns;
+    K->mm_written = 1;
+    Out *o = &K->fns;
     put(o, "/* c[r][j] = (first) or += (else) the sum over k < kc of\n"
-        " * a[r * ars + k * acs] * b[k][j], for r < mr <= 6 and j < nr <= %d:\n"
-        " * b a packed panel of %d columns, rows of c ldc apart */\n", nr, nr);
+        " * a[r * ars + k * acs] * b[k * ldb + j], for r < mr <= 6 and j < "
+        "nr <= %d:\n * b a panel of %d columns (all read), rows of c ldc "
+        "apart */\n", nr, nr);
     put(o, "static void %s(long kc, const %s *restrict a, long ars, long acs,\n"
-        "    const %s *restrict b, %s *restrict c, long ldc, int mr, int nr,\n"
-        "    int first)\n{\n", name, T, T, T);
+        "    const %s *restrict b, long ldb, %s *restrict c, long ldc, int mr,\n"
+        "    int nr, int first)\n{\n", name, T, T, T);
     put(o, "    %s sum[6][%d];\n", T, nr);
     put(o, "    long row[6];                /* rows past mr read the last */\n");
     put(o, "    for (int r = 0; r < 6; r++)\n"
@@ -1230,9 +1231,17 @@ static const char *mm_kernel(Emitter *E)
     put(o, "for (long k = 0; k < kc; k++) {\n");
     o->indent++;
     put(o, "const %s *restrict ak = a + k * acs;\n", T);
-    put_vec_fma(o, "ak", "row", agc_fmt("b + k * %d", nr), lanes);
+    put_vec_fma(o, "ak", "row", "b + k * ldb", lanes);
     o->indent--;
     put(o, "}\n");
+    /* a whole block, written once: straight from the registers */
+    put(o, "if (mr == 6 && nr == %d && first) {\n", nr);
+    for (int r = 0; r < 6; r++)
+        put(o, "    memcpy(c%s, &s%d0, sizeof s%d0);\n"
+            "    memcpy(c + %s%d, &s%d1, sizeof s%d1);\n",
+            r ? agc_fmt(" + %d * ldc", r) : "", r, r,
+            r ? agc_fmt("%d * ldc + ", r) : "", lanes, r, r);
+    put(o, "    return;\n}\n");
     put_vec_store(o, lanes);
     o->indent--;
     /* plain C: a row at a time, its sums in scalars (which tcc,
@@ -1245,7 +1254,7 @@ static const char *mm_kernel(Emitter *E)
     put(o, ";\n");
     put(o, "        for (long k = 0; k < kc; k++) {\n");
     put(o, "            const %s ark = a[row[r] + k * acs];\n", T);
-    put(o, "            const %s *restrict bk = b + k * %d;\n", T, nr);
+    put(o, "            const %s *restrict bk = b + k * ldb;\n", T);
     for (int j = 0; j < nr; j++)
         put(o, "            s%d += ark * bk[%d];\n", j, j);
     put(o, "        }\n");
@@ -1287,7 +1296,7 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
     const char *C = CT ? CT : base(E, n);
     if (N >= MM_MIN_N && M * N * K >= MM_MIN_WORK) {
         int nr = mm_nr(E);
-        const char *kernel = mm_kernel(E);
+        const char *kernel = mm_kernel(&E->kern);
         long nb = N < MM_NB ? (N + nr - 1) / nr * nr : MM_NB;
         long kb = K < MM_KB_SMALL ? K : MM_KB_SMALL;
         if (M * N * K >= MM_BIG) {  /* as few blocks as can be, even */
@@ -1336,10 +1345,10 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
             put_omp(o, "for collapse(2) schedule(static)");
         put(o, "for (long i = 0; i < %ld; i += %d)\n", M, MM_MR);
         put(o, "    for (long j = 0; j < nb; j += %d)\n", nr);
-        put(o, "        %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn,\n"
+        put(o, "        %s(kn, %s + i%s + kb%s, %ld, %ld, %s + j * kn, %d,\n"
             "            %s + i * %ld + jb + j, %ld, %s, %s, kb == 0);\n",
             kernel, A, ars == 1 ? "" : agc_fmt(" * %ld", ars),
-            acs == 1 ? "" : agc_fmt(" * %ld", acs), ars, acs, bp, C, N, N,
+            acs == 1 ? "" : agc_fmt(" * %ld", acs), ars, acs, bp, nr, C, N, N,
             M % MM_MR ? agc_fmt("i + 6 <= %ld ? 6 : (int)(%ld - i)", M, M)
                       : "6",
             N % nr ? agc_fmt("nb - j < %d ? (int)(nb - j) : %d", nr, nr)
@@ -2906,7 +2915,7 @@ Emitted emit_program(Program *p, const char *spec_path)
                   "more than the limit of %ld", bytes, AGC_MAX_BYTES);
 
     E.kern = (Kernels){E.T, E.f32, E.path, agc_unroll, {0}, add_scratch,
-                       &E, NULL};
+                       &E, NULL, 0};
     E.sh = agc_alloc(sizeof *E.sh);
     memset(E.sh, 0, sizeof *E.sh);
     Out fwd = {0}, bwd = {0}, init = {0}, tables = {0}, body = {0};

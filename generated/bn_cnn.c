@@ -243,11 +243,11 @@ static void agc_conv17_forward(float *restrict y, const float *restrict x, const
 }
 
 /* c[r][j] = (first) or += (else) the sum over k < kc of
- * a[r * ars + k * acs] * b[k][j], for r < mr <= 6 and j < nr <= 16:
- * b a packed panel of 16 columns, rows of c ldc apart */
+ * a[r * ars + k * acs] * b[k * ldb + j], for r < mr <= 6 and j < nr <= 16:
+ * b a panel of 16 columns (all read), rows of c ldc apart */
 static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
-    const float *restrict b, float *restrict c, long ldc, int mr, int nr,
-    int first)
+    const float *restrict b, long ldb, float *restrict c, long ldc, int mr,
+    int nr, int first)
 {
     float sum[6][16];
     long row[6];                /* rows past mr read the last */
@@ -260,8 +260,8 @@ static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
     for (long k = 0; k < kc; k++) {
         const float *restrict ak = a + k * acs;
         vec b0, b1;
-        memcpy(&b0, b + k * 16, sizeof b0);
-        memcpy(&b1, b + k * 16 + 8, sizeof b1);
+        memcpy(&b0, b + k * ldb, sizeof b0);
+        memcpy(&b1, b + k * ldb + 8, sizeof b1);
         AGC_VFMA(s00, ak[row[0]], b0);
         AGC_VFMA(s01, ak[row[0]], b1);
         AGC_VFMA(s10, ak[row[1]], b0);
@@ -274,6 +274,21 @@ static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
         AGC_VFMA(s41, ak[row[4]], b1);
         AGC_VFMA(s50, ak[row[5]], b0);
         AGC_VFMA(s51, ak[row[5]], b1);
+    }
+    if (mr == 6 && nr == 16 && first) {
+        memcpy(c, &s00, sizeof s00);
+        memcpy(c + 8, &s01, sizeof s01);
+        memcpy(c + 1 * ldc, &s10, sizeof s10);
+        memcpy(c + 1 * ldc + 8, &s11, sizeof s11);
+        memcpy(c + 2 * ldc, &s20, sizeof s20);
+        memcpy(c + 2 * ldc + 8, &s21, sizeof s21);
+        memcpy(c + 3 * ldc, &s30, sizeof s30);
+        memcpy(c + 3 * ldc + 8, &s31, sizeof s31);
+        memcpy(c + 4 * ldc, &s40, sizeof s40);
+        memcpy(c + 4 * ldc + 8, &s41, sizeof s41);
+        memcpy(c + 5 * ldc, &s50, sizeof s50);
+        memcpy(c + 5 * ldc + 8, &s51, sizeof s51);
+        return;
     }
     memcpy(sum[0], &s00, sizeof s00);
     memcpy(sum[0] + 8, &s01, sizeof s01);
@@ -292,7 +307,7 @@ static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;
         for (long k = 0; k < kc; k++) {
             const float ark = a[row[r] + k * acs];
-            const float *restrict bk = b + k * 16;
+            const float *restrict bk = b + k * ldb;
             s0 += ark * bk[0];
             s1 += ark * bk[1];
             s2 += ark * bk[2];
@@ -670,7 +685,7 @@ int bn_cnn_forward(bn_cnn_t *m)
             }
             for (long i = 0; i < 4; i += 6)
                 for (long j = 0; j < nb; j += 16)
-                    agc_mm_6x16(kn, drop_mul + i * 496 + kb, 496, 1, mm_panel + j * kn,
+                    agc_mm_6x16(kn, drop_mul + i * 496 + kb, 496, 1, mm_panel + j * kn, 16,
                         fc1_matmul + i * 32 + jb + j, 32, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
@@ -907,7 +922,7 @@ int bn_cnn_infer(bn_cnn_t *m)
             }
             for (long i = 0; i < 4; i += 6)
                 for (long j = 0; j < nb; j += 16)
-                    agc_mm_6x16(kn, maxpool1d3_maxpool + i * 496 + kb, 496, 1, mm_panel + j * kn,
+                    agc_mm_6x16(kn, maxpool1d3_maxpool + i * 496 + kb, 496, 1, mm_panel + j * kn, 16,
                         fc1_matmul + i * 32 + jb + j, 32, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
@@ -1262,7 +1277,7 @@ int bn_cnn_backward(bn_cnn_t *m)
             }
             for (long i = 0; i < 4; i += 6)
                 for (long j = 0; j < nb; j += 16)
-                    agc_mm_6x16(kn, ln_grad_add_1 + i * 32 + kb, 32, 1, mm_panel + j * kn,
+                    agc_mm_6x16(kn, ln_grad_add_1 + i * 32 + kb, 32, 1, mm_panel + j * kn, 16,
                         fc1_grad_matmul + i * 496 + jb + j, 496, i + 6 <= 4 ? 6 : (int)(4 - i), 16, kb == 0);
         }
     }
@@ -1280,7 +1295,7 @@ int bn_cnn_backward(bn_cnn_t *m)
             }
             for (long i = 0; i < 32; i += 6)
                 for (long j = 0; j < nb; j += 16)
-                    agc_mm_6x16(kn, ln_grad_add_1 + i + kb * 32, 1, 32, mm_panel_1 + j * kn,
+                    agc_mm_6x16(kn, ln_grad_add_1 + i + kb * 32, 1, 32, mm_panel_1 + j * kn, 16,
                         m->fc1_weight_grad + i * 496 + jb + j, 496, i + 6 <= 32 ? 6 : (int)(32 - i), 16, kb == 0);
         }
     }
