@@ -1473,6 +1473,233 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
     return s;
 }
 
+/* ---- Winograd F(2x2, 3x3) ----
+ *
+ * A 3x3 correlation of stride and dilation 1 computes each 2x2 block of
+ * outputs (a tile) from the 4x4 block of its input under it as (Lavin and
+ * Gray, "Fast Algorithms for Convolutional Neural Networks", 2016)
+ *
+ *     Y = A^T [ the sum over c of (G w_c G^T) .* (B^T d_c B) ] A
+ *
+ * 16 multiply-adds a tile and channel pair where the direct sum takes 36.
+ * The 16 elements of the brackets are 16 matrix products over the input
+ * channels, which matmul's kernel runs.  The transforms' constants are 0,
+ * +-1 and +-1/2, so their sums are exact but for rounding; the result
+ * differs from the direct sum's by a few ulps of the largest terms.
+ *
+ *   the weights, once a call:  u[e][p][c][16 channels] = (G w G^T)[e]
+ *   each image, padded, then each block of tile rows:
+ *       v[e][c][tile] = (B^T d B)[e]            the input's transform
+ *       m[e][tile][o] = sum over c of v[e][c][tile] * u[e][o / 16][c][o % 16]
+ *       y = A^T m A (plus the bias, then its relu)
+ *
+ * A block holds as many tile rows as keep v and m within WINO_BLOCK_BYTES,
+ * for them to stay in the core's cache between the three steps.  Each
+ * step shares its loop out across threads; every element is computed by
+ * the same operations at any thread count. */
+enum { WINO_MIN_CHANNELS = 16 };    /* in and out: fewer, and the
+                                     * transforms cost more than the
+                                     * products save */
+enum { WINO_BLOCK_BYTES = 393216 }; /* about a third of a core's L2 */
+
+/* Whether c runs as Winograd products. */
+static int use_wino(const Corr *c)
+{
+    return c->G == 1 && c->KH == 3 && c->KW == 3 && c->sh == 1 &&
+           c->sw == 1 && c->dh == 1 && c->dw == 1 && c->zh <= 1 &&
+           c->ph >= 0 && c->pw >= 0 && c->OH >= 4 && c->OW >= 4 &&
+           c->CI >= WINO_MIN_CHANNELS && c->CO >= WINO_MIN_CHANNELS;
+}
+
+/* The forward (or, flip, the input gradient's) correlation c as Winograd
+ * products, adding the bias b [CO] when bias, then its relu when relu. */
+static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
+                            const Corr *c, int flip, int bias, int relu)
+{
+    const char *sig = agc_fmt("wino %d %d %d %s", flip, bias, relu,
+                              corr_sig(0, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    const char *T = K->T, *mm = mm_kernel(K);
+    const char *half = K->f32 ? "0.5f" : "0.5";
+    int nr = gemm_nr(K);
+    long CI = c->CI, CO = c->CO, OH = c->OH, OW = c->OW;
+    long th = (OH + 1) / 2, tw = (OW + 1) / 2;         /* tiles */
+    long hp = 2 * th + 2, wp = 2 * tw + 2;              /* padded input */
+    long tile_bytes = 16 * (CI + CO) * (K->f32 ? 4 : 8);
+    long rows = WINO_BLOCK_BYTES / tile_bytes / tw;
+    rows = rows < 1 ? 1 : rows > th ? th : rows;
+    long blocks = (th + rows - 1) / rows;
+    rows = (th + blocks - 1) / blocks;
+    /* a block's tiles, rounded up to whole panels of the products */
+    long tb = (rows * tw + nr - 1) / nr * nr;
+    /* from one of v's 16 elements to the next, and m's: 64 bytes more
+     * than their size, so that the 16 do not fall in one cache set */
+    long vs = CI * tb + 16, ms = CO * tb + 16;
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
+                                    flip ? "input" : "forward"));
+    add_scr(s, "u", 16 * CO * CI, flip
+            ? "weights flipped, transformed: [16][in channel][out channel]"
+            : "weights transformed: [16][out channel][in channel]");
+    add_scr(s, "pad", CI * hp * wp, flip ? "an image of gy, padded"
+                                         : "an image of x, padded");
+    add_scr(s, "v", 16 * vs, "a block's input transformed: "
+            "[16][channel][tile]");
+    add_scr(s, "m", 16 * ms, "a block's products: [16][out channel][tile]");
+    kernels_comment(K, n, what);
+    Out *f = &K->fns;
+    put(f, "/* %s%s%s as Winograd F(2x2, 3x3) products: %ld x %ld tiles, "
+        "blocks of %ld rows */\n", what, bias ? " plus the bias b" : "",
+        relu ? ", then its relu" : "", th, tw, rows);
+    put(f, "static void %s(%s *restrict y, const %s *restrict x, const %s "
+        "*restrict w,\n    %s%s *restrict u, %s *restrict xp, %s *restrict "
+        "v, %s *restrict m)\n{\n", s->name, T, T, T,
+        bias ? agc_fmt("const %s *restrict b, ", T) : "", T, T, T, T);
+    f->indent++;
+    int par = gemm_par(c);
+    par_open(f, par);
+    /* u = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+    put(f, "/* u: the weights' transform */\n");
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long o = 0; o < %ld; o++)\n", CO);
+    put(f, "    for (long c = 0; c < %ld; c++) {\n", CI);
+    f->indent += 2;
+    put(f, "%s g[9], a[4][3];\n", T);
+    put(f, "for (int t = 0; t < 9; t++)\n");
+    if (flip)   /* out channel o is w's in channel, c its out channel */
+        put(f, "    g[t] = w[(c * %ld + o) * 9 + 8 - t];\n", CO);
+    else
+        put(f, "    g[t] = w[(o * %ld + c) * 9 + t];\n", CI);
+    put(f, "for (int j = 0; j < 3; j++) {\n"
+        "    a[0][j] = g[j];\n"
+        "    a[1][j] = (g[j] + g[3 + j] + g[6 + j]) * %s;\n"
+        "    a[2][j] = (g[j] - g[3 + j] + g[6 + j]) * %s;\n"
+        "    a[3][j] = g[6 + j];\n}\n", half, half);
+    put(f, "%s *restrict uo = u + o * %ld + c;\n", T, CI);
+    put(f, "for (int i = 0; i < 4; i++) {\n"
+        "    uo[4 * i * %ld] = a[i][0];\n"
+        "    uo[(4 * i + 1) * %ld] = (a[i][0] + a[i][1] + a[i][2]) * %s;\n"
+        "    uo[(4 * i + 2) * %ld] = (a[i][0] - a[i][1] + a[i][2]) * %s;\n"
+        "    uo[(4 * i + 3) * %ld] = a[i][2];\n}\n", CO * CI, CO * CI, half,
+        CO * CI, half, CO * CI);
+    f->indent -= 2;
+    put(f, "    }\n");
+    const char *src = agc_fmt("x + n * %ld", CI * c->H * c->W);
+    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    f->indent++;
+    emit_pad_copy(f, CI, "xp", hp, wp, c->ph, c->pw, src, c->H, c->W, par);
+    put(f, "for (long ty0 = 0; ty0 < %ld; ty0 += %ld) {\n", th, rows);
+    f->indent++;
+    put(f, "const long nty = ty0 + %ld <= %ld ? %ld : %ld - ty0;\n", rows, th,
+        rows, th);
+    /* v = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: a tile
+     * row's input rows d0..d3 -> B^T d (down the columns), into its even
+     * and its odd columns; then across, tile by tile: the loops run along
+     * the row, contiguous (vectorised) */
+    put(f, "/* v: the input's transform */\n");
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long c = 0; c < %ld; c++)\n", CI);
+    put(f, "    for (long r = 0; r < nty; r++) {\n");
+    f->indent += 2;
+    put(f, "const %s *restrict d = xp + (c * %ld + 2 * (ty0 + r)) * %ld;\n",
+        T, hp, wp);
+    put(f, "%s ev[4][%ld], od[4][%ld];\n", T, tw + 1, tw + 1);
+    put(f, "for (long i = 0; i < %ld; i++) {\n", tw + 1);
+    static const char bsign[4] = {'-', '+', '-', '-'};
+    static const int bta[4] = {0, 1, 2, 1}, btb[4] = {2, 2, 1, 3};
+    for (int r = 0; r < 4; r++)
+        for (int odd = 0; odd < 2; odd++) {
+            const char *i2 = odd ? "2 * i + 1" : "2 * i";
+            put(f, "    %s[%d][i] = d[%s] %c d[%s];\n", odd ? "od" : "ev", r,
+                plus(i2, bta[r] * wp), bsign[r], plus(i2, btb[r] * wp));
+        }
+    put(f, "}\n");
+    put(f, "%s *restrict vt = v + c * %ld + r * %ld;\n", T, tb, tw);
+    put(f, "for (int r = 0; r < 4; r++)\n");
+    put(f, "    for (long i = 0; i < %ld; i++) {\n", tw);
+    put(f, "        vt[4 * r * %ld + i] = ev[r][i] - ev[r][i + 1];\n", vs);
+    put(f, "        vt[(4 * r + 1) * %ld + i] = od[r][i] + ev[r][i + 1];\n",
+        vs);
+    put(f, "        vt[(4 * r + 2) * %ld + i] = ev[r][i + 1] - od[r][i];\n",
+        vs);
+    put(f, "        vt[(4 * r + 3) * %ld + i] = od[r][i] - od[r][i + 1];\n",
+        vs);
+    put(f, "    }\n");
+    f->indent -= 2;
+    put(f, "    }\n");
+    /* m[e] = u[e] v[e]: 6 out channels by a panel of 16 tiles a call */
+    put(f, "/* m: the 16 products over the channels */\n");
+    if (par)
+        put_omp(f, "for collapse(3) schedule(static)");
+    put(f, "for (long e = 0; e < 16; e++)\n");
+    put(f, "    for (long o = 0; o < %ld; o += 6)\n", CO);
+    put(f, "        for (long t = 0; t < nty * %ld; t += %d)\n", tw, nr);
+    put(f, "            %s(%ld, u + e * %ld + o * %ld, %ld, 1, v + e * %ld + "
+        "t, %ld,\n                m + e * %ld + o * %ld + t, %ld, %s,\n"
+        "                nty * %ld - t < %d ? (int)(nty * %ld - t) : %d, 1);\n",
+        mm, CI, CO * CI, CI, CI, vs, tb, ms, tb, tb,
+        CO % 6 ? agc_fmt("o + 6 <= %ld ? 6 : (int)(%ld - o)", CO, CO) : "6",
+        tw, nr, tw, nr);
+    /* y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
+    put(f, "/* y: the products' transform%s */\n",
+        bias ? (relu ? ", plus b, then its relu" : ", plus b")
+             : relu ? ", then its relu" : "");
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long o = 0; o < %ld; o++)\n", CO);
+    put(f, "    for (long r = 0; r < nty; r++) {\n");
+    f->indent += 2;
+    put(f, "const %s *restrict mr = m + o * %ld + r * %ld;\n", T, tb, tw);
+    put(f, "%s *restrict y0 = y + n * %ld + (o * %ld + 2 * (ty0 + r)) * %ld;\n",
+        T, CO * OH * OW, OH, OW);
+    put(f, "%s *restrict y1 = y0 + %ld;\n", T, OW);
+    if (OH % 2)                     /* the last tile row has one row */
+        put(f, "const int two = 2 * (ty0 + r) + 1 < %ld;\n", OH);
+    put(f, "for (long i = 0; i < %ld; i++) {\n", tw);
+    f->indent++;
+    put(f, "%s a0[4], a1[4];\n", T);
+    put(f, "for (int j = 0; j < 4; j++) {\n"
+        "    a0[j] = mr[j * %ld + i] + mr[(4 + j) * %ld + i] + mr[(8 + j) * %ld "
+        "+ i];\n"
+        "    a1[j] = mr[(4 + j) * %ld + i] - mr[(8 + j) * %ld + i] - "
+        "mr[(12 + j) * %ld + i];\n}\n", ms, ms, ms, ms, ms, ms);
+    put(f, "%s y00 = a0[0] + a0[1] + a0[2], y01 = a0[1] - a0[2] - a0[3];\n",
+        T);
+    put(f, "%s y10 = a1[0] + a1[1] + a1[2], y11 = a1[1] - a1[2] - a1[3];\n",
+        T);
+    if (bias)
+        put(f, "y00 = y00 + b[o], y01 = y01 + b[o], y10 = y10 + b[o], "
+            "y11 = y11 + b[o];\n");
+    if (relu)
+        put(f, "y00 = !(y00 > 0) ? 0 : y00, y01 = !(y01 > 0) ? 0 : y01;\n"
+            "y10 = !(y10 > 0) ? 0 : y10, y11 = !(y11 > 0) ? 0 : y11;\n");
+    /* an odd width: the last tile has one column */
+    const char *col = OW % 2 ? agc_fmt("if (i < %ld)\n    ", tw - 1) : "";
+    put(f, "y0[2 * i] = y00;\n%sy0[2 * i + 1] = y01;\n", col);
+    if (OH % 2)
+        put(f, "if (two) {\n");
+    put(f, "%sy1[2 * i] = y10;\n%s%sy1[2 * i + 1] = y11;\n", OH % 2 ? "    " : "",
+        OH % 2 ? "    " : "", OW % 2 ? agc_fmt("if (i < %ld)\n%s    ", tw - 1,
+                                                 OH % 2 ? "    " : "") : "");
+    if (OH % 2)
+        put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    f->indent -= 2;
+    put(f, "    }\n");
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    par_close(f, par);
+    f->indent--;
+    put(f, "}\n\n");
+    return s;
+}
+
 /* x / s rounded down and up, for s > 0 and any x */
 static long fdiv(long x, long s)
 {
@@ -1957,7 +2184,12 @@ void conv_emit(Kernels *K, Out *o, Node *n, const char *y, const char *x,
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
     const char *wb = b ? agc_fmt("%s, %s", w, b) : w;  /* the kernels take */
-    if (use_gemm(&c, 0)) {                               /* the bias after w */
+    if (use_wino(&c)) {                                  /* the bias after w */
+        Shared *g = wino_forward(K, n, "forward", &c, 0, b != NULL, relu);
+        put_call(K, o, g, y, x, wb);
+        return;
+    }
+    if (use_gemm(&c, 0)) {
         Shared *g = gemm_forward(K, n, "forward", &c, 0, b != NULL, relu);
         put_call(K, o, g, y, x, wb);
         return;
@@ -2042,6 +2274,11 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
     WAt wa = {f.CO * f.CI * kk, kk, f.CI * kk, -f.KW, -1, kk - 1};
     if (!s && use_gemm_phases(&f)) {
         Shared *g = gemm_input_phases(K, n, what, &f);
+        put_call(K, o, g, dx, gy, w);
+        return;
+    }
+    if (!s && use_wino(&c) && !stuff) {
+        Shared *g = wino_forward(K, n, what, &c, 1, 0, 0);
         put_call(K, o, g, dx, gy, w);
         return;
     }

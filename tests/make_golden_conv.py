@@ -253,6 +253,31 @@ add("c2d_dw_relu", DW_RELU,
 # float64: panels of 8 channels, the last (12 = 8 + 4) half a panel
 conv_case("c2d_gemm_f64", 2, (2, 6, 12, 13), (12, 6, 3, 3), padding=1)
 
+# Winograd F(2x2, 3x3) (conv.c's wino_forward): 3x3, stride 1, 16 or more
+# channels in and out, forward and input gradient.  Odd output sizes (a
+# last tile of one row and one column), out channels no multiple of 6 or
+# 16; no padding, and two blocks of tile rows (in float64: float32 sums
+# of this many terms for the weight gradient round past the tests'
+# bound); padding 2; the bias and relu fused; float64.
+conv_case("c2d_wino", 2, (2, 16, 9, 11), (20, 16, 3, 3), padding=1)
+conv_case("c2d_wino_blocks_f64", 2, (1, 17, 28, 18), (16, 17, 3, 3),
+          bias=False)
+conv_case("c2d_wino_pad2", 2, (1, 16, 5, 6), (16, 16, 3, 3), padding=2)
+WINO_RELU = """
+inputs:
+  x: {shape: [2, 16, 8, 8], requires_grad: true}
+  w: {shape: [16, 16, 3, 3], requires_grad: true}
+  b: {shape: [16], requires_grad: true}
+graph:
+  y: relu(conv2d(x, w, b, padding=1))
+backward: {of: y}
+outputs: [y]
+"""
+add("c2d_wino_relu", WINO_RELU,
+    lambda x, w, b: {"y": F.relu(F.conv2d(x, w, b, padding=1))},
+    w=init_scale(144), b=init_scale(144))
+conv_case("c2d_wino_f64", 2, (1, 16, 6, 7), (18, 16, 3, 3), padding=1)
+
 # the register-blocked kernels add a bias as they write (emit.c's
 # fused_bias): one written first and shaped [1, C, 1, 1]; and a
 # convolution read twice, whose bias add stays a loop of its own
