@@ -1526,7 +1526,10 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     int nr = gemm_nr(K);
     long CI = c->CI, CO = c->CO, OH = c->OH, OW = c->OW;
     long th = (OH + 1) / 2, tw = (OW + 1) / 2;         /* tiles */
-    long hp = 2 * th + 2, wp = 2 * tw + 2;              /* padded input */
+    /* the padded input, its rows whole vectors: the transform's loop
+     * along them has no tail (whose short stores, read back as vectors,
+     * stalled it) */
+    long lanes = nr / 2, hp = 2 * th + 2, wp = (2 * tw + 2 + lanes - 1) / lanes * lanes;
     long tile_bytes = 16 * (CI + CO) * (K->f32 ? 4 : 8);
     long rows = WINO_BLOCK_BYTES / tile_bytes / tw;
     rows = rows < 1 ? 1 : rows > th ? th : rows;
@@ -1595,9 +1598,8 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     put(f, "const long nty = ty0 + %ld <= %ld ? %ld : %ld - ty0;\n", rows, th,
         rows, th);
     /* v = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: a tile
-     * row's input rows d0..d3 -> B^T d (down the columns), into its even
-     * and its odd columns; then across, tile by tile: the loops run along
-     * the row, contiguous (vectorised) */
+     * row's input rows d0..d3 -> e = B^T d (down the columns), then across,
+     * tile by tile, e B -> v: the loops run along the row (vectorised) */
     put(f, "/* v: the input's transform */\n");
     if (par)
         put_omp(f, "for collapse(2) schedule(static)");
@@ -1606,27 +1608,21 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     f->indent += 2;
     put(f, "const %s *restrict d = xp + (c * %ld + 2 * (ty0 + r)) * %ld;\n",
         T, hp, wp);
-    put(f, "%s ev[4][%ld], od[4][%ld];\n", T, tw + 1, tw + 1);
-    put(f, "for (long i = 0; i < %ld; i++) {\n", tw + 1);
-    static const char bsign[4] = {'-', '+', '-', '-'};
-    static const int bta[4] = {0, 1, 2, 1}, btb[4] = {2, 2, 1, 3};
-    for (int r = 0; r < 4; r++)
-        for (int odd = 0; odd < 2; odd++) {
-            const char *i2 = odd ? "2 * i + 1" : "2 * i";
-            put(f, "    %s[%d][i] = d[%s] %c d[%s];\n", odd ? "od" : "ev", r,
-                plus(i2, bta[r] * wp), bsign[r], plus(i2, btb[r] * wp));
-        }
-    put(f, "}\n");
+    put(f, "%s e[4][%ld];\n", T, wp);
+    put(f, "for (long i = 0; i < %ld; i++) {\n", wp);
+    put(f, "    e[0][i] = d[i] - d[%ld + i];\n", 2 * wp);
+    put(f, "    e[1][i] = d[%ld + i] + d[%ld + i];\n", wp, 2 * wp);
+    put(f, "    e[2][i] = d[%ld + i] - d[%ld + i];\n", 2 * wp, wp);
+    put(f, "    e[3][i] = d[%ld + i] - d[%ld + i];\n}\n", wp, 3 * wp);
     put(f, "%s *restrict vt = v + c * %ld + r * %ld;\n", T, tb, tw);
-    put(f, "for (int r = 0; r < 4; r++)\n");
+    put(f, "for (int k = 0; k < 4; k++)\n");
     put(f, "    for (long i = 0; i < %ld; i++) {\n", tw);
-    put(f, "        vt[4 * r * %ld + i] = ev[r][i] - ev[r][i + 1];\n", vs);
-    put(f, "        vt[(4 * r + 1) * %ld + i] = od[r][i] + ev[r][i + 1];\n",
-        vs);
-    put(f, "        vt[(4 * r + 2) * %ld + i] = ev[r][i + 1] - od[r][i];\n",
-        vs);
-    put(f, "        vt[(4 * r + 3) * %ld + i] = od[r][i] - od[r][i + 1];\n",
-        vs);
+    put(f, "        const %s e0 = e[k][2 * i], e1 = e[k][2 * i + 1];\n", T);
+    put(f, "        const %s e2 = e[k][2 * i + 2], e3 = e[k][2 * i + 3];\n", T);
+    put(f, "        vt[4 * k * %ld + i] = e0 - e2;\n", vs);
+    put(f, "        vt[(4 * k + 1) * %ld + i] = e1 + e2;\n", vs);
+    put(f, "        vt[(4 * k + 2) * %ld + i] = e2 - e1;\n", vs);
+    put(f, "        vt[(4 * k + 3) * %ld + i] = e1 - e3;\n", vs);
     put(f, "    }\n");
     f->indent -= 2;
     put(f, "    }\n");
