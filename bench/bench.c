@@ -17,8 +17,11 @@
  * calls long enough (>= 100 us) for the clock not to matter, samples of
  * forward and of forward+backward alternate, and their number is chosen
  * so that each of the two takes about BENCH_BUDGET seconds (default 0.5),
- * with at least 5 samples.  The exit status is 0 unless the arguments are
- * wrong: failures are reported.  Specs are float32 (the default dtype).
+ * with at least 5 samples.  With BENCH_LOCKSTEP in the environment
+ * (bench/lockstep.c sets it) it takes its samples when told to, in turns
+ * with the other contenders (see serve()).  The exit status is 0 unless
+ * the arguments are wrong: failures are reported.  Specs are float32 (the
+ * default dtype).
  */
 #include "bench.h"
 
@@ -62,6 +65,45 @@ static double median(double *s, long n)
     return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
+/* Lockstep timing (BENCH_LOCKSTEP set; bench/lockstep.c drives it, with
+ * PyTorch and the other builds): say "ready", then for each line "f" or
+ * "b" read from stdin, make one call of fn[0] or fn[1] untimed (the other
+ * contenders' samples have had the caches) and time one sample of
+ * batch[f] calls, and answer "done".  At the end of input, the medians of
+ * the samples of each go into med[]. */
+static void serve(int (*fn[2])(void *), void *ctx, const long batch[2],
+                  double med[2], int *nsamples)
+{
+    double *s[2] = {NULL, NULL};
+    long n[2] = {0, 0}, cap = 0;
+    char line[16];
+    printf("ready\n");
+    fflush(stdout);
+    while (fgets(line, sizeof line, stdin)) {
+        int f = line[0] == 'b';
+        if (n[f] == cap) {
+            cap = cap ? 2 * cap : 1024;
+            for (int i = 0; i < 2; i++)
+                if (!(s[i] = realloc(s[i], sizeof(double) * (size_t)cap)))
+                    fail("%s", "out of memory");
+        }
+        fn[f](ctx);
+        double t0 = now();
+        for (long k = 0; k < batch[f]; k++)
+            fn[f](ctx);
+        s[f][n[f]++] = (now() - t0) / (double)batch[f];
+        printf("done\n");
+        fflush(stdout);
+    }
+    if (!n[0] || !n[1])
+        fail("%s", "the lockstep driver asked for no samples");
+    med[0] = median(s[0], n[0]);
+    med[1] = median(s[1], n[1]);
+    *nsamples = (int)(n[0] < n[1] ? n[0] : n[1]);
+    free(s[0]);
+    free(s[1]);
+}
+
 /* The median seconds per call of fn[0](ctx) and of fn[1](ctx) into med[],
  * the samples of the two taken in turn so that a change in the machine's
  * load hits both alike; *nsamples gets the number of samples of each. */
@@ -80,6 +122,10 @@ static void measure(int (*fn[2])(void *), void *ctx, double med[2],
         } while (t - t0 < 0.05);
         per[f] = (t - t0) / (double)calls;
         batch[f] = per[f] >= 1e-4 ? 1 : (long)ceil(1e-4 / per[f]);
+    }
+    if (getenv("BENCH_LOCKSTEP")) {
+        serve(fn, ctx, batch, med, nsamples);
+        return;
     }
     long n = (long)(2 * budget / (per[0] * (double)batch[0] +
                                   per[1] * (double)batch[1]));

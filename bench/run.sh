@@ -10,6 +10,7 @@
 #   torch2 PyTorch on 2 threads (torch.set_num_threads(2), OpenBLAS's too)
 #   naive  plain loop nests (naive.c), same compiler and flags as gcc
 #
+# agc's builds and PyTorch's taking their samples in turns (lockstep.c),
 # then the wall time of `agc run specs/autograd.yaml`, and prints the
 # results as markdown tables ready for README.md, with agc's GFLOP/s and
 # its share of this core's peak (measured by peak.c's multiply-add loop);
@@ -94,6 +95,7 @@ if ! $CC $W $CFLAGS -Ibench -o $B/bench_naive bench/bench.c bench/naive.c \
     rm -f $B/bench_naive
 fi
 $CC $W -O2 -o $B/walltime bench/walltime.c 2> $B/cc.err || rm -f $B/walltime
+$CC $W -O2 -o $B/lockstep bench/lockstep.c 2> $B/cc.err || rm -f $B/lockstep
 if $CC $W $CFLAGS -ffp-contract=fast -o $B/peak bench/peak.c 2> $B/cc.err; then
     echo "bench: this core's peak (multiply-add loop)"
     $B/peak | tee -a $OUT | sed 's/^/  /'
@@ -151,19 +153,22 @@ else
     done
 fi
 
+# glibc malloc keeps freed memory (no trim, no mmap below 32 MiB, the
+# heap grown 256 MiB at a time): PyTorch reuses warm pages instead of
+# paying page faults on every call
+TORCH_ENV="MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432
+MALLOC_TOP_PAD_=268435456"
+
 # run_torch THREADS TAG CASE: PyTorch on THREADS threads, for CASE
 run_torch() {
-    # glibc malloc keeps freed memory (no trim, no mmap below 32 MiB, the
-    # heap grown 256 MiB at a time): PyTorch reuses warm pages instead of
-    # paying page faults on every call
     # OpenBLAS chooses its kernel for this CPU itself (OPENBLAS_CORETYPE /
     # OPENBLAS_L2_SIZE, set on some machines for older builds, would slow
     # it down); torch_bench.py says which kernel runs
     pin=$PIN1
     [ $1 = 2 ] && pin=$PIN2
+    # shellcheck disable=SC2086 # the words of the variables
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$1 \
-        MALLOC_TRIM_THRESHOLD_=17179869184 MALLOC_MMAP_THRESHOLD_=33554432 \
-        MALLOC_TOP_PAD_=268435456 OMP_NUM_THREADS=$1 BENCH_TORCH_THREADS=$1 \
+        $TORCH_ENV OMP_NUM_THREADS=$1 BENCH_TORCH_THREADS=$1 \
         timeout 600 $pin "$PYTHON" bench/torch_bench.py bench/cases.txt $3 \
         > $B/run.out 2> $B/run.err
     sed 's/^/  /' $B/run.out
@@ -172,17 +177,44 @@ run_torch() {
         fail $3 $2 "torch_bench.py: $(tail -n 1 $B/run.err | cut -c 1-300)"
 }
 
+# lockstep CASE ARGS...: agc's builds and PyTorch on 1 and 2 threads, for
+# CASE, timed sample by sample in turns (bench/lockstep.c)
+lockstep() {
+    c=$1
+    shift
+    env1="env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $TORCH_ENV"
+    cmd=
+    [ -x $B/$c/bench ] && cmd="$cmd -- $PIN1 $B/$c/bench $c $*"
+    [ $torch = 1 ] && cmd="$cmd -- $env1 OPENBLAS_NUM_THREADS=1 \
+        OMP_NUM_THREADS=1 BENCH_TORCH_THREADS=1 $PIN1 $PYTHON \
+        bench/torch_bench.py bench/cases.txt $c"
+    [ -x $B/$c/bench_omp ] &&
+        cmd="$cmd -- -t env OMP_NUM_THREADS=2 $PIN2 $B/$c/bench_omp $c $*"
+    [ $torch = 1 ] && cmd="$cmd -- -t $env1 OPENBLAS_NUM_THREADS=2 \
+        OMP_NUM_THREADS=2 BENCH_TORCH_THREADS=2 $PIN2 $PYTHON \
+        bench/torch_bench.py bench/cases.txt $c"
+    [ -n "$cmd" ] || return
+    # shellcheck disable=SC2086 # the words of the commands
+    timeout 600 $B/lockstep "${BENCH_BUDGET:-0.5}" ${cmd# -- } \
+        > $B/run.out 2> $B/run.err
+    sed 's/^/  /' $B/run.out
+    cat $B/run.out >> $OUT
+    for who in gcc torch omp torch2; do
+        grep -q "^\(result\|fail\) $c $who " $B/run.out ||
+            fail $c $who "no result in lockstep: $(first $B/run.err)"
+    done
+}
+
 # ---- the runs, in rounds ----
-# This VM's speed changes from one second to the next, as other machines
-# use the caches and the memory it shares with them: the same forward ran
-# 1.05 ms a call for a second, then 1.5 ms for the next, and slow spells
-# last minutes.  So every contender runs once a round, and within a
-# round agc's and PyTorch's runs of a case follow each other (a PyTorch
-# process a case: about a second more each to import torch), and the
-# tables give the median of the rounds' medians: a slow spell hits both
-# sides of a comparison alike, and costs a case one round, not the
-# result.  The naive loops and tcc, not compared for speed with PyTorch,
-# run in the first round only.
+# This VM's speed changes from one tenth of a second to the next, as
+# other machines use the cores, caches and memory it shares with them: a
+# multiply-add loop alone ran between 432 and 775 us a call within one
+# second, and slow spells last minutes.  So within a round agc's builds
+# and PyTorch's of a case take their samples in turns, sample by sample
+# (bench/lockstep.c; one after the other where it cannot be built), and
+# the tables give the median of the rounds' medians: the machine's moods
+# hit every side of a comparison alike.  The naive loops and tcc, not
+# compared for speed with PyTorch, run in the first round only.
 ROUNDS=${BENCH_ROUNDS:-3}
 r=1
 while [ $r -le $ROUNDS ]; do
@@ -201,11 +233,15 @@ while [ $r -le $ROUNDS ]; do
             if [ -x $JIT ]; then run $c tcc $PIN1 $JIT $c "$@" bench/specs/$c.yaml
             else fail $c tcc "no JIT driver (make bench builds $JIT)"; fi
         fi
-        [ -x $B/$c/bench ] && run $c gcc $PIN1 $B/$c/bench $c "$@"
-        if [ $torch = 1 ]; then run_torch 1 torch $c; fi
-        [ -x $B/$c/bench_omp ] &&
-            OMP_NUM_THREADS=2 run $c omp $PIN2 $B/$c/bench_omp $c "$@"
-        if [ $torch = 1 ]; then run_torch 2 torch2 $c; fi
+        if [ -x $B/lockstep ]; then
+            lockstep $c "$@"
+        else                        # one after the other
+            [ -x $B/$c/bench ] && run $c gcc $PIN1 $B/$c/bench $c "$@"
+            if [ $torch = 1 ]; then run_torch 1 torch $c; fi
+            [ -x $B/$c/bench_omp ] &&
+                OMP_NUM_THREADS=2 run $c omp $PIN2 $B/$c/bench_omp $c "$@"
+            if [ $torch = 1 ]; then run_torch 2 torch2 $c; fi
+        fi
     done
     r=$((r + 1))
 done

@@ -7,7 +7,10 @@ times every case of cases.txt (or the named ones) the way bench/bench.c
 times agc's code: forward, and forward + backward, each the median of many
 samples after a warm-up; a sample times a batch of calls lasting at least
 100 us; samples of the two alternate; about BENCH_BUDGET seconds (default
-0.5) for each of the two, at least 5 samples.  It prints the lines run.sh collects:
+0.5) for each of the two, at least 5 samples; or, with BENCH_LOCKSTEP in
+the environment (bench/lockstep.c sets it), one sample each time it is
+told, in turns with the other contenders (see serve()).  It prints the
+lines run.sh collects:
 
     info torch VERSION THREADS
     result CASE torch FWD_NS FWDBWD_NS SAMPLES
@@ -46,6 +49,26 @@ def median(s):
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
+def serve(fns, batch):
+    """Lockstep timing, as bench.c's serve(): for each line "f" or "b"
+    on stdin, one untimed call and one timed sample of fns[0] or fns[1];
+    at the end of input, the medians and the number of samples."""
+    print("ready", flush=True)
+    samples = ([], [])
+    for line in sys.stdin:
+        f = 1 if line.startswith("b") else 0
+        fns[f]()
+        t0 = time.perf_counter()
+        for _ in range(batch[f]):
+            fns[f]()
+        samples[f].append((time.perf_counter() - t0) / batch[f])
+        print("done", flush=True)
+    if not samples[0] or not samples[1]:
+        raise RuntimeError("the lockstep driver asked for no samples")
+    return (median(samples[0]), median(samples[1]),
+            min(len(samples[0]), len(samples[1])))
+
+
 def measure(fns):
     """Median seconds per call of each of the two fns, their samples taken
     in turn, and the number of samples of each."""
@@ -61,6 +84,8 @@ def measure(fns):
                 break
         per.append((t - t0) / calls)
         batch.append(1 if per[-1] >= 1e-4 else math.ceil(1e-4 / per[-1]))
+    if os.environ.get("BENCH_LOCKSTEP"):
+        return serve(fns, batch)
     n = int(2 * BUDGET / (per[0] * batch[0] + per[1] * batch[1]))
     n = min(20000, max(5, n))
     samples = ([], [])
