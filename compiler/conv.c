@@ -1552,6 +1552,51 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     add_scr(s, "m", 16 * ms, "a block's products: [16][out channel][tile]");
     kernels_comment(K, n, what);
     Out *f = &K->fns;
+    /* y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1], a tile row of an out
+     * channel at a time, in a function of its own: its pointers restrict
+     * (in the wrapper's OpenMP region they would not be, and gcc would
+     * not vectorise the loop) */
+    put(f, "/* y0, y1: two rows of an out channel's output = the transform of "
+        "a row of its\n * tiles' products m[e * %ld + i]%s%s */\n", ms,
+        bias ? ", plus bo" : "", relu ? ", then its relu" : "");
+    put(f, "static void %s_row(%s *restrict y0, %s *restrict y1, const %s "
+        "*restrict mr%s%s)\n{\n", s->name, T, T, T,
+        bias ? agc_fmt(", %s bo", T) : "", OH % 2 ? ", int two" : "");
+    /* two: the tiles' second row is inside the output (for an odd height,
+     * the last tile row's is not) */
+    f->indent++;
+    put(f, "for (long i = 0; i < %ld; i++) {\n", tw);
+    f->indent++;
+    put(f, "%s a0[4], a1[4];\n", T);
+    put(f, "for (int j = 0; j < 4; j++) {\n"
+        "    a0[j] = mr[j * %ld + i] + mr[(4 + j) * %ld + i] + mr[(8 + j) * %ld "
+        "+ i];\n"
+        "    a1[j] = mr[(4 + j) * %ld + i] - mr[(8 + j) * %ld + i] - "
+        "mr[(12 + j) * %ld + i];\n}\n", ms, ms, ms, ms, ms, ms);
+    put(f, "%s y00 = a0[0] + a0[1] + a0[2], y01 = a0[1] - a0[2] - a0[3];\n",
+        T);
+    put(f, "%s y10 = a1[0] + a1[1] + a1[2], y11 = a1[1] - a1[2] - a1[3];\n",
+        T);
+    if (bias)
+        put(f, "y00 = y00 + bo, y01 = y01 + bo, y10 = y10 + bo, "
+            "y11 = y11 + bo;\n");
+    if (relu)
+        put(f, "y00 = !(y00 > 0) ? 0 : y00, y01 = !(y01 > 0) ? 0 : y01;\n"
+            "y10 = !(y10 > 0) ? 0 : y10, y11 = !(y11 > 0) ? 0 : y11;\n");
+    /* an odd width: the last tile has one column */
+    const char *col = OW % 2 ? agc_fmt("if (i < %ld)\n    ", tw - 1) : "";
+    put(f, "y0[2 * i] = y00;\n%sy0[2 * i + 1] = y01;\n", col);
+    if (OH % 2)
+        put(f, "if (two) {\n");
+    put(f, "%sy1[2 * i] = y10;\n%s%sy1[2 * i + 1] = y11;\n", OH % 2 ? "    " : "",
+        OH % 2 ? "    " : "", OW % 2 ? agc_fmt("if (i < %ld)\n%s    ", tw - 1,
+                                                 OH % 2 ? "    " : "") : "");
+    if (OH % 2)
+        put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n\n");
     put(f, "/* %s%s%s as Winograd F(2x2, 3x3) products: %ld x %ld tiles, "
         "blocks of %ld rows */\n", what, bias ? " plus the bias b" : "",
         relu ? ", then its relu" : "", th, tw, rows);
@@ -1648,42 +1693,11 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     put(f, "for (long o = 0; o < %ld; o++)\n", CO);
     put(f, "    for (long r = 0; r < nty; r++) {\n");
     f->indent += 2;
-    put(f, "const %s *restrict mr = m + o * %ld + r * %ld;\n", T, tb, tw);
-    put(f, "%s *restrict y0 = y + n * %ld + (o * %ld + 2 * (ty0 + r)) * %ld;\n",
-        T, CO * OH * OW, OH, OW);
-    put(f, "%s *restrict y1 = y0 + %ld;\n", T, OW);
-    if (OH % 2)                     /* the last tile row has one row */
-        put(f, "const int two = 2 * (ty0 + r) + 1 < %ld;\n", OH);
-    put(f, "for (long i = 0; i < %ld; i++) {\n", tw);
-    f->indent++;
-    put(f, "%s a0[4], a1[4];\n", T);
-    put(f, "for (int j = 0; j < 4; j++) {\n"
-        "    a0[j] = mr[j * %ld + i] + mr[(4 + j) * %ld + i] + mr[(8 + j) * %ld "
-        "+ i];\n"
-        "    a1[j] = mr[(4 + j) * %ld + i] - mr[(8 + j) * %ld + i] - "
-        "mr[(12 + j) * %ld + i];\n}\n", ms, ms, ms, ms, ms, ms);
-    put(f, "%s y00 = a0[0] + a0[1] + a0[2], y01 = a0[1] - a0[2] - a0[3];\n",
-        T);
-    put(f, "%s y10 = a1[0] + a1[1] + a1[2], y11 = a1[1] - a1[2] - a1[3];\n",
-        T);
-    if (bias)
-        put(f, "y00 = y00 + b[o], y01 = y01 + b[o], y10 = y10 + b[o], "
-            "y11 = y11 + b[o];\n");
-    if (relu)
-        put(f, "y00 = !(y00 > 0) ? 0 : y00, y01 = !(y01 > 0) ? 0 : y01;\n"
-            "y10 = !(y10 > 0) ? 0 : y10, y11 = !(y11 > 0) ? 0 : y11;\n");
-    /* an odd width: the last tile has one column */
-    const char *col = OW % 2 ? agc_fmt("if (i < %ld)\n    ", tw - 1) : "";
-    put(f, "y0[2 * i] = y00;\n%sy0[2 * i + 1] = y01;\n", col);
-    if (OH % 2)
-        put(f, "if (two) {\n");
-    put(f, "%sy1[2 * i] = y10;\n%s%sy1[2 * i + 1] = y11;\n", OH % 2 ? "    " : "",
-        OH % 2 ? "    " : "", OW % 2 ? agc_fmt("if (i < %ld)\n%s    ", tw - 1,
-                                                 OH % 2 ? "    " : "") : "");
-    if (OH % 2)
-        put(f, "}\n");
-    f->indent--;
-    put(f, "}\n");
+    put(f, "%s *y0 = y + n * %ld + (o * %ld + 2 * (ty0 + r)) * %ld;\n", T,
+        CO * OH * OW, OH, OW);
+    put(f, "%s_row(y0, y0 + %ld, m + o * %ld + r * %ld%s%s);\n", s->name, OW,
+        tb, tw, bias ? ", b[o]" : "",
+        OH % 2 ? agc_fmt(", 2 * (ty0 + r) + 1 < %ld", OH) : "");
     f->indent -= 2;
     put(f, "    }\n");
     f->indent--;
