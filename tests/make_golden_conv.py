@@ -260,7 +260,7 @@ conv_case("c2d_gemm_f64", 2, (2, 6, 12, 13), (12, 6, 3, 3), padding=1)
 # of this many terms for the weight gradient round past the tests'
 # bound); padding 2; the bias and relu fused; float64.
 conv_case("c2d_wino", 2, (2, 16, 9, 11), (20, 16, 3, 3), padding=1)
-conv_case("c2d_wino_blocks_f64", 2, (1, 17, 28, 18), (16, 17, 3, 3),
+conv_case("c2d_wino_blocks_f64", 2, (1, 17, 49, 18), (16, 17, 3, 3),
           bias=False)
 conv_case("c2d_wino_pad2", 2, (1, 16, 5, 6), (16, 16, 3, 3), padding=2)
 WINO_RELU = """
