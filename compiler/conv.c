@@ -540,7 +540,7 @@ typedef struct Shared {
     struct {                        /* the scratch arguments it takes */
         const char *what, *note;
         long count;
-    } scr[4];
+    } scr[5];
     int nscr;
     struct Shared *next;
 } Shared;
@@ -1512,6 +1512,84 @@ static int use_wino(const Corr *c)
            c->CI >= WINO_MIN_CHANNELS && c->CO >= WINO_MIN_CHANNELS;
 }
 
+/* The tiles of c and the blocks of tile rows, for products of cols
+ * columns a tile */
+typedef struct Wino {
+    long th, tw;                    /* tiles down and across */
+    long hp, wp;                    /* the padded input image */
+    long rows;                      /* tile rows a block, at most */
+    long tb;                        /* tiles a block, whole panels */
+    long vs;                        /* from one of v's 16 elements to the
+                                     * next */
+} Wino;
+
+static Wino wino_plan(const Kernels *K, const Corr *c, long cols)
+{
+    Wino z;
+    int nr = gemm_nr(K), lanes = nr / 2;
+    z.th = (c->OH + 1) / 2;
+    z.tw = (c->OW + 1) / 2;
+    /* rows of whole vectors: the input transform's loop along them has no
+     * tail (whose short stores, read back as vectors, stalled it) */
+    z.hp = 2 * z.th + 2;
+    z.wp = (2 * z.tw + 2 + lanes - 1) / lanes * lanes;
+    long tile_bytes = 16 * (c->CI + cols) * (K->f32 ? 4 : 8);
+    long rows = WINO_BLOCK_BYTES / tile_bytes / z.tw;
+    rows = rows < 1 ? 1 : rows > z.th ? z.th : rows;
+    long blocks = (z.th + rows - 1) / rows;
+    z.rows = (z.th + blocks - 1) / blocks;
+    z.tb = (z.rows * z.tw + nr - 1) / nr * nr;
+    /* 64 bytes more than an element's size, so that the 16 do not fall
+     * in one cache set */
+    z.vs = c->CI * z.tb + 16;
+    return z;
+}
+
+/* The loops over image n's blocks of tile rows (ty0, nty of them), its
+ * input padded into xp first; and in each block, v: the input's
+ * transform. */
+static void wino_input(Out *f, const char *T, const Corr *c, const Wino *z,
+                       int par)
+{
+    const char *src = agc_fmt("x + n * %ld", c->CI * c->H * c->W);
+    emit_pad_copy(f, c->CI, "xp", z->hp, z->wp, c->ph, c->pw, src, c->H,
+                  c->W, par);
+    put(f, "for (long ty0 = 0; ty0 < %ld; ty0 += %ld) {\n", z->th, z->rows);
+    f->indent++;
+    put(f, "const long nty = ty0 + %ld <= %ld ? %ld : %ld - ty0;\n", z->rows,
+        z->th, z->rows, z->th);
+    /* v = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: a tile
+     * row's input rows d0..d3 -> e = B^T d (down the columns), then across,
+     * tile by tile, e B -> v: the loops run along the row (vectorised) */
+    long wp = z->wp, vs = z->vs;
+    put(f, "/* v: the input's transform */\n");
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long c = 0; c < %ld; c++)\n", c->CI);
+    put(f, "    for (long r = 0; r < nty; r++) {\n");
+    f->indent += 2;
+    put(f, "const %s *restrict d = xp + (c * %ld + 2 * (ty0 + r)) * %ld;\n",
+        T, z->hp, wp);
+    put(f, "%s e[4][%ld];\n", T, wp);
+    put(f, "for (long i = 0; i < %ld; i++) {\n", wp);
+    put(f, "    e[0][i] = d[i] - d[%ld + i];\n", 2 * wp);
+    put(f, "    e[1][i] = d[%ld + i] + d[%ld + i];\n", wp, 2 * wp);
+    put(f, "    e[2][i] = d[%ld + i] - d[%ld + i];\n", 2 * wp, wp);
+    put(f, "    e[3][i] = d[%ld + i] - d[%ld + i];\n}\n", wp, 3 * wp);
+    put(f, "%s *restrict vt = v + c * %ld + r * %ld;\n", T, z->tb, z->tw);
+    put(f, "for (int k = 0; k < 4; k++)\n");
+    put(f, "    for (long i = 0; i < %ld; i++) {\n", z->tw);
+    put(f, "        const %s e0 = e[k][2 * i], e1 = e[k][2 * i + 1];\n", T);
+    put(f, "        const %s e2 = e[k][2 * i + 2], e3 = e[k][2 * i + 3];\n", T);
+    put(f, "        vt[4 * k * %ld + i] = e0 - e2;\n", vs);
+    put(f, "        vt[(4 * k + 1) * %ld + i] = e1 + e2;\n", vs);
+    put(f, "        vt[(4 * k + 2) * %ld + i] = e2 - e1;\n", vs);
+    put(f, "        vt[(4 * k + 3) * %ld + i] = e1 - e3;\n", vs);
+    put(f, "    }\n");
+    f->indent -= 2;
+    put(f, "    }\n");
+}
+
 /* The forward (or, flip, the input gradient's) correlation c as Winograd
  * products, adding the bias b [CO] when bias, then its relu when relu. */
 static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
@@ -1526,28 +1604,16 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     const char *half = K->f32 ? "0.5f" : "0.5";
     int nr = gemm_nr(K);
     long CI = c->CI, CO = c->CO, OH = c->OH, OW = c->OW;
-    long th = (OH + 1) / 2, tw = (OW + 1) / 2;         /* tiles */
-    /* the padded input, its rows whole vectors: the transform's loop
-     * along them has no tail (whose short stores, read back as vectors,
-     * stalled it) */
-    long lanes = nr / 2, hp = 2 * th + 2, wp = (2 * tw + 2 + lanes - 1) / lanes * lanes;
-    long tile_bytes = 16 * (CI + CO) * (K->f32 ? 4 : 8);
-    long rows = WINO_BLOCK_BYTES / tile_bytes / tw;
-    rows = rows < 1 ? 1 : rows > th ? th : rows;
-    long blocks = (th + rows - 1) / rows;
-    rows = (th + blocks - 1) / blocks;
-    /* a block's tiles, rounded up to whole panels of the products */
-    long tb = (rows * tw + nr - 1) / nr * nr;
-    /* from one of v's 16 elements to the next, and m's: 64 bytes more
-     * than their size, so that the 16 do not fall in one cache set */
-    long vs = CI * tb + 16, ms = CO * tb + 16;
+    Wino z = wino_plan(K, c, CO);
+    long th = z.th, tw = z.tw, tb = z.tb, vs = z.vs;
+    long ms = CO * tb + 16;         /* from one of m's elements to the next */
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
                                     flip ? "input" : "forward"));
     add_scr(s, "u", 16 * CO * CI, flip
             ? "weights flipped, transformed: [16][in channel][out channel]"
             : "weights transformed: [16][out channel][in channel]");
-    add_scr(s, "pad", CI * hp * wp, flip ? "an image of gy, padded"
-                                         : "an image of x, padded");
+    add_scr(s, "pad", CI * z.hp * z.wp, flip ? "an image of gy, padded"
+                                             : "an image of x, padded");
     add_scr(s, "v", 16 * vs, "a block's input transformed: "
             "[16][channel][tile]");
     add_scr(s, "m", 16 * ms, "a block's products: [16][out channel][tile]");
@@ -1600,7 +1666,7 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     put(f, "}\n\n");
     put(f, "/* %s%s%s as Winograd F(2x2, 3x3) products: %ld x %ld tiles, "
         "blocks of %ld rows */\n", what, bias ? " plus the bias b" : "",
-        relu ? ", then its relu" : "", th, tw, rows);
+        relu ? ", then its relu" : "", th, tw, z.rows);
     put(f, "static void %s(%s *restrict y, const %s *restrict x, const %s "
         "*restrict w,\n    %s%s *restrict u, %s *restrict xp, %s *restrict "
         "v, %s *restrict m)\n{\n", s->name, T, T, T,
@@ -1635,43 +1701,9 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
         CO * CI, half, CO * CI);
     f->indent -= 2;
     put(f, "    }\n");
-    const char *src = agc_fmt("x + n * %ld", CI * c->H * c->W);
     put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
     f->indent++;
-    emit_pad_copy(f, CI, "xp", hp, wp, c->ph, c->pw, src, c->H, c->W, par);
-    put(f, "for (long ty0 = 0; ty0 < %ld; ty0 += %ld) {\n", th, rows);
-    f->indent++;
-    put(f, "const long nty = ty0 + %ld <= %ld ? %ld : %ld - ty0;\n", rows, th,
-        rows, th);
-    /* v = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: a tile
-     * row's input rows d0..d3 -> e = B^T d (down the columns), then across,
-     * tile by tile, e B -> v: the loops run along the row (vectorised) */
-    put(f, "/* v: the input's transform */\n");
-    if (par)
-        put_omp(f, "for collapse(2) schedule(static)");
-    put(f, "for (long c = 0; c < %ld; c++)\n", CI);
-    put(f, "    for (long r = 0; r < nty; r++) {\n");
-    f->indent += 2;
-    put(f, "const %s *restrict d = xp + (c * %ld + 2 * (ty0 + r)) * %ld;\n",
-        T, hp, wp);
-    put(f, "%s e[4][%ld];\n", T, wp);
-    put(f, "for (long i = 0; i < %ld; i++) {\n", wp);
-    put(f, "    e[0][i] = d[i] - d[%ld + i];\n", 2 * wp);
-    put(f, "    e[1][i] = d[%ld + i] + d[%ld + i];\n", wp, 2 * wp);
-    put(f, "    e[2][i] = d[%ld + i] - d[%ld + i];\n", 2 * wp, wp);
-    put(f, "    e[3][i] = d[%ld + i] - d[%ld + i];\n}\n", wp, 3 * wp);
-    put(f, "%s *restrict vt = v + c * %ld + r * %ld;\n", T, tb, tw);
-    put(f, "for (int k = 0; k < 4; k++)\n");
-    put(f, "    for (long i = 0; i < %ld; i++) {\n", tw);
-    put(f, "        const %s e0 = e[k][2 * i], e1 = e[k][2 * i + 1];\n", T);
-    put(f, "        const %s e2 = e[k][2 * i + 2], e3 = e[k][2 * i + 3];\n", T);
-    put(f, "        vt[4 * k * %ld + i] = e0 - e2;\n", vs);
-    put(f, "        vt[(4 * k + 1) * %ld + i] = e1 + e2;\n", vs);
-    put(f, "        vt[(4 * k + 2) * %ld + i] = e2 - e1;\n", vs);
-    put(f, "        vt[(4 * k + 3) * %ld + i] = e1 - e3;\n", vs);
-    put(f, "    }\n");
-    f->indent -= 2;
-    put(f, "    }\n");
+    wino_input(f, T, c, &z, par);
     /* m[e] = u[e] v[e]: 6 out channels by a panel of 16 tiles a call */
     put(f, "/* m: the 16 products over the channels */\n");
     if (par)
@@ -1705,6 +1737,157 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     put(f, "}\n");
     f->indent--;
     put(f, "}\n");
+    par_close(f, par);
+    f->indent--;
+    put(f, "}\n\n");
+    return s;
+}
+
+/* The weight gradient of c (3x3, stride 1) as Winograd F(3x3, 2x2)
+ * products.  dw[o][c] sums, over the tiles, the correlation of the tile's
+ * 4x4 block of input d with its 2x2 block of gy, g: the forward's
+ * algorithm transposed,
+ *     dw = G^T [ the sum over tiles of (A g A^T) .* (B^T d B) ] G,
+ * 16 multiply-adds a tile and channel pair where the direct sum has 36.
+ * Each image's gy is first put in panels of 16 channels (gq) as the direct
+ * kernel does; then per block of tile rows, v = B^T d B as in the forward,
+ * gt = A g A^T from gq, a vector of channels at a time, and
+ *     s[e][c][o] (=, for the first block, else +=) the sum over the
+ *                block's tiles of v[e][c][tile] * gt[e][tile][o]
+ * (matmul's kernel, 6 in channels by 16 out channels a call); at the end
+ * dw = G^T s G. */
+static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
+{
+    const char *sig = agc_fmt("winow %s", corr_sig(1, c));
+    Shared *s = find_wrapper(K, sig);
+    if (s)
+        return s;
+    const char *T = K->T, *mm = mm_kernel(K);
+    const char *half = K->f32 ? "0.5f" : "0.5";
+    int nr = gemm_nr(K);
+    long CI = c->CI, CO = c->CO, OH = c->OH, OW = c->OW, pos = OH * OW;
+    long panels = (CO + nr - 1) / nr, cop = panels * nr;
+    Wino z = wino_plan(K, c, cop);
+    long tw = z.tw, tb = z.tb, vs = z.vs;
+    long gs = tb * cop + 16, ss = CI * cop + 16;    /* as vs, for gt, s */
+    s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
+    add_scr(s, "gq", panels * pos * nr,
+            "an image's gy in panels [p][oh][ow][16 channels]");
+    add_scr(s, "pad", CI * z.hp * z.wp, "an image of x, padded");
+    add_scr(s, "v", 16 * vs, "a block's input transformed: "
+            "[16][channel][tile]");
+    add_scr(s, "gt", 16 * gs, "a block's gy transformed: "
+            "[16][tile][out channel]");
+    add_scr(s, "s", 16 * ss, "the sums: [16][in channel][out channel]");
+    kernels_comment(K, n, "gradient of the weight");
+    Out *f = &K->fns;
+    /* gt = A g A^T, A = [1 0; 1 1; 1 -1; 0 -1], for a tile's 16 out
+     * channels, in a function of its own for its restrict pointers (see
+     * NAME_row above) */
+    put(f, "/* gt[e * %ld + j] = (A g A^T)[e] for the 2x2 block g of gy in "
+        "panels at g0\n * (rows %ld apart), channels j < %d%s */\n", gs,
+        OW * nr, nr, OH % 2 || OW % 2 ? "; its second column and row when "
+        "c1, r1" : "");
+    put(f, "static void %s_gy(%s *restrict gt, const %s *restrict g0%s)\n{\n",
+        s->name, T, T, OH % 2 || OW % 2 ? ", int c1, int r1" : "");
+    f->indent++;
+    put(f, "for (int j = 0; j < %d; j++) {\n", nr);
+    f->indent++;
+    /* g's elements outside gy (an odd size's last tiles) are zeros */
+    const char *c01 = OW % 2 ? "c1" : NULL, *c10 = OH % 2 ? "r1" : NULL;
+    const char *c11 = c01 && c10 ? "r1 && c1" : c01 ? c01 : c10;
+    const char *at[3] = {agc_fmt("g0[%d + j]", nr),
+                         agc_fmt("g0[%ld + j]", OW * nr),
+                         agc_fmt("g0[%ld + j]", (OW + 1) * nr)};
+    const char *cond[3] = {c01, c10, c11};
+    for (int k = 0; k < 3; k++)
+        if (cond[k])
+            at[k] = agc_fmt("%s ? %s : 0", cond[k], at[k]);
+    put(f, "const %s g00 = g0[j], g01 = %s;\n", T, at[0]);
+    put(f, "const %s g10 = %s, g11 = %s;\n", T, at[1], at[2]);
+    put(f, "const %s h[4][2] = {{g00, g01}, {g00 + g10, g01 + g11}, "
+        "{g00 - g10, g01 - g11},\n                       {-g10, -g11}};\n",
+        T);
+    put(f, "for (int a = 0; a < 4; a++) {\n"
+        "    gt[4 * a * %ld + j] = h[a][0];\n"
+        "    gt[(4 * a + 1) * %ld + j] = h[a][0] + h[a][1];\n"
+        "    gt[(4 * a + 2) * %ld + j] = h[a][0] - h[a][1];\n"
+        "    gt[(4 * a + 3) * %ld + j] = -h[a][1];\n}\n", gs, gs, gs, gs);
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n\n");
+    put(f, "/* dw %s as Winograd F(3x3, 2x2) products: %ld x %ld tiles, "
+        "blocks of %ld rows */\n", shape_str(&n->shape), z.th, tw, z.rows);
+    put(f, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
+        "*restrict gy,\n    %s *restrict gq, %s *restrict xp, %s *restrict v, "
+        "%s *restrict gt, %s *restrict s)\n{\n", s->name, T, T, T, T, T, T, T,
+        T);
+    f->indent++;
+    int par = gemm_par(c);
+    par_open(f, par);
+    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    f->indent++;
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "    for (long q = 0; q < %ld; q++)\n", pos);
+    put(f, "        for (long j = 0; j < %d; j++)\n", nr);
+    put(f, "            gq[(p * %ld + q) * %d + j] = p * %d + j < %ld ? "
+        "gy[(n * %ld + p * %d + j) * %ld + q] : 0;\n", pos, nr, nr, CO, CO,
+        nr, pos);
+    wino_input(f, T, c, &z, par);
+    put(f, "/* gt: gy's transform */\n");
+    if (par)
+        put_omp(f, "for collapse(3) schedule(static)");
+    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "    for (long r = 0; r < nty; r++)\n");
+    put(f, "        for (long i = 0; i < %ld; i++)\n", tw);
+    put(f, "            %s_gy(gt + (r * %ld + i) * %ld + p * %d,\n"
+        "                gq + (p * %ld + 2 * (ty0 + r) * %ld + 2 * i) * %d%s);\n",
+        s->name, tw, cop, nr, pos, OW, nr, OH % 2 || OW % 2
+        ? agc_fmt(", 2 * i + 1 < %ld, 2 * (ty0 + r) + 1 < %ld", OW, OH) : "");
+    /* s[e] (+)= v[e] gt[e]: 6 in channels by 16 out channels a call */
+    put(f, "/* s: the 16 products over the block's tiles */\n");
+    if (par)
+        put_omp(f, "for collapse(3) schedule(static)");
+    put(f, "for (long e = 0; e < 16; e++)\n");
+    put(f, "    for (long c = 0; c < %ld; c += 6)\n", CI);
+    put(f, "        for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "            %s(nty * %ld, v + e * %ld + c * %ld, %ld, 1, gt + e * "
+        "%ld + p * %d, %ld,\n                s + e * %ld + c * %ld + p * %d, "
+        "%ld, %s, %d,\n                n == 0 && ty0 == 0);\n", mm, tw, vs,
+        tb, tb, gs, nr, cop, ss, cop, nr, cop,
+        CI % 6 ? agc_fmt("c + 6 <= %ld ? 6 : (int)(%ld - c)", CI, CI) : "6",
+        nr);
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    /* dw = G^T s G, G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] */
+    put(f, "/* dw: the sums' transform */\n");
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long o = 0; o < %ld; o++)\n", CO);
+    put(f, "    for (long c = 0; c < %ld; c++) {\n", CI);
+    f->indent += 2;
+    put(f, "const %s *restrict so = s + c * %ld + o;\n", T, cop);
+    put(f, "%s q[3][4];\n", T);
+    put(f, "for (int b = 0; b < 4; b++) {\n"
+        "    q[0][b] = so[b * %ld] + (so[(4 + b) * %ld] + so[(8 + b) * %ld]) "
+        "* %s;\n"
+        "    q[1][b] = (so[(4 + b) * %ld] - so[(8 + b) * %ld]) * %s;\n"
+        "    q[2][b] = (so[(4 + b) * %ld] + so[(8 + b) * %ld]) * %s + "
+        "so[(12 + b) * %ld];\n}\n", ss, ss, ss, half, ss, ss, half, ss, ss,
+        half, ss);
+    put(f, "%s *restrict d = dw + (o * %ld + c) * 9;\n", T, CI);
+    put(f, "for (int k = 0; k < 3; k++) {\n"
+        "    d[3 * k] = q[k][0] + (q[k][1] + q[k][2]) * %s;\n"
+        "    d[3 * k + 1] = (q[k][1] - q[k][2]) * %s;\n"
+        "    d[3 * k + 2] = (q[k][1] + q[k][2]) * %s + q[k][3];\n}\n", half,
+        half, half);
+    f->indent -= 2;
+    put(f, "    }\n");
     par_close(f, par);
     f->indent--;
     put(f, "}\n\n");
@@ -2364,6 +2547,11 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->shape, &n->in[1]->shape);
     plan_corr(&c, K->unroll);
+    if (use_wino(&c)) {
+        Shared *g = wino_weight(K, n, &c);
+        put_call(K, o, g, dw, x, gy);
+        return;
+    }
     if (use_gemm(&c, 0)) {
         Shared *g = gemm_weight(K, n, &c);
         put_call(K, o, g, dw, x, gy);
