@@ -1328,6 +1328,28 @@ static void emit_pad_copy(Out *o, long C, const char *xp, long hp, long wp,
         H, W, cols, xp);
 }
 
+/* dst [p][q][nr channels] = src [CO][pos] (from src + off), zero past CO:
+ * y.grad in panels for the weight gradients.  In runs of 64 positions, a
+ * channel at a time: read along the rows, and written within 4 KB (channel
+ * by channel along a position, the 16 reads fell in one L1 set) */
+static void emit_gy_panels(Out *f, const char *dst, const char *src,
+                           const char *off, long CO, long pos, int nr,
+                           int par)
+{
+    long panels = (CO + nr - 1) / nr;
+    if (par)
+        put_omp(f, "for collapse(2) schedule(static)");
+    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "    for (long q0 = 0; q0 < %ld; q0 += 64)\n", pos);
+    put(f, "        for (long j = 0; j < %d; j++) {\n", nr);
+    put(f, "            const long o = p * %d + j;\n", nr);
+    put(f, "            for (long q = q0; q < %s; q++)\n", pos % 64
+        ? agc_fmt("(q0 + 64 < %ld ? q0 + 64 : %ld)", pos, pos) : "q0 + 64");
+    put(f, "                %s[(p * %ld + q) * %d + j] = o < %ld ? %s[%so * %ld "
+        "+ q] : 0;\n", dst, pos, nr, CO, src, off, pos);
+    put(f, "        }\n");
+}
+
 /* The parallel region around a kernel's loops, when par: every thread
  * runs them, sharing out the iterations of their omp for loops */
 static void par_open(Out *o, int par)
@@ -1784,12 +1806,15 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
     /* gt = A g A^T, A = [1 0; 1 1; 1 -1; 0 -1], for a tile's 16 out
      * channels, in a function of its own for its restrict pointers (see
      * NAME_row above) */
+    /* an odd size: whether g's second column (c1), row (r1) is in gy */
+    const char *odd = OW % 2 && OH % 2 ? ", int c1, int r1"
+                      : OW % 2 ? ", int c1" : OH % 2 ? ", int r1" : "";
     put(f, "/* gt[e * %ld + j] = (A g A^T)[e] for the 2x2 block g of gy in "
         "panels at g0\n * (rows %ld apart), channels j < %d%s */\n", gs,
-        OW * nr, nr, OH % 2 || OW % 2 ? "; its second column and row when "
-        "c1, r1" : "");
+        OW * nr, nr, *odd ? "; its second column when c1, row when r1, "
+        "else zeros" : "");
     put(f, "static void %s_gy(%s *restrict gt, const %s *restrict g0%s)\n{\n",
-        s->name, T, T, OH % 2 || OW % 2 ? ", int c1, int r1" : "");
+        s->name, T, T, odd);
     f->indent++;
     put(f, "for (int j = 0; j < %d; j++) {\n", nr);
     f->indent++;
@@ -1828,14 +1853,8 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
     par_open(f, par);
     put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
     f->indent++;
-    if (par)
-        put_omp(f, "for collapse(2) schedule(static)");
-    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
-    put(f, "    for (long q = 0; q < %ld; q++)\n", pos);
-    put(f, "        for (long j = 0; j < %d; j++)\n", nr);
-    put(f, "            gq[(p * %ld + q) * %d + j] = p * %d + j < %ld ? "
-        "gy[(n * %ld + p * %d + j) * %ld + q] : 0;\n", pos, nr, nr, CO, CO,
-        nr, pos);
+    emit_gy_panels(f, "gq", "gy", agc_fmt("n * %ld + ", CO * pos), CO, pos,
+                   nr, par);
     wino_input(f, T, c, &z, par);
     put(f, "/* gt: gy's transform */\n");
     if (par)
@@ -1845,8 +1864,9 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
     put(f, "        for (long i = 0; i < %ld; i++)\n", tw);
     put(f, "            %s_gy(gt + (r * %ld + i) * %ld + p * %d,\n"
         "                gq + (p * %ld + 2 * (ty0 + r) * %ld + 2 * i) * %d%s);\n",
-        s->name, tw, cop, nr, pos, OW, nr, OH % 2 || OW % 2
-        ? agc_fmt(", 2 * i + 1 < %ld, 2 * (ty0 + r) + 1 < %ld", OW, OH) : "");
+        s->name, tw, cop, nr, pos, OW, nr,
+        agc_fmt("%s%s", OW % 2 ? agc_fmt(", 2 * i + 1 < %ld", OW) : "",
+                OH % 2 ? agc_fmt(", 2 * (ty0 + r) + 1 < %ld", OH) : ""));
     /* s[e] (+)= v[e] gt[e]: 6 in channels by 16 out channels a call */
     put(f, "/* s: the 16 products over the block's tiles */\n");
     if (par)
@@ -2320,13 +2340,7 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
     f->indent++;
     put(f, "const %s *restrict gi = gy + (n * %ld + g) * %ld;\n", T, c->G,
         c->CO * pos);
-    if (par)
-        put_omp(f, "for collapse(2) schedule(static)");
-    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
-    put(f, "    for (long q = 0; q < %ld; q++)\n", pos);
-    put(f, "        for (long j = 0; j < %d; j++)\n", nr);
-    put(f, "            gt[(p * %ld + q) * %d + j] = p * %d + j < %ld ? "
-        "gi[(p * %d + j) * %ld + q] : 0;\n", pos, nr, nr, c->CO, nr, pos);
+    emit_gy_panels(f, "gt", "gi", "", c->CO, pos, nr, par);
     if (par)                        /* each thread its own taps of dw */
         put_omp(f, "for schedule(static)");
     put(f, "for (long t = 0; t < %ld; t += 6) {\n", taps);
