@@ -20,12 +20,16 @@
  * wrong arguments.
  *
  * After a sample of a contender marked -t (one that runs threads),
- * lockstep waits BENCH_LOCKSTEP_GAP milliseconds (default 5) before the
- * next sample: an OpenMP runtime's idle threads spin for a while after
- * their work ends, and must not take the next contender's core.  The
- * rounds' time counts the waits.
+ * lockstep waits until its threads stop running (their CPU time, in
+ * /proc/PID/task/.../schedstat, grows by less than 0.1 ms in 1 ms; 200 ms
+ * at most): an OpenMP runtime's idle threads spin for milliseconds after
+ * their work ends (OpenBLAS's for up to 2^28 cycles), and took the next
+ * contenders' cores (PyTorch's LeNet step on 2 threads ran 4x slower with
+ * a fixed wait of 5 ms).  Without /proc it waits BENCH_LOCKSTEP_GAP ms
+ * (default 50).  The rounds' time counts the waits.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +52,49 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The CPU time in ns that process pid's threads have used, or -1 where
+ * Linux's /proc/PID/task/TID/schedstat cannot tell. */
+static long long cpu_ns(pid_t pid)
+{
+    char path[96];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    long long sum = 0, ns;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.') {
+            snprintf(path, sizeof path, "/proc/%d/task/%.20s/schedstat",
+                     (int)pid, e->d_name);
+            FILE *f = fopen(path, "r");
+            if (f && fscanf(f, "%lld", &ns) == 1)
+                sum += ns;
+            if (f)
+                fclose(f);
+        }
+    closedir(d);
+    return sum;
+}
+
+/* Returns when pid's threads have stopped running, or after gap where
+ * that cannot be told. */
+static void settle(pid_t pid, const struct timespec *gap)
+{
+    long long t = cpu_ns(pid), u;
+    if (t < 0) {
+        nanosleep(gap, NULL);
+        return;
+    }
+    const struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 200; i++, t = u) {
+        nanosleep(&ms, NULL);
+        u = cpu_ns(pid);
+        if (u < 0 || u - t < 100000)
+            return;
+    }
 }
 
 /* Starts argv[0] with pipes to and from it; 0, or -1. */
@@ -102,7 +149,8 @@ int main(int argc, char **argv)
     }
     double budget = atof(argv[1]);
     const char *g = getenv("BENCH_LOCKSTEP_GAP");
-    struct timespec gap = {0, (g ? atol(g) : 5) * 1000000L};
+    long gms = g ? atol(g) : 50;
+    struct timespec gap = {gms / 1000, gms % 1000 * 1000000L};
     signal(SIGPIPE, SIG_IGN);
     setenv("BENCH_LOCKSTEP", "1", 1);
 
@@ -134,7 +182,7 @@ int main(int argc, char **argv)
                 if (wait_for(&c[k], "done"))
                     live++;
                 if (threads[k])
-                    nanosleep(&gap, NULL);
+                    settle(c[k].pid, &gap);
                 spent += now() - t0;
             }
         if (!live || (round >= 4 && spent >= budget * live))

@@ -1509,16 +1509,19 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
  * +-1 and +-1/2, so their sums are exact but for rounding; the result
  * differs from the direct sum's by a few ulps of the largest terms.
  *
- *   the weights, once a call:  u[e][p][c][16 channels] = (G w G^T)[e]
+ *   the weights, once a call:  u[e][o][c] = (G w G^T)[e]
  *   each image, padded, then each block of tile rows:
  *       v[e][c][tile] = (B^T d B)[e]            the input's transform
- *       m[e][tile][o] = sum over c of v[e][c][tile] * u[e][o / 16][c][o % 16]
+ *       m[e][o][tile] = the sum over c of u[e][o][c] * v[e][c][tile]
+ *                       (6 out channels by 16 tiles a call)
  *       y = A^T m A (plus the bias, then its relu)
  *
- * A block holds as many tile rows as keep v and m within WINO_BLOCK_BYTES,
- * for them to stay in the core's cache between the three steps.  Each
- * step shares its loop out across threads; every element is computed by
- * the same operations at any thread count. */
+ * The input gradient is the same over gy with w flipped; the weight
+ * gradient is the algorithm transposed (wino_weight below).  A block holds
+ * as many tile rows as keep v and m within WINO_BLOCK_BYTES, for them to
+ * stay in the core's cache between the three steps.  Each step shares its
+ * loop out across threads; every element is computed by the same
+ * operations at any thread count. */
 enum { WINO_MIN_CHANNELS = 16 };    /* in and out: fewer, and the
                                      * transforms cost more than the
                                      * products save */
@@ -1632,7 +1635,7 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
                                     flip ? "input" : "forward"));
     add_scr(s, "u", 16 * CO * CI, flip
-            ? "weights flipped, transformed: [16][in channel][out channel]"
+            ? "weights flipped, transformed: [16][x channel][y channel]"
             : "weights transformed: [16][out channel][in channel]");
     add_scr(s, "pad", CI * z.hp * z.wp, flip ? "an image of gy, padded"
                                              : "an image of x, padded");
@@ -1805,8 +1808,8 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
     Out *f = &K->fns;
     /* gt = A g A^T, A = [1 0; 1 1; 1 -1; 0 -1], for a tile's 16 out
      * channels, in a function of its own for its restrict pointers (see
-     * NAME_row above) */
-    /* an odd size: whether g's second column (c1), row (r1) is in gy */
+     * NAME_row above); for an odd size, told whether g's second column
+     * (c1), row (r1) is inside gy */
     const char *odd = OW % 2 && OH % 2 ? ", int c1, int r1"
                       : OW % 2 ? ", int c1" : OH % 2 ? ", int r1" : "";
     put(f, "/* gt[e * %ld + j] = (A g A^T)[e] for the 2x2 block g of gy in "
