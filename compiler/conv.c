@@ -1329,9 +1329,9 @@ static void emit_pad_copy(Out *o, long C, const char *xp, long hp, long wp,
 }
 
 /* dst [p][q][nr channels] = src [CO][pos] (from src + off), zero past CO:
- * y.grad in panels for the weight gradients.  In runs of 64 positions, a
- * channel at a time: read along the rows, and written within 4 KB (channel
- * by channel along a position, the 16 reads fell in one L1 set) */
+ * y.grad in panels, for the weight gradients.  (Copied in runs of 64
+ * positions a channel at a time instead, the batched 3 x 3 layer's
+ * forward+backward took 0.4 ms more.) */
 static void emit_gy_panels(Out *f, const char *dst, const char *src,
                            const char *off, long CO, long pos, int nr,
                            int par)
@@ -1340,14 +1340,11 @@ static void emit_gy_panels(Out *f, const char *dst, const char *src,
     if (par)
         put_omp(f, "for collapse(2) schedule(static)");
     put(f, "for (long p = 0; p < %ld; p++)\n", panels);
-    put(f, "    for (long q0 = 0; q0 < %ld; q0 += 64)\n", pos);
-    put(f, "        for (long j = 0; j < %d; j++) {\n", nr);
-    put(f, "            const long o = p * %d + j;\n", nr);
-    put(f, "            for (long q = q0; q < %s; q++)\n", pos % 64
-        ? agc_fmt("(q0 + 64 < %ld ? q0 + 64 : %ld)", pos, pos) : "q0 + 64");
-    put(f, "                %s[(p * %ld + q) * %d + j] = o < %ld ? %s[%so * %ld "
-        "+ q] : 0;\n", dst, pos, nr, CO, src, off, pos);
-    put(f, "        }\n");
+    put(f, "    for (long q = 0; q < %ld; q++)\n", pos);
+    put(f, "        for (long j = 0; j < %d; j++)\n", nr);
+    put(f, "            %s[(p * %ld + q) * %d + j] = p * %d + j < %ld ? "
+        "%s[%s(p * %d + j) * %ld + q] : 0;\n", dst, pos, nr, nr, CO, src, off,
+        nr, pos);
 }
 
 /* The parallel region around a kernel's loops, when par: every thread
