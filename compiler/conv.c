@@ -1328,23 +1328,40 @@ static void emit_pad_copy(Out *o, long C, const char *xp, long hp, long wp,
         H, W, cols, xp);
 }
 
-/* dst [p][q][nr channels] = src [CO][pos] (from src + off), zero past CO:
- * y.grad in panels, for the weight gradients.  (Copied in runs of 64
- * positions a channel at a time instead, the batched 3 x 3 layer's
- * forward+backward took 0.4 ms more.) */
-static void emit_gy_panels(Out *f, const char *dst, const char *src,
-                           const char *off, long CO, long pos, int nr,
+/* y.grad in panels, for the weight gradients: writes NAME_gq(dst, src,
+ * q0, q1, no), dst [q][nr channels] = src [no][pos] for positions q0 <=
+ * q < q1, zeros past channel no; a function of its own for its restrict
+ * pointers (inside an OpenMP region gcc saw none, and the copy took a
+ * third of the batched 3 x 3 layer's weight gradient) */
+static void gy_panels_fn(Kernels *K, const char *name, long pos)
+{
+    const char *T = K->T;
+    int nr = gemm_nr(K);
+    put(&K->fns, "static void %s_gq(%s *restrict dst, const %s *restrict "
+        "src, long q0, long q1,\n    long no)\n{\n", name, T, T);
+    put(&K->fns, "    for (long q = q0; q < q1; q++)\n"
+        "        for (long j = 0; j < %d; j++)\n"
+        "            dst[q * %d + j] = j < no ? src[j * %ld + q] : 0;\n}\n\n",
+        nr, nr, pos);
+}
+
+/* The calls of NAME_gq that put src [CO][pos] into dst [p][q][nr
+ * channels], in runs of 64 positions */
+static void emit_gy_panels(Out *f, const char *name, const char *dst,
+                           const char *src, long CO, long pos, int nr,
                            int par)
 {
     long panels = (CO + nr - 1) / nr;
     if (par)
         put_omp(f, "for collapse(2) schedule(static)");
     put(f, "for (long p = 0; p < %ld; p++)\n", panels);
-    put(f, "    for (long q = 0; q < %ld; q++)\n", pos);
-    put(f, "        for (long j = 0; j < %d; j++)\n", nr);
-    put(f, "            %s[(p * %ld + q) * %d + j] = p * %d + j < %ld ? "
-        "%s[%s(p * %d + j) * %ld + q] : 0;\n", dst, pos, nr, nr, CO, src, off,
-        nr, pos);
+    put(f, "    for (long q = 0; q < %ld; q += 64)\n", pos);
+    put(f, "        %s_gq(%s + p * %ld, %s + p * %ld, q, %s, %s);\n", name, dst,
+        pos * nr, src, nr * pos,
+        pos % 64 ? agc_fmt("q + 64 < %ld ? q + 64 : %ld", pos, pos)
+                 : "q + 64",
+        CO % nr ? agc_fmt("p < %ld ? %d : %ld", panels - 1, nr,
+                          CO - (panels - 1) * nr) : agc_fmt("%d", nr));
 }
 
 /* The parallel region around a kernel's loops, when par: every thread
@@ -1802,6 +1819,7 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
             "[16][tile][out channel]");
     add_scr(s, "s", 16 * ss, "the sums: [16][in channel][out channel]");
     kernels_comment(K, n, "gradient of the weight");
+    gy_panels_fn(K, s->name, pos);
     Out *f = &K->fns;
     /* gt = A g A^T, A = [1 0; 1 1; 1 -1; 0 -1], for a tile's 16 out
      * channels, in a function of its own for its restrict pointers (see
@@ -1853,15 +1871,18 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
     par_open(f, par);
     put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
     f->indent++;
-    emit_gy_panels(f, "gq", "gy", agc_fmt("n * %ld + ", CO * pos), CO, pos,
-                   nr, par);
+    emit_gy_panels(f, s->name, "gq", agc_fmt("gy + n * %ld", CO * pos), CO,
+                   pos, nr, par);
     wino_input(f, T, c, &z, par);
+    /* the panels innermost: each thread writes a run of whole tiles (with
+     * the panels outermost, the two threads wrote neighbouring lines, and
+     * the two-thread weight gradient ran no faster than one) */
     put(f, "/* gt: gy's transform */\n");
     if (par)
         put_omp(f, "for collapse(3) schedule(static)");
-    put(f, "for (long p = 0; p < %ld; p++)\n", panels);
-    put(f, "    for (long r = 0; r < nty; r++)\n");
-    put(f, "        for (long i = 0; i < %ld; i++)\n", tw);
+    put(f, "for (long r = 0; r < nty; r++)\n");
+    put(f, "    for (long i = 0; i < %ld; i++)\n", tw);
+    put(f, "        for (long p = 0; p < %ld; p++)\n", panels);
     put(f, "            %s_gy(gt + (r * %ld + i) * %ld + p * %d,\n"
         "                gq + (p * %ld + 2 * (ty0 + r) * %ld + 2 * i) * %d%s);\n",
         s->name, tw, cop, nr, pos, OW, nr,
@@ -2318,6 +2339,7 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
     if (copy)
         add_scr(s, "pad", c->G * c->CI * hp * wp, "an image of x, padded");
     kernels_comment(K, n, "gradient of the weight");
+    gy_panels_fn(K, s->name, pos);
     Out *f = &K->fns;
     put(f, "/* dw %s: for each image, gy in panels of %d channels in gt, "
         "%sthen agc_convw_6x%d\n * over 6 taps at a time, summed over "
@@ -2340,7 +2362,7 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
     f->indent++;
     put(f, "const %s *restrict gi = gy + (n * %ld + g) * %ld;\n", T, c->G,
         c->CO * pos);
-    emit_gy_panels(f, "gt", "gi", "", c->CO, pos, nr, par);
+    emit_gy_panels(f, s->name, "gt", "gi", c->CO, pos, nr, par);
     if (par)                        /* each thread its own taps of dw */
         put_omp(f, "for schedule(static)");
     put(f, "for (long t = 0; t < %ld; t += 6) {\n", taps);
