@@ -320,6 +320,14 @@ static void agc_convw_6x16(const float *restrict x, const long *tap, long noh,
 
 /* ---- gradient of the weight: grad of y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] ---- */
 
+static void agc_conv16_weight_gq(float *restrict dst, const float *restrict src, long q0, long q1,
+    long no)
+{
+    for (long q = q0; q < q1; q++)
+        for (long j = 0; j < 16; j++)
+            dst[q * 16 + j] = j < no ? src[j * 7688 + q] : 0;
+}
+
 /* dw [16, 20, 3, 5]: for each image, gy in panels of 16 channels in gt, then agc_convw_6x16
  * over 6 taps at a time, summed over blocks of 4 rows */
 static void agc_conv16_weight(float *restrict dw, const float *restrict x, const float *restrict gy,
@@ -336,9 +344,8 @@ static void agc_conv16_weight(float *restrict dw, const float *restrict x, const
 #pragma omp for collapse(2) schedule(static)
 #endif
                 for (long p = 0; p < 1; p++)
-                    for (long q = 0; q < 7688; q++)
-                        for (long j = 0; j < 16; j++)
-                            gt[(p * 7688 + q) * 16 + j] = p * 16 + j < 16 ? gi[(p * 16 + j) * 7688 + q] : 0;
+                    for (long q = 0; q < 7688; q += 64)
+                        agc_conv16_weight_gq(gt + p * 123008, gi + p * 123008, q, q + 64 < 7688 ? q + 64 : 7688, 16);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
