@@ -81,7 +81,7 @@ test: agc $(TESTS)
 	@$(MAKE) -s check-cc
 	@$(MAKE) -s check-cxx
 	@XDG_CACHE_HOME=$(BUILD)/cache AGC_GOLDEN_BACKEND=cc \
-	  AGC_GOLDEN_ONLY=matmul,linear,mlp,softmax,gemm,seed $(BUILD)/tests/test_golden
+	  AGC_GOLDEN_ONLY=matmul,linear,mlp,softmax,gemm,seed,wino $(BUILD)/tests/test_golden
 	@sh tests/mathf.sh ./agc
 	@sh tests/omp.sh ./agc
 	@sh tests/embedded.sh ./agc
