@@ -82,8 +82,8 @@ void put_vec_sums(Out *o, const char *T);
 void put_fma_macro(Out *o, int f32);
 void put_vfma_macro(Out *o, int f32);
 void put_vec_fma(Out *o, const char *a, const char *i, const char *b,
-                 int lanes);
-void put_vec_store(Out *o, int lanes);
+                 int lanes, int rows);
+void put_vec_store(Out *o, int lanes, int rows);
 
 /* Multiply-adds from which a kernel runs on all threads, when built with
  * -fopenmp: below it, a parallel region costs more than it saves. */

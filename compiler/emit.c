@@ -1217,8 +1217,9 @@ const char *mm_kernel(Kernels *K)
     put(o, "/* c[r][j] = (first) or += (else) the sum over k < kc of\n"
         " * a[r * ars + k * acs] * b[k * ldb + j], for r < mr <= 6 and j < "
         "nr <= %d:\n * b a panel of %d columns (all read), rows of c ldc "
-        "apart */\n", nr, nr);
-    put(o, "static void %s(long kc, const %s *restrict a, long ars, long acs,\n"
+        "apart; inlined into its callers, for their constant arguments "
+        "*/\n", nr, nr);
+    put(o, "static AGC_INLINE void %s(long kc, const %s *restrict a, long ars, long acs,\n"
         "    const %s *restrict b, long ldb, %s *restrict c, long ldc, int mr,\n"
         "    int nr, int first)\n{\n", name, T, T, T);
     put(o, "    %s sum[6][%d];\n", T, nr);
@@ -1227,11 +1228,31 @@ const char *mm_kernel(Kernels *K)
         "        row[r] = (r < mr ? r : mr - 1) * ars;\n");
     put(o, "#if defined(__GNUC__) && defined(__AVX__)\n");
     o->indent++;
-    put_vec_sums(o, T);
+    put(o, "typedef %s vec __attribute__((vector_size(32)));\n", T);
+    /* a block of 4 rows or fewer (a tail) takes 4 rows' multiply-adds,
+     * not 6: each element's sum is the same */
+    put(o, "if (mr <= 4) {\n");
+    o->indent++;
+    put(o, "vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0};\n"
+        "vec s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};\n");
     put(o, "for (long k = 0; k < kc; k++) {\n");
     o->indent++;
     put(o, "const %s *restrict ak = a + k * acs;\n", T);
-    put_vec_fma(o, "ak", "row", "b + k * ldb", lanes);
+    put_vec_fma(o, "ak", "row", "b + k * ldb", lanes, 4);
+    o->indent--;
+    put(o, "}\n");
+    put_vec_store(o, lanes, 4);
+    o->indent--;
+    put(o, "} else {\n");
+    o->indent++;
+    put(o, "vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, "
+        "s21 = {0};\n");
+    put(o, "vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, "
+        "s51 = {0};\n");
+    put(o, "for (long k = 0; k < kc; k++) {\n");
+    o->indent++;
+    put(o, "const %s *restrict ak = a + k * acs;\n", T);
+    put_vec_fma(o, "ak", "row", "b + k * ldb", lanes, 6);
     o->indent--;
     put(o, "}\n");
     /* a whole block, written once: straight from the registers */
@@ -1242,7 +1263,9 @@ const char *mm_kernel(Kernels *K)
             r ? agc_fmt(" + %d * ldc", r) : "", r, r,
             r ? agc_fmt("%d * ldc + ", r) : "", lanes, r, r);
     put(o, "    return;\n}\n");
-    put_vec_store(o, lanes);
+    put_vec_store(o, lanes, 6);
+    o->indent--;
+    put(o, "}\n");
     o->indent--;
     /* plain C: a row at a time, its sums in scalars (which tcc,
      * compiling a statement at a time, handles best) */
@@ -2980,6 +3003,14 @@ Emitted emit_program(Program *p, const char *spec_path)
         put_fma_macro(&body, E.f32);
     if (E.kern.fns.s && strstr(E.kern.fns.s, "AGC_VFMA("))
         put_vfma_macro(&body, E.f32);
+    if (E.kern.fns.s && (strstr(E.kern.fns.s, "AGC_INLINE ") ||
+                         strstr(E.kern.fns.s, "AGC_NOINLINE ")))
+        put(&body, "/* a function always inlined into its callers, or kept "
+            "out of them (where\n * their values would crowd its registers) "
+            "*/\n#if defined(__GNUC__)\n#define AGC_INLINE inline "
+            "__attribute__((always_inline))\n#define AGC_NOINLINE "
+            "__attribute__((noinline))\n#else\n#define AGC_INLINE inline\n"
+            "#define AGC_NOINLINE\n#endif\n\n");
     if (helpers.s)
         put(&body, "%s", helpers.s);
     if (E.kern.fns.s)

@@ -278,7 +278,7 @@ void put_omp(Out *o, const char *directive)
 /* The 6 x 2 vector sums of the matmul and convolution kernels (emit.c,
  * conv.c), for GNU vectors of 32 bytes of T: their declarations; the
  * multiply-adds of one term, row r's value a[i[r]] times the two vectors
- * at b; and their store into sum[6][2 * lanes]. */
+ * at b, for the first rows r; and their store into sum[rows][2 * lanes]. */
 void put_vec_sums(Out *o, const char *T)
 {
     put(o, "typedef %s vec __attribute__((vector_size(32)));\n", T);
@@ -289,19 +289,19 @@ void put_vec_sums(Out *o, const char *T)
 }
 
 void put_vec_fma(Out *o, const char *a, const char *i, const char *b,
-                 int lanes)
+                 int lanes, int rows)
 {
     put(o, "vec b0, b1;\n");
     put(o, "memcpy(&b0, %s, sizeof b0);\n", b);
     put(o, "memcpy(&b1, %s + %d, sizeof b1);\n", b, lanes);
-    for (int r = 0; r < 6; r++)
+    for (int r = 0; r < rows; r++)
         put(o, "AGC_VFMA(s%d0, %s[%s[%d]], b0);\nAGC_VFMA(s%d1, %s[%s[%d]], b1);"
             "\n", r, a, i, r, r, a, i, r);
 }
 
-void put_vec_store(Out *o, int lanes)
+void put_vec_store(Out *o, int lanes, int rows)
 {
-    for (int r = 0; r < 6; r++)
+    for (int r = 0; r < rows; r++)
         put(o, "memcpy(sum[%d], &s%d0, sizeof s%d0);\n"
             "memcpy(sum[%d] + %d, &s%d1, sizeof s%d1);\n", r, r, r, r, lanes,
             r, r);
