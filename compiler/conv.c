@@ -35,6 +35,7 @@
  * Padding modes and max pooling are plain loops. */
 #include "agc.h"
 
+#include <math.h>
 #include <string.h>
 
 /* ---- C text ---- */
@@ -1239,7 +1240,7 @@ static void gemm_kernel(Kernels *K, int wgrad)
         o->indent--;
     put(o, open, T, T, nr);
     o->indent += 3;
-    put_vec_fma(o, "xk", "at", "wk", lanes);
+    put_vec_fma(o, "xk", "at", "wk", lanes, 6);
     o->indent -= 3;
     put(o, "        }\n");
     if (!wgrad) {
@@ -1247,7 +1248,7 @@ static void gemm_kernel(Kernels *K, int wgrad)
         put(o, "    }\n");
     }
     o->indent++;
-    put_vec_store(o, lanes);
+    put_vec_store(o, lanes, 6);
     o->indent--;
     /* plain C: a position or tap at a time, its sums in scalars (which
      * tcc, compiling a statement at a time, handles best) */
@@ -1509,56 +1510,156 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
     return s;
 }
 
-/* ---- Winograd F(2x2, 3x3) ----
+/* ---- Winograd F(2x2, 3x3), F(2x2, 3x5) and their kin ----
  *
- * A 3x3 correlation of stride and dilation 1 computes each 2x2 block of
- * outputs (a tile) from the 4x4 block of its input under it as (Lavin and
+ * A correlation of stride and dilation 1 with a 3 or 5 tap window in each
+ * dim computes each 2x2 block of outputs (a tile) from the block of its
+ * input under it, (r + 1) x (s + 1) for an r x s window, as (Lavin and
  * Gray, "Fast Algorithms for Convolutional Neural Networks", 2016)
  *
- *     Y = A^T [ the sum over c of (G w_c G^T) .* (B^T d_c B) ] A
+ *     Y = A^T [ the sum over c of (G w_c G'^T) .* (B^T d_c B') ] A'
  *
- * 16 multiply-adds a tile and channel pair where the direct sum takes 36.
- * The 16 elements of the brackets are 16 matrix products over the input
- * channels, which matmul's kernel runs.  The transforms' constants are 0,
- * +-1 and +-1/2, so their sums are exact but for rounding; the result
- * differs from the direct sum's by a few ulps of the largest terms.
+ * with the matrices of the 1-D algorithms F(2, r) down and F(2, s) across
+ * (Wino1 below).  A 3x3 window takes 16 multiply-adds a tile and channel
+ * pair where the direct sum takes 36; a 3x5 one 24 where it takes 60.  The
+ * elements of the brackets are matrix products over the input channels,
+ * which matmul's kernel runs.  The transforms' constants are small
+ * integers and fractions, so the result differs from the direct sum's by
+ * rounding: a few ulps of the largest terms for F(2, 3), some more for
+ * F(2, 5), whose constants reach 5 and 1/24.
  *
- *   the weights, once a call:  u[e][o][c] = (G w G^T)[e]
+ *   the weights, once a call:  u[e][o][c] = (G w G'^T)[e]
  *   each image, padded, then each block of tile rows:
- *       v[e][c][tile] = (B^T d B)[e]            the input's transform
+ *       v[e][c][tile] = (B^T d B')[e]           the input's transform
  *       m[e][o][tile] = the sum over c of u[e][o][c] * v[e][c][tile]
  *                       (6 out channels by 16 tiles a call)
- *       y = A^T m A (plus the bias, then its relu)
+ *       y = A^T m A' (plus the bias, then its relu)
  *
  * The input gradient is the same over gy with w flipped; the weight
  * gradient is the algorithm transposed (wino_weight below).  A block holds
- * as many tile rows as keep v and m within WINO_BLOCK_BYTES, for them to
- * stay in the core's cache between the three steps.  Each step shares its
- * loop out across threads; every element is computed by the same
+ * as many tile rows as keep v and m within WINO_BLOCK_BYTES / WINO_SLOTS,
+ * for them to stay in the core's cache between the three steps.  A block
+ * runs start to end on one thread, in the scratch of its slot: threads
+ * meet only between images, or (for fewer images than slots) between an
+ * image's padding and its blocks.  (Sharing each step's loop out instead
+ * took 4 barriers a block, and two threads ran the batched 3x3 layer only
+ * 1.4 times as fast as one.)  Every element is computed by the same
  * operations at any thread count. */
 enum { WINO_MIN_CHANNELS = 16 };    /* in and out: fewer, and the
                                      * transforms cost more than the
                                      * products save */
-enum { WINO_BLOCK_BYTES = 786432 }; /* 3/4 of a core's L2 here (1 MB):
-                                     * fewer blocks, fewer barriers */
+enum { WINO_BLOCK_BYTES = 786432 }; /* the scratch of a kernel's blocks:
+                                     * 3/4 of a core's L2 here (1 MB) */
+enum { WINO_SLOTS = 2 };            /* blocks with scratch of their own,
+                                     * run by as many threads */
 
-/* Whether c runs as Winograd products. */
-static int use_wino(const Corr *c)
+/* A 1-D algorithm F(2, r): 2 outputs of an r-tap correlation from a =
+ * r + 1 inputs, y = A^T [(G w) .* (B^T d)].  Transposed, it gives the r
+ * taps' weight gradient from 2 values of gy: dw = G^T [(A g) .* (B^T d)]
+ * (the gradient of y's formula with respect to w). */
+typedef struct Wino1 {
+    int r, a;                       /* taps, inputs */
+    double bt[6][6];                /* B^T [a][a] */
+    double g[6][5];                 /* G [a][r] */
+    double at[2][6];                /* A^T [2][a] */
+} Wino1;
+
+/* F(2, 3), at the points 0, 1, -1 and infinity */
+static const Wino1 wino_f23 = {
+    3, 4,
+    {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}},
+    {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}},
+    {{1, 1, 1, 0}, {0, 1, -1, -1}},
+};
+
+/* F(2, 5), at the points 0, 1, -1, 2, -2 and infinity: B^T is that of
+ * F(4, 3) at the same points, G solves the identity for it */
+static const Wino1 wino_f25 = {
+    5, 6,
+    {{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0},
+     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}},
+    {{1. / 4, 0, 0, 0, 0}, {-1. / 6, -1. / 6, -1. / 6, -1. / 6, -1. / 6},
+     {-1. / 6, 1. / 6, -1. / 6, 1. / 6, -1. / 6},
+     {1. / 24, 1. / 12, 1. / 6, 1. / 3, 2. / 3},
+     {1. / 24, -1. / 12, 1. / 6, -1. / 3, 2. / 3}, {0, 0, 0, 0, 1}},
+    {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 1}},
+};
+
+static const Wino1 *wino1(long taps)
 {
-    return c->G == 1 && c->KH == 3 && c->KW == 3 && c->sh == 1 &&
+    return taps == 3 ? &wino_f23 : taps == 5 ? &wino_f25 : NULL;
+}
+
+/* The sum over j < n of k[j * ks] * t[j] as C.  The coefficients of
+ * each of the tables' sums are whole multiples of the smallest one,
+ * which is written once: "(t0 + 2 * t1) * (1.0f / 24)". */
+static const char *lin(const Kernels *K, const double *k, int ks, int n,
+                       const char *const *t)
+{
+    double c0 = 0;
+    for (int j = 0; j < n; j++) {
+        double a = fabs(k[j * ks]);
+        if (a != 0 && (c0 == 0 || a < c0))
+            c0 = a;
+    }
+    if (c0 == 0)
+        return "0";
+    const char *s = "";
+    int terms = 0;
+    for (int j = 0; j < n; j++) {
+        double q = k[j * ks] / c0;
+        long m = lround(fabs(q));
+        if (m == 0)
+            continue;
+        const char *term = m == 1 ? t[j] : agc_fmt("%ld * %s", m, t[j]);
+        if (terms == 1 && q > 0 && *s == '-')   /* "b - a", not "-a + b" */
+            s = agc_fmt("%s - %s", term, s + 1);
+        else
+            s = *s ? agc_fmt("%s %c %s", s, q < 0 ? '-' : '+', term)
+                   : q < 0 ? agc_fmt("-%s", term) : term;
+        terms++;
+    }
+    if (c0 == 1)
+        return s;
+    long inv = lround(1 / c0);
+    const char *f = K->f32 ? "f" : "";
+    const char *scale = (inv & (inv - 1)) == 0
+                        ? agc_fmt("%g%s", c0, f)      /* 0.5f: exact */
+                        : agc_fmt("(1.0%s / %ld)", f, inv);
+    return agc_fmt(terms > 1 ? "(%s) * %s" : "%s * %s", s, scale);
+}
+
+/* Whether c runs as Winograd products: the forward or input gradient,
+ * or (weight) the weight gradient.  F(2, 5)'s constants cost accuracy:
+ * in float32, measured against PyTorch, one 5-tap dim keeps the forward
+ * within the golden tests' bound (1e-6 + 1e-5 |y|), two do not, and
+ * neither does the weight gradient's F(5, 2). */
+static int use_wino(const Kernels *K, const Corr *c, int weight)
+{
+    int fives = (c->KH == 5) + (c->KW == 5);
+    if (K->f32 && fives > (weight ? 0 : 1))
+        return 0;
+    return c->G == 1 && wino1(c->KH) && wino1(c->KW) && c->sh == 1 &&
            c->sw == 1 && c->dh == 1 && c->dw == 1 && c->zh <= 1 &&
            c->ph >= 0 && c->pw >= 0 && c->OH >= 4 && c->OW >= 4 &&
            c->CI >= WINO_MIN_CHANNELS && c->CO >= WINO_MIN_CHANNELS;
 }
 
 /* The tiles of c and the blocks of tile rows, for products of cols
- * columns a tile */
+ * columns a tile, and the blocks' slots (see wino_images).  More threads
+ * than slots idle in these kernels. */
 typedef struct Wino {
+    const Wino1 *h, *w;             /* the algorithms down and across */
+    int e;                          /* elements a tile: h->a * w->a */
     long th, tw;                    /* tiles down and across */
     long hp, wp;                    /* the padded input image */
     long rows;                      /* tile rows a block, at most */
+    long slots;                     /* blocks whose scratch is apart */
+    int by_image;                   /* slots take whole images */
+    int in_place;                   /* the input needs no padding: its
+                                     * blocks read it where it is */
     long tb;                        /* tiles a block, whole panels */
-    long vs;                        /* from one of v's 16 elements to the
+    long vs;                        /* from one of v's elements to the
                                      * next */
 } Wino;
 
@@ -1566,67 +1667,179 @@ static Wino wino_plan(const Kernels *K, const Corr *c, long cols)
 {
     Wino z;
     int nr = gemm_nr(K), lanes = nr / 2;
+    z.h = wino1(c->KH);
+    z.w = wino1(c->KW);
+    z.e = z.h->a * z.w->a;
     z.th = (c->OH + 1) / 2;
     z.tw = (c->OW + 1) / 2;
     /* rows of whole vectors: the input transform's loop along them has no
      * tail (whose short stores, read back as vectors, stalled it) */
-    z.hp = 2 * z.th + 2;
-    z.wp = (2 * z.tw + 2 + lanes - 1) / lanes * lanes;
-    long tile_bytes = 16 * (c->CI + cols) * (K->f32 ? 4 : 8);
-    long rows = WINO_BLOCK_BYTES / tile_bytes / z.tw;
+    z.hp = 2 * z.th + z.h->a - 2;
+    z.wp = (2 * z.tw + z.w->a - 2 + lanes - 1) / lanes * lanes;
+    long tile_bytes = z.e * (c->CI + cols) * (K->f32 ? 4 : 8);
+    long rows = WINO_BLOCK_BYTES / WINO_SLOTS / tile_bytes / z.tw;
     rows = rows < 1 ? 1 : rows > z.th ? z.th : rows;
     long blocks = (z.th + rows - 1) / rows;
     z.rows = (z.th + blocks - 1) / blocks;
+    z.in_place = c->ph == 0 && c->pw == 0 && z.hp == c->H && z.wp == c->W;
+    z.by_image = c->N >= WINO_SLOTS;
+    z.slots = z.by_image || blocks >= WINO_SLOTS ? WINO_SLOTS : blocks;
     z.tb = (z.rows * z.tw + nr - 1) / nr * nr;
-    /* 64 bytes more than an element's size, so that the 16 do not fall
-     * in one cache set */
+    /* 64 bytes more than an element's size, so that they do not fall in
+     * one cache set */
     z.vs = c->CI * z.tb + 16;
     return z;
 }
 
-/* The loops over image n's blocks of tile rows (ty0, nty of them), its
- * input padded into xp first; and in each block, v: the input's
- * transform. */
-static void wino_input(Out *f, const char *T, const Corr *c, const Wino *z,
-                       int par)
+/* "4 * k", "(4 * k + 1)": element (k, l) of rows of n */
+static const char *wino_at(int n, const char *k, int l)
 {
-    const char *src = agc_fmt("x + n * %ld", c->CI * c->H * c->W);
-    emit_pad_copy(f, c->CI, "xp", z->hp, z->wp, c->ph, c->pw, src, c->H,
-                  c->W, par);
-    put(f, "for (long ty0 = 0; ty0 < %ld; ty0 += %ld) {\n", z->th, z->rows);
-    f->indent++;
-    put(f, "const long nty = ty0 + %ld <= %ld ? %ld : %ld - ty0;\n", z->rows,
-        z->th, z->rows, z->th);
-    /* v = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]: a tile
-     * row's input rows d0..d3 -> e = B^T d (down the columns), then across,
-     * tile by tile, e B -> v: the loops run along the row (vectorised) */
+    return l ? agc_fmt("(%d * %s + %d)", n, k, l) : agc_fmt("%d * %s", n, k);
+}
+
+/* A block's tiles as C: "tiles", or the number for a single block */
+static const char *wino_tiles(const Wino *z)
+{
+    return z->rows < z->th ? "tiles" : agc_fmt("%ld", z->th * z->tw);
+}
+
+/* "F(2x2, 3x5)" */
+static const char *wino_name(const Wino *z)
+{
+    return agc_fmt("F(2x2, %dx%d)", z->h->r, z->w->r);
+}
+
+/* v: the input's transform, v = B^T d B', for the nty tile rows from ty0
+ * of the padded image xp: a tile row's input rows d0, d1... -> e = B^T d
+ * (down the columns), then across, tile by tile, e B' -> v.  The loops run
+ * along the rows (vectorised). */
+static void wino_input(Kernels *K, Out *f, const Corr *c, const Wino *z)
+{
+    const char *T = K->T;
+    int ah = z->h->a, aw = z->w->a;
     long wp = z->wp, vs = z->vs;
+    const char *t[6];
     put(f, "/* v: the input's transform */\n");
-    if (par)
-        put_omp(f, "for collapse(2) schedule(static)");
     put(f, "for (long c = 0; c < %ld; c++)\n", c->CI);
     put(f, "    for (long r = 0; r < nty; r++) {\n");
     f->indent += 2;
     put(f, "const %s *restrict d = xp + (c * %ld + 2 * (ty0 + r)) * %ld;\n",
         T, z->hp, wp);
-    put(f, "%s e[4][%ld];\n", T, wp);
+    put(f, "%s e[%d][%ld];\n", T, ah, wp);
     put(f, "for (long i = 0; i < %ld; i++) {\n", wp);
-    put(f, "    e[0][i] = d[i] - d[%ld + i];\n", 2 * wp);
-    put(f, "    e[1][i] = d[%ld + i] + d[%ld + i];\n", wp, 2 * wp);
-    put(f, "    e[2][i] = d[%ld + i] - d[%ld + i];\n", 2 * wp, wp);
-    put(f, "    e[3][i] = d[%ld + i] - d[%ld + i];\n}\n", wp, 3 * wp);
+    for (int j = 0; j < ah; j++)
+        t[j] = j ? agc_fmt("d[%ld + i]", j * wp) : "d[i]";
+    for (int k = 0; k < ah; k++)
+        put(f, "    e[%d][i] = %s;\n", k, lin(K, z->h->bt[k], 1, ah, t));
+    put(f, "}\n");
     put(f, "%s *restrict vt = v + c * %ld + r * %ld;\n", T, z->tb, z->tw);
-    put(f, "for (int k = 0; k < 4; k++)\n");
+    put(f, "for (int k = 0; k < %d; k++)\n", ah);
     put(f, "    for (long i = 0; i < %ld; i++) {\n", z->tw);
-    put(f, "        const %s e0 = e[k][2 * i], e1 = e[k][2 * i + 1];\n", T);
-    put(f, "        const %s e2 = e[k][2 * i + 2], e3 = e[k][2 * i + 3];\n", T);
-    put(f, "        vt[4 * k * %ld + i] = e0 - e2;\n", vs);
-    put(f, "        vt[(4 * k + 1) * %ld + i] = e1 + e2;\n", vs);
-    put(f, "        vt[(4 * k + 2) * %ld + i] = e2 - e1;\n", vs);
-    put(f, "        vt[(4 * k + 3) * %ld + i] = e1 - e3;\n", vs);
+    f->indent += 2;
+    for (int j = 0; j < aw; j++)
+        t[j] = agc_fmt("e%d", j);
+    for (int j = 0; j < aw; j += 2)
+        put(f, "const %s e%d = e[k][2 * i%s], e%d = e[k][2 * i + %d];\n", T,
+            j, j ? agc_fmt(" + %d", j) : "", j + 1, j + 1);
+    for (int l = 0; l < aw; l++)
+        put(f, "vt[%s * %ld + i] = %s;\n", wino_at(aw, "k", l), vs,
+            lin(K, z->w->bt[l], 1, aw, t));
+    f->indent -= 2;
     put(f, "    }\n");
     f->indent -= 2;
     put(f, "    }\n");
+}
+
+/* The images padded at once (see wino_images) */
+static long wino_pads(const Wino *z)
+{
+    return z->in_place ? 0 : z->by_image ? z->slots : 1;
+}
+
+/* The images of gy in panels at once, for the weight gradient */
+static long wino_gqs(const Wino *z)
+{
+    return z->by_image ? z->slots : 1;
+}
+
+/* The scratch of the padded images, or none */
+static void wino_pad_scr(Shared *s, const Corr *c, const Wino *z,
+                         const char *of)
+{
+    long k = wino_pads(z);
+    if (k)
+        add_scr(s, "pad", k * c->CI * z->hp * z->wp, k > 1
+                ? agc_fmt("%ld images of %s, padded", k, of)
+                : agc_fmt("an image of %s, padded", of));
+}
+
+/* Whether a block of z is its slot's first (see wino_images) */
+static const char *wino_first(const Wino *z)
+{
+    return z->by_image ? "n == k && ty0 == 0"
+                       : agc_fmt("n == 0 && ty0 == k * %ld", z->rows);
+}
+
+/* The loops of the wrapper over the images and their blocks, each block
+ * run by call, a format of its number of rows (%s), in variables: k, the
+ * slot; n, the image; ty0, the block's first tile row; xk, the image
+ * padded; and for the weight gradient (name, that of its kernel: else
+ * NULL), gk, gy in panels.  With at least as many images as slots, a slot
+ * takes whole images (image n in slot n % slots), padded in scratch of its
+ * own; else the images run one by one, padded once, their blocks shared
+ * out to the slots. */
+static void wino_images(Kernels *K, Out *f, const Corr *c, const Wino *z,
+                        int par, const char *name, const char *call)
+{
+    const char *T = K->T;
+    int nr = gemm_nr(K);
+    long pad = c->CI * z->hp * z->wp, pos = c->OH * c->OW;
+    long gq = (c->CO + nr - 1) / nr * nr * pos;
+    const char *x = agc_fmt("x + n * %ld", c->CI * c->H * c->W);
+    const char *gy = agc_fmt("gy + n * %ld", c->CO * pos);
+    if (z->by_image) {
+        put(f, "/* the images: image n in slot n %% %ld */\n", z->slots);
+        if (par)
+            put_omp(f, "for schedule(static)");
+        put(f, "for (long k = 0; k < %ld; k++)\n", z->slots);
+        put(f, "    for (long n = k; n < %ld; n += %ld) {\n", c->N, z->slots);
+        f->indent += 2;
+        if (z->in_place)
+            put(f, "const %s *restrict xk = %s;\n", T, x);
+        else
+            put(f, "%s *restrict xk = xp + k * %ld;\n", T, pad);
+        if (name) {
+            put(f, "%s *restrict gk = gq + k * %ld;\n", T, gq);
+            emit_gy_panels(f, name, "gk", gy, c->CO, pos, nr, 0);
+        }
+        if (!z->in_place)
+            emit_pad_copy(f, c->CI, "xk", z->hp, z->wp, c->ph, c->pw, x,
+                          c->H, c->W, 0);
+        put(f, "for (long ty0 = 0; ty0 < %ld; ty0 += %ld)\n", z->th, z->rows);
+    } else {
+        put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+        f->indent++;
+        if (name)
+            emit_gy_panels(f, name, "gq", gy, c->CO, pos, nr, par);
+        if (!z->in_place)
+            emit_pad_copy(f, c->CI, "xp", z->hp, z->wp, c->ph, c->pw, x,
+                          c->H, c->W, par);
+        put(f, "const %s *restrict xk = %s;\n", T, z->in_place ? x : "xp");
+        if (name)
+            put(f, "const %s *restrict gk = gq;\n", T);
+        put(f, "/* the blocks of tile rows: block i in slot i %% %ld */\n",
+            z->slots);
+        if (par)
+            put_omp(f, "for schedule(static)");
+        put(f, "for (long k = 0; k < %ld; k++)\n", z->slots);
+        f->indent++;
+        put(f, "for (long ty0 = k * %ld; ty0 < %ld; ty0 += %ld)\n", z->rows,
+            z->th, z->slots * z->rows);
+    }
+    put(f, "    %s;\n", agc_fmt(call, agc_fmt("ty0 + %ld <= %ld ? %ld : "
+        "%ld - ty0", z->rows, z->th, z->rows, z->th)));
+    f->indent -= 2;
+    put(f, "%s}\n", z->by_image ? "    " : "");
 }
 
 /* The forward (or, flip, the input gradient's) correlation c as Winograd
@@ -1640,28 +1853,29 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     if (s)
         return s;
     const char *T = K->T, *mm = mm_kernel(K);
-    const char *half = K->f32 ? "0.5f" : "0.5";
     int nr = gemm_nr(K);
     long CI = c->CI, CO = c->CO, OH = c->OH, OW = c->OW;
     Wino z = wino_plan(K, c, CO);
+    const Wino1 *wh = z.h, *ww = z.w;
+    int ah = wh->a, aw = ww->a, rh = wh->r, rw = ww->r, E = z.e;
     long th = z.th, tw = z.tw, tb = z.tb, vs = z.vs;
     long ms = CO * tb + 16;         /* from one of m's elements to the next */
+    const char *t[6];
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
                                     flip ? "input" : "forward"));
-    add_scr(s, "u", 16 * CO * CI, flip
-            ? "weights flipped, transformed: [16][x channel][y channel]"
-            : "weights transformed: [16][out channel][in channel]");
-    add_scr(s, "pad", CI * z.hp * z.wp, flip ? "an image of gy, padded"
-                                             : "an image of x, padded");
-    add_scr(s, "v", 16 * vs, "a block's input transformed: "
-            "[16][channel][tile]");
-    add_scr(s, "m", 16 * ms, "a block's products: [16][out channel][tile]");
+    add_scr(s, "u", E * CO * CI, agc_fmt(flip
+            ? "weights flipped, transformed: [%d][x channel][y channel]"
+            : "weights transformed: [%d][out channel][in channel]", E));
+    wino_pad_scr(s, c, &z, flip ? "gy" : "x");
+    add_scr(s, "v", z.slots * E * vs, agc_fmt("blocks' input transformed: "
+            "[%ld][%d][channel][tile]", z.slots, E));
+    add_scr(s, "m", z.slots * E * ms, agc_fmt("blocks' products: "
+            "[%ld][%d][out channel][tile]", z.slots, E));
     kernels_comment(K, n, what);
     Out *f = &K->fns;
-    /* y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1], a tile row of an out
-     * channel at a time, in a function of its own: its pointers restrict
-     * (in the wrapper's OpenMP region they would not be, and gcc would
-     * not vectorise the loop) */
+    /* y = A^T m A', a tile row of an out channel at a time, in a function
+     * of its own: its pointers restrict (in the wrapper's OpenMP region
+     * they would not be, and gcc would not vectorise the loop) */
     put(f, "/* y0, y1: two rows of an out channel's output = the transform of "
         "a row of its\n * tiles' products m[e * %ld + i]%s%s */\n", ms,
         bias ? ", plus bo" : "", relu ? ", then its relu" : "");
@@ -1673,16 +1887,19 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     f->indent++;
     put(f, "for (long i = 0; i < %ld; i++) {\n", tw);
     f->indent++;
-    put(f, "%s a0[4], a1[4];\n", T);
-    put(f, "for (int j = 0; j < 4; j++) {\n"
-        "    a0[j] = mr[j * %ld + i] + mr[(4 + j) * %ld + i] + mr[(8 + j) * %ld "
-        "+ i];\n"
-        "    a1[j] = mr[(4 + j) * %ld + i] - mr[(8 + j) * %ld + i] - "
-        "mr[(12 + j) * %ld + i];\n}\n", ms, ms, ms, ms, ms, ms);
-    put(f, "%s y00 = a0[0] + a0[1] + a0[2], y01 = a0[1] - a0[2] - a0[3];\n",
-        T);
-    put(f, "%s y10 = a1[0] + a1[1] + a1[2], y11 = a1[1] - a1[2] - a1[3];\n",
-        T);
+    put(f, "%s a0[%d], a1[%d];\n", T, aw, aw);
+    put(f, "for (int j = 0; j < %d; j++) {\n", aw);
+    for (int k = 0; k < ah; k++)
+        t[k] = agc_fmt("mr[(%d + j) * %ld + i]", k * aw, ms);
+    t[0] = agc_fmt("mr[j * %ld + i]", ms);
+    put(f, "    a0[j] = %s;\n", lin(K, wh->at[0], 1, ah, t));
+    put(f, "    a1[j] = %s;\n}\n", lin(K, wh->at[1], 1, ah, t));
+    for (int p = 0; p < 2; p++) {
+        for (int j = 0; j < aw; j++)
+            t[j] = agc_fmt("a%d[%d]", p, j);
+        put(f, "%s y%d0 = %s;\n", T, p, lin(K, ww->at[0], 1, aw, t));
+        put(f, "%s y%d1 = %s;\n", T, p, lin(K, ww->at[1], 1, aw, t));
+    }
     if (bias)
         put(f, "y00 = y00 + bo, y01 = y01 + bo, y10 = y10 + bo, "
             "y11 = y11 + bo;\n");
@@ -1703,98 +1920,116 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     put(f, "}\n");
     f->indent--;
     put(f, "}\n\n");
-    put(f, "/* %s%s%s as Winograd F(2x2, 3x3) products: %ld x %ld tiles, "
+    /* m[e] = u[e] v[e]: 6 out channels by a panel of 16 tiles a call, in
+     * a function that gcc does not inline: inlined, the transforms'
+     * constants held registers through matmul's loop, whose sums then
+     * spilled (the 3x5 layer's forward+backward ran 18% slower) */
+    const char *nt = wino_tiles(&z);
+    put(f, "/* m: a block's %d products over the channels, for %s tiles */\n",
+        E, nt);
+    put(f, "static AGC_NOINLINE void %s_mm(%s *restrict m, const %s *restrict "
+        "u, const %s *restrict v%s)\n{\n", s->name, T, T, T,
+        z.rows < th ? ",\n    long tiles" : "");
+    f->indent++;
+    put(f, "for (long e = 0; e < %d; e++)\n", E);
+    put(f, "    for (long o = 0; o < %ld; o += 6)\n", CO);
+    put(f, "        for (long t = 0; t < %s; t += %d)\n", nt, nr);
+    put(f, "            %s(%ld, u + e * %ld + o * %ld, %ld, 1, v + e * %ld + "
+        "t, %ld,\n                m + e * %ld + o * %ld + t, %ld, %s,\n"
+        "                %s - t < %d ? (int)(%s - t) : %d, 1);\n",
+        mm, CI, CO * CI, CI, CI, vs, tb, ms, tb, tb,
+        CO % 6 ? agc_fmt("o + 6 <= %ld ? 6 : (int)(%ld - o)", CO, CO) : "6",
+        nt, nr, nt, nr);
+    f->indent--;
+    put(f, "}\n\n");
+    /* a block, start to end, in a function whose pointers restrict */
+    put(f, "/* y (an image's): the nty tile rows from ty0, from the padded "
+        "image xp, in the\n * block's scratch v, m */\n");
+    put(f, "static AGC_NOINLINE void %s_block(%s *restrict y, const %s "
+        "*restrict xp, const %s *restrict u,\n    %s%s *restrict v, %s "
+        "*restrict m, long ty0, long nty)\n{\n", s->name, T, T, T,
+        bias ? agc_fmt("const %s *restrict b, ", T) : "", T, T);
+    f->indent++;
+    wino_input(K, f, c, &z);
+    put(f, "%s_mm(m, u, v%s);\n", s->name,
+        z.rows < th ? agc_fmt(", nty * %ld", tw) : "");
+    put(f, "/* y: the products' transform%s */\n",
+        bias ? (relu ? ", plus b, then its relu" : ", plus b")
+             : relu ? ", then its relu" : "");
+    put(f, "for (long o = 0; o < %ld; o++)\n", CO);
+    put(f, "    for (long r = 0; r < nty; r++) {\n");
+    put(f, "        %s *y0 = y + (o * %ld + 2 * (ty0 + r)) * %ld;\n", T, OH,
+        OW);
+    put(f, "        %s_row(y0, y0 + %ld, m + o * %ld + r * %ld%s%s);\n",
+        s->name, OW, tb, tw, bias ? ", b[o]" : "",
+        OH % 2 ? agc_fmt(", 2 * (ty0 + r) + 1 < %ld", OH) : "");
+    put(f, "    }\n");
+    f->indent--;
+    put(f, "}\n\n");
+    put(f, "/* %s%s%s as Winograd %s products: %ld x %ld tiles, "
         "blocks of %ld rows */\n", what, bias ? " plus the bias b" : "",
-        relu ? ", then its relu" : "", th, tw, z.rows);
+        relu ? ", then its relu" : "", wino_name(&z), th, tw, z.rows);
     put(f, "static void %s(%s *restrict y, const %s *restrict x, const %s "
-        "*restrict w,\n    %s%s *restrict u, %s *restrict xp, %s *restrict "
-        "v, %s *restrict m)\n{\n", s->name, T, T, T,
-        bias ? agc_fmt("const %s *restrict b, ", T) : "", T, T, T, T);
+        "*restrict w,\n    %s%s *restrict u, %s%s *restrict v, %s *restrict "
+        "m)\n{\n", s->name, T, T, T,
+        bias ? agc_fmt("const %s *restrict b, ", T) : "", T,
+        z.in_place ? "" : agc_fmt("%s *restrict xp, ", T), T, T);
     f->indent++;
     int par = gemm_par(c);
     par_open(f, par);
-    /* u = G g G^T, G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1] */
+    /* u = G g G'^T: down the columns, then across */
+    long kk = rh * rw;
     put(f, "/* u: the weights' transform */\n");
     if (par)
         put_omp(f, "for collapse(2) schedule(static)");
     put(f, "for (long o = 0; o < %ld; o++)\n", CO);
     put(f, "    for (long c = 0; c < %ld; c++) {\n", CI);
     f->indent += 2;
-    put(f, "%s g[9], a[4][3];\n", T);
-    put(f, "for (int t = 0; t < 9; t++)\n");
+    put(f, "%s g[%ld], a[%d][%d];\n", T, kk, ah, rw);
+    put(f, "for (int t = 0; t < %ld; t++)\n", kk);
     if (flip)   /* out channel o is w's in channel, c its out channel */
-        put(f, "    g[t] = w[(c * %ld + o) * 9 + 8 - t];\n", CO);
+        put(f, "    g[t] = w[(c * %ld + o) * %ld + %ld - t];\n", CO, kk,
+            kk - 1);
     else
-        put(f, "    g[t] = w[(o * %ld + c) * 9 + t];\n", CI);
-    put(f, "for (int j = 0; j < 3; j++) {\n"
-        "    a[0][j] = g[j];\n"
-        "    a[1][j] = (g[j] + g[3 + j] + g[6 + j]) * %s;\n"
-        "    a[2][j] = (g[j] - g[3 + j] + g[6 + j]) * %s;\n"
-        "    a[3][j] = g[6 + j];\n}\n", half, half);
+        put(f, "    g[t] = w[(o * %ld + c) * %ld + t];\n", CI, kk);
+    put(f, "for (int j = 0; j < %d; j++) {\n", rw);
+    for (int i = 0; i < rh; i++)
+        t[i] = i ? agc_fmt("g[%d + j]", i * rw) : "g[j]";
+    for (int k = 0; k < ah; k++)
+        put(f, "    a[%d][j] = %s;\n", k, lin(K, wh->g[k], 1, rh, t));
+    put(f, "}\n");
     put(f, "%s *restrict uo = u + o * %ld + c;\n", T, CI);
-    put(f, "for (int i = 0; i < 4; i++) {\n"
-        "    uo[4 * i * %ld] = a[i][0];\n"
-        "    uo[(4 * i + 1) * %ld] = (a[i][0] + a[i][1] + a[i][2]) * %s;\n"
-        "    uo[(4 * i + 2) * %ld] = (a[i][0] - a[i][1] + a[i][2]) * %s;\n"
-        "    uo[(4 * i + 3) * %ld] = a[i][2];\n}\n", CO * CI, CO * CI, half,
-        CO * CI, half, CO * CI);
+    put(f, "for (int i = 0; i < %d; i++) {\n", ah);
+    for (int j = 0; j < rw; j++)
+        t[j] = agc_fmt("a[i][%d]", j);
+    for (int l = 0; l < aw; l++)
+        put(f, "    uo[%s * %ld] = %s;\n", wino_at(aw, "i", l), CO * CI,
+            lin(K, ww->g[l], 1, rw, t));
+    put(f, "}\n");
     f->indent -= 2;
     put(f, "    }\n");
-    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
-    f->indent++;
-    wino_input(f, T, c, &z, par);
-    /* m[e] = u[e] v[e]: 6 out channels by a panel of 16 tiles a call */
-    put(f, "/* m: the 16 products over the channels */\n");
-    if (par)
-        put_omp(f, "for collapse(3) schedule(static)");
-    put(f, "for (long e = 0; e < 16; e++)\n");
-    put(f, "    for (long o = 0; o < %ld; o += 6)\n", CO);
-    put(f, "        for (long t = 0; t < nty * %ld; t += %d)\n", tw, nr);
-    put(f, "            %s(%ld, u + e * %ld + o * %ld, %ld, 1, v + e * %ld + "
-        "t, %ld,\n                m + e * %ld + o * %ld + t, %ld, %s,\n"
-        "                nty * %ld - t < %d ? (int)(nty * %ld - t) : %d, 1);\n",
-        mm, CI, CO * CI, CI, CI, vs, tb, ms, tb, tb,
-        CO % 6 ? agc_fmt("o + 6 <= %ld ? 6 : (int)(%ld - o)", CO, CO) : "6",
-        tw, nr, tw, nr);
-    /* y = A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
-    put(f, "/* y: the products' transform%s */\n",
-        bias ? (relu ? ", plus b, then its relu" : ", plus b")
-             : relu ? ", then its relu" : "");
-    if (par)
-        put_omp(f, "for collapse(2) schedule(static)");
-    put(f, "for (long o = 0; o < %ld; o++)\n", CO);
-    put(f, "    for (long r = 0; r < nty; r++) {\n");
-    f->indent += 2;
-    put(f, "%s *y0 = y + n * %ld + (o * %ld + 2 * (ty0 + r)) * %ld;\n", T,
-        CO * OH * OW, OH, OW);
-    put(f, "%s_row(y0, y0 + %ld, m + o * %ld + r * %ld%s%s);\n", s->name, OW,
-        tb, tw, bias ? ", b[o]" : "",
-        OH % 2 ? agc_fmt(", 2 * (ty0 + r) + 1 < %ld", OH) : "");
-    f->indent -= 2;
-    put(f, "    }\n");
-    f->indent--;
-    put(f, "}\n");
-    f->indent--;
-    put(f, "}\n");
+    wino_images(K, f, c, &z, par, NULL, agc_fmt(
+        "%s_block(y + n * %ld, xk, u, %sv + k * %ld, m + k * %ld, ty0,\n"
+        "        %%s)", s->name, CO * OH * OW, bias ? "b, " : "", E * vs,
+        E * ms));
     par_close(f, par);
     f->indent--;
     put(f, "}\n\n");
     return s;
 }
 
-/* The weight gradient of c (3x3, stride 1) as Winograd F(3x3, 2x2)
- * products.  dw[o][c] sums, over the tiles, the correlation of the tile's
- * 4x4 block of input d with its 2x2 block of gy, g: the forward's
- * algorithm transposed,
- *     dw = G^T [ the sum over tiles of (A g A^T) .* (B^T d B) ] G,
- * 16 multiply-adds a tile and channel pair where the direct sum has 36.
+/* The weight gradient of c (stride 1) as Winograd products, F(r x s,
+ * 2x2) for an r x s window.  dw[o][c] sums, over the tiles, the
+ * correlation of the tile's block of input d with its 2x2 block of gy, g:
+ * the forward's algorithm transposed,
+ *     dw = G^T [ the sum over tiles of (A g A'^T) .* (B^T d B') ] G'.
  * Each image's gy is first put in panels of 16 channels (gq) as the direct
- * kernel does; then per block of tile rows, v = B^T d B as in the forward,
- * gt = A g A^T from gq, a vector of channels at a time, and
- *     s[e][c][o] (=, for the first block, else +=) the sum over the
+ * kernel does; then per block of tile rows, v = B^T d B' as in the
+ * forward, gt = A g A'^T from gq, a vector of channels at a time, and
+ *     s[e][c][o] (=, for the slot's first block, else +=) the sum over the
  *                block's tiles of v[e][c][tile] * gt[e][tile][o]
  * (matmul's kernel, 6 in channels by 16 out channels a call); at the end
- * dw = G^T s G. */
+ * dw = G^T (the sum of the slots' s) G'. */
 static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
 {
     const char *sig = agc_fmt("winow %s", corr_sig(1, c));
@@ -1802,32 +2037,36 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
     if (s)
         return s;
     const char *T = K->T, *mm = mm_kernel(K);
-    const char *half = K->f32 ? "0.5f" : "0.5";
     int nr = gemm_nr(K);
     long CI = c->CI, CO = c->CO, OH = c->OH, OW = c->OW, pos = OH * OW;
     long panels = (CO + nr - 1) / nr, cop = panels * nr;
     Wino z = wino_plan(K, c, cop);
+    const Wino1 *wh = z.h, *ww = z.w;
+    int ah = wh->a, aw = ww->a, rh = wh->r, rw = ww->r, E = z.e;
     long tw = z.tw, tb = z.tb, vs = z.vs;
     long gs = tb * cop + 16, ss = CI * cop + 16;    /* as vs, for gt, s */
+    const char *t[6];
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
-    add_scr(s, "gq", panels * pos * nr,
-            "an image's gy in panels [p][oh][ow][16 channels]");
-    add_scr(s, "pad", CI * z.hp * z.wp, "an image of x, padded");
-    add_scr(s, "v", 16 * vs, "a block's input transformed: "
-            "[16][channel][tile]");
-    add_scr(s, "gt", 16 * gs, "a block's gy transformed: "
-            "[16][tile][out channel]");
-    add_scr(s, "s", 16 * ss, "the sums: [16][in channel][out channel]");
+    add_scr(s, "gq", wino_gqs(&z) * panels * pos * nr, wino_gqs(&z) > 1
+            ? agc_fmt("%ld images' gy in panels [p][oh][ow][16 channels]",
+                      wino_gqs(&z))
+            : "an image's gy in panels [p][oh][ow][16 channels]");
+    wino_pad_scr(s, c, &z, "x");
+    add_scr(s, "v", z.slots * E * vs, agc_fmt("blocks' input transformed: "
+            "[%ld][%d][channel][tile]", z.slots, E));
+    add_scr(s, "gt", z.slots * E * gs, agc_fmt("blocks' gy transformed: "
+            "[%ld][%d][tile][out channel]", z.slots, E));
+    add_scr(s, "s", z.slots * E * ss, agc_fmt("the slots' sums: "
+            "[%ld][%d][in channel][out channel]", z.slots, E));
     kernels_comment(K, n, "gradient of the weight");
     gy_panels_fn(K, s->name, pos);
     Out *f = &K->fns;
-    /* gt = A g A^T, A = [1 0; 1 1; 1 -1; 0 -1], for a tile's 16 out
-     * channels, in a function of its own for its restrict pointers (see
-     * NAME_row above); for an odd size, told whether g's second column
-     * (c1), row (r1) is inside gy */
+    /* gt = A g A'^T for a tile's 16 out channels, in a function of its own
+     * for its restrict pointers (see NAME_row above); for an odd size,
+     * told whether g's second column (c1), row (r1) is inside gy */
     const char *odd = OW % 2 && OH % 2 ? ", int c1, int r1"
                       : OW % 2 ? ", int c1" : OH % 2 ? ", int r1" : "";
-    put(f, "/* gt[e * %ld + j] = (A g A^T)[e] for the 2x2 block g of gy in "
+    put(f, "/* gt[e * %ld + j] = (A g A'^T)[e] for the 2x2 block g of gy in "
         "panels at g0\n * (rows %ld apart), channels j < %d%s */\n", gs,
         OW * nr, nr, *odd ? "; its second column when c1, row when r1, "
         "else zeros" : "");
@@ -1848,38 +2087,60 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
             at[k] = agc_fmt("%s ? %s : 0", cond[k], at[k]);
     put(f, "const %s g00 = g0[j], g01 = %s;\n", T, at[0]);
     put(f, "const %s g10 = %s, g11 = %s;\n", T, at[1], at[2]);
-    put(f, "const %s h[4][2] = {{g00, g01}, {g00 + g10, g01 + g11}, "
-        "{g00 - g10, g01 - g11},\n                       {-g10, -g11}};\n",
-        T);
-    put(f, "for (int a = 0; a < 4; a++) {\n"
-        "    gt[4 * a * %ld + j] = h[a][0];\n"
-        "    gt[(4 * a + 1) * %ld + j] = h[a][0] + h[a][1];\n"
-        "    gt[(4 * a + 2) * %ld + j] = h[a][0] - h[a][1];\n"
-        "    gt[(4 * a + 3) * %ld + j] = -h[a][1];\n}\n", gs, gs, gs, gs);
+    /* h = A g, down the columns (A's rows are A^T's columns) */
+    put(f, "const %s h[%d][2] = {\n", T, ah);
+    for (int a = 0; a < ah; a++) {
+        const char *h[2];
+        for (int q = 0; q < 2; q++) {
+            t[0] = agc_fmt("g0%d", q);
+            t[1] = agc_fmt("g1%d", q);
+            h[q] = lin(K, &wh->at[0][a], 6, 2, t);
+        }
+        put(f, "    {%s, %s},\n", h[0], h[1]);
+    }
+    put(f, "};\n");
+    put(f, "for (int a = 0; a < %d; a++) {\n", ah);
+    t[0] = "h[a][0]";
+    t[1] = "h[a][1]";
+    for (int b = 0; b < aw; b++)
+        put(f, "    gt[%s * %ld + j] = %s;\n", wino_at(aw, "a", b), gs,
+            lin(K, &ww->at[0][b], 6, 2, t));
+    put(f, "}\n");
     f->indent--;
     put(f, "}\n");
     f->indent--;
     put(f, "}\n\n");
-    put(f, "/* dw %s as Winograd F(3x3, 2x2) products: %ld x %ld tiles, "
-        "blocks of %ld rows */\n", shape_str(&n->shape), z.th, tw, z.rows);
-    put(f, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
-        "*restrict gy,\n    %s *restrict gq, %s *restrict xp, %s *restrict v, "
-        "%s *restrict gt, %s *restrict s)\n{\n", s->name, T, T, T, T, T, T, T,
-        T);
+    /* s[e] (+)= v[e] gt[e]: 6 in channels by 16 out channels a call, in a
+     * function gcc does not inline (see wino_forward's) */
+    const char *nt = wino_tiles(&z);
+    put(f, "/* s (first: =, else +=) a block's %d products over its %s tiles "
+        "*/\n", E, nt);
+    put(f, "static AGC_NOINLINE void %s_mm(%s *restrict s, const %s *restrict "
+        "v, const %s *restrict gt,\n    %sint first)\n{\n", s->name,
+        T, T, T, z.rows < z.th ? "long tiles, " : "");
     f->indent++;
-    int par = gemm_par(c);
-    par_open(f, par);
-    put(f, "for (long n = 0; n < %ld; n++) {\n", c->N);
+    put(f, "for (long e = 0; e < %d; e++)\n", E);
+    put(f, "    for (long c = 0; c < %ld; c += 6)\n", CI);
+    put(f, "        for (long p = 0; p < %ld; p++)\n", panels);
+    put(f, "            %s(%s, v + e * %ld + c * %ld, %ld, 1, gt + e * "
+        "%ld + p * %d, %ld,\n                s + e * %ld + c * %ld + p * %d, "
+        "%ld, %s, %d, first);\n", mm, nt, vs, tb, tb, gs, nr, cop, ss, cop,
+        nr, cop,
+        CI % 6 ? agc_fmt("c + 6 <= %ld ? 6 : (int)(%ld - c)", CI, CI) : "6",
+        nr);
+    f->indent--;
+    put(f, "}\n\n");
+    put(f, "/* s (first: =, else +=) the sums of the nty tile rows from ty0, "
+        "from the padded\n * image xp and gy in panels gq, in the block's "
+        "scratch v, gt */\n");
+    put(f, "static AGC_NOINLINE void %s_block(%s *restrict s, const %s "
+        "*restrict xp, const %s *restrict gq,\n    %s *restrict v, %s "
+        "*restrict gt, long ty0, long nty, int first)\n{\n", s->name, T, T,
+        T, T, T);
     f->indent++;
-    emit_gy_panels(f, s->name, "gq", agc_fmt("gy + n * %ld", CO * pos), CO,
-                   pos, nr, par);
-    wino_input(f, T, c, &z, par);
-    /* the panels innermost: each thread writes a run of whole tiles (with
-     * the panels outermost, the two threads wrote neighbouring lines, and
-     * the two-thread weight gradient ran no faster than one) */
+    wino_input(K, f, c, &z);
+    /* the panels innermost: a run of whole tiles at a time */
     put(f, "/* gt: gy's transform */\n");
-    if (par)
-        put_omp(f, "for collapse(3) schedule(static)");
     put(f, "for (long r = 0; r < nty; r++)\n");
     put(f, "    for (long i = 0; i < %ld; i++)\n", tw);
     put(f, "        for (long p = 0; p < %ld; p++)\n", panels);
@@ -1888,24 +2149,25 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
         s->name, tw, cop, nr, pos, OW, nr,
         agc_fmt("%s%s", OW % 2 ? agc_fmt(", 2 * i + 1 < %ld", OW) : "",
                 OH % 2 ? agc_fmt(", 2 * (ty0 + r) + 1 < %ld", OH) : ""));
-    /* s[e] (+)= v[e] gt[e]: 6 in channels by 16 out channels a call */
-    put(f, "/* s: the 16 products over the block's tiles */\n");
-    if (par)
-        put_omp(f, "for collapse(3) schedule(static)");
-    put(f, "for (long e = 0; e < 16; e++)\n");
-    put(f, "    for (long c = 0; c < %ld; c += 6)\n", CI);
-    put(f, "        for (long p = 0; p < %ld; p++)\n", panels);
-    put(f, "            %s(nty * %ld, v + e * %ld + c * %ld, %ld, 1, gt + e * "
-        "%ld + p * %d, %ld,\n                s + e * %ld + c * %ld + p * %d, "
-        "%ld, %s, %d,\n                n == 0 && ty0 == 0);\n", mm, tw, vs,
-        tb, tb, gs, nr, cop, ss, cop, nr, cop,
-        CI % 6 ? agc_fmt("c + 6 <= %ld ? 6 : (int)(%ld - c)", CI, CI) : "6",
-        nr);
+    put(f, "%s_mm(s, v, gt, %sfirst);\n", s->name,
+        z.rows < z.th ? agc_fmt("nty * %ld, ", tw) : "");
     f->indent--;
-    put(f, "}\n");
-    f->indent--;
-    put(f, "}\n");
-    /* dw = G^T s G, G^T = [1 1/2 1/2 0; 0 1/2 -1/2 0; 0 1/2 1/2 1] */
+    put(f, "}\n\n");
+    put(f, "/* dw %s as Winograd F(%dx%d, 2x2) products: %ld x %ld tiles, "
+        "blocks of %ld rows */\n", shape_str(&n->shape), rh, rw, z.th, tw,
+        z.rows);
+    put(f, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
+        "*restrict gy,\n    %s *restrict gq, %s%s *restrict v, %s *restrict "
+        "gt, %s *restrict s)\n{\n", s->name, T, T, T, T,
+        z.in_place ? "" : agc_fmt("%s *restrict xp, ", T), T, T, T);
+    f->indent++;
+    int par = gemm_par(c);
+    par_open(f, par);
+    wino_images(K, f, c, &z, par, s->name, agc_fmt(
+        "%s_block(s + k * %ld, xk, gk, v + k * %ld, gt + k * %ld, ty0,\n"
+        "        %%s, %s)", s->name, E * ss, E * vs, E * gs, wino_first(&z)));
+    /* dw = G^T s G': down the columns, then across (G^T's rows are G's
+     * columns) */
     put(f, "/* dw: the sums' transform */\n");
     if (par)
         put_omp(f, "for collapse(2) schedule(static)");
@@ -1913,20 +2175,28 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
     put(f, "    for (long c = 0; c < %ld; c++) {\n", CI);
     f->indent += 2;
     put(f, "const %s *restrict so = s + c * %ld + o;\n", T, cop);
-    put(f, "%s q[3][4];\n", T);
-    put(f, "for (int b = 0; b < 4; b++) {\n"
-        "    q[0][b] = so[b * %ld] + (so[(4 + b) * %ld] + so[(8 + b) * %ld]) "
-        "* %s;\n"
-        "    q[1][b] = (so[(4 + b) * %ld] - so[(8 + b) * %ld]) * %s;\n"
-        "    q[2][b] = (so[(4 + b) * %ld] + so[(8 + b) * %ld]) * %s + "
-        "so[(12 + b) * %ld];\n}\n", ss, ss, ss, half, ss, ss, half, ss, ss,
-        half, ss);
-    put(f, "%s *restrict d = dw + (o * %ld + c) * 9;\n", T, CI);
-    put(f, "for (int k = 0; k < 3; k++) {\n"
-        "    d[3 * k] = q[k][0] + (q[k][1] + q[k][2]) * %s;\n"
-        "    d[3 * k + 1] = (q[k][1] - q[k][2]) * %s;\n"
-        "    d[3 * k + 2] = (q[k][1] + q[k][2]) * %s + q[k][3];\n}\n", half,
-        half, half);
+    put(f, "%s se[%d], q[%d][%d];\n", T, E, rh, aw);
+    put(f, "for (int e = 0; e < %d; e++)%s\n", E,
+        z.slots > 1 ? "    /* the slots' sums, in order */" : "");
+    const char *sum = agc_fmt("so[e * %ld]", ss);
+    for (long k = 1; k < z.slots; k++)
+        sum = agc_fmt("%s + so[%ld + e * %ld]", sum, k * E * ss, ss);
+    put(f, "    se[e] = %s;\n", sum);
+    put(f, "for (int b = 0; b < %d; b++) {\n", aw);
+    for (int a = 0; a < ah; a++)
+        t[a] = a ? agc_fmt("se[%d + b]", a * aw) : "se[b]";
+    for (int k = 0; k < rh; k++)
+        put(f, "    q[%d][b] = %s;\n", k, lin(K, &wh->g[0][k], 5, ah, t));
+    put(f, "}\n");
+    put(f, "%s *restrict d = dw + (o * %ld + c) * %d;\n", T, CI, rh * rw);
+    put(f, "for (int k = 0; k < %d; k++) {\n", rh);
+    for (int b = 0; b < aw; b++)
+        t[b] = agc_fmt("q[k][%d]", b);
+    for (int l = 0; l < rw; l++)
+        put(f, "    d[%s] = %s;\n", l ? agc_fmt("%d * k + %d", rw, l)
+                                       : agc_fmt("%d * k", rw),
+            lin(K, &ww->g[0][l], 5, aw, t));
+    put(f, "}\n");
     f->indent -= 2;
     put(f, "    }\n");
     par_close(f, par);
@@ -2414,7 +2684,7 @@ void conv_emit(Kernels *K, Out *o, Node *n, const char *y, const char *x,
     Corr c = conv_corr(n, &n->in[0]->shape, &n->in[1]->shape, &n->shape);
     plan_corr(&c, K->unroll);
     const char *wb = b ? agc_fmt("%s, %s", w, b) : w;  /* the kernels take */
-    if (use_wino(&c)) {                                  /* the bias after w */
+    if (use_wino(K, &c, 0)) {                            /* the bias after w */
         Shared *g = wino_forward(K, n, "forward", &c, 0, b != NULL, relu);
         put_call(K, o, g, y, x, wb);
         return;
@@ -2507,7 +2777,7 @@ static void conv_input(Kernels *K, Out *o, Node *n, const char *dx,
         put_call(K, o, g, dx, gy, w);
         return;
     }
-    if (!s && use_wino(&c) && !stuff) {
+    if (!s && use_wino(K, &c, 0) && !stuff) {
         Shared *g = wino_forward(K, n, what, &c, 1, 0, 0);
         put_call(K, o, g, dx, gy, w);
         return;
@@ -2583,7 +2853,7 @@ static void conv_weight(Kernels *K, Out *o, Node *n, const char *dw,
     const char *T = K->T;
     Corr c = conv_corr(n, &n->in[0]->shape, &n->shape, &n->in[1]->shape);
     plan_corr(&c, K->unroll);
-    if (use_wino(&c)) {
+    if (use_wino(K, &c, 1)) {
         Shared *g = wino_weight(K, n, &c);
         put_call(K, o, g, dw, x, gy);
         return;

@@ -23,6 +23,16 @@
 #define AGC_VFMA(s, a, b) ((s) += (a) * (b))
 #endif
 
+/* a function always inlined into its callers, or kept out of them (where
+ * their values would crowd its registers) */
+#if defined(__GNUC__)
+#define AGC_INLINE inline __attribute__((always_inline))
+#define AGC_NOINLINE __attribute__((noinline))
+#else
+#define AGC_INLINE inline
+#define AGC_NOINLINE
+#endif
+
 /* a float's bits and back */
 static inline uint32_t agc_bits(float f)
 {
@@ -244,8 +254,8 @@ static void agc_conv17_forward(float *restrict y, const float *restrict x, const
 
 /* c[r][j] = (first) or += (else) the sum over k < kc of
  * a[r * ars + k * acs] * b[k * ldb + j], for r < mr <= 6 and j < nr <= 16:
- * b a panel of 16 columns (all read), rows of c ldc apart */
-static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
+ * b a panel of 16 columns (all read), rows of c ldc apart; inlined into its callers, for their constant arguments */
+static AGC_INLINE void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
     const float *restrict b, long ldb, float *restrict c, long ldc, int mr,
     int nr, int first)
 {
@@ -255,53 +265,80 @@ static void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
         row[r] = (r < mr ? r : mr - 1) * ars;
 #if defined(__GNUC__) && defined(__AVX__)
     typedef float vec __attribute__((vector_size(32)));
-    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
-    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
-    for (long k = 0; k < kc; k++) {
-        const float *restrict ak = a + k * acs;
-        vec b0, b1;
-        memcpy(&b0, b + k * ldb, sizeof b0);
-        memcpy(&b1, b + k * ldb + 8, sizeof b1);
-        AGC_VFMA(s00, ak[row[0]], b0);
-        AGC_VFMA(s01, ak[row[0]], b1);
-        AGC_VFMA(s10, ak[row[1]], b0);
-        AGC_VFMA(s11, ak[row[1]], b1);
-        AGC_VFMA(s20, ak[row[2]], b0);
-        AGC_VFMA(s21, ak[row[2]], b1);
-        AGC_VFMA(s30, ak[row[3]], b0);
-        AGC_VFMA(s31, ak[row[3]], b1);
-        AGC_VFMA(s40, ak[row[4]], b0);
-        AGC_VFMA(s41, ak[row[4]], b1);
-        AGC_VFMA(s50, ak[row[5]], b0);
-        AGC_VFMA(s51, ak[row[5]], b1);
+    if (mr <= 4) {
+        vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0};
+        vec s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};
+        for (long k = 0; k < kc; k++) {
+            const float *restrict ak = a + k * acs;
+            vec b0, b1;
+            memcpy(&b0, b + k * ldb, sizeof b0);
+            memcpy(&b1, b + k * ldb + 8, sizeof b1);
+            AGC_VFMA(s00, ak[row[0]], b0);
+            AGC_VFMA(s01, ak[row[0]], b1);
+            AGC_VFMA(s10, ak[row[1]], b0);
+            AGC_VFMA(s11, ak[row[1]], b1);
+            AGC_VFMA(s20, ak[row[2]], b0);
+            AGC_VFMA(s21, ak[row[2]], b1);
+            AGC_VFMA(s30, ak[row[3]], b0);
+            AGC_VFMA(s31, ak[row[3]], b1);
+        }
+        memcpy(sum[0], &s00, sizeof s00);
+        memcpy(sum[0] + 8, &s01, sizeof s01);
+        memcpy(sum[1], &s10, sizeof s10);
+        memcpy(sum[1] + 8, &s11, sizeof s11);
+        memcpy(sum[2], &s20, sizeof s20);
+        memcpy(sum[2] + 8, &s21, sizeof s21);
+        memcpy(sum[3], &s30, sizeof s30);
+        memcpy(sum[3] + 8, &s31, sizeof s31);
+    } else {
+        vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+        vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+        for (long k = 0; k < kc; k++) {
+            const float *restrict ak = a + k * acs;
+            vec b0, b1;
+            memcpy(&b0, b + k * ldb, sizeof b0);
+            memcpy(&b1, b + k * ldb + 8, sizeof b1);
+            AGC_VFMA(s00, ak[row[0]], b0);
+            AGC_VFMA(s01, ak[row[0]], b1);
+            AGC_VFMA(s10, ak[row[1]], b0);
+            AGC_VFMA(s11, ak[row[1]], b1);
+            AGC_VFMA(s20, ak[row[2]], b0);
+            AGC_VFMA(s21, ak[row[2]], b1);
+            AGC_VFMA(s30, ak[row[3]], b0);
+            AGC_VFMA(s31, ak[row[3]], b1);
+            AGC_VFMA(s40, ak[row[4]], b0);
+            AGC_VFMA(s41, ak[row[4]], b1);
+            AGC_VFMA(s50, ak[row[5]], b0);
+            AGC_VFMA(s51, ak[row[5]], b1);
+        }
+        if (mr == 6 && nr == 16 && first) {
+            memcpy(c, &s00, sizeof s00);
+            memcpy(c + 8, &s01, sizeof s01);
+            memcpy(c + 1 * ldc, &s10, sizeof s10);
+            memcpy(c + 1 * ldc + 8, &s11, sizeof s11);
+            memcpy(c + 2 * ldc, &s20, sizeof s20);
+            memcpy(c + 2 * ldc + 8, &s21, sizeof s21);
+            memcpy(c + 3 * ldc, &s30, sizeof s30);
+            memcpy(c + 3 * ldc + 8, &s31, sizeof s31);
+            memcpy(c + 4 * ldc, &s40, sizeof s40);
+            memcpy(c + 4 * ldc + 8, &s41, sizeof s41);
+            memcpy(c + 5 * ldc, &s50, sizeof s50);
+            memcpy(c + 5 * ldc + 8, &s51, sizeof s51);
+            return;
+        }
+        memcpy(sum[0], &s00, sizeof s00);
+        memcpy(sum[0] + 8, &s01, sizeof s01);
+        memcpy(sum[1], &s10, sizeof s10);
+        memcpy(sum[1] + 8, &s11, sizeof s11);
+        memcpy(sum[2], &s20, sizeof s20);
+        memcpy(sum[2] + 8, &s21, sizeof s21);
+        memcpy(sum[3], &s30, sizeof s30);
+        memcpy(sum[3] + 8, &s31, sizeof s31);
+        memcpy(sum[4], &s40, sizeof s40);
+        memcpy(sum[4] + 8, &s41, sizeof s41);
+        memcpy(sum[5], &s50, sizeof s50);
+        memcpy(sum[5] + 8, &s51, sizeof s51);
     }
-    if (mr == 6 && nr == 16 && first) {
-        memcpy(c, &s00, sizeof s00);
-        memcpy(c + 8, &s01, sizeof s01);
-        memcpy(c + 1 * ldc, &s10, sizeof s10);
-        memcpy(c + 1 * ldc + 8, &s11, sizeof s11);
-        memcpy(c + 2 * ldc, &s20, sizeof s20);
-        memcpy(c + 2 * ldc + 8, &s21, sizeof s21);
-        memcpy(c + 3 * ldc, &s30, sizeof s30);
-        memcpy(c + 3 * ldc + 8, &s31, sizeof s31);
-        memcpy(c + 4 * ldc, &s40, sizeof s40);
-        memcpy(c + 4 * ldc + 8, &s41, sizeof s41);
-        memcpy(c + 5 * ldc, &s50, sizeof s50);
-        memcpy(c + 5 * ldc + 8, &s51, sizeof s51);
-        return;
-    }
-    memcpy(sum[0], &s00, sizeof s00);
-    memcpy(sum[0] + 8, &s01, sizeof s01);
-    memcpy(sum[1], &s10, sizeof s10);
-    memcpy(sum[1] + 8, &s11, sizeof s11);
-    memcpy(sum[2], &s20, sizeof s20);
-    memcpy(sum[2] + 8, &s21, sizeof s21);
-    memcpy(sum[3], &s30, sizeof s30);
-    memcpy(sum[3] + 8, &s31, sizeof s31);
-    memcpy(sum[4], &s40, sizeof s40);
-    memcpy(sum[4] + 8, &s41, sizeof s41);
-    memcpy(sum[5], &s50, sizeof s50);
-    memcpy(sum[5] + 8, &s51, sizeof s51);
 #else
     for (int r = 0; r < mr; r++) {
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;

@@ -14,6 +14,16 @@
 #define AGC_VFMA(s, a, b) ((s) += (a) * (b))
 #endif
 
+/* a function always inlined into its callers, or kept out of them (where
+ * their values would crowd its registers) */
+#if defined(__GNUC__)
+#define AGC_INLINE inline __attribute__((always_inline))
+#define AGC_NOINLINE __attribute__((noinline))
+#else
+#define AGC_INLINE inline
+#define AGC_NOINLINE
+#endif
+
 /* FNV-1a of a tensor's name: the seed of its random values */
 static uint64_t agc_fnv1a(const char *s)
 {
@@ -38,129 +48,116 @@ static void agc_fill_uniform(float *a, long n, uint64_t s, double lo, double w)
         a[i] = (float)(lo + w * agc_uniform(&s));
 }
 
-/* y[j * ldy + (q / qn) * yh + (q % qn) * ys] = the sum over c < nc and the
- * taps k < nt of
- *     x[c * xc + tap[k] + (q / qn) * xh + (q % qn) * xs] * w[(c * nt + k) * 16 + j]
- * (+ b[j] when b is not null; then its relu, x > 0 ? x : 0, when relu)
- * for output positions q = q0 + r, r < np <= 6, of rows of qn, and channels
- * j < no <= 16 */
-static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
-    long xc, const long *tap, long nt, const float *restrict w,
-    const float *restrict b, int relu, float *restrict y, long ldy, long yh,
-    long ys, long q0, long qn, int np, int no)
+/* c[r][j] = (first) or += (else) the sum over k < kc of
+ * a[r * ars + k * acs] * b[k * ldb + j], for r < mr <= 6 and j < nr <= 16:
+ * b a panel of 16 columns (all read), rows of c ldc apart; inlined into its callers, for their constant arguments */
+static AGC_INLINE void agc_mm_6x16(long kc, const float *restrict a, long ars, long acs,
+    const float *restrict b, long ldb, float *restrict c, long ldc, int mr,
+    int nr, int first)
 {
     float sum[6][16];
-    long at[6], to[6];
-    long qh = q0 / qn, qw = q0 % qn;
-    for (int r = 0; r < 6; r++) {
-        at[r] = qh * xh + qw * xs;
-        to[r] = qh * yh + qw * ys;
-        if (r + 1 < np && ++qw == qn) {
-            qw = 0;
-            qh++;
-        }
-    }
+    long row[6];                /* rows past mr read the last */
+    for (int r = 0; r < 6; r++)
+        row[r] = (r < mr ? r : mr - 1) * ars;
 #if defined(__GNUC__) && defined(__AVX__)
     typedef float vec __attribute__((vector_size(32)));
-    vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
-    vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
-    if (no <= 8) {
-        for (long c = 0; c < nc; c++) {
-            const float *restrict xc0 = x + c * xc;
-            const float *restrict wc = w + c * nt * 16;
-            long k = 0;
-            for (; k + 1 < nt; k += 2) {
-                const float *restrict xk = xc0 + tap[k];
-                const float *restrict xl = xc0 + tap[k + 1];
-                vec b0, b1;
-                memcpy(&b0, wc + k * 16, sizeof b0);
-                memcpy(&b1, wc + (k + 1) * 16, sizeof b1);
-                AGC_VFMA(s00, xk[at[0]], b0);
-                AGC_VFMA(s01, xl[at[0]], b1);
-                AGC_VFMA(s10, xk[at[1]], b0);
-                AGC_VFMA(s11, xl[at[1]], b1);
-                AGC_VFMA(s20, xk[at[2]], b0);
-                AGC_VFMA(s21, xl[at[2]], b1);
-                AGC_VFMA(s30, xk[at[3]], b0);
-                AGC_VFMA(s31, xl[at[3]], b1);
-                AGC_VFMA(s40, xk[at[4]], b0);
-                AGC_VFMA(s41, xl[at[4]], b1);
-                AGC_VFMA(s50, xk[at[5]], b0);
-                AGC_VFMA(s51, xl[at[5]], b1);
-            }
-            if (k < nt) {
-                const float *restrict xk = xc0 + tap[k];
-                vec b0;
-                memcpy(&b0, wc + k * 16, sizeof b0);
-                AGC_VFMA(s00, xk[at[0]], b0);
-                AGC_VFMA(s10, xk[at[1]], b0);
-                AGC_VFMA(s20, xk[at[2]], b0);
-                AGC_VFMA(s30, xk[at[3]], b0);
-                AGC_VFMA(s40, xk[at[4]], b0);
-                AGC_VFMA(s50, xk[at[5]], b0);
-            }
+    if (mr <= 4) {
+        vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0};
+        vec s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};
+        for (long k = 0; k < kc; k++) {
+            const float *restrict ak = a + k * acs;
+            vec b0, b1;
+            memcpy(&b0, b + k * ldb, sizeof b0);
+            memcpy(&b1, b + k * ldb + 8, sizeof b1);
+            AGC_VFMA(s00, ak[row[0]], b0);
+            AGC_VFMA(s01, ak[row[0]], b1);
+            AGC_VFMA(s10, ak[row[1]], b0);
+            AGC_VFMA(s11, ak[row[1]], b1);
+            AGC_VFMA(s20, ak[row[2]], b0);
+            AGC_VFMA(s21, ak[row[2]], b1);
+            AGC_VFMA(s30, ak[row[3]], b0);
+            AGC_VFMA(s31, ak[row[3]], b1);
         }
-        s00 += s01; s10 += s11; s20 += s21;
-        s30 += s31; s40 += s41; s50 += s51;
+        memcpy(sum[0], &s00, sizeof s00);
+        memcpy(sum[0] + 8, &s01, sizeof s01);
+        memcpy(sum[1], &s10, sizeof s10);
+        memcpy(sum[1] + 8, &s11, sizeof s11);
+        memcpy(sum[2], &s20, sizeof s20);
+        memcpy(sum[2] + 8, &s21, sizeof s21);
+        memcpy(sum[3], &s30, sizeof s30);
+        memcpy(sum[3] + 8, &s31, sizeof s31);
     } else {
-        for (long c = 0; c < nc; c++)
-            for (long k = 0; k < nt; k++) {
-                const float *restrict xk = x + c * xc + tap[k];
-                const float *restrict wk = w + (c * nt + k) * 16;
-                vec b0, b1;
-                memcpy(&b0, wk, sizeof b0);
-                memcpy(&b1, wk + 8, sizeof b1);
-                AGC_VFMA(s00, xk[at[0]], b0);
-                AGC_VFMA(s01, xk[at[0]], b1);
-                AGC_VFMA(s10, xk[at[1]], b0);
-                AGC_VFMA(s11, xk[at[1]], b1);
-                AGC_VFMA(s20, xk[at[2]], b0);
-                AGC_VFMA(s21, xk[at[2]], b1);
-                AGC_VFMA(s30, xk[at[3]], b0);
-                AGC_VFMA(s31, xk[at[3]], b1);
-                AGC_VFMA(s40, xk[at[4]], b0);
-                AGC_VFMA(s41, xk[at[4]], b1);
-                AGC_VFMA(s50, xk[at[5]], b0);
-                AGC_VFMA(s51, xk[at[5]], b1);
-            }
+        vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, s21 = {0};
+        vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, s51 = {0};
+        for (long k = 0; k < kc; k++) {
+            const float *restrict ak = a + k * acs;
+            vec b0, b1;
+            memcpy(&b0, b + k * ldb, sizeof b0);
+            memcpy(&b1, b + k * ldb + 8, sizeof b1);
+            AGC_VFMA(s00, ak[row[0]], b0);
+            AGC_VFMA(s01, ak[row[0]], b1);
+            AGC_VFMA(s10, ak[row[1]], b0);
+            AGC_VFMA(s11, ak[row[1]], b1);
+            AGC_VFMA(s20, ak[row[2]], b0);
+            AGC_VFMA(s21, ak[row[2]], b1);
+            AGC_VFMA(s30, ak[row[3]], b0);
+            AGC_VFMA(s31, ak[row[3]], b1);
+            AGC_VFMA(s40, ak[row[4]], b0);
+            AGC_VFMA(s41, ak[row[4]], b1);
+            AGC_VFMA(s50, ak[row[5]], b0);
+            AGC_VFMA(s51, ak[row[5]], b1);
+        }
+        if (mr == 6 && nr == 16 && first) {
+            memcpy(c, &s00, sizeof s00);
+            memcpy(c + 8, &s01, sizeof s01);
+            memcpy(c + 1 * ldc, &s10, sizeof s10);
+            memcpy(c + 1 * ldc + 8, &s11, sizeof s11);
+            memcpy(c + 2 * ldc, &s20, sizeof s20);
+            memcpy(c + 2 * ldc + 8, &s21, sizeof s21);
+            memcpy(c + 3 * ldc, &s30, sizeof s30);
+            memcpy(c + 3 * ldc + 8, &s31, sizeof s31);
+            memcpy(c + 4 * ldc, &s40, sizeof s40);
+            memcpy(c + 4 * ldc + 8, &s41, sizeof s41);
+            memcpy(c + 5 * ldc, &s50, sizeof s50);
+            memcpy(c + 5 * ldc + 8, &s51, sizeof s51);
+            return;
+        }
+        memcpy(sum[0], &s00, sizeof s00);
+        memcpy(sum[0] + 8, &s01, sizeof s01);
+        memcpy(sum[1], &s10, sizeof s10);
+        memcpy(sum[1] + 8, &s11, sizeof s11);
+        memcpy(sum[2], &s20, sizeof s20);
+        memcpy(sum[2] + 8, &s21, sizeof s21);
+        memcpy(sum[3], &s30, sizeof s30);
+        memcpy(sum[3] + 8, &s31, sizeof s31);
+        memcpy(sum[4], &s40, sizeof s40);
+        memcpy(sum[4] + 8, &s41, sizeof s41);
+        memcpy(sum[5], &s50, sizeof s50);
+        memcpy(sum[5] + 8, &s51, sizeof s51);
     }
-    memcpy(sum[0], &s00, sizeof s00);
-    memcpy(sum[0] + 8, &s01, sizeof s01);
-    memcpy(sum[1], &s10, sizeof s10);
-    memcpy(sum[1] + 8, &s11, sizeof s11);
-    memcpy(sum[2], &s20, sizeof s20);
-    memcpy(sum[2] + 8, &s21, sizeof s21);
-    memcpy(sum[3], &s30, sizeof s30);
-    memcpy(sum[3] + 8, &s31, sizeof s31);
-    memcpy(sum[4], &s40, sizeof s40);
-    memcpy(sum[4] + 8, &s41, sizeof s41);
-    memcpy(sum[5], &s50, sizeof s50);
-    memcpy(sum[5] + 8, &s51, sizeof s51);
 #else
-    for (int r = 0; r < np; r++) {
+    for (int r = 0; r < mr; r++) {
         float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;
-        for (long c = 0; c < nc; c++)
-            for (long k = 0; k < nt; k++) {
-                const float *restrict xk = x + c * xc + tap[k];
-                const float *restrict wk = w + (c * nt + k) * 16;
-                const float a = xk[at[r]];
-                s0 += a * wk[0];
-                s1 += a * wk[1];
-                s2 += a * wk[2];
-                s3 += a * wk[3];
-                s4 += a * wk[4];
-                s5 += a * wk[5];
-                s6 += a * wk[6];
-                s7 += a * wk[7];
-                s8 += a * wk[8];
-                s9 += a * wk[9];
-                s10 += a * wk[10];
-                s11 += a * wk[11];
-                s12 += a * wk[12];
-                s13 += a * wk[13];
-                s14 += a * wk[14];
-                s15 += a * wk[15];
-            }
+        for (long k = 0; k < kc; k++) {
+            const float ark = a[row[r] + k * acs];
+            const float *restrict bk = b + k * ldb;
+            s0 += ark * bk[0];
+            s1 += ark * bk[1];
+            s2 += ark * bk[2];
+            s3 += ark * bk[3];
+            s4 += ark * bk[4];
+            s5 += ark * bk[5];
+            s6 += ark * bk[6];
+            s7 += ark * bk[7];
+            s8 += ark * bk[8];
+            s9 += ark * bk[9];
+            s10 += ark * bk[10];
+            s11 += ark * bk[11];
+            s12 += ark * bk[12];
+            s13 += ark * bk[13];
+            s14 += ark * bk[14];
+            s15 += ark * bk[15];
+        }
         sum[r][0] = s0;
         sum[r][1] = s1;
         sum[r][2] = s2;
@@ -179,47 +176,139 @@ static void agc_conv_6x16(const float *restrict x, long xh, long xs, long nc,
         sum[r][15] = s15;
     }
 #endif
-    for (int j = 0; j < no; j++)
-        for (int r = 0; r < np; r++) {
-            const float v = b ? sum[r][j] + b[j] : sum[r][j];
-            y[j * ldy + to[r]] = relu && !(v > 0) ? 0 : v;
-        }
+    for (int r = 0; r < mr; r++) {
+        float *restrict cr = c + r * ldc;
+        if (nr == 16 && first)
+            for (int j = 0; j < 16; j++)
+                cr[j] = sum[r][j];
+        else if (nr == 16)
+            for (int j = 0; j < 16; j++)
+                cr[j] += sum[r][j];
+        else
+            for (int j = 0; j < nr; j++)
+                cr[j] = first ? sum[r][j] : cr[j] + sum[r][j];
+    }
 }
 
 /* ---- forward: y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] ---- */
 
-/* forward plus the bias b: w packed in panels of 16 channels into wp, then agc_conv_6x16 */
-static void agc_conv3_forward(float *restrict y, const float *restrict x, const float *restrict w,
-    const float *restrict b, float *restrict wp)
+/* y0, y1: two rows of an out channel's output = the transform of a row of its
+ * tiles' products m[e * 1040 + i], plus bo */
+static void agc_conv3_forward_row(float *restrict y0, float *restrict y1, const float *restrict mr, float bo)
 {
-    static const long tap[15] = {0, 1, 2, 3, 4, 128, 129, 130, 131, 132, 256, 257, 258, 259, 260};
+    for (long i = 0; i < 62; i++) {
+        float a0[6], a1[6];
+        for (int j = 0; j < 6; j++) {
+            a0[j] = mr[j * 1040 + i] + mr[(6 + j) * 1040 + i] + mr[(12 + j) * 1040 + i];
+            a1[j] = mr[(6 + j) * 1040 + i] - mr[(12 + j) * 1040 + i] - mr[(18 + j) * 1040 + i];
+        }
+        float y00 = a0[0] + a0[1] + a0[2] + a0[3] + a0[4];
+        float y01 = a0[1] - a0[2] + 2 * a0[3] - 2 * a0[4] + a0[5];
+        float y10 = a1[0] + a1[1] + a1[2] + a1[3] + a1[4];
+        float y11 = a1[1] - a1[2] + 2 * a1[3] - 2 * a1[4] + a1[5];
+        y00 = y00 + bo, y01 = y01 + bo, y10 = y10 + bo, y11 = y11 + bo;
+        y0[2 * i] = y00;
+        y0[2 * i + 1] = y01;
+        y1[2 * i] = y10;
+        y1[2 * i + 1] = y11;
+    }
+}
+
+/* m: a block's 24 products over the channels, for tiles tiles */
+static AGC_NOINLINE void agc_conv3_forward_mm(float *restrict m, const float *restrict u, const float *restrict v,
+    long tiles)
+{
+    for (long e = 0; e < 24; e++)
+        for (long o = 0; o < 16; o += 6)
+            for (long t = 0; t < tiles; t += 16)
+                agc_mm_6x16(20, u + e * 320 + o * 20, 20, 1, v + e * 1296 + t, 64,
+                    m + e * 1040 + o * 64 + t, 64, o + 6 <= 16 ? 6 : (int)(16 - o),
+                    tiles - t < 16 ? (int)(tiles - t) : 16, 1);
+}
+
+/* y (an image's): the nty tile rows from ty0, from the padded image xp, in the
+ * block's scratch v, m */
+static AGC_NOINLINE void agc_conv3_forward_block(float *restrict y, const float *restrict xp, const float *restrict u,
+    const float *restrict b, float *restrict v, float *restrict m, long ty0, long nty)
+{
+    /* v: the input's transform */
+    for (long c = 0; c < 20; c++)
+        for (long r = 0; r < nty; r++) {
+            const float *restrict d = xp + (c * 64 + 2 * (ty0 + r)) * 128;
+            float e[4][128];
+            for (long i = 0; i < 128; i++) {
+                e[0][i] = d[i] - d[256 + i];
+                e[1][i] = d[128 + i] + d[256 + i];
+                e[2][i] = d[256 + i] - d[128 + i];
+                e[3][i] = d[128 + i] - d[384 + i];
+            }
+            float *restrict vt = v + c * 64 + r * 62;
+            for (int k = 0; k < 4; k++)
+                for (long i = 0; i < 62; i++) {
+                    const float e0 = e[k][2 * i], e1 = e[k][2 * i + 1];
+                    const float e2 = e[k][2 * i + 2], e3 = e[k][2 * i + 3];
+                    const float e4 = e[k][2 * i + 4], e5 = e[k][2 * i + 5];
+                    vt[6 * k * 1296 + i] = 4 * e0 - 5 * e2 + e4;
+                    vt[(6 * k + 1) * 1296 + i] = -4 * e1 - 4 * e2 + e3 + e4;
+                    vt[(6 * k + 2) * 1296 + i] = 4 * e1 - 4 * e2 - e3 + e4;
+                    vt[(6 * k + 3) * 1296 + i] = -2 * e1 - e2 + 2 * e3 + e4;
+                    vt[(6 * k + 4) * 1296 + i] = 2 * e1 - e2 - 2 * e3 + e4;
+                    vt[(6 * k + 5) * 1296 + i] = 4 * e1 - 5 * e3 + e5;
+                }
+        }
+    agc_conv3_forward_mm(m, u, v, nty * 62);
+    /* y: the products' transform, plus b */
+    for (long o = 0; o < 16; o++)
+        for (long r = 0; r < nty; r++) {
+            float *y0 = y + (o * 62 + 2 * (ty0 + r)) * 124;
+            agc_conv3_forward_row(y0, y0 + 124, m + o * 64 + r * 62, b[o]);
+        }
+}
+
+/* forward plus the bias b as Winograd F(2x2, 3x5) products: 31 x 62 tiles, blocks of 1 rows */
+static void agc_conv3_forward(float *restrict y, const float *restrict x, const float *restrict w,
+    const float *restrict b, float *restrict u, float *restrict v, float *restrict m)
+{
 #ifdef _OPENMP
 #pragma omp parallel
 #endif
     {
+        /* u: the weights' transform */
 #ifdef _OPENMP
-#pragma omp for collapse(3) schedule(static)
+#pragma omp for collapse(2) schedule(static)
 #endif
-        for (long g = 0; g < 1; g++)
-            for (long p = 0; p < 1; p++)
-                for (long c = 0; c < 20; c++)
-                    for (long t = 0; t < 15; t++)
-                        for (long j = 0; j < 16; j++) {
-                            const long o = p * 16 + j;
-                            wp[(((g * 1 + p) * 20 + c) * 15 + t) * 16 + j] = o >= 16 ? 0 :
-                                w[((g * 16 + o) * 20 + c) * 15 + t];
-                        }
+        for (long o = 0; o < 16; o++)
+            for (long c = 0; c < 20; c++) {
+                float g[15], a[4][5];
+                for (int t = 0; t < 15; t++)
+                    g[t] = w[(o * 20 + c) * 15 + t];
+                for (int j = 0; j < 5; j++) {
+                    a[0][j] = g[j];
+                    a[1][j] = (g[j] + g[5 + j] + g[10 + j]) * 0.5f;
+                    a[2][j] = (g[j] - g[5 + j] + g[10 + j]) * 0.5f;
+                    a[3][j] = g[10 + j];
+                }
+                float *restrict uo = u + o * 20 + c;
+                for (int i = 0; i < 4; i++) {
+                    uo[6 * i * 320] = a[i][0] * 0.25f;
+                    uo[(6 * i + 1) * 320] = (-a[i][0] - a[i][1] - a[i][2] - a[i][3] - a[i][4]) * (1.0f / 6);
+                    uo[(6 * i + 2) * 320] = (a[i][1] - a[i][0] - a[i][2] + a[i][3] - a[i][4]) * (1.0f / 6);
+                    uo[(6 * i + 3) * 320] = (a[i][0] + 2 * a[i][1] + 4 * a[i][2] + 8 * a[i][3] + 16 * a[i][4]) * (1.0f / 24);
+                    uo[(6 * i + 4) * 320] = (a[i][0] - 2 * a[i][1] + 4 * a[i][2] - 8 * a[i][3] + 16 * a[i][4]) * (1.0f / 24);
+                    uo[(6 * i + 5) * 320] = a[i][4];
+                }
+            }
+        for (long n = 0; n < 1; n++) {
+            const float *restrict xk = x + n * 163840;
+            /* the blocks of tile rows: block i in slot i % 2 */
 #ifdef _OPENMP
-#pragma omp for collapse(4) schedule(static)
+#pragma omp for schedule(static)
 #endif
-        for (long n = 0; n < 1; n++)
-            for (long g = 0; g < 1; g++)
-                for (long p = 0; p < 1; p++)
-                    for (long q = 0; q < 7688; q += 6)
-                        agc_conv_6x16(x + n * 163840 + g * 163840, 128, 1, 20, 8192, tap, 15,
-                            wp + (g * 1 + p) * 4800, b + g * 16 + p * 16, 0,
-                            y + n * 123008 + (g * 16 + p * 16) * 7688,
-                            7688, 124, 1, q, 124, q + 6 <= 7688 ? 6 : (int)(7688 - q), 16);
+            for (long k = 0; k < 2; k++)
+                for (long ty0 = k * 1; ty0 < 31; ty0 += 2)
+                    agc_conv3_forward_block(y + n * 123008, xk, u, b, v + k * 31104, m + k * 24960, ty0,
+                        ty0 + 1 <= 31 ? 1 : 31 - ty0);
+        }
     }
 }
 
@@ -395,10 +484,12 @@ int conv2d_seed_forward(conv2d_seed_t *m)
 {
     float *const y_out = m->arena + 0; /* [123008] */
     float *const loss_sum = m->arena + 123008; /* [1] */
-    float *const conv3_forward_wpack = m->arena + 123008; /* [4800] */
+    float *const conv3_forward_u = m->arena + 235136; /* [7680] */
+    float *const conv3_forward_v = m->arena + 123008; /* [62208] */
+    float *const conv3_forward_m = m->arena + 185216; /* [49920] */
 
     /* y = conv2d(x, w, b)  [../specs/conv2d_seed.yaml:12] */
-    agc_conv3_forward(y_out, m->x, m->w, m->b, conv3_forward_wpack);
+    agc_conv3_forward(y_out, m->x, m->w, m->b, conv3_forward_u, conv3_forward_v, conv3_forward_m);
 
     /* loss = mean(y)  [../specs/conv2d_seed.yaml:13] */
     {
@@ -449,10 +540,12 @@ int conv2d_seed_infer(conv2d_seed_t *m)
 {
     float *const y_out = m->arena + 0; /* [123008] */
     float *const loss_sum = m->arena + 123008; /* [1] */
-    float *const conv3_forward_wpack = m->arena + 123008; /* [4800] */
+    float *const conv3_forward_u = m->arena + 235136; /* [7680] */
+    float *const conv3_forward_v = m->arena + 123008; /* [62208] */
+    float *const conv3_forward_m = m->arena + 185216; /* [49920] */
 
     /* y  [../specs/conv2d_seed.yaml:12] */
-    agc_conv3_forward(y_out, m->x, m->w, m->b, conv3_forward_wpack);
+    agc_conv3_forward(y_out, m->x, m->w, m->b, conv3_forward_u, conv3_forward_v, conv3_forward_m);
 
     /* loss  [../specs/conv2d_seed.yaml:13] */
     {

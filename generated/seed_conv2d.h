@@ -32,7 +32,7 @@ typedef struct seed_conv2d_t {
     float conv_weight[4800]; /* [16, 20, 3, 5] input, requires grad */
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[123008]; /* [1, 16, 62, 124] output */
-    float arena[4800]; /* temporaries and scratch, planned by liveness */
+    float arena[119808]; /* temporaries and scratch, planned by liveness */
 } seed_conv2d_t;
 
 /* roles in seed_conv2d_tensors[].role */
@@ -47,7 +47,7 @@ typedef agc_tensor seed_conv2d_tensor;
 /* sizes, as constant expressions */
 #define seed_conv2d_NUM_TENSORS 4
 #define seed_conv2d_SIZE sizeof(seed_conv2d_t)
-#define seed_conv2d_ARENA_BYTES 19200
+#define seed_conv2d_ARENA_BYTES 479232
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void seed_conv2d_init(seed_conv2d_t *m);

@@ -32,7 +32,7 @@ typedef struct seed_conv2d_pad_t {
     float conv_weight[4800]; /* [16, 20, 3, 5] input, requires grad */
     float conv_bias[16]; /* [16] input, requires grad */
     float conv[131072]; /* [1, 16, 64, 128] output */
-    float arena[179040]; /* temporaries and scratch, planned by liveness */
+    float arena[299328]; /* temporaries and scratch, planned by liveness */
 } seed_conv2d_pad_t;
 
 /* roles in seed_conv2d_pad_tensors[].role */
@@ -47,7 +47,7 @@ typedef agc_tensor seed_conv2d_pad_tensor;
 /* sizes, as constant expressions */
 #define seed_conv2d_pad_NUM_TENSORS 4
 #define seed_conv2d_pad_SIZE sizeof(seed_conv2d_pad_t)
-#define seed_conv2d_pad_ARENA_BYTES 716160
+#define seed_conv2d_pad_ARENA_BYTES 1197312
 
 /* Sets inputs and parameters from the spec, everything else to 0. */
 void seed_conv2d_pad_init(seed_conv2d_pad_t *m);

@@ -277,6 +277,19 @@ add("c2d_wino_relu", WINO_RELU,
     lambda x, w, b: {"y": F.relu(F.conv2d(x, w, b, padding=1))},
     w=init_scale(144), b=init_scale(144))
 conv_case("c2d_wino_f64", 2, (1, 16, 6, 7), (18, 16, 3, 3), padding=1)
+# F(2x2, 3x5), F(2x2, 5x3) and F(2x2, 5x5) (float32 runs F(2, 5) in one
+# dim at most, and not for the weight gradient): the seed's window, an
+# odd batch of images shared out to two slots (one takes two), odd
+# output sizes; one image in blocks of tile rows shared out to the slots,
+# one slot taking two; 5x5 with padding 2
+conv_case("c2d_wino_k35", 2, (3, 20, 6, 9), (16, 20, 3, 5),
+          padding=(1, 2))
+conv_case("c2d_wino_k53_f64", 2, (1, 16, 75, 9), (18, 16, 5, 3))
+conv_case("c2d_wino_k55_f64", 2, (2, 16, 9, 12), (17, 16, 5, 5), padding=2)
+# no padding, and rows of whole vectors: the blocks read x in place (one
+# image, its blocks in two slots; two images, one a slot)
+conv_case("c2d_wino_in_place", 2, (1, 16, 10, 16), (16, 16, 3, 3))
+conv_case("c2d_wino_k35_in_place", 2, (2, 16, 10, 16), (16, 16, 3, 5))
 
 # the register-blocked kernels add a bias as they write (emit.c's
 # fused_bias): one written first and shaped [1, C, 1, 1]; and a
