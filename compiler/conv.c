@@ -1725,12 +1725,19 @@ static void wino_input(Kernels *K, Out *f, const Corr *c, const Wino *z)
     f->indent += 2;
     put(f, "const %s *restrict d = xp + (c * %ld + 2 * (ty0 + r)) * %ld;\n",
         T, z->hp, wp);
-    put(f, "%s e[%d][%ld];\n", T, ah, wp);
-    put(f, "for (long i = 0; i < %ld; i++) {\n", wp);
-    for (int j = 0; j < ah; j++)
-        t[j] = j ? agc_fmt("d[%ld + i]", j * wp) : "d[i]";
-    for (int k = 0; k < ah; k++)
-        put(f, "    e[%d][i] = %s;\n", k, lin(K, z->h->bt[k], 1, ah, t));
+    /* e's even and odd columns apart: the loop across reads them at unit
+     * stride (at stride 2, its loads took shuffles) */
+    put(f, "%s e[%d][2][%ld];    /* [row][column parity][column / 2] */\n",
+        T, ah, wp / 2);
+    put(f, "for (long i = 0; i < %ld; i++) {\n", wp / 2);
+    for (int p = 0; p < 2; p++) {
+        for (int j = 0; j < ah; j++)
+            t[j] = j * wp + p ? agc_fmt("d[%ld + 2 * i]", j * wp + p)
+                              : "d[2 * i]";
+        for (int k = 0; k < ah; k++)
+            put(f, "    e[%d][%d][i] = %s;\n", k, p,
+                lin(K, z->h->bt[k], 1, ah, t));
+    }
     put(f, "}\n");
     put(f, "%s *restrict vt = v + c * %ld + r * %ld;\n", T, z->tb, z->tw);
     put(f, "for (int k = 0; k < %d; k++)\n", ah);
@@ -1739,8 +1746,9 @@ static void wino_input(Kernels *K, Out *f, const Corr *c, const Wino *z)
     for (int j = 0; j < aw; j++)
         t[j] = agc_fmt("e%d", j);
     for (int j = 0; j < aw; j += 2)
-        put(f, "const %s e%d = e[k][2 * i%s], e%d = e[k][2 * i + %d];\n", T,
-            j, j ? agc_fmt(" + %d", j) : "", j + 1, j + 1);
+        put(f, "const %s e%d = e[k][0][i%s], e%d = e[k][1][i%s];\n", T, j,
+            j ? agc_fmt(" + %d", j / 2) : "", j + 1,
+            j ? agc_fmt(" + %d", j / 2) : "");
     for (int l = 0; l < aw; l++)
         put(f, "vt[%s * %ld + i] = %s;\n", wino_at(aw, "k", l), vs,
             lin(K, z->w->bt[l], 1, aw, t));

@@ -235,19 +235,23 @@ static AGC_NOINLINE void agc_conv3_forward_block(float *restrict y, const float 
     for (long c = 0; c < 20; c++)
         for (long r = 0; r < nty; r++) {
             const float *restrict d = xp + (c * 64 + 2 * (ty0 + r)) * 128;
-            float e[4][128];
-            for (long i = 0; i < 128; i++) {
-                e[0][i] = d[i] - d[256 + i];
-                e[1][i] = d[128 + i] + d[256 + i];
-                e[2][i] = d[256 + i] - d[128 + i];
-                e[3][i] = d[128 + i] - d[384 + i];
+            float e[4][2][64];    /* [row][column parity][column / 2] */
+            for (long i = 0; i < 64; i++) {
+                e[0][0][i] = d[2 * i] - d[256 + 2 * i];
+                e[1][0][i] = d[128 + 2 * i] + d[256 + 2 * i];
+                e[2][0][i] = d[256 + 2 * i] - d[128 + 2 * i];
+                e[3][0][i] = d[128 + 2 * i] - d[384 + 2 * i];
+                e[0][1][i] = d[1 + 2 * i] - d[257 + 2 * i];
+                e[1][1][i] = d[129 + 2 * i] + d[257 + 2 * i];
+                e[2][1][i] = d[257 + 2 * i] - d[129 + 2 * i];
+                e[3][1][i] = d[129 + 2 * i] - d[385 + 2 * i];
             }
             float *restrict vt = v + c * 64 + r * 62;
             for (int k = 0; k < 4; k++)
                 for (long i = 0; i < 62; i++) {
-                    const float e0 = e[k][2 * i], e1 = e[k][2 * i + 1];
-                    const float e2 = e[k][2 * i + 2], e3 = e[k][2 * i + 3];
-                    const float e4 = e[k][2 * i + 4], e5 = e[k][2 * i + 5];
+                    const float e0 = e[k][0][i], e1 = e[k][1][i];
+                    const float e2 = e[k][0][i + 1], e3 = e[k][1][i + 1];
+                    const float e4 = e[k][0][i + 2], e5 = e[k][1][i + 2];
                     vt[6 * k * 1296 + i] = 4 * e0 - 5 * e2 + e4;
                     vt[(6 * k + 1) * 1296 + i] = -4 * e1 - 4 * e2 + e3 + e4;
                     vt[(6 * k + 2) * 1296 + i] = 4 * e1 - 4 * e2 - e3 + e4;
