@@ -431,6 +431,7 @@ static void agc_conv16_weight(float *restrict dw, const float *restrict x, const
 #endif
     {
         for (long n = 0; n < 1; n++) {
+            float *restrict gk = gt, *restrict dk = dw;
             for (long g = 0; g < 1; g++) {
                 const float *restrict gi = gy + (n * 1 + g) * 123008;
 #ifdef _OPENMP
@@ -438,7 +439,7 @@ static void agc_conv16_weight(float *restrict dw, const float *restrict x, const
 #endif
                 for (long p = 0; p < 1; p++)
                     for (long q = 0; q < 7688; q += 64)
-                        agc_conv16_weight_gq(gt + p * 123008, gi + p * 123008, q, q + 64 < 7688 ? q + 64 : 7688, 16);
+                        agc_conv16_weight_gq(gk + p * 123008, gi + p * 123008, q, q + 64 < 7688 ? q + 64 : 7688, 16);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
@@ -451,7 +452,7 @@ static void agc_conv16_weight(float *restrict dw, const float *restrict x, const
                     for (long p = 0; p < 1; p++)
                         for (long oh = 0; oh < 62; oh += 4)
                             agc_convw_6x16(x + n * 163840 + g * 163840 + oh * 128, tap, oh + 4 <= 62 ? 4 : 62 - oh, 128, 124, 1,
-                                gt + (p * 7688 + oh * 124) * 16, dw + (g * 16 + p * 16) * 300 + t, 300,
+                                gk + (p * 7688 + oh * 124) * 16, dk + (g * 16 + p * 16) * 300 + t, 300,
                                 6, 16, n == 0 && oh == 0);
                 }
             }

@@ -291,6 +291,14 @@ conv_case("c2d_wino_k55_f64", 2, (2, 16, 9, 12), (17, 16, 5, 5), padding=2)
 conv_case("c2d_wino_in_place", 2, (1, 16, 10, 16), (16, 16, 3, 3))
 conv_case("c2d_wino_k35_in_place", 2, (2, 16, 10, 16), (16, 16, 3, 5))
 
+# enough work for the kernels' images to go to two slots, each padding its
+# own and (weight gradient) summing its own, added in order at the end:
+# the register-blocked kernels at stride 1 and (input gradient in phases)
+# at stride 2; float64, for the weight gradient's long sums
+conv_case("c2d_gemm_slots_f64", 2, (4, 8, 16, 16), (24, 8, 3, 3), padding=1)
+conv_case("c2d_s2_slots_f64", 2, (4, 16, 18, 18), (32, 16, 3, 3), stride=2,
+          padding=1)
+
 # the register-blocked kernels add a bias as they write (emit.c's
 # fused_bias): one written first and shaped [1, C, 1, 1]; and a
 # convolution read twice, whose bias add stays a loop of its own
