@@ -1708,14 +1708,16 @@ static Wino wino_plan(const Kernels *K, const Corr *c, long cols)
      * tail (whose short stores, read back as vectors, stalled it) */
     z.hp = 2 * z.th + z.h->a - 2;
     z.wp = (2 * z.tw + z.w->a - 2 + lanes - 1) / lanes * lanes;
+    /* slots where there is work to share: else one, and no more memory */
+    long slots = gemm_par(c) ? WINO_SLOTS : 1;
     long tile_bytes = z.e * (c->CI + cols) * (K->f32 ? 4 : 8);
-    long rows = WINO_BLOCK_BYTES / WINO_SLOTS / tile_bytes / z.tw;
+    long rows = WINO_BLOCK_BYTES / slots / tile_bytes / z.tw;
     rows = rows < 1 ? 1 : rows > z.th ? z.th : rows;
     long blocks = (z.th + rows - 1) / rows;
     z.rows = (z.th + blocks - 1) / blocks;
     z.in_place = c->ph == 0 && c->pw == 0 && z.hp == c->H && z.wp == c->W;
-    z.by_image = c->N >= WINO_SLOTS;
-    z.slots = z.by_image || blocks >= WINO_SLOTS ? WINO_SLOTS : blocks;
+    z.by_image = slots > 1 && c->N >= slots;
+    z.slots = z.by_image || blocks >= slots ? slots : blocks;
     z.tb = (z.rows * z.tw + nr - 1) / nr * nr;
     /* 64 bytes more than an element's size, so that they do not fall in
      * one cache set */
@@ -1817,7 +1819,14 @@ static void wino_pad_scr(Shared *s, const Corr *c, const Wino *z,
 static const char *wino_first(const Wino *z)
 {
     return z->by_image ? "n == k && ty0 == 0"
-                       : agc_fmt("n == 0 && ty0 == k * %ld", z->rows);
+           : z->slots > 1 ? agc_fmt("n == 0 && ty0 == k * %ld", z->rows)
+                          : "n == 0 && ty0 == 0";
+}
+
+/* "base + k * size": slot k's scratch, or "base" for a single slot */
+static const char *wino_slot(const Wino *z, const char *base, long size)
+{
+    return z->slots > 1 ? agc_fmt("%s + k * %ld", base, size) : base;
 }
 
 /* The loops of the wrapper over the images and their blocks, each block
@@ -1867,18 +1876,21 @@ static void wino_images(Kernels *K, Out *f, const Corr *c, const Wino *z,
         put(f, "const %s *restrict xk = %s;\n", T, z->in_place ? x : "xp");
         if (name)
             put(f, "const %s *restrict gk = gq;\n", T);
-        put(f, "/* the blocks of tile rows: block i in slot i %% %ld */\n",
-            z->slots);
-        if (par)
-            put_omp(f, "for schedule(static)");
-        put(f, "for (long k = 0; k < %ld; k++)\n", z->slots);
-        f->indent++;
-        put(f, "for (long ty0 = k * %ld; ty0 < %ld; ty0 += %ld)\n", z->rows,
-            z->th, z->slots * z->rows);
+        if (z->slots > 1) {
+            put(f, "/* the blocks of tile rows: block i in slot i %% %ld */\n",
+                z->slots);
+            if (par)
+                put_omp(f, "for schedule(static)");
+            put(f, "for (long k = 0; k < %ld; k++)\n", z->slots);
+        }
+        f->indent += z->slots > 1;
+        put(f, "for (long ty0 = %s; ty0 < %ld; ty0 += %ld)\n",
+            z->slots > 1 ? agc_fmt("k * %ld", z->rows) : "0", z->th,
+            z->slots * z->rows);
     }
     put(f, "    %s;\n", agc_fmt(call, agc_fmt("ty0 + %ld <= %ld ? %ld : "
         "%ld - ty0", z->rows, z->th, z->rows, z->th)));
-    f->indent -= 2;
+    f->indent -= z->slots > 1 || z->by_image ? 2 : 1;
     put(f, "%s}\n", z->by_image ? "    " : "");
 }
 
@@ -2049,9 +2061,9 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     f->indent -= 2;
     put(f, "    }\n");
     wino_images(K, f, c, &z, par, NULL, agc_fmt(
-        "%s_block(y + n * %ld, xk, u, %sv + k * %ld, m + k * %ld, ty0,\n"
-        "        %%s)", s->name, CO * OH * OW, bias ? "b, " : "", E * vs,
-        E * ms));
+        "%s_block(y + n * %ld, xk, u, %s%s, %s, ty0,\n"
+        "        %%s)", s->name, CO * OH * OW, bias ? "b, " : "",
+        wino_slot(&z, "v", E * vs), wino_slot(&z, "m", E * ms)));
     par_close(f, par);
     f->indent--;
     put(f, "}\n\n");
@@ -2204,8 +2216,9 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
     int par = gemm_par(c);
     par_open(f, par);
     wino_images(K, f, c, &z, par, s->name, agc_fmt(
-        "%s_block(s + k * %ld, xk, gk, v + k * %ld, gt + k * %ld, ty0,\n"
-        "        %%s, %s)", s->name, E * ss, E * vs, E * gs, wino_first(&z)));
+        "%s_block(%s, xk, gk, %s, %s, ty0,\n        %%s, %s)", s->name,
+        wino_slot(&z, "s", E * ss), wino_slot(&z, "v", E * vs),
+        wino_slot(&z, "gt", E * gs), wino_first(&z)));
     /* dw = G^T s G': down the columns, then across (G^T's rows are G's
      * columns) */
     put(f, "/* dw: the sums' transform */\n");
