@@ -943,12 +943,36 @@ static void emit_vec_taps(Kernels *K, const char *name, long nb,
     put(o, "}\n\n");
 }
 
+/* The parallel region around a kernel's loops, when par: every thread
+ * runs them, sharing out the iterations of their omp for loops */
+static void par_open(Out *o, int par)
+{
+    if (par) {
+        put_omp(o, "parallel");
+        put(o, "{\n");
+        o->indent++;
+    }
+}
+
+static void par_close(Out *o, int par)
+{
+    if (par) {
+        o->indent--;
+        put(o, "}\n");
+    }
+}
+
+/* The forward kernel calls of c over image n: xi its (padded) input,
+ * wp the packed weights, y the image's output, plus b when bias, then
+ * the relu when relu; over every image n when images (one parallel
+ * loop, not a loop and a barrier an image). */
 /* static void NAME(T *dw, const T *x, const T *gy, T *part): the weight
  * gradient dw [G*CO, CI, KH, KW] (in place, no unpacking) of the
  * correlation of x with gy, OB output channels at a time.  The sums are
  * blocked in float: per column over an image's rows in part [CI][KH][OB]
  * [KW][OW], then over the columns, then over the batch in dw. */
-static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
+static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c,
+                           int slots)
 {
     Out *o = &K->fns;
     const char *T = K->T;
@@ -957,18 +981,38 @@ static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
     emit_vec_taps(K, agc_fmt("%s_taps", name), ob, c);
     if (rest)
         emit_vec_taps(K, agc_fmt("%s_rest", name), rest, c);
+    long size = c->G * c->CO * c->CI * kk;
+    long psize = c->CI * c->KH * ob * c->KW * c->OW;
+    if (slots > 1)
+        put(o, "/* the images (and groups) i in slot sl = i %% %d: each sums "
+            "its own into dw or\n * dsum, added in order at the end */\n",
+            slots);
     put(o, "static void %s(%s *restrict dw, const %s *restrict x, "
-        "const %s *restrict gy, %s *restrict part)\n{\n", name, T, T, T, T);
+        "const %s *restrict gy, %s *restrict part%s%s)\n{\n", name, T, T, T,
+        T, slots > 1 ? "s" : "", slots > 1 ? agc_fmt(",\n    %s *restrict "
+        "dsum", T) : "");
     o->indent++;
-    put(o, "memset(dw, 0, %ld * sizeof *dw);\n", c->G * c->CO * c->CI * kk);
-    put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    if (slots > 1) {
+        par_open(o, 1);
+        put_omp(o, "for schedule(static)");
+        put(o, "for (long sl = 0; sl < %d; sl++) {\n", slots);
+        o->indent++;
+        put(o, "%s *restrict part = parts + sl * %ld;\n", T, psize);
+        put(o, "%s *restrict dk = sl ? dsum + (sl - 1) * %ld : dw;\n", T,
+            size);
+        put(o, "memset(dk, 0, %ld * sizeof *dk);\n", size);
+        put(o, "for (long i = sl; i < %ld; i += %d) {\n", c->N * c->G, slots);
+    } else {
+        put(o, "memset(dw, 0, %ld * sizeof *dw);\n", size);
+        put(o, "for (long i = 0; i < %ld; i++) {\n", c->N * c->G);
+    }
     o->indent++;
     put(o, "const %s *restrict xg = %s;\n", T,
         plus_expr("x", times("i", c->CI * c->H * c->W)));
     put(o, "const %s *restrict gi = %s;\n", T,
         plus_expr("gy", times("i", c->CO * ohw)));
     put(o, "%s *restrict dg = %s;\n", T,
-        plus_expr("dw", c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
+        plus_expr(slots > 1 ? "dk" : "dw", c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
                                            c->CO * c->CI * kk) : ""));
     for (int part = 0; part < 2; part++) {
         if (part ? !rest : !full)
@@ -1009,6 +1053,17 @@ static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c)
     }
     o->indent--;
     put(o, "}\n");
+    if (slots > 1) {
+        o->indent--;
+        put(o, "}\n");
+        put_omp(o, "for schedule(static)");
+        put(o, "for (long j = 0; j < %ld; j++)\n", size);
+        put(o, "    dw[j] = dw[j]");
+        for (int k = 1; k < slots; k++)
+            put(o, k > 1 ? " + dsum[%ld + j]" : " + dsum[j]", (k - 1) * size);
+        put(o, ";\n");
+        par_close(o, 1);
+    }
     o->indent--;
     put(o, "}\n\n");
 }
@@ -1033,10 +1088,17 @@ static Shared *vec_wgrad_kernel(Kernels *K, const Node *n, const Corr *c)
     s->name = agc_fmt("agc_conv%d", n->id);
     s->next = K->shared;
     K->shared = s;
-    add_scr(s, "part", c->CI * c->KH * vec_block(c) * c->KW * c->OW,
-            "products summed per column [c][kh][b][k][ow]");
+    /* images in slots, as gemm_weight's, where there is work to share */
+    int slots = gemm_par(c) && c->N * c->G >= 2 ? 2 : 1;
+    long part = c->CI * c->KH * vec_block(c) * c->KW * c->OW;
+    add_scr(s, "part", slots * part, slots > 1
+            ? "products summed per column, a slot's [c][kh][b][k][ow]"
+            : "products summed per column [c][kh][b][k][ow]");
+    if (slots > 1)
+        add_scr(s, "dsum", (slots - 1) * c->G * c->CO * c->CI * c->KH * c->KW,
+                "the second slot's sums, as dw");
     kernels_comment(K, n, "gradient of the weight");
-    emit_vec_wgrad(K, s->name, c);
+    emit_vec_wgrad(K, s->name, c, slots);
     return s;
 }
 
@@ -1365,29 +1427,6 @@ static void emit_gy_panels(Out *f, const char *name, const char *dst,
                           CO - (panels - 1) * nr) : agc_fmt("%d", nr));
 }
 
-/* The parallel region around a kernel's loops, when par: every thread
- * runs them, sharing out the iterations of their omp for loops */
-static void par_open(Out *o, int par)
-{
-    if (par) {
-        put_omp(o, "parallel");
-        put(o, "{\n");
-        o->indent++;
-    }
-}
-
-static void par_close(Out *o, int par)
-{
-    if (par) {
-        o->indent--;
-        put(o, "}\n");
-    }
-}
-
-/* The forward kernel calls of c over image n: xi its (padded) input,
- * wp the packed weights, y the image's output, plus b when bias, then
- * the relu when relu; over every image n when images (one parallel
- * loop, not a loop and a barrier an image). */
 static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
                             const char *xi, const char *y, int bias, int relu,
                             int images, int par)
