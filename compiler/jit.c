@@ -550,7 +550,14 @@ Jit *jit_new(Program *p, const Emitted *em)
     const char *bn = agc_fmt("%s_bad_target_offset", p->spec->name);
     const size_t *bad = j->dl ? dlsym(j->dl, bn) : tcc_get_symbol(j->tcc, bn);
     j->bad_target_offset = bad ? (long)*bad : -1;
-    j->m = calloc(1, j->size);
+    /* at a cache line: calloc's large blocks start 16 bytes past a page,
+     * and the kernels' vectors then straddled lines (the seed Conv2d's
+     * Winograd forward ran 19% slower than the agc compile build) */
+    void *m = NULL;
+    if (posix_memalign(&m, 64, j->size ? j->size : 1) == 0) {
+        memset(m, 0, j->size);
+        j->m = m;
+    }
     if (!j->m) {
         jit_free(j);
         agc_error(p->spec->pos, "out of memory for the model's %zu bytes",
