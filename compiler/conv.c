@@ -2537,6 +2537,39 @@ static const char *plane_sum(const Corr *c)
     return e;
 }
 
+/* The plane kernels' loop over the images: with slots (gemm_slots), slot
+ * k pads images k, k + slots... into its own xk, a thread a slot; else
+ * each image padded into xk = xp, its planes shared out */
+static void plane_images(Out *o, const Corr *c, int slots, int par,
+                         const char *T, long plane, const char *src,
+                         long top, long left)
+{
+    long hp, wp;
+    gemm_extent(c, &hp, &wp);
+    if (slots > 1) {
+        put(o, "/* the images: image n in slot n %% %d */\n", slots);
+        if (par)
+            put_omp(o, "for schedule(static)");
+        put(o, "for (long k = 0; k < %d; k++)\n", slots);
+        put(o, "    for (long n = k; n < %ld; n += %d) {\n", c->N, slots);
+        o->indent += 2;
+        put(o, "%s *restrict xk = xp + k * %ld;\n", T,
+            c->G * c->CI * plane);
+    } else {
+        put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
+        o->indent++;
+        put(o, "%s *restrict xk = xp;\n", T);
+    }
+    emit_pad_copy(o, c->G * c->CI, "xk", hp, wp, top, left, src, c->H, c->W,
+                  par && slots == 1);
+}
+
+static void plane_images_end(Out *o, int slots)
+{
+    o->indent -= slots > 1 ? 2 : 1;
+    put(o, "%s}\n", slots > 1 ? "    " : "");
+}
+
 /* The forward (or, flip, the input gradient's) correlation c by planes */
 static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
                              const Corr *c, int flip, int bias, int relu)
@@ -2551,8 +2584,11 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
     gemm_extent(c, &hp, &wp);
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
                                     flip ? "input" : "forward"));
-    add_scr(s, "pad", c->G * c->CI * hp * wp, flip
-            ? "an image of gy, padded" : "an image of x, padded");
+    int slots = gemm_slots(c);
+    add_scr(s, "pad", slots * c->G * c->CI * hp * wp, slots > 1
+            ? agc_fmt(flip ? "%d images of gy, padded"
+                           : "%d images of x, padded", slots)
+            : flip ? "an image of gy, padded" : "an image of x, padded");
     kernels_comment(K, n, what);
     Out *o = &K->fns;
     put(o, "/* %s%s%s, a plane at a time: each image padded into xp, then "
@@ -2564,12 +2600,9 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
     o->indent++;
     int par = gemm_par(c);
     par_open(o, par);
-    put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
-    o->indent++;
-    emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
-                  agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->H,
-                  c->W, par);
-    if (par)
+    const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
+    plane_images(o, c, slots, par, T, hp * wp, src, c->ph, c->pw);
+    if (par && slots == 1)
         put_omp(o, "for collapse(2) schedule(static)");
     put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
     put(o, "    for (long o = 0; o < %ld; o++) {\n", c->CO);
@@ -2594,7 +2627,7 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
     o->indent++;
     for (long ci = 0; ci < c->CI; ci++)
         for (long kh = 0; kh < c->KH; kh++)
-            put(o, "const %s *restrict r%ld_%ld = xp + (g * %ld + %ld) * %ld + "
+            put(o, "const %s *restrict r%ld_%ld = xk + (g * %ld + %ld) * %ld + "
                 "(oh + %ld) * %ld;\n", T, ci, kh, c->CI, ci, hp * wp,
                 kh * c->dh, wp);
     put_biased(o, T, agc_fmt("for (long ow = 0; ow < %ld; ow++)", c->OW),
@@ -2604,8 +2637,7 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
     put(o, "}\n");
     o->indent -= 2;
     put(o, "    }\n");
-    o->indent--;
-    put(o, "}\n");
+    plane_images_end(o, slots);
     par_close(o, par);
     o->indent--;
     put(o, "}\n\n");
@@ -2624,33 +2656,42 @@ static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
     long hp, wp, kk = c->KH * c->KW, taps = c->CI * kk;
     gemm_extent(c, &hp, &wp);
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
-    add_scr(s, "pad", c->G * c->CI * hp * wp, "an image of x, padded");
-    add_scr(s, "part", c->G * c->CO * taps * c->OW,
-            "products summed per column [g][o][tap][ow]");
+    int slots = gemm_slots(c);
+    long size = c->G * c->CO * taps;
+    add_scr(s, "pad", slots * c->G * c->CI * hp * wp, slots > 1
+            ? agc_fmt("%d images of x, padded", slots)
+            : "an image of x, padded");
+    add_scr(s, "part", slots * size * c->OW, slots > 1
+            ? "products summed per column, a slot's [g][o][tap][ow]"
+            : "products summed per column [g][o][tap][ow]");
+    if (slots > 1)
+        add_scr(s, "dsum", size, "the second slot's sums, as dw");
     kernels_comment(K, n, "gradient of the weight");
     Out *o = &K->fns;
     put(o, "/* dw %s a plane at a time: each image padded into xp; per tap "
         "the products\n * summed per column over the rows in part, then over "
         "the columns, then the\n * images */\n", shape_str(&n->shape));
     put(o, "static void %s(%s *restrict dw, const %s *restrict x, const %s "
-        "*restrict gy,\n    %s *restrict xp, %s *restrict part)\n{\n",
-        s->name, T, T, T, T, T);
+        "*restrict gy,\n    %s *restrict xp, %s *restrict part%s)\n{\n",
+        s->name, T, T, T, T, T, slots > 1
+        ? agc_fmt(", %s *restrict dsum", T) : "");
     o->indent++;
     int par = gemm_par(c);
     par_open(o, par);
-    put(o, "for (long n = 0; n < %ld; n++) {\n", c->N);
-    o->indent++;
-    emit_pad_copy(o, c->G * c->CI, "xp", hp, wp, c->ph, c->pw,
-                  agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->H,
-                  c->W, par);
-    if (par)
+    plane_images(o, c, slots, par, T, hp * wp,
+                 agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W), c->ph,
+                 c->pw);
+    if (slots > 1)  /* slot k sums its images into dw or dsum */
+        put(o, "%s *restrict dk = k ? dsum : dw;\n", T);
+    if (par && slots == 1)
         put_omp(o, "for collapse(2) schedule(static)");
     put(o, "for (long g = 0; g < %ld; g++)\n", c->G);
     put(o, "    for (long o = 0; o < %ld; o++) {\n", c->CO);
     o->indent += 2;
     put(o, "const %s *restrict go = gy + ((n * %ld + g) * %ld + o) * %ld;\n",
         T, c->G, c->CO, c->OH * c->OW);
-    put(o, "%s *restrict po = part + (g * %ld + o) * %ld;\n", T, c->CO,
+    put(o, "%s *restrict po = part + %s(g * %ld + o) * %ld;\n", T,
+        slots > 1 ? agc_fmt("k * %ld + ", size * c->OW) : "", c->CO,
         taps * c->OW);
     put(o, "memset(po, 0, %ld * sizeof *po);\n", taps * c->OW);
     put(o, "for (long oh = 0; oh < %ld; oh++) {\n", c->OH);
@@ -2660,7 +2701,7 @@ static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
         for (long kh = 0; kh < c->KH; kh++) {
             put(o, "{\n");
             o->indent++;
-            put(o, "const %s *restrict r = xp + (g * %ld + %ld) * %ld + "
+            put(o, "const %s *restrict r = xk + (g * %ld + %ld) * %ld + "
                 "(oh + %ld) * %ld;\n", T, c->CI, ci, hp * wp, kh * c->dh,
                 wp);
             for (long kw = 0; kw < c->KW; kw++)
@@ -2677,13 +2718,19 @@ static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
     put(o, "    %s sum = 0;\n", T);
     put(o, "    for (long ow = 0; ow < %ld; ow++)\n", c->OW);
     put(o, "        sum += po[t * %ld + ow];\n", c->OW);
-    put(o, "    %s *restrict d = dw + ((g * %ld + o) * %ld) + t;\n", T, c->CO,
-        taps);
-    put(o, "    *d = n == 0 ? sum : *d + sum;\n}\n");
+    put(o, "    %s *restrict d = %s + ((g * %ld + o) * %ld) + t;\n", T,
+        slots > 1 ? "dk" : "dw", c->CO, taps);
+    put(o, "    *d = n == %s ? sum : *d + sum;\n}\n", slots > 1 ? "k" : "0");
     o->indent -= 2;
     put(o, "    }\n");
-    o->indent--;
-    put(o, "}\n");
+    plane_images_end(o, slots);
+    if (slots > 1) {
+        put(o, "/* dw: the slots' sums, in order */\n");
+        if (par)
+            put_omp(o, "for schedule(static)");
+        put(o, "for (long i = 0; i < %ld; i++)\n", size);
+        put(o, "    dw[i] = dw[i] + dsum[i];\n");
+    }
     par_close(o, par);
     o->indent--;
     put(o, "}\n\n");

@@ -298,8 +298,11 @@ conv_case("c2d_wino_k35_in_place", 2, (2, 16, 10, 16), (16, 16, 3, 5))
 conv_case("c2d_gemm_slots_f64", 2, (4, 8, 16, 16), (24, 8, 3, 3), padding=1)
 conv_case("c2d_s2_slots_f64", 2, (4, 16, 18, 18), (32, 16, 3, 3), stride=2,
           padding=1)
-# and the row-vector kernels' weight gradient (LeNet's first layer)
+# and the row-vector kernels' weight gradient (LeNet's first layer), and
+# the depthwise plane kernels
 conv_case("c2d_vec_slots_f64", 2, (16, 1, 28, 28), (6, 1, 5, 5))
+conv_case("c2d_dw_slots_f64", 2, (4, 32, 32, 32), (32, 1, 3, 3), groups=32,
+          padding=1)
 
 # the register-blocked kernels add a bias as they write (emit.c's
 # fused_bias): one written first and shaped [1, C, 1, 1]; and a
