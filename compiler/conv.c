@@ -962,10 +962,6 @@ static void par_close(Out *o, int par)
     }
 }
 
-/* The forward kernel calls of c over image n: xi its (padded) input,
- * wp the packed weights, y the image's output, plus b when bias, then
- * the relu when relu; over every image n when images (one parallel
- * loop, not a loop and a barrier an image). */
 /* static void NAME(T *dw, const T *x, const T *gy, T *part): the weight
  * gradient dw [G*CO, CI, KH, KW] (in place, no unpacking) of the
  * correlation of x with gy, OB output channels at a time.  The sums are
@@ -1012,8 +1008,9 @@ static void emit_vec_wgrad(Kernels *K, const char *name, const Corr *c,
     put(o, "const %s *restrict gi = %s;\n", T,
         plus_expr("gy", times("i", c->CO * ohw)));
     put(o, "%s *restrict dg = %s;\n", T,
-        plus_expr(slots > 1 ? "dk" : "dw", c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
-                                           c->CO * c->CI * kk) : ""));
+        plus_expr(slots > 1 ? "dk" : "dw",
+                  c->G > 1 ? agc_fmt("i %% %ld * %ld", c->G,
+                                     c->CO * c->CI * kk) : ""));
     for (int part = 0; part < 2; part++) {
         if (part ? !rest : !full)
             continue;
@@ -1427,6 +1424,10 @@ static void emit_gy_panels(Out *f, const char *name, const char *dst,
                           CO - (panels - 1) * nr) : agc_fmt("%d", nr));
 }
 
+/* The forward kernel calls of c over image n: xi its (padded) input,
+ * wp the packed weights, y the image's output, plus b when bias, then
+ * the relu when relu; over every image n when images (one parallel
+ * loop, not a loop and a barrier an image), shared out when par. */
 static void emit_gemm_calls(Kernels *K, Out *o, const Corr *c,
                             const char *xi, const char *y, int bias, int relu,
                             int images, int par)
@@ -1608,8 +1609,9 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
  *
  * The input gradient is the same over gy with w flipped; the weight
  * gradient is the algorithm transposed (wino_weight below).  A block holds
- * as many tile rows as keep v and m within WINO_BLOCK_BYTES / WINO_SLOTS,
- * for them to stay in the core's cache between the three steps.  A block
+ * as many tile rows as keep v and m within its slot's share of
+ * WINO_BLOCK_BYTES, for them to stay in the core's cache between the
+ * three steps.  A block
  * runs start to end on one thread, in the scratch of its slot: threads
  * meet only between images, or (for fewer images than slots) between an
  * image's padding and its blocks.  (Sharing each step's loop out instead
@@ -2627,8 +2629,8 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
     o->indent++;
     for (long ci = 0; ci < c->CI; ci++)
         for (long kh = 0; kh < c->KH; kh++)
-            put(o, "const %s *restrict r%ld_%ld = xk + (g * %ld + %ld) * %ld + "
-                "(oh + %ld) * %ld;\n", T, ci, kh, c->CI, ci, hp * wp,
+            put(o, "const %s *restrict r%ld_%ld = xk + (g * %ld + %ld) * %ld "
+                "+ (oh + %ld) * %ld;\n", T, ci, kh, c->CI, ci, hp * wp,
                 kh * c->dh, wp);
     put_biased(o, T, agc_fmt("for (long ow = 0; ow < %ld; ow++)", c->OW),
                agc_fmt("yo[oh * %ld + ow]", c->OW), plane_sum(c),

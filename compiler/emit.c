@@ -1219,9 +1219,9 @@ const char *mm_kernel(Kernels *K)
         "nr <= %d:\n * b a panel of %d columns (all read), rows of c ldc "
         "apart; inlined into its callers, for their constant arguments "
         "*/\n", nr, nr);
-    put(o, "static AGC_INLINE void %s(long kc, const %s *restrict a, long ars, long acs,\n"
-        "    const %s *restrict b, long ldb, %s *restrict c, long ldc, int mr,\n"
-        "    int nr, int first)\n{\n", name, T, T, T);
+    put(o, "static AGC_INLINE void %s(long kc, const %s *restrict a, long "
+        "ars, long acs,\n    const %s *restrict b, long ldb, %s *restrict c, "
+        "long ldc, int mr,\n    int nr, int first)\n{\n", name, T, T, T);
     put(o, "    %s sum[6][%d];\n", T, nr);
     put(o, "    long row[6];                /* rows past mr read the last */\n");
     put(o, "    for (int r = 0; r < 6; r++)\n"
