@@ -962,6 +962,19 @@ static void par_close(Out *o, int par)
     }
 }
 
+/* The loops of a kernel over a batch's images in slots: slot k takes
+ * images k, k + slots..., one thread a slot, each slot with scratch of its
+ * own; the body goes at the indent this leaves, inside "{" */
+static void slots_open(Out *o, long N, long slots, int par)
+{
+    put(o, "/* the images: image n in slot n %% %ld */\n", slots);
+    if (par)
+        put_omp(o, "for schedule(static)");
+    put(o, "for (long k = 0; k < %ld; k++)\n", slots);
+    put(o, "    for (long n = k; n < %ld; n += %ld) {\n", N, slots);
+    o->indent += 2;
+}
+
 /* static void NAME(T *dw, const T *x, const T *gy, T *part): the weight
  * gradient dw [G*CO, CI, KH, KW] (in place, no unpacking) of the
  * correlation of x with gy, OB output channels at a time.  The sums are
@@ -1553,12 +1566,7 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
          * only at the end (sharing each image out took 2 barriers an
          * image, and two threads ran the stride-2 layer 1.3 times as fast
          * as one) */
-        put(f, "/* the images: image n in slot n %% %d */\n", GEMM_SLOTS);
-        if (par)
-            put_omp(f, "for schedule(static)");
-        put(f, "for (long k = 0; k < %d; k++)\n", GEMM_SLOTS);
-        put(f, "    for (long n = k; n < %ld; n += %d) {\n", c->N, GEMM_SLOTS);
-        f->indent += 2;
+        slots_open(f, c->N, GEMM_SLOTS, par);
         put(f, "%s *restrict xk = xp + k * %ld;\n", T, c->G * c->CI * hp * wp);
         emit_pad_copy(f, c->G * c->CI, "xk", hp, wp, c->ph, c->pw, src,
                       c->H, c->W, 0);
@@ -1888,12 +1896,7 @@ static void wino_images(Kernels *K, Out *f, const Corr *c, const Wino *z,
     const char *x = agc_fmt("x + n * %ld", c->CI * c->H * c->W);
     const char *gy = agc_fmt("gy + n * %ld", c->CO * pos);
     if (z->by_image) {
-        put(f, "/* the images: image n in slot n %% %ld */\n", z->slots);
-        if (par)
-            put_omp(f, "for schedule(static)");
-        put(f, "for (long k = 0; k < %ld; k++)\n", z->slots);
-        put(f, "    for (long n = k; n < %ld; n += %ld) {\n", c->N, z->slots);
-        f->indent += 2;
+        slots_open(f, c->N, z->slots, par);
         if (z->in_place)
             put(f, "const %s *restrict xk = %s;\n", T, x);
         else
@@ -2450,12 +2453,7 @@ static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
      * slots... in gk; else the images one by one, each shared out */
     int share = par && slots == 1;
     if (slots > 1) {
-        put(o, "/* the images: image n in slot n %% %d */\n", slots);
-        if (par)
-            put_omp(o, "for schedule(static)");
-        put(o, "for (long k = 0; k < %d; k++)\n", slots);
-        put(o, "    for (long n = k; n < %ld; n += %d) {\n", f->N, slots);
-        o->indent += 2;
+        slots_open(o, f->N, slots, par);
         put(o, "%s *restrict gk = gp + k * %ld;\n", T, f->G * CO * hg * wg);
     } else {
         put(o, "for (long n = 0; n < %ld; n++) {\n", f->N);
@@ -2549,12 +2547,7 @@ static void plane_images(Out *o, const Corr *c, int slots, int par,
     long hp, wp;
     gemm_extent(c, &hp, &wp);
     if (slots > 1) {
-        put(o, "/* the images: image n in slot n %% %d */\n", slots);
-        if (par)
-            put_omp(o, "for schedule(static)");
-        put(o, "for (long k = 0; k < %d; k++)\n", slots);
-        put(o, "    for (long n = k; n < %ld; n += %d) {\n", c->N, slots);
-        o->indent += 2;
+        slots_open(o, c->N, slots, par);
         put(o, "%s *restrict xk = xp + k * %ld;\n", T,
             c->G * c->CI * plane);
     } else {
@@ -2790,12 +2783,8 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
     par_open(f, par);
     const char *src = agc_fmt("x + n * %ld", c->G * c->CI * c->H * c->W);
     const char *xi = copy ? "xk" : src, *first = "n == 0 && oh == 0";
-    if (slots > 1) {    /* as gemm_forward's slots */
-        if (par)
-            put_omp(f, "for schedule(static)");
-        put(f, "for (long k = 0; k < %d; k++)\n", slots);
-        put(f, "    for (long n = k; n < %ld; n += %d) {\n", c->N, slots);
-        f->indent += 2;
+    if (slots > 1) {
+        slots_open(f, c->N, slots, par);
         put(f, "%s *restrict gk = gt + k * %ld;\n", T, panels * pos * nr);
         put(f, "%s *restrict dk = part + k * %ld;\n", T, size);
         if (copy) {

@@ -1204,6 +1204,20 @@ static int mm_nr(Emitter *E)
     return E->f32 ? 16 : 8;
 }
 
+/* The kernel's sums of its first rows (4 or 6) and its loop over k */
+static void mm_rows(Out *o, const char *T, int lanes, int rows)
+{
+    for (int r = 0; r < rows; r++)  /* two lines of declarations */
+        put(o, "%s s%d0 = {0}, s%d1 = {0}%s", r % (rows / 2) ? "," : "vec",
+            r, r, (r + 1) % (rows / 2) ? "" : ";\n");
+    put(o, "for (long k = 0; k < kc; k++) {\n");
+    o->indent++;
+    put(o, "const %s *restrict ak = a + k * acs;\n", T);
+    put_vec_fma(o, "ak", "row", "b + k * ldb", lanes, rows);
+    o->indent--;
+    put(o, "}\n");
+}
+
 /* The kernel, written once per program (conv.c's Winograd products call
  * it too). */
 const char *mm_kernel(Kernels *K)
@@ -1233,28 +1247,12 @@ const char *mm_kernel(Kernels *K)
      * not 6: each element's sum is the same */
     put(o, "if (mr <= 4) {\n");
     o->indent++;
-    put(o, "vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0};\n"
-        "vec s20 = {0}, s21 = {0}, s30 = {0}, s31 = {0};\n");
-    put(o, "for (long k = 0; k < kc; k++) {\n");
-    o->indent++;
-    put(o, "const %s *restrict ak = a + k * acs;\n", T);
-    put_vec_fma(o, "ak", "row", "b + k * ldb", lanes, 4);
-    o->indent--;
-    put(o, "}\n");
+    mm_rows(o, T, lanes, 4);
     put_vec_store(o, lanes, 4);
     o->indent--;
     put(o, "} else {\n");
     o->indent++;
-    put(o, "vec s00 = {0}, s01 = {0}, s10 = {0}, s11 = {0}, s20 = {0}, "
-        "s21 = {0};\n");
-    put(o, "vec s30 = {0}, s31 = {0}, s40 = {0}, s41 = {0}, s50 = {0}, "
-        "s51 = {0};\n");
-    put(o, "for (long k = 0; k < kc; k++) {\n");
-    o->indent++;
-    put(o, "const %s *restrict ak = a + k * acs;\n", T);
-    put_vec_fma(o, "ak", "row", "b + k * ldb", lanes, 6);
-    o->indent--;
-    put(o, "}\n");
+    mm_rows(o, T, lanes, 6);
     /* a whole block, written once: straight from the registers */
     put(o, "if (mr == 6 && nr == %d && first) {\n", nr);
     for (int r = 0; r < 6; r++)
