@@ -555,6 +555,15 @@ static void add_scr(Shared *s, const char *what, long count,
     s->scr[s->nscr++].count = count;
 }
 
+/* Scratch "pad": images padded copies of an image of count values of
+ * what ("x", "gy") */
+static void add_pad_scr(Shared *s, long images, long count, const char *of)
+{
+    add_scr(s, "pad", images * count, images > 1
+            ? agc_fmt("%ld images of %s, padded", images, of)
+            : agc_fmt("an image of %s, padded", of));
+}
+
 /* A call of kernel s on arrays a, b and c, then its scratch arguments,
  * named after it ("conv5_forward_wpack" for agc_conv5_forward): every
  * call uses them while it runs, and the storage plan keeps them from a
@@ -1514,13 +1523,9 @@ static Shared *gemm_forward(Kernels *K, const Node *n, const char *what,
     add_scr(s, "wpack", c->G * panels * c->CI * kk * nr, flip
             ? "weights flipped, in panels [g][p][o][kh][kw][16 channels]"
             : "weights in panels [g][p][c][kh][kw][16 channels]");
-    if (copy && gemm_slots(c) > 1)
-        add_scr(s, "pad", GEMM_SLOTS * c->G * c->CI * hp * wp, agc_fmt(flip
-                ? "%d images of gy, padded" : "%d images of x, padded",
-                GEMM_SLOTS));
-    else if (copy)
-        add_scr(s, "pad", c->G * c->CI * hp * wp, flip
-                ? "an image of gy, padded" : "an image of x, padded");
+    if (copy)
+        add_pad_scr(s, gemm_slots(c), c->G * c->CI * hp * wp,
+                    flip ? "gy" : "x");
     kernels_comment(K, n, what);
     Out *f = &K->fns;
     put(f, "/* %s%s%s: w packed in panels of %d channels into wp, %sthen "
@@ -1853,17 +1858,6 @@ static long wino_gqs(const Wino *z)
     return z->by_image ? z->slots : 1;
 }
 
-/* The scratch of the padded images, or none */
-static void wino_pad_scr(Shared *s, const Corr *c, const Wino *z,
-                         const char *of)
-{
-    long k = wino_pads(z);
-    if (k)
-        add_scr(s, "pad", k * c->CI * z->hp * z->wp, k > 1
-                ? agc_fmt("%ld images of %s, padded", k, of)
-                : agc_fmt("an image of %s, padded", of));
-}
-
 /* Whether a block of z is its slot's first (see wino_images) */
 static const char *wino_first(const Wino *z)
 {
@@ -1962,7 +1956,8 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     add_scr(s, "u", E * CO * CI, agc_fmt(flip
             ? "weights flipped, transformed: [%d][x channel][y channel]"
             : "weights transformed: [%d][out channel][in channel]", E));
-    wino_pad_scr(s, c, &z, flip ? "gy" : "x");
+    if (wino_pads(&z))          /* none for an input read in place */
+        add_pad_scr(s, wino_pads(&z), CI * z.hp * z.wp, flip ? "gy" : "x");
     add_scr(s, "v", z.slots * E * vs, agc_fmt("blocks' input transformed: "
             "[%ld][%d][channel][tile]", z.slots, E));
     add_scr(s, "m", z.slots * E * ms, agc_fmt("blocks' products: "
@@ -2147,7 +2142,8 @@ static Shared *wino_weight(Kernels *K, const Node *n, const Corr *c)
             ? agc_fmt("%ld images' gy in panels [p][oh][ow][16 channels]",
                       wino_gqs(&z))
             : "an image's gy in panels [p][oh][ow][16 channels]");
-    wino_pad_scr(s, c, &z, "x");
+    if (wino_pads(&z))
+        add_pad_scr(s, wino_pads(&z), CI * z.hp * z.wp, "x");
     add_scr(s, "v", z.slots * E * vs, agc_fmt("blocks' input transformed: "
             "[%ld][%d][channel][tile]", z.slots, E));
     add_scr(s, "gt", z.slots * E * gs, agc_fmt("blocks' gy transformed: "
@@ -2390,9 +2386,7 @@ static Shared *gemm_input_phases(Kernels *K, const Node *n, const char *what,
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_input", n->id));
     add_scr(s, "wpack", f->G * panels * CO * kk * nr,
             "weights in panels per phase [g][p][o][tap][16 channels]");
-    add_scr(s, "pad", slots * f->G * CO * hg * wg, slots > 1
-            ? agc_fmt("%d images of gy, padded", slots)
-            : "an image of gy, padded");
+    add_pad_scr(s, slots, f->G * CO * hg * wg, "gy");
     kernels_comment(K, n, what);
     Out *o = &K->fns;
     put(o, "/* %s at stride (%ld, %ld): %ld correlations at stride 1, one "
@@ -2580,10 +2574,7 @@ static Shared *plane_forward(Kernels *K, const Node *n, const char *what,
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_%s", n->id,
                                     flip ? "input" : "forward"));
     int slots = gemm_slots(c);
-    add_scr(s, "pad", slots * c->G * c->CI * hp * wp, slots > 1
-            ? agc_fmt(flip ? "%d images of gy, padded"
-                           : "%d images of x, padded", slots)
-            : flip ? "an image of gy, padded" : "an image of x, padded");
+    add_pad_scr(s, slots, c->G * c->CI * hp * wp, flip ? "gy" : "x");
     kernels_comment(K, n, what);
     Out *o = &K->fns;
     put(o, "/* %s%s%s, a plane at a time: each image padded into xp, then "
@@ -2653,9 +2644,7 @@ static Shared *plane_weight(Kernels *K, const Node *n, const Corr *c)
     s = new_wrapper(K, sig, agc_fmt("agc_conv%d_weight", n->id));
     int slots = gemm_slots(c);
     long size = c->G * c->CO * taps;
-    add_scr(s, "pad", slots * c->G * c->CI * hp * wp, slots > 1
-            ? agc_fmt("%d images of x, padded", slots)
-            : "an image of x, padded");
+    add_pad_scr(s, slots, c->G * c->CI * hp * wp, "x");
     add_scr(s, "part", slots * size * c->OW, slots > 1
             ? "products summed per column, a slot's [g][o][tap][ow]"
             : "products summed per column [g][o][tap][ow]");
@@ -2759,9 +2748,7 @@ static Shared *gemm_weight(Kernels *K, const Node *n, const Corr *c)
                       "channels]", slots)
             : "an image's gy, one group, in panels [p][oh][ow][16 channels]");
     if (copy)
-        add_scr(s, "pad", slots * c->G * c->CI * hp * wp, slots > 1
-                ? agc_fmt("%d images of x, padded", slots)
-                : "an image of x, padded");
+        add_pad_scr(s, slots, c->G * c->CI * hp * wp, "x");
     if (slots > 1)
         add_scr(s, "part", slots * size, agc_fmt("the %d slots' sums, as dw",
                 slots));
