@@ -764,8 +764,11 @@ typedef struct CheckRow {
     int ok;
 } CheckRow;
 
-/* Checks every gradient of a float64 JIT instance whose inputs are bound;
- * rows gets one entry per gradient.  Returns the number that failed. */
+/* Checks every gradient of a float64 JIT instance whose inputs are bound,
+ * at most check_max evenly spaced elements of each (2000; the tests take
+ * fewer); rows gets one entry per gradient.  Returns the number that
+ * failed. */
+extern long check_max;
 int check_gradients(Program *p, Jit *j, CheckRow **rows, int *nrows);
 
 #endif

@@ -322,7 +322,8 @@ static int read_header(FILE *f, const char *path, NpyArray *a,
 {
     unsigned char pre[12];
     unsigned long hlen;
-    size_t lensize, got;
+    size_t lensize = 0, got;    /* lensize: check_preamble sets it (gcc
+                                 * -O2 inlined it, and warned) */
     char *h;
     int r;
 
