@@ -1636,6 +1636,8 @@ enum { WINO_MIN_CHANNELS = 16 };    /* in and out: fewer, and the
                                      * products save */
 enum { WINO_BLOCK_BYTES = 786432 }; /* the scratch of a kernel's blocks:
                                      * 3/4 of a core's L2 here (1 MB) */
+enum { WINO_SHORT_ROW = 16 };       /* tiles a row, at most, that gcc
+                                     * unrolls a loop along */
 enum { WINO_SLOTS = 2 };            /* blocks with scratch of their own,
                                      * run by as many threads */
 
@@ -1828,20 +1830,33 @@ static void wino_input(Kernels *K, Out *f, const Corr *c, const Wino *z)
     }
     put(f, "}\n");
     put(f, "%s *restrict vt = v + c * %ld + r * %ld;\n", T, z->tb, z->tw);
-    put(f, "for (int k = 0; k < %d; k++)\n", ah);
-    put(f, "    for (long i = 0; i < %ld; i++) {\n", z->tw);
-    f->indent += 2;
-    for (int j = 0; j < aw; j++)
-        t[j] = agc_fmt("e%d", j);
-    for (int j = 0; j < aw; j += 2)
-        put(f, "const %s e%d = e[k][0][i%s], e%d = e[k][1][i%s];\n", T, j,
-            j ? agc_fmt(" + %d", j / 2) : "", j + 1,
-            j ? agc_fmt(" + %d", j / 2) : "");
-    for (int l = 0; l < aw; l++)
-        put(f, "vt[%s * %ld + i] = %s;\n", wino_at(aw, "k", l), vs,
-            lin(K, z->w->bt[l], 1, aw, t));
-    f->indent -= 2;
-    put(f, "    }\n");
+    /* short rows of tiles: one loop along them for all of e's rows (with a
+     * loop over the rows around it, gcc unrolled the loop along the tiles,
+     * and then vectorised neither); long ones: a loop a row (all rows at
+     * once, the 3x5 layer's ah * aw streams of stores ran slower) */
+    int apart = z->tw > WINO_SHORT_ROW;
+    if (apart)
+        put(f, "for (int k = 0; k < %d; k++)\n    ", ah);
+    put(f, "for (long i = 0; i < %ld; i++) {\n", z->tw);
+    f->indent += 1 + apart;
+    for (int k = 0; k < (apart ? 1 : ah); k++) {
+        const char *row = apart ? "k" : agc_fmt("%d", k);
+        for (int j = 0; j < aw; j++)
+            t[j] = apart ? agc_fmt("e%d", j) : agc_fmt("e%d%d", k, j);
+        for (int j = 0; j < aw; j += 2)
+            put(f, "const %s %s = e[%s][0][i%s], %s = e[%s][1][i%s];\n", T,
+                t[j], row, j ? agc_fmt(" + %d", j / 2) : "", t[j + 1], row,
+                j ? agc_fmt(" + %d", j / 2) : "");
+        for (int l = 0; l < aw; l++) {
+            int el = aw * k + l;
+            put(f, "vt[%s] = %s;\n", apart ? agc_fmt("%s * %ld + i",
+                wino_at(aw, "k", l), vs) : el > 1 ? agc_fmt("%d * %ld + i",
+                el, vs) : el ? agc_fmt("%ld + i", vs) : "i",
+                lin(K, z->w->bt[l], 1, aw, t));
+        }
+    }
+    f->indent -= 1 + apart;
+    put(f, "%s}\n", apart ? "    " : "");
     f->indent -= 2;
     put(f, "    }\n");
 }
@@ -1964,6 +1979,45 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
             "[%ld][%d][out channel][tile]", z.slots, E));
     kernels_comment(K, n, what);
     Out *f = &K->fns;
+    /* u = G g G'^T, down the columns, then across, an out channel at a
+     * time: its taps first gathered by channel, for the transform's loop
+     * along the channels to vectorise (a channel at a time, its stores
+     * were scalars, CO * CI elements apart: the 64-channel layer's
+     * forward spent 16% of its time there) */
+    long kk = rh * rw;
+    put(f, "/* u[e][o][c], the weights' transform, for out channel o */\n");
+    put(f, "static void %s_u(%s *restrict u, const %s *restrict w, long o)\n"
+        "{\n", s->name, T, T);
+    f->indent++;
+    put(f, "%s g[%ld][%ld];    /* [tap][channel] */\n", T, kk, CI);
+    put(f, "for (long c = 0; c < %ld; c++)\n", CI);
+    put(f, "    for (int t = 0; t < %ld; t++)\n", kk);
+    if (flip)   /* out channel o is w's in channel, c its out channel */
+        put(f, "        g[t][c] = w[(c * %ld + o) * %ld + %ld - t];\n", CO,
+            kk, kk - 1);
+    else
+        put(f, "        g[t][c] = w[(o * %ld + c) * %ld + t];\n", CI, kk);
+    put(f, "for (long c = 0; c < %ld; c++) {\n", CI);
+    f->indent++;
+    put(f, "%s a[%d][%d];\n", T, ah, rw);
+    put(f, "for (int j = 0; j < %d; j++) {\n", rw);
+    for (int i = 0; i < rh; i++)
+        t[i] = i ? agc_fmt("g[%d + j][c]", i * rw) : "g[j][c]";
+    for (int k = 0; k < ah; k++)
+        put(f, "    a[%d][j] = %s;\n", k, lin(K, wh->g[k], 1, rh, t));
+    put(f, "}\n");
+    put(f, "%s *restrict uo = u + o * %ld + c;\n", T, CI);
+    put(f, "for (int i = 0; i < %d; i++) {\n", ah);
+    for (int j = 0; j < rw; j++)
+        t[j] = agc_fmt("a[i][%d]", j);
+    for (int l = 0; l < aw; l++)
+        put(f, "    uo[%s * %ld] = %s;\n", wino_at(aw, "i", l), CO * CI,
+            lin(K, ww->g[l], 1, rw, t));
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n");
+    f->indent--;
+    put(f, "}\n\n");
     /* y = A^T m A', a tile row of an out channel at a time, in a function
      * of its own: its pointers restrict (in the wrapper's OpenMP region
      * they would not be, and gcc would not vectorise the loop) */
@@ -2068,37 +2122,11 @@ static Shared *wino_forward(Kernels *K, const Node *n, const char *what,
     f->indent++;
     int par = gemm_par(c);
     par_open(f, par);
-    /* u = G g G'^T: down the columns, then across */
-    long kk = rh * rw;
     put(f, "/* u: the weights' transform */\n");
     if (par)
-        put_omp(f, "for collapse(2) schedule(static)");
+        put_omp(f, "for schedule(static)");
     put(f, "for (long o = 0; o < %ld; o++)\n", CO);
-    put(f, "    for (long c = 0; c < %ld; c++) {\n", CI);
-    f->indent += 2;
-    put(f, "%s g[%ld], a[%d][%d];\n", T, kk, ah, rw);
-    put(f, "for (int t = 0; t < %ld; t++)\n", kk);
-    if (flip)   /* out channel o is w's in channel, c its out channel */
-        put(f, "    g[t] = w[(c * %ld + o) * %ld + %ld - t];\n", CO, kk,
-            kk - 1);
-    else
-        put(f, "    g[t] = w[(o * %ld + c) * %ld + t];\n", CI, kk);
-    put(f, "for (int j = 0; j < %d; j++) {\n", rw);
-    for (int i = 0; i < rh; i++)
-        t[i] = i ? agc_fmt("g[%d + j]", i * rw) : "g[j]";
-    for (int k = 0; k < ah; k++)
-        put(f, "    a[%d][j] = %s;\n", k, lin(K, wh->g[k], 1, rh, t));
-    put(f, "}\n");
-    put(f, "%s *restrict uo = u + o * %ld + c;\n", T, CI);
-    put(f, "for (int i = 0; i < %d; i++) {\n", ah);
-    for (int j = 0; j < rw; j++)
-        t[j] = agc_fmt("a[i][%d]", j);
-    for (int l = 0; l < aw; l++)
-        put(f, "    uo[%s * %ld] = %s;\n", wino_at(aw, "i", l), CO * CI,
-            lin(K, ww->g[l], 1, rw, t));
-    put(f, "}\n");
-    f->indent -= 2;
-    put(f, "    }\n");
+    put(f, "    %s_u(u, w, o);\n", s->name);
     wino_images(K, f, c, &z, par, NULL, agc_fmt(
         "%s_block(y + n * %ld, xk, u, %s%s, %s, ty0,\n"
         "        %%s)", s->name, CO * OH * OW, bias ? "b, " : "",

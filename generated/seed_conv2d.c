@@ -192,6 +192,33 @@ static AGC_INLINE void agc_mm_6x16(long kc, const float *restrict a, long ars, l
 
 /* ---- forward: conv = conv2d(x, conv.weight, conv.bias)  [../specs/seed_conv2d.yaml:9] ---- */
 
+/* u[e][o][c], the weights' transform, for out channel o */
+static void agc_conv3_forward_u(float *restrict u, const float *restrict w, long o)
+{
+    float g[15][20];    /* [tap][channel] */
+    for (long c = 0; c < 20; c++)
+        for (int t = 0; t < 15; t++)
+            g[t][c] = w[(o * 20 + c) * 15 + t];
+    for (long c = 0; c < 20; c++) {
+        float a[4][5];
+        for (int j = 0; j < 5; j++) {
+            a[0][j] = g[j][c];
+            a[1][j] = (g[j][c] + g[5 + j][c] + g[10 + j][c]) * 0.5f;
+            a[2][j] = (g[j][c] - g[5 + j][c] + g[10 + j][c]) * 0.5f;
+            a[3][j] = g[10 + j][c];
+        }
+        float *restrict uo = u + o * 20 + c;
+        for (int i = 0; i < 4; i++) {
+            uo[6 * i * 320] = a[i][0] * 0.25f;
+            uo[(6 * i + 1) * 320] = (-a[i][0] - a[i][1] - a[i][2] - a[i][3] - a[i][4]) * (1.0f / 6);
+            uo[(6 * i + 2) * 320] = (a[i][1] - a[i][0] - a[i][2] + a[i][3] - a[i][4]) * (1.0f / 6);
+            uo[(6 * i + 3) * 320] = (a[i][0] + 2 * a[i][1] + 4 * a[i][2] + 8 * a[i][3] + 16 * a[i][4]) * (1.0f / 24);
+            uo[(6 * i + 4) * 320] = (a[i][0] - 2 * a[i][1] + 4 * a[i][2] - 8 * a[i][3] + 16 * a[i][4]) * (1.0f / 24);
+            uo[(6 * i + 5) * 320] = a[i][4];
+        }
+    }
+}
+
 /* y0, y1: two rows of an out channel's output = the transform of a row of its
  * tiles' products m[e * 1040 + i], plus bo */
 static void agc_conv3_forward_row(float *restrict y0, float *restrict y1, const float *restrict mr, float bo)
@@ -279,29 +306,10 @@ static void agc_conv3_forward(float *restrict y, const float *restrict x, const 
     {
         /* u: the weights' transform */
 #ifdef _OPENMP
-#pragma omp for collapse(2) schedule(static)
+#pragma omp for schedule(static)
 #endif
         for (long o = 0; o < 16; o++)
-            for (long c = 0; c < 20; c++) {
-                float g[15], a[4][5];
-                for (int t = 0; t < 15; t++)
-                    g[t] = w[(o * 20 + c) * 15 + t];
-                for (int j = 0; j < 5; j++) {
-                    a[0][j] = g[j];
-                    a[1][j] = (g[j] + g[5 + j] + g[10 + j]) * 0.5f;
-                    a[2][j] = (g[j] - g[5 + j] + g[10 + j]) * 0.5f;
-                    a[3][j] = g[10 + j];
-                }
-                float *restrict uo = u + o * 20 + c;
-                for (int i = 0; i < 4; i++) {
-                    uo[6 * i * 320] = a[i][0] * 0.25f;
-                    uo[(6 * i + 1) * 320] = (-a[i][0] - a[i][1] - a[i][2] - a[i][3] - a[i][4]) * (1.0f / 6);
-                    uo[(6 * i + 2) * 320] = (a[i][1] - a[i][0] - a[i][2] + a[i][3] - a[i][4]) * (1.0f / 6);
-                    uo[(6 * i + 3) * 320] = (a[i][0] + 2 * a[i][1] + 4 * a[i][2] + 8 * a[i][3] + 16 * a[i][4]) * (1.0f / 24);
-                    uo[(6 * i + 4) * 320] = (a[i][0] - 2 * a[i][1] + 4 * a[i][2] - 8 * a[i][3] + 16 * a[i][4]) * (1.0f / 24);
-                    uo[(6 * i + 5) * 320] = a[i][4];
-                }
-            }
+            agc_conv3_forward_u(u, w, o);
         for (long n = 0; n < 1; n++) {
             const float *restrict xk = x + n * 163840;
             /* the blocks of tile rows: block i in slot i % 2 */
