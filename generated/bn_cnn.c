@@ -1342,24 +1342,22 @@ int bn_cnn_backward(bn_cnn_t *m)
         drop_grad_mul[i] = fc1_grad_matmul[i] * drop_dropout_mask[i];
 
     /* grad of maxpool1d3  [../specs/bn_cnn.yaml:22] */
-    memset(maxpool1d3_grad_maxpool_bwd, 0, 3968 * sizeof *maxpool1d3_grad_maxpool_bwd);
+    /* windows that tile the input: each element in one */
     for (long p = 0; p < 64; p++)
-        for (long oh = 0; oh < 1; oh++)
+        for (long oh = 0; oh < 1; oh++) {
+            const float *restrict r = relu2_out + (p * 1 + oh * 1) * 62;
+            float *restrict d = maxpool1d3_grad_maxpool_bwd + (p * 1 + oh * 1) * 62;
+            const float *restrict g = drop_grad_mul + (p * 1 + oh) * 31;
             for (long ow = 0; ow < 31; ow++) {
-                const long h0 = oh, w0 = ow * 2;
-                const long h1 = h0 + 1 < 1 ? h0 + 1 : 1;
-                const long w1 = w0 + 2 < 62 ? w0 + 2 : 62;
-                float top = -INFINITY;
-                long at = (p * 1 + (h0 < 0 ? 0 : h0)) * 62 + (w0 < 0 ? 0 : w0);
-                for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
-                    for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
-                        const float v = relu2_out[(p * 1 + i) * 62 + j];
-                        const int take = (v > top) | (v != v);
-                        at = take ? (p * 1 + i) * 62 + j : at;
-                        top = take ? v : top;
-                    }
-                maxpool1d3_grad_maxpool_bwd[at] += drop_grad_mul[(p * 1 + oh) * 31 + ow];
+                float top = r[2 * ow];
+                const float v1 = r[2 * ow + 1];
+                const int t1 = (v1 > top) | (v1 != v1);
+                const float ge = g[ow] + 0;
+                const int later0 = t1;
+                d[2 * ow] = !later0 ? ge : 0;
+                d[2 * ow + 1] = t1 ? ge : 0;
             }
+        }
 
     /* grad of relu2  [../specs/bn_cnn.yaml:21] */
     for (long i = 0; i < 3968; i++)

@@ -1776,24 +1776,32 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
     agc_conv122_weight(m->enc2_weight_grad, maxpool2d3_out, relu5_grad_where, conv122_weight_sum, conv122_weight_img, conv122_weight_acc, conv122_weight_gt);
 
     /* grad of maxpool2d3  [../specs/conv_autoencoder.yaml:26] */
-    memset(maxpool2d3_grad_maxpool_bwd, 0, 8192 * sizeof *maxpool2d3_grad_maxpool_bwd);
+    /* windows that tile the input: each element in one */
     for (long p = 0; p < 32; p++)
-        for (long oh = 0; oh < 8; oh++)
+        for (long oh = 0; oh < 8; oh++) {
+            const float *restrict r = relu2_out + (p * 16 + oh * 2) * 16;
+            float *restrict d = maxpool2d3_grad_maxpool_bwd + (p * 16 + oh * 2) * 16;
+            const float *restrict g = enc2_grad_conv_bwd_input + (p * 8 + oh) * 8;
             for (long ow = 0; ow < 8; ow++) {
-                const long h0 = oh * 2, w0 = ow * 2;
-                const long h1 = h0 + 2 < 16 ? h0 + 2 : 16;
-                const long w1 = w0 + 2 < 16 ? w0 + 2 : 16;
-                float top = -INFINITY;
-                long at = (p * 16 + (h0 < 0 ? 0 : h0)) * 16 + (w0 < 0 ? 0 : w0);
-                for (long i = h0 < 0 ? 0 : h0; i < h1; i++)
-                    for (long j = w0 < 0 ? 0 : w0; j < w1; j++) {
-                        const float v = relu2_out[(p * 16 + i) * 16 + j];
-                        const int take = (v > top) | (v != v);
-                        at = take ? (p * 16 + i) * 16 + j : at;
-                        top = take ? v : top;
-                    }
-                maxpool2d3_grad_maxpool_bwd[at] += enc2_grad_conv_bwd_input[(p * 8 + oh) * 8 + ow];
+                float top = r[2 * ow];
+                const float v1 = r[2 * ow + 1];
+                const int t1 = (v1 > top) | (v1 != v1);
+                top = t1 ? v1 : top;
+                const float v2 = r[16 + 2 * ow];
+                const int t2 = (v2 > top) | (v2 != v2);
+                top = t2 ? v2 : top;
+                const float v3 = r[16 + 2 * ow + 1];
+                const int t3 = (v3 > top) | (v3 != v3);
+                const float ge = g[ow] + 0;
+                const int later2 = t3;
+                const int later1 = t2 | later2;
+                const int later0 = t1 | later1;
+                d[2 * ow] = !later0 ? ge : 0;
+                d[2 * ow + 1] = t1 & !later1 ? ge : 0;
+                d[16 + 2 * ow] = t2 & !later2 ? ge : 0;
+                d[16 + 2 * ow + 1] = t3 ? ge : 0;
             }
+        }
 
     /* grad of relu2  [../specs/conv_autoencoder.yaml:25] */
     for (long i = 0; i < 8192; i++)

@@ -450,8 +450,9 @@ linear_case("linear_3d", (2, 3, 5), (4, 5))
 
 # --- pools --------------------------------------------------------------------
 
-def pool_case(name, kind, x, **kw):
-    """max_pool1d/2d or avg_pool1d/2d(x, **kw) against F's; x a shape."""
+def pool_case(name, kind, x, draw=None, **kw):
+    """max_pool1d/2d or avg_pool1d/2d(x, **kw) against F's; x a shape,
+    its values drawn by draw (else the default)."""
     spec = """
 inputs:
   x: {shape: %s, requires_grad: true}
@@ -464,7 +465,7 @@ outputs: [y]
 
     def ref(x):
         return {"y": fn(x, **kw)}
-    add(name, spec, ref)
+    add(name, spec, ref, **({"x": draw} if draw else {}))
 
 
 pool_case("max_pool1d", "max_pool1d", (2, 3, 10), kernel_size=2)
@@ -474,6 +475,12 @@ pool_case("max_pool1d_unbatched", "max_pool1d", (3, 9), kernel_size=3)
 pool_case("max_pool2d", "max_pool2d", (2, 3, 6, 8), kernel_size=2)
 pool_case("max_pool2d_pairs", "max_pool2d", (2, 2, 7, 9), kernel_size=(3, 2),
           stride=(2, 1), padding=(1, 1))
+# windows that tile the input (conv.c's tiled_maxpool_bwd), values 0 and
+# 1: ties everywhere, the gradient to the first maximum of each window
+pool_case("max_pool2d_ties", "max_pool2d", (2, 3, 4, 6), kernel_size=2,
+          draw=lambda rng, shape: rng.integers(0, 2, size=shape) * 1.0)
+pool_case("max_pool2d_k3_ties", "max_pool2d", (1, 2, 6, 9), kernel_size=3,
+          draw=lambda rng, shape: rng.integers(0, 2, size=shape) * 1.0)
 pool_case("max_pool2d_overlap", "max_pool2d", (1, 2, 6, 6), kernel_size=3,
           stride=1, padding=1)
 pool_case("max_pool2d_unbatched", "max_pool2d", (3, 6, 5), kernel_size=2,
