@@ -1181,6 +1181,10 @@ static const char *element(Emitter *E, Node *x, const char *r, const char *c)
 #define MM_MIN_N 8                  /* fewer columns: plain loops (a panel
                                      * of 16 half used is still faster) */
 #define MM_MIN_WORK 4096            /* fewer multiply-adds: plain loops */
+#define MM_PAR_WORK (1L << 18)      /* fewer: one thread (a quarter of
+                                     * AGC_PAR_WORK: the LeNet step's
+                                     * 256 x 120 layer, at batch 32, gained
+                                     * from two threads) */
 
 static const char *add_scratch(void *ctx, const char *type,
                                const char *want, long count, const char *note);
@@ -1330,7 +1334,7 @@ static void emit_matmul(Emitter *E, Out *o, Node *n)
             put(o, "/* as C^T = B^T A^T into %s, then transposed */\n", CT);
         put(o, "/* blocked: %ld columns by %ld rows of B at a time, in panels "
             "of %d\n * columns; kernels of %d rows */\n", nb, kb, nr, MM_MR);
-        int par = M * N * K >= AGC_PAR_WORK;
+        int par = M * N * K >= MM_PAR_WORK;
         if (par) {                  /* each thread runs the blocks, sharing */
             put_omp(o, "parallel"); /* out the panels and the kernel calls */
             put(o, "{\n");
