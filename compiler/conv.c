@@ -3308,7 +3308,7 @@ static void tiled_maxpool_bwd(Kernels *K, Out *o, Node *n, const char *y,
     for (int e = 0; e < taps; e++)
         put(o, "d[%s] = %s ? ge : 0;\n", at[e], e == 0 ? "!later0"
             : e == taps - 1 ? agc_fmt("t%d", e)
-                            : agc_fmt("t%d & !later%d", e, e));
+                            : agc_fmt("t%d && !later%d", e, e));
     o->indent--;
     put(o, "}\n");
     o->indent -= 2;

@@ -1797,8 +1797,8 @@ int conv_autoencoder_backward(conv_autoencoder_t *m)
                 const int later1 = t2 | later2;
                 const int later0 = t1 | later1;
                 d[2 * ow] = !later0 ? ge : 0;
-                d[2 * ow + 1] = t1 & !later1 ? ge : 0;
-                d[16 + 2 * ow] = t2 & !later2 ? ge : 0;
+                d[2 * ow + 1] = t1 && !later1 ? ge : 0;
+                d[16 + 2 * ow] = t2 && !later2 ? ge : 0;
                 d[16 + 2 * ow + 1] = t3 ? ge : 0;
             }
         }
