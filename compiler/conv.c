@@ -3255,9 +3255,11 @@ enum { MAXPOOL_TILED = 16 };
 
 static int tiled_maxpool(const Node *n)
 {
+    if (n->op != OP_MAXPOOL_BWD)    /* no gy (in[1]) */
+        return 0;
     const long *a = n->attr;
     const Shape *xs = &n->in[0]->shape, *ys = &n->in[1]->shape;
-    return n->op == OP_MAXPOOL_BWD && a[PL_KH] == a[PL_SH] &&
+    return a[PL_KH] == a[PL_SH] &&
            a[PL_KW] == a[PL_SW] && a[PL_PH] == 0 && a[PL_PW] == 0 &&
            a[PL_DH] == 1 && a[PL_DW] == 1 &&
            ys->d[2] * a[PL_KH] == xs->d[2] &&
