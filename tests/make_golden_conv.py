@@ -286,6 +286,9 @@ conv_case("c2d_wino_k35", 2, (3, 20, 6, 9), (16, 20, 3, 5),
           padding=(1, 2))
 conv_case("c2d_wino_k53_f64", 2, (1, 16, 75, 9), (18, 16, 5, 3))
 conv_case("c2d_wino_k55_f64", 2, (2, 16, 9, 12), (17, 16, 5, 5), padding=2)
+# rows of more than 16 tiles (conv.c's WINO_SHORT_ROW): the input
+# transform's loop a row of e at a time
+conv_case("c2d_wino_long_rows", 2, (1, 16, 4, 38), (16, 16, 3, 3), padding=1)
 # no padding, and rows of whole vectors: the blocks read x in place (one
 # image, its blocks in two slots; two images, one a slot)
 conv_case("c2d_wino_in_place", 2, (1, 16, 10, 16), (16, 16, 3, 3))
