@@ -3244,7 +3244,7 @@ static void dilated_window(Kernels *K, Out *o, Node *n, const char *y,
 }
 
 /* dx = maxpool_bwd(x, gy) for windows that tile x (as the stride, no
- * padding, no dilation, none left over) of at most MAXPOOL_TILED taps:
+ * padding, no dilation, none left over) of 2 to MAXPOOL_TILED taps:
  * each element of dx is in one window, and is written once, gy's value
  * at the window's argmax and 0 elsewhere.  The argmax is the last tap
  * that took the maximum, t[e], in the scan's order.  (Zeroing dx, then
@@ -3264,7 +3264,8 @@ static int tiled_maxpool(const Node *n)
            a[PL_DH] == 1 && a[PL_DW] == 1 &&
            ys->d[2] * a[PL_KH] == xs->d[2] &&
            ys->d[3] * a[PL_KW] == xs->d[3] &&
-           a[PL_KH] * a[PL_KW] <= MAXPOOL_TILED;
+           a[PL_KH] * a[PL_KW] <= MAXPOOL_TILED &&
+           a[PL_KH] * a[PL_KW] > 1;    /* one tap: no argmax to find */
 }
 
 static void tiled_maxpool_bwd(Kernels *K, Out *o, Node *n, const char *y,

@@ -484,6 +484,9 @@ pool_case("max_pool2d_ties", "max_pool2d", (2, 3, 4, 6), kernel_size=2,
           draw=lambda rng, shape: rng.integers(0, 2, size=shape) * 1.0)
 pool_case("max_pool2d_k3_ties", "max_pool2d", (1, 2, 6, 9), kernel_size=3,
           draw=lambda rng, shape: rng.integers(0, 2, size=shape) * 1.0)
+# a window of one tap tiles the input too, and has no argmax to find (the
+# fuzzer's find: the tiled gradient's C used a variable it did not declare)
+pool_case("max_pool2d_k1", "max_pool2d", (2, 3, 4, 6), kernel_size=1)
 pool_case("max_pool2d_overlap", "max_pool2d", (1, 2, 6, 6), kernel_size=3,
           stride=1, padding=1)
 pool_case("max_pool2d_unbatched", "max_pool2d", (3, 6, 5), kernel_size=2,
