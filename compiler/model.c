@@ -227,15 +227,9 @@ void model_declare(Program *p)
         } else if (k->params == CONV_PARAMS || k->params == CONVT_PARAMS) {
             long in = positive_int(l, "in_channels");
             long out = positive_int(l, "out_channels");
-            long groups = 1;
-            const KwVal *gv = arg(l, "groups");
-            if (gv) {
-                if (gv->kind != KW_NUM || gv->num[0] < 1 ||
-                    gv->num[0] != floor(gv->num[0]))
-                    agc_error(gv->pos, "layer '%s': groups must be a "
-                              "positive integer", l->name);
-                groups = (long)gv->num[0];
-            }
+            /* bounded as the other sizes (1e55 made UBSan's
+             * float-to-long check fire) */
+            long groups = arg(l, "groups") ? positive_int(l, "groups") : 1;
             if (in % groups || out % groups)
                 agc_error(l->pos, "layer '%s': in_channels %ld and "
                           "out_channels %ld must be divisible by groups %ld",
